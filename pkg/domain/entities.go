@@ -1,0 +1,154 @@
+package domain
+
+import "time"
+
+// Profile is certificate policy: which keys are allowed, how long a
+// certificate lives, when it renews, and whether issuance needs approval.
+type Profile struct {
+	ID                   string    `json:"id"`
+	Name                 string    `json:"name"`
+	RequiresApproval     bool      `json:"requires_approval"`
+	AllowedKeyAlgorithms []string  `json:"allowed_key_algorithms"`
+	MaxValiditySeconds   int64     `json:"max_validity_seconds"`
+	RenewBeforeSeconds   int64     `json:"renew_before_seconds"`
+	IssuerID             string    `json:"issuer_id"`
+	Version              int64     `json:"version"`
+	CreatedBy            string    `json:"created_by"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
+}
+
+// Certificate is a managed certificate: the names and CSR it is issued for,
+// and where it stands in its lifecycle.
+type Certificate struct {
+	ID           string     `json:"id"`
+	CommonName   string     `json:"common_name"`
+	SANs         []string   `json:"sans"`
+	ProfileID    string     `json:"profile_id"`
+	IssuerID     string     `json:"issuer_id"`
+	Status       CertStatus `json:"status"`
+	CSR          string     `json:"csr"`
+	KeyAlgorithm string     `json:"key_algorithm"`
+	// CurrentJobID is set while an issuance or renewal is in flight; it is
+	// what makes "at most one renewal in flight" a conditional write.
+	CurrentJobID  string     `json:"current_job_id,omitempty"`
+	SerialNumber  string     `json:"serial_number,omitempty"`
+	NotBefore     *time.Time `json:"not_before,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	RenewAt       *time.Time `json:"renew_at,omitempty"`
+	LastRenewalAt *time.Time `json:"last_renewal_at,omitempty"`
+	CreatedBy     string     `json:"created_by"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+// CertificateVersion is one issued certificate.
+type CertificateVersion struct {
+	CertificateID     string    `json:"certificate_id"`
+	JobID             string    `json:"job_id"`
+	SerialNumber      string    `json:"serial_number"`
+	NotBefore         time.Time `json:"not_before"`
+	NotAfter          time.Time `json:"not_after"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256"`
+	PEMChain          string    `json:"pem_chain"`
+	IssuedAt          time.Time `json:"issued_at"`
+}
+
+// Job is one issuance or renewal: one Step Functions execution.
+type Job struct {
+	ID               string    `json:"id"`
+	CertificateID    string    `json:"certificate_id"`
+	ProfileID        string    `json:"profile_id"`
+	Type             JobType   `json:"type"`
+	Status           JobStatus `json:"status"`
+	RequiresApproval bool      `json:"requires_approval"`
+	ApprovalID       string    `json:"approval_id,omitempty"`
+	RequestedBy      string    `json:"requested_by"`
+	ExecutionARN     string    `json:"execution_arn,omitempty"`
+	Error            string    `json:"error,omitempty"`
+	CSR              string    `json:"-"`
+	// PrevCertStatus is the certificate's status before this job started, so a
+	// rejected, expired or failed job can put it back.
+	PrevCertStatus CertStatus `json:"-"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	CompletedAt    *time.Time `json:"completed_at,omitempty"`
+}
+
+// Subject is what an approver is asked to approve for a certificate.
+type Subject struct {
+	CommonName      string   `json:"common_name"`
+	SANs            []string `json:"sans"`
+	KeyAlgorithm    string   `json:"key_algorithm"`
+	ValiditySeconds int64    `json:"validity_seconds"`
+	IssuerID        string   `json:"issuer_id"`
+	ProfileName     string   `json:"profile_name,omitempty"`
+}
+
+// Approval is a two-person-integrity request. The task token that resumes the
+// waiting execution is kept server-side and never serialised.
+type Approval struct {
+	ID            string        `json:"id"`
+	Kind          ApprovalKind  `json:"kind"`
+	State         ApprovalState `json:"state"`
+	JobID         string        `json:"job_id,omitempty"`
+	CertificateID string        `json:"certificate_id,omitempty"`
+	ProfileID     string        `json:"profile_id"`
+	RequestedBy   string        `json:"requested_by"`
+	RequestedType ActorType     `json:"requested_by_type"`
+	DecidedBy     string        `json:"decided_by,omitempty"`
+	DecidedType   ActorType     `json:"decided_by_type,omitempty"`
+	Note          string        `json:"note,omitempty"`
+	Reason        string        `json:"reason,omitempty"`
+	Subject       *Subject      `json:"subject,omitempty"`
+	CreatedAt     time.Time     `json:"created_at"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+	DecidedAt     *time.Time    `json:"decided_at,omitempty"`
+	TaskToken     string        `json:"-"`
+}
+
+// AuditEvent is one append-only audit row.
+type AuditEvent struct {
+	ID           string         `json:"id"`
+	Actor        string         `json:"actor"`
+	ActorType    ActorType      `json:"actor_type"`
+	Action       string         `json:"action"`
+	ResourceType string         `json:"resource_type"`
+	ResourceID   string         `json:"resource_id"`
+	Details      map[string]any `json:"details,omitempty"`
+	Timestamp    time.Time      `json:"ts"`
+}
+
+// Audit actions (DESIGN §7). These strings are a contract.
+const (
+	AuditRenewalTriggered     = "renewal_triggered"
+	AuditApprovalRequested    = "approval_requested"
+	AuditApprovalApproved     = "approval_approved"
+	AuditApprovalRejected     = "approval_rejected"
+	AuditApprovalExpired      = "approval_expired"
+	AuditApprovalBypassed     = "approval_bypassed"
+	AuditProfileEditRequested = "approval_profile_edit_requested"
+	AuditProfileEditApplied   = "profile.edit_applied"
+	AuditRenewalJobCompleted  = "renewal_job_completed"
+	AuditRenewalJobFailed     = "renewal_job_failed"
+	AuditProfileCreated       = "profile.created"
+	AuditProfileUpdated       = "profile.updated"
+	AuditProfileDeleted       = "profile.deleted"
+	AuditCertificateCreated   = "certificate.created"
+	AuditIssuerInitialized    = "issuer.initialized"
+	AuditAPIKeyCreated        = "apikey.created"
+	AuditAPIKeyRevoked        = "apikey.revoked"
+	AuditRenewalJobCancelled  = "renewal_job_cancelled"
+)
+
+// Metric outcomes for certctl_approval_decisions_total.
+const (
+	OutcomeApproved = "approved"
+	OutcomeRejected = "rejected"
+	OutcomeExpired  = "expired"
+	OutcomeBypassed = "bypassed"
+)
+
+// PendingAgeBuckets are the upper bounds (seconds) of
+// certctl_approval_pending_age_seconds; +Inf is implicit.
+var PendingAgeBuckets = []int64{60, 300, 1800, 3600, 21600, 86400}

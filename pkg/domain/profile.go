@@ -1,0 +1,92 @@
+package domain
+
+import (
+	"regexp"
+	"slices"
+)
+
+// Key algorithm names, as a CSR's public key is classified.
+const (
+	KeyECDSAP256 = "ECDSA_P256"
+	KeyECDSAP384 = "ECDSA_P384"
+	KeyECDSAP521 = "ECDSA_P521"
+	KeyRSA2048   = "RSA_2048"
+	KeyRSA3072   = "RSA_3072"
+	KeyRSA4096   = "RSA_4096"
+	KeyEd25519   = "ED25519"
+)
+
+// KnownKeyAlgorithms lists every name a profile may allow.
+var KnownKeyAlgorithms = []string{KeyECDSAP256, KeyECDSAP384, KeyECDSAP521, KeyRSA2048, KeyRSA3072, KeyRSA4096, KeyEd25519}
+
+// Profile defaults.
+var DefaultKeyAlgorithms = []string{KeyECDSAP256, KeyECDSAP384, KeyRSA2048, KeyRSA3072, KeyRSA4096}
+
+const (
+	DefaultMaxValiditySeconds = 90 * 24 * 3600
+	DefaultRenewBeforeSeconds = 30 * 24 * 3600
+	DefaultIssuerID           = "default"
+	// MaxValidityCeiling keeps leaf lifetimes sane whatever a profile says.
+	MaxValidityCeiling = 398 * 24 * 3600
+	minValiditySeconds = 3600
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// ValidateID checks a caller-supplied identifier: lower-case letters, digits,
+// '.', '_' and '-', at most 63 characters, so ids are safe in keys and paths.
+func ValidateID(field, id string) error {
+	if !idPattern.MatchString(id) {
+		return Invalidf("%s %q must match %s", field, id, idPattern.String())
+	}
+	return nil
+}
+
+// ApplyDefaults fills unset optional fields.
+func (p *Profile) ApplyDefaults() {
+	if p.AllowedKeyAlgorithms == nil {
+		p.AllowedKeyAlgorithms = slices.Clone(DefaultKeyAlgorithms)
+	}
+	if p.MaxValiditySeconds == 0 {
+		p.MaxValiditySeconds = DefaultMaxValiditySeconds
+	}
+	if p.RenewBeforeSeconds == 0 {
+		p.RenewBeforeSeconds = DefaultRenewBeforeSeconds
+	}
+	if p.IssuerID == "" {
+		p.IssuerID = DefaultIssuerID
+	}
+}
+
+// Validate checks a profile after defaults are applied. Errors name the field.
+func (p *Profile) Validate() error {
+	if err := ValidateID("id", p.ID); err != nil {
+		return err
+	}
+	if p.Name == "" || len(p.Name) > 200 {
+		return Invalidf("name is required and must be at most 200 characters")
+	}
+	if len(p.AllowedKeyAlgorithms) == 0 {
+		return Invalidf("allowed_key_algorithms must name at least one of %v", KnownKeyAlgorithms)
+	}
+	for _, alg := range p.AllowedKeyAlgorithms {
+		if !slices.Contains(KnownKeyAlgorithms, alg) {
+			return Invalidf("allowed_key_algorithms: unknown algorithm %q (known: %v)", alg, KnownKeyAlgorithms)
+		}
+	}
+	if p.MaxValiditySeconds < minValiditySeconds || p.MaxValiditySeconds > MaxValidityCeiling {
+		return Invalidf("max_validity_seconds must be between %d and %d", minValiditySeconds, MaxValidityCeiling)
+	}
+	if p.RenewBeforeSeconds <= 0 || p.RenewBeforeSeconds >= p.MaxValiditySeconds {
+		return Invalidf("renew_before_seconds must be positive and below max_validity_seconds (%d)", p.MaxValiditySeconds)
+	}
+	if err := ValidateID("issuer_id", p.IssuerID); err != nil {
+		return err
+	}
+	return nil
+}
+
+// AllowsKey reports whether the profile accepts the key algorithm.
+func (p *Profile) AllowsKey(alg string) bool {
+	return slices.Contains(p.AllowedKeyAlgorithms, alg)
+}
