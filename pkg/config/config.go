@@ -1,0 +1,118 @@
+// Package config reads the functions' settings from the environment and
+// fails fast, with a message naming the variable, when a value is malformed.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variable names. CERTCTL_APPROVAL_BYPASS and
+// CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT are inherited from certctl.
+const (
+	EnvStateTable      = "CERTCTL_STATE_TABLE"
+	EnvAuditTable      = "CERTCTL_AUDIT_TABLE"
+	EnvStateMachineARN = "CERTCTL_STATE_MACHINE_ARN"
+	EnvCAKeyID         = "CERTCTL_CA_KMS_KEY_ID"
+	EnvBypass          = "CERTCTL_APPROVAL_BYPASS"
+	EnvApprovalTimeout = "CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT"
+	EnvStage           = "CERTCTL_STAGE"
+	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
+)
+
+// Config is every function's view of its settings; each function uses the
+// subset it needs.
+type Config struct {
+	StateTable      string
+	AuditTable      string
+	StateMachineARN string
+	CAKeyID         string
+	Bypass          bool
+	ApprovalTimeout time.Duration
+	Stage           string
+	LogLevel        string
+}
+
+// DefaultApprovalTimeout is certctl's default: seven days.
+const DefaultApprovalTimeout = 168 * time.Hour
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return Parse(os.Getenv) }
+
+// Parse reads the configuration through getenv, so tests can supply values.
+func Parse(getenv func(string) string) (Config, error) {
+	c := Config{
+		StateTable:      getenv(EnvStateTable),
+		AuditTable:      getenv(EnvAuditTable),
+		StateMachineARN: getenv(EnvStateMachineARN),
+		CAKeyID:         getenv(EnvCAKeyID),
+		Stage:           getenv(EnvStage),
+		LogLevel:        getenv(EnvLogLevel),
+	}
+	var err error
+	if c.Bypass, err = ParseBool(EnvBypass, getenv(EnvBypass), false); err != nil {
+		return Config{}, err
+	}
+	if c.ApprovalTimeout, err = ParseDuration(EnvApprovalTimeout, getenv(EnvApprovalTimeout), DefaultApprovalTimeout); err != nil {
+		return Config{}, err
+	}
+	if c.ApprovalTimeout < time.Second {
+		return Config{}, fmt.Errorf("%s=%s: must be at least 1s", EnvApprovalTimeout, c.ApprovalTimeout)
+	}
+	// Step Functions caps a task's timeout at one year.
+	if c.ApprovalTimeout > 365*24*time.Hour {
+		return Config{}, fmt.Errorf("%s=%s: must be at most 8760h (one year)", EnvApprovalTimeout, c.ApprovalTimeout)
+	}
+	return c, nil
+}
+
+// Require returns an error naming the first empty setting among names.
+func (c Config) Require(names ...string) error {
+	values := map[string]string{
+		EnvStateTable:      c.StateTable,
+		EnvAuditTable:      c.AuditTable,
+		EnvStateMachineARN: c.StateMachineARN,
+		EnvCAKeyID:         c.CAKeyID,
+	}
+	for _, n := range names {
+		if values[n] == "" {
+			return fmt.Errorf("%s is required", n)
+		}
+	}
+	return nil
+}
+
+// ParseBool accepts true/false/1/0/yes/no/on/off (any case); empty means def.
+func ParseBool(name, v string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s=%q: want true or false", name, v)
+}
+
+// ParseDuration accepts a Go duration such as 168h or 30m; empty means def.
+func ParseDuration(name, v string, def time.Duration) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if _, numErr := strconv.Atoi(v); numErr == nil {
+			return 0, fmt.Errorf("%s=%q: missing unit, write e.g. %ss or %sh", name, v, v, v)
+		}
+		return 0, fmt.Errorf("%s=%q: not a Go duration (e.g. 168h, 30m): %w", name, v, err)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s=%q: must be positive", name, v)
+	}
+	return d, nil
+}
