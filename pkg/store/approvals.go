@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// GetApproval reads one approval request, task token included.
+func (st *Store) GetApproval(ctx context.Context, id string) (*domain.Approval, error) {
+	item, err := st.get(ctx, "APPROVAL#"+id, "APPROVAL", "approval "+id)
+	if err != nil {
+		return nil, err
+	}
+	return approvalFromItem(item)
+}
+
+// ApprovalFilter narrows ListApprovals.
+type ApprovalFilter struct {
+	State         string
+	Kind          string
+	ProfileID     string
+	CertificateID string
+	RequestedBy   string
+}
+
+// ListApprovals lists requests newest first; pending ones come from the
+// sparse pending index, so the queue stays cheap however long history grows.
+func (st *Store) ListApprovals(ctx context.Context, f ApprovalFilter, page PageRequest) ([]*domain.Approval, string, error) {
+	in := st.listQuery("APPROVAL")
+	state := f.State
+	if f.State == string(domain.ApprovalPending) {
+		in = st.pendingQuery(false)
+		state = ""
+	}
+	filter(in, map[string]string{
+		"state":          state,
+		"kind":           f.Kind,
+		"profile_id":     f.ProfileID,
+		"certificate_id": f.CertificateID,
+		"requested_by":   f.RequestedBy,
+	})
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Approval, 0, len(items))
+	for _, item := range items {
+		a, err := approvalFromItem(item)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	return out, next, nil
+}
+
+func (st *Store) pendingQuery(oldestFirst bool) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(st.stateTable),
+		IndexName:                 aws.String(IndexPending),
+		KeyConditionExpression:    aws.String("pending_pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pendingPartition)},
+		ScanIndexForward:          aws.Bool(oldestFirst),
+	}
+}
+
+// PendingOlderThan pages through pending requests created before cutoff,
+// oldest first.
+func (st *Store) PendingOlderThan(ctx context.Context, cutoff time.Time, page PageRequest) ([]*domain.Approval, string, error) {
+	in := st.pendingQuery(true)
+	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
+	in.ExpressionAttributeValues[":cut"] = s(SortTime(cutoff))
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Approval, 0, len(items))
+	for _, item := range items {
+		a, err := approvalFromItem(item)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	return out, next, nil
+}
+
+// StoreTaskToken saves the token of the execution waiting on approval id,
+// only while the request is pending. It returns the request as stored after
+// the write, or — when the decision was recorded first — as decided, with
+// stored=false, so the caller can hand the decision over itself.
+func (st *Store) StoreTaskToken(ctx context.Context, id, token string) (a *domain.Approval, stored bool, err error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       approvalKey(id),
+		UpdateExpression:          aws.String("SET task_token = :t"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #state = :pending"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(token), ":pending": s(string(domain.ApprovalPending))},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err == nil {
+		a, err := approvalFromItem(out.Attributes)
+		return a, true, err
+	}
+	if !isConditionFailed(err) {
+		return nil, false, fmt.Errorf("store: store task token for %s: %w", id, err)
+	}
+	a, err = st.GetApproval(ctx, id)
+	return a, false, err
+}
+
+// Decision is one terminal transition of a pending approval request, with
+// everything that must change with it.
+type Decision struct {
+	Approval  *domain.Approval // as read; its task token (or its absence) is part of the condition
+	State     domain.ApprovalState
+	DecidedBy string
+	ActorType domain.ActorType
+	Note      string
+	Reason    string
+	At        time.Time
+	// Job transition: AwaitingApproval → JobStatus (Pending to issue, Cancelled otherwise).
+	JobStatus domain.JobStatus
+	JobError  string
+	// RestoreCert puts the certificate back to PrevCertStatus and clears the in-flight job.
+	RestoreCert    bool
+	PrevCertStatus domain.CertStatus
+	Outcome        string // metric outcome label
+	Audit          *domain.AuditEvent
+}
+
+// Decide records a decision atomically: the request, its job, the
+// certificate (when the job ends), the decision metrics and the audit row.
+// The conditions enforce invariants: the request is still pending, the decider
+// is not the requester (two-person integrity inside the write), the task
+// token is unchanged since it was read, and the job is still waiting.
+// ErrConditionFailed means the caller must re-read and classify.
+func (st *Store) Decide(ctx context.Context, d Decision) error {
+	a := d.Approval
+	values := map[string]types.AttributeValue{
+		":state":   s(string(d.State)),
+		":by":      s(d.DecidedBy),
+		":bytype":  s(string(d.ActorType)),
+		":at":      s(d.At.UTC().Format(time.RFC3339Nano)),
+		":pending": s(string(domain.ApprovalPending)),
+	}
+	set := "SET #state = :state, decided_by = :by, decided_by_type = :bytype, decided_at = :at"
+	if d.Note != "" {
+		set += ", note = :note"
+		values[":note"] = s(d.Note)
+	}
+	if d.Reason != "" {
+		set += ", reason = :reason"
+		values[":reason"] = s(d.Reason)
+	}
+	cond := "#state = :pending AND requested_by <> :by"
+	if a.TaskToken == "" {
+		cond += " AND attribute_not_exists(task_token)"
+	} else {
+		cond += " AND task_token = :tok"
+		values[":tok"] = s(a.TaskToken)
+	}
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       approvalKey(a.ID),
+		UpdateExpression:          aws.String(set + " REMOVE pending_pk, pending_sk"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#state": "state"},
+		ExpressionAttributeValues: values,
+	}}}
+	if a.JobID != "" {
+		items = append(items, st.jobTransition(a.JobID, []domain.JobStatus{domain.JobAwaitingApproval}, d.JobStatus, d.JobError, d.At))
+		if d.RestoreCert {
+			items = append(items, st.restoreCert(a.CertificateID, a.JobID, d.PrevCertStatus, d.At))
+		}
+	}
+	items = append(items, st.observeDecision(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt)))
+	auditItem, err := st.auditPut(d.Audit)
+	if err != nil {
+		return err
+	}
+	return st.transact(ctx, append(items, auditItem))
+}
+
+// jobTransition moves a job from one of from to status.
+func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time) types.TransactWriteItem {
+	values := map[string]types.AttributeValue{
+		":to":  s(string(to)),
+		":now": s(at.UTC().Format(time.RFC3339Nano)),
+	}
+	set := "SET #status = :to, updated_at = :now"
+	if to.Terminal() {
+		set += ", completed_at = :now"
+	}
+	if jobErr != "" {
+		set += ", #error = :err"
+		values[":err"] = s(jobErr)
+	}
+	cond := ""
+	for i, f := range from {
+		name := fmt.Sprintf(":from%d", i)
+		values[name] = s(string(f))
+		if cond != "" {
+			cond += " OR "
+		}
+		cond += "#status = " + name
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       jobKey(jobID),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#error": "error"},
+		ExpressionAttributeValues: values,
+	}}
+}
+
+// restoreCert ends the certificate's in-flight job and puts its status back,
+// only if that job is still the one in flight.
+func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                aws.String(st.stateTable),
+		Key:                      certKey(certID),
+		UpdateExpression:         aws.String("SET #status = :st, updated_at = :now REMOVE current_job_id"),
+		ConditionExpression:      aws.String("current_job_id = :job"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":st":  s(string(status)),
+			":now": s(at.UTC().Format(time.RFC3339Nano)),
+			":job": s(jobID),
+		},
+	}}
+}
+
+// IsConditionFailed reports whether err is a failed condition.
+func IsConditionFailed(err error) bool { return errors.Is(err, ErrConditionFailed) }

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// NewJob is everything written atomically when an issuance or renewal starts.
+type NewJob struct {
+	Cert           *domain.Certificate // the new certificate (issuance) or the current one (renewal)
+	Job            *domain.Job
+	Approval       *domain.Approval // nil when the profile does not require approval
+	ProfileVersion int64            // the profile version the gate decision was based on
+	Audits         []*domain.AuditEvent
+}
+
+// CreateCertificate inserts a certificate together with its first (issuance)
+// job, its approval request if gated, and the audit rows. The profile must
+// still be at the version the gate was read from, so a concurrent profile
+// edit cannot slip an ungated issuance through.
+func (st *Store) CreateCertificate(ctx context.Context, in NewJob) error {
+	item, err := certItem(in.Cert)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}
+	err = st.writeJob(ctx, in, items)
+	if errors.Is(err, ErrConditionFailed) {
+		if _, getErr := st.GetCertificate(ctx, in.Cert.ID); getErr == nil {
+			return domain.Conflictf("certificate %q already exists", in.Cert.ID)
+		}
+		return domain.Conflictf("profile %q changed while the certificate was being created; retry", in.Cert.ProfileID)
+	}
+	return err
+}
+
+// StartRenewal marks the certificate RenewalInProgress and records the job,
+// only if no other job is in flight and the status is still the one read.
+func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
+	set := "SET #status = :rip, current_job_id = :job, updated_at = :now"
+	values := map[string]types.AttributeValue{
+		":rip":  s(string(domain.CertRenewalInProgress)),
+		":job":  s(in.Job.ID),
+		":now":  s(in.Job.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		":prev": s(string(in.Job.PrevCertStatus)),
+	}
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       certKey(in.Cert.ID),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(current_job_id) AND #status = :prev"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: values,
+	}}}
+	err := st.writeJob(ctx, in, items)
+	if errors.Is(err, ErrConditionFailed) {
+		cur, getErr := st.GetCertificate(ctx, in.Cert.ID)
+		switch {
+		case getErr != nil:
+			return getErr
+		case cur.CurrentJobID != "":
+			return domain.Conflictf("certificate %q already has job %s in flight", cur.ID, cur.CurrentJobID)
+		default:
+			return domain.Conflictf("certificate %q or its profile changed concurrently; retry", cur.ID)
+		}
+	}
+	return err
+}
+
+func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.TransactWriteItem) error {
+	jobIt, err := jobItem(in.Job)
+	if err != nil {
+		return err
+	}
+	items = append(items,
+		types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: jobIt, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		st.profileUnchanged(in.Cert.ProfileID, in.ProfileVersion),
+	)
+	if in.Approval != nil {
+		apIt, err := approvalItem(in.Approval)
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apIt, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	for _, ev := range in.Audits {
+		a, err := st.auditPut(ev)
+		if err != nil {
+			return err
+		}
+		items = append(items, a)
+	}
+	return st.transact(ctx, items)
+}
+
+// GetCertificate reads one certificate.
+func (st *Store) GetCertificate(ctx context.Context, id string) (*domain.Certificate, error) {
+	item, err := st.get(ctx, "CERT#"+id, "CERT", "certificate "+id)
+	if err != nil {
+		return nil, err
+	}
+	var c domain.Certificate
+	return &c, unmarshal(item, &c)
+}
+
+// CertificateFilter narrows ListCertificates.
+type CertificateFilter struct {
+	Status    string
+	ProfileID string
+}
+
+// ListCertificates lists certificates, newest first.
+func (st *Store) ListCertificates(ctx context.Context, f CertificateFilter, page PageRequest) ([]*domain.Certificate, string, error) {
+	in := st.listQuery("CERT")
+	filter(in, map[string]string{"status": f.Status, "profile_id": f.ProfileID})
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Certificate, 0, len(items))
+	for _, item := range items {
+		var c domain.Certificate
+		if err := unmarshal(item, &c); err != nil {
+			return nil, "", err
+		}
+		out = append(out, &c)
+	}
+	return out, next, nil
+}
+
+// ListVersions lists a certificate's issued versions, newest first.
+func (st *Store) ListVersions(ctx context.Context, certID string, page PageRequest) ([]*domain.CertificateVersion, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(st.stateTable),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :v)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": s("CERT#" + certID),
+			":v":  s("VERSION#"),
+		},
+		ScanIndexForward: aws.Bool(false),
+	}
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.CertificateVersion, 0, len(items))
+	for _, item := range items {
+		var v domain.CertificateVersion
+		if err := unmarshal(item, &v); err != nil {
+			return nil, "", fmt.Errorf("store: version: %w", err)
+		}
+		out = append(out, &v)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// MarkJobRunning claims a Pending job for issuance. A job already Running
+// (a retried attempt) is claimed again; anything else is a conflict.
+func (st *Store) MarkJobRunning(ctx context.Context, jobID string, at time.Time) error {
+	t := st.jobTransition(jobID, []domain.JobStatus{domain.JobPending, domain.JobRunning}, domain.JobRunning, "", at).Update
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 t.TableName,
+		Key:                       t.Key,
+		UpdateExpression:          t.UpdateExpression,
+		ConditionExpression:       t.ConditionExpression,
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: t.ExpressionAttributeValues,
+	})
+	if isConditionFailed(err) {
+		return domain.Conflictf("job %s is not pending issuance", jobID)
+	}
+	return err
+}
+
+// Completion is everything written atomically when a job's certificate is issued.
+type Completion struct {
+	Job      *domain.Job
+	Version  *domain.CertificateVersion
+	RenewAt  time.Time
+	CSR      string
+	KeyAlg   string
+	Audit    *domain.AuditEvent
+	Approval string // the approval id that authorised a gated job, re-checked here
+}
+
+// CompleteIssuance stores the version (keyed by job id, so a retried
+// issuance can never store a second one), activates the certificate, ends the
+// job and appends the audit row. For a gated job the approval must still say
+// approved or bypassed: the last guard of invariant 2.
+func (st *Store) CompleteIssuance(ctx context.Context, c Completion) error {
+	v := c.Version
+	verItem, err := versionItem(v)
+	if err != nil {
+		return err
+	}
+	now := s(v.IssuedAt.UTC().Format(time.RFC3339Nano))
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: verItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Update: &types.Update{
+			TableName: aws.String(st.stateTable),
+			Key:       certKey(v.CertificateID),
+			UpdateExpression: aws.String("SET #status = :active, serial_number = :serial, not_before = :nb, expires_at = :na, renew_at = :ra, " +
+				"last_renewal_at = :now, updated_at = :now, csr = :csr, key_algorithm = :alg, due_pk = :duepk, due_sk = :duesk REMOVE current_job_id"),
+			ConditionExpression:      aws.String("current_job_id = :job"),
+			ExpressionAttributeNames: map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":active": s(string(domain.CertActive)),
+				":serial": s(v.SerialNumber),
+				":nb":     s(v.NotBefore.UTC().Format(time.RFC3339Nano)),
+				":na":     s(v.NotAfter.UTC().Format(time.RFC3339Nano)),
+				":ra":     s(c.RenewAt.UTC().Format(time.RFC3339Nano)),
+				":now":    now,
+				":csr":    s(c.CSR),
+				":alg":    s(c.KeyAlg),
+				":duepk":  s(duePartition),
+				":duesk":  s(SortTime(c.RenewAt) + "#" + v.CertificateID),
+				":job":    s(c.Job.ID),
+			},
+		}},
+		st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt),
+	}
+	if c.Approval != "" {
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName:                 aws.String(st.stateTable),
+			Key:                       approvalKey(c.Approval),
+			ConditionExpression:       aws.String("#state = :approved OR #state = :bypassed"),
+			ExpressionAttributeNames:  map[string]string{"#state": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":approved": s(string(domain.ApprovalApproved)), ":bypassed": s(string(domain.ApprovalBypassed))},
+		}})
+	}
+	auditItem, err := st.auditPut(c.Audit)
+	if err != nil {
+		return err
+	}
+	return st.transact(ctx, append(items, auditItem))
+}
+
+// Failure ends a job as Failed (or Cancelled) with everything that goes with it.
+type Failure struct {
+	Job        *domain.Job
+	Status     domain.JobStatus // Failed or Cancelled
+	Error      string
+	CertStatus domain.CertStatus // status to restore on the certificate
+	// ExpireApproval, when set, is a still-pending request that can no longer
+	// be decided because its execution is ending.
+	ExpireApproval *domain.Approval
+	At             time.Time
+	Audits         []*domain.AuditEvent
+}
+
+// FailJob records a job's failure atomically. ErrConditionFailed means the
+// job, certificate or request moved on meanwhile: re-read and decide again.
+func (st *Store) FailJob(ctx context.Context, f Failure) error {
+	from := []domain.JobStatus{domain.JobAwaitingApproval, domain.JobPending, domain.JobRunning}
+	items := []types.TransactWriteItem{
+		st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At),
+		st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At),
+	}
+	if a := f.ExpireApproval; a != nil {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                aws.String(st.stateTable),
+			Key:                      approvalKey(a.ID),
+			UpdateExpression:         aws.String("SET #state = :expired, decided_by = :by, decided_by_type = :sys, decided_at = :at, reason = :reason REMOVE pending_pk, pending_sk"),
+			ConditionExpression:      aws.String("#state = :pending"),
+			ExpressionAttributeNames: map[string]string{"#state": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":expired": s(string(domain.ApprovalExpired)),
+				":pending": s(string(domain.ApprovalPending)),
+				":by":      s(domain.SystemWorkflow),
+				":sys":     s(string(domain.ActorSystem)),
+				":at":      s(f.At.UTC().Format(time.RFC3339Nano)),
+				":reason":  s(f.Error),
+			},
+		}})
+	}
+	for _, ev := range f.Audits {
+		a, err := st.auditPut(ev)
+		if err != nil {
+			return err
+		}
+		items = append(items, a)
+	}
+	return st.transact(ctx, items)
+}
+
+// Issuer is a CA's stored certificate.
+type Issuer struct {
+	ID        string    `json:"id"`
+	CAPEM     string    `json:"ca_certificate_pem"`
+	KeyID     string    `json:"kms_key_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// GetIssuer reads an issuer's CA certificate.
+func (st *Store) GetIssuer(ctx context.Context, id string) (*Issuer, error) {
+	item, err := st.get(ctx, "ISSUER#"+id, "ISSUER", "issuer "+id)
+	if err != nil {
+		return nil, err
+	}
+	var is Issuer
+	return &is, unmarshal(item, &is)
+}
+
+// PutIssuerIfAbsent stores the CA certificate unless one exists; it returns
+// the stored issuer, which is the caller's only if created is true. Two cold
+// starts racing to create a CA therefore agree on one.
+func (st *Store) PutIssuerIfAbsent(ctx context.Context, is *Issuer, audit *domain.AuditEvent) (stored *Issuer, created bool, err error) {
+	item, err := marshal(is)
+	if err != nil {
+		return nil, false, err
+	}
+	for k, v := range issuerKey(is.ID) {
+		item[k] = v
+	}
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return nil, false, err
+	}
+	err = st.transact(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		auditItem,
+	})
+	if errors.Is(err, ErrConditionFailed) {
+		existing, getErr := st.GetIssuer(ctx, is.ID)
+		return existing, false, getErr
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return is, true, nil
+}

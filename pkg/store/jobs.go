@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// GetJob reads one job.
+func (st *Store) GetJob(ctx context.Context, id string) (*domain.Job, error) {
+	item, err := st.get(ctx, "JOB#"+id, "JOB", "job "+id)
+	if err != nil {
+		return nil, err
+	}
+	return jobFromItem(item)
+}
+
+// JobFilter narrows ListJobs.
+type JobFilter struct {
+	CertificateID string
+	Status        string
+}
+
+// ListJobs lists jobs newest first, through the per-certificate index when a
+// certificate is given.
+func (st *Store) ListJobs(ctx context.Context, f JobFilter, page PageRequest) ([]*domain.Job, string, error) {
+	in := st.listQuery("JOB")
+	if f.CertificateID != "" {
+		in = &dynamodb.QueryInput{
+			TableName:                 aws.String(st.stateTable),
+			IndexName:                 aws.String(IndexParent),
+			KeyConditionExpression:    aws.String("parent_pk = :p"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("CERT#" + f.CertificateID + "#JOB")},
+			ScanIndexForward:          aws.Bool(false),
+		}
+	}
+	filter(in, map[string]string{"status": f.Status})
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Job, 0, len(items))
+	for _, item := range items {
+		j, err := jobFromItem(item)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, j)
+	}
+	return out, next, nil
+}

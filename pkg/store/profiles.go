@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// CreateProfile inserts a new profile and its audit row.
+func (st *Store) CreateProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error {
+	item, err := profileItem(p)
+	if err != nil {
+		return err
+	}
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	err = st.transact(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		auditItem,
+	})
+	if errors.Is(err, ErrConditionFailed) {
+		return domain.Conflictf("profile %q already exists", p.ID)
+	}
+	return err
+}
+
+// ReplaceProfile writes p over the stored profile only if the stored version
+// is still expectVersion, so concurrent edits cannot silently overwrite each
+// other. p.Version must already be expectVersion+1.
+func (st *Store) ReplaceProfile(ctx context.Context, p *domain.Profile, expectVersion int64, audit *domain.AuditEvent) error {
+	item, err := profileItem(p)
+	if err != nil {
+		return err
+	}
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	err = st.transact(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName:                 aws.String(st.stateTable),
+			Item:                      item,
+			ConditionExpression:       aws.String("attribute_exists(pk) AND version = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(expectVersion)},
+		}},
+		auditItem,
+	})
+	if errors.Is(err, ErrConditionFailed) {
+		return domain.Conflictf("profile %q changed concurrently (expected version %d); re-read and retry", p.ID, expectVersion)
+	}
+	return err
+}
+
+// GetProfile reads one profile.
+func (st *Store) GetProfile(ctx context.Context, id string) (*domain.Profile, error) {
+	item, err := st.get(ctx, "PROFILE#"+id, "PROFILE", "profile "+id)
+	if err != nil {
+		return nil, err
+	}
+	var p domain.Profile
+	return &p, unmarshal(item, &p)
+}
+
+// ListProfiles lists profiles, newest first.
+func (st *Store) ListProfiles(ctx context.Context, page PageRequest) ([]*domain.Profile, string, error) {
+	items, next, err := st.queryPage(ctx, st.listQuery("PROFILE"), page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Profile, 0, len(items))
+	for _, item := range items {
+		var p domain.Profile
+		if err := unmarshal(item, &p); err != nil {
+			return nil, "", err
+		}
+		out = append(out, &p)
+	}
+	return out, next, nil
+}
+
+// profileUnchanged is a transaction item asserting the profile still has the
+// version that a decision was based on.
+func (st *Store) profileUnchanged(id string, version int64) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       profileKey(id),
+		ConditionExpression:       aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(version)},
+	}}
+}
