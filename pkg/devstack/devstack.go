@@ -1,0 +1,308 @@
+// Package devstack runs the whole service in-process on the embedded AWS
+// emulator github.com/sivchari/kumo: the same tables, the same state-machine
+// file and the real function handlers (or test fakes), behind a local HTTP
+// front that speaks to the functions exactly as API Gateway REST does.
+//
+// Everything that works around an emulator gap lives in this package and
+// nowhere else (DESIGN §9): production code never imports the emulator.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/sivchari/kumo"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+)
+
+// Emulator facts. kumo reports every resource under this account and region.
+const (
+	Region    = "us-east-1"
+	AccountID = "000000000000"
+	// DefaultStage is the API stage name used when Config.Stage is empty.
+	DefaultStage = "local"
+)
+
+// HandlerFunc builds the handler of one function; app.Handler is the real one.
+type HandlerFunc func(ctx context.Context, name string, cfg config.Config, awsCfg aws.Config) (any, error)
+
+// Options configures Start.
+type Options struct {
+	// Addr is the front's listen address; "" means "127.0.0.1:0".
+	Addr string
+	// Config carries the settings read from the environment (Bypass,
+	// ApprovalTimeout, Stage, LogLevel). Start fills in the table names,
+	// state-machine ARN and CA key.
+	Config config.Config
+	// ReaperInterval and SweepInterval drive the scheduled functions;
+	// 0 starts no ticker (tests invoke the functions themselves).
+	ReaperInterval time.Duration
+	SweepInterval  time.Duration
+	// Handler builds each function's handler; nil means app.Handler.
+	Handler HandlerFunc
+	// AWSAPIOptions are appended to the handlers' aws.Config.APIOptions,
+	// e.g. to count AWS calls per operation.
+	AWSAPIOptions []func(*middleware.Stack) error
+	// StateMachineFile is the ASL file; "" means statemachines/renewal.asl.json
+	// in the module root, found by walking up from the working directory.
+	StateMachineFile string
+	// Logger receives the harness's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Stack is a running local deployment.
+type Stack struct {
+	// URL is the front's base URL: the API is at URL+"/api/v1/...".
+	URL string
+	// EmulatorURL is the embedded emulator's endpoint.
+	EmulatorURL string
+	// AWSConfig points at the emulator (static credentials, us-east-1).
+	AWSConfig aws.Config
+	// Config is the complete configuration the functions run with.
+	Config config.Config
+	// Functions maps each app function name (app.FnAPI, ...) to its ARN.
+	Functions map[string]string
+	// Prefix starts every resource name of this stack. The emulator's state
+	// is process-global, so each stack gets a random one.
+	Prefix string
+
+	logger    *slog.Logger
+	emu       *kumo.Server
+	lambda    *lambda.Client
+	names     map[string]string // app function name -> deployed name
+	functions *functionServer
+	front     *http.Server
+	apiID     string
+	stage     string
+
+	ctx       context.Context // canceled by Close; parent of background work
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+	redrive   redriveState
+}
+
+// Start provisions a stack into a fresh embedded emulator and starts the
+// front. On error, everything started so far is stopped again.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Handler == nil {
+		opts.Handler = app.Handler
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	aslPath, err := resolveStateMachineFile(opts.StateMachineFile)
+	if err != nil {
+		return nil, err
+	}
+
+	// Before the emulator exists, so none of its goroutines can be using
+	// the default transport while it is swapped.
+	installTransport()
+
+	suffix, err := randomHex(4)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		Prefix:    "certctl-" + suffix,
+		Functions: map[string]string{},
+		names:     map[string]string{},
+		logger:    opts.Logger.With("component", "devstack"),
+		apiID:     "local" + suffix,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+
+	s.emu = kumo.NewServer()
+	s.EmulatorURL = s.emu.URL
+	emulatorTargets.add(s.emu.URL)
+	s.AWSConfig = emulatorConfig(s.emu.URL, nil)
+	s.lambda = lambda.NewFromConfig(s.AWSConfig)
+
+	s.Config = opts.Config
+	if s.Config.Stage == "" {
+		s.Config.Stage = DefaultStage
+	}
+	if s.Config.ApprovalTimeout == 0 {
+		s.Config.ApprovalTimeout = config.DefaultApprovalTimeout
+	}
+	s.stage = s.Config.Stage
+
+	if err := s.createTables(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.createCAKey(ctx); err != nil {
+		return nil, err
+	}
+	if s.functions, err = startFunctionServer(s.ctx, s.logger); err != nil {
+		return nil, err
+	}
+	if err := s.createFunctions(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.createStateMachine(ctx, aslPath); err != nil {
+		return nil, err
+	}
+
+	// The configuration is complete only now, so handlers are built last.
+	handlerCfg := emulatorConfig(s.emu.URL, opts.AWSAPIOptions)
+	for _, name := range app.FunctionNames {
+		h, err := opts.Handler(ctx, name, s.Config, handlerCfg)
+		if err != nil {
+			return nil, fmt.Errorf("devstack: build handler %q: %w", name, err)
+		}
+		s.functions.set(name, s.Functions[name], h)
+	}
+
+	if _, err := s.Invoke(ctx, app.FnIssue, map[string]string{"action": "ensure_ca"}); err != nil {
+		s.logger.Warn("could not create the CA certificate at start; the first issuance will try again", "error", err)
+	}
+
+	if err := s.startFront(opts.Addr); err != nil {
+		return nil, err
+	}
+	s.startTicker(app.FnReaper, opts.ReaperInterval)
+	s.startTicker(app.FnSweep, opts.SweepInterval)
+	s.startRedriver(redrivePollInterval)
+
+	s.logger.Info("local stack ready", "url", s.URL, "emulator", s.EmulatorURL, "prefix", s.Prefix,
+		"state_machine", s.Config.StateMachineARN)
+	return s, nil
+}
+
+// Close stops the tickers, the front (gracefully, briefly), the function
+// server and the emulator. It is safe to call more than once.
+func (s *Stack) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		s.cancel() // tickers and the redriver
+		s.wg.Wait()
+		shutdownCtx, done := context.WithTimeout(context.Background(), 3*time.Second)
+		defer done()
+		if s.front != nil {
+			if err := s.front.Shutdown(shutdownCtx); err != nil {
+				errs = append(errs, fmt.Errorf("front: %w", err))
+			}
+		}
+		if s.emu != nil && s.Config.StateMachineARN != "" {
+			// Executions outlive a closed server (emulator state is global):
+			// stop ours so they never call into a closed function server.
+			s.stopExecutions(shutdownCtx)
+		}
+		if s.functions != nil {
+			if err := s.functions.shutdown(shutdownCtx); err != nil {
+				errs = append(errs, fmt.Errorf("functions: %w", err))
+			}
+		}
+		if s.emu != nil {
+			emulatorTargets.remove(s.emu.URL)
+			s.emu.Close()
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// FunctionName returns the deployed name of an app function (app.FnAPI, ...).
+func (s *Stack) FunctionName(fn string) string {
+	if n, ok := s.names[fn]; ok {
+		return n
+	}
+	return fn
+}
+
+// FunctionError is a function's own failure, as Lambda reports it with
+// X-Amz-Function-Error: the payload's errorType and errorMessage.
+type FunctionError struct {
+	Function string
+	Type     string
+	Message  string
+	Payload  json.RawMessage
+}
+
+func (e *FunctionError) Error() string {
+	if e.Type == "" {
+		return fmt.Sprintf("function %s failed: %s", e.Function, e.Message)
+	}
+	return fmt.Sprintf("function %s failed: %s: %s", e.Function, e.Type, e.Message)
+}
+
+// Invoke calls a function synchronously through the emulator's Lambda Invoke
+// API. fn is an app function name (or a deployed name or ARN); payload is
+// marshalled unless it already is JSON ([]byte or json.RawMessage). A
+// function error is returned as *FunctionError.
+func (s *Stack) Invoke(ctx context.Context, fn string, payload any) (json.RawMessage, error) {
+	var body []byte
+	switch p := payload.(type) {
+	case json.RawMessage:
+		body = p
+	case []byte:
+		body = p
+	default:
+		var err error
+		if body, err = json.Marshal(payload); err != nil {
+			return nil, fmt.Errorf("devstack: marshal payload for %s: %w", fn, err)
+		}
+	}
+	out, err := s.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(s.FunctionName(fn)), Payload: body})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: invoke %s: %w", fn, err)
+	}
+	if out.FunctionError != nil {
+		fe := &FunctionError{Function: fn, Payload: out.Payload}
+		var p struct {
+			Type    string `json:"errorType"`
+			Message string `json:"errorMessage"`
+		}
+		if json.Unmarshal(out.Payload, &p) == nil && (p.Type != "" || p.Message != "") {
+			fe.Type, fe.Message = p.Type, p.Message
+		} else {
+			fe.Message = strings.TrimSpace(string(out.Payload))
+		}
+		return out.Payload, fe
+	}
+	return out.Payload, nil
+}
+
+// emulatorConfig is an aws.Config for the emulator. Each call gets its own
+// APIOptions slice so appending to one config never aliases another.
+func emulatorConfig(endpoint string, apiOptions []func(*middleware.Stack) error) aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("certctl-local", "certctl-local", ""),
+		BaseEndpoint: aws.String(endpoint),
+		APIOptions:   append([]func(*middleware.Stack) error(nil), apiOptions...),
+	}
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("devstack: random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

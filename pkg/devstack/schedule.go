@@ -1,0 +1,180 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// startTicker invokes fn with an EventBridge Scheduler-like payload ({})
+// every interval, standing in for the schedules, which never fire in the
+// emulator. Invocations are synchronous, so a slow run delays the next tick
+// instead of overlapping it.
+func (s *Stack) startTicker(fn string, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	s.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+			}
+			start := time.Now()
+			out, err := s.Invoke(s.ctx, fn, json.RawMessage(`{}`))
+			if s.ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				s.logger.Warn("scheduled invocation failed", "function", fn, "error", err)
+				continue
+			}
+			s.logger.Info("scheduled invocation", "function", fn,
+				"duration_ms", time.Since(start).Milliseconds(), "result", json.RawMessage(out))
+		}
+	})
+}
+
+// The emulator ends every execution after 5 minutes (kumo's
+// executionTimeoutCap, not configurable) with States.Runtime, which no Catch
+// can match. An approval routinely takes longer than that, while AWS lets a
+// Standard execution wait up to a year. The redriver restarts such an
+// execution from the start with the same input, which is what AWS would do
+// for a retried AwaitApproval: approval-wait runs again, stores the new task
+// token, and if the decision was recorded meanwhile it sends it itself. The
+// approval timeout keeps counting from the first start. The job's stored
+// execution_arn keeps pointing at the first execution.
+const (
+	redrivePollInterval = 5 * time.Second
+	capErrorCode        = "States.Runtime"
+	capCauseMarker      = "execution cap"
+)
+
+type redriveState struct {
+	mu     sync.Mutex
+	seen   map[string]bool          // failed executions already examined
+	origin map[string]redriveOrigin // re-driven execution -> its chain
+}
+
+type redriveOrigin struct {
+	name  string    // the first execution's name (the job id)
+	start time.Time // the first execution's start
+	n     int       // how many times the chain was re-driven
+}
+
+func (s *Stack) startRedriver(every time.Duration) {
+	s.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := s.redriveCapped(s.ctx); err != nil && s.ctx.Err() == nil {
+				s.logger.Warn("redriver: scan failed", "error", err)
+			}
+		}
+	})
+}
+
+// redriveCapped restarts every execution the emulator's cap killed since the
+// last call and reports how many it restarted.
+func (s *Stack) redriveCapped(ctx context.Context) (int, error) {
+	client := sfn.NewFromConfig(s.AWSConfig)
+	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{
+		StateMachineArn: aws.String(s.Config.StateMachineARN),
+		StatusFilter:    sfntypes.ExecutionStatusFailed,
+		MaxResults:      1000,
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.redrive.mu.Lock()
+	defer s.redrive.mu.Unlock()
+	if s.redrive.seen == nil {
+		s.redrive.seen, s.redrive.origin = map[string]bool{}, map[string]redriveOrigin{}
+	}
+	restarted := 0
+	for _, item := range list.Executions {
+		arn := aws.ToString(item.ExecutionArn)
+		if s.redrive.seen[arn] {
+			continue
+		}
+		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: item.ExecutionArn})
+		if err != nil {
+			return restarted, err
+		}
+		s.redrive.seen[arn] = true
+		if !killedByCap(aws.ToString(d.Error), aws.ToString(d.Cause)) {
+			continue
+		}
+		o, ok := s.redrive.origin[arn]
+		if !ok {
+			o = redriveOrigin{name: aws.ToString(d.Name), start: aws.ToTime(d.StartDate)}
+		}
+		o.n++
+		name := fmt.Sprintf("%s-redrive-%d", o.name, o.n)
+		input := remainingTimeout(aws.ToString(d.Input), o.start, time.Now())
+		out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
+			StateMachineArn: aws.String(s.Config.StateMachineARN), Name: aws.String(name), Input: aws.String(input),
+		})
+		if err != nil {
+			s.logger.Warn("redriver: restart failed", "execution", arn, "error", err)
+			continue
+		}
+		s.redrive.origin[aws.ToString(out.ExecutionArn)] = o
+		restarted++
+		s.logger.Info("redriver: the emulator's 5-minute execution cap ended an execution; restarted it (AWS has no such cap)",
+			"execution", arn, "restarted_as", aws.ToString(out.ExecutionArn))
+	}
+	return restarted, nil
+}
+
+// killedByCap recognises kumo's own cap, which it reports as States.Runtime
+// with a cause naming it, distinct from a definition's TimeoutSeconds.
+func killedByCap(code, cause string) bool {
+	return code == capErrorCode && strings.Contains(cause, capCauseMarker)
+}
+
+// remainingTimeout lowers the input's timeout_seconds (read by the
+// AwaitApproval state's TimeoutSecondsPath) by the time already spent since
+// the first start, to at least 1 s, so the backstop timeout still fires when
+// it would have on AWS. Other inputs are returned unchanged.
+func remainingTimeout(input string, firstStart, now time.Time) string {
+	dec := json.NewDecoder(strings.NewReader(input))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return input
+	}
+	n, ok := m["timeout_seconds"].(json.Number)
+	if !ok {
+		return input
+	}
+	total, err := n.Float64()
+	if err != nil {
+		return input
+	}
+	m["timeout_seconds"] = int64(max(1, math.Ceil(total-now.Sub(firstStart).Seconds())))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(m) != nil {
+		return input
+	}
+	return strings.TrimSpace(buf.String())
+}
