@@ -104,7 +104,12 @@ type Approval struct {
 	CreatedAt     time.Time     `json:"created_at"`
 	ExpiresAt     time.Time     `json:"expires_at"`
 	DecidedAt     *time.Time    `json:"decided_at,omitempty"`
-	TaskToken     string        `json:"-"`
+	// TaskToken resumes the waiting execution: a bearer capability, never
+	// returned by the API.
+	TaskToken string `json:"-"`
+	// PrevCertStatus lets a rejection restore the certificate without
+	// reading the job first.
+	PrevCertStatus CertStatus `json:"-"`
 }
 
 // AuditEvent is one append-only audit row.

@@ -20,6 +20,8 @@ type NewJob struct {
 	Approval       *domain.Approval // nil when the profile does not require approval
 	ProfileVersion int64            // the profile version the gate decision was based on
 	Audits         []*domain.AuditEvent
+	// Bypassed counts the approval as a bypass decision in the metrics.
+	Bypassed bool
 }
 
 // CreateCertificate inserts a certificate together with its first (issuance)
@@ -92,6 +94,9 @@ func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.Transact
 			return err
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apIt, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	if in.Bypassed {
+		items = append(items, st.observeDecision(domain.OutcomeBypassed, in.Cert.ProfileID, 0))
 	}
 	for _, ev := range in.Audits {
 		a, err := st.auditPut(ev)

@@ -113,6 +113,7 @@ func approvalItem(a *domain.Approval) (map[string]types.AttributeValue, error) {
 	if a.TaskToken != "" {
 		item["task_token"] = s(a.TaskToken)
 	}
+	item["prev_cert_status"] = s(string(a.PrevCertStatus))
 	return item, nil
 }
 
@@ -122,6 +123,7 @@ func approvalFromItem(item map[string]types.AttributeValue) (*domain.Approval, e
 		return nil, err
 	}
 	a.TaskToken = str(item, "task_token")
+	a.PrevCertStatus = domain.CertStatus(str(item, "prev_cert_status"))
 	return &a, nil
 }
 

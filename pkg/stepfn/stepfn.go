@@ -1,0 +1,105 @@
+// Package stepfn starts renewal executions and hands approval decisions back
+// to them through Step Functions task tokens.
+package stepfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// API is the subset of the Step Functions API used here.
+type API interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+}
+
+// Input is a renewal execution's input (see statemachines/renewal.asl.json).
+type Input struct {
+	JobID            string `json:"job_id"`
+	ApprovalID       string `json:"approval_id"`
+	CertificateID    string `json:"certificate_id"`
+	RequiresApproval bool   `json:"requires_approval"`
+	TimeoutSeconds   int64  `json:"timeout_seconds"`
+}
+
+// Decision is the SendTaskSuccess output the Decision state routes on.
+type Decision struct {
+	Outcome string `json:"outcome"`
+}
+
+// ErrTokenUnknown means Step Functions does not know the token at all.
+var ErrTokenUnknown = errors.New("stepfn: task token unknown")
+
+// Client starts executions of one state machine.
+type Client struct {
+	api             API
+	stateMachineARN string
+}
+
+// New returns a Client for the state machine.
+func New(api API, stateMachineARN string) *Client {
+	return &Client{api: api, stateMachineARN: stateMachineARN}
+}
+
+// ExecutionARN derives the ARN of the execution named name, so it need not
+// be stored: arn:…:stateMachine:<sm> becomes arn:…:execution:<sm>:<name>.
+func (c *Client) ExecutionARN(name string) string {
+	if c.stateMachineARN == "" {
+		return ""
+	}
+	return strings.Replace(c.stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// Start starts the execution for a job. The execution name is the job id, so
+// a repeated start of the same job is harmless.
+func (c *Client) Start(ctx context.Context, in Input) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("stepfn: input: %w", err)
+	}
+	_, err = c.api.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(c.stateMachineARN),
+		Name:            aws.String(in.JobID),
+		Input:           aws.String(string(body)),
+	})
+	var exists *types.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stepfn: start execution %s: %w", in.JobID, err)
+	}
+	return nil
+}
+
+// SendDecision resumes the execution waiting on token with the outcome.
+// TaskTimedOut means the task already closed — timed out, or the decision
+// was already delivered — so it is not an error: the decision is recorded
+// and the execution's own timeout path reads it back.
+func (c *Client) SendDecision(ctx context.Context, token, outcome string) error {
+	body, _ := json.Marshal(Decision{Outcome: outcome})
+	_, err := c.api.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{
+		TaskToken: aws.String(token),
+		Output:    aws.String(string(body)),
+	})
+	var timedOut *types.TaskTimedOut
+	if errors.As(err, &timedOut) {
+		return nil
+	}
+	var missing *types.TaskDoesNotExist
+	var invalid *types.InvalidToken
+	if errors.As(err, &missing) || errors.As(err, &invalid) {
+		return fmt.Errorf("%w: %v", ErrTokenUnknown, err)
+	}
+	if err != nil {
+		return fmt.Errorf("stepfn: send task success: %w", err)
+	}
+	return nil
+}

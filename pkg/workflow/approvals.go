@@ -1,0 +1,166 @@
+package workflow
+
+import (
+	"context"
+	"strings"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// MaxNoteLen bounds a decision note.
+const MaxNoteLen = 2000
+
+// DecisionResult is the response to approve and reject.
+type DecisionResult struct {
+	ID        string `json:"id"`
+	DecidedBy string `json:"decided_by"`
+	Action    string `json:"action"`
+}
+
+// Approve approves a pending request as actor.
+func (s *Service) Approve(ctx context.Context, actor domain.Actor, id, note string) (*DecisionResult, error) {
+	return s.decide(ctx, actor, id, domain.ApprovalApproved, note)
+}
+
+// Reject rejects a pending request as actor; a note saying why is required.
+func (s *Service) Reject(ctx context.Context, actor domain.Actor, id, note string) (*DecisionResult, error) {
+	if strings.TrimSpace(note) == "" {
+		return nil, domain.Invalidf("note is required when rejecting")
+	}
+	return s.decide(ctx, actor, id, domain.ApprovalRejected, note)
+}
+
+// decide records the decision first (one transaction), then hands it to the
+// waiting execution. If the token is not stored yet, the approval-wait
+// function finds the decision and hands it over itself.
+func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, state domain.ApprovalState, note string) (*DecisionResult, error) {
+	if len(note) > MaxNoteLen {
+		return nil, domain.Invalidf("note must be at most %d characters", MaxNoteLen)
+	}
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		a, err := s.Store.GetApproval(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := decidable(a, actor.ID); err != nil {
+			return nil, err
+		}
+		d := s.decision(a, state, actor.ID, actor.Type, note)
+		err = s.Store.Decide(ctx, d)
+		if store.IsConditionFailed(err) {
+			// Decided, or the token arrived, between our read and write:
+			// re-read and classify again.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.handOff(ctx, a, d.Outcome)
+		return &DecisionResult{ID: a.ID, DecidedBy: actor.ID, Action: string(state)}, nil
+	}
+	return nil, domain.Conflictf("approval %s is changing concurrently; retry", id)
+}
+
+// decidable says why a request cannot be decided by actorID, if it cannot.
+func decidable(a *domain.Approval, actorID string) error {
+	if a.State != domain.ApprovalPending {
+		return domain.Conflictf("approval %s is already %s", a.ID, a.State)
+	}
+	if a.RequestedBy == actorID {
+		return domain.ErrSameActor
+	}
+	return nil
+}
+
+// decision builds the transition for a decision on a, including what happens
+// to its job and certificate.
+func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by string, byType domain.ActorType, note string) store.Decision {
+	now := s.now()
+	d := store.Decision{
+		Approval: a, State: state, DecidedBy: by, ActorType: byType, Note: note, At: now,
+		Outcome: string(state), PrevCertStatus: a.PrevCertStatus,
+	}
+	action := map[domain.ApprovalState]string{
+		domain.ApprovalApproved: domain.AuditApprovalApproved,
+		domain.ApprovalRejected: domain.AuditApprovalRejected,
+		domain.ApprovalExpired:  domain.AuditApprovalExpired,
+	}[state]
+	switch state {
+	case domain.ApprovalApproved:
+		d.JobStatus = domain.JobPending
+	case domain.ApprovalRejected:
+		d.JobStatus, d.JobError, d.RestoreCert = domain.JobCancelled, "approval rejected: "+note, true
+	case domain.ApprovalExpired:
+		d.JobStatus, d.JobError, d.RestoreCert, d.Reason = domain.JobCancelled, "approval expired", true, "approval expired"
+	}
+	d.Audit = &domain.AuditEvent{
+		Actor: by, ActorType: byType, Action: action, ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
+		Details: map[string]any{
+			"kind": string(a.Kind), "job_id": a.JobID, "certificate_id": a.CertificateID, "profile_id": a.ProfileID,
+			"requested_by": a.RequestedBy, "note": note, "state": string(state),
+			"pending_age_seconds": int64(now.Sub(a.CreatedAt).Seconds()),
+		},
+	}
+	return d
+}
+
+// handOff sends a recorded decision to the waiting execution. Failure here
+// loses nothing: the decision is stored, and the execution's timeout path
+// reads it back; it is logged so operators see a stuck hand-off.
+func (s *Service) handOff(ctx context.Context, a *domain.Approval, outcome string) {
+	if a.TaskToken == "" || a.JobID == "" {
+		return
+	}
+	if err := s.Exec.SendDecision(ctx, a.TaskToken, outcome); err != nil {
+		s.log().ErrorContext(ctx, "decision recorded but hand-off to the execution failed",
+			"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
+	}
+}
+
+// ApprovalView is what an approver sees: the request and, for issuance, the
+// exact subject to be signed. The task token is never part of it.
+type ApprovalView struct {
+	*domain.Approval
+	PendingAgeSeconds int64 `json:"pending_age_seconds"`
+}
+
+// GetApproval reads one request for display.
+func (s *Service) GetApproval(ctx context.Context, id string) (*ApprovalView, error) {
+	a, err := s.Store.GetApproval(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.view(a), nil
+}
+
+func (s *Service) view(a *domain.Approval) *ApprovalView {
+	end := s.now()
+	if a.DecidedAt != nil {
+		end = *a.DecidedAt
+	}
+	return &ApprovalView{Approval: a, PendingAgeSeconds: int64(end.Sub(a.CreatedAt).Seconds())}
+}
+
+// ListApprovals lists requests, validating the filters.
+func (s *Service) ListApprovals(ctx context.Context, f store.ApprovalFilter, page store.PageRequest) ([]*ApprovalView, string, error) {
+	if f.State != "" {
+		if _, ok := domain.ParseApprovalState(f.State); !ok {
+			return nil, "", domain.Invalidf("state must be one of pending, approved, rejected, expired, bypassed")
+		}
+	}
+	if f.Kind != "" {
+		if _, ok := domain.ParseApprovalKind(f.Kind); !ok {
+			return nil, "", domain.Invalidf("kind must be cert_issuance or profile_edit")
+		}
+	}
+	items, next, err := s.Store.ListApprovals(ctx, f, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*ApprovalView, len(items))
+	for i, a := range items {
+		out[i] = s.view(a)
+	}
+	return out, next, nil
+}

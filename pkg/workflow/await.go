@@ -1,0 +1,35 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+)
+
+// AwaitInput is what the AwaitApproval state sends to the approval-wait function.
+type AwaitInput struct {
+	TaskToken  string `json:"task_token"`
+	JobID      string `json:"job_id"`
+	ApprovalID string `json:"approval_id"`
+}
+
+// AwaitApproval stores the task token on the pending request. If the request
+// was decided before the token arrived, it sends the recorded decision
+// itself: either way exactly one side holds both the decision and the token.
+func (s *Service) AwaitApproval(ctx context.Context, in AwaitInput) error {
+	if in.TaskToken == "" || in.ApprovalID == "" {
+		return fmt.Errorf("approval-wait: task_token and approval_id are required")
+	}
+	a, stored, err := s.Store.StoreTaskToken(ctx, in.ApprovalID, in.TaskToken)
+	if err != nil {
+		return fmt.Errorf("approval-wait: %w", err)
+	}
+	if stored {
+		s.log().InfoContext(ctx, "waiting for a decision", "approval_id", a.ID, "job_id", a.JobID)
+		return nil
+	}
+	s.log().InfoContext(ctx, "decision recorded before the token: handing it over", "approval_id", a.ID, "job_id", a.JobID, "state", a.State)
+	if err := s.Exec.SendDecision(ctx, in.TaskToken, string(a.State)); err != nil {
+		return fmt.Errorf("approval-wait: hand over %s decision: %w", a.State, err)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/csr"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+)
+
+// CertificateInput is the body of POST /certificates.
+type CertificateInput struct {
+	ID         string   `json:"id"`
+	CommonName string   `json:"common_name"`
+	SANs       []string `json:"sans"`
+	ProfileID  string   `json:"profile_id"`
+	CSR        string   `json:"csr"`
+}
+
+// Started reports the job (and approval request) a create or renew started.
+type Started struct {
+	Certificate *domain.Certificate `json:"certificate,omitempty"`
+	JobID       string              `json:"job_id"`
+	ApprovalID  string              `json:"approval_id,omitempty"`
+	Status      domain.JobStatus    `json:"status"`
+}
+
+// CreateCertificate registers a certificate and starts its issuance job at
+// once, gated by the profile exactly like a renewal.
+func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in CertificateInput) (*Started, error) {
+	if in.ID == "" {
+		in.ID = newID("mc-")
+	}
+	if err := domain.ValidateID("id", in.ID); err != nil {
+		return nil, err
+	}
+	if in.ProfileID == "" {
+		return nil, domain.Invalidf("profile_id is required")
+	}
+	if in.CSR == "" {
+		return nil, domain.Invalidf("csr is required (PEM CERTIFICATE REQUEST)")
+	}
+	profile, err := s.Store.GetProfile(ctx, in.ProfileID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, domain.Invalidf("profile_id: profile %q does not exist", in.ProfileID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	checked, err := csr.Check(in.CSR, in.CommonName, in.SANs, profile)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	cert := &domain.Certificate{
+		ID:           in.ID,
+		CommonName:   in.CommonName,
+		SANs:         nonNil(in.SANs),
+		ProfileID:    profile.ID,
+		IssuerID:     profile.IssuerID,
+		Status:       domain.CertPending,
+		CSR:          in.CSR,
+		KeyAlgorithm: checked.KeyAlgorithm,
+		CreatedBy:    actor.ID,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	plan := s.planJob(actor, cert, profile, domain.JobIssuance, in.CSR, checked.KeyAlgorithm, domain.CertPending)
+	plan.nj.Audits = append([]*domain.AuditEvent{{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditCertificateCreated,
+		ResourceType: "certificate", ResourceID: cert.ID, Timestamp: now,
+		Details: map[string]any{"common_name": cert.CommonName, "sans": cert.SANs, "profile_id": cert.ProfileID},
+	}}, plan.nj.Audits...)
+	if err := s.Store.CreateCertificate(ctx, plan.nj); err != nil {
+		return nil, err
+	}
+	started, err := s.startExecution(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	started.Certificate = cert
+	return started, nil
+}
+
+// Renew starts a renewal job for a certificate, optionally with a new CSR.
+// Manual renewals and the scheduled sweep both come through here, so every
+// issuance path passes the same gate.
+func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR string) (*Started, error) {
+	cert, err := s.Store.GetCertificate(ctx, certID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cert.CurrentJobID != "":
+		return nil, domain.Conflictf("certificate %q already has job %s in flight", cert.ID, cert.CurrentJobID)
+	case cert.Status == domain.CertRevoked || cert.Status == domain.CertArchived:
+		return nil, domain.Conflictf("certificate %q is %s and cannot be renewed", cert.ID, cert.Status)
+	}
+	profile, err := s.Store.GetProfile(ctx, cert.ProfileID)
+	if err != nil {
+		return nil, fmt.Errorf("profile of certificate %s: %w", cert.ID, err)
+	}
+	pemCSR := cert.CSR
+	if newCSR != "" {
+		pemCSR = newCSR
+	}
+	// The profile may have tightened since the CSR was accepted: check again.
+	checked, err := csr.Check(pemCSR, cert.CommonName, cert.SANs, profile)
+	if err != nil {
+		return nil, err
+	}
+	jobType := domain.JobRenewal
+	if cert.ExpiresAt == nil {
+		jobType = domain.JobIssuance
+	}
+	plan := s.planJob(actor, cert, profile, jobType, pemCSR, checked.KeyAlgorithm, cert.Status)
+	if err := s.Store.StartRenewal(ctx, plan.nj); err != nil {
+		return nil, err
+	}
+	return s.startExecution(ctx, plan)
+}
+
+type jobPlan struct {
+	nj    store.NewJob
+	input stepfn.Input
+}
+
+// planJob builds the job, the approval request when the profile is
+// approval-tier, and their audit rows.
+func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, jobType domain.JobType, pemCSR, keyAlg string, prev domain.CertStatus) jobPlan {
+	now := s.now()
+	job := &domain.Job{
+		ID:               newID("job-"),
+		CertificateID:    cert.ID,
+		ProfileID:        profile.ID,
+		Type:             jobType,
+		Status:           domain.JobPending,
+		RequiresApproval: profile.RequiresApproval,
+		RequestedBy:      actor.ID,
+		CSR:              pemCSR,
+		PrevCertStatus:   prev,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	cert.CurrentJobID = job.ID
+	nj := store.NewJob{Cert: cert, Job: job, ProfileVersion: profile.Version}
+	nj.Audits = append(nj.Audits, &domain.AuditEvent{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRenewalTriggered,
+		ResourceType: "job", ResourceID: job.ID, Timestamp: now,
+		Details: map[string]any{"certificate_id": cert.ID, "type": string(jobType), "requires_approval": profile.RequiresApproval},
+	})
+	input := stepfn.Input{JobID: job.ID, CertificateID: cert.ID, TimeoutSeconds: int64(s.ApprovalTimeout.Seconds())}
+	if !profile.RequiresApproval {
+		return jobPlan{nj: nj, input: input}
+	}
+	a := &domain.Approval{
+		ID:            newID("ar-"),
+		Kind:          domain.KindCertIssuance,
+		State:         domain.ApprovalPending,
+		JobID:         job.ID,
+		CertificateID: cert.ID,
+		ProfileID:     profile.ID,
+		RequestedBy:   actor.ID,
+		RequestedType: actor.Type,
+		Subject: &domain.Subject{
+			CommonName:      cert.CommonName,
+			SANs:            nonNil(cert.SANs),
+			KeyAlgorithm:    keyAlg,
+			ValiditySeconds: profile.MaxValiditySeconds,
+			IssuerID:        profile.IssuerID,
+			ProfileName:     profile.Name,
+		},
+		PrevCertStatus: prev,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.ApprovalTimeout),
+	}
+	job.ApprovalID = a.ID
+	input.ApprovalID = a.ID
+	nj.Approval = a
+	if s.Bypass {
+		// Bypass decides at once, as the system, and says so in the audit
+		// trail; no approval_requested row is written under the requester.
+		a.State, a.DecidedBy, a.DecidedType, a.DecidedAt = domain.ApprovalBypassed, domain.SystemBypass, domain.ActorSystem, &now
+		nj.Bypassed = true
+		nj.Audits = append(nj.Audits, &domain.AuditEvent{
+			Actor: domain.SystemBypass, ActorType: domain.ActorSystem, Action: domain.AuditApprovalBypassed,
+			ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
+			Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "requested_by": actor.ID},
+		})
+		return jobPlan{nj: nj, input: input}
+	}
+	job.Status = domain.JobAwaitingApproval
+	input.RequiresApproval = true
+	nj.Audits = append(nj.Audits, &domain.AuditEvent{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditApprovalRequested,
+		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
+		Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "subject": a.Subject},
+	})
+	return jobPlan{nj: nj, input: input}
+}
+
+// startExecution starts the job's execution. If Step Functions refuses, the
+// job is failed (and a pending request expired) so nothing is left waiting
+// for an execution that does not exist.
+func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*Started, error) {
+	job := plan.nj.Job
+	started := &Started{JobID: job.ID, Status: job.Status}
+	if plan.nj.Approval != nil {
+		started.ApprovalID = plan.nj.Approval.ID
+	}
+	err := s.Exec.Start(ctx, plan.input)
+	if err == nil {
+		return started, nil
+	}
+	s.log().ErrorContext(ctx, "start execution failed; failing the job", "job_id", job.ID, "error", err)
+	msg := "could not start the workflow: " + err.Error()
+	if ferr := s.failJob(context.WithoutCancel(ctx), job.ID, msg); ferr != nil {
+		s.log().ErrorContext(ctx, "failing the job after a start failure also failed", "job_id", job.ID, "error", ferr)
+	}
+	return nil, fmt.Errorf("%w: %s", domain.ErrUnavailable, msg)
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}

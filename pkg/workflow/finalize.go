@@ -1,0 +1,139 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// FinalizeInput is what the ResolveTimeout and RecordFailure states send.
+type FinalizeInput struct {
+	Action     string          `json:"action"` // "timeout" or "fail"
+	JobID      string          `json:"job_id"`
+	ApprovalID string          `json:"approval_id"`
+	Failure    json.RawMessage `json:"failure,omitempty"` // {"Error":…,"Cause":…} from a Catch
+}
+
+const viaWorkflowTimeout = "workflow-timeout"
+
+// FinalizeOutput carries the outcome the Decision state routes on.
+type FinalizeOutput struct {
+	Outcome string `json:"outcome"`
+}
+
+// Finalize closes a job from the state machine's error paths. It is
+// idempotent: Step Functions may deliver it more than once.
+func (s *Service) Finalize(ctx context.Context, in FinalizeInput) (*FinalizeOutput, error) {
+	switch in.Action {
+	case "timeout":
+		outcome, err := s.ExpireApproval(ctx, in.ApprovalID, viaWorkflowTimeout)
+		if err != nil {
+			return nil, err
+		}
+		return &FinalizeOutput{Outcome: outcome}, nil
+	case "fail":
+		if err := s.failJob(ctx, in.JobID, failureMessage(in.Failure)); err != nil {
+			return nil, err
+		}
+		return &FinalizeOutput{Outcome: "failed"}, nil
+	}
+	return nil, fmt.Errorf("finalize: unknown action %q", in.Action)
+}
+
+// ExpireApproval moves a pending request to expired as system-reaper, its
+// job to Cancelled ("approval expired") and its certificate back, in one
+// transaction. If the request was decided first, it returns that decision
+// instead, so a late approval still issues and a late rejection stays
+// rejected: expiry never overrides a recorded decision, and never issues.
+func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome string, err error) {
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		a, err := s.Store.GetApproval(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if a.State != domain.ApprovalPending {
+			return string(a.State), nil
+		}
+		d := s.decision(a, domain.ApprovalExpired, domain.SystemReaper, domain.ActorSystem, "")
+		d.Audit.Details["via"] = via
+		err = s.Store.Decide(ctx, d)
+		if store.IsConditionFailed(err) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if via != viaWorkflowTimeout { // that task has already closed
+			s.handOff(ctx, a, d.Outcome)
+		}
+		return string(domain.ApprovalExpired), nil
+	}
+	return "", fmt.Errorf("expire approval %s: still changing after %d attempts", id, maxRetries)
+}
+
+// failJob ends a job as Failed, expiring its request if still pending and
+// restoring its certificate. A job already finished is left alone.
+func (s *Service) failJob(ctx context.Context, jobID, msg string) error {
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		job, err := s.Store.GetJob(ctx, jobID)
+		if err != nil {
+			return fmt.Errorf("fail job %s: %w", jobID, err)
+		}
+		if job.Status.Terminal() {
+			return nil
+		}
+		now := s.now()
+		f := store.Failure{Job: job, Status: domain.JobFailed, Error: msg, CertStatus: job.PrevCertStatus, At: now}
+		if job.PrevCertStatus == domain.CertPending {
+			f.CertStatus = domain.CertFailed // never issued: say so rather than look merely new
+		}
+		if job.ApprovalID != "" {
+			a, err := s.Store.GetApproval(ctx, job.ApprovalID)
+			if err != nil && !errors.Is(err, domain.ErrNotFound) {
+				return fmt.Errorf("fail job %s: %w", jobID, err)
+			}
+			if a != nil && a.State == domain.ApprovalPending {
+				f.ExpireApproval = a
+			}
+		}
+		f.Audits = []*domain.AuditEvent{{
+			Actor: domain.SystemWorkflow, ActorType: domain.ActorSystem, Action: domain.AuditRenewalJobFailed,
+			ResourceType: "job", ResourceID: job.ID, Timestamp: now,
+			Details: map[string]any{"certificate_id": job.CertificateID, "error": msg},
+		}}
+		err = s.Store.FailJob(ctx, f)
+		if store.IsConditionFailed(err) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("fail job %s: still changing after %d attempts", jobID, maxRetries)
+}
+
+// failureMessage extracts a readable message from a Catch's error output;
+// for Lambda errors the Cause is itself JSON with an errorMessage.
+func failureMessage(raw json.RawMessage) string {
+	var f struct{ Error, Cause string }
+	if len(raw) == 0 || json.Unmarshal(raw, &f) != nil {
+		return "workflow failed"
+	}
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	msg := f.Cause
+	if json.Unmarshal([]byte(f.Cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
+		msg = lambdaErr.ErrorMessage
+	}
+	if msg == "" {
+		msg = f.Error
+	}
+	const maxLen = 1000
+	if len(msg) > maxLen {
+		msg = msg[:maxLen]
+	}
+	return "issuance failed: " + msg
+}

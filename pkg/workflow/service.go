@@ -1,0 +1,55 @@
+// Package workflow is the approval-gated issuance workflow: it creates jobs
+// and approval requests, records decisions and hands them to the waiting
+// Step Functions execution, and closes jobs on timeout or failure. It holds
+// the rules; pkg/store does the conditional writes that enforce them.
+package workflow
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+)
+
+// Executions starts renewal executions and resumes waiting ones.
+type Executions interface {
+	Start(ctx context.Context, in stepfn.Input) error
+	SendDecision(ctx context.Context, token, outcome string) error
+	ExecutionARN(jobID string) string
+}
+
+// Service runs the workflow.
+type Service struct {
+	Store           Store
+	Exec            Executions
+	Bypass          bool
+	ApprovalTimeout time.Duration
+	Now             func() time.Time
+	Log             *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// newID returns prefix + a lower-case ULID: unique, and sortable by creation.
+func newID(prefix string) string {
+	return prefix + strings.ToLower(ulid.Make().String())
+}
+
+// maxRetries bounds optimistic-concurrency loops (re-read, re-check, retry).
+const maxRetries = 4

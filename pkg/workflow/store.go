@@ -1,0 +1,37 @@
+package workflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// Store is the persistence the workflow needs; *store.Store implements it.
+type Store interface {
+	CreateProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error
+	ReplaceProfile(ctx context.Context, p *domain.Profile, expectVersion int64, audit *domain.AuditEvent) error
+	GetProfile(ctx context.Context, id string) (*domain.Profile, error)
+	ListProfiles(ctx context.Context, page store.PageRequest) ([]*domain.Profile, string, error)
+
+	CreateCertificate(ctx context.Context, in store.NewJob) error
+	StartRenewal(ctx context.Context, in store.NewJob) error
+	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
+	ListCertificates(ctx context.Context, f store.CertificateFilter, page store.PageRequest) ([]*domain.Certificate, string, error)
+	ListVersions(ctx context.Context, certID string, page store.PageRequest) ([]*domain.CertificateVersion, string, error)
+
+	GetJob(ctx context.Context, id string) (*domain.Job, error)
+	ListJobs(ctx context.Context, f store.JobFilter, page store.PageRequest) ([]*domain.Job, string, error)
+	MarkJobRunning(ctx context.Context, jobID string, at time.Time) error
+	CompleteIssuance(ctx context.Context, c store.Completion) error
+	FailJob(ctx context.Context, f store.Failure) error
+
+	GetApproval(ctx context.Context, id string) (*domain.Approval, error)
+	ListApprovals(ctx context.Context, f store.ApprovalFilter, page store.PageRequest) ([]*domain.Approval, string, error)
+	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
+	Decide(ctx context.Context, d store.Decision) error
+
+	GetIssuer(ctx context.Context, id string) (*store.Issuer, error)
+	PutIssuerIfAbsent(ctx context.Context, is *store.Issuer, audit *domain.AuditEvent) (*store.Issuer, bool, error)
+}
