@@ -5,11 +5,28 @@ package app
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/api"
+	"github.com/certctl-serverless/certctl-serverless/pkg/apigw"
+	"github.com/certctl-serverless/certctl-serverless/pkg/authorizer"
+	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // Function names. They are the folder names under functions/ and the
@@ -28,10 +45,101 @@ const (
 var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper}
 
 // Handler builds the handler of the named function. The result is a value
-// lambda.Start and lambda.NewHandler accept.
+// lambda.Start and lambda.NewHandler accept. Clients are built once here, at
+// cold start, never per request.
 func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Config) (any, error) {
-	_ = ctx
-	_ = cfg
-	_ = awsCfg
-	return nil, errors.New("app: not wired yet: " + name)
+	log := Logger(cfg, name)
+	if cfg.Bypass {
+		log.Warn("CERTCTL_APPROVAL_BYPASS is on: approval-tier requests are approved at once as system-bypass; never run production like this")
+	}
+	if err := cfg.Require(config.EnvStateTable, config.EnvAuditTable); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.AuditTable)
+	svc := &workflow.Service{
+		Store:           st,
+		Exec:            stepfn.New(sfn.NewFromConfig(awsCfg), cfg.StateMachineARN),
+		Bypass:          cfg.Bypass,
+		ApprovalTimeout: cfg.ApprovalTimeout,
+		Log:             log,
+	}
+	switch name {
+	case FnAPI:
+		if err := cfg.Require(config.EnvStateMachineARN); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return apigw.Handler(api.New(svc, st, nil, log)), nil
+	case FnAuthorizer:
+		return authorizer.Handler(st, log), nil
+	case FnApprovalWait:
+		return func(ctx context.Context, in workflow.AwaitInput) (struct{}, error) {
+			return struct{}{}, svc.AwaitApproval(ctx, in)
+		}, nil
+	case FnFinalize:
+		return svc.Finalize, nil
+	case FnIssue:
+		return issueHandler(ctx, cfg, awsCfg, svc, st)
+	}
+	return nil, fmt.Errorf("app: unknown function %q", name)
+}
+
+// issueEvent is the issue function's input: a job to issue, or the
+// "ensure_ca" action that creates the CA certificate ahead of first use.
+type issueEvent struct {
+	Action string `json:"action"`
+	workflow.IssueInput
+}
+
+func issueHandler(ctx context.Context, cfg config.Config, awsCfg aws.Config, svc *workflow.Service, st *store.Store) (any, error) {
+	if err := cfg.Require(config.EnvCAKeyID); err != nil {
+		return nil, fmt.Errorf("%s: %w", FnIssue, err)
+	}
+	signer, err := ca.NewKMSSigner(ctx, kms.NewFromConfig(awsCfg), cfg.CAKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", FnIssue, err)
+	}
+	authorities := issuer.NewProvider(st, signer, cfg.CAKeyID)
+	return func(ctx context.Context, raw json.RawMessage) (*workflow.IssueOutput, error) {
+		var ev issueEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("issue: event: %w", err)
+		}
+		if ev.Action == "ensure_ca" {
+			_, err := authorities.Authority(ctx, domain.DefaultIssuerID)
+			return &workflow.IssueOutput{}, err
+		}
+		return svc.Issue(ctx, authorities, ev.IssueInput)
+	}, nil
+}
+
+// Logger returns the JSON logger every function uses.
+func Logger(cfg config.Config, function string) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("function", function, "stage", cfg.Stage)
+}
+
+// Main is the whole body of every functions/<name>/main.go: read the
+// environment, build the handler once, and serve invocations.
+func Main(name string) {
+	ctx := context.Background()
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fatal(name, err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		fatal(name, fmt.Errorf("aws config: %w", err))
+	}
+	h, err := Handler(ctx, name, cfg, awsCfg)
+	if err != nil {
+		fatal(name, err)
+	}
+	lambda.Start(h)
+}
+
+func fatal(name string, err error) {
+	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("cold start failed", "function", name, "error", err)
+	os.Exit(1)
 }

@@ -1,0 +1,7 @@
+// Command authorizer is the certctl-serverless authorizer Lambda function. All wiring
+// lives in pkg/app so the local harness runs the same handler.
+package main
+
+import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+
+func main() { app.Main(app.FnAuthorizer) }

@@ -1,0 +1,7 @@
+// Command finalize is the certctl-serverless finalize Lambda function. All wiring
+// lives in pkg/app so the local harness runs the same handler.
+package main
+
+import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+
+func main() { app.Main(app.FnFinalize) }

@@ -1,0 +1,57 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// serveMetrics renders the decision metrics in Prometheus text format. The
+// values live in DynamoDB, so every Lambda instance reports the same totals.
+func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	series, err := a.metrics.ListDecisionMetrics(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = w.Write([]byte(RenderMetrics(series)))
+}
+
+// RenderMetrics formats decision series as Prometheus text exposition.
+func RenderMetrics(series []store.DecisionMetric) string {
+	sort.Slice(series, func(i, j int) bool {
+		if series[i].Outcome != series[j].Outcome {
+			return series[i].Outcome < series[j].Outcome
+		}
+		return series[i].ProfileID < series[j].ProfileID
+	})
+	var b strings.Builder
+	b.WriteString("# HELP certctl_approval_decisions_total Approval decisions by outcome and profile.\n")
+	b.WriteString("# TYPE certctl_approval_decisions_total counter\n")
+	for _, m := range series {
+		fmt.Fprintf(&b, "certctl_approval_decisions_total{outcome=%q,profile_id=%q} %d\n", m.Outcome, m.ProfileID, m.Count)
+	}
+	// The histogram is exposed per (outcome, profile) series; Prometheus sums
+	// across labels when asked for the overall distribution.
+	b.WriteString("# HELP certctl_approval_pending_age_seconds Seconds a request was pending when it was decided.\n")
+	b.WriteString("# TYPE certctl_approval_pending_age_seconds histogram\n")
+	for _, m := range series {
+		labels := fmt.Sprintf("outcome=%q,profile_id=%q", m.Outcome, m.ProfileID)
+		var cum int64
+		for i, bound := range domain.PendingAgeBuckets {
+			cum += m.Buckets[i]
+			fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_bucket{%s,le=%q} %d\n", labels, strconv.FormatInt(bound, 10), cum)
+		}
+		cum += m.Buckets[len(domain.PendingAgeBuckets)]
+		fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_bucket{%s,le=\"+Inf\"} %d\n", labels, cum)
+		fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_sum{%s} %s\n", labels, strconv.FormatFloat(m.SumSecs, 'f', -1, 64))
+		fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_count{%s} %d\n", labels, m.Count)
+	}
+	return b.String()
+}
