@@ -79,6 +79,17 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 		return svc.Finalize, nil
 	case FnIssue:
 		return issueHandler(ctx, cfg, awsCfg, svc, st)
+	case FnReaper:
+		return func(ctx context.Context, _ json.RawMessage) (workflow.ReapResult, error) {
+			return svc.Reap(ctx)
+		}, nil
+	case FnSweep:
+		if err := cfg.Require(config.EnvStateMachineARN); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return func(ctx context.Context, _ json.RawMessage) (workflow.SweepResult, error) {
+			return svc.Sweep(ctx)
+		}, nil
 	}
 	return nil, fmt.Errorf("app: unknown function %q", name)
 }

@@ -168,3 +168,33 @@ func (st *Store) ListVersions(ctx context.Context, certID string, page PageReque
 	}
 	return out, next, nil
 }
+
+// DueBefore pages through certificates whose renewal time is before t and
+// that have no job in flight, oldest first. It reads the sparse due index,
+// so its cost follows the number of due certificates, not the total.
+func (st *Store) DueBefore(ctx context.Context, t time.Time, page PageRequest) ([]*domain.Certificate, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(st.stateTable),
+		IndexName:              aws.String(IndexDue),
+		KeyConditionExpression: aws.String("due_pk = :p AND due_sk < :t"),
+		FilterExpression:       aws.String("attribute_not_exists(current_job_id)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":p": s(duePartition),
+			":t": s(SortTime(t)),
+		},
+		ScanIndexForward: aws.Bool(true),
+	}
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Certificate, 0, len(items))
+	for _, item := range items {
+		var c domain.Certificate
+		if err := unmarshal(item, &c); err != nil {
+			return nil, "", err
+		}
+		out = append(out, &c)
+	}
+	return out, next, nil
+}

@@ -17,6 +17,7 @@ type Store interface {
 
 	CreateCertificate(ctx context.Context, in store.NewJob) error
 	StartRenewal(ctx context.Context, in store.NewJob) error
+	DueBefore(ctx context.Context, t time.Time, page store.PageRequest) ([]*domain.Certificate, string, error)
 	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
 	ListCertificates(ctx context.Context, f store.CertificateFilter, page store.PageRequest) ([]*domain.Certificate, string, error)
 	ListVersions(ctx context.Context, certID string, page store.PageRequest) ([]*domain.CertificateVersion, string, error)
@@ -29,6 +30,7 @@ type Store interface {
 
 	GetApproval(ctx context.Context, id string) (*domain.Approval, error)
 	ListApprovals(ctx context.Context, f store.ApprovalFilter, page store.PageRequest) ([]*domain.Approval, string, error)
+	PendingOlderThan(ctx context.Context, cutoff time.Time, page store.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d store.Decision) error
 

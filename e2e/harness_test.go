@@ -1,0 +1,231 @@
+// Package e2e drives the HTTP API end to end. By default it starts the whole
+// system inside the embedded emulator; with CERTCTL_E2E_ENDPOINT and
+// CERTCTL_E2E_CREDENTIALS it runs against LocalStack or a real deployment.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+var (
+	baseURL string
+	keys    map[string]string
+	stack   *devstack.Stack // nil when running against a remote endpoint
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if ep := os.Getenv("CERTCTL_E2E_ENDPOINT"); ep != "" {
+		baseURL = strings.TrimRight(ep, "/")
+		b, err := os.ReadFile(os.Getenv("CERTCTL_E2E_CREDENTIALS"))
+		if err == nil {
+			err = json.Unmarshal(b, &keys)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: CERTCTL_E2E_CREDENTIALS must name a JSON file of API keys:", err)
+			return 1
+		}
+		return m.Run()
+	}
+	ctx := context.Background()
+	cfg, err := config.Parse(func(string) string { return "" })
+	if err != nil {
+		panic(err)
+	}
+	cfg.ApprovalTimeout = time.Hour
+	s, err := devstack.Start(ctx, devstack.Options{
+		Config: cfg,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: start stack:", err)
+		return 1
+	}
+	defer s.Close()
+	stack, baseURL = s, s.URL
+	keys, err = seedKeys(ctx, s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: seed keys:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func seedKeys(ctx context.Context, s *devstack.Stack) (map[string]string, error) {
+	db := dynamodb.NewFromConfig(s.AWSConfig)
+	out := map[string]string{}
+	for name, roles := range map[string][]domain.Role{
+		"alice": {domain.RoleOperator, domain.RoleApprover},
+		"bob":   {domain.RoleOperator, domain.RoleApprover},
+		"carol": {domain.RoleViewer},
+		"admin": {domain.RoleAdmin},
+	} {
+		k, err := apikey.Bootstrap(ctx, db, s.Config.StateTable, s.Config.AuditTable, name, roles)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = k
+	}
+	return out, nil
+}
+
+// response is a decoded API response.
+type response struct {
+	Status int
+	Body   map[string]any
+	Raw    []byte
+}
+
+func (r response) str(key string) string {
+	v, _ := r.Body[key].(string)
+	return v
+}
+
+// call sends a request as who ("" for no key).
+func call(t *testing.T, who, method, path string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, baseURL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who != "" {
+		req.Header.Set("X-Api-Key", keys[who])
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{Status: resp.StatusCode, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+// must calls and fails the test unless the status is want.
+func must(t *testing.T, want int, who, method, path string, body any) response {
+	t.Helper()
+	r := call(t, who, method, path, body)
+	if r.Status != want {
+		t.Fatalf("%s %s as %q: status %d, want %d: %s", method, path, who, r.Status, want, r.Raw)
+	}
+	return r
+}
+
+// eventually polls f until it returns true or the deadline passes.
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if f() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func uniq(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%x", prefix, b)
+}
+
+// newCSR returns a PEM CSR for cn and dns names with a fresh P-256 key.
+func newCSR(t *testing.T, cn string, dns ...string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:  pkix.Name{CommonName: cn},
+		DNSNames: dns,
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+// newProfile creates a profile as alice and returns its id.
+func newProfile(t *testing.T, requiresApproval bool) string {
+	t.Helper()
+	id := uniq("prof")
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": id, "name": "Profile " + id, "requires_approval": requiresApproval,
+	})
+	return id
+}
+
+// newCert creates a certificate as who under profile and returns the response.
+func newCert(t *testing.T, who, profile string) response {
+	t.Helper()
+	id := uniq("mc")
+	cn := id + ".example.com"
+	return must(t, http.StatusCreated, who, "POST", "/api/v1/certificates", map[string]any{
+		"id": id, "common_name": cn, "sans": []string{cn, "www." + cn}, "profile_id": profile,
+		"csr": newCSR(t, cn, cn, "www."+cn),
+	})
+}
+
+func certID(r response) string {
+	c, _ := r.Body["certificate"].(map[string]any)
+	id, _ := c["id"].(string)
+	return id
+}
+
+// waitJob polls a job until its status is one of want.
+func waitJob(t *testing.T, jobID string, want ...string) response {
+	t.Helper()
+	var last response
+	eventually(t, "job "+jobID+" to reach "+strings.Join(want, "|"), func() bool {
+		last = must(t, http.StatusOK, "carol", "GET", "/api/v1/jobs/"+jobID, nil)
+		for _, w := range want {
+			if last.str("status") == w {
+				return true
+			}
+		}
+		return false
+	})
+	return last
+}

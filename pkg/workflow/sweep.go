@@ -1,0 +1,54 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// SweepResult summarises one sweep run.
+type SweepResult struct {
+	Started int `json:"started"`
+	Skipped int `json:"skipped"`
+	Failed  int `json:"failed"`
+}
+
+// scheduler is the actor of scheduled renewals.
+var scheduler = domain.Actor{ID: domain.SystemScheduler, Type: domain.ActorSystem}
+
+// Sweep starts a renewal for every certificate whose renewal time has come,
+// through the same Renew path as a manual renewal, so approval-tier profiles
+// are gated. It reads only due certificates (the sparse due index).
+func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	token := ""
+	for {
+		due, next, err := s.Store.DueBefore(ctx, s.now(), store.PageRequest{Limit: reapPageSize, Token: token})
+		if err != nil {
+			return res, err
+		}
+		for _, c := range due {
+			_, err := s.Renew(ctx, scheduler, c.ID, "")
+			switch {
+			case errors.Is(err, domain.ErrConflict):
+				res.Skipped++ // a renewal is already in flight, or it cannot be renewed
+			case err != nil:
+				res.Failed++
+				s.log().ErrorContext(ctx, "sweep: could not start renewal", "certificate_id", c.ID, "error", err)
+			default:
+				res.Started++
+			}
+		}
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	s.log().InfoContext(ctx, "sweep run", "started", res.Started, "skipped", res.Skipped, "failed", res.Failed)
+	if res.Failed > 0 {
+		return res, errors.New("sweep: some renewals could not be started; they are retried on the next run")
+	}
+	return res, nil
+}
