@@ -1,0 +1,198 @@
+// Command certctl-local runs the whole service on this machine: the embedded
+// AWS emulator, the real function handlers, the renewal state machine and an
+// API Gateway-like front, with demo API keys. `make dev` runs it. No Docker,
+// no AWS account; all state is in memory and ends with the process.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// Settings of the local harness only; the functions' settings come from
+// config.FromEnv like on Lambda.
+const (
+	envAddr           = "CERTCTL_LOCAL_ADDR"
+	envReaperInterval = "CERTCTL_REAPER_INTERVAL"
+	envSweepInterval  = "CERTCTL_SWEEP_INTERVAL"
+	credentialsFile   = ".local/credentials.json"
+)
+
+// demoUser is one seeded API key. alice and bob can approve each other's
+// requests, which is what two-person integrity needs for a demo.
+type demoUser struct {
+	name  string
+	roles []domain.Role
+}
+
+var demoUsers = []demoUser{
+	{"alice", []domain.Role{domain.RoleOperator, domain.RoleApprover}},
+	{"bob", []domain.Role{domain.RoleOperator, domain.RoleApprover}},
+	{"carol", []domain.Role{domain.RoleViewer}},
+	{"admin", []domain.Role{domain.RoleAdmin}},
+}
+
+type settings struct {
+	cfg           config.Config
+	addr          string
+	reaper, sweep time.Duration
+}
+
+func main() {
+	s, err := readSettings(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "certctl-local: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, s, os.Stdout, newLogger(s.cfg.LogLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "certctl-local: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	var s settings
+	var err error
+	if s.cfg, err = config.Parse(getenv); err != nil {
+		return s, err
+	}
+	if s.addr = strings.TrimSpace(getenv(envAddr)); s.addr == "" {
+		s.addr = "127.0.0.1:8080"
+	}
+	if s.reaper, err = config.ParseDuration(envReaperInterval, getenv(envReaperInterval), 10*time.Minute); err != nil {
+		return s, err
+	}
+	if s.sweep, err = config.ParseDuration(envSweepInterval, getenv(envSweepInterval), time.Hour); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	l := slog.LevelInfo
+	if level != "" {
+		_ = l.UnmarshalText([]byte(level)) // an unknown level keeps info
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error {
+	if s.cfg.Bypass {
+		log.Warn("approval bypass is ON (" + config.EnvBypass + "): approval-tier requests are approved at once as " +
+			domain.SystemBypass + ", without a second person")
+	}
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Addr:           s.addr,
+		Config:         s.cfg,
+		ReaperInterval: s.reaper,
+		SweepInterval:  s.sweep,
+		Logger:         log,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			err = fmt.Errorf("%w (set %s to another address, e.g. 127.0.0.1:8081)", err, envAddr)
+		}
+		return err
+	}
+	defer func() {
+		if err := stack.Close(); err != nil {
+			log.Warn("shutdown was not clean", "error", err)
+		}
+	}()
+
+	keys := map[string]string{}
+	db := dynamodb.NewFromConfig(stack.AWSConfig)
+	for _, u := range demoUsers {
+		secret, err := apikey.Bootstrap(ctx, db, stack.Config.StateTable, stack.Config.AuditTable, u.name, u.roles)
+		if err != nil {
+			return fmt.Errorf("seed API key for %s: %w", u.name, err)
+		}
+		keys[u.name] = secret
+	}
+	credPath, err := writeCredentials(credentialsFile, keys)
+	if err != nil {
+		return err
+	}
+	printBanner(out, stack, s, keys, credPath)
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}
+
+// writeCredentials writes the keys as {"alice":"…",…}, readable only by the
+// user: the directory is 0700 and the file 0600, replaced atomically.
+func writeCredentials(path string, keys map[string]string) (string, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("credentials: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil { // MkdirAll keeps an existing dir's mode
+		return "", fmt.Errorf("credentials: %w", err)
+	}
+	b, err := json.MarshalIndent(keys, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, ".credentials-*.json") // created 0600
+	if err != nil {
+		return "", fmt.Errorf("credentials: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", fmt.Errorf("credentials: %w", err)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs, nil
+	}
+	return path, nil
+}
+
+func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[string]string, credPath string) {
+	bypass := "off"
+	if s.cfg.Bypass {
+		bypass = "ON (approvals are skipped)"
+	}
+	fmt.Fprintf(out, "\ncertctl-serverless is running locally (embedded AWS emulator: no Docker, no AWS account).\n\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  API\t%s/api/v1\n", stack.URL)
+	fmt.Fprintf(tw, "  Health\t%s/health\n", stack.URL)
+	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
+	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)
+	fmt.Fprintf(tw, "  Reaper / sweep\tevery %s / every %s\n", s.reaper, s.sweep)
+	_ = tw.Flush()
+	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, u := range demoUsers {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.name, domain.JoinRoles(u.roles), keys[u.name])
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "\nTry:\n  curl -s -H \"X-Api-Key: %s\" %s/api/v1/profiles\n", keys["carol"], stack.URL)
+	fmt.Fprintf(out, "\nStop with Ctrl-C. Everything lives in memory and is gone when this process exits.\n\n")
+}
