@@ -19,15 +19,22 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 var (
@@ -60,8 +67,9 @@ func run(m *testing.M) int {
 	}
 	cfg.ApprovalTimeout = time.Hour
 	s, err := devstack.Start(ctx, devstack.Options{
-		Config: cfg,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Config:  cfg,
+		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Handler: withAwaitHold,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start stack:", err)
@@ -93,6 +101,25 @@ func seedKeys(ctx context.Context, s *devstack.Stack) (map[string]string, error)
 		out[name] = k
 	}
 	return out, nil
+}
+
+// awaitHold, while write-locked by a test, holds every approval-wait
+// invocation before it stores its task token: the window in which a
+// decision can arrive first.
+var awaitHold sync.RWMutex
+
+// withAwaitHold builds the real handlers, wrapping approval-wait with awaitHold.
+func withAwaitHold(ctx context.Context, name string, cfg config.Config, awsCfg aws.Config) (any, error) {
+	h, err := app.Handler(ctx, name, cfg, awsCfg)
+	if err != nil || name != app.FnApprovalWait {
+		return h, err
+	}
+	inner := h.(func(context.Context, workflow.AwaitInput) (struct{}, error))
+	return func(ctx context.Context, in workflow.AwaitInput) (struct{}, error) {
+		awaitHold.RLock()
+		defer awaitHold.RUnlock()
+		return inner(ctx, in)
+	}, nil
 }
 
 // response is a decoded API response.
@@ -228,4 +255,20 @@ func waitJob(t *testing.T, jobID string, want ...string) response {
 		return false
 	})
 	return last
+}
+
+// storeOf reads the embedded stack's tables directly.
+func storeOf() *store.Store {
+	return store.New(dynamodb.NewFromConfig(stack.AWSConfig), stack.Config.StateTable, stack.Config.AuditTable)
+}
+
+// serviceOf is the workflow service over the embedded stack, for tests that
+// need to call it from many goroutines at once or with a shifted clock.
+func serviceOf() *workflow.Service {
+	return &workflow.Service{
+		Store:           storeOf(),
+		Exec:            stepfn.New(sfn.NewFromConfig(stack.AWSConfig), stack.Config.StateMachineARN),
+		ApprovalTimeout: stack.Config.ApprovalTimeout,
+		Log:             slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
 }
