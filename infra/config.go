@@ -1,0 +1,363 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Function names: the folders under functions/, the asset folders under
+// the assets dir (bin/<name>/bootstrap) and the suffix of each deployed
+// Lambda's name. Kept in step with pkg/app.FunctionNames by a test.
+const (
+	FnAPI          = "api"
+	FnAuthorizer   = "authorizer"
+	FnApprovalWait = "approval-wait"
+	FnIssue        = "issue"
+	FnFinalize     = "finalize"
+	FnSweep        = "sweep"
+	FnReaper       = "reaper"
+)
+
+// FunctionNames lists every function, in deployment order.
+var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper}
+
+// Environment variable names read by pkg/config. Kept in step by a test.
+const (
+	EnvStateTable      = "CERTCTL_STATE_TABLE"
+	EnvAuditTable      = "CERTCTL_AUDIT_TABLE"
+	EnvStateMachineARN = "CERTCTL_STATE_MACHINE_ARN"
+	EnvCAKeyID         = "CERTCTL_CA_KMS_KEY_ID"
+	EnvBypass          = "CERTCTL_APPROVAL_BYPASS"
+	EnvApprovalTimeout = "CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT"
+	EnvStage           = "CERTCTL_STAGE"
+	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
+)
+
+// ASLFile is the state machine definition, relative to the repository root.
+const ASLFile = "statemachines/renewal.asl.json"
+
+// CAIssuerID is the id of the KMS-backed CA this stack creates.
+const CAIssuerID = "default"
+
+// AuthorizerCacheTTL is how long API Gateway caches an API key's authorizer
+// decision. A revoked key keeps working for at most this long.
+const AuthorizerCacheTTL = 30 * time.Second
+
+// Props configures the stack. Every field has a CDK context key of the same
+// name in lowerCamelCase (see contextKeys); zero values mean the defaults.
+type Props struct {
+	Stage                   string        // stage name; names resources certctl-<stage>-*
+	Production              bool          // marks a production stage: bypass alarm, bypass guard
+	Bypass                  bool          // CERTCTL_APPROVAL_BYPASS
+	AllowBypassInProduction bool          // explicit override for Bypass in a production stage
+	ApprovalTimeout         time.Duration // CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT
+	SweepRate               time.Duration // sweep schedule cadence
+	ReaperRate              time.Duration // reaper schedule cadence
+	Architecture            string        // arm64 or x86_64
+	AssetsDir               string        // holds <name>/bootstrap for every function
+	RepoRoot                string        // holds statemachines/renewal.asl.json
+	LogLevel                string        // CERTCTL_LOG_LEVEL
+	LogRetentionDays        int           // retention of every log group
+	ReservedConcurrency     bool          // reserve concurrency for sweep, reaper and issue
+	IssueConcurrency        int           // reserved (and so maximum) concurrency of issue
+	APIThrottleRate         float64       // stage-wide steady-state requests per second
+	APIThrottleBurst        int           // stage-wide burst
+	APIExecutionLogs        bool          // API Gateway execution logs (needs the account's CloudWatch role)
+	AlarmEmail              string        // subscribe this address to the alarm topic
+	AlarmTopic              bool          // create an SNS topic for alarm actions (implied by AlarmEmail)
+}
+
+// Defaults.
+const (
+	DefaultStage            = "dev"
+	DefaultApprovalTimeout  = 168 * time.Hour
+	DefaultSweepRate        = time.Hour
+	DefaultReaperRate       = 10 * time.Minute
+	DefaultArchitecture     = "arm64"
+	DefaultAssetsDir        = "bin"
+	DefaultLogLevel         = "info"
+	DefaultLogRetentionDays = 90
+	DefaultIssueConcurrency = 5
+	DefaultAPIThrottleRate  = 50
+	DefaultAPIThrottleBurst = 100
+)
+
+// contextKeys are the CDK context keys Props reads, e.g. `cdk deploy -c stage=prod`.
+var contextKeys = []string{
+	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
+	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
+	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
+	"apiThrottleBurst", "apiExecutionLogs", "alarmEmail", "alarmTopic",
+}
+
+// DefaultProps returns the defaults, with RepoRoot found from the working
+// directory.
+func DefaultProps() Props {
+	return Props{
+		Stage:               DefaultStage,
+		ApprovalTimeout:     DefaultApprovalTimeout,
+		SweepRate:           DefaultSweepRate,
+		ReaperRate:          DefaultReaperRate,
+		Architecture:        DefaultArchitecture,
+		LogLevel:            DefaultLogLevel,
+		LogRetentionDays:    DefaultLogRetentionDays,
+		ReservedConcurrency: true,
+		IssueConcurrency:    DefaultIssueConcurrency,
+		APIThrottleRate:     DefaultAPIThrottleRate,
+		APIThrottleBurst:    DefaultAPIThrottleBurst,
+	}
+}
+
+// PropsFromContext reads Props from a context lookup (app.Node().TryGetContext).
+// Values arrive as strings from `-c key=value` and as JSON values from cdk.json.
+func PropsFromContext(get func(key string) any) (Props, error) {
+	p := DefaultProps()
+	str := func(key string) (string, bool) {
+		v := get(key)
+		if v == nil {
+			return "", false
+		}
+		s := strings.TrimSpace(fmt.Sprint(v))
+		return s, s != ""
+	}
+	var errs []error
+	boolean := func(key string, dst *bool) {
+		if s, ok := str(key); ok {
+			b, err := parseBool(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("context %s=%q: want true or false", key, s))
+				return
+			}
+			*dst = b
+		}
+	}
+	duration := func(key string, dst *time.Duration) {
+		if s, ok := str(key); ok {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("context %s=%q: want a Go duration such as 168h, 1h or 10m", key, s))
+				return
+			}
+			*dst = d
+		}
+	}
+	integer := func(key string, dst *int) {
+		if s, ok := str(key); ok {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("context %s=%q: want an integer", key, s))
+				return
+			}
+			*dst = n
+		}
+	}
+	if s, ok := str("stage"); ok {
+		p.Stage = s
+	}
+	boolean("production", &p.Production)
+	boolean("bypass", &p.Bypass)
+	boolean("allowBypassInProduction", &p.AllowBypassInProduction)
+	duration("approvalTimeout", &p.ApprovalTimeout)
+	duration("sweepRate", &p.SweepRate)
+	duration("reaperRate", &p.ReaperRate)
+	if s, ok := str("architecture"); ok {
+		p.Architecture = s
+	}
+	if s, ok := str("assetsDir"); ok {
+		p.AssetsDir = s
+	}
+	if s, ok := str("logLevel"); ok {
+		p.LogLevel = s
+	}
+	integer("logRetentionDays", &p.LogRetentionDays)
+	boolean("reservedConcurrency", &p.ReservedConcurrency)
+	integer("issueConcurrency", &p.IssueConcurrency)
+	if s, ok := str("apiThrottleRate"); ok {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("context apiThrottleRate=%q: want a number", s))
+		}
+		p.APIThrottleRate = f
+	}
+	integer("apiThrottleBurst", &p.APIThrottleBurst)
+	boolean("apiExecutionLogs", &p.APIExecutionLogs)
+	if s, ok := str("alarmEmail"); ok {
+		p.AlarmEmail = s
+	}
+	boolean("alarmTopic", &p.AlarmTopic)
+	if err := errors.Join(errs...); err != nil {
+		return Props{}, err
+	}
+	return p, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return false, errors.New("not a boolean")
+}
+
+var stageRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+
+// ErrBypassInProduction is returned when bypass is requested in a production
+// stage without the explicit override.
+var ErrBypassInProduction = errors.New("refusing to synthesize: bypass=true in a production stage " +
+	"auto-approves every gated issuance (decided_by=system-bypass); pass -c allowBypassInProduction=true " +
+	"if that is really intended")
+
+// Normalize fills defaults, resolves paths and validates p. It returns the
+// first problems found, all at once.
+func (p Props) Normalize() (Props, error) {
+	var errs []error
+	if p.Stage == "" {
+		p.Stage = DefaultStage
+	}
+	if !stageRE.MatchString(p.Stage) {
+		errs = append(errs, fmt.Errorf("stage %q: want 1-20 characters of a-z, 0-9 and -, starting with a letter", p.Stage))
+	}
+	if p.Bypass && p.Production && !p.AllowBypassInProduction {
+		errs = append(errs, ErrBypassInProduction)
+	}
+	if p.ApprovalTimeout == 0 {
+		p.ApprovalTimeout = DefaultApprovalTimeout
+	}
+	// The same bounds as pkg/config: Step Functions caps a task's timeout at one year.
+	if p.ApprovalTimeout < time.Second || p.ApprovalTimeout > 365*24*time.Hour {
+		errs = append(errs, fmt.Errorf("approvalTimeout %s: want between 1s and 8760h", p.ApprovalTimeout))
+	}
+	if p.SweepRate == 0 {
+		p.SweepRate = DefaultSweepRate
+	}
+	if p.ReaperRate == 0 {
+		p.ReaperRate = DefaultReaperRate
+	}
+	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate} {
+		if d < time.Minute || d%time.Minute != 0 {
+			errs = append(errs, fmt.Errorf("%s %s: want a whole number of minutes, at least 1m", name, d))
+		}
+	}
+	switch strings.ToLower(p.Architecture) {
+	case "", "arm64", "aarch64":
+		p.Architecture = "arm64"
+	case "x86_64", "amd64", "x86-64":
+		p.Architecture = "x86_64"
+	default:
+		errs = append(errs, fmt.Errorf("architecture %q: want arm64 or x86_64", p.Architecture))
+	}
+	if p.LogLevel == "" {
+		p.LogLevel = DefaultLogLevel
+	}
+	switch strings.ToLower(p.LogLevel) {
+	case "debug", "info", "warn", "error":
+		p.LogLevel = strings.ToLower(p.LogLevel)
+	default:
+		errs = append(errs, fmt.Errorf("logLevel %q: want debug, info, warn or error", p.LogLevel))
+	}
+	if p.LogRetentionDays == 0 {
+		p.LogRetentionDays = DefaultLogRetentionDays
+	}
+	if _, ok := retentionEnum[p.LogRetentionDays]; !ok {
+		errs = append(errs, fmt.Errorf("logRetentionDays %d: want one of CloudWatch's values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)", p.LogRetentionDays))
+	}
+	if p.IssueConcurrency == 0 {
+		p.IssueConcurrency = DefaultIssueConcurrency
+	}
+	if p.IssueConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("issueConcurrency %d: want at least 1", p.IssueConcurrency))
+	}
+	if p.APIThrottleRate == 0 {
+		p.APIThrottleRate = DefaultAPIThrottleRate
+	}
+	if p.APIThrottleBurst == 0 {
+		p.APIThrottleBurst = DefaultAPIThrottleBurst
+	}
+	if p.APIThrottleRate < 0 || p.APIThrottleBurst < 0 {
+		errs = append(errs, errors.New("apiThrottleRate and apiThrottleBurst must be positive"))
+	}
+	if p.AlarmEmail != "" {
+		p.AlarmTopic = true
+		if !strings.Contains(p.AlarmEmail, "@") {
+			errs = append(errs, fmt.Errorf("alarmEmail %q: not an email address", p.AlarmEmail))
+		}
+	}
+
+	if p.RepoRoot == "" {
+		root, err := FindRepoRoot()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		p.RepoRoot = root
+	}
+	if p.AssetsDir == "" {
+		p.AssetsDir = DefaultAssetsDir
+	}
+	if !filepath.IsAbs(p.AssetsDir) && p.RepoRoot != "" {
+		p.AssetsDir = filepath.Join(p.RepoRoot, p.AssetsDir)
+	}
+	if p.RepoRoot != "" {
+		if _, err := os.Stat(filepath.Join(p.RepoRoot, ASLFile)); err != nil {
+			errs = append(errs, fmt.Errorf("state machine definition: %w", err))
+		}
+		var missing []string
+		for _, fn := range FunctionNames {
+			if _, err := os.Stat(filepath.Join(p.AssetsDir, fn, "bootstrap")); err != nil {
+				missing = append(missing, filepath.Join(p.AssetsDir, fn, "bootstrap"))
+			}
+		}
+		if len(missing) > 0 {
+			errs = append(errs, fmt.Errorf("function assets missing (run `make build`, or pass -c assetsDir=<dir holding <name>/bootstrap>): %s",
+				strings.Join(missing, ", ")))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Props{}, err
+	}
+	return p, nil
+}
+
+// FindRepoRoot walks up from the working directory to the folder holding
+// the state machine definition.
+func FindRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ASLFile)); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no %s in %s or any parent: run from the repository", ASLFile, dir)
+		}
+	}
+}
+
+// ScheduleExpression renders a cadence as an EventBridge Scheduler rate().
+func ScheduleExpression(d time.Duration) string {
+	m := int(d / time.Minute)
+	switch {
+	case m%(24*60) == 0:
+		return plural(m/(24*60), "day")
+	case m%60 == 0:
+		return plural(m/60, "hour")
+	default:
+		return plural(m, "minute")
+	}
+}
+
+func plural(n int, unit string) string {
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("rate(%d %s)", n, unit)
+}

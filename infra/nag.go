@@ -1,0 +1,105 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// ApplyNag runs the AwsSolutions rules on everything in scope at synth time.
+// Unsuppressed findings become error annotations, and the cdk CLI then
+// refuses to synthesize or deploy.
+func ApplyNag(scope constructs.IConstruct) {
+	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}
+
+// Suppression is one accepted cdk-nag finding and why.
+type Suppression struct {
+	Path      string   // construct path below the stack
+	ID        string   // rule id, e.g. AwsSolutions-IAM5
+	AppliesTo []string // granular findings (IAM5), empty for the whole rule
+	Reason    string
+}
+
+// Reasons, shared where one reason covers several constructs.
+const (
+	reasonXRayLambda = "Lambda active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, " +
+		"which support no resource-level permissions (Resource must be *). Every other statement of this role " +
+		"names its table, index, state machine or key."
+	reasonSFNLogsXRay = "Step Functions vended log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, " +
+		"DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray " +
+		"(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level " +
+		"permissions. The role's only other statement invokes exactly the three workflow functions."
+	reasonDLQ = "This queue is itself the dead-letter queue: EventBridge Scheduler's DLQ and the Lambda on-failure " +
+		"destination of sweep and reaper. A queue behind it would add nothing; its depth has an alarm."
+	reasonValidation = "Both APIs proxy (AWS_PROXY) every route to the api function, which validates requests itself " +
+		"(strict JSON decoding: unknown fields are 400; ids, limits and filters are checked). API Gateway models would " +
+		"duplicate that contract and drift from it."
+	reasonWAF = "No WAFv2 web ACL by default: every route but GET /health requires SigV4 or a valid API key, and the " +
+		"stage is throttled (apiThrottleRate/apiThrottleBurst). A web ACL costs $5/month plus per rule and request; " +
+		"associate one with the stage where your account policy requires it."
+	reasonHealth = "GET /health is the unauthenticated liveness probe of the design (DESIGN §3); it returns no data " +
+		"and runs no business logic."
+	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
+		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."
+	reasonExecLogs = "Execution logging needs the account-wide API Gateway CloudWatch Logs role (AWS::ApiGateway::Account), " +
+		"a per-account singleton this stack must not own. JSON access logs with the caller's identity are on for " +
+		"every request; pass -c apiExecutionLogs=true once the account has that role."
+	reasonSNSKMS = "Alarm notifications carry only alarm names and states. CloudWatch cannot publish to a topic encrypted " +
+		"with the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; " +
+		"publishing requires TLS (enforceSSL)."
+)
+
+// Suppressions lists every accepted finding for the stack's configuration.
+func (s *Stack) Suppressions() []Suppression {
+	var out []Suppression
+	for _, fn := range FunctionNames {
+		out = append(out, Suppression{construct(fn) + "Role/DefaultPolicy/Resource", "AwsSolutions-IAM5", []string{"Resource::*"}, reasonXRayLambda})
+	}
+	out = append(out,
+		Suppression{"RenewalStateMachine/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5", []string{"Resource::*"}, reasonSFNLogsXRay},
+		Suppression{"DeadLetterQueue/Resource", "AwsSolutions-SQS3", nil, reasonDLQ},
+	)
+	for _, api := range []string{"IamApi", "KeyApi"} {
+		out = append(out,
+			Suppression{api + "/Resource", "AwsSolutions-APIG2", nil, reasonValidation},
+			Suppression{api + "/DeploymentStage." + s.Props.Stage + "/Resource", "AwsSolutions-APIG3", nil, reasonWAF},
+			Suppression{api + "/Default/health/GET/Resource", "AwsSolutions-APIG4", nil, reasonHealth},
+			Suppression{api + "/Default/health/GET/Resource", "AwsSolutions-COG4", nil, reasonHealth},
+			Suppression{api + "/Default/api/v1/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito},
+		)
+		if !s.Props.APIExecutionLogs {
+			out = append(out, Suppression{api + "/DeploymentStage." + s.Props.Stage + "/Resource", "AwsSolutions-APIG6", nil, reasonExecLogs})
+		}
+	}
+	if s.AlarmTopic != nil {
+		out = append(out, Suppression{"AlarmTopic/Resource", "AwsSolutions-SNS2", nil, reasonSNSKMS})
+	}
+	return out
+}
+
+// suppressions attaches Suppressions to their constructs (grouped per
+// construct, as cdk-nag stores them in the resource's metadata).
+func (s *Stack) suppressions() {
+	byPath := map[string][]*cdknag.NagPackSuppression{}
+	var order []string
+	for _, sp := range s.Suppressions() {
+		if _, ok := byPath[sp.Path]; !ok {
+			order = append(order, sp.Path)
+		}
+		ns := &cdknag.NagPackSuppression{Id: jsii.String(sp.ID), Reason: jsii.String(sp.Reason)}
+		if len(sp.AppliesTo) > 0 {
+			applies := make([]any, 0, len(sp.AppliesTo))
+			for _, a := range sp.AppliesTo {
+				applies = append(applies, a)
+			}
+			ns.AppliesTo = &applies
+		}
+		byPath[sp.Path] = append(byPath[sp.Path], ns)
+	}
+	for _, path := range order {
+		list := byPath[path]
+		cdknag.NagSuppressions_AddResourceSuppressionsByPath(s.Stack, jsii.String("/"+*s.StackName()+"/"+path), &list, jsii.Bool(false))
+	}
+}
