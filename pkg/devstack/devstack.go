@@ -95,7 +95,7 @@ type Stack struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
-	redrive   redriveState
+	redrive   *redriveState
 }
 
 // Start provisions a stack into a fresh embedded emulator and starts the
@@ -129,6 +129,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		names:     map[string]string{},
 		logger:    opts.Logger.With("component", "devstack"),
 		apiID:     "local" + suffix,
+		redrive:   newRedriveState(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {

@@ -110,8 +110,11 @@ func (fs *functionServer) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID, InvokedFunctionArn: fn.arn})
 
 	start := time.Now()
-	out, invokeErr := invokeHandler(ctx, fn.handler, payload)
+	out, invokeErr, stack := invokeHandler(ctx, fn.handler, payload)
 	log := fs.logger.With("function", name, "request_id", requestID, "duration_ms", time.Since(start).Milliseconds())
+	if stack != nil {
+		log.Error("function panicked", "panic", invokeErr.Message, "stack", string(stack))
+	}
 	if invokeErr != nil {
 		log.Info("function returned an error", "error_type", invokeErr.Type, "error", invokeErr.Message)
 		writeFunctionError(w, invokeErr)
@@ -124,22 +127,23 @@ func (fs *functionServer) serveInvoke(w http.ResponseWriter, r *http.Request) {
 
 // invokeHandler runs one invocation the way aws-lambda-go's runtime loop
 // does: errors and panics become the {"errorMessage","errorType"} payload.
-func invokeHandler(ctx context.Context, h lambdago.Handler, payload []byte) (out []byte, fnErr *messages.InvokeResponse_Error) {
+// A panic also returns its stack, for the log.
+func invokeHandler(ctx context.Context, h lambdago.Handler, payload []byte) (out []byte, fnErr *messages.InvokeResponse_Error, stack []byte) {
 	defer func() {
 		if v := recover(); v != nil {
 			fnErr = &messages.InvokeResponse_Error{Type: typeName(v), Message: fmt.Sprint(v)}
-			slog.Error("function panicked", "panic", fnErr.Message, "stack", string(debug.Stack()))
+			stack = debug.Stack()
 		}
 	}()
 	out, err := h.Invoke(ctx, payload)
 	if err != nil {
 		var ive messages.InvokeResponse_Error
 		if errors.As(err, &ive) {
-			return nil, &ive
+			return nil, &ive, nil
 		}
-		return nil, &messages.InvokeResponse_Error{Type: typeName(err), Message: err.Error()}
+		return nil, &messages.InvokeResponse_Error{Type: typeName(err), Message: err.Error()}, nil
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // typeName is aws-lambda-go's errorType: the error's type name without '*'.

@@ -68,6 +68,10 @@ type redriveState struct {
 	origin map[string]redriveOrigin // re-driven execution -> its chain
 }
 
+func newRedriveState() *redriveState {
+	return &redriveState{seen: map[string]bool{}, origin: map[string]redriveOrigin{}}
+}
+
 type redriveOrigin struct {
 	name  string    // the first execution's name (the job id)
 	start time.Time // the first execution's start
@@ -105,9 +109,6 @@ func (s *Stack) redriveCapped(ctx context.Context) (int, error) {
 	}
 	s.redrive.mu.Lock()
 	defer s.redrive.mu.Unlock()
-	if s.redrive.seen == nil {
-		s.redrive.seen, s.redrive.origin = map[string]bool{}, map[string]redriveOrigin{}
-	}
 	restarted := 0
 	for _, item := range list.Executions {
 		arn := aws.ToString(item.ExecutionArn)
@@ -122,26 +123,37 @@ func (s *Stack) redriveCapped(ctx context.Context) (int, error) {
 		if !killedByCap(aws.ToString(d.Error), aws.ToString(d.Cause)) {
 			continue
 		}
-		o, ok := s.redrive.origin[arn]
-		if !ok {
-			o = redriveOrigin{name: aws.ToString(d.Name), start: aws.ToTime(d.StartDate)}
-		}
-		o.n++
-		name := fmt.Sprintf("%s-redrive-%d", o.name, o.n)
-		input := remainingTimeout(aws.ToString(d.Input), o.start, time.Now())
-		out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
-			StateMachineArn: aws.String(s.Config.StateMachineARN), Name: aws.String(name), Input: aws.String(input),
-		})
-		if err != nil {
+		if _, err := s.restartCapped(ctx, client, d); err != nil {
 			s.logger.Warn("redriver: restart failed", "execution", arn, "error", err)
 			continue
 		}
-		s.redrive.origin[aws.ToString(out.ExecutionArn)] = o
 		restarted++
-		s.logger.Info("redriver: the emulator's 5-minute execution cap ended an execution; restarted it (AWS has no such cap)",
-			"execution", arn, "restarted_as", aws.ToString(out.ExecutionArn))
 	}
 	return restarted, nil
+}
+
+// restartCapped starts the successor of an execution the cap ended and
+// returns its ARN. The caller holds s.redrive.mu.
+func (s *Stack) restartCapped(ctx context.Context, client *sfn.Client, d *sfn.DescribeExecutionOutput) (string, error) {
+	arn := aws.ToString(d.ExecutionArn)
+	o, ok := s.redrive.origin[arn]
+	if !ok {
+		o = redriveOrigin{name: aws.ToString(d.Name), start: aws.ToTime(d.StartDate)}
+	}
+	o.n++
+	out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(s.Config.StateMachineARN),
+		Name:            aws.String(fmt.Sprintf("%s-redrive-%d", o.name, o.n)),
+		Input:           aws.String(remainingTimeout(aws.ToString(d.Input), o.start, time.Now())),
+	})
+	if err != nil {
+		return "", err
+	}
+	next := aws.ToString(out.ExecutionArn)
+	s.redrive.origin[next] = o
+	s.logger.Info("redriver: the emulator's 5-minute execution cap ended an execution; restarted it (AWS has no such cap)",
+		"execution", arn, "restarted_as", next)
+	return next, nil
 }
 
 // killedByCap recognises kumo's own cap, which it reports as States.Runtime

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -185,6 +186,59 @@ func TestRenewalStateMachine(t *testing.T) {
 		if f["action"] != "fail" || failure["Error"] != "States.TaskFailed" || !strings.Contains(cause, "kms: signing key disabled") {
 			t.Fatalf("finalize payload %v", f)
 		}
+	})
+
+	t.Run("redriver restarts an execution the emulator's cap ended", func(t *testing.T) {
+		arn := start(t, "job-capped", true, 600)
+		eventually(t, "the first task token", func() bool { return w.token("job-capped") != "" })
+		first := w.token("job-capped")
+		// The cap itself takes 5 minutes: end the execution and present it
+		// the way kumo reports a capped one, started 4 minutes ago.
+		if _, err := client.StopExecution(t.Context(), &sfn.StopExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := client.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Error = aws.String("States.Runtime")
+		d.Cause = aws.String("kumo enforced its internal 5m0s execution cap; the state machine did not set a TimeoutSeconds within that bound")
+		d.StartDate = aws.Time(time.Now().Add(-4 * time.Minute))
+		s.redrive.mu.Lock()
+		next, err := s.restartCapped(t.Context(), client, d)
+		s.redrive.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// approval-wait runs again and stores a new token; deciding on it
+		// completes the job as the first execution would have.
+		eventually(t, "a new task token", func() bool { return w.token("job-capped") != first })
+		nd, err := client.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(next)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in struct {
+			Timeout int `json:"timeout_seconds"`
+		}
+		_ = json.Unmarshal([]byte(aws.ToString(nd.Input)), &in)
+		if aws.ToString(nd.Name) != "job-capped-redrive-1" || in.Timeout < 355 || in.Timeout > 360 {
+			t.Errorf("successor %s input %s: want name job-capped-redrive-1 and about 360 s left", aws.ToString(nd.Name), aws.ToString(nd.Input))
+		}
+		decide(t, "job-capped", "approved")
+		if d := finish(t, next); d.Status != sfntypes.ExecutionStatusSucceeded || !w.wasIssued("job-capped") {
+			t.Fatalf("successor status %s, issued=%v", d.Status, w.wasIssued("job-capped"))
+		}
+
+		// A successor that is capped again continues the same chain.
+		nd.Error, nd.Cause = d.Error, d.Cause
+		s.redrive.mu.Lock()
+		again, err := s.restartCapped(t.Context(), client, nd)
+		s.redrive.mu.Unlock()
+		if err != nil || !strings.HasSuffix(again, ":job-capped-redrive-2") {
+			t.Fatalf("second restart = %s, %v", again, err)
+		}
+		_, _ = client.StopExecution(t.Context(), &sfn.StopExecutionInput{ExecutionArn: aws.String(again)})
 	})
 
 	t.Run("redriver leaves ordinary failures alone", func(t *testing.T) {

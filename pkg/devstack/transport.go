@@ -8,9 +8,9 @@ import (
 )
 
 // kumoSelfHost is where the emulator's services call each other (Step
-// Functions -> Lambda, Lambda async delivery, ...). It is a constant inside
-// kumo: KUMO_HOST/KUMO_PORT would move it, but only for Lambda and
-// execute-api, not for Step Functions, and only process-wide.
+// Functions -> Lambda, execute-api -> Lambda, ...). Step Functions has it as
+// a constant; KUMO_HOST/KUMO_PORT move it for some other services, but only
+// process-wide, never to an in-process server's random port.
 const kumoSelfHost = "localhost:4566"
 
 // emulatorTargets is the set of live emulator URLs that self-calls are
@@ -75,6 +75,12 @@ func (t *selfCallTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	target := emulatorTargets.current()
 	if req.URL.Host != kumoSelfHost || target == nil {
 		return t.base.RoundTrip(req)
+	}
+	// An execution ended by the emulator's 5-minute cap still runs its Catch
+	// path (ResolveTimeout) with the dead context. Never let that call reach
+	// a function: it would expire an approval that is merely being re-driven.
+	if err := req.Context().Err(); err != nil {
+		return nil, err
 	}
 	// A RoundTripper must not modify the caller's request.
 	r := req.Clone(req.Context())
