@@ -13,15 +13,16 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
-// Metrics reads the decision metrics.
-type Metrics interface {
+// Records reads what the workflow does not own: metrics and the audit trail.
+type Records interface {
 	ListDecisionMetrics(ctx context.Context) ([]store.DecisionMetric, error)
+	ListAudit(ctx context.Context, f store.AuditFilter, page store.PageRequest) ([]*domain.AuditEvent, string, error)
 }
 
 // API serves the HTTP API.
 type API struct {
 	svc        *workflow.Service
-	metrics    Metrics
+	records    Records
 	identities Identities
 	log        *slog.Logger
 	mux        *http.ServeMux
@@ -33,11 +34,12 @@ var (
 	operators = []domain.Role{domain.RoleOperator}
 	approvers = []domain.Role{domain.RoleApprover}
 	anyRole   = []domain.Role{domain.RoleViewer, domain.RoleOperator, domain.RoleApprover, domain.RoleAuditor}
+	auditors  = []domain.Role{domain.RoleAuditor}
 )
 
 // New returns the API handler.
-func New(svc *workflow.Service, metrics Metrics, identities Identities, log *slog.Logger) *API {
-	a := &API{svc: svc, metrics: metrics, identities: identities, log: log, mux: http.NewServeMux()}
+func New(svc *workflow.Service, records Records, identities Identities, log *slog.Logger) *API {
+	a := &API{svc: svc, records: records, identities: identities, log: log, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }
@@ -71,6 +73,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET "+v1+"/issuers/{id}", a.require(readers, a.getIssuer))
 
 	m.HandleFunc("GET "+v1+"/metrics", a.require(anyRole, a.serveMetrics))
+	m.HandleFunc("GET "+v1+"/audit", a.require(auditors, a.listAudit))
 }
 
 // ServeHTTP routes the request; unknown routes and methods get the contract

@@ -14,7 +14,7 @@ import (
 // serveMetrics renders the decision metrics in Prometheus text format. The
 // values live in DynamoDB, so every Lambda instance reports the same totals.
 func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	series, err := a.metrics.ListDecisionMetrics(r.Context())
+	series, err := a.records.ListDecisionMetrics(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -23,6 +23,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/emf"
 	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
@@ -59,6 +60,7 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 	svc := &workflow.Service{
 		Store:           st,
 		Exec:            stepfn.New(sfn.NewFromConfig(awsCfg), cfg.StateMachineARN),
+		Observer:        emf.New(os.Stdout),
 		Bypass:          cfg.Bypass,
 		ApprovalTimeout: cfg.ApprovalTimeout,
 		Log:             log,

@@ -140,6 +140,7 @@ const (
 	AuditProfileUpdated       = "profile.updated"
 	AuditProfileDeleted       = "profile.deleted"
 	AuditCertificateCreated   = "certificate.created"
+	AuditCertificateStatus    = "certificate.status_changed"
 	AuditIssuerInitialized    = "issuer.initialized"
 	AuditAPIKeyCreated        = "apikey.created"
 	AuditAPIKeyRevoked        = "apikey.revoked"

@@ -134,8 +134,11 @@ type Decision struct {
 	// RestoreCert puts the certificate back to PrevCertStatus and clears the in-flight job.
 	RestoreCert    bool
 	PrevCertStatus domain.CertStatus
-	Outcome        string // metric outcome label
-	Audit          *domain.AuditEvent
+	// RetryAt is when the sweep may next renew the certificate, so a
+	// rejected or expired renewal is not re-requested every sweep.
+	RetryAt time.Time
+	Outcome string // metric outcome label
+	Audit   *domain.AuditEvent
 }
 
 // Decide records a decision atomically: the request, its job, the
@@ -180,7 +183,7 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 	if a.JobID != "" {
 		items = append(items, st.jobTransition(a.JobID, []domain.JobStatus{domain.JobAwaitingApproval}, d.JobStatus, d.JobError, d.At))
 		if d.RestoreCert {
-			items = append(items, st.restoreCert(a.CertificateID, a.JobID, d.PrevCertStatus, d.At))
+			items = append(items, st.restoreCert(a.CertificateID, a.JobID, d.PrevCertStatus, d.At, d.RetryAt))
 		}
 	}
 	items = append(items, st.observeDecision(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt)))
@@ -225,18 +228,20 @@ func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.
 }
 
 // restoreCert ends the certificate's in-flight job and puts its status back,
-// only if that job is still the one in flight.
-func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at time.Time) types.TransactWriteItem {
+// only if that job is still the one in flight. Its due time moves to
+// retryAt (it only counts while the certificate is in the due index).
+func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at, retryAt time.Time) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                aws.String(st.stateTable),
 		Key:                      certKey(certID),
-		UpdateExpression:         aws.String("SET #status = :st, updated_at = :now REMOVE current_job_id"),
+		UpdateExpression:         aws.String("SET #status = :st, updated_at = :now, due_sk = :retry REMOVE current_job_id"),
 		ConditionExpression:      aws.String("current_job_id = :job"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":st":  s(string(status)),
-			":now": s(at.UTC().Format(time.RFC3339Nano)),
-			":job": s(jobID),
+			":st":    s(string(status)),
+			":now":   s(at.UTC().Format(time.RFC3339Nano)),
+			":job":   s(jobID),
+			":retry": s(SortTime(retryAt) + "#" + certID),
 		},
 	}}
 }

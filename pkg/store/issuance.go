@@ -12,6 +12,27 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
+// SetCertStatus moves an idle certificate from one status to another
+// (Active → Expiring → Expired as time passes), with its audit row.
+func (st *Store) SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error {
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	return st.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{
+		TableName:                aws.String(st.stateTable),
+		Key:                      certKey(certID),
+		UpdateExpression:         aws.String("SET #status = :to, updated_at = :now"),
+		ConditionExpression:      aws.String("#status = :from AND attribute_not_exists(current_job_id)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":to":   s(string(to)),
+			":from": s(string(from)),
+			":now":  s(at.UTC().Format(time.RFC3339Nano)),
+		},
+	}}, auditItem})
+}
+
 // MarkJobRunning claims a Pending job for issuance. A job already Running
 // (a retried attempt) is claimed again; anything else is a conflict.
 func (st *Store) MarkJobRunning(ctx context.Context, jobID string, at time.Time) error {
@@ -103,6 +124,7 @@ type Failure struct {
 	// be decided because its execution is ending.
 	ExpireApproval *domain.Approval
 	At             time.Time
+	RetryAt        time.Time // see Decision.RetryAt
 	Audits         []*domain.AuditEvent
 }
 
@@ -112,7 +134,7 @@ func (st *Store) FailJob(ctx context.Context, f Failure) error {
 	from := []domain.JobStatus{domain.JobAwaitingApproval, domain.JobPending, domain.JobRunning}
 	items := []types.TransactWriteItem{
 		st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At),
-		st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At),
+		st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At, f.RetryAt),
 	}
 	if a := f.ExpireApproval; a != nil {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{

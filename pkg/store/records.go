@@ -152,7 +152,7 @@ func (st *Store) auditPut(ev *domain.AuditEvent) (types.TransactWriteItem, error
 	}
 	sk := SortTime(ev.Timestamp) + "#" + ev.ID
 	item := map[string]types.AttributeValue{
-		"pk":            s("AUDIT#" + ev.ResourceType + "#" + ev.ResourceID),
+		"pk":            s("AUDIT#" + ev.ResourceID),
 		"sk":            s(sk),
 		"id":            s(ev.ID),
 		"actor":         s(ev.Actor),

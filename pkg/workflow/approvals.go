@@ -56,6 +56,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		if err != nil {
 			return nil, err
 		}
+		s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
 		s.handOff(ctx, a, d.Outcome)
 		return &DecisionResult{ID: a.ID, DecidedBy: actor.ID, Action: string(state)}, nil
 	}
@@ -79,7 +80,7 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 	now := s.now()
 	d := store.Decision{
 		Approval: a, State: state, DecidedBy: by, ActorType: byType, Note: note, At: now,
-		Outcome: string(state), PrevCertStatus: a.PrevCertStatus,
+		Outcome: string(state), PrevCertStatus: a.PrevCertStatus, RetryAt: now.Add(RenewalRetryBackoff),
 	}
 	action := map[domain.ApprovalState]string{
 		domain.ApprovalApproved: domain.AuditApprovalApproved,

@@ -7,8 +7,8 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/csr"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // CertificateInput is the body of POST /certificates.
@@ -77,6 +77,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 	if err := s.Store.CreateCertificate(ctx, plan.nj); err != nil {
 		return nil, err
 	}
+	s.observeBypass(plan)
 	started, err := s.startExecution(ctx, plan)
 	if err != nil {
 		return nil, err
@@ -120,6 +121,7 @@ func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR 
 	if err := s.Store.StartRenewal(ctx, plan.nj); err != nil {
 		return nil, err
 	}
+	s.observeBypass(plan)
 	return s.startExecution(ctx, plan)
 }
 
@@ -221,6 +223,12 @@ func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*Started, e
 		s.log().ErrorContext(ctx, "failing the job after a start failure also failed", "job_id", job.ID, "error", ferr)
 	}
 	return nil, fmt.Errorf("%w: %s", domain.ErrUnavailable, msg)
+}
+
+func (s *Service) observeBypass(plan jobPlan) {
+	if plan.nj.Bypassed {
+		s.observe(string(domain.ApprovalBypassed), plan.nj.Approval.ProfileID, 0)
+	}
 }
 
 func nonNil(v []string) []string {

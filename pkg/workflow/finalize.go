@@ -67,6 +67,7 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		if err != nil {
 			return "", err
 		}
+		s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
 		if via != viaWorkflowTimeout { // that task has already closed
 			s.handOff(ctx, a, d.Outcome)
 		}
@@ -87,7 +88,7 @@ func (s *Service) failJob(ctx context.Context, jobID, msg string) error {
 			return nil
 		}
 		now := s.now()
-		f := store.Failure{Job: job, Status: domain.JobFailed, Error: msg, CertStatus: job.PrevCertStatus, At: now}
+		f := store.Failure{Job: job, Status: domain.JobFailed, Error: msg, CertStatus: job.PrevCertStatus, At: now, RetryAt: now.Add(RenewalRetryBackoff)}
 		if job.PrevCertStatus == domain.CertPending {
 			f.CertStatus = domain.CertFailed // never issued: say so rather than look merely new
 		}

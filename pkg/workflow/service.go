@@ -22,10 +22,16 @@ type Executions interface {
 	ExecutionARN(jobID string) string
 }
 
+// Observer is told about each recorded decision (CloudWatch EMF in Lambda).
+type Observer interface {
+	Decision(outcome, profileID string, age time.Duration)
+}
+
 // Service runs the workflow.
 type Service struct {
 	Store           Store
 	Exec            Executions
+	Observer        Observer // optional
 	Bypass          bool
 	ApprovalTimeout time.Duration
 	Now             func() time.Time
@@ -39,6 +45,12 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
+func (s *Service) observe(outcome, profileID string, age time.Duration) {
+	if s.Observer != nil {
+		s.Observer.Decision(outcome, profileID, age)
+	}
+}
+
 func (s *Service) log() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
@@ -50,6 +62,10 @@ func (s *Service) log() *slog.Logger {
 func newID(prefix string) string {
 	return prefix + strings.ToLower(ulid.Make().String())
 }
+
+// RenewalRetryBackoff is how long the sweep waits before renewing a
+// certificate again after its renewal was rejected, expired or failed.
+const RenewalRetryBackoff = 24 * time.Hour
 
 // maxRetries bounds optimistic-concurrency loops (re-read, re-check, retry).
 const maxRetries = 4

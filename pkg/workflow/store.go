@@ -18,6 +18,7 @@ type Store interface {
 	CreateCertificate(ctx context.Context, in store.NewJob) error
 	StartRenewal(ctx context.Context, in store.NewJob) error
 	DueBefore(ctx context.Context, t time.Time, page store.PageRequest) ([]*domain.Certificate, string, error)
+	SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error
 	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
 	ListCertificates(ctx context.Context, f store.CertificateFilter, page store.PageRequest) ([]*domain.Certificate, string, error)
 	ListVersions(ctx context.Context, certID string, page store.PageRequest) ([]*domain.CertificateVersion, string, error)

@@ -30,6 +30,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			return res, err
 		}
 		for _, c := range due {
+			s.refreshStatus(ctx, c)
 			_, err := s.Renew(ctx, scheduler, c.ID, "")
 			switch {
 			case errors.Is(err, domain.ErrConflict):
@@ -51,4 +52,26 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, errors.New("sweep: some renewals could not be started; they are retried on the next run")
 	}
 	return res, nil
+}
+
+// refreshStatus moves a due certificate to Expiring, or Expired once past
+// its expiry, so its status tells the truth even while renewal waits for an
+// approval. A lost race just leaves the status for the next sweep.
+func (s *Service) refreshStatus(ctx context.Context, c *domain.Certificate) {
+	now := s.now()
+	to := domain.CertExpiring
+	if c.ExpiresAt != nil && !now.Before(*c.ExpiresAt) {
+		to = domain.CertExpired
+	}
+	if c.Status == to || (c.Status != domain.CertActive && c.Status != domain.CertExpiring) {
+		return
+	}
+	audit := &domain.AuditEvent{
+		Actor: domain.SystemScheduler, ActorType: domain.ActorSystem, Action: domain.AuditCertificateStatus,
+		ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
+		Details: map[string]any{"from": string(c.Status), "to": string(to), "expires_at": c.ExpiresAt},
+	}
+	if err := s.Store.SetCertStatus(ctx, c.ID, c.Status, to, now, audit); err != nil && !store.IsConditionFailed(err) {
+		s.log().WarnContext(ctx, "sweep: could not update certificate status", "certificate_id", c.ID, "error", err)
+	}
 }

@@ -1,0 +1,67 @@
+// Package emf writes CloudWatch Embedded Metric Format records: one JSON
+// line on stdout per observation, which CloudWatch Logs turns into metrics
+// with no API call and no agent.
+package emf
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Namespace is the CloudWatch namespace of every certctl metric.
+const Namespace = "certctl-serverless"
+
+// Metric names (the contract names, shared with /metrics).
+const (
+	DecisionsTotal = "certctl_approval_decisions_total"
+	PendingAge     = "certctl_approval_pending_age_seconds"
+)
+
+// Emitter writes EMF records to w.
+type Emitter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	now func() time.Time
+}
+
+// New returns an Emitter writing to w.
+func New(w io.Writer) *Emitter { return &Emitter{w: w, now: time.Now} }
+
+type directive struct {
+	Namespace  string     `json:"Namespace"`
+	Dimensions [][]string `json:"Dimensions"`
+	Metrics    []metric   `json:"Metrics"`
+}
+
+type metric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+// Decision records one approval decision: the counter by outcome (and by
+// outcome and profile) and the pending age at the moment of decision.
+func (e *Emitter) Decision(outcome, profileID string, age time.Duration) {
+	rec := map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace:  Namespace,
+				Dimensions: [][]string{{"outcome"}, {"outcome", "profile_id"}},
+				Metrics:    []metric{{Name: DecisionsTotal, Unit: "Count"}, {Name: PendingAge, Unit: "Seconds"}},
+			}},
+		},
+		"outcome":      outcome,
+		"profile_id":   profileID,
+		DecisionsTotal: 1,
+		PendingAge:     age.Seconds(),
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = e.w.Write(append(line, '\n'))
+}

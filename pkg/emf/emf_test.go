@@ -1,0 +1,44 @@
+package emf
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestDecisionWritesOneEMFRecord(t *testing.T) {
+	var buf bytes.Buffer
+	e := New(&buf)
+	e.now = func() time.Time { return time.UnixMilli(1700000000000) }
+	e.Decision("bypassed", "p-cdn", 90*time.Second)
+
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
+	}
+	aws := rec["_aws"].(map[string]any)
+	if aws["Timestamp"].(float64) != 1700000000000 {
+		t.Fatalf("timestamp: %v", aws["Timestamp"])
+	}
+	d := aws["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	if d["Namespace"] != Namespace {
+		t.Fatalf("namespace: %v", d["Namespace"])
+	}
+	// Every dimension and metric named in the directive must be a top-level member.
+	for _, set := range d["Dimensions"].([]any) {
+		for _, dim := range set.([]any) {
+			if _, ok := rec[dim.(string)]; !ok {
+				t.Fatalf("dimension %v missing from the record", dim)
+			}
+		}
+	}
+	for _, m := range d["Metrics"].([]any) {
+		if _, ok := rec[m.(map[string]any)["Name"].(string)]; !ok {
+			t.Fatalf("metric %v missing from the record", m)
+		}
+	}
+	if rec["outcome"] != "bypassed" || rec[DecisionsTotal].(float64) != 1 || rec[PendingAge].(float64) != 90 {
+		t.Fatalf("values: %v", rec)
+	}
+}
