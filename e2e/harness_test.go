@@ -66,6 +66,7 @@ func run(m *testing.M) int {
 		panic(err)
 	}
 	cfg.ApprovalTimeout = time.Hour
+	cfg.LogLevel = "ERROR" // the functions' logs would drown the test output
 	s, err := devstack.Start(ctx, devstack.Options{
 		Config:  cfg,
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),

@@ -43,6 +43,7 @@ type metric struct {
 // Decision records one approval decision: the counter by outcome (and by
 // outcome and profile) and the pending age at the moment of decision.
 func (e *Emitter) Decision(outcome, profileID string, age time.Duration) {
+	age = max(age, 0) // clock skew between writers must not yield a negative age
 	rec := map[string]any{
 		"_aws": map[string]any{
 			"Timestamp": e.now().UnixMilli(),
