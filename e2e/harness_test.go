@@ -60,30 +60,42 @@ func run(m *testing.M) int {
 		}
 		return m.Run()
 	}
+	s, k, err := startStack(func(c *config.Config) { c.ApprovalTimeout = time.Hour })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer s.Close()
+	stack, baseURL, keys = s, s.URL, k
+	return m.Run()
+}
+
+// startStack starts an embedded stack with the default configuration as
+// changed by edit, and seeds the demo keys. The emulator's state is
+// process-global and every stack's names are unique, so stacks with
+// different settings can run side by side.
+func startStack(edit func(*config.Config)) (*devstack.Stack, map[string]string, error) {
 	ctx := context.Background()
 	cfg, err := config.Parse(func(string) string { return "" })
 	if err != nil {
-		panic(err)
+		return nil, nil, err
 	}
-	cfg.ApprovalTimeout = time.Hour
 	cfg.LogLevel = "ERROR" // the functions' logs would drown the test output
+	edit(&cfg)
 	s, err := devstack.Start(ctx, devstack.Options{
 		Config:  cfg,
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Handler: withAwaitHold,
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: start stack:", err)
-		return 1
+		return nil, nil, fmt.Errorf("start stack: %w", err)
 	}
-	defer s.Close()
-	stack, baseURL = s, s.URL
-	keys, err = seedKeys(ctx, s)
+	k, err := seedKeys(ctx, s)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: seed keys:", err)
-		return 1
+		s.Close()
+		return nil, nil, fmt.Errorf("seed keys: %w", err)
 	}
-	return m.Run()
+	return s, k, nil
 }
 
 func seedKeys(ctx context.Context, s *devstack.Stack) (map[string]string, error) {
@@ -135,8 +147,25 @@ func (r response) str(key string) string {
 	return v
 }
 
-// call sends a request as who ("" for no key).
+// target is one running API and its demo keys.
+type target struct {
+	url  string
+	keys map[string]string
+}
+
+// call sends a request as who ("" for no key) to the main stack.
 func call(t *testing.T, who, method, path string, body any) response {
+	t.Helper()
+	return target{baseURL, keys}.call(t, who, method, path, body)
+}
+
+// must calls the main stack and fails the test unless the status is want.
+func must(t *testing.T, want int, who, method, path string, body any) response {
+	t.Helper()
+	return target{baseURL, keys}.must(t, want, who, method, path, body)
+}
+
+func (tg target) call(t *testing.T, who, method, path string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -150,12 +179,12 @@ func call(t *testing.T, who, method, path string, body any) response {
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, baseURL+path, rd)
+	req, err := http.NewRequest(method, tg.url+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if who != "" {
-		req.Header.Set("X-Api-Key", keys[who])
+		req.Header.Set("X-Api-Key", tg.keys[who])
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -169,10 +198,9 @@ func call(t *testing.T, who, method, path string, body any) response {
 	return out
 }
 
-// must calls and fails the test unless the status is want.
-func must(t *testing.T, want int, who, method, path string, body any) response {
+func (tg target) must(t *testing.T, want int, who, method, path string, body any) response {
 	t.Helper()
-	r := call(t, who, method, path, body)
+	r := tg.call(t, who, method, path, body)
 	if r.Status != want {
 		t.Fatalf("%s %s as %q: status %d, want %d: %s", method, path, who, r.Status, want, r.Raw)
 	}
