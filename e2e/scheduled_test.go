@@ -44,7 +44,7 @@ func TestReaperExpiresStaleRequests(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := at(stack.Config.ApprovalTimeout+time.Hour).Reap(context.Background())
+			res, err := at(stack.Config.ApprovalTimeout + time.Hour).Reap(context.Background())
 			if err != nil {
 				t.Error(err)
 			}
@@ -95,7 +95,7 @@ func TestApproveRacingReaperHasOneOutcome(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			if _, err := at(stack.Config.ApprovalTimeout+time.Minute).Reap(context.Background()); err != nil {
+			if _, err := at(stack.Config.ApprovalTimeout + time.Minute).Reap(context.Background()); err != nil {
 				t.Error(err)
 			}
 		}()
