@@ -1,0 +1,167 @@
+package main
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPropsFromContext(t *testing.T) {
+	ctx := map[string]any{
+		"stage":            "prod",
+		"production":       true, // cdk.json gives JSON values
+		"bypass":           "false",
+		"approvalTimeout":  "72h",
+		"sweepRate":        "2h",
+		"reaperRate":       "5m",
+		"architecture":     "x86_64",
+		"issueConcurrency": "3",
+		"alarmEmail":       "ops@example.com",
+	}
+	p, err := PropsFromContext(func(k string) any { return ctx[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stage != "prod" || !p.Production || p.Bypass || p.ApprovalTimeout != 72*time.Hour ||
+		p.SweepRate != 2*time.Hour || p.ReaperRate != 5*time.Minute || p.Architecture != "x86_64" ||
+		p.IssueConcurrency != 3 || p.AlarmEmail != "ops@example.com" || !p.ReservedConcurrency {
+		t.Errorf("props %+v", p)
+	}
+	for k, v := range map[string]string{
+		"production": "maybe", "approvalTimeout": "7d", "issueConcurrency": "x", "sweepRate": "soon",
+	} {
+		_, err := PropsFromContext(func(key string) any {
+			if key == k {
+				return v
+			}
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: error %v should name the key", k, v, err)
+		}
+	}
+}
+
+func TestNormalizeRejects(t *testing.T) {
+	assets := placeholderAssets(t)
+	for name, mutate := range map[string]func(*Props){
+		"stage":            func(p *Props) { p.Stage = "Prod_1" },
+		"architecture":     func(p *Props) { p.Architecture = "mips" },
+		"sweepRate":        func(p *Props) { p.SweepRate = 90 * time.Second },
+		"reaperRate":       func(p *Props) { p.ReaperRate = 30 * time.Second },
+		"approvalTimeout":  func(p *Props) { p.ApprovalTimeout = 9000 * time.Hour },
+		"logRetentionDays": func(p *Props) { p.LogRetentionDays = 42 },
+		"logLevel":         func(p *Props) { p.LogLevel = "trace" },
+	} {
+		p := DefaultProps()
+		p.AssetsDir = assets
+		mutate(&p)
+		if _, err := p.Normalize(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}
+
+func TestScheduleExpression(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Minute:      "rate(1 minute)",
+		10 * time.Minute: "rate(10 minutes)",
+		time.Hour:        "rate(1 hour)",
+		90 * time.Minute: "rate(90 minutes)",
+		6 * time.Hour:    "rate(6 hours)",
+		24 * time.Hour:   "rate(1 day)",
+		48 * time.Hour:   "rate(2 days)",
+	} {
+		if got := ScheduleExpression(d); got != want {
+			t.Errorf("%s: %s, want %s", d, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{168 * time.Hour: "168h", 90 * time.Minute: "90m", 45 * time.Second: "45s"} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %s", d, got)
+		}
+		if back, err := time.ParseDuration(FormatDuration(d)); err != nil || back != d {
+			t.Errorf("FormatDuration(%s) does not round-trip: %v %v", d, back, err)
+		}
+	}
+}
+
+// goStringConsts collects the values of string constants declared in the
+// Go packages under dir (the functions' module), by name.
+func goStringConsts(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return nil // someone else's work in progress; not this test's business
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if i < len(vs.Values) {
+						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							if v, err := strconv.Unquote(lit.Value); err == nil {
+								out[name.Name] = v
+							}
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The stack and the Go code agree on env names, function names and index
+// names: the constants in pkg/config, pkg/app and pkg/store.
+func TestContractWithGoCode(t *testing.T) {
+	root, err := FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := goStringConsts(t, filepath.Join(root, "pkg"))
+	for name, want := range map[string]string{
+		"EnvStateTable": EnvStateTable, "EnvAuditTable": EnvAuditTable, "EnvStateMachineARN": EnvStateMachineARN,
+		"EnvCAKeyID": EnvCAKeyID, "EnvBypass": EnvBypass, "EnvApprovalTimeout": EnvApprovalTimeout,
+		"EnvStage": EnvStage, "EnvLogLevel": EnvLogLevel,
+		"FnAPI": FnAPI, "FnAuthorizer": FnAuthorizer, "FnApprovalWait": FnApprovalWait, "FnIssue": FnIssue,
+		"FnFinalize": FnFinalize, "FnSweep": FnSweep, "FnReaper": FnReaper,
+		"IndexList": IndexList, "IndexParent": IndexParent, "IndexPending": IndexPending, "IndexDue": IndexDue,
+		"AuditIndexActor": AuditIndexActor, "AuditIndexAction": AuditIndexAction, "AuditIndexDay": AuditIndexDay,
+	} {
+		got, ok := consts[name]
+		if !ok {
+			t.Errorf("pkg/ declares no string constant %s (infra expects %q)", name, want)
+			continue
+		}
+		if got != want {
+			t.Errorf("pkg/ %s = %q, infra uses %q", name, got, want)
+		}
+	}
+	// Every function the stack deploys has a main package.
+	for _, fn := range FunctionNames {
+		if _, err := os.Stat(filepath.Join(root, "functions", fn)); err != nil {
+			t.Logf("functions/%s not present yet: %v", fn, err)
+		}
+	}
+}
