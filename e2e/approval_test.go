@@ -121,7 +121,7 @@ func TestRenewConflictsAndGating(t *testing.T) {
 	waitJob(t, created.str("job_id"), "Completed")
 
 	// Make the profile approval-tier, then renew: gated, and a second renew is 409.
-	must(t, http.StatusOK, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "gated now", "requires_approval": true})
+	gate(t, profile, "gated now")
 	ren := must(t, http.StatusAccepted, "alice", "POST", "/api/v1/certificates/"+id+"/renew", nil)
 	if ren.str("approval_id") == "" || ren.str("status") != "AwaitingApproval" {
 		t.Fatalf("renew: %s", ren.Raw)
@@ -186,4 +186,12 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 	if !strings.Contains(r.str("message"), "csr") {
 		t.Fatalf("mismatched CSR: %s", r.Raw)
 	}
+}
+
+// gate turns requires_approval on for profile: itself a gated edit, so
+// alice proposes it and bob approves.
+func gate(t *testing.T, profile, name string) {
+	t.Helper()
+	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": name, "requires_approval": true})
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", nil)
 }

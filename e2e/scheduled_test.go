@@ -136,7 +136,7 @@ func TestSweepStartsOneGatedRenewalPerDueCertificate(t *testing.T) {
 	waitJob(t, due.str("job_id"), "Completed")
 	dueID := certID(due)
 	// Now make the profile approval-tier: scheduled renewals must be gated.
-	must(t, http.StatusOK, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "gated", "requires_approval": true})
+	gate(t, profile, "gated")
 
 	// Default profile: 90-day validity, renew 30 days before expiry.
 	inWindow := at(61 * 24 * time.Hour)

@@ -54,6 +54,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET "+v1+"/profiles", a.require(readers, a.listProfiles))
 	m.HandleFunc("GET "+v1+"/profiles/{id}", a.require(readers, a.getProfile))
 	m.HandleFunc("PUT "+v1+"/profiles/{id}", a.require(operators, a.updateProfile))
+	m.HandleFunc("DELETE "+v1+"/profiles/{id}", a.require(operators, a.deleteProfile))
 
 	m.HandleFunc("POST "+v1+"/certificates", a.require(operators, a.createCertificate))
 	m.HandleFunc("GET "+v1+"/certificates", a.require(readers, a.listCertificates))

@@ -28,12 +28,27 @@ func (a *API) updateProfile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	p, err := a.svc.UpdateProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
-	if err != nil {
+	p, pending, err := a.svc.UpdateProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+	switch {
+	case err != nil:
 		a.fail(w, r, err)
-		return
+	case pending != nil:
+		writeJSON(w, http.StatusAccepted, pending)
+	default:
+		writeJSON(w, http.StatusOK, p)
 	}
-	writeJSON(w, http.StatusOK, p)
+}
+
+func (a *API) deleteProfile(w http.ResponseWriter, r *http.Request) {
+	pending, err := a.svc.DeleteProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+	switch {
+	case err != nil:
+		a.fail(w, r, err)
+	case pending != nil:
+		writeJSON(w, http.StatusAccepted, pending)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {

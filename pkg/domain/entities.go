@@ -5,17 +5,20 @@ import "time"
 // Profile is certificate policy: which keys are allowed, how long a
 // certificate lives, when it renews, and whether issuance needs approval.
 type Profile struct {
-	ID                   string    `json:"id"`
-	Name                 string    `json:"name"`
-	RequiresApproval     bool      `json:"requires_approval"`
-	AllowedKeyAlgorithms []string  `json:"allowed_key_algorithms"`
-	MaxValiditySeconds   int64     `json:"max_validity_seconds"`
-	RenewBeforeSeconds   int64     `json:"renew_before_seconds"`
-	IssuerID             string    `json:"issuer_id"`
-	Version              int64     `json:"version"`
-	CreatedBy            string    `json:"created_by"`
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	ID                   string   `json:"id"`
+	Name                 string   `json:"name"`
+	RequiresApproval     bool     `json:"requires_approval"`
+	AllowedKeyAlgorithms []string `json:"allowed_key_algorithms"`
+	MaxValiditySeconds   int64    `json:"max_validity_seconds"`
+	RenewBeforeSeconds   int64    `json:"renew_before_seconds"`
+	IssuerID             string   `json:"issuer_id"`
+	Version              int64    `json:"version"`
+	// PendingEditID names the profile_edit request awaiting a decision; at
+	// most one exists per profile.
+	PendingEditID string    `json:"pending_edit_approval_id,omitempty"`
+	CreatedBy     string    `json:"created_by"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Certificate is a managed certificate: the names and CSR it is issued for,
@@ -85,6 +88,21 @@ type Subject struct {
 	ProfileName     string   `json:"profile_name,omitempty"`
 }
 
+// ProfileEdit is a gated change to a profile: the proposal, the version it
+// was based on, and what it changes.
+type ProfileEdit struct {
+	BaseVersion int64             `json:"base_version"`
+	Delete      bool              `json:"delete,omitempty"`
+	Proposed    *Profile          `json:"proposed,omitempty"`
+	Diff        map[string]Change `json:"diff"`
+}
+
+// Change is one field's old and new value.
+type Change struct {
+	Old any `json:"old"`
+	New any `json:"new"`
+}
+
 // Approval is a two-person-integrity request. The task token that resumes the
 // waiting execution is kept server-side and never serialised.
 type Approval struct {
@@ -101,6 +119,7 @@ type Approval struct {
 	Note          string        `json:"note,omitempty"`
 	Reason        string        `json:"reason,omitempty"`
 	Subject       *Subject      `json:"subject,omitempty"`
+	ProfileEdit   *ProfileEdit  `json:"profile_edit,omitempty"`
 	CreatedAt     time.Time     `json:"created_at"`
 	ExpiresAt     time.Time     `json:"expires_at"`
 	DecidedAt     *time.Time    `json:"decided_at,omitempty"`

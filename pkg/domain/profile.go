@@ -90,3 +90,24 @@ func (p *Profile) Validate() error {
 func (p *Profile) AllowsKey(alg string) bool {
 	return slices.Contains(p.AllowedKeyAlgorithms, alg)
 }
+
+// ProfileDiff lists the writable fields that differ between a and b; a nil b
+// (a deletion) lists every field as going away.
+func ProfileDiff(a, b *Profile) map[string]Change {
+	d := map[string]Change{}
+	if b == nil {
+		b = &Profile{}
+	}
+	add := func(name string, old, new any, same bool) {
+		if !same {
+			d[name] = Change{Old: old, New: new}
+		}
+	}
+	add("name", a.Name, b.Name, a.Name == b.Name)
+	add("requires_approval", a.RequiresApproval, b.RequiresApproval, a.RequiresApproval == b.RequiresApproval)
+	add("allowed_key_algorithms", a.AllowedKeyAlgorithms, b.AllowedKeyAlgorithms, slices.Equal(a.AllowedKeyAlgorithms, b.AllowedKeyAlgorithms))
+	add("max_validity_seconds", a.MaxValiditySeconds, b.MaxValiditySeconds, a.MaxValiditySeconds == b.MaxValiditySeconds)
+	add("renew_before_seconds", a.RenewBeforeSeconds, b.RenewBeforeSeconds, a.RenewBeforeSeconds == b.RenewBeforeSeconds)
+	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
+	return d
+}

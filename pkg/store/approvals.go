@@ -139,6 +139,21 @@ type Decision struct {
 	RetryAt time.Time
 	Outcome string // metric outcome label
 	Audit   *domain.AuditEvent
+	// Profile is what a profile_edit decision does to the profile.
+	Profile *ProfileChange
+	// MoreAudits are appended after Audit (e.g. profile.edit_applied).
+	MoreAudits []*domain.AuditEvent
+}
+
+// ProfileChange ends a pending profile edit: it applies the proposal, deletes
+// the profile, or just releases the one-pending-edit lock. Applying and
+// deleting require the profile to still be at BaseVersion.
+type ProfileChange struct {
+	ID          string
+	ApprovalID  string
+	BaseVersion int64
+	Apply       *domain.Profile
+	Delete      bool
 }
 
 // Decide records a decision atomically: the request, its job, the
@@ -186,12 +201,50 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 			items = append(items, st.restoreCert(a.CertificateID, a.JobID, d.PrevCertStatus, d.At, d.RetryAt))
 		}
 	}
-	items = append(items, st.observeDecision(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt)))
-	auditItem, err := st.auditPut(d.Audit)
-	if err != nil {
-		return err
+	if d.Profile != nil {
+		pc, err := st.profileChange(d.Profile)
+		if err != nil {
+			return err
+		}
+		items = append(items, pc)
 	}
-	return st.transact(ctx, append(items, auditItem))
+	items = append(items, st.observeDecision(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt)))
+	for _, ev := range append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...) {
+		auditItem, err := st.auditPut(ev)
+		if err != nil {
+			return err
+		}
+		items = append(items, auditItem)
+	}
+	return st.transact(ctx, items)
+}
+
+func (st *Store) profileChange(c *ProfileChange) (types.TransactWriteItem, error) {
+	values := map[string]types.AttributeValue{":aid": s(c.ApprovalID), ":base": n(c.BaseVersion)}
+	guarded := "pending_edit_approval_id = :aid AND version = :base"
+	switch {
+	case c.Apply != nil:
+		item, err := profileItem(c.Apply)
+		if err != nil {
+			return types.TransactWriteItem{}, err
+		}
+		return types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(st.stateTable), Item: item,
+			ConditionExpression: aws.String(guarded), ExpressionAttributeValues: values,
+		}}, nil
+	case c.Delete:
+		return types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
+			ConditionExpression: aws.String(guarded), ExpressionAttributeValues: values,
+		}}, nil
+	}
+	delete(values, ":base")
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
+		UpdateExpression:          aws.String("REMOVE pending_edit_approval_id"),
+		ConditionExpression:       aws.String("pending_edit_approval_id = :aid"),
+		ExpressionAttributeValues: values,
+	}}, nil
 }
 
 // jobTransition moves a job from one of from to status.

@@ -57,6 +57,66 @@ func (st *Store) ReplaceProfile(ctx context.Context, p *domain.Profile, expectVe
 	return err
 }
 
+// RequestProfileEdit stores a profile_edit request and marks the profile as
+// having it pending, only if the profile is still at the request's base
+// version and has no other pending edit: one pending edit per profile.
+func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, audit *domain.AuditEvent) error {
+	apItem, err := approvalItem(a)
+	if err != nil {
+		return err
+	}
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	err = st.transact(ctx, []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:           aws.String(st.stateTable),
+			Key:                 profileKey(a.ProfileID),
+			UpdateExpression:    aws.String("SET pending_edit_approval_id = :aid"),
+			ConditionExpression: aws.String("version = :base AND attribute_not_exists(pending_edit_approval_id)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":aid": s(a.ID), ":base": n(a.ProfileEdit.BaseVersion),
+			},
+		}},
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		auditItem,
+	})
+	if errors.Is(err, ErrConditionFailed) {
+		cur, getErr := st.GetProfile(ctx, a.ProfileID)
+		switch {
+		case getErr != nil:
+			return getErr
+		case cur.PendingEditID != "":
+			return domain.Conflictf("profile %q already has a pending edit: approval %s", cur.ID, cur.PendingEditID)
+		default:
+			return domain.Conflictf("profile %q changed concurrently (now version %d); re-read and retry", cur.ID, cur.Version)
+		}
+	}
+	return err
+}
+
+// DeleteProfile deletes an idle profile still at version.
+func (st *Store) DeleteProfile(ctx context.Context, id string, version int64, audit *domain.AuditEvent) error {
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	err = st.transact(ctx, []types.TransactWriteItem{
+		{Delete: &types.Delete{
+			TableName:                 aws.String(st.stateTable),
+			Key:                       profileKey(id),
+			ConditionExpression:       aws.String("version = :v AND attribute_not_exists(pending_edit_approval_id)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(version)},
+		}},
+		auditItem,
+	})
+	if errors.Is(err, ErrConditionFailed) {
+		return domain.Conflictf("profile %q changed or has a pending edit; re-read and retry", id)
+	}
+	return err
+}
+
 // GetProfile reads one profile.
 func (st *Store) GetProfile(ctx context.Context, id string) (*domain.Profile, error) {
 	item, err := st.get(ctx, "PROFILE#"+id, "PROFILE", "profile "+id)

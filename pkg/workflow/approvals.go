@@ -49,6 +49,9 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		d := s.decision(a, state, actor.ID, actor.Type, note)
 		err = s.Store.Decide(ctx, d)
 		if store.IsConditionFailed(err) {
+			if stale := s.staleEdit(ctx, a); stale != "" && state == domain.ApprovalApproved {
+				return nil, s.rejectStale(ctx, a, stale)
+			}
 			// Decided, or the token arrived, between our read and write:
 			// re-read and classify again.
 			continue
@@ -102,6 +105,10 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 			"requested_by": a.RequestedBy, "note": note, "state": string(state),
 			"pending_age_seconds": int64(now.Sub(a.CreatedAt).Seconds()),
 		},
+	}
+	if a.Kind == domain.KindProfileEdit {
+		d.JobStatus, d.JobError, d.RestoreCert = "", "", false
+		s.profileEditDecision(&d, note)
 	}
 	return d
 }

@@ -55,31 +55,61 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in Prof
 	return p, nil
 }
 
-// UpdateProfile replaces a profile's writable fields, guarded by its version.
-func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id string, in ProfileInput) (*domain.Profile, error) {
+// UpdateProfile changes a profile. When the live or the proposed profile
+// is approval-tier, nothing changes yet: the edit becomes a profile_edit
+// request (returned as PendingEdit) applied only after a different actor
+// approves it, and only if the profile has not changed meanwhile.
+func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id string, in ProfileInput) (*domain.Profile, *PendingEdit, error) {
 	if in.ID != "" && in.ID != id {
-		return nil, domain.Invalidf("id in the body (%q) does not match the path (%q)", in.ID, id)
+		return nil, nil, domain.Invalidf("id in the body (%q) does not match the path (%q)", in.ID, id)
 	}
 	cur, err := s.Store.GetProfile(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in.ID = id
 	p := in.profile()
 	if err := p.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	diff := domain.ProfileDiff(cur, p)
+	if len(diff) == 0 {
+		return cur, nil, nil // nothing to change, nothing to approve
+	}
+	if cur.RequiresApproval || p.RequiresApproval {
+		pending, err := s.requestProfileEdit(ctx, actor, cur, p)
+		return nil, pending, err
 	}
 	now := s.now()
-	p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt = cur.Version+1, cur.CreatedBy, cur.CreatedAt, now
+	p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt, p.PendingEditID = cur.Version+1, cur.CreatedBy, cur.CreatedAt, now, cur.PendingEditID
 	audit := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileUpdated,
 		ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
-		Details: map[string]any{"from_version": cur.Version, "version": p.Version, "changes": ProfileDiff(cur, p)},
+		Details: map[string]any{"from_version": cur.Version, "version": p.Version, "diff": diff},
 	}
 	if err := s.Store.ReplaceProfile(ctx, p, cur.Version, audit); err != nil {
+		return nil, nil, err
+	}
+	return p, nil, nil
+}
+
+// DeleteProfile deletes a profile; deleting an approval-tier profile is a
+// gated edit like any other.
+func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id string) (*PendingEdit, error) {
+	cur, err := s.Store.GetProfile(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	if cur.RequiresApproval {
+		return s.requestProfileEdit(ctx, actor, cur, nil)
+	}
+	now := s.now()
+	audit := &domain.AuditEvent{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileDeleted,
+		ResourceType: "profile", ResourceID: id, Timestamp: now,
+		Details: map[string]any{"version": cur.Version},
+	}
+	return nil, s.Store.DeleteProfile(ctx, id, cur.Version, audit)
 }
 
 // GetProfile reads one profile.
@@ -90,39 +120,4 @@ func (s *Service) GetProfile(ctx context.Context, id string) (*domain.Profile, e
 // ListProfiles lists profiles.
 func (s *Service) ListProfiles(ctx context.Context, page store.PageRequest) ([]*domain.Profile, string, error) {
 	return s.Store.ListProfiles(ctx, page)
-}
-
-// Change is one field's old and new value.
-type Change struct {
-	Old any `json:"old"`
-	New any `json:"new"`
-}
-
-// ProfileDiff lists the writable fields that differ between a and b.
-func ProfileDiff(a, b *domain.Profile) map[string]Change {
-	d := map[string]Change{}
-	add := func(name string, old, new any, same bool) {
-		if !same {
-			d[name] = Change{Old: old, New: new}
-		}
-	}
-	add("name", a.Name, b.Name, a.Name == b.Name)
-	add("requires_approval", a.RequiresApproval, b.RequiresApproval, a.RequiresApproval == b.RequiresApproval)
-	add("allowed_key_algorithms", a.AllowedKeyAlgorithms, b.AllowedKeyAlgorithms, equalStrings(a.AllowedKeyAlgorithms, b.AllowedKeyAlgorithms))
-	add("max_validity_seconds", a.MaxValiditySeconds, b.MaxValiditySeconds, a.MaxValiditySeconds == b.MaxValiditySeconds)
-	add("renew_before_seconds", a.RenewBeforeSeconds, b.RenewBeforeSeconds, a.RenewBeforeSeconds == b.RenewBeforeSeconds)
-	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
-	return d
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

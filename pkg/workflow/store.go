@@ -13,6 +13,8 @@ type Store interface {
 	CreateProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error
 	ReplaceProfile(ctx context.Context, p *domain.Profile, expectVersion int64, audit *domain.AuditEvent) error
 	GetProfile(ctx context.Context, id string) (*domain.Profile, error)
+	RequestProfileEdit(ctx context.Context, a *domain.Approval, audit *domain.AuditEvent) error
+	DeleteProfile(ctx context.Context, id string, version int64, audit *domain.AuditEvent) error
 	ListProfiles(ctx context.Context, page store.PageRequest) ([]*domain.Profile, string, error)
 
 	CreateCertificate(ctx context.Context, in store.NewJob) error

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func profileOf(t *testing.T, id string) response {
+	t.Helper()
+	return must(t, http.StatusOK, "carol", "GET", "/api/v1/profiles/"+id, nil)
+}
+
+func TestLooseningAGatedProfileNeedsASecondPerson(t *testing.T) {
+	profile := newProfile(t, true)
+	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "loose", "requires_approval": false})
+	approvalID := r.str("approval_id")
+	if r.str("status") != "pending_approval" || approvalID == "" {
+		t.Fatalf("gated edit: %s", r.Raw)
+	}
+	if p := profileOf(t, profile); p.Body["requires_approval"] != true || p.str("pending_edit_approval_id") != approvalID {
+		t.Fatalf("the edit applied before approval: %s", p.Raw)
+	}
+	detail := must(t, http.StatusOK, "bob", "GET", "/api/v1/approvals/"+approvalID, nil)
+	edit, _ := detail.Body["profile_edit"].(map[string]any)
+	diff, _ := edit["diff"].(map[string]any)
+	ra, _ := diff["requires_approval"].(map[string]any)
+	if detail.str("kind") != "profile_edit" || ra["old"] != true || ra["new"] != false || diff["name"] == nil || edit["base_version"] != float64(1) {
+		t.Fatalf("detail must show a field-by-field diff: %s", detail.Raw)
+	}
+	if _, unchanged := diff["max_validity_seconds"]; unchanged {
+		t.Fatalf("diff lists an unchanged field: %v", diff)
+	}
+	r = must(t, http.StatusForbidden, "alice", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	if !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("self-approval: %s", r.Raw)
+	}
+	must(t, http.StatusForbidden, "carol", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", map[string]string{"note": "CHG-7"})
+	must(t, http.StatusConflict, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	p := profileOf(t, profile)
+	if p.Body["requires_approval"] != false || p.str("name") != "loose" || p.Body["version"] != float64(2) || p.str("pending_edit_approval_id") != "" {
+		t.Fatalf("approved edit not applied: %s", p.Raw)
+	}
+	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+profile+"&action=profile.edit_applied", nil).Body["data"].([]any)
+	if len(rows) != 1 {
+		t.Fatalf("edit_applied rows: %v", rows)
+	}
+	row := rows[0].(map[string]any)
+	if row["actor"] != "bob" || row["details"].(map[string]any)["requested_by"] != "alice" {
+		t.Fatalf("edit_applied row: %v", row)
+	}
+	reqRows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+approvalID, nil).Body["data"].([]any)
+	if len(reqRows) != 2 || reqRows[1].(map[string]any)["action"] != "approval_profile_edit_requested" || reqRows[0].(map[string]any)["action"] != "approval_approved" {
+		t.Fatalf("request trail: %v", reqRows)
+	}
+}
+
+func TestRejectedEditChangesNothing(t *testing.T) {
+	profile := newProfile(t, true)
+	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "x", "requires_approval": true, "max_validity_seconds": 398 * 86400})
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/reject", map[string]string{"note": "too long"})
+	p := profileOf(t, profile)
+	if p.Body["version"] != float64(1) || p.Body["max_validity_seconds"] != float64(90*86400) || p.str("pending_edit_approval_id") != "" {
+		t.Fatalf("rejected edit changed the profile: %s", p.Raw)
+	}
+	// The lock is released: a new edit can be proposed.
+	must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "y", "requires_approval": true})
+}
+
+func TestStaleEditIsNotApplied(t *testing.T) {
+	profile := newProfile(t, false)
+	// Turning requires_approval on is itself gated.
+	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "gate it", "requires_approval": true})
+	approvalID := r.str("approval_id")
+	// Meanwhile an ungated edit (live and proposed both not approval-tier) applies at once.
+	must(t, http.StatusOK, "bob", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "renamed", "requires_approval": false})
+	r = must(t, http.StatusConflict, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	if !strings.Contains(r.str("message"), "stale edit") {
+		t.Fatalf("stale approve: %s", r.Raw)
+	}
+	a := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+approvalID, nil)
+	if a.str("state") != "rejected" || !strings.Contains(a.str("reason"), "stale edit") {
+		t.Fatalf("stale request must end rejected with the reason: %s", a.Raw)
+	}
+	p := profileOf(t, profile)
+	if p.str("name") != "renamed" || p.Body["requires_approval"] != false || p.Body["version"] != float64(2) || p.str("pending_edit_approval_id") != "" {
+		t.Fatalf("stale edit applied or lock kept: %s", p.Raw)
+	}
+}
+
+func TestOnePendingEditPerProfile(t *testing.T) {
+	profile := newProfile(t, true)
+	var wg sync.WaitGroup
+	statuses := make([]response, 4)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = call(t, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": uniq("n"), "requires_approval": true})
+		}()
+	}
+	wg.Wait()
+	accepted, pendingID := 0, ""
+	for _, r := range statuses {
+		if r.Status == http.StatusAccepted {
+			accepted++
+			pendingID = r.str("approval_id")
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d edits pending at once, want 1", accepted)
+	}
+	for _, r := range statuses {
+		if r.Status == http.StatusConflict && !strings.Contains(r.str("message"), pendingID) {
+			t.Fatalf("409 must name the pending approval %s: %s", pendingID, r.Raw)
+		}
+		if r.Status != http.StatusAccepted && r.Status != http.StatusConflict {
+			t.Fatalf("unexpected %d: %s", r.Status, r.Raw)
+		}
+	}
+	// Deletion is gated too while approval-tier, and also waits its turn.
+	must(t, http.StatusConflict, "alice", "DELETE", "/api/v1/profiles/"+profile, nil)
+}
+
+func TestUngatedEditsAndDeletesApplyAtOnce(t *testing.T) {
+	profile := newProfile(t, false)
+	p := must(t, http.StatusOK, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "renamed", "renew_before_seconds": 86400})
+	if p.Body["version"] != float64(2) || p.Body["renew_before_seconds"] != float64(86400) {
+		t.Fatalf("direct edit: %s", p.Raw)
+	}
+	must(t, http.StatusNoContent, "alice", "DELETE", "/api/v1/profiles/"+profile, nil)
+	must(t, http.StatusNotFound, "carol", "GET", "/api/v1/profiles/"+profile, nil)
+}
+
+func TestGatedDeleteNeedsApproval(t *testing.T) {
+	profile := newProfile(t, true)
+	r := must(t, http.StatusAccepted, "alice", "DELETE", "/api/v1/profiles/"+profile, nil)
+	profileOf(t, profile) // still there
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", nil)
+	must(t, http.StatusNotFound, "carol", "GET", "/api/v1/profiles/"+profile, nil)
+}
+
+func TestExpiryDropsTheEdit(t *testing.T) {
+	embeddedOnly(t)
+	profile := newProfile(t, true)
+	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "never", "requires_approval": false})
+	if _, err := at(stack.Config.ApprovalTimeout+time.Hour).Reap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+r.str("approval_id"), nil)
+	if a.str("state") != "expired" {
+		t.Fatalf("edit request after expiry: %s", a.Raw)
+	}
+	p := profileOf(t, profile)
+	if p.Body["requires_approval"] != true || p.Body["version"] != float64(1) || p.str("pending_edit_approval_id") != "" {
+		t.Fatalf("expired edit applied or lock kept: %s", p.Raw)
+	}
+	must(t, http.StatusConflict, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", nil)
+	pending := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals?state=pending&kind=profile_edit&profile_id="+profile, nil).Body["data"].([]any)
+	if len(pending) != 0 {
+		t.Fatalf("still listed as pending: %v", pending)
+	}
+}

@@ -1,0 +1,108 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// PendingEdit is the 202 answer to a gated profile change.
+type PendingEdit struct {
+	Status     string `json:"status"`
+	ApprovalID string `json:"approval_id"`
+}
+
+// requestProfileEdit records a gated change (proposed, or deletion when
+// proposed is nil) of cur as a profile_edit request. Nothing changes until a
+// different actor approves it.
+func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cur, proposed *domain.Profile) (*PendingEdit, error) {
+	now := s.now()
+	edit := &domain.ProfileEdit{BaseVersion: cur.Version, Proposed: proposed, Delete: proposed == nil, Diff: domain.ProfileDiff(cur, proposed)}
+	a := &domain.Approval{
+		ID:            newID("ar-"),
+		Kind:          domain.KindProfileEdit,
+		State:         domain.ApprovalPending,
+		ProfileID:     cur.ID,
+		RequestedBy:   actor.ID,
+		RequestedType: actor.Type,
+		ProfileEdit:   edit,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(s.ApprovalTimeout),
+	}
+	audit := &domain.AuditEvent{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileEditRequested,
+		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
+		Details: map[string]any{"profile_id": cur.ID, "base_version": cur.Version, "delete": edit.Delete, "diff": edit.Diff},
+	}
+	if err := s.Store.RequestProfileEdit(ctx, a, audit); err != nil {
+		return nil, err
+	}
+	return &PendingEdit{Status: "pending_approval", ApprovalID: a.ID}, nil
+}
+
+// profileEditDecision fills in what a decision on a profile_edit request
+// does: approval applies (or deletes) at the base version; anything else
+// drops the edit and releases the profile.
+func (s *Service) profileEditDecision(d *store.Decision, note string) {
+	a, edit := d.Approval, d.Approval.ProfileEdit
+	change := &store.ProfileChange{ID: a.ProfileID, ApprovalID: a.ID, BaseVersion: edit.BaseVersion}
+	d.Profile = change
+	if d.State != domain.ApprovalApproved {
+		return
+	}
+	if edit.Delete {
+		change.Delete = true
+	} else {
+		p := *edit.Proposed
+		p.Version, p.UpdatedAt, p.PendingEditID = edit.BaseVersion+1, d.At, ""
+		change.Apply = &p
+	}
+	d.MoreAudits = append(d.MoreAudits, &domain.AuditEvent{
+		Actor: d.DecidedBy, ActorType: d.ActorType, Action: domain.AuditProfileEditApplied,
+		ResourceType: "profile", ResourceID: a.ProfileID, Timestamp: d.At,
+		Details: map[string]any{
+			"approval_id": a.ID, "requested_by": a.RequestedBy, "note": note,
+			"from_version": edit.BaseVersion, "delete": edit.Delete, "diff": edit.Diff,
+		},
+	})
+}
+
+// staleEdit says why a pending profile_edit can no longer apply, or "".
+func (s *Service) staleEdit(ctx context.Context, a *domain.Approval) string {
+	if a.Kind != domain.KindProfileEdit {
+		return ""
+	}
+	cur, err := s.Store.GetProfile(ctx, a.ProfileID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return "stale edit: the profile no longer exists"
+	case err != nil:
+		return ""
+	case cur.Version != a.ProfileEdit.BaseVersion:
+		return fmt.Sprintf("stale edit: the profile changed from version %d to %d since the edit was requested", a.ProfileEdit.BaseVersion, cur.Version)
+	}
+	return ""
+}
+
+// rejectStale ends a stale edit as rejected, by the system, with the reason,
+// and tells the approver nothing was applied.
+func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason string) error {
+	fresh, err := s.Store.GetApproval(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if fresh.State != domain.ApprovalPending {
+		return domain.Conflictf("approval %s is already %s", a.ID, fresh.State)
+	}
+	d := s.decision(fresh, domain.ApprovalRejected, domain.SystemWorkflow, domain.ActorSystem, "")
+	d.Reason = reason
+	d.Audit.Details["reason"] = reason
+	if err := s.Store.Decide(ctx, d); err != nil && !store.IsConditionFailed(err) {
+		return err
+	}
+	s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
+	return domain.Conflictf("approval %s: %s; nothing was applied and the request is now rejected", a.ID, reason)
+}
