@@ -148,7 +148,7 @@ func TestExpiryDropsTheEdit(t *testing.T) {
 	embeddedOnly(t)
 	profile := newProfile(t, true)
 	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "never", "requires_approval": false})
-	if _, err := at(stack.Config.ApprovalTimeout+time.Hour).Reap(context.Background()); err != nil {
+	if _, err := at(stack.Config.ApprovalTimeout + time.Hour).Reap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	a := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+r.str("approval_id"), nil)
