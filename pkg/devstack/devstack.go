@@ -195,29 +195,40 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// Close stops the tickers, the front (gracefully, briefly), the function
-// server and the emulator. It is safe to call more than once.
+// Close stops the front (gracefully, briefly), the tickers, the stack's
+// executions, the function server and the emulator. It is safe to call more
+// than once.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		s.cancel() // tickers and the redriver
-		s.wg.Wait()
-		shutdownCtx, done := context.WithTimeout(context.Background(), 3*time.Second)
-		defer done()
-		if s.front != nil {
-			if err := s.front.Shutdown(shutdownCtx); err != nil {
-				errs = append(errs, fmt.Errorf("front: %w", err))
-			}
+		within := func(d time.Duration, f func(context.Context)) {
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			f(ctx)
 		}
+		if s.front != nil {
+			// Graceful for requests in flight; connections a client opened
+			// but never used (browsers pre-connect) would hold Shutdown for
+			// 5 s, so past the deadline the rest are simply closed.
+			within(time.Second, func(ctx context.Context) {
+				if err := s.front.Shutdown(ctx); err != nil {
+					_ = s.front.Close()
+				}
+			})
+		}
+		s.cancel() // tickers, the redriver and running handlers
+		s.wg.Wait()
 		if s.emu != nil && s.Config.StateMachineARN != "" {
 			// Executions outlive a closed server (emulator state is global):
 			// stop ours so they never call into a closed function server.
-			s.stopExecutions(shutdownCtx)
+			within(2*time.Second, s.stopExecutions)
 		}
 		if s.functions != nil {
-			if err := s.functions.shutdown(shutdownCtx); err != nil {
-				errs = append(errs, fmt.Errorf("functions: %w", err))
-			}
+			within(2*time.Second, func(ctx context.Context) {
+				if err := s.functions.shutdown(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("functions: %w", err))
+				}
+			})
 		}
 		if s.emu != nil {
 			emulatorTargets.remove(s.emu.URL)

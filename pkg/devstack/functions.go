@@ -48,6 +48,8 @@ type functionServer struct {
 
 	mu       sync.RWMutex
 	handlers map[string]deployedFunction
+	closed   bool           // set by shutdown, under mu
+	inflight sync.WaitGroup // running invocations; Add only under mu while !closed
 }
 
 type deployedFunction struct {
@@ -81,18 +83,39 @@ func (fs *functionServer) set(name, arn string, h any) {
 	fs.handlers[name] = deployedFunction{arn: arn, handler: lambdago.NewHandler(h)}
 }
 
+// shutdown closes the server at once rather than gracefully: by now the
+// stack's context is canceled, so running handlers are already aborting and
+// nobody waits for their answers; and a graceful Shutdown would wait up to
+// 5 s for connections a client dialled but never used (kumo's pooled
+// clients leave such connections behind). It then waits for the running
+// handlers, so none outlives Close.
 func (fs *functionServer) shutdown(ctx context.Context) error {
-	if err := fs.srv.Shutdown(ctx); err != nil {
-		return errors.Join(err, fs.srv.Close())
+	fs.mu.Lock()
+	fs.closed = true
+	fs.mu.Unlock()
+	err := fs.srv.Close()
+	done := make(chan struct{})
+	go func() { fs.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, errors.New("a function handler ignored cancellation and is still running"))
 	}
-	return nil
 }
 
 func (fs *functionServer) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	fs.mu.RLock()
+	fs.mu.Lock()
+	if fs.closed {
+		fs.mu.Unlock()
+		http.Error(w, "stack closed", http.StatusServiceUnavailable)
+		return
+	}
+	fs.inflight.Add(1)
 	fn, ok := fs.handlers[name]
-	fs.mu.RUnlock()
+	fs.mu.Unlock()
+	defer fs.inflight.Done()
 	payload, err := io.ReadAll(r.Body)
 	if err == nil && !ok {
 		err = fmt.Errorf("function %q has no handler yet", name)

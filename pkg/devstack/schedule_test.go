@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,26 @@ func TestTickerInvokesReaper(t *testing.T) {
 	}
 	if calls.Load() != after {
 		t.Error("reaper ran after Close")
+	}
+}
+
+// Connections that were dialled but never used (browsers pre-connect; pooled
+// clients leave them behind) must not make Close slow or report an error.
+func TestCloseWithUnusedConnections(t *testing.T) {
+	s := startStack(t, Options{Handler: fakes{}.build})
+	for _, addr := range []string{strings.TrimPrefix(s.URL, "http://"), strings.TrimPrefix(s.functions.url, "http://")} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("Close took %s", d)
 	}
 }
 
