@@ -324,23 +324,47 @@ func TestSamplesThroughRealHandlers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := lambda.NewHandler(h).Invoke(ctx, readEvent(t, "apigw-proxy-create-profile.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var resp events.APIGatewayProxyResponse
-		if err := json.Unmarshal(out, &resp); err != nil {
-			t.Fatalf("%s: %v", out, err)
-		}
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create profile: status %d, want 201: %s", resp.StatusCode, resp.Body)
-		}
-		var p struct {
-			ID               string `json:"id"`
-			RequiresApproval bool   `json:"requires_approval"`
-		}
-		if err := json.Unmarshal([]byte(resp.Body), &p); err != nil || p.ID != "prof-web" || !p.RequiresApproval {
-			t.Errorf("created profile %s (%v)", resp.Body, err)
+		invoke := lambda.NewHandler(h).Invoke
+		// In order: the profile the first sample creates is real afterwards.
+		for _, tc := range []struct {
+			file   string
+			status int
+			check  func(body string) bool
+		}{
+			{"apigw-proxy-create-profile.json", http.StatusCreated, func(body string) bool {
+				var p struct {
+					ID               string `json:"id"`
+					RequiresApproval bool   `json:"requires_approval"`
+					CreatedBy        string `json:"created_by"`
+				}
+				return json.Unmarshal([]byte(body), &p) == nil && p.ID == "prof-web" && p.RequiresApproval && p.CreatedBy == "alice"
+			}},
+			// bob is an authenticated approver: the request is refused only
+			// because the sample's approval request does not exist here.
+			{"apigw-proxy-approve.json", http.StatusNotFound, func(body string) bool {
+				return strings.Contains(body, "ar-01jr8k3v7x4q2m9n5p6t0w1yzb") && strings.Contains(body, "5e1d2c3b-4a59-4687-b7c8-d9e0f1a2b3c4")
+			}},
+			{"apigw-proxy-list-approvals.json", http.StatusOK, func(body string) bool {
+				var l struct {
+					Data []json.RawMessage `json:"data"`
+				}
+				return json.Unmarshal([]byte(body), &l) == nil && l.Data != nil
+			}},
+			{"apigw-proxy-iam-get-health.json", http.StatusOK, func(body string) bool {
+				return strings.Contains(body, `"ok"`)
+			}},
+		} {
+			out, err := invoke(ctx, readEvent(t, tc.file))
+			if err != nil {
+				t.Fatalf("%s: %v", tc.file, err)
+			}
+			var resp events.APIGatewayProxyResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("%s: %s: %v", tc.file, out, err)
+			}
+			if resp.StatusCode != tc.status || !tc.check(resp.Body) {
+				t.Errorf("%s: status %d, want %d: %s", tc.file, resp.StatusCode, tc.status, resp.Body)
+			}
 		}
 	})
 
