@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -22,6 +23,7 @@ type Records interface {
 // API serves the HTTP API.
 type API struct {
 	svc        *workflow.Service
+	keys       *apikey.Manager
 	records    Records
 	identities Identities
 	log        *slog.Logger
@@ -35,11 +37,12 @@ var (
 	approvers = []domain.Role{domain.RoleApprover}
 	anyRole   = []domain.Role{domain.RoleViewer, domain.RoleOperator, domain.RoleApprover, domain.RoleAuditor}
 	auditors  = []domain.Role{domain.RoleAuditor}
+	admins    = []domain.Role{domain.RoleAdmin}
 )
 
 // New returns the API handler.
-func New(svc *workflow.Service, records Records, identities Identities, log *slog.Logger) *API {
-	a := &API{svc: svc, records: records, identities: identities, log: log, mux: http.NewServeMux()}
+func New(svc *workflow.Service, keys *apikey.Manager, records Records, identities Identities, log *slog.Logger) *API {
+	a := &API{svc: svc, keys: keys, records: records, identities: identities, log: log, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }
@@ -75,6 +78,11 @@ func (a *API) routes() {
 
 	m.HandleFunc("GET "+v1+"/metrics", a.require(anyRole, a.serveMetrics))
 	m.HandleFunc("GET "+v1+"/audit", a.require(auditors, a.listAudit))
+
+	m.HandleFunc("POST "+v1+"/apikeys", a.require(admins, a.createAPIKey))
+	m.HandleFunc("GET "+v1+"/apikeys", a.require(anyRole, a.listAPIKeys))
+	m.HandleFunc("DELETE "+v1+"/apikeys/{id}", a.require(anyRole, a.revokeAPIKey))
+	m.HandleFunc("PUT "+v1+"/principals/{id}", a.require(admins, a.setRoles))
 }
 
 // ServeHTTP routes the request; unknown routes and methods get the contract

@@ -19,11 +19,13 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/api"
 	"github.com/certctl-serverless/certctl-serverless/pkg/apigw"
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/authorizer"
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/emf"
+	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
@@ -70,7 +72,12 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 		if err := cfg.Require(config.EnvStateMachineARN); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return apigw.Handler(api.New(svc, st, nil, log)), nil
+		rules, err := identity.ParseRules(cfg.IAMPrincipals)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		keys := &apikey.Manager{Store: st}
+		return apigw.Handler(api.New(svc, keys, st, identity.NewResolver(rules, st), log)), nil
 	case FnAuthorizer:
 		return authorizer.Handler(st, log), nil
 	case FnApprovalWait:

@@ -21,6 +21,7 @@ const (
 	EnvApprovalTimeout = "CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT"
 	EnvStage           = "CERTCTL_STAGE"
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
+	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 )
 
 // Config is every function's view of its settings; each function uses the
@@ -34,6 +35,9 @@ type Config struct {
 	ApprovalTimeout time.Duration
 	Stage           string
 	LogLevel        string
+	// IAMPrincipals maps SigV4 callers to principals and roles (JSON; see
+	// package identity). Empty: IAM callers are identified but hold no roles.
+	IAMPrincipals string
 }
 
 // DefaultApprovalTimeout is certctl's default: seven days.
@@ -51,6 +55,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		CAKeyID:         getenv(EnvCAKeyID),
 		Stage:           getenv(EnvStage),
 		LogLevel:        getenv(EnvLogLevel),
+		IAMPrincipals:   getenv(EnvIAMPrincipals),
 	}
 	var err error
 	if c.Bypass, err = ParseBool(EnvBypass, getenv(EnvBypass), false); err != nil {

@@ -163,6 +163,7 @@ const (
 	AuditIssuerInitialized    = "issuer.initialized"
 	AuditAPIKeyCreated        = "apikey.created"
 	AuditAPIKeyRevoked        = "apikey.revoked"
+	AuditRolesGranted         = "principal.roles_granted"
 	AuditRenewalJobCancelled  = "renewal_job_cancelled"
 )
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,8 +36,12 @@ func principalKey(id string) map[string]types.AttributeValue {
 	return key("PRINCIPAL#"+id, "PRINCIPAL")
 }
 
+func apiKeyIDKey(id string) map[string]types.AttributeValue { return key("APIKEYID#"+id, "APIKEYID") }
+
 // PutAPIKey stores a new key for p, creating or replacing p's role set, with
-// the audit rows, in one transaction.
+// the audit rows, in one transaction. The key is stored twice: under its
+// hash (what the authorizer looks up) and under its id (what revocation
+// names), each write conditional on being new.
 func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *Principal, audits ...*domain.AuditEvent) error {
 	keyItem, err := marshal(k)
 	if err != nil {
@@ -46,8 +51,11 @@ func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *Principal, audits 
 		keyItem[name] = v
 	}
 	listKeys(keyItem, "APIKEY", k.CreatedAt, k.ID)
+	idItem := apiKeyIDKey(k.ID)
+	idItem["hash"] = s(k.Hash)
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: keyItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: idItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}
 	if p != nil {
 		pItem, err := marshal(p)
@@ -87,4 +95,71 @@ func (st *Store) GetPrincipal(ctx context.Context, id string) (*Principal, error
 	}
 	var p Principal
 	return &p, unmarshal(item, &p)
+}
+
+// GetAPIKeyByID reads a key by its id.
+func (st *Store) GetAPIKeyByID(ctx context.Context, id string) (*APIKey, error) {
+	item, err := st.get(ctx, "APIKEYID#"+id, "APIKEYID", "api key "+id)
+	if err != nil {
+		return nil, err
+	}
+	return st.GetAPIKey(ctx, str(item, "hash"))
+}
+
+// RevokeAPIKey marks a key revoked; the authorizer refuses it from then on.
+func (st *Store) RevokeAPIKey(ctx context.Context, k *APIKey, at time.Time, audit *domain.AuditEvent) error {
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	err = st.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       apiKeyKey(k.Hash),
+		UpdateExpression:          aws.String("SET revoked_at = :at"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": s(at.UTC().Format(time.RFC3339Nano))},
+	}}, auditItem})
+	if errors.Is(err, ErrConditionFailed) {
+		return domain.Conflictf("api key %s is already revoked", k.ID)
+	}
+	return err
+}
+
+// ListAPIKeys lists keys newest first, optionally of one principal.
+func (st *Store) ListAPIKeys(ctx context.Context, principal string, page PageRequest) ([]*APIKey, string, error) {
+	in := st.listQuery("APIKEY")
+	filter(in, map[string]string{"principal": principal})
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*APIKey, 0, len(items))
+	for _, item := range items {
+		var k APIKey
+		if err := unmarshal(item, &k); err != nil {
+			return nil, "", err
+		}
+		out = append(out, &k)
+	}
+	return out, next, nil
+}
+
+// PutPrincipal replaces a principal's role set, with its audit row.
+func (st *Store) PutPrincipal(ctx context.Context, p *Principal, audit *domain.AuditEvent) error {
+	item, err := marshal(p)
+	if err != nil {
+		return err
+	}
+	for name, v := range principalKey(p.ID) {
+		item[name] = v
+	}
+	listKeys(item, "PRINCIPAL", p.UpdatedAt, p.ID)
+	auditItem, err := st.auditPut(audit)
+	if err != nil {
+		return err
+	}
+	return st.transact(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item}},
+		auditItem,
+	})
 }

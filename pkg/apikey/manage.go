@@ -1,0 +1,211 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// Store is what key management needs from pkg/store.
+type Store interface {
+	Lookup
+	PutAPIKey(ctx context.Context, k *store.APIKey, p *store.Principal, audits ...*domain.AuditEvent) error
+	GetAPIKeyByID(ctx context.Context, id string) (*store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, k *store.APIKey, at time.Time, audit *domain.AuditEvent) error
+	ListAPIKeys(ctx context.Context, principal string, page store.PageRequest) ([]*store.APIKey, string, error)
+	PutPrincipal(ctx context.Context, p *store.Principal, audit *domain.AuditEvent) error
+}
+
+// Manager creates, lists and revokes keys and grants roles.
+type Manager struct {
+	Store Store
+	Now   func() time.Time
+}
+
+// CreateRequest is the body of POST /apikeys.
+type CreateRequest struct {
+	Principal string        `json:"principal"`
+	Roles     []domain.Role `json:"roles"`
+	ExpiresAt *time.Time    `json:"expires_at"`
+}
+
+// View is a key as listed: never the secret or its hash.
+type View struct {
+	ID        string     `json:"id"`
+	Prefix    string     `json:"prefix"`
+	Principal string     `json:"principal"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Created is the answer to POST /apikeys: the only time the secret is shown.
+type Created struct {
+	View
+	Secret string        `json:"secret"`
+	Roles  []domain.Role `json:"roles"`
+}
+
+func view(k *store.APIKey) View {
+	return View{ID: k.ID, Prefix: k.Prefix, Principal: k.Principal, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Create issues a key. An admin may create a key for any principal and set
+// that principal's roles; anyone else may only create a key for themselves
+// and change no roles. No one grants a role they lack.
+func (m *Manager) Create(ctx context.Context, actor domain.Actor, req CreateRequest) (*Created, error) {
+	if req.Principal == "" {
+		req.Principal = actor.ID
+	}
+	if err := domain.ValidateID("principal", req.Principal); err != nil {
+		return nil, err
+	}
+	admin := actor.Has(domain.RoleAdmin)
+	if req.Principal != actor.ID && !admin {
+		return nil, domain.Forbiddenf("only an admin can create keys for another principal")
+	}
+	if err := grantable(actor, req.Roles); err != nil {
+		return nil, err
+	}
+	now := m.now()
+	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
+		return nil, domain.Invalidf("expires_at must be in the future")
+	}
+	var principal *store.Principal
+	roles := req.Roles
+	if len(req.Roles) > 0 {
+		if !admin {
+			return nil, domain.Forbiddenf("only an admin can set roles")
+		}
+		principal = &store.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}
+	} else {
+		p, err := m.Store.GetPrincipal(ctx, req.Principal)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return nil, domain.Invalidf("principal %q does not exist yet: give it roles", req.Principal)
+		case err != nil:
+			return nil, err
+		}
+		roles = p.Roles
+	}
+	secret, err := Generate()
+	if err != nil {
+		return nil, err
+	}
+	k := &store.APIKey{
+		ID: "key-" + strings.ToLower(ulid.Make().String()), Hash: Hash(secret), Prefix: Prefix(secret),
+		Principal: req.Principal, CreatedBy: actor.ID, CreatedAt: now, ExpiresAt: req.ExpiresAt,
+	}
+	audits := []*domain.AuditEvent{{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditAPIKeyCreated, ResourceType: "apikey", ResourceID: k.ID, Timestamp: now,
+		Details: map[string]any{"principal": k.Principal, "prefix": k.Prefix, "expires_at": k.ExpiresAt},
+	}}
+	if principal != nil {
+		audits = append(audits, grantAudit(actor, principal, now))
+	}
+	if err := m.Store.PutAPIKey(ctx, k, principal, audits...); err != nil {
+		return nil, fmt.Errorf("create api key: %w", err)
+	}
+	return &Created{View: view(k), Secret: secret, Roles: roles}, nil
+}
+
+// List lists keys: every key for an admin, one's own otherwise.
+func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string, page store.PageRequest) ([]View, string, error) {
+	if !actor.Has(domain.RoleAdmin) {
+		if principal != "" && principal != actor.ID {
+			return nil, "", domain.Forbiddenf("only an admin can list another principal's keys")
+		}
+		principal = actor.ID
+	}
+	keys, next, err := m.Store.ListAPIKeys(ctx, principal, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]View, len(keys))
+	for i, k := range keys {
+		out[i] = view(k)
+	}
+	return out, next, nil
+}
+
+// Revoke revokes a key at once (the authorizer's cache may serve it for up
+// to its TTL). Admins revoke any key, others only their own.
+func (m *Manager) Revoke(ctx context.Context, actor domain.Actor, id string) (*View, error) {
+	k, err := m.Store.GetAPIKeyByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.Principal != actor.ID && !actor.Has(domain.RoleAdmin) {
+		return nil, domain.NotFoundf("api key %s", id) // do not confirm others' key ids
+	}
+	now := m.now()
+	audit := &domain.AuditEvent{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditAPIKeyRevoked, ResourceType: "apikey", ResourceID: k.ID, Timestamp: now,
+		Details: map[string]any{"principal": k.Principal, "prefix": k.Prefix},
+	}
+	if err := m.Store.RevokeAPIKey(ctx, k, now, audit); err != nil {
+		return nil, err
+	}
+	k.RevokedAt = &now
+	v := view(k)
+	return &v, nil
+}
+
+// SetRoles replaces a principal's roles (admin only, checked by the caller's
+// route); no one can grant a role they do not hold.
+func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal string, roles []domain.Role) (*store.Principal, error) {
+	if err := domain.ValidateID("principal", principal); err != nil {
+		return nil, err
+	}
+	if err := grantable(actor, roles); err != nil {
+		return nil, err
+	}
+	now := m.now()
+	p := &store.Principal{ID: principal, Roles: dedupe(roles), UpdatedAt: now}
+	if err := m.Store.PutPrincipal(ctx, p, grantAudit(actor, p, now)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// grantable checks every role is known and held by the granter.
+func grantable(actor domain.Actor, roles []domain.Role) error {
+	for _, r := range roles {
+		if _, ok := domain.ParseRole(string(r)); !ok {
+			return domain.Invalidf("roles: unknown role %q", r)
+		}
+		if !actor.Has(r) {
+			return domain.Forbiddenf("%s cannot grant role %q: it does not hold it", actor.ID, r)
+		}
+	}
+	return nil
+}
+
+func grantAudit(actor domain.Actor, p *store.Principal, now time.Time) *domain.AuditEvent {
+	return &domain.AuditEvent{
+		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRolesGranted, ResourceType: "principal", ResourceID: p.ID, Timestamp: now,
+		Details: map[string]any{"roles": domain.JoinRoles(p.Roles)},
+	}
+}
+
+func dedupe(roles []domain.Role) []domain.Role {
+	out := slices.Clone(roles)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
