@@ -114,15 +114,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-
-	// Before the emulator exists, so none of its goroutines can be using
-	// the default transport while it is swapped.
-	installTransport()
-
 	suffix, err := randomHex(4)
 	if err != nil {
 		return nil, err
 	}
+	ln, err := listenFront(opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+
+	// Before the emulator exists, so none of its goroutines can be using
+	// the default transport while it is swapped.
+	installTransport()
 	s := &Stack{
 		Prefix:    "certctl-" + suffix,
 		Functions: map[string]string{},
@@ -134,6 +137,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
+			_ = ln.Close() // not served yet, so Close does not own it
 			_ = s.Close()
 		}
 	}()
@@ -183,9 +187,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.logger.Warn("could not create the CA certificate at start; the first issuance will try again", "error", err)
 	}
 
-	if err := s.startFront(opts.Addr); err != nil {
-		return nil, err
-	}
+	s.serveFrontOn(ln)
 	s.startTicker(app.FnReaper, opts.ReaperInterval)
 	s.startTicker(app.FnSweep, opts.SweepInterval)
 	s.startRedriver(redrivePollInterval)

@@ -34,15 +34,20 @@ const (
 	integrationTimeout = 29 * time.Second
 )
 
-func (s *Stack) startFront(addr string) error {
+// listenFront binds the front's address first thing, so a port in use
+// fails Start before anything is provisioned.
+func listenFront(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("devstack: front: listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("devstack: front: listen on %s: %w", addr, err)
 	}
+	return ln, nil
+}
+
+func (s *Stack) serveFrontOn(ln net.Listener) {
 	s.URL = "http://" + ln.Addr().String()
 	s.front = &http.Server{Handler: http.HandlerFunc(s.serveFront), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.front.Serve(ln) }()
-	return nil
 }
 
 // gatewayError is a response API Gateway itself produces (never the API
