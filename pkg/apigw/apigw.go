@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,7 +34,12 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayProxyRequest
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		req, err := Request(ctx, ev)
 		if err != nil {
-			return events.APIGatewayProxyResponse{StatusCode: http.StatusBadRequest, Body: `{"error":"Bad Request","message":"malformed request"}`}, nil
+			body, _ := json.Marshal(map[string]string{"error": "Bad Request", "message": err.Error(), "request_id": ev.RequestContext.RequestID})
+			return events.APIGatewayProxyResponse{
+				StatusCode: http.StatusBadRequest,
+				Headers:    map[string]string{"Content-Type": "application/json"},
+				Body:       string(body),
+			}, nil
 		}
 		w := newRecorder()
 		h.ServeHTTP(w, req)

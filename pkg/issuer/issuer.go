@@ -49,7 +49,7 @@ func (p *Provider) Authority(ctx context.Context, issuerID string) (*ca.Authorit
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.authority != nil {
-		return p.authority, nil
+		return p.bind(ctx, p.authority), nil
 	}
 	is, err := p.store.GetIssuer(ctx, issuerID)
 	if err != nil && !isNotFound(err) {
@@ -69,7 +69,19 @@ func (p *Provider) Authority(ctx context.Context, issuerID string) (*ca.Authorit
 		return nil, fmt.Errorf("issuer %s: %w", issuerID, err)
 	}
 	p.authority = a
-	return a, nil
+	return p.bind(ctx, a), nil
+}
+
+// bind returns a copy of a whose KMS calls carry ctx: the invocation's
+// deadline, cancellation and trace, not the cold start's.
+func (p *Provider) bind(ctx context.Context, a *ca.Authority) *ca.Authority {
+	s, ok := a.Signer.(*ca.KMSSigner)
+	if !ok {
+		return a
+	}
+	bound := *a
+	bound.Signer = s.WithContext(ctx)
+	return &bound
 }
 
 func (p *Provider) create(ctx context.Context, issuerID string) (*store.Issuer, error) {
