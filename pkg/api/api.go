@@ -47,42 +47,76 @@ func New(svc *workflow.Service, keys *apikey.Manager, records Records, identitie
 	return a
 }
 
+// Route is one API route and the roles allowed to call it (admin holds every
+// role). Open routes have no roles.
+type Route struct {
+	Method string
+	Path   string
+	Roles  []domain.Role
+	Open   bool
+}
+
+type route struct {
+	Route
+	serve func(*API, http.ResponseWriter, *http.Request)
+}
+
+const v1 = "/api/v1"
+
+// routeTable is the API: the README's route table is checked against it.
+var routeTable = []route{
+	{Route{"GET", "/health", nil, true}, (*API).health},
+	{Route{"GET", v1 + "/health", nil, true}, (*API).health},
+
+	{Route{"POST", v1 + "/profiles", operators, false}, (*API).createProfile},
+	{Route{"GET", v1 + "/profiles", readers, false}, (*API).listProfiles},
+	{Route{"GET", v1 + "/profiles/{id}", readers, false}, (*API).getProfile},
+	{Route{"PUT", v1 + "/profiles/{id}", operators, false}, (*API).updateProfile},
+	{Route{"DELETE", v1 + "/profiles/{id}", operators, false}, (*API).deleteProfile},
+
+	{Route{"POST", v1 + "/certificates", operators, false}, (*API).createCertificate},
+	{Route{"GET", v1 + "/certificates", readers, false}, (*API).listCertificates},
+	{Route{"GET", v1 + "/certificates/{id}", readers, false}, (*API).getCertificate},
+	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions},
+	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew},
+
+	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs},
+	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob},
+
+	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals},
+	{Route{"GET", v1 + "/approvals/{id}", readers, false}, (*API).getApproval},
+	{Route{"POST", v1 + "/approvals/{id}/approve", approvers, false}, (*API).approve},
+	{Route{"POST", v1 + "/approvals/{id}/reject", approvers, false}, (*API).reject},
+
+	{Route{"GET", v1 + "/issuers", readers, false}, (*API).listIssuers},
+	{Route{"GET", v1 + "/issuers/{id}", readers, false}, (*API).getIssuer},
+
+	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics},
+	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit},
+
+	{Route{"POST", v1 + "/apikeys", admins, false}, (*API).createAPIKey},
+	{Route{"GET", v1 + "/apikeys", anyRole, false}, (*API).listAPIKeys},
+	{Route{"DELETE", v1 + "/apikeys/{id}", anyRole, false}, (*API).revokeAPIKey},
+	{Route{"PUT", v1 + "/principals/{id}", admins, false}, (*API).setRoles},
+}
+
+// Routes lists every route with its roles.
+func Routes() []Route {
+	out := make([]Route, len(routeTable))
+	for i, rt := range routeTable {
+		out[i] = rt.Route
+	}
+	return out
+}
+
 func (a *API) routes() {
-	const v1 = "/api/v1"
-	m := a.mux
-	m.HandleFunc("GET /health", a.health)
-	m.HandleFunc("GET "+v1+"/health", a.health)
-
-	m.HandleFunc("POST "+v1+"/profiles", a.require(operators, a.createProfile))
-	m.HandleFunc("GET "+v1+"/profiles", a.require(readers, a.listProfiles))
-	m.HandleFunc("GET "+v1+"/profiles/{id}", a.require(readers, a.getProfile))
-	m.HandleFunc("PUT "+v1+"/profiles/{id}", a.require(operators, a.updateProfile))
-	m.HandleFunc("DELETE "+v1+"/profiles/{id}", a.require(operators, a.deleteProfile))
-
-	m.HandleFunc("POST "+v1+"/certificates", a.require(operators, a.createCertificate))
-	m.HandleFunc("GET "+v1+"/certificates", a.require(readers, a.listCertificates))
-	m.HandleFunc("GET "+v1+"/certificates/{id}", a.require(readers, a.getCertificate))
-	m.HandleFunc("GET "+v1+"/certificates/{id}/versions", a.require(readers, a.listVersions))
-	m.HandleFunc("POST "+v1+"/certificates/{id}/renew", a.require(operators, a.renew))
-
-	m.HandleFunc("GET "+v1+"/jobs", a.require(readers, a.listJobs))
-	m.HandleFunc("GET "+v1+"/jobs/{id}", a.require(readers, a.getJob))
-
-	m.HandleFunc("GET "+v1+"/approvals", a.require(readers, a.listApprovals))
-	m.HandleFunc("GET "+v1+"/approvals/{id}", a.require(readers, a.getApproval))
-	m.HandleFunc("POST "+v1+"/approvals/{id}/approve", a.require(approvers, a.approve))
-	m.HandleFunc("POST "+v1+"/approvals/{id}/reject", a.require(approvers, a.reject))
-
-	m.HandleFunc("GET "+v1+"/issuers", a.require(readers, a.listIssuers))
-	m.HandleFunc("GET "+v1+"/issuers/{id}", a.require(readers, a.getIssuer))
-
-	m.HandleFunc("GET "+v1+"/metrics", a.require(anyRole, a.serveMetrics))
-	m.HandleFunc("GET "+v1+"/audit", a.require(auditors, a.listAudit))
-
-	m.HandleFunc("POST "+v1+"/apikeys", a.require(admins, a.createAPIKey))
-	m.HandleFunc("GET "+v1+"/apikeys", a.require(anyRole, a.listAPIKeys))
-	m.HandleFunc("DELETE "+v1+"/apikeys/{id}", a.require(anyRole, a.revokeAPIKey))
-	m.HandleFunc("PUT "+v1+"/principals/{id}", a.require(admins, a.setRoles))
+	for _, rt := range routeTable {
+		h := func(w http.ResponseWriter, r *http.Request) { rt.serve(a, w, r) }
+		if !rt.Open {
+			h = a.require(rt.Roles, h)
+		}
+		a.mux.HandleFunc(rt.Method+" "+rt.Path, h)
+	}
 }
 
 // ServeHTTP routes the request; unknown routes and methods get the contract

@@ -12,7 +12,9 @@ type Profile struct {
 	MaxValiditySeconds   int64    `json:"max_validity_seconds"`
 	RenewBeforeSeconds   int64    `json:"renew_before_seconds"`
 	IssuerID             string   `json:"issuer_id"`
-	Version              int64    `json:"version"`
+	// Approvers, when set, limits who may approve this profile's requests.
+	Approvers *ApproverPool `json:"approvers,omitempty"`
+	Version   int64         `json:"version"`
 	// PendingEditID names the profile_edit request awaiting a decision; at
 	// most one exists per profile.
 	PendingEditID string    `json:"pending_edit_approval_id,omitempty"`
@@ -88,6 +90,26 @@ type Subject struct {
 	ProfileName     string   `json:"profile_name,omitempty"`
 }
 
+// ApproverPool names the principals, and the roles, allowed to approve.
+type ApproverPool struct {
+	Principals []string `json:"principals,omitempty"`
+	Roles      []Role   `json:"roles,omitempty"`
+}
+
+// Allows reports whether actor may decide requests under the pool. An empty
+// or absent pool allows every approver.
+func (p *ApproverPool) Allows(actor Actor) bool {
+	if p == nil || (len(p.Principals) == 0 && len(p.Roles) == 0) {
+		return true
+	}
+	for _, id := range p.Principals {
+		if id == actor.ID {
+			return true
+		}
+	}
+	return len(p.Roles) > 0 && actor.Has(p.Roles...)
+}
+
 // ProfileEdit is a gated change to a profile: the proposal, the version it
 // was based on, and what it changes.
 type ProfileEdit struct {
@@ -120,9 +142,11 @@ type Approval struct {
 	Reason        string        `json:"reason,omitempty"`
 	Subject       *Subject      `json:"subject,omitempty"`
 	ProfileEdit   *ProfileEdit  `json:"profile_edit,omitempty"`
-	CreatedAt     time.Time     `json:"created_at"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	DecidedAt     *time.Time    `json:"decided_at,omitempty"`
+	// ApproverPool is the profile's pool when the request was made.
+	ApproverPool *ApproverPool `json:"approver_pool,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	ExpiresAt    time.Time     `json:"expires_at"`
+	DecidedAt    *time.Time    `json:"decided_at,omitempty"`
 	// TaskToken resumes the waiting execution: a bearer capability, never
 	// returned by the API.
 	TaskToken string `json:"-"`

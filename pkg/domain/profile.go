@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"regexp"
 	"slices"
 )
@@ -83,6 +84,16 @@ func (p *Profile) Validate() error {
 	if err := ValidateID("issuer_id", p.IssuerID); err != nil {
 		return err
 	}
+	if p.Approvers != nil {
+		for _, r := range p.Approvers.Roles {
+			if _, ok := ParseRole(string(r)); !ok {
+				return Invalidf("approvers.roles: unknown role %q", r)
+			}
+		}
+		if len(p.Approvers.Principals) > 100 {
+			return Invalidf("approvers.principals: at most 100")
+		}
+	}
 	return nil
 }
 
@@ -109,5 +120,6 @@ func ProfileDiff(a, b *Profile) map[string]Change {
 	add("max_validity_seconds", a.MaxValiditySeconds, b.MaxValiditySeconds, a.MaxValiditySeconds == b.MaxValiditySeconds)
 	add("renew_before_seconds", a.RenewBeforeSeconds, b.RenewBeforeSeconds, a.RenewBeforeSeconds == b.RenewBeforeSeconds)
 	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
+	add("approvers", a.Approvers, b.Approvers, reflect.DeepEqual(a.Approvers, b.Approvers))
 	return d
 }

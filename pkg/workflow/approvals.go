@@ -43,7 +43,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		if err != nil {
 			return nil, err
 		}
-		if err := decidable(a, actor.ID); err != nil {
+		if err := decidable(a, actor); err != nil {
 			return nil, err
 		}
 		d := s.decision(a, state, actor.ID, actor.Type, note)
@@ -66,13 +66,16 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 	return nil, domain.Conflictf("approval %s is changing concurrently; retry", id)
 }
 
-// decidable says why a request cannot be decided by actorID, if it cannot.
-func decidable(a *domain.Approval, actorID string) error {
+// decidable says why a request cannot be decided by actor, if it cannot.
+func decidable(a *domain.Approval, actor domain.Actor) error {
 	if a.State != domain.ApprovalPending {
 		return domain.Conflictf("approval %s is already %s", a.ID, a.State)
 	}
-	if a.RequestedBy == actorID {
+	if a.RequestedBy == actor.ID {
 		return domain.ErrSameActor
+	}
+	if !a.ApproverPool.Allows(actor) {
+		return domain.Forbiddenf("%s is not in the approver pool of profile %s", actor.ID, a.ProfileID)
 	}
 	return nil
 }

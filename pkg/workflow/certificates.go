@@ -176,6 +176,7 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 			ProfileName:     profile.Name,
 		},
 		PrevCertStatus: prev,
+		ApproverPool:   profile.Approvers,
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(s.ApprovalTimeout),
 	}

@@ -29,6 +29,7 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 		RequestedBy:   actor.ID,
 		RequestedType: actor.Type,
 		ProfileEdit:   edit,
+		ApproverPool:  cur.Approvers,
 		CreatedAt:     now,
 		ExpiresAt:     now.Add(s.ApprovalTimeout),
 	}

@@ -2,8 +2,10 @@ package workflow
 
 import (
 	"context"
+	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
@@ -16,6 +18,9 @@ type ProfileInput struct {
 	MaxValiditySeconds   int64    `json:"max_validity_seconds"`
 	RenewBeforeSeconds   int64    `json:"renew_before_seconds"`
 	IssuerID             string   `json:"issuer_id"`
+	// Approvers limits who may approve; principals are API-key principal
+	// ids or IAM ARNs (stored canonical).
+	Approvers *domain.ApproverPool `json:"approvers"`
 }
 
 func (in ProfileInput) profile() *domain.Profile {
@@ -27,9 +32,35 @@ func (in ProfileInput) profile() *domain.Profile {
 		MaxValiditySeconds:   in.MaxValiditySeconds,
 		RenewBeforeSeconds:   in.RenewBeforeSeconds,
 		IssuerID:             in.IssuerID,
+		Approvers:            in.Approvers,
 	}
 	p.ApplyDefaults()
 	return p
+}
+
+// canonicalPool stores IAM ARNs in a pool in canonical form, so the pool
+// compares the same identities two-person integrity does.
+func canonicalPool(pool *domain.ApproverPool) error {
+	if pool == nil {
+		return nil
+	}
+	for i, id := range pool.Principals {
+		if strings.HasPrefix(id, "arn:") {
+			c, err := identity.CanonicalARN(id)
+			if err != nil {
+				return domain.Invalidf("approvers.principals: %v", err)
+			}
+			pool.Principals[i] = c
+			continue
+		}
+		if strings.HasPrefix(id, "iam:") {
+			continue
+		}
+		if err := domain.ValidateID("approvers.principals", id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateProfile validates and stores a new profile. New profiles apply at
@@ -40,6 +71,9 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in Prof
 	}
 	p := in.profile()
 	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := canonicalPool(p.Approvers); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -70,6 +104,9 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 	in.ID = id
 	p := in.profile()
 	if err := p.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := canonicalPool(p.Approvers); err != nil {
 		return nil, nil, err
 	}
 	diff := domain.ProfileDiff(cur, p)
