@@ -40,4 +40,4 @@ bench: build
 clean:
 	rm -rf bin cdk.out .local
 
--include infra/infra.mk
+include infra/infra.mk

@@ -167,6 +167,9 @@ func must(t *testing.T, want int, who, method, path string, body any) response {
 
 func (tg target) call(t *testing.T, who, method, path string, body any) response {
 	t.Helper()
+	if who != "" && os.Getenv("CERTCTL_E2E_TARGET") == "localstack" {
+		t.Skip("LocalStack's free edition does not run the REQUEST authorizer, so no API key is honoured there")
+	}
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
