@@ -88,12 +88,13 @@ const (
 	DefaultAPIThrottleBurst = 100
 )
 
-// contextKeys are the CDK context keys Props reads, e.g. `cdk deploy -c stage=prod`.
+// contextKeys are the CDK context keys the app reads, e.g. `cdk deploy -c stage=prod`
+// (all but "nag", read by main, go into Props). README.md documents each.
 var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
 	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
-	"apiThrottleBurst", "apiExecutionLogs", "alarmEmail", "alarmTopic",
+	"apiThrottleBurst", "apiExecutionLogs", "alarmEmail", "alarmTopic", "nag",
 }
 
 // DefaultProps returns the defaults, with RepoRoot found from the working

@@ -165,3 +165,22 @@ func TestContractWithGoCode(t *testing.T) {
 		}
 	}
 }
+
+// Every context key is documented in infra/README.md's table.
+func TestContextKeysDocumented(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range contextKeys {
+		found := false
+		for _, line := range strings.Split(string(readme), "\n") {
+			if strings.HasPrefix(line, "| `") && strings.Contains(strings.SplitN(line[1:], "|", 2)[0], "`"+k+"`") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("context key %s is not in the first column of a table in README.md", k)
+		}
+	}
+}

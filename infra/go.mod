@@ -4,8 +4,8 @@ go 1.26.8
 
 // npm installs the CDK CLI here; its init templates contain .go files.
 ignore (
-	./node_modules
 	./cdk.out
+	./node_modules
 )
 
 require (
@@ -13,6 +13,7 @@ require (
 	github.com/aws/constructs-go/constructs/v10 v10.8.1
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
