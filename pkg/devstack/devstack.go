@@ -65,7 +65,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Stack is a running local deployment.
+// Stack is a running local deployment. Like the emulator's Lambda, it runs
+// one invocation of a given function at a time; different functions run
+// concurrently.
 type Stack struct {
 	// URL is the front's base URL: the API is at URL+"/api/v1/...".
 	URL string
@@ -126,6 +128,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// Before the emulator exists, so none of its goroutines can be using
 	// the default transport while it is swapped.
 	installTransport()
+
 	s := &Stack{
 		Prefix:    "certctl-" + suffix,
 		Functions: map[string]string{},
@@ -173,10 +176,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	// The configuration is complete only now, so handlers are built last.
-	handlerCfg := emulatorConfig(s.emu.URL, opts.AWSAPIOptions)
+	// The configuration is complete only now, so handlers are built last,
+	// each with its own aws.Config, as each Lambda has its own.
 	for _, name := range app.FunctionNames {
-		h, err := opts.Handler(ctx, name, s.Config, handlerCfg)
+		h, err := opts.Handler(ctx, name, s.Config, emulatorConfig(s.emu.URL, opts.AWSAPIOptions))
 		if err != nil {
 			return nil, fmt.Errorf("devstack: build handler %q: %w", name, err)
 		}
