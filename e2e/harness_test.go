@@ -60,7 +60,10 @@ func run(m *testing.M) int {
 		}
 		return m.Run()
 	}
-	s, k, err := startStack(func(c *config.Config) { c.ApprovalTimeout = time.Hour })
+	s, k, err := startStack(func(c *config.Config) {
+		c.ApprovalTimeout = time.Hour
+		c.IAMPrincipals = iamRules
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -69,6 +72,14 @@ func run(m *testing.M) int {
 	stack, baseURL, keys = s, s.URL, k
 	return m.Run()
 }
+
+// iamRules link alice's SSO session to her key principal and give two IAM
+// roles their roles, as a deployment's CERTCTL_IAM_PRINCIPALS would.
+const iamRules = `[
+  {"arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com", "principal": "alice"},
+  {"role": "certctl-operator", "roles": ["operator", "approver"]},
+  {"role": "ReadOnly*", "roles": ["viewer"]}
+]`
 
 // startStack starts an embedded stack with the default configuration as
 // changed by edit, and seeds the demo keys. The emulator's state is

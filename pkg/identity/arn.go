@@ -28,6 +28,7 @@ func CanonicalARN(arn string) (string, error) {
 		return "", fmt.Errorf("identity: %q has no valid account id", arn)
 	}
 	kind, rest, _ := strings.Cut(resource, "/")
+	kind = strings.ToLower(kind)
 	segments := strings.Split(rest, "/")
 	last := func(n int) []string {
 		if len(segments) < n {
@@ -62,7 +63,7 @@ func CanonicalARN(arn string) (string, error) {
 			return "", fmt.Errorf("identity: %q: want federated-user/<name>", arn)
 		}
 		id = "federated-user/" + s[0]
-	case (service == "iam" || service == "sts") && resource == "root":
+	case (service == "iam" || service == "sts") && strings.EqualFold(resource, "root"):
 		id = "root"
 	default:
 		return "", fmt.Errorf("identity: %q is not an IAM user, role or role session", arn)

@@ -8,6 +8,7 @@ func TestCanonicalARNVariantsAreOneActor(t *testing.T) {
 		"arn:aws:sts::123456789012:assumed-role/certops/ALICE@example.com",
 		" arn:aws:sts::123456789012:assumed-role/CERTOPS/alice@EXAMPLE.com ",
 		"arn:AWS:STS::123456789012:assumed-role/CertOps/alice@example.com",
+		"arn:aws:sts::123456789012:Assumed-Role/CertOps/alice@example.com",
 	}
 	want, err := CanonicalARN(same[0])
 	if err != nil {
