@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need docker
+docker info >/dev/null 2>&1 || die "no Docker engine reachable (docker info failed)"
 compose down --remove-orphans
 rm -f "$OUTPUTS_FILE" "$STATE_DIR/credentials.json" "$STATE_DIR"/*.headers "$STATE_DIR"/*.out
 log "LocalStack stopped"

@@ -12,7 +12,7 @@ REPO_ROOT="$(cd "$LS_DIR/.." && pwd)"
 STATE_DIR="$REPO_ROOT/.local/localstack"
 OUTPUTS_FILE="$STATE_DIR/outputs.json"
 STACK_NAME="certctl-$LOCALSTACK_STAGE"
-CDKLOCAL="$REPO_ROOT/infra/node_modules/.bin/cdklocal"
+CDKLOCAL="${CDKLOCAL:-$REPO_ROOT/infra/node_modules/.bin/cdklocal}"
 
 # LocalStack accepts any credentials; these never leave the machine.
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test

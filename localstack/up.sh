@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need docker curl
+docker info >/dev/null 2>&1 || die "no Docker engine reachable (docker info failed): start Docker first"
 if [[ -n "${LOCALSTACK_AUTH_TOKEN:-}" ]]; then
 	log "LOCALSTACK_AUTH_TOKEN is set: passing it to the container"
 fi
