@@ -1,0 +1,79 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
+)
+
+func body(s string) *http.Request {
+	r, _ := http.NewRequest("POST", "/", strings.NewReader(s))
+	return r
+}
+
+func TestDecode(t *testing.T) {
+	var in workflow.CertificateInput
+	if err := decode(body(`{"common_name":"a.example.com","sans":["b.example.com"]}`), &in); err != nil || in.SANs[0] != "b.example.com" {
+		t.Fatalf("valid body: %v %+v", err, in)
+	}
+	for name, s := range map[string]string{
+		"empty":         ``,
+		"unknown field": `{"common_name":"a","bogus":1}`,
+		"trailing":      `{"common_name":"a"} {"x":1}`,
+		"wrong type":    `{"sans":"not-a-list"}`,
+		"not json":      `{nope`,
+		"array":         `[1,2]`,
+		"too large":     `{"csr":"` + strings.Repeat("a", maxBody) + `"}`,
+	} {
+		var in workflow.CertificateInput
+		if err := decode(body(s), &in); !errors.Is(err, domain.ErrInvalid) {
+			t.Errorf("%s: want a 400, got %v", name, err)
+		}
+	}
+	var opt struct{ Note string }
+	if err := decodeOptional(body(""), &opt); err != nil {
+		t.Fatalf("optional empty body: %v", err)
+	}
+}
+
+// FuzzDecode: whatever the body, decoding never panics and every refusal is a 400.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{``, `{}`, `{"name":"x","requires_approval":true}`, `{"approvers":{"principals":["a"],"roles":["approver"]}}`, `{"a":`, `null`, `"str"`, `{"max_validity_seconds":1e309}`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var p workflow.ProfileInput
+		if err := decode(body(s), &p); err != nil && !errors.Is(err, domain.ErrInvalid) {
+			t.Fatalf("profile body %q: non-400 error %v", s, err)
+		}
+		var c workflow.CertificateInput
+		if err := decode(body(s), &c); err != nil && !errors.Is(err, domain.ErrInvalid) {
+			t.Fatalf("certificate body %q: non-400 error %v", s, err)
+		}
+	})
+}
+
+func TestRenderMetrics(t *testing.T) {
+	m := store.DecisionMetric{Outcome: "approved", ProfileID: "p1", Count: 3, SumSecs: 400.5, Buckets: []int64{1, 1, 0, 0, 0, 0, 1}}
+	out := RenderMetrics([]store.DecisionMetric{m})
+	for _, want := range []string{
+		"# TYPE certctl_approval_decisions_total counter",
+		`certctl_approval_decisions_total{outcome="approved",profile_id="p1"} 3`,
+		"# TYPE certctl_approval_pending_age_seconds histogram",
+		`certctl_approval_pending_age_seconds_bucket{outcome="approved",profile_id="p1",le="60"} 1`,
+		`certctl_approval_pending_age_seconds_bucket{outcome="approved",profile_id="p1",le="300"} 2`,
+		`certctl_approval_pending_age_seconds_bucket{outcome="approved",profile_id="p1",le="86400"} 2`,
+		`certctl_approval_pending_age_seconds_bucket{outcome="approved",profile_id="p1",le="+Inf"} 3`,
+		`certctl_approval_pending_age_seconds_sum{outcome="approved",profile_id="p1"} 400.5`,
+		`certctl_approval_pending_age_seconds_count{outcome="approved",profile_id="p1"} 3`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
