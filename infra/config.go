@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +38,7 @@ const (
 	EnvApprovalTimeout = "CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT"
 	EnvStage           = "CERTCTL_STAGE"
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
+	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 )
 
 // ASLFile is the state machine definition, relative to the repository root.
@@ -71,6 +73,7 @@ type Props struct {
 	APIExecutionLogs        bool          // API Gateway execution logs (needs the account's CloudWatch role)
 	AlarmEmail              string        // subscribe this address to the alarm topic
 	AlarmTopic              bool          // create an SNS topic for alarm actions (implied by AlarmEmail)
+	IAMPrincipals           string        // CERTCTL_IAM_PRINCIPALS (api only): JSON array mapping IAM callers to roles
 }
 
 // Defaults.
@@ -81,7 +84,7 @@ const (
 	DefaultReaperRate       = 10 * time.Minute
 	DefaultArchitecture     = "arm64"
 	DefaultAssetsDir        = "bin"
-	DefaultLogLevel         = "info"
+	DefaultLogLevel         = "INFO"
 	DefaultLogRetentionDays = 90
 	DefaultIssueConcurrency = 5
 	DefaultAPIThrottleRate  = 50
@@ -94,7 +97,7 @@ var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
 	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
-	"apiThrottleBurst", "apiExecutionLogs", "alarmEmail", "alarmTopic", "nag",
+	"apiThrottleBurst", "apiExecutionLogs", "alarmEmail", "alarmTopic", "iamPrincipals", "nag",
 }
 
 // DefaultProps returns the defaults, with RepoRoot found from the working
@@ -192,6 +195,18 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 		p.AlarmEmail = s
 	}
 	boolean("alarmTopic", &p.AlarmTopic)
+	// From -c it is a JSON string; from cdk.json it may be the array itself.
+	switch v := get("iamPrincipals").(type) {
+	case nil:
+	case string:
+		p.IAMPrincipals = strings.TrimSpace(v)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("context iamPrincipals: %w", err))
+		}
+		p.IAMPrincipals = string(b)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Props{}, err
 	}
@@ -258,9 +273,9 @@ func (p Props) Normalize() (Props, error) {
 	if p.LogLevel == "" {
 		p.LogLevel = DefaultLogLevel
 	}
-	switch strings.ToLower(p.LogLevel) {
-	case "debug", "info", "warn", "error":
-		p.LogLevel = strings.ToLower(p.LogLevel)
+	switch strings.ToUpper(p.LogLevel) {
+	case "DEBUG", "INFO", "WARN", "ERROR":
+		p.LogLevel = strings.ToUpper(p.LogLevel)
 	default:
 		errs = append(errs, fmt.Errorf("logLevel %q: want debug, info, warn or error", p.LogLevel))
 	}
@@ -284,6 +299,11 @@ func (p Props) Normalize() (Props, error) {
 	}
 	if p.APIThrottleRate < 0 || p.APIThrottleBurst < 0 {
 		errs = append(errs, errors.New("apiThrottleRate and apiThrottleBurst must be positive"))
+	}
+	if p.IAMPrincipals != "" {
+		if err := checkIAMPrincipals(p.IAMPrincipals); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if p.AlarmEmail != "" {
 		p.AlarmTopic = true
@@ -361,4 +381,32 @@ func plural(n int, unit string) string {
 		unit += "s"
 	}
 	return fmt.Sprintf("rate(%d %s)", n, unit)
+}
+
+// checkIAMPrincipals catches a malformed CERTCTL_IAM_PRINCIPALS at synth
+// time (the api function validates it fully at cold start): a JSON array of
+// rules, each with exactly one of arn/role and one of principal/roles.
+func checkIAMPrincipals(v string) error {
+	var rules []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &rules); err != nil {
+		return fmt.Errorf("iamPrincipals: want a JSON array of rules such as "+
+			`[{"role":"CertOps","roles":["operator"]}]: %w`, err)
+	}
+	for i, r := range rules {
+		_, arn := r["arn"]
+		_, role := r["role"]
+		_, principal := r["principal"]
+		_, roles := r["roles"]
+		if arn == role || principal == roles {
+			return fmt.Errorf("iamPrincipals rule %d: set exactly one of arn and role, and exactly one of principal and roles", i)
+		}
+		for k := range r {
+			switch k {
+			case "arn", "role", "principal", "roles":
+			default:
+				return fmt.Errorf("iamPrincipals rule %d: unknown field %q", i, k)
+			}
+		}
+	}
+	return nil
 }

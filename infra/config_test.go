@@ -23,6 +23,7 @@ func TestPropsFromContext(t *testing.T) {
 		"architecture":     "x86_64",
 		"issueConcurrency": "3",
 		"alarmEmail":       "ops@example.com",
+		"iamPrincipals":    []any{map[string]any{"role": "CertOps", "roles": []any{"operator"}}},
 	}
 	p, err := PropsFromContext(func(k string) any { return ctx[k] })
 	if err != nil {
@@ -30,7 +31,8 @@ func TestPropsFromContext(t *testing.T) {
 	}
 	if p.Stage != "prod" || !p.Production || p.Bypass || p.ApprovalTimeout != 72*time.Hour ||
 		p.SweepRate != 2*time.Hour || p.ReaperRate != 5*time.Minute || p.Architecture != "x86_64" ||
-		p.IssueConcurrency != 3 || p.AlarmEmail != "ops@example.com" || !p.ReservedConcurrency {
+		p.IssueConcurrency != 3 || p.AlarmEmail != "ops@example.com" || !p.ReservedConcurrency ||
+		p.IAMPrincipals != `[{"role":"CertOps","roles":["operator"]}]` {
 		t.Errorf("props %+v", p)
 	}
 	for k, v := range map[string]string{
@@ -143,7 +145,7 @@ func TestContractWithGoCode(t *testing.T) {
 	for name, want := range map[string]string{
 		"EnvStateTable": EnvStateTable, "EnvAuditTable": EnvAuditTable, "EnvStateMachineARN": EnvStateMachineARN,
 		"EnvCAKeyID": EnvCAKeyID, "EnvBypass": EnvBypass, "EnvApprovalTimeout": EnvApprovalTimeout,
-		"EnvStage": EnvStage, "EnvLogLevel": EnvLogLevel,
+		"EnvStage": EnvStage, "EnvLogLevel": EnvLogLevel, "EnvIAMPrincipals": EnvIAMPrincipals,
 		"FnAPI": FnAPI, "FnAuthorizer": FnAuthorizer, "FnApprovalWait": FnApprovalWait, "FnIssue": FnIssue,
 		"FnFinalize": FnFinalize, "FnSweep": FnSweep, "FnReaper": FnReaper,
 		"IndexList": IndexList, "IndexParent": IndexParent, "IndexPending": IndexPending, "IndexDue": IndexDue,

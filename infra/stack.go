@@ -261,10 +261,10 @@ func (s *Stack) functions() {
 		arch = awslambda.Architecture_X86_64()
 	}
 	level := map[string]awslambda.ApplicationLogLevel{
-		"debug": awslambda.ApplicationLogLevel_DEBUG,
-		"info":  awslambda.ApplicationLogLevel_INFO,
-		"warn":  awslambda.ApplicationLogLevel_WARN,
-		"error": awslambda.ApplicationLogLevel_ERROR,
+		"DEBUG": awslambda.ApplicationLogLevel_DEBUG,
+		"INFO":  awslambda.ApplicationLogLevel_INFO,
+		"WARN":  awslambda.ApplicationLogLevel_WARN,
+		"ERROR": awslambda.ApplicationLogLevel_ERROR,
 	}[s.Props.LogLevel]
 	for _, name := range FunctionNames {
 		spec := funcSpecs[name]
@@ -282,6 +282,9 @@ func (s *Stack) functions() {
 			env[EnvStateMachineARN] = s.StateMachineARN
 		case FnIssue:
 			env[EnvCAKeyID] = s.CAKey.KeyArn()
+		}
+		if name == FnAPI && s.Props.IAMPrincipals != "" {
+			env[EnvIAMPrincipals] = jsii.String(s.Props.IAMPrincipals)
 		}
 		role := awsiam.NewRole(s.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),

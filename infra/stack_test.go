@@ -40,7 +40,8 @@ func customStack(t *testing.T) *synthed {
 		p.SweepRate = 30 * time.Minute
 		p.ReaperRate = 2 * time.Hour
 		p.ReservedConcurrency = false
-		p.LogLevel = "DEBUG"
+		p.LogLevel = "debug"
+		p.IAMPrincipals = `[{"role":"CertOps","roles":["operator"]}]`
 	})
 }
 
@@ -110,7 +111,7 @@ func TestFunctions(t *testing.T) {
 			EnvStage:           testStage,
 			EnvBypass:          "false",
 			EnvApprovalTimeout: "168h",
-			EnvLogLevel:        "info",
+			EnvLogLevel:        "INFO",
 		}
 		switch fn {
 		case FnAPI, FnSweep:
@@ -151,8 +152,19 @@ func TestFunctions(t *testing.T) {
 		if _, ok := p["ReservedConcurrentExecutions"]; ok {
 			t.Errorf("custom: %v has reserved concurrency with reservedConcurrency=false", p["FunctionName"])
 		}
-		if got := p["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvLogLevel]; got != "debug" {
+		if got := p["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvLogLevel]; got != "DEBUG" {
 			t.Errorf("custom: log level %v", got)
+		}
+	}
+	// The IAM mapping goes to the api function only.
+	for _, r := range c.resources("AWS::Lambda::Function") {
+		p := props(r)
+		got, ok := p["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvIAMPrincipals]
+		if (p["FunctionName"] == "certctl-test-api") != ok {
+			t.Errorf("custom: %v has %s=%v", p["FunctionName"], EnvIAMPrincipals, got)
+		}
+		if ok && got != `[{"role":"CertOps","roles":["operator"]}]` {
+			t.Errorf("custom: %s=%v", EnvIAMPrincipals, got)
 		}
 	}
 	// Production with the override: bypass on, timeout passed through.
