@@ -14,6 +14,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 func embeddedOnly(t *testing.T) {
@@ -206,5 +207,40 @@ func TestConcurrentDecisionsAtTheStore(t *testing.T) {
 			want = "Completed"
 		}
 		waitJob(t, jobID, want)
+	}
+}
+
+// failingSend is a Step Functions client whose SendTaskSuccess fails, as if
+// the API function lost its network right after recording a decision.
+type failingSend struct{ workflow.Executions }
+
+func (failingSend) SendDecision(context.Context, string, string) error {
+	return errors.New("connection reset")
+}
+
+// A decision whose hand-off fails is queued and the reaper delivers it.
+func TestFailedHandOffIsRedeliveredByTheReaper(t *testing.T) {
+	embeddedOnly(t)
+	created := newCert(t, "alice", newProfile(t, true))
+	approvalID, jobID := created.str("approval_id"), created.str("job_id")
+	waitTokenStored(t, approvalID)
+
+	broken := serviceOf()
+	broken.Exec = failingSend{broken.Exec}
+	bob := domain.Actor{ID: "bob", Type: domain.ActorUser, Roles: []domain.Role{domain.RoleApprover}}
+	if _, err := broken.Approve(context.Background(), bob, approvalID, "network trouble"); err != nil {
+		t.Fatalf("the decision must stand even when the hand-off fails: %v", err)
+	}
+	if j := must(t, http.StatusOK, "carol", "GET", "/api/v1/jobs/"+jobID, nil); j.str("status") != "Pending" {
+		t.Fatalf("job before redelivery: %s", j.Raw)
+	}
+	res, err := serviceOf().Reap(context.Background())
+	if err != nil || res.Redelivered < 1 {
+		t.Fatalf("reaper: %+v %v", res, err)
+	}
+	waitJob(t, jobID, "Completed")
+	// Delivered once: the queue is empty again.
+	if res, err := serviceOf().Reap(context.Background()); err != nil || res.Redelivered != 0 {
+		t.Fatalf("second reaper run: %+v %v", res, err)
 	}
 }

@@ -301,3 +301,58 @@ func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at,
 
 // IsConditionFailed reports whether err is a failed condition.
 func IsConditionFailed(err error) bool { return errors.Is(err, ErrConditionFailed) }
+
+// handoffPartition holds decided requests whose decision could not be sent
+// to the waiting execution: the reaper retries them.
+const handoffPartition = "HANDOFF"
+
+// MarkHandoffPending puts a decided request in the redelivery queue. It is
+// written only when sending failed, so the normal path pays nothing.
+func (st *Store) MarkHandoffPending(ctx context.Context, id string, at time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       approvalKey(id),
+		UpdateExpression:          aws.String("SET pending_pk = :h, pending_sk = :sk"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #state <> :pending"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(handoffPartition), ":sk": s(SortTime(at) + "#" + id), ":pending": s(string(domain.ApprovalPending))},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("store: mark hand-off of %s: %w", id, err)
+	}
+	return nil
+}
+
+// PendingHandoffs pages through decided requests awaiting redelivery.
+func (st *Store) PendingHandoffs(ctx context.Context, page PageRequest) ([]*domain.Approval, string, error) {
+	in := st.pendingQuery(true)
+	in.ExpressionAttributeValues[":p"] = s(handoffPartition)
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*domain.Approval, 0, len(items))
+	for _, item := range items {
+		a, err := approvalFromItem(item)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	return out, next, nil
+}
+
+// ClearHandoff takes a request out of the redelivery queue.
+func (st *Store) ClearHandoff(ctx context.Context, id string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       approvalKey(id),
+		UpdateExpression:          aws.String("REMOVE pending_pk, pending_sk"),
+		ConditionExpression:       aws.String("pending_pk = :h"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(handoffPartition)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("store: clear hand-off of %s: %w", id, err)
+	}
+	return nil
+}

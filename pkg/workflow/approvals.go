@@ -2,9 +2,11 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
@@ -117,15 +119,49 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 }
 
 // handOff sends a recorded decision to the waiting execution. Failure here
-// loses nothing: the decision is stored, and the execution's timeout path
-// reads it back; it is logged so operators see a stuck hand-off.
+// loses nothing: the decision is stored and the request is queued for the
+// reaper to send again (and, at the latest, the execution's timeout path
+// reads the decision back).
 func (s *Service) handOff(ctx context.Context, a *domain.Approval, outcome string) {
 	if a.TaskToken == "" || a.JobID == "" {
 		return
 	}
-	if err := s.Exec.SendDecision(ctx, a.TaskToken, outcome); err != nil {
-		s.log().ErrorContext(ctx, "decision recorded but hand-off to the execution failed",
-			"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
+	err := s.Exec.SendDecision(ctx, a.TaskToken, outcome)
+	if err == nil || errors.Is(err, stepfn.ErrTokenUnknown) {
+		return
+	}
+	s.log().ErrorContext(ctx, "decision recorded but hand-off to the execution failed; queued for redelivery",
+		"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
+	if err := s.Store.MarkHandoffPending(context.WithoutCancel(ctx), a.ID, s.now()); err != nil {
+		s.log().ErrorContext(ctx, "could not queue the hand-off; the execution's timeout will pick the decision up", "approval_id", a.ID, "error", err)
+	}
+}
+
+// redeliver sends queued decisions to their executions again.
+func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
+	token := ""
+	for {
+		queued, next, err := s.Store.PendingHandoffs(ctx, store.PageRequest{Limit: reapPageSize, Token: token})
+		if err != nil {
+			return sent, failed, err
+		}
+		for _, a := range queued {
+			err := s.Exec.SendDecision(ctx, a.TaskToken, string(a.State))
+			if err != nil && !errors.Is(err, stepfn.ErrTokenUnknown) {
+				failed++
+				s.log().ErrorContext(ctx, "redelivery failed; will retry", "approval_id", a.ID, "error", err)
+				continue
+			}
+			if err := s.Store.ClearHandoff(ctx, a.ID); err != nil {
+				failed++
+				continue
+			}
+			sent++
+		}
+		if next == "" {
+			return sent, failed, nil
+		}
+		token = next
 	}
 }
 

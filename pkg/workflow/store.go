@@ -36,6 +36,9 @@ type Store interface {
 	PendingOlderThan(ctx context.Context, cutoff time.Time, page store.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d store.Decision) error
+	MarkHandoffPending(ctx context.Context, id string, at time.Time) error
+	PendingHandoffs(ctx context.Context, page store.PageRequest) ([]*domain.Approval, string, error)
+	ClearHandoff(ctx context.Context, id string) error
 
 	GetIssuer(ctx context.Context, id string) (*store.Issuer, error)
 	PutIssuerIfAbsent(ctx context.Context, is *store.Issuer, audit *domain.AuditEvent) (*store.Issuer, bool, error)
