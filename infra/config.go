@@ -70,7 +70,8 @@ type Props struct {
 	IssueConcurrency        int           // reserved (and so maximum) concurrency of issue
 	APIThrottleRate         float64       // stage-wide steady-state requests per second
 	APIThrottleBurst        int           // stage-wide burst
-	APIExecutionLogs        bool          // API Gateway execution logs (needs the account's CloudWatch role)
+	APIExecutionLogs        bool          // API Gateway execution logs (unmanaged log group, no retention)
+	APIGatewayAccountRole   bool          // set the region's API Gateway CloudWatch Logs role (needed for access logs)
 	AlarmEmail              string        // subscribe this address to the alarm topic
 	AlarmTopic              bool          // create an SNS topic for alarm actions (implied by AlarmEmail)
 	IAMPrincipals           string        // CERTCTL_IAM_PRINCIPALS (api only): JSON array mapping IAM callers to roles
@@ -97,24 +98,25 @@ var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
 	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
-	"apiThrottleBurst", "apiExecutionLogs", "alarmEmail", "alarmTopic", "iamPrincipals", "nag",
+	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals", "nag",
 }
 
 // DefaultProps returns the defaults, with RepoRoot found from the working
 // directory.
 func DefaultProps() Props {
 	return Props{
-		Stage:               DefaultStage,
-		ApprovalTimeout:     DefaultApprovalTimeout,
-		SweepRate:           DefaultSweepRate,
-		ReaperRate:          DefaultReaperRate,
-		Architecture:        DefaultArchitecture,
-		LogLevel:            DefaultLogLevel,
-		LogRetentionDays:    DefaultLogRetentionDays,
-		ReservedConcurrency: true,
-		IssueConcurrency:    DefaultIssueConcurrency,
-		APIThrottleRate:     DefaultAPIThrottleRate,
-		APIThrottleBurst:    DefaultAPIThrottleBurst,
+		Stage:                 DefaultStage,
+		ApprovalTimeout:       DefaultApprovalTimeout,
+		SweepRate:             DefaultSweepRate,
+		ReaperRate:            DefaultReaperRate,
+		Architecture:          DefaultArchitecture,
+		LogLevel:              DefaultLogLevel,
+		LogRetentionDays:      DefaultLogRetentionDays,
+		ReservedConcurrency:   true,
+		IssueConcurrency:      DefaultIssueConcurrency,
+		APIGatewayAccountRole: true,
+		APIThrottleRate:       DefaultAPIThrottleRate,
+		APIThrottleBurst:      DefaultAPIThrottleBurst,
 	}
 }
 
@@ -191,6 +193,7 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 	}
 	integer("apiThrottleBurst", &p.APIThrottleBurst)
 	boolean("apiExecutionLogs", &p.APIExecutionLogs)
+	boolean("apiGatewayAccountRole", &p.APIGatewayAccountRole)
 	if s, ok := str("alarmEmail"); ok {
 		p.AlarmEmail = s
 	}

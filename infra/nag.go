@@ -43,9 +43,12 @@ const (
 		"and runs no business logic."
 	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
 		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."
-	reasonExecLogs = "Execution logging needs the account-wide API Gateway CloudWatch Logs role (AWS::ApiGateway::Account), " +
-		"a per-account singleton this stack must not own. JSON access logs with the caller's identity are on for " +
-		"every request; pass -c apiExecutionLogs=true once the account has that role."
+	reasonExecLogs = "Execution logs go to a log group API Gateway creates outside the stack (API-Gateway-Execution-Logs_<id>/<stage>) " +
+		"with no retention. JSON access logs with the caller's identity are on for every request; pass " +
+		"-c apiExecutionLogs=true for execution logs at level ERROR."
+	reasonAPIGWRole = "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-managed policy documented for API Gateway's " +
+		"account-level logging role; only apigateway.amazonaws.com can assume this role, and stage logging " +
+		"(access logs included) cannot work without it."
 	reasonSNSKMS = "Alarm notifications carry only alarm names and states. CloudWatch cannot publish to a topic encrypted " +
 		"with the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; " +
 		"publishing requires TLS (enforceSSL)."
@@ -75,6 +78,10 @@ func (s *Stack) Suppressions() []Suppression {
 	}
 	if s.AlarmTopic != nil {
 		out = append(out, Suppression{"AlarmTopic/Resource", "AwsSolutions-SNS2", nil, reasonSNSKMS})
+	}
+	if s.Props.APIGatewayAccountRole {
+		out = append(out, Suppression{"IamApi/CloudWatchRole/Resource", "AwsSolutions-IAM4",
+			[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}, reasonAPIGWRole})
 	}
 	return out
 }

@@ -611,13 +611,20 @@ func (s *Stack) apis() {
 		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String("X-Api-Key"))},
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(AuthorizerCacheTTL.Seconds())),
 	})
+	// API Gateway writes stage logs (access logs included) only once the
+	// region's account settings name a CloudWatch Logs role. The IAM API
+	// sets it (AWS::ApiGateway::Account, role and setting retained on
+	// delete); both stages wait for it.
 	s.IamAPI = s.restAPI("IamApi", "iam", awsapigateway.AuthorizationType_IAM, nil,
-		"SigV4-signed requests (AWS_IAM); identity from requestContext.identity")
+		"SigV4-signed requests (AWS_IAM); identity from requestContext.identity", s.Props.APIGatewayAccountRole)
 	s.KeyAPI = s.restAPI("KeyApi", "key", awsapigateway.AuthorizationType_CUSTOM, authorizer,
-		"API keys in X-Api-Key, validated by the REQUEST authorizer; identity from requestContext.authorizer")
+		"API keys in X-Api-Key, validated by the REQUEST authorizer; identity from requestContext.authorizer", false)
+	if account := s.IamAPI.Node().TryFindChild(jsii.String("Account")); account != nil {
+		s.KeyAPI.DeploymentStage().Node().AddDependency(account)
+	}
 }
 
-func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, authorizer awsapigateway.IAuthorizer, desc string) awsapigateway.RestApi {
+func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, authorizer awsapigateway.IAuthorizer, desc string, accountRole bool) awsapigateway.RestApi {
 	logs := s.logGroup(id+"AccessLogs", "/aws/apigateway/"+s.name(kind)+"-access")
 	logging := awsapigateway.MethodLoggingLevel_OFF
 	if s.Props.APIExecutionLogs {
@@ -627,7 +634,7 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		RestApiName:    jsii.String(s.name(kind)),
 		Description:    jsii.String(fmt.Sprintf("certctl-serverless %s: %s", s.Props.Stage, desc)),
 		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
-		CloudWatchRole: jsii.Bool(false),
+		CloudWatchRole: jsii.Bool(accountRole),
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(s.Props.Stage),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(logs),

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -42,6 +43,7 @@ func customStack(t *testing.T) *synthed {
 		p.ReservedConcurrency = false
 		p.LogLevel = "debug"
 		p.IAMPrincipals = `[{"role":"CertOps","roles":["operator"]}]`
+		p.APIGatewayAccountRole = false
 	})
 }
 
@@ -425,8 +427,16 @@ func TestRolePolicies(t *testing.T) {
 	// Across every policy of every role: no wildcard actions, no writes to
 	// the audit table but PutItem, no managed policies.
 	for id, r := range s.resources("AWS::IAM::Role") {
-		if _, ok := props(r)["ManagedPolicyArns"]; ok {
-			t.Errorf("role %s has managed policies", logical(id))
+		// Only API Gateway's account-level logging role uses the AWS-managed
+		// policy made for it.
+		mp := render(props(r)["ManagedPolicyArns"])
+		if logical(id) == "IamApiCloudWatchRole" {
+			if !strings.HasSuffix(mp, `:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]`) ||
+				!strings.Contains(render(props(r)["AssumeRolePolicyDocument"]), "apigateway.amazonaws.com") {
+				t.Errorf("API Gateway logging role: %s", mp)
+			}
+		} else if _, ok := props(r)["ManagedPolicyArns"]; ok {
+			t.Errorf("role %s has managed policies %s", logical(id), mp)
 		}
 		for _, g := range s.grants(logical(id)) {
 			f := strings.Fields(g)
@@ -530,6 +540,14 @@ func TestAPIAuthorization(t *testing.T) {
 	})
 	for id, r := range s.resources("AWS::ApiGateway::Stage") {
 		p := props(r)
+		// Stage logs need the account's API Gateway logging role first.
+		var deps []string
+		for _, d := range list(r["DependsOn"]) {
+			deps = append(deps, logical(d.(string)))
+		}
+		if !slices.Contains(deps, "IamApiAccount") {
+			t.Errorf("%s: depends on %v, want the API Gateway account setting", logical(id), deps)
+		}
 		if p["StageName"] != testStage || p["TracingEnabled"] != true {
 			t.Errorf("%s: stage %v tracing %v", logical(id), p["StageName"], p["TracingEnabled"])
 		}
@@ -701,6 +719,12 @@ func TestNagAwsSolutions(t *testing.T) {
 	if has(defaultStack(t), "AwsSolutions-SNS2") || !has(prodStack(t), "AwsSolutions-SNS2") {
 		t.Errorf("SNS2 suppression should exist only with the alarm topic")
 	}
+	if !has(defaultStack(t), "AwsSolutions-IAM4") || has(customStack(t), "AwsSolutions-IAM4") {
+		t.Errorf("IAM4 suppression should exist only with the API Gateway account role")
+	}
+	check(t, "no account setting with apiGatewayAccountRole=false", func() {
+		customStack(t).T.ResourceCountIs(jsii.String("AWS::ApiGateway::Account"), jsii.Number(0))
+	})
 }
 
 func TestBypassInProductionRefused(t *testing.T) {
