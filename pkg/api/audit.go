@@ -11,31 +11,21 @@ import (
 // listAudit serves GET /audit: newest first, filtered by actor, action,
 // resource and time. ?actor=system-bypass proves bypass is off.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), ResourceID: q.Get("resource_id")}
-	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if f.Until, err = timeParam(q.Get("until"), "until"); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
-		a.fail(w, r, domain.Invalidf("until must not be before since"))
-		return
-	}
-	items, next, err := a.records.ListAudit(r.Context(), f, pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeList(w, items, next)
+	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.AuditEvent, string, error) {
+		f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), ResourceID: q.Get("resource_id")}
+		var err error
+		if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+			return nil, "", err
+		}
+		if f.Until, err = timeParam(q.Get("until"), "until"); err != nil {
+			return nil, "", err
+		}
+		if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+			return nil, "", domain.Invalidf("until must not be before since")
+		}
+		return a.records.ListAudit(r.Context(), f, pg)
+	})
 }
 
 func timeParam(v, name string) (time.Time, error) {

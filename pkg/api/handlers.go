@@ -8,143 +8,126 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
-func (a *API) createProfile(w http.ResponseWriter, r *http.Request) {
-	var in workflow.ProfileInput
-	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	p, err := a.svc.CreateProfile(r.Context(), actorFrom(r.Context()), in)
+// respond writes v with status, or the error.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, p)
+	writeJSON(w, status, v)
 }
 
-func (a *API) updateProfile(w http.ResponseWriter, r *http.Request) {
-	var in workflow.ProfileInput
-	if err := decode(r, &in); err != nil {
+// serveList answers a list route: page parameters in, {data, next_page_token} out.
+func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, fetch func(store.PageRequest) ([]T, string, error)) {
+	pg, err := page(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	p, pending, err := a.svc.UpdateProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+	items, next, err := fetch(pg)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeList(w, items, next)
+}
+
+// withBody decodes the request body into a new T (optional bodies may be
+// empty) and calls serve with it.
+func withBody[T any](a *API, w http.ResponseWriter, r *http.Request, optional bool, serve func(T)) {
+	var in T
+	dec := decode
+	if optional {
+		dec = decodeOptional
+	}
+	if err := dec(r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	serve(in)
+}
+
+func (a *API) createProfile(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, false, func(in workflow.ProfileInput) {
+		p, err := a.svc.CreateProfile(r.Context(), actorFrom(r.Context()), in)
+		a.respond(w, r, http.StatusCreated, p, err)
+	})
+}
+
+// changed answers a profile change: 202 when it awaits approval.
+func (a *API) changed(w http.ResponseWriter, r *http.Request, p *domain.Profile, pending *workflow.PendingEdit, err error) {
 	switch {
 	case err != nil:
 		a.fail(w, r, err)
 	case pending != nil:
 		writeJSON(w, http.StatusAccepted, pending)
+	case p == nil:
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		writeJSON(w, http.StatusOK, p)
 	}
 }
 
+func (a *API) updateProfile(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, false, func(in workflow.ProfileInput) {
+		p, pending, err := a.svc.UpdateProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+		a.changed(w, r, p, pending, err)
+	})
+}
+
 func (a *API) deleteProfile(w http.ResponseWriter, r *http.Request) {
 	pending, err := a.svc.DeleteProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
-	switch {
-	case err != nil:
-		a.fail(w, r, err)
-	case pending != nil:
-		writeJSON(w, http.StatusAccepted, pending)
-	default:
-		w.WriteHeader(http.StatusNoContent)
-	}
+	a.changed(w, r, nil, pending, err)
 }
 
 func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 	p, err := a.svc.GetProfile(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	a.respond(w, r, http.StatusOK, p, err)
 }
 
 func (a *API) listProfiles(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	items, next, err := a.svc.ListProfiles(r.Context(), pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeList(w, items, next)
+	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.Profile, string, error) {
+		return a.svc.ListProfiles(r.Context(), pg)
+	})
 }
 
 func (a *API) createCertificate(w http.ResponseWriter, r *http.Request) {
-	var in workflow.CertificateInput
-	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	started, err := a.svc.CreateCertificate(r.Context(), actorFrom(r.Context()), in)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, started)
+	withBody(a, w, r, false, func(in workflow.CertificateInput) {
+		started, err := a.svc.CreateCertificate(r.Context(), actorFrom(r.Context()), in)
+		a.respond(w, r, http.StatusCreated, started, err)
+	})
 }
 
 func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
 	c, err := a.svc.Store.GetCertificate(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	a.respond(w, r, http.StatusOK, c, err)
 }
 
 func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	items, next, err := a.svc.Store.ListCertificates(r.Context(), store.CertificateFilter{Status: q.Get("status"), ProfileID: q.Get("profile_id")}, pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeList(w, items, next)
+	f := store.CertificateFilter{Status: q.Get("status"), ProfileID: q.Get("profile_id")}
+	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.Certificate, string, error) {
+		return a.svc.Store.ListCertificates(r.Context(), f, pg)
+	})
 }
 
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	id := r.PathValue("id")
-	if _, err := a.svc.Store.GetCertificate(r.Context(), id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	items, next, err := a.svc.Store.ListVersions(r.Context(), id, pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeList(w, items, next)
+	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.CertificateVersion, string, error) {
+		if _, err := a.svc.Store.GetCertificate(r.Context(), id); err != nil {
+			return nil, "", err
+		}
+		return a.svc.Store.ListVersions(r.Context(), id, pg)
+	})
 }
 
 func (a *API) renew(w http.ResponseWriter, r *http.Request) {
-	var in struct {
+	withBody(a, w, r, true, func(in struct {
 		CSR string `json:"csr"`
-	}
-	if err := decodeOptional(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	started, err := a.svc.Renew(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.CSR)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, started)
+	}) {
+		started, err := a.svc.Renew(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.CSR)
+		a.respond(w, r, http.StatusAccepted, started, err)
+	})
 }
 
 // jobView adds the execution ARN, derived rather than stored.
@@ -167,56 +150,35 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	if s := q.Get("status"); s != "" {
-		if _, ok := domain.ParseJobStatus(s); !ok {
-			a.fail(w, r, domain.Invalidf("status must be one of AwaitingApproval, Pending, Running, Completed, Failed, Cancelled"))
-			return
+	f := store.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}
+	serveList(a, w, r, func(pg store.PageRequest) ([]jobView, string, error) {
+		if _, ok := domain.ParseJobStatus(f.Status); f.Status != "" && !ok {
+			return nil, "", domain.Invalidf("status must be one of AwaitingApproval, Pending, Running, Completed, Failed, Cancelled")
 		}
-	}
-	items, next, err := a.svc.Store.ListJobs(r.Context(), store.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}, pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	views := make([]jobView, len(items))
-	for i, j := range items {
-		views[i] = a.jobView(j)
-	}
-	writeList(w, views, next)
+		jobs, next, err := a.svc.Store.ListJobs(r.Context(), f, pg)
+		views := make([]jobView, len(jobs))
+		for i, j := range jobs {
+			views[i] = a.jobView(j)
+		}
+		return views, next, err
+	})
 }
 
 func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	f := store.ApprovalFilter{
 		State: q.Get("state"), Kind: q.Get("kind"), ProfileID: q.Get("profile_id"),
 		CertificateID: q.Get("certificate_id"), RequestedBy: q.Get("requested_by"),
 	}
-	items, next, err := a.svc.ListApprovals(r.Context(), f, pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeList(w, items, next)
+	serveList(a, w, r, func(pg store.PageRequest) ([]*workflow.ApprovalView, string, error) {
+		return a.svc.ListApprovals(r.Context(), f, pg)
+	})
 }
 
 func (a *API) getApproval(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.GetApproval(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.respond(w, r, http.StatusOK, v, err)
 }
 
 type decisionBody struct {
@@ -224,31 +186,17 @@ type decisionBody struct {
 }
 
 func (a *API) approve(w http.ResponseWriter, r *http.Request) {
-	var in decisionBody
-	if err := decodeOptional(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	res, err := a.svc.Approve(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.Note)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	withBody(a, w, r, true, func(in decisionBody) {
+		res, err := a.svc.Approve(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.Note)
+		a.respond(w, r, http.StatusOK, res, err)
+	})
 }
 
 func (a *API) reject(w http.ResponseWriter, r *http.Request) {
-	var in decisionBody
-	if err := decodeOptional(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	res, err := a.svc.Reject(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.Note)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	withBody(a, w, r, true, func(in decisionBody) {
+		res, err := a.svc.Reject(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.Note)
+		a.respond(w, r, http.StatusOK, res, err)
+	})
 }
 
 // issuerView is an issuer and its CA certificate, once created.
@@ -285,9 +233,5 @@ func (a *API) listIssuers(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) getIssuer(w http.ResponseWriter, r *http.Request) {
 	v, err := a.issuer(r, r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.respond(w, r, http.StatusOK, v, err)
 }

@@ -5,58 +5,33 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	var in apikey.CreateRequest
-	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	created, err := a.keys.Create(r.Context(), actorFrom(r.Context()), in)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, created)
+	withBody(a, w, r, false, func(in apikey.CreateRequest) {
+		created, err := a.keys.Create(r.Context(), actorFrom(r.Context()), in)
+		w.Header().Set("Cache-Control", "no-store") // the secret is in the body
+		a.respond(w, r, http.StatusCreated, created, err)
+	})
 }
 
 func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	pg, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	items, next, err := a.keys.List(r.Context(), actorFrom(r.Context()), r.URL.Query().Get("principal"), pg)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeList(w, items, next)
+	serveList(a, w, r, func(pg store.PageRequest) ([]apikey.View, string, error) {
+		return a.keys.List(r.Context(), actorFrom(r.Context()), r.URL.Query().Get("principal"), pg)
+	})
 }
 
 func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	v, err := a.keys.Revoke(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.respond(w, r, http.StatusOK, v, err)
 }
 
 func (a *API) setRoles(w http.ResponseWriter, r *http.Request) {
-	var in struct {
+	withBody(a, w, r, false, func(in struct {
 		Roles []domain.Role `json:"roles"`
-	}
-	if err := decode(r, &in); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	p, err := a.keys.SetRoles(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.Roles)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	}) {
+		p, err := a.keys.SetRoles(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.Roles)
+		a.respond(w, r, http.StatusOK, p, err)
+	})
 }

@@ -129,19 +129,7 @@ func (st *Store) RevokeAPIKey(ctx context.Context, k *APIKey, at time.Time, audi
 func (st *Store) ListAPIKeys(ctx context.Context, principal string, page PageRequest) ([]*APIKey, string, error) {
 	in := st.listQuery("APIKEY")
 	filter(in, map[string]string{"principal": principal})
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*APIKey, 0, len(items))
-	for _, item := range items {
-		var k APIKey
-		if err := unmarshal(item, &k); err != nil {
-			return nil, "", err
-		}
-		out = append(out, &k)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, as[APIKey])
 }
 
 // PutPrincipal replaces a principal's role set, with its audit row.

@@ -47,19 +47,7 @@ func (st *Store) ListApprovals(ctx context.Context, f ApprovalFilter, page PageR
 		"certificate_id": f.CertificateID,
 		"requested_by":   f.RequestedBy,
 	})
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Approval, 0, len(items))
-	for _, item := range items {
-		a, err := approvalFromItem(item)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, approvalFromItem)
 }
 
 func (st *Store) pendingQuery(oldestFirst bool) *dynamodb.QueryInput {
@@ -78,19 +66,7 @@ func (st *Store) PendingOlderThan(ctx context.Context, cutoff time.Time, page Pa
 	in := st.pendingQuery(true)
 	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
 	in.ExpressionAttributeValues[":cut"] = s(SortTime(cutoff))
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Approval, 0, len(items))
-	for _, item := range items {
-		a, err := approvalFromItem(item)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, approvalFromItem)
 }
 
 // StoreTaskToken saves the token of the execution waiting on approval id,
@@ -327,19 +303,7 @@ func (st *Store) MarkHandoffPending(ctx context.Context, id string, at time.Time
 func (st *Store) PendingHandoffs(ctx context.Context, page PageRequest) ([]*domain.Approval, string, error) {
 	in := st.pendingQuery(true)
 	in.ExpressionAttributeValues[":p"] = s(handoffPartition)
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Approval, 0, len(items))
-	for _, item := range items {
-		a, err := approvalFromItem(item)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, approvalFromItem)
 }
 
 // ClearHandoff takes a request out of the redelivery queue.

@@ -59,11 +59,7 @@ func (st *Store) ListAudit(ctx context.Context, f AuditFilter, page PageRequest)
 		return st.listAuditByDay(ctx, f, until, page)
 	}
 	filter(in, rest)
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	return auditEvents(items, next)
+	return queryAs(ctx, st, in, page, auditFromItem)
 }
 
 // dayCursor is the page token of a by_day walk: the day being read and the
@@ -118,17 +114,5 @@ func (st *Store) listAuditByDay(ctx context.Context, f AuditFilter, until time.T
 		b, _ := json.Marshal(cur)
 		token = base64.RawURLEncoding.EncodeToString(b)
 	}
-	return auditEvents(items, token)
-}
-
-func auditEvents(items []map[string]types.AttributeValue, next string) ([]*domain.AuditEvent, string, error) {
-	out := make([]*domain.AuditEvent, 0, len(items))
-	for _, item := range items {
-		ev, err := auditFromItem(item)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, ev)
-	}
-	return out, next, nil
+	return decodeAll(items, token, auditFromItem)
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -128,19 +127,7 @@ type CertificateFilter struct {
 func (st *Store) ListCertificates(ctx context.Context, f CertificateFilter, page PageRequest) ([]*domain.Certificate, string, error) {
 	in := st.listQuery("CERT")
 	filter(in, map[string]string{"status": f.Status, "profile_id": f.ProfileID})
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Certificate, 0, len(items))
-	for _, item := range items {
-		var c domain.Certificate
-		if err := unmarshal(item, &c); err != nil {
-			return nil, "", err
-		}
-		out = append(out, &c)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, as[domain.Certificate])
 }
 
 // ListVersions lists a certificate's issued versions, newest first.
@@ -154,19 +141,7 @@ func (st *Store) ListVersions(ctx context.Context, certID string, page PageReque
 		},
 		ScanIndexForward: aws.Bool(false),
 	}
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.CertificateVersion, 0, len(items))
-	for _, item := range items {
-		var v domain.CertificateVersion
-		if err := unmarshal(item, &v); err != nil {
-			return nil, "", fmt.Errorf("store: version: %w", err)
-		}
-		out = append(out, &v)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, as[domain.CertificateVersion])
 }
 
 // DueBefore pages through certificates whose renewal time is before t and
@@ -184,17 +159,5 @@ func (st *Store) DueBefore(ctx context.Context, t time.Time, page PageRequest) (
 		},
 		ScanIndexForward: aws.Bool(true),
 	}
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Certificate, 0, len(items))
-	for _, item := range items {
-		var c domain.Certificate
-		if err := unmarshal(item, &c); err != nil {
-			return nil, "", err
-		}
-		out = append(out, &c)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, as[domain.Certificate])
 }

@@ -39,17 +39,5 @@ func (st *Store) ListJobs(ctx context.Context, f JobFilter, page PageRequest) ([
 		}
 	}
 	filter(in, map[string]string{"status": f.Status})
-	items, next, err := st.queryPage(ctx, in, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Job, 0, len(items))
-	for _, item := range items {
-		j, err := jobFromItem(item)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, j)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, in, page, jobFromItem)
 }

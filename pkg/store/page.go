@@ -112,3 +112,33 @@ func filter(in *dynamodb.QueryInput, eq map[string]string) {
 		in.FilterExpression = aws.String(expr)
 	}
 }
+
+// queryAs runs queryPage and decodes each item with decode.
+func queryAs[T any](ctx context.Context, st *Store, in *dynamodb.QueryInput, page PageRequest, decode func(map[string]types.AttributeValue) (T, error)) ([]T, string, error) {
+	items, next, err := st.queryPage(ctx, in, page)
+	if err != nil {
+		return nil, "", err
+	}
+	return decodeAll(items, next, decode)
+}
+
+func decodeAll[T any](items []map[string]types.AttributeValue, next string, decode func(map[string]types.AttributeValue) (T, error)) ([]T, string, error) {
+	out := make([]T, 0, len(items))
+	for _, item := range items {
+		v, err := decode(item)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	return out, next, nil
+}
+
+// as decodes an item into a new T by its json tags.
+func as[T any](item map[string]types.AttributeValue) (*T, error) {
+	var v T
+	if err := unmarshal(item, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}

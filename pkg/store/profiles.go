@@ -129,19 +129,7 @@ func (st *Store) GetProfile(ctx context.Context, id string) (*domain.Profile, er
 
 // ListProfiles lists profiles, newest first.
 func (st *Store) ListProfiles(ctx context.Context, page PageRequest) ([]*domain.Profile, string, error) {
-	items, next, err := st.queryPage(ctx, st.listQuery("PROFILE"), page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*domain.Profile, 0, len(items))
-	for _, item := range items {
-		var p domain.Profile
-		if err := unmarshal(item, &p); err != nil {
-			return nil, "", err
-		}
-		out = append(out, &p)
-	}
-	return out, next, nil
+	return queryAs(ctx, st, st.listQuery("PROFILE"), page, as[domain.Profile])
 }
 
 // profileUnchanged is a transaction item asserting the profile still has the
