@@ -53,7 +53,7 @@ destroy: $(INFRA_BUILD_DEP) cdk-install
 	$(CDK) destroy $(CDK_COMMON)
 
 infra-test:
-	cd $(INFRA_DIR) && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test ./...
+	cd $(INFRA_DIR) && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test -count=1 ./...
 
 localstack-up:
 	bash localstack/up.sh
