@@ -271,3 +271,34 @@ func readmeRoutes(t *testing.T) map[string]string {
 	}
 	return out
 }
+
+func TestApproverPoolLimitsWhoMayApprove(t *testing.T) {
+	dana := must(t, http.StatusCreated, "admin", "POST", "/api/v1/apikeys", map[string]any{"principal": "dana", "roles": []string{"approver"}})
+	keys["dana"] = dana.str("secret")
+	profile := uniq("pool")
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": profile, "name": "pooled", "requires_approval": true,
+		"approvers": map[string]any{"principals": []string{"bob", "arn:aws:iam::123456789012:role/platform/certctl-operator"}},
+	})
+	p := profileOf(t, profile)
+	pool := p.Body["approvers"].(map[string]any)["principals"].([]any)
+	if pool[1] != "iam:aws:123456789012:role/certctl-operator" {
+		t.Fatalf("pool ARNs must be stored canonical: %v", pool)
+	}
+	created := newCert(t, "alice", profile)
+	approvalID := created.str("approval_id")
+	r := must(t, http.StatusForbidden, "dana", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	if !strings.Contains(r.str("message"), "approver pool") {
+		t.Fatalf("outside the pool: %s", r.Raw)
+	}
+	must(t, http.StatusForbidden, "admin", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	// A session of the pooled role (sts form) is in the pool the role's iam ARN names.
+	if stack != nil {
+		r := iamCall(t, "arn:aws:sts::123456789012:assumed-role/certctl-operator/erin", "POST", "/api/v1/approvals/"+approvalID+"/reject", map[string]string{"note": "pool works"})
+		if r.Status != http.StatusOK {
+			t.Fatalf("pooled role session: %d %s", r.Status, r.Raw)
+		}
+		return
+	}
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+}

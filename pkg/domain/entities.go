@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Profile is certificate policy: which keys are allowed, how long a
 // certificate lives, when it renews, and whether issuance needs approval.
@@ -103,7 +106,8 @@ func (p *ApproverPool) Allows(actor Actor) bool {
 		return true
 	}
 	for _, id := range p.Principals {
-		if id == actor.ID {
+		// A role id (iam:…:role/name) admits every session of that role.
+		if id == actor.ID || (strings.HasPrefix(id, "iam:") && strings.HasPrefix(actor.ID, id+"/")) {
 			return true
 		}
 	}

@@ -58,6 +58,9 @@ func ParseRules(text string) ([]Rule, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s rule %d: %w", EnvIAMPrincipals, i, err)
 			}
+			if r.Principal != "" && isRoleOnly(c) {
+				return nil, fmt.Errorf("%s rule %d: a role ARN covers every session of the role and cannot be linked to one principal; link the session ARN", EnvIAMPrincipals, i)
+			}
 			r.canonical = c
 		}
 		if r.Role != "" {
@@ -113,7 +116,7 @@ func (r *Resolver) FromIAM(ctx context.Context, userARN string) (domain.Actor, e
 	actor := domain.Actor{ID: id, Type: domain.ActorUser}
 	role := RoleName(id)
 	for _, rule := range r.rules {
-		matched := rule.canonical == id
+		matched := Covers(rule.canonical, id)
 		if rule.Role != "" && role != "" {
 			matched, _ = path.Match(strings.ToLower(rule.Role), role)
 		}
@@ -126,4 +129,20 @@ func (r *Resolver) FromIAM(ctx context.Context, userARN string) (domain.Actor, e
 		}
 	}
 	return actor, nil
+}
+
+// isRoleOnly reports a canonical role id without a session.
+func isRoleOnly(canonical string) bool {
+	_, after, ok := strings.Cut(canonical, ":role/")
+	return ok && !strings.Contains(after, "/")
+}
+
+// Covers reports whether the canonical id pattern names actor: the same
+// identity, or a role (its iam form, arn:aws:iam::…:role/Name) whose session
+// (its sts form, arn:aws:sts::…:assumed-role/Name/session) actor is.
+func Covers(pattern, actor string) bool {
+	if pattern == "" {
+		return false
+	}
+	return pattern == actor || (isRoleOnly(pattern) && strings.HasPrefix(actor, pattern+"/"))
 }

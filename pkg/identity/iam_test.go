@@ -23,7 +23,8 @@ const rulesJSON = `[
   {"arn": "arn:aws:sts::123456789012:assumed-role/SSO-Admin/alice@example.com", "principal": "alice"},
   {"role": "CertOps", "roles": ["operator"]},
   {"role": "Sec*", "roles": ["approver", "viewer"]},
-  {"arn": "arn:aws:iam::123456789012:user/ci", "roles": ["operator"]}
+  {"arn": "arn:aws:iam::123456789012:user/ci", "roles": ["operator"]},
+  {"arn": "arn:aws:iam::123456789012:role/platform/Deployer", "roles": ["viewer"]}
 ]`
 
 func resolver(t *testing.T) *Resolver {
@@ -58,6 +59,21 @@ func TestRolePatternsGrantRoles(t *testing.T) {
 	ci, _ := r.FromIAM(context.Background(), "arn:aws:iam::123456789012:user/path/CI")
 	if ci.ID != "iam:aws:123456789012:user/ci" || !ci.Has(domain.RoleOperator) {
 		t.Fatalf("user rule: %+v", ci)
+	}
+}
+
+// A rule written with the role's iam ARN covers the role's sts sessions.
+func TestRoleARNCoversItsSessions(t *testing.T) {
+	a, _ := resolver(t).FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/deployer/pipeline-42")
+	if !a.Has(domain.RoleViewer) {
+		t.Fatalf("iam role ARN rule did not cover its session: %+v", a)
+	}
+	b, _ := resolver(t).FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/deployer-two/x")
+	if b.Has(domain.RoleViewer) {
+		t.Fatalf("rule leaked to a role with a longer name: %+v", b)
+	}
+	if _, err := ParseRules(`[{"arn":"arn:aws:iam::123456789012:role/Ops","principal":"alice"}]`); err == nil {
+		t.Fatal("linking a whole role to one principal must be refused")
 	}
 }
 

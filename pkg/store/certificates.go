@@ -21,6 +21,11 @@ type NewJob struct {
 	Audits         []*domain.AuditEvent
 	// Bypassed counts the approval as a bypass decision in the metrics.
 	Bypassed bool
+	// ExpectRenewAt, when set, makes a renewal conditional on the
+	// certificate's renewal time still being this one: the sweep reads an
+	// eventually consistent index, and this refuses a copy that predates a
+	// renewal that just completed.
+	ExpectRenewAt *time.Time
 }
 
 // CreateCertificate inserts a certificate together with its first (issuance)
@@ -55,11 +60,16 @@ func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
 		":now":  s(in.Job.CreatedAt.UTC().Format(time.RFC3339Nano)),
 		":prev": s(string(in.Job.PrevCertStatus)),
 	}
+	cond := "attribute_exists(pk) AND attribute_not_exists(current_job_id) AND #status = :prev"
+	if in.ExpectRenewAt != nil {
+		cond += " AND renew_at = :ra"
+		values[":ra"] = s(in.ExpectRenewAt.Format(time.RFC3339Nano)) // as the item stores it
+	}
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(st.stateTable),
 		Key:                       certKey(in.Cert.ID),
 		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(current_job_id) AND #status = :prev"),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: values,
 	}}}

@@ -94,15 +94,26 @@ func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR 
 	if err != nil {
 		return nil, err
 	}
+	return s.renew(ctx, actor, cert, nil, newCSR, false)
+}
+
+// renew starts a renewal of cert as read by the caller. profile may be nil
+// (it is read) or a copy the caller already holds. Neither can be stale in
+// effect: the job is written only if the certificate still has the status
+// read and no job in flight, and the profile is still at the version read.
+// fromIndex says cert came from the due index and may lag behind the table.
+func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, newCSR string, fromIndex bool) (*Started, error) {
 	switch {
 	case cert.CurrentJobID != "":
 		return nil, domain.Conflictf("certificate %q already has job %s in flight", cert.ID, cert.CurrentJobID)
 	case cert.Status == domain.CertRevoked || cert.Status == domain.CertArchived:
 		return nil, domain.Conflictf("certificate %q is %s and cannot be renewed", cert.ID, cert.Status)
 	}
-	profile, err := s.Store.GetProfile(ctx, cert.ProfileID)
-	if err != nil {
-		return nil, fmt.Errorf("profile of certificate %s: %w", cert.ID, err)
+	if profile == nil {
+		var err error
+		if profile, err = s.Store.GetProfile(ctx, cert.ProfileID); err != nil {
+			return nil, fmt.Errorf("profile of certificate %s: %w", cert.ID, err)
+		}
 	}
 	pemCSR := cert.CSR
 	if newCSR != "" {
@@ -118,6 +129,9 @@ func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR 
 		jobType = domain.JobIssuance
 	}
 	plan := s.planJob(actor, cert, profile, jobType, pemCSR, checked.KeyAlgorithm, cert.Status)
+	if fromIndex && cert.RenewAt != nil {
+		plan.nj.ExpectRenewAt = cert.RenewAt
+	}
 	if err := s.Store.StartRenewal(ctx, plan.nj); err != nil {
 		return nil, err
 	}

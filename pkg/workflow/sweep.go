@@ -23,6 +23,7 @@ var scheduler = domain.Actor{ID: domain.SystemScheduler, Type: domain.ActorSyste
 // are gated. It reads only due certificates (the sparse due index).
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
+	profiles := map[string]*domain.Profile{} // one read per profile per run
 	token := ""
 	for {
 		due, next, err := s.Store.DueBefore(ctx, s.now(), store.PageRequest{Limit: reapPageSize, Token: token})
@@ -31,7 +32,12 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		for _, c := range due {
 			s.refreshStatus(ctx, c)
-			_, err := s.Renew(ctx, scheduler, c.ID, "")
+			profile, err := s.profileFor(ctx, profiles, c.ProfileID)
+			if err == nil {
+				// The index copy of the certificate is enough: the renewal's
+				// conditional write refuses it if it is stale.
+				_, err = s.renew(ctx, scheduler, c, profile, "", true)
+			}
 			switch {
 			case errors.Is(err, domain.ErrConflict):
 				res.Skipped++ // a renewal is already in flight, or it cannot be renewed
@@ -54,6 +60,18 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, nil
 }
 
+func (s *Service) profileFor(ctx context.Context, cache map[string]*domain.Profile, id string) (*domain.Profile, error) {
+	if p, ok := cache[id]; ok {
+		return p, nil
+	}
+	p, err := s.Store.GetProfile(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cache[id] = p
+	return p, nil
+}
+
 // refreshStatus moves a due certificate to Expiring, or Expired once past
 // its expiry, so its status tells the truth even while renewal waits for an
 // approval. A lost race just leaves the status for the next sweep.
@@ -71,7 +89,11 @@ func (s *Service) refreshStatus(ctx context.Context, c *domain.Certificate) {
 		ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
 		Details: map[string]any{"from": string(c.Status), "to": string(to), "expires_at": c.ExpiresAt},
 	}
-	if err := s.Store.SetCertStatus(ctx, c.ID, c.Status, to, now, audit); err != nil && !store.IsConditionFailed(err) {
+	err := s.Store.SetCertStatus(ctx, c.ID, c.Status, to, now, audit)
+	switch {
+	case err == nil:
+		c.Status = to
+	case !store.IsConditionFailed(err):
 		s.log().WarnContext(ctx, "sweep: could not update certificate status", "certificate_id", c.ID, "error", err)
 	}
 }
