@@ -739,9 +739,11 @@ func (s *Stack) alarms() {
 		add("BypassedDecisionAlarm", "approval-bypassed",
 			"An approval was bypassed (decided_by=system-bypass) in a production stage.",
 			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:     jsii.String(MetricNamespace),
-				MetricName:    jsii.String(MetricApprovalDecisions),
-				DimensionsMap: &map[string]*string{"outcome": jsii.String("bypassed")},
+				Namespace:  jsii.String(MetricNamespace),
+				MetricName: jsii.String(MetricApprovalDecisions),
+				// The functions emit the stage as a dimension, so only this
+				// stage's decisions count.
+				DimensionsMap: &map[string]*string{"stage": jsii.String(s.Props.Stage), "outcome": jsii.String("bypassed")},
 				Statistic:     jsii.String("Sum"),
 				Period:        five,
 			}))

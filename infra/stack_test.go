@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -641,7 +642,7 @@ func TestAlarms(t *testing.T) {
 		t.Fatalf("no bypass alarm in production")
 	}
 	if b["Namespace"] != MetricNamespace || b["MetricName"] != "certctl_approval_decisions_total" ||
-		render(b["Dimensions"]) != `[{"Name":"outcome","Value":"bypassed"}]` || b["Statistic"] != "Sum" ||
+		!sameDimensions(b["Dimensions"], map[string]string{"outcome": "bypassed", "stage": testStage}) || b["Statistic"] != "Sum" ||
 		b["Period"] != 300.0 || b["Threshold"] != 1.0 || b["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" {
 		t.Errorf("bypass alarm: %s", render(b))
 	}
@@ -795,4 +796,19 @@ func TestRender(t *testing.T) {
 		t.Errorf("render: %s", got)
 	}
 	_ = assertions.Match_AnyValue
+}
+
+// sameDimensions compares an alarm's Dimensions list with want, in any order.
+func sameDimensions(v any, want map[string]string) bool {
+	list, ok := v.([]any)
+	if !ok || len(list) != len(want) {
+		return false
+	}
+	for _, d := range list {
+		m, ok := d.(map[string]any)
+		if !ok || want[fmt.Sprint(m["Name"])] != fmt.Sprint(m["Value"]) {
+			return false
+		}
+	}
+	return true
 }

@@ -62,7 +62,7 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 	svc := &workflow.Service{
 		Store:           st,
 		Exec:            stepfn.New(sfn.NewFromConfig(awsCfg), cfg.StateMachineARN),
-		Observer:        emf.New(os.Stdout),
+		Observer:        emf.New(os.Stdout, cfg.Stage),
 		Bypass:          cfg.Bypass,
 		ApprovalTimeout: cfg.ApprovalTimeout,
 		Log:             log,

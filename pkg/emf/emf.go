@@ -21,13 +21,16 @@ const (
 
 // Emitter writes EMF records to w.
 type Emitter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
+	mu    sync.Mutex
+	w     io.Writer
+	stage string
+	now   func() time.Time
 }
 
-// New returns an Emitter writing to w.
-func New(w io.Writer) *Emitter { return &Emitter{w: w, now: time.Now} }
+// New returns an Emitter writing to w. Every metric carries the stage as a
+// dimension, so a development stack in the same account and region never
+// trips a production stack's alarms.
+func New(w io.Writer, stage string) *Emitter { return &Emitter{w: w, stage: stage, now: time.Now} }
 
 type directive struct {
 	Namespace  string     `json:"Namespace"`
@@ -49,10 +52,11 @@ func (e *Emitter) Decision(outcome, profileID string, age time.Duration) {
 			"Timestamp": e.now().UnixMilli(),
 			"CloudWatchMetrics": []directive{{
 				Namespace:  Namespace,
-				Dimensions: [][]string{{"outcome"}, {"outcome", "profile_id"}},
+				Dimensions: [][]string{{"stage", "outcome"}, {"stage", "outcome", "profile_id"}},
 				Metrics:    []metric{{Name: DecisionsTotal, Unit: "Count"}, {Name: PendingAge, Unit: "Seconds"}},
 			}},
 		},
+		"stage":        e.stage,
 		"outcome":      outcome,
 		"profile_id":   profileID,
 		DecisionsTotal: 1,

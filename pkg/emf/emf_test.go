@@ -9,7 +9,7 @@ import (
 
 func TestDecisionWritesOneEMFRecord(t *testing.T) {
 	var buf bytes.Buffer
-	e := New(&buf)
+	e := New(&buf, "prod")
 	e.now = func() time.Time { return time.UnixMilli(1700000000000) }
 	e.Decision("bypassed", "p-cdn", 90*time.Second)
 
@@ -38,7 +38,7 @@ func TestDecisionWritesOneEMFRecord(t *testing.T) {
 			t.Fatalf("metric %v missing from the record", m)
 		}
 	}
-	if rec["outcome"] != "bypassed" || rec[DecisionsTotal].(float64) != 1 || rec[PendingAge].(float64) != 90 {
+	if rec["stage"] != "prod" || rec["outcome"] != "bypassed" || rec[DecisionsTotal].(float64) != 1 || rec[PendingAge].(float64) != 90 {
 		t.Fatalf("values: %v", rec)
 	}
 }
