@@ -1,0 +1,241 @@
+package main
+
+import (
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Expected permissions: an independent copy of the contract in the brief.
+func expectedGrants(fn string) []string {
+	var out []string
+	add := func(resource string, actions ...string) {
+		for _, a := range actions {
+			out = append(out, "Allow "+a+" "+resource)
+		}
+	}
+	state, audit := "${StateTable.Arn}", "${AuditTable.Arn}"
+	sm := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:certctl-test-renewal"
+	add("${"+construct(fn)+"Logs.Arn}", "logs:CreateLogStream", "logs:PutLogEvents")
+	add("*", "xray:PutTraceSegments", "xray:PutTelemetryRecords")
+	query := func(table string, indexes ...string) {
+		add(table, "dynamodb:Query")
+		for _, i := range indexes {
+			add(table+"/index/"+i, "dynamodb:Query")
+		}
+	}
+	switch fn {
+	case FnAPI:
+		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
+		query(state, "list", "by_parent", "pending", "due")
+		add(audit, "dynamodb:PutItem")
+		query(audit, "by_actor", "by_action", "by_day")
+		add(sm, "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure")
+	case FnAuthorizer:
+		add(state, "dynamodb:GetItem")
+	case FnApprovalWait:
+		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
+		add(sm, "states:SendTaskSuccess", "states:SendTaskFailure")
+	case FnIssue:
+		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+		add(audit, "dynamodb:PutItem")
+		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
+	case FnFinalize:
+		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:PutItem")
+		add(audit, "dynamodb:PutItem")
+	case FnSweep:
+		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+		query(state, "due")
+		add(audit, "dynamodb:PutItem")
+		add(sm, "states:StartExecution")
+		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+	case FnReaper:
+		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem")
+		query(state, "pending", "by_parent")
+		add(audit, "dynamodb:PutItem")
+		add(sm, "states:SendTaskSuccess", "states:SendTaskFailure")
+		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestRolePolicies(t *testing.T) {
+	s := defaultStack(t)
+	for _, fn := range FunctionNames {
+		got, want := s.grants(construct(fn)+"Role"), expectedGrants(fn)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s role:%s", fn, diffLines(want, got))
+		}
+	}
+	// The state machine invokes exactly the three workflow functions; the
+	// rest is log delivery and X-Ray, which have no resource-level permissions.
+	wantSM := []string{
+		"Allow lambda:InvokeFunction ${ApprovalWait.Arn}",
+		"Allow lambda:InvokeFunction ${Finalize.Arn}",
+		"Allow lambda:InvokeFunction ${Issue.Arn}",
+	}
+	for _, a := range []string{"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+		"logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+		"logs:DescribeLogGroups", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+		"xray:GetSamplingTargets"} {
+		wantSM = append(wantSM, "Allow "+a+" *")
+	}
+	sort.Strings(wantSM)
+	if got := s.grants("RenewalStateMachineRole"); !reflect.DeepEqual(got, wantSM) {
+		t.Errorf("state machine role:%s", diffLines(wantSM, got))
+	}
+	// Scheduler roles: invoke their own function, write the DLQ.
+	for _, fn := range []string{FnSweep, FnReaper} {
+		got := s.grants(construct(fn) + "SchedulerRole")
+		want := []string{
+			"Allow lambda:InvokeFunction ${" + construct(fn) + ".Arn}",
+			"Allow sqs:SendMessage ${DeadLetterQueue.Arn}",
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s scheduler role:%s", fn, diffLines(want, got))
+		}
+	}
+
+	// Across every policy of every role: no wildcard actions, no writes to
+	// the audit table but PutItem, no managed policies.
+	for id, r := range s.resources("AWS::IAM::Role") {
+		// Only API Gateway's account-level logging role uses the AWS-managed
+		// policy made for it.
+		mp := render(props(r)["ManagedPolicyArns"])
+		if logical(id) == "IamApiCloudWatchRole" {
+			if !strings.HasSuffix(mp, `:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]`) ||
+				!strings.Contains(render(props(r)["AssumeRolePolicyDocument"]), "apigateway.amazonaws.com") {
+				t.Errorf("API Gateway logging role: %s", mp)
+			}
+		} else if _, ok := props(r)["ManagedPolicyArns"]; ok {
+			t.Errorf("role %s has managed policies %s", logical(id), mp)
+		}
+		for _, g := range s.grants(logical(id)) {
+			f := strings.Fields(g)
+			action, resource := f[1], f[2]
+			if strings.Contains(action, "*") {
+				t.Errorf("role %s: wildcard action %s", logical(id), g)
+			}
+			if strings.HasPrefix(resource, "${AuditTable") && action != "dynamodb:PutItem" && action != "dynamodb:Query" {
+				t.Errorf("role %s: %s on the audit table (append-only)", logical(id), action)
+			}
+		}
+	}
+	// Only the issue role may use the CA key, and the key policy denies
+	// kms:Sign to everyone else.
+	for id := range s.resources("AWS::IAM::Role") {
+		for _, g := range s.grants(logical(id)) {
+			if strings.Contains(g, " kms:") && logical(id) != "IssueRole" {
+				t.Errorf("role %s: %s", logical(id), g)
+			}
+		}
+	}
+	for _, r := range s.resources("AWS::KMS::Key") {
+		p := props(r)
+		if p["KeySpec"] != "ECC_NIST_P256" || p["KeyUsage"] != "SIGN_VERIFY" {
+			t.Errorf("CA key spec %v usage %v", p["KeySpec"], p["KeyUsage"])
+		}
+		if r["DeletionPolicy"] != "Retain" {
+			t.Errorf("CA key deletion policy %v", r["DeletionPolicy"])
+		}
+		var deny string
+		for _, st := range list(p["KeyPolicy"].(map[string]any)["Statement"]) {
+			m := st.(map[string]any)
+			if m["Effect"] == "Deny" {
+				deny = render(m)
+			}
+		}
+		if !strings.Contains(deny, `"Action":"kms:Sign"`) || !strings.Contains(deny, `"ArnNotEquals":{"aws:PrincipalArn":"${IssueRole.Arn}"}`) {
+			t.Errorf("CA key policy deny: %s", deny)
+		}
+	}
+}
+
+func TestAPIAuthorization(t *testing.T) {
+	s := defaultStack(t)
+	apis := map[string]string{} // logical id prefix → name
+	for id, r := range s.resources("AWS::ApiGateway::RestApi") {
+		apis[logical(id)] = props(r)["Name"].(string)
+	}
+	if !reflect.DeepEqual(apis, map[string]string{"IamApi": "certctl-test-iam", "KeyApi": "certctl-test-key"}) {
+		t.Fatalf("APIs %v", apis)
+	}
+	// Resource paths, from the resource tree.
+	res := s.resources("AWS::ApiGateway::Resource")
+	var path func(v any) string
+	path = func(v any) string {
+		ref := render(v)
+		for id, r := range res {
+			if "${"+logical(id)+"}" == ref {
+				p := props(r)
+				return path(p["ParentId"]) + "/" + p["PathPart"].(string)
+			}
+		}
+		return "" // the root resource
+	}
+	var authorizer string
+	for id := range s.resources("AWS::ApiGateway::Authorizer") {
+		authorizer = "${" + logical(id) + "}"
+	}
+	got := map[string]string{}
+	for _, r := range s.resources("AWS::ApiGateway::Method") {
+		p := props(r)
+		api := strings.Trim(render(p["RestApiId"]), "${}")
+		key := api + " " + p["HttpMethod"].(string) + " " + path(p["ResourceId"])
+		auth := p["AuthorizationType"].(string)
+		if auth == "CUSTOM" {
+			if render(p["AuthorizerId"]) != authorizer {
+				t.Errorf("%s: authorizer %s", key, render(p["AuthorizerId"]))
+			}
+		}
+		got[key] = auth
+		integ := p["Integration"].(map[string]any)
+		if integ["Type"] != "AWS_PROXY" || !strings.Contains(render(integ["Uri"]), "${Api.Arn}") {
+			t.Errorf("%s: integration %s", key, render(integ))
+		}
+	}
+	want := map[string]string{
+		"IamApi GET /health":          "NONE",
+		"IamApi ANY /api/v1/{proxy+}": "AWS_IAM",
+		"KeyApi GET /health":          "NONE",
+		"KeyApi ANY /api/v1/{proxy+}": "CUSTOM",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("methods\n got  %v\n want %v", got, want)
+	}
+	check(t, "authorizer", func() {
+		s.T.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), &map[string]any{
+			"Type":                         "REQUEST",
+			"IdentitySource":               "method.request.header.X-Api-Key",
+			"AuthorizerResultTtlInSeconds": 30,
+		})
+	})
+	for id, r := range s.resources("AWS::ApiGateway::Stage") {
+		p := props(r)
+		// Stage logs need the account's API Gateway logging role first.
+		var deps []string
+		for _, d := range list(r["DependsOn"]) {
+			deps = append(deps, logical(d.(string)))
+		}
+		if !slices.Contains(deps, "IamApiAccount") {
+			t.Errorf("%s: depends on %v, want the API Gateway account setting", logical(id), deps)
+		}
+		if p["StageName"] != testStage || p["TracingEnabled"] != true {
+			t.Errorf("%s: stage %v tracing %v", logical(id), p["StageName"], p["TracingEnabled"])
+		}
+		if als, ok := p["AccessLogSetting"].(map[string]any); !ok || !strings.Contains(als["Format"].(string), "$context.requestId") ||
+			strings.Contains(strings.ToLower(als["Format"].(string)), "x-api-key") {
+			t.Errorf("%s: access log setting %s", logical(id), render(p["AccessLogSetting"]))
+		}
+		ms := render(p["MethodSettings"])
+		if !strings.Contains(ms, `"ThrottlingRateLimit":50`) || !strings.Contains(ms, `"ThrottlingBurstLimit":100`) ||
+			!strings.Contains(ms, `"DataTraceEnabled":false`) {
+			t.Errorf("%s: method settings %s", logical(id), ms)
+		}
+	}
+}

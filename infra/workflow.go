@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ASL substitutions: placeholder → function.
+var aslSubstitutions = map[string]string{
+	"ApprovalWaitFunctionArn": FnApprovalWait,
+	"IssueFunctionArn":        FnIssue,
+	"FinalizeFunctionArn":     FnFinalize,
+}
+
+// stateMachine loads the one ASL definition. Logs: level ALL (every
+// execution event) but without execution data, so task tokens, CSRs and
+// payloads never reach CloudWatch Logs.
+func (s *Stack) stateMachine() {
+	logs := s.logGroup("StateMachineLogs", "/aws/vendedlogs/states/"+s.StateMachineName)
+	subs := map[string]*string{}
+	var invoke []*string
+	keys := make([]string, 0, len(aslSubstitutions))
+	for k := range aslSubstitutions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		arn := s.Functions[aslSubstitutions[k]].FunctionArn()
+		subs[k] = arn
+		invoke = append(invoke, arn)
+	}
+	s.StateMachine = awsstepfunctions.NewStateMachine(s.Stack, jsii.String("RenewalStateMachine"), &awsstepfunctions.StateMachineProps{
+		StateMachineName:        jsii.String(s.StateMachineName),
+		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromFile(jsii.String(filepath.Join(s.Props.RepoRoot, ASLFile)), nil),
+		DefinitionSubstitutions: &subs,
+		Logs: &awsstepfunctions.LogOptions{
+			Destination:          logs,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(false),
+		},
+		TracingEnabled: jsii.Bool(true),
+	})
+	s.StateMachine.AddToRolePolicy(statement("InvokeWorkflowFunctions", jsii.Strings("lambda:InvokeFunction"), &invoke))
+	// The functions name the state machine by a formatted ARN; make them
+	// go live after it exists.
+	s.Functions[FnAPI].Node().AddDependency(s.StateMachine)
+	s.Functions[FnSweep].Node().AddDependency(s.StateMachine)
+}
+
+// schedules: EventBridge Scheduler (L1, so the role gets exactly one invoke
+// statement per function), retries, and the dead-letter queue.
+func (s *Stack) schedules() {
+	for _, sc := range []struct {
+		fn   string
+		rate time.Duration
+	}{{FnSweep, s.Props.SweepRate}, {FnReaper, s.Props.ReaperRate}} {
+		id := construct(sc.fn)
+		fn := s.Functions[sc.fn]
+		role := awsiam.NewRole(s.Stack, jsii.String(id+"SchedulerRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": s.Account()}},
+			}),
+			Description: jsii.String(fmt.Sprintf("certctl-serverless %s: EventBridge Scheduler invokes %s", s.Props.Stage, sc.fn)),
+		})
+		role.AddToPrincipalPolicy(statement("InvokeTarget", jsii.Strings("lambda:InvokeFunction"), &[]*string{fn.FunctionArn()}))
+		role.AddToPrincipalPolicy(statement("DeadLetter", jsii.Strings("sqs:SendMessage"), &[]*string{s.DLQ.QueueArn()}))
+		sched := awsscheduler.NewCfnSchedule(s.Stack, jsii.String(id+"Schedule"), &awsscheduler.CfnScheduleProps{
+			Name:               jsii.String(s.name(sc.fn)),
+			Description:        jsii.String(fmt.Sprintf("certctl-serverless %s: run %s %s", s.Props.Stage, sc.fn, ScheduleExpression(sc.rate))),
+			ScheduleExpression: jsii.String(ScheduleExpression(sc.rate)),
+			FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
+			State:              jsii.String("ENABLED"),
+			Target: &awsscheduler.CfnSchedule_TargetProperty{
+				Arn:              fn.FunctionArn(),
+				RoleArn:          role.RoleArn(),
+				DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: s.DLQ.QueueArn()},
+				RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{
+					MaximumEventAgeInSeconds: jsii.Number(clampSeconds(sc.rate, 60, 86400)),
+					MaximumRetryAttempts:     jsii.Number(3),
+				},
+				Input: jsii.String(fmt.Sprintf(`{"source":"certctl-scheduler","schedule":%q}`, sc.fn)),
+			},
+		})
+		// The role's policy must exist before the first run.
+		sched.Node().AddDependency(role)
+	}
+}
