@@ -55,31 +55,34 @@ func TestVerify(t *testing.T) {
 	now := time.Now()
 	secret, _ := Generate()
 	past, future := now.Add(-time.Minute), now.Add(time.Minute)
-	l := lookup{
-		keys:       map[string]*store.APIKey{Hash(secret): {ID: "k1", Hash: Hash(secret), Principal: "alice", ExpiresAt: &future}},
-		principals: map[string]*store.Principal{"alice": {ID: "alice", Roles: []domain.Role{domain.RoleApprover}}},
+	fresh := func() lookup {
+		return lookup{
+			keys:       map[string]*store.APIKey{Hash(secret): {ID: "k1", Hash: Hash(secret), Principal: "alice", ExpiresAt: &future}},
+			principals: map[string]*store.Principal{"alice": {ID: "alice", Roles: []domain.Role{domain.RoleApprover}}},
+		}
 	}
-	a, err := Verify(context.Background(), l, secret, now)
+	a, err := Verify(context.Background(), fresh(), secret, now)
 	if err != nil || a.ID != "alice" || !a.Has(domain.RoleApprover) {
 		t.Fatalf("valid key: %+v %v", a, err)
 	}
 	cases := map[string]struct {
 		secret string
-		edit   func()
+		edit   func(lookup)
 		want   error
 	}{
 		"empty":     {"", nil, ErrMalformed},
 		"oversized": {"cck_" + strings.Repeat("x", MaxLen), nil, ErrMalformed},
 		"foreign":   {"AKIA" + secret[4:], nil, ErrMalformed},
 		"unknown":   {secret[:len(secret)-1] + "Z", nil, ErrUnknown},
-		"expired":   {secret, func() { l.keys[Hash(secret)].ExpiresAt = &past }, ErrExpired},
-		"revoked":   {secret, func() { l.keys[Hash(secret)].RevokedAt = &past }, ErrRevoked},
+		"expired":   {secret, func(l lookup) { l.keys[Hash(secret)].ExpiresAt = &past }, ErrExpired},
+		"revoked":   {secret, func(l lookup) { l.keys[Hash(secret)].RevokedAt = &past }, ErrRevoked},
 		// A store that returns a record for the wrong hash must not authenticate.
-		"mismatch": {secret, func() { l.keys[Hash(secret)].Hash = Hash("other") }, ErrUnknown},
+		"mismatch": {secret, func(l lookup) { l.keys[Hash(secret)].Hash = Hash("other") }, ErrUnknown},
 	}
 	for name, c := range cases {
+		l := fresh()
 		if c.edit != nil {
-			c.edit()
+			c.edit(l)
 		}
 		if _, err := Verify(context.Background(), l, c.secret, now); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)
