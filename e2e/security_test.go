@@ -166,12 +166,13 @@ func TestMalformedKeysAreRefused(t *testing.T) {
 func TestOnlyAdminsGrantRoles(t *testing.T) {
 	must(t, http.StatusForbidden, "alice", "POST", "/api/v1/apikeys", map[string]any{"principal": "alice", "roles": []string{"admin"}})
 	must(t, http.StatusForbidden, "alice", "PUT", "/api/v1/principals/alice", map[string]any{"roles": []string{"admin"}})
-	must(t, http.StatusBadRequest, "admin", "PUT", "/api/v1/principals/zed", map[string]any{"roles": []string{"root"}})
-	p := must(t, http.StatusOK, "admin", "PUT", "/api/v1/principals/zed", map[string]any{"roles": []string{"auditor"}})
+	zed := uniq("zed")
+	must(t, http.StatusBadRequest, "admin", "PUT", "/api/v1/principals/"+zed, map[string]any{"roles": []string{"root"}})
+	p := must(t, http.StatusOK, "admin", "PUT", "/api/v1/principals/"+zed, map[string]any{"roles": []string{"auditor"}})
 	if roles := p.Body["roles"].([]any); len(roles) != 1 || roles[0] != "auditor" {
 		t.Fatalf("grant: %s", p.Raw)
 	}
-	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id=zed&action=principal.roles_granted", nil).Body["data"].([]any)
+	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+zed+"&action=principal.roles_granted", nil).Body["data"].([]any)
 	if len(rows) != 1 || rows[0].(map[string]any)["actor"] != "admin" {
 		t.Fatalf("grant audit: %v", rows)
 	}
