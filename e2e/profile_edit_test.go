@@ -165,3 +165,13 @@ func TestExpiryDropsTheEdit(t *testing.T) {
 		t.Fatalf("still listed as pending: %v", pending)
 	}
 }
+
+func TestProfileInUseCannotBeDeleted(t *testing.T) {
+	profile := newProfile(t, false)
+	newCert(t, "alice", profile)
+	r := must(t, http.StatusConflict, "alice", "DELETE", "/api/v1/profiles/"+profile, nil)
+	if !strings.Contains(r.str("message"), "used by certificate") {
+		t.Fatalf("delete in use: %s", r.Raw)
+	}
+	profileOf(t, profile)
+}

@@ -137,6 +137,14 @@ func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id stri
 	if err != nil {
 		return nil, err
 	}
+	// A profile in use would leave its certificates unable to renew.
+	inUse, _, err := s.Store.ListCertificates(ctx, store.CertificateFilter{ProfileID: id}, store.PageRequest{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(inUse) > 0 {
+		return nil, domain.Conflictf("profile %q is used by certificate %q (and maybe others); move or archive them first", id, inUse[0].ID)
+	}
 	if cur.RequiresApproval {
 		return s.requestProfileEdit(ctx, actor, cur, nil)
 	}
