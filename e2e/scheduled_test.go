@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -279,5 +281,60 @@ func TestAuditQuery(t *testing.T) {
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+approvalID+"&since="+future, nil).Body["data"].([]any); len(rows) != 0 {
 		t.Fatalf("since filter ignored: %v", rows)
+	}
+}
+
+func TestSweepMarksExpiredCertificatesAndRenewsThem(t *testing.T) {
+	embeddedOnly(t)
+	created := newCert(t, "alice", newProfile(t, false))
+	waitJob(t, created.str("job_id"), "Completed")
+	id := certID(created)
+	// Past not_after (90 days): the sweep marks it Expired and renews it.
+	if _, err := at(91*24*time.Hour).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	jobs := must(t, http.StatusOK, "carol", "GET", "/api/v1/jobs?certificate_id="+id, nil).Body["data"].([]any)
+	if len(jobs) != 2 {
+		t.Fatalf("want a renewal job, got %d jobs", len(jobs))
+	}
+	waitJob(t, jobs[0].(map[string]any)["id"].(string), "Completed")
+	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+id+"&action=certificate.status_changed&until="+
+		time.Now().Add(92*24*time.Hour).UTC().Format(time.RFC3339), nil).Body["data"].([]any)
+	if len(rows) != 1 || rows[0].(map[string]any)["details"].(map[string]any)["to"] != "Expired" {
+		t.Fatalf("status change audit: %v", rows)
+	}
+}
+
+// The sweep reads an eventually consistent index. A copy of a certificate
+// that predates its last renewal must not start another one.
+func TestStaleIndexCopyCannotStartARenewal(t *testing.T) {
+	embeddedOnly(t)
+	profile := newProfile(t, false)
+	created := newCert(t, "alice", profile)
+	waitJob(t, created.str("job_id"), "Completed")
+	st := storeOf()
+	ctx := context.Background()
+	cert, err := st.GetCertificate(ctx, certID(created))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.GetProfile(ctx, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *cert
+	earlier := cert.RenewAt.Add(-90 * 24 * time.Hour)
+	stale.RenewAt = &earlier
+	now := time.Now().UTC()
+	job := &domain.Job{ID: uniq("job"), CertificateID: cert.ID, ProfileID: profile, Type: domain.JobRenewal, Status: domain.JobPending,
+		RequestedBy: domain.SystemScheduler, CSR: cert.CSR, PrevCertStatus: cert.Status, CreatedAt: now, UpdatedAt: now}
+	err = st.StartRenewal(ctx, store.NewJob{Cert: &stale, Job: job, ProfileVersion: p.Version, ExpectRenewAt: stale.RenewAt})
+	if !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("stale copy: %v, want a conflict", err)
+	}
+	// The same write with the current renewal time goes through.
+	err = st.StartRenewal(ctx, store.NewJob{Cert: cert, Job: job, ProfileVersion: p.Version, ExpectRenewAt: cert.RenewAt})
+	if err != nil {
+		t.Fatalf("fresh copy: %v", err)
 	}
 }
