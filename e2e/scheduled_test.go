@@ -290,7 +290,7 @@ func TestSweepMarksExpiredCertificatesAndRenewsThem(t *testing.T) {
 	waitJob(t, created.str("job_id"), "Completed")
 	id := certID(created)
 	// Past not_after (90 days): the sweep marks it Expired and renews it.
-	if _, err := at(91*24*time.Hour).Sweep(context.Background()); err != nil {
+	if _, err := at(91 * 24 * time.Hour).Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	jobs := must(t, http.StatusOK, "carol", "GET", "/api/v1/jobs?certificate_id="+id, nil).Body["data"].([]any)
