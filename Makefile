@@ -32,6 +32,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@if command -v shellcheck >/dev/null; then shellcheck localstack/*.sh .ci/run; else echo "shellcheck not installed: scripts not checked"; fi
 
 ## bench: AWS calls per API operation, binary sizes, state-machine path length.
 bench: build
