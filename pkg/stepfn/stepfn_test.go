@@ -1,0 +1,80 @@
+package stepfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// fakeAPI is a pure unit-test double of the two Step Functions calls.
+type fakeAPI struct {
+	startErr, sendErr error
+	started           *sfn.StartExecutionInput
+	sent              *sfn.SendTaskSuccessInput
+}
+
+func (f *fakeAPI) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	f.started = in
+	return &sfn.StartExecutionOutput{}, f.startErr
+}
+
+func (f *fakeAPI) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _ ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
+	f.sent = in
+	return &sfn.SendTaskSuccessOutput{}, f.sendErr
+}
+
+const smARN = "arn:aws:states:us-east-1:123456789012:stateMachine:certctl-prod-renewal"
+
+func TestExecutionARN(t *testing.T) {
+	c := New(&fakeAPI{}, smARN)
+	if got := c.ExecutionARN("job-1"); got != "arn:aws:states:us-east-1:123456789012:execution:certctl-prod-renewal:job-1" {
+		t.Fatalf("execution ARN: %s", got)
+	}
+}
+
+func TestStartIsIdempotentByJobID(t *testing.T) {
+	api := &fakeAPI{}
+	c := New(api, smARN)
+	in := Input{JobID: "job-1", ApprovalID: "ar-1", RequiresApproval: true, TimeoutSeconds: 60}
+	if err := c.Start(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	var got Input
+	if *api.started.Name != "job-1" || json.Unmarshal([]byte(*api.started.Input), &got) != nil || got != in {
+		t.Fatalf("start: %+v", api.started)
+	}
+	api.startErr = &types.ExecutionAlreadyExists{}
+	if err := c.Start(context.Background(), in); err != nil {
+		t.Fatalf("a second start of the same job must be harmless: %v", err)
+	}
+	api.startErr = errors.New("throttled")
+	if err := c.Start(context.Background(), in); err == nil {
+		t.Fatal("a real failure must surface")
+	}
+}
+
+func TestSendDecisionErrors(t *testing.T) {
+	api := &fakeAPI{}
+	c := New(api, smARN)
+	if err := c.SendDecision(context.Background(), "tok", "approved"); err != nil || *api.sent.Output != `{"outcome":"approved"}` {
+		t.Fatalf("send: %v %v", err, api.sent)
+	}
+	api.sendErr = &types.TaskTimedOut{}
+	if err := c.SendDecision(context.Background(), "tok", "approved"); err != nil {
+		t.Fatalf("TaskTimedOut means already closed, not an error: %v", err)
+	}
+	for _, e := range []error{&types.TaskDoesNotExist{}, &types.InvalidToken{}} {
+		api.sendErr = e
+		if err := c.SendDecision(context.Background(), "tok", "approved"); !errors.Is(err, ErrTokenUnknown) {
+			t.Fatalf("%T: %v", e, err)
+		}
+	}
+	api.sendErr = errors.New("connection reset")
+	if err := c.SendDecision(context.Background(), "tok", "approved"); err == nil || errors.Is(err, ErrTokenUnknown) {
+		t.Fatalf("transport failure: %v", err)
+	}
+}
