@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/client"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+const profileFlagsSynopsis = "[--requires-approval] [--max-validity 2160h] [--renew-before 720h] " +
+	"[--key-algorithms ECDSA_P256,...] [--issuer ID] [--approver PRINCIPAL]... [--approver-role ROLE]..."
+
+func profileCommands() []command {
+	return []command{
+		{"profiles list", "[--limit N] [--page-token TOKEN]", "List certificate profiles.", profilesList},
+		{"profiles get", "ID", "Show a profile.", profilesGet},
+		{"profiles create", "--id ID --name NAME " + profileFlagsSynopsis,
+			"Create a profile; it applies at once. Unset fields take the server's defaults " +
+				"(90d validity, renew 30d before, the common key algorithms, issuer default).", profilesCreate},
+		{"profiles update", "ID [--name NAME] " + profileFlagsSynopsis,
+			"Change a profile: flags not given keep their current values, and giving --approver or " +
+				"--approver-role replaces the whole approver pool (--approver '' clears it). An edit to or from an approval-tier profile " +
+				"changes nothing yet: it prints \"pending approval ar-...\" and applies once someone else approves it.", profilesUpdate},
+		{"profiles delete", "ID", "Delete a profile. Deleting an approval-tier profile needs approval like any other edit; " +
+			"a profile still used by a certificate cannot be deleted.", profilesDelete},
+	}
+}
+
+// profileFlags are the writable fields of a profile as flags.
+type profileFlags struct {
+	id, name, issuer          string
+	requiresApproval          bool
+	maxValidity, renewBefore  durationFlag
+	keyAlgs, approvers, roles listFlag
+}
+
+func addProfileFlags(fs *flag.FlagSet, withID bool) *profileFlags {
+	p := &profileFlags{keyAlgs: listFlag{commas: true}, roles: listFlag{commas: true}}
+	if withID {
+		fs.StringVar(&p.id, "id", "", "profile `ID`: lower-case letters, digits, '.', '_', '-'")
+	}
+	fs.StringVar(&p.name, "name", "", "display `NAME`")
+	fs.BoolVar(&p.requiresApproval, "requires-approval", false, "issuance needs a second person's approval (--requires-approval=false to turn off)")
+	fs.Var(&p.maxValidity, "max-validity", "longest certificate lifetime, a `DURATION` such as 2160h or 90d (at most 398d)")
+	fs.Var(&p.renewBefore, "renew-before", "renew this `DURATION` before expiry, e.g. 720h or 30d")
+	fs.Var(&p.keyAlgs, "key-algorithms", "allowed key `ALGS`, comma-separated: "+join(domain.KnownKeyAlgorithms))
+	fs.StringVar(&p.issuer, "issuer", "", "issuer `ID`")
+	fs.Var(&p.approvers, "approver", "a `PRINCIPAL` (key principal or IAM ARN) allowed to approve; repeatable")
+	fs.Var(&p.roles, "approver-role", "a `ROLE` whose holders may approve; repeatable")
+	return p
+}
+
+// apply copies the flags given on the command line onto in.
+func (p *profileFlags) apply(fs *flag.FlagSet, in *client.ProfileInput) {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			in.Name = p.name
+		case "requires-approval":
+			in.RequiresApproval = p.requiresApproval
+		case "max-validity":
+			in.MaxValiditySeconds = int64(p.maxValidity.d.Seconds())
+		case "renew-before":
+			in.RenewBeforeSeconds = int64(p.renewBefore.d.Seconds())
+		case "key-algorithms":
+			in.AllowedKeyAlgorithms = p.keyAlgs.vals
+		case "issuer":
+			in.IssuerID = p.issuer
+		case "approver", "approver-role":
+			in.Approvers = nil // --approver '' clears the pool: anyone holding approver may approve
+			if len(p.approvers.vals)+len(p.roles.vals) > 0 {
+				in.Approvers = &domain.ApproverPool{Principals: p.approvers.vals, Roles: roles(p.roles)}
+			}
+		}
+	})
+}
+
+func profilesList(r *runner, args []string) error {
+	fs := r.flags()
+	pf := addPageFlags(fs)
+	if _, err := r.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	c, err := r.client(r.usage(fs))
+	if err != nil {
+		return err
+	}
+	return listing(r, pf, c.ListProfiles,
+		[]string{"ID", "NAME", "APPROVAL", "VALIDITY", "RENEW BEFORE", "ISSUER", "VERSION", "PENDING EDIT"},
+		func(p domain.Profile) []string {
+			approval := "-"
+			if p.RequiresApproval {
+				approval = "required"
+			}
+			return []string{p.ID, p.Name, approval, fmtSeconds(p.MaxValiditySeconds), fmtSeconds(p.RenewBeforeSeconds),
+				p.IssuerID, strconv.FormatInt(p.Version, 10), p.PendingEditID}
+		})
+}
+
+func profilesGet(r *runner, args []string) error {
+	fs := r.flags()
+	pos, err := r.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	c, err := r.client(r.usage(fs))
+	if err != nil {
+		return err
+	}
+	p, err := c.GetProfile(r.ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return r.showProfile(p)
+}
+
+func (r *runner) showProfile(p *domain.Profile) error {
+	return r.show(p, func() []field {
+		var principals, roles string
+		if p.Approvers != nil {
+			principals, roles = join(p.Approvers.Principals), join(p.Approvers.Roles)
+		}
+		return []field{
+			{"ID", p.ID}, {"Name", p.Name}, {"Requires approval", yesNo(p.RequiresApproval)},
+			{"Key algorithms", join(p.AllowedKeyAlgorithms)},
+			{"Max validity", fmtSeconds(p.MaxValiditySeconds)}, {"Renew before", fmtSeconds(p.RenewBeforeSeconds)},
+			{"Issuer", p.IssuerID}, {"Approvers", principals}, {"Approver roles", roles},
+			{"Version", strconv.FormatInt(p.Version, 10)}, {"Pending edit", p.PendingEditID},
+			{"Created", fmtTime(p.CreatedAt) + " by " + p.CreatedBy}, {"Updated", fmtTime(p.UpdatedAt)},
+		}
+	})
+}
+
+func profilesCreate(r *runner, args []string) error {
+	fs := r.flags()
+	pf := addProfileFlags(fs, true)
+	if _, err := r.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if err := r.required(fs, "id", "name"); err != nil {
+		return err
+	}
+	c, err := r.client(r.usage(fs))
+	if err != nil {
+		return err
+	}
+	in := client.ProfileInput{ID: pf.id}
+	pf.apply(fs, &in)
+	p, err := c.CreateProfile(r.ctx, in)
+	if err != nil {
+		return err
+	}
+	return r.showProfile(p)
+}
+
+func profilesUpdate(r *runner, args []string) error {
+	fs := r.flags()
+	pf := addProfileFlags(fs, false)
+	pos, err := r.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	c, err := r.client(r.usage(fs))
+	if err != nil {
+		return err
+	}
+	// PUT replaces the profile, so start from what is there: an update
+	// that names one field must not reset the others to their defaults.
+	cur, err := c.GetProfile(r.ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	in := client.InputOf(cur)
+	pf.apply(fs, &in)
+	p, pending, err := c.UpdateProfile(r.ctx, pos[0], in)
+	if err != nil {
+		return err
+	}
+	if pending != nil {
+		return r.pending(pending)
+	}
+	return r.showProfile(p)
+}
+
+func profilesDelete(r *runner, args []string) error {
+	fs := r.flags()
+	pos, err := r.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	c, err := r.client(r.usage(fs))
+	if err != nil {
+		return err
+	}
+	pending, err := c.DeleteProfile(r.ctx, pos[0])
+	switch {
+	case err != nil:
+		return err
+	case pending != nil:
+		return r.pending(pending)
+	case r.jsonOutput():
+		return r.printJSON(map[string]string{"status": "deleted", "id": pos[0]})
+	}
+	fmt.Fprintf(r.stdout, "deleted profile %s\n", pos[0])
+	return nil
+}
+
+// pending reports a gated profile edit.
+func (r *runner) pending(p *client.PendingEdit) error {
+	if r.jsonOutput() {
+		return r.printJSON(p)
+	}
+	fmt.Fprintf(r.stdout, "pending approval %s\n", p.ApprovalID)
+	fmt.Fprintln(r.stderr, "the edit applies once someone else approves it: certctl approvals approve "+p.ApprovalID)
+	return nil
+}

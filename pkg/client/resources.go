@@ -1,0 +1,226 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+const (
+	pathProfiles     = apiPrefix + "/profiles"
+	pathCertificates = apiPrefix + "/certificates"
+	pathJobs         = apiPrefix + "/jobs"
+	pathApprovals    = apiPrefix + "/approvals"
+	pathIssuers      = apiPrefix + "/issuers"
+)
+
+// Health calls the open health route; it needs no credentials.
+func (c *Client) Health(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodGet, apiPrefix+"/health", nil, nil, nil)
+	return err
+}
+
+// --- profiles
+
+// CreateProfile creates a profile; it applies at once.
+func (c *Client) CreateProfile(ctx context.Context, in ProfileInput) (*domain.Profile, error) {
+	var p domain.Profile
+	if _, err := c.do(ctx, http.MethodPost, pathProfiles, nil, in, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// GetProfile reads one profile.
+func (c *Client) GetProfile(ctx context.Context, id string) (*domain.Profile, error) {
+	var p domain.Profile
+	if _, err := c.do(ctx, http.MethodGet, pathProfiles+"/"+escape(id), nil, nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ListProfiles reads one page of profiles.
+func (c *Client) ListProfiles(ctx context.Context, p PageRequest) ([]domain.Profile, string, error) {
+	return getList[domain.Profile](ctx, c, pathProfiles, nil, p)
+}
+
+// AllProfiles reads every profile.
+func (c *Client) AllProfiles(ctx context.Context) ([]domain.Profile, error) {
+	return all(ctx, c.ListProfiles)
+}
+
+// UpdateProfile replaces a profile. It returns the new profile, or, when
+// the live or the proposed profile is approval-tier, the pending edit that
+// has to be approved first (and a nil profile).
+func (c *Client) UpdateProfile(ctx context.Context, id string, in ProfileInput) (*domain.Profile, *PendingEdit, error) {
+	var raw json.RawMessage
+	status, err := c.do(ctx, http.MethodPut, pathProfiles+"/"+escape(id), nil, in, &raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if status == http.StatusAccepted {
+		var pe PendingEdit
+		return nil, &pe, decodeRaw(raw, &pe)
+	}
+	var p domain.Profile
+	return &p, nil, decodeRaw(raw, &p)
+}
+
+// DeleteProfile deletes a profile, or for an approval-tier profile returns
+// the pending edit that deletes it once approved.
+func (c *Client) DeleteProfile(ctx context.Context, id string) (*PendingEdit, error) {
+	var raw json.RawMessage
+	status, err := c.do(ctx, http.MethodDelete, pathProfiles+"/"+escape(id), nil, nil, &raw)
+	if err != nil || status != http.StatusAccepted {
+		return nil, err
+	}
+	var pe PendingEdit
+	return &pe, decodeRaw(raw, &pe)
+}
+
+// --- certificates
+
+// CreateCertificate registers a certificate and starts its issuance.
+func (c *Client) CreateCertificate(ctx context.Context, in CertificateInput) (*Started, error) {
+	var s Started
+	if _, err := c.do(ctx, http.MethodPost, pathCertificates, nil, in, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// GetCertificate reads one certificate.
+func (c *Client) GetCertificate(ctx context.Context, id string) (*domain.Certificate, error) {
+	var cert domain.Certificate
+	if _, err := c.do(ctx, http.MethodGet, pathCertificates+"/"+escape(id), nil, nil, &cert); err != nil {
+		return nil, err
+	}
+	return &cert, nil
+}
+
+// ListCertificates reads one page of certificates.
+func (c *Client) ListCertificates(ctx context.Context, f CertificateFilter, p PageRequest) ([]domain.Certificate, string, error) {
+	q := filter("status", f.Status, "profile_id", f.ProfileID)
+	return getList[domain.Certificate](ctx, c, pathCertificates, q, p)
+}
+
+// AllCertificates reads every certificate matching f.
+func (c *Client) AllCertificates(ctx context.Context, f CertificateFilter) ([]domain.Certificate, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.Certificate, string, error) {
+		return c.ListCertificates(ctx, f, p)
+	})
+}
+
+// ListVersions reads one page of a certificate's issued versions, newest first.
+func (c *Client) ListVersions(ctx context.Context, certID string, p PageRequest) ([]domain.CertificateVersion, string, error) {
+	return getList[domain.CertificateVersion](ctx, c, pathCertificates+"/"+escape(certID)+"/versions", nil, p)
+}
+
+// AllVersions reads every issued version of a certificate, newest first.
+func (c *Client) AllVersions(ctx context.Context, certID string) ([]domain.CertificateVersion, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.CertificateVersion, string, error) {
+		return c.ListVersions(ctx, certID, p)
+	})
+}
+
+// Renew starts a renewal, with a new CSR or ("") the stored one.
+func (c *Client) Renew(ctx context.Context, certID, csr string) (*Started, error) {
+	var body any
+	if csr != "" {
+		body = map[string]string{"csr": csr}
+	}
+	var s Started
+	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/renew", nil, body, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// --- jobs
+
+// GetJob reads one job.
+func (c *Client) GetJob(ctx context.Context, id string) (*domain.Job, error) {
+	var j domain.Job
+	if _, err := c.do(ctx, http.MethodGet, pathJobs+"/"+escape(id), nil, nil, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// ListJobs reads one page of jobs.
+func (c *Client) ListJobs(ctx context.Context, f JobFilter, p PageRequest) ([]domain.Job, string, error) {
+	q := filter("certificate_id", f.CertificateID, "status", f.Status)
+	return getList[domain.Job](ctx, c, pathJobs, q, p)
+}
+
+// AllJobs reads every job matching f.
+func (c *Client) AllJobs(ctx context.Context, f JobFilter) ([]domain.Job, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.Job, string, error) {
+		return c.ListJobs(ctx, f, p)
+	})
+}
+
+// --- approvals
+
+// GetApproval reads one approval request with what it would approve.
+func (c *Client) GetApproval(ctx context.Context, id string) (*Approval, error) {
+	var a Approval
+	if _, err := c.do(ctx, http.MethodGet, pathApprovals+"/"+escape(id), nil, nil, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// ListApprovals reads one page of approval requests, newest first.
+func (c *Client) ListApprovals(ctx context.Context, f ApprovalFilter, p PageRequest) ([]Approval, string, error) {
+	q := filter("state", f.State, "kind", f.Kind, "profile_id", f.ProfileID,
+		"certificate_id", f.CertificateID, "requested_by", f.RequestedBy)
+	return getList[Approval](ctx, c, pathApprovals, q, p)
+}
+
+// AllApprovals reads every approval request matching f.
+func (c *Client) AllApprovals(ctx context.Context, f ApprovalFilter) ([]Approval, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]Approval, string, error) {
+		return c.ListApprovals(ctx, f, p)
+	})
+}
+
+// Approve approves a pending request; note is optional.
+func (c *Client) Approve(ctx context.Context, id, note string) (*Decision, error) {
+	return c.decide(ctx, id, "approve", note)
+}
+
+// Reject rejects a pending request; the server requires a note.
+func (c *Client) Reject(ctx context.Context, id, note string) (*Decision, error) {
+	return c.decide(ctx, id, "reject", note)
+}
+
+func (c *Client) decide(ctx context.Context, id, action, note string) (*Decision, error) {
+	var d Decision
+	body := map[string]string{"note": note}
+	if _, err := c.do(ctx, http.MethodPost, pathApprovals+"/"+escape(id)+"/"+action, nil, body, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// --- issuers
+
+// GetIssuer reads an issuer and its CA certificate.
+func (c *Client) GetIssuer(ctx context.Context, id string) (*Issuer, error) {
+	var is Issuer
+	if _, err := c.do(ctx, http.MethodGet, pathIssuers+"/"+escape(id), nil, nil, &is); err != nil {
+		return nil, err
+	}
+	return &is, nil
+}
+
+// ListIssuers reads the issuers (there is one, "default").
+func (c *Client) ListIssuers(ctx context.Context) ([]Issuer, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]Issuer, string, error) {
+		return getList[Issuer](ctx, c, pathIssuers, nil, p)
+	})
+}
