@@ -233,16 +233,11 @@ func keysList(r *runner, args []string) error {
 }
 
 func keysRevoke(r *runner, args []string) error {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
+	id, c, err := r.idAndClient(args)
 	if err != nil {
 		return err
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return err
-	}
-	k, err := c.RevokeAPIKey(r.ctx, pos[0])
+	k, err := c.RevokeAPIKey(r.ctx, id)
 	if err != nil {
 		return err
 	}

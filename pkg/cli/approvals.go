@@ -63,16 +63,11 @@ func approvalsList(r *runner, args []string) error {
 }
 
 func approvalsShow(r *runner, args []string) error {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
+	id, c, err := r.idAndClient(args)
 	if err != nil {
 		return err
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return err
-	}
-	a, err := c.GetApproval(r.ctx, pos[0])
+	a, err := c.GetApproval(r.ctx, id)
 	if err != nil {
 		return err
 	}

@@ -47,16 +47,11 @@ func certsList(r *runner, args []string) error {
 }
 
 func certsGet(r *runner, args []string) error {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
+	id, c, err := r.idAndClient(args)
 	if err != nil {
 		return err
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return err
-	}
-	x, err := c.GetCertificate(r.ctx, pos[0])
+	x, err := c.GetCertificate(r.ctx, id)
 	if err != nil {
 		return err
 	}
@@ -185,21 +180,16 @@ func certsVersions(r *runner, args []string) error {
 }
 
 func certsChain(r *runner, args []string) error {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
+	id, c, err := r.idAndClient(args)
 	if err != nil {
 		return err
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return err
-	}
-	versions, _, err := c.ListVersions(r.ctx, pos[0], client.PageRequest{Limit: 1})
+	versions, _, err := c.ListVersions(r.ctx, id, client.PageRequest{Limit: 1})
 	if err != nil {
 		return err
 	}
 	if len(versions) == 0 {
-		return fmt.Errorf("certificate %s has no issued version yet (see 'certctl jobs list --cert %s')", pos[0], pos[0])
+		return fmt.Errorf("certificate %s has no issued version yet (see 'certctl jobs list --cert %s')", id, id)
 	}
 	_, err = io.WriteString(r.stdout, versions[0].PEMChain)
 	return err

@@ -275,3 +275,18 @@ func (r *runner) client(fsUsage string) (*client.Client, error) {
 	}
 	return client.New(r.g.endpoint, auth, nil), nil
 }
+
+// idAndClient parses a command whose only argument is an id, with no flags
+// of its own, and returns the id and a client.
+func (r *runner) idAndClient(args []string) (string, *client.Client, error) {
+	fs := r.flags()
+	pos, err := r.parse(fs, args, 1, 1)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := r.client(r.usage(fs))
+	if err != nil {
+		return "", nil, err
+	}
+	return pos[0], c, nil
+}

@@ -100,16 +100,11 @@ func profilesList(r *runner, args []string) error {
 }
 
 func profilesGet(r *runner, args []string) error {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
+	id, c, err := r.idAndClient(args)
 	if err != nil {
 		return err
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return err
-	}
-	p, err := c.GetProfile(r.ctx, pos[0])
+	p, err := c.GetProfile(r.ctx, id)
 	if err != nil {
 		return err
 	}
@@ -185,25 +180,20 @@ func profilesUpdate(r *runner, args []string) error {
 }
 
 func profilesDelete(r *runner, args []string) error {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
+	id, c, err := r.idAndClient(args)
 	if err != nil {
 		return err
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return err
-	}
-	pending, err := c.DeleteProfile(r.ctx, pos[0])
+	pending, err := c.DeleteProfile(r.ctx, id)
 	switch {
 	case err != nil:
 		return err
 	case pending != nil:
 		return r.pending(pending)
 	case r.jsonOutput():
-		return r.printJSON(map[string]string{"status": "deleted", "id": pos[0]})
+		return r.printJSON(map[string]string{"status": "deleted", "id": id})
 	}
-	fmt.Fprintf(r.stdout, "deleted profile %s\n", pos[0])
+	fmt.Fprintf(r.stdout, "deleted profile %s\n", id)
 	return nil
 }
 

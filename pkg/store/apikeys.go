@@ -67,14 +67,7 @@ func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *Principal, audits 
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: pItem}})
 	}
-	for _, ev := range audits {
-		a, err := st.auditPut(ev)
-		if err != nil {
-			return err
-		}
-		items = append(items, a)
-	}
-	return st.transact(ctx, items)
+	return st.commit(ctx, items, audits...)
 }
 
 // GetAPIKey looks a key up by the SHA-256 of its secret.
@@ -108,17 +101,13 @@ func (st *Store) GetAPIKeyByID(ctx context.Context, id string) (*APIKey, error) 
 
 // RevokeAPIKey marks a key revoked; the authorizer refuses it from then on.
 func (st *Store) RevokeAPIKey(ctx context.Context, k *APIKey, at time.Time, audit *domain.AuditEvent) error {
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	err = st.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{
+	err := st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(st.stateTable),
 		Key:                       apiKeyKey(k.Hash),
 		UpdateExpression:          aws.String("SET revoked_at = :at"),
 		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":at": s(at.UTC().Format(time.RFC3339Nano))},
-	}}, auditItem})
+	}}}, audit)
 	if errors.Is(err, ErrConditionFailed) {
 		return domain.Conflictf("api key %s is already revoked", k.ID)
 	}
@@ -142,12 +131,7 @@ func (st *Store) PutPrincipal(ctx context.Context, p *Principal, audit *domain.A
 		item[name] = v
 	}
 	listKeys(item, "PRINCIPAL", p.UpdatedAt, p.ID)
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	return st.transact(ctx, []types.TransactWriteItem{
+	return st.commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item}},
-		auditItem,
-	})
+	}, audit)
 }

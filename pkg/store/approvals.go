@@ -185,14 +185,7 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 		items = append(items, pc)
 	}
 	items = append(items, st.observeDecision(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt)))
-	for _, ev := range append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...) {
-		auditItem, err := st.auditPut(ev)
-		if err != nil {
-			return err
-		}
-		items = append(items, auditItem)
-	}
-	return st.transact(ctx, items)
+	return st.commit(ctx, items, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
 }
 
 func (st *Store) profileChange(c *ProfileChange) (types.TransactWriteItem, error) {

@@ -107,14 +107,7 @@ func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.Transact
 	if in.Bypassed {
 		items = append(items, st.observeDecision(domain.OutcomeBypassed, in.Cert.ProfileID, 0))
 	}
-	for _, ev := range in.Audits {
-		a, err := st.auditPut(ev)
-		if err != nil {
-			return err
-		}
-		items = append(items, a)
-	}
-	return st.transact(ctx, items)
+	return st.commit(ctx, items, in.Audits...)
 }
 
 // GetCertificate reads one certificate.

@@ -15,11 +15,7 @@ import (
 // SetCertStatus moves an idle certificate from one status to another
 // (Active → Expiring → Expired as time passes), with its audit row.
 func (st *Store) SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error {
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	return st.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{
+	return st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                aws.String(st.stateTable),
 		Key:                      certKey(certID),
 		UpdateExpression:         aws.String("SET #status = :to, updated_at = :now"),
@@ -30,7 +26,7 @@ func (st *Store) SetCertStatus(ctx context.Context, certID string, from, to doma
 			":from": s(string(from)),
 			":now":  s(at.UTC().Format(time.RFC3339Nano)),
 		},
-	}}, auditItem})
+	}}}, audit)
 }
 
 // MarkJobRunning claims a Pending job for issuance. A job already Running
@@ -107,11 +103,7 @@ func (st *Store) CompleteIssuance(ctx context.Context, c Completion) error {
 			ExpressionAttributeValues: map[string]types.AttributeValue{":approved": s(string(domain.ApprovalApproved)), ":bypassed": s(string(domain.ApprovalBypassed))},
 		}})
 	}
-	auditItem, err := st.auditPut(c.Audit)
-	if err != nil {
-		return err
-	}
-	return st.transact(ctx, append(items, auditItem))
+	return st.commit(ctx, items, c.Audit)
 }
 
 // Failure ends a job as Failed (or Cancelled) with everything that goes with it.
@@ -153,14 +145,7 @@ func (st *Store) FailJob(ctx context.Context, f Failure) error {
 			},
 		}})
 	}
-	for _, ev := range f.Audits {
-		a, err := st.auditPut(ev)
-		if err != nil {
-			return err
-		}
-		items = append(items, a)
-	}
-	return st.transact(ctx, items)
+	return st.commit(ctx, items, f.Audits...)
 }
 
 // Issuer is a CA's stored certificate.
@@ -192,14 +177,9 @@ func (st *Store) PutIssuerIfAbsent(ctx context.Context, is *Issuer, audit *domai
 	for k, v := range issuerKey(is.ID) {
 		item[k] = v
 	}
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return nil, false, err
-	}
-	err = st.transact(ctx, []types.TransactWriteItem{
+	err = st.commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		auditItem,
-	})
+	}, audit)
 	if errors.Is(err, ErrConditionFailed) {
 		existing, getErr := st.GetIssuer(ctx, is.ID)
 		return existing, false, getErr

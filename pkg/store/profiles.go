@@ -16,14 +16,9 @@ func (st *Store) CreateProfile(ctx context.Context, p *domain.Profile, audit *do
 	if err != nil {
 		return err
 	}
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	err = st.transact(ctx, []types.TransactWriteItem{
+	err = st.commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		auditItem,
-	})
+	}, audit)
 	if errors.Is(err, ErrConditionFailed) {
 		return domain.Conflictf("profile %q already exists", p.ID)
 	}
@@ -38,19 +33,14 @@ func (st *Store) ReplaceProfile(ctx context.Context, p *domain.Profile, expectVe
 	if err != nil {
 		return err
 	}
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	err = st.transact(ctx, []types.TransactWriteItem{
+	err = st.commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{
 			TableName:                 aws.String(st.stateTable),
 			Item:                      item,
 			ConditionExpression:       aws.String("attribute_exists(pk) AND version = :v"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(expectVersion)},
 		}},
-		auditItem,
-	})
+	}, audit)
 	if errors.Is(err, ErrConditionFailed) {
 		return domain.Conflictf("profile %q changed concurrently (expected version %d); re-read and retry", p.ID, expectVersion)
 	}
@@ -65,11 +55,7 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 	if err != nil {
 		return err
 	}
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	err = st.transact(ctx, []types.TransactWriteItem{
+	err = st.commit(ctx, []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:           aws.String(st.stateTable),
 			Key:                 profileKey(a.ProfileID),
@@ -80,8 +66,7 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 			},
 		}},
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		auditItem,
-	})
+	}, audit)
 	if errors.Is(err, ErrConditionFailed) {
 		cur, getErr := st.GetProfile(ctx, a.ProfileID)
 		switch {
@@ -98,19 +83,14 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 
 // DeleteProfile deletes an idle profile still at version.
 func (st *Store) DeleteProfile(ctx context.Context, id string, version int64, audit *domain.AuditEvent) error {
-	auditItem, err := st.auditPut(audit)
-	if err != nil {
-		return err
-	}
-	err = st.transact(ctx, []types.TransactWriteItem{
+	err := st.commit(ctx, []types.TransactWriteItem{
 		{Delete: &types.Delete{
 			TableName:                 aws.String(st.stateTable),
 			Key:                       profileKey(id),
 			ConditionExpression:       aws.String("version = :v AND attribute_not_exists(pending_edit_approval_id)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(version)},
 		}},
-		auditItem,
-	})
+	}, audit)
 	if errors.Is(err, ErrConditionFailed) {
 		return domain.Conflictf("profile %q changed or has a pending edit; re-read and retry", id)
 	}

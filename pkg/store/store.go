@@ -126,3 +126,16 @@ func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
 }
+
+// commit runs items and the audit rows as one transaction: a state change
+// and its audit trail succeed or fail together.
+func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, audits ...*domain.AuditEvent) error {
+	for _, ev := range audits {
+		a, err := st.auditPut(ev)
+		if err != nil {
+			return err
+		}
+		items = append(items, a)
+	}
+	return st.transact(ctx, items)
+}
