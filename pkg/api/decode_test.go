@@ -8,7 +8,6 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
-	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 func body(s string) *http.Request {
@@ -17,7 +16,7 @@ func body(s string) *http.Request {
 }
 
 func TestDecode(t *testing.T) {
-	var in workflow.CertificateInput
+	var in domain.CertificateInput
 	if err := decode(body(`{"common_name":"a.example.com","sans":["b.example.com"]}`), &in); err != nil || in.SANs[0] != "b.example.com" {
 		t.Fatalf("valid body: %v %+v", err, in)
 	}
@@ -30,7 +29,7 @@ func TestDecode(t *testing.T) {
 		"array":         `[1,2]`,
 		"too large":     `{"csr":"` + strings.Repeat("a", maxBody) + `"}`,
 	} {
-		var in workflow.CertificateInput
+		var in domain.CertificateInput
 		if err := decode(body(s), &in); !errors.Is(err, domain.ErrInvalid) {
 			t.Errorf("%s: want a 400, got %v", name, err)
 		}
@@ -47,11 +46,11 @@ func FuzzDecode(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var p workflow.ProfileInput
+		var p domain.ProfileInput
 		if err := decode(body(s), &p); err != nil && !errors.Is(err, domain.ErrInvalid) {
 			t.Fatalf("profile body %q: non-400 error %v", s, err)
 		}
-		var c workflow.CertificateInput
+		var c domain.CertificateInput
 		if err := decode(body(s), &c); err != nil && !errors.Is(err, domain.ErrInvalid) {
 			t.Fatalf("certificate body %q: non-400 error %v", s, err)
 		}

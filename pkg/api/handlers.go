@@ -5,7 +5,6 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
-	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // respond writes v with status, or the error.
@@ -48,14 +47,14 @@ func withBody[T any](a *API, w http.ResponseWriter, r *http.Request, optional bo
 }
 
 func (a *API) createProfile(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, false, func(in workflow.ProfileInput) {
+	withBody(a, w, r, false, func(in domain.ProfileInput) {
 		p, err := a.svc.CreateProfile(r.Context(), actorFrom(r.Context()), in)
 		a.respond(w, r, http.StatusCreated, p, err)
 	})
 }
 
 // changed answers a profile change: 202 when it awaits approval.
-func (a *API) changed(w http.ResponseWriter, r *http.Request, p *domain.Profile, pending *workflow.PendingEdit, err error) {
+func (a *API) changed(w http.ResponseWriter, r *http.Request, p *domain.Profile, pending *domain.PendingEdit, err error) {
 	switch {
 	case err != nil:
 		a.fail(w, r, err)
@@ -69,7 +68,7 @@ func (a *API) changed(w http.ResponseWriter, r *http.Request, p *domain.Profile,
 }
 
 func (a *API) updateProfile(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, false, func(in workflow.ProfileInput) {
+	withBody(a, w, r, false, func(in domain.ProfileInput) {
 		p, pending, err := a.svc.UpdateProfile(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
 		a.changed(w, r, p, pending, err)
 	})
@@ -92,7 +91,7 @@ func (a *API) listProfiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) createCertificate(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, false, func(in workflow.CertificateInput) {
+	withBody(a, w, r, false, func(in domain.CertificateInput) {
 		started, err := a.svc.CreateCertificate(r.Context(), actorFrom(r.Context()), in)
 		a.respond(w, r, http.StatusCreated, started, err)
 	})
@@ -171,7 +170,7 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) {
 		State: q.Get("state"), Kind: q.Get("kind"), ProfileID: q.Get("profile_id"),
 		CertificateID: q.Get("certificate_id"), RequestedBy: q.Get("requested_by"),
 	}
-	serveList(a, w, r, func(pg store.PageRequest) ([]*workflow.ApprovalView, string, error) {
+	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.ApprovalView, string, error) {
 		return a.svc.ListApprovals(r.Context(), f, pg)
 	})
 }
@@ -199,27 +198,19 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// issuerView is an issuer and its CA certificate, once created.
-type issuerView struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	CAPEM     string `json:"ca_certificate_pem,omitempty"`
-	CreatedAt any    `json:"created_at,omitempty"`
-}
-
-func (a *API) issuer(r *http.Request, id string) (issuerView, error) {
+func (a *API) issuer(r *http.Request, id string) (domain.IssuerView, error) {
 	if id != domain.DefaultIssuerID {
-		return issuerView{}, domain.NotFoundf("issuer %s", id)
+		return domain.IssuerView{}, domain.NotFoundf("issuer %s", id)
 	}
 	is, err := a.svc.Store.GetIssuer(r.Context(), id)
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
 			// Configured, but its CA certificate is made on first issuance.
-			return issuerView{ID: id, Status: "uninitialized"}, nil
+			return domain.IssuerView{ID: id, Status: "uninitialized"}, nil
 		}
-		return issuerView{}, err
+		return domain.IssuerView{}, err
 	}
-	return issuerView{ID: id, Status: "active", CAPEM: is.CAPEM, CreatedAt: is.CreatedAt}, nil
+	return domain.IssuerView{ID: id, Status: "active", CAPEM: is.CAPEM, CreatedAt: &is.CreatedAt}, nil
 }
 
 func (a *API) listIssuers(w http.ResponseWriter, r *http.Request) {
@@ -228,7 +219,7 @@ func (a *API) listIssuers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeList(w, []issuerView{v}, "")
+	writeList(w, []domain.IssuerView{v}, "")
 }
 
 func (a *API) getIssuer(w http.ResponseWriter, r *http.Request) {

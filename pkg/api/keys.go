@@ -3,13 +3,12 @@ package api
 import (
 	"net/http"
 
-	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, false, func(in apikey.CreateRequest) {
+	withBody(a, w, r, false, func(in domain.APIKeyRequest) {
 		created, err := a.keys.Create(r.Context(), actorFrom(r.Context()), in)
 		w.Header().Set("Cache-Control", "no-store") // the secret is in the body
 		a.respond(w, r, http.StatusCreated, created, err)
@@ -17,7 +16,7 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	serveList(a, w, r, func(pg store.PageRequest) ([]apikey.View, string, error) {
+	serveList(a, w, r, func(pg store.PageRequest) ([]domain.APIKey, string, error) {
 		return a.keys.List(r.Context(), actorFrom(r.Context()), r.URL.Query().Get("principal"), pg)
 	})
 }

@@ -61,7 +61,7 @@ var (
 // Lookup is what Verify needs from the store.
 type Lookup interface {
 	GetAPIKey(ctx context.Context, hash string) (*store.APIKey, error)
-	GetPrincipal(ctx context.Context, id string) (*store.Principal, error)
+	GetPrincipal(ctx context.Context, id string) (*domain.Principal, error)
 }
 
 // Verify resolves a presented secret to its principal and roles.
@@ -122,7 +122,7 @@ func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable,
 		CreatedBy: "bootstrap",
 		CreatedAt: now,
 	}
-	p := &store.Principal{ID: principal, Roles: roles, UpdatedAt: now}
+	p := &domain.Principal{ID: principal, Roles: roles, UpdatedAt: now}
 	audit := &domain.AuditEvent{
 		Actor:        "bootstrap",
 		ActorType:    domain.ActorSystem,

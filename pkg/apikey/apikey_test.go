@@ -14,7 +14,7 @@ import (
 // lookup is an in-memory key store for pure unit tests.
 type lookup struct {
 	keys       map[string]*store.APIKey
-	principals map[string]*store.Principal
+	principals map[string]*domain.Principal
 	err        error
 }
 
@@ -29,7 +29,7 @@ func (l lookup) GetAPIKey(_ context.Context, hash string) (*store.APIKey, error)
 	return k, nil
 }
 
-func (l lookup) GetPrincipal(_ context.Context, id string) (*store.Principal, error) {
+func (l lookup) GetPrincipal(_ context.Context, id string) (*domain.Principal, error) {
 	p, ok := l.principals[id]
 	if !ok {
 		return nil, domain.NotFoundf("principal %s", id)
@@ -58,7 +58,7 @@ func TestVerify(t *testing.T) {
 	fresh := func() lookup {
 		return lookup{
 			keys:       map[string]*store.APIKey{Hash(secret): {ID: "k1", Hash: Hash(secret), Principal: "alice", ExpiresAt: &future}},
-			principals: map[string]*store.Principal{"alice": {ID: "alice", Roles: []domain.Role{domain.RoleApprover}}},
+			principals: map[string]*domain.Principal{"alice": {ID: "alice", Roles: []domain.Role{domain.RoleApprover}}},
 		}
 	}
 	a, err := Verify(context.Background(), fresh(), secret, now)

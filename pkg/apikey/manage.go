@@ -17,11 +17,11 @@ import (
 // Store is what key management needs from pkg/store.
 type Store interface {
 	Lookup
-	PutAPIKey(ctx context.Context, k *store.APIKey, p *store.Principal, audits ...*domain.AuditEvent) error
+	PutAPIKey(ctx context.Context, k *store.APIKey, p *domain.Principal, audits ...*domain.AuditEvent) error
 	GetAPIKeyByID(ctx context.Context, id string) (*store.APIKey, error)
 	RevokeAPIKey(ctx context.Context, k *store.APIKey, at time.Time, audit *domain.AuditEvent) error
 	ListAPIKeys(ctx context.Context, principal string, page store.PageRequest) ([]*store.APIKey, string, error)
-	PutPrincipal(ctx context.Context, p *store.Principal, audit *domain.AuditEvent) error
+	PutPrincipal(ctx context.Context, p *domain.Principal, audit *domain.AuditEvent) error
 }
 
 // Manager creates, lists and revokes keys and grants roles.
@@ -30,33 +30,8 @@ type Manager struct {
 	Now   func() time.Time
 }
 
-// CreateRequest is the body of POST /apikeys.
-type CreateRequest struct {
-	Principal string        `json:"principal"`
-	Roles     []domain.Role `json:"roles"`
-	ExpiresAt *time.Time    `json:"expires_at"`
-}
-
-// View is a key as listed: never the secret or its hash.
-type View struct {
-	ID        string     `json:"id"`
-	Prefix    string     `json:"prefix"`
-	Principal string     `json:"principal"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-}
-
-// Created is the answer to POST /apikeys: the only time the secret is shown.
-type Created struct {
-	View
-	Secret string        `json:"secret"`
-	Roles  []domain.Role `json:"roles"`
-}
-
-func view(k *store.APIKey) View {
-	return View{ID: k.ID, Prefix: k.Prefix, Principal: k.Principal, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+func view(k *store.APIKey) domain.APIKey {
+	return domain.APIKey{ID: k.ID, Prefix: k.Prefix, Principal: k.Principal, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
 }
 
 func (m *Manager) now() time.Time {
@@ -69,7 +44,7 @@ func (m *Manager) now() time.Time {
 // Create issues a key. An admin may create a key for any principal and set
 // that principal's roles; anyone else may only create a key for themselves
 // and change no roles. No one grants a role they lack.
-func (m *Manager) Create(ctx context.Context, actor domain.Actor, req CreateRequest) (*Created, error) {
+func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.APIKeyRequest) (*domain.NewAPIKey, error) {
 	if req.Principal == "" {
 		req.Principal = actor.ID
 	}
@@ -87,13 +62,13 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req CreateRequ
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 		return nil, domain.Invalidf("expires_at must be in the future")
 	}
-	var principal *store.Principal
+	var principal *domain.Principal
 	roles := req.Roles
 	if len(req.Roles) > 0 {
 		if !admin {
 			return nil, domain.Forbiddenf("only an admin can set roles")
 		}
-		principal = &store.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}
+		principal = &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}
 	} else {
 		p, err := m.Store.GetPrincipal(ctx, req.Principal)
 		switch {
@@ -122,11 +97,11 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req CreateRequ
 	if err := m.Store.PutAPIKey(ctx, k, principal, audits...); err != nil {
 		return nil, fmt.Errorf("create api key: %w", err)
 	}
-	return &Created{View: view(k), Secret: secret, Roles: roles}, nil
+	return &domain.NewAPIKey{APIKey: view(k), Secret: secret, Roles: roles}, nil
 }
 
 // List lists keys: every key for an admin, one's own otherwise.
-func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string, page store.PageRequest) ([]View, string, error) {
+func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string, page store.PageRequest) ([]domain.APIKey, string, error) {
 	if !actor.Has(domain.RoleAdmin) {
 		if principal != "" && principal != actor.ID {
 			return nil, "", domain.Forbiddenf("only an admin can list another principal's keys")
@@ -137,7 +112,7 @@ func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]View, len(keys))
+	out := make([]domain.APIKey, len(keys))
 	for i, k := range keys {
 		out[i] = view(k)
 	}
@@ -146,7 +121,7 @@ func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string
 
 // Revoke revokes a key at once (the authorizer's cache may serve it for up
 // to its TTL). Admins revoke any key, others only their own.
-func (m *Manager) Revoke(ctx context.Context, actor domain.Actor, id string) (*View, error) {
+func (m *Manager) Revoke(ctx context.Context, actor domain.Actor, id string) (*domain.APIKey, error) {
 	k, err := m.Store.GetAPIKeyByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -169,7 +144,7 @@ func (m *Manager) Revoke(ctx context.Context, actor domain.Actor, id string) (*V
 
 // SetRoles replaces a principal's roles (admin only, checked by the caller's
 // route); no one can grant a role they do not hold.
-func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal string, roles []domain.Role) (*store.Principal, error) {
+func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal string, roles []domain.Role) (*domain.Principal, error) {
 	if err := domain.ValidateID("principal", principal); err != nil {
 		return nil, err
 	}
@@ -177,7 +152,7 @@ func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal st
 		return nil, err
 	}
 	now := m.now()
-	p := &store.Principal{ID: principal, Roles: dedupe(roles), UpdatedAt: now}
+	p := &domain.Principal{ID: principal, Roles: dedupe(roles), UpdatedAt: now}
 	if err := m.Store.PutPrincipal(ctx, p, grantAudit(actor, p, now)); err != nil {
 		return nil, err
 	}
@@ -197,7 +172,7 @@ func grantable(actor domain.Actor, roles []domain.Role) error {
 	return nil
 }
 
-func grantAudit(actor domain.Actor, p *store.Principal, now time.Time) *domain.AuditEvent {
+func grantAudit(actor domain.Actor, p *domain.Principal, now time.Time) *domain.AuditEvent {
 	return &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRolesGranted, ResourceType: "principal", ResourceID: p.ID, Timestamp: now,
 		Details: map[string]any{"roles": domain.JoinRoles(p.Roles)},

@@ -32,7 +32,7 @@ const wantResource = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod
 type fakeLookup struct {
 	mu         sync.Mutex
 	keys       map[string]*store.APIKey // by hash
-	principals map[string]*store.Principal
+	principals map[string]*domain.Principal
 	keyErr     error // returned by GetAPIKey when set
 	princErr   error // returned by GetPrincipal when set
 	lookups    int
@@ -52,7 +52,7 @@ func (f *fakeLookup) GetAPIKey(_ context.Context, hash string) (*store.APIKey, e
 	return k, nil
 }
 
-func (f *fakeLookup) GetPrincipal(_ context.Context, id string) (*store.Principal, error) {
+func (f *fakeLookup) GetPrincipal(_ context.Context, id string) (*domain.Principal, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.princErr != nil {
@@ -83,7 +83,7 @@ func (f *fakeLookup) add(t *testing.T, principal string, edit func(*store.APIKey
 func newFake() *fakeLookup {
 	return &fakeLookup{
 		keys: map[string]*store.APIKey{},
-		principals: map[string]*store.Principal{
+		principals: map[string]*domain.Principal{
 			"bob": {ID: "bob", Roles: []domain.Role{domain.RoleOperator, domain.RoleApprover}},
 		},
 	}

@@ -47,11 +47,11 @@ func issuersList(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	fetch := func(ctx context.Context, _ client.PageRequest) ([]client.Issuer, string, error) {
+	fetch := func(ctx context.Context, _ client.PageRequest) ([]domain.IssuerView, string, error) {
 		items, err := c.ListIssuers(ctx)
 		return items, "", err
 	}
-	return listing(r, &pageFlags{}, fetch, []string{"ID", "STATUS", "CREATED"}, func(is client.Issuer) []string {
+	return listing(r, &pageFlags{}, fetch, []string{"ID", "STATUS", "CREATED"}, func(is domain.IssuerView) []string {
 		return []string{is.ID, is.Status, fmtTimeP(is.CreatedAt)}
 	})
 }
@@ -165,7 +165,7 @@ func roles(l listFlag) []domain.Role {
 
 func keysCreate(r *runner, args []string) error {
 	fs := r.flags()
-	var in client.KeyInput
+	var in domain.APIKeyRequest
 	var expiresIn durationFlag
 	rl := listFlag{commas: true}
 	fs.StringVar(&in.Principal, "principal", "", "the `PRINCIPAL` the key acts as, e.g. dave")
@@ -201,7 +201,7 @@ func keysCreate(r *runner, args []string) error {
 	return nil
 }
 
-func keyState(k client.Key, now time.Time) string {
+func keyState(k domain.APIKey, now time.Time) string {
 	switch {
 	case k.RevokedAt != nil:
 		return "revoked"
@@ -223,11 +223,11 @@ func keysList(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	fetch := func(ctx context.Context, p client.PageRequest) ([]client.Key, string, error) {
+	fetch := func(ctx context.Context, p client.PageRequest) ([]domain.APIKey, string, error) {
 		return c.ListAPIKeys(ctx, principal, p)
 	}
 	return listing(r, pf, fetch, []string{"ID", "PREFIX", "PRINCIPAL", "STATE", "CREATED", "CREATED BY", "EXPIRES"},
-		func(k client.Key) []string {
+		func(k domain.APIKey) []string {
 			return []string{k.ID, k.Prefix, k.Principal, keyState(k, r.now()), fmtTime(k.CreatedAt), k.CreatedBy, fmtTimeP(k.ExpiresAt)}
 		})
 }

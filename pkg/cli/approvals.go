@@ -25,7 +25,7 @@ func approvalCommands() []command {
 }
 
 // subject is what a request is about, in one cell.
-func subject(a client.Approval) string {
+func subject(a domain.ApprovalView) string {
 	switch {
 	case a.Subject != nil:
 		return a.Subject.CommonName
@@ -53,11 +53,11 @@ func approvalsList(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	fetch := func(ctx context.Context, p client.PageRequest) ([]client.Approval, string, error) {
+	fetch := func(ctx context.Context, p client.PageRequest) ([]domain.ApprovalView, string, error) {
 		return c.ListApprovals(ctx, f, p)
 	}
 	return listing(r, pf, fetch, []string{"ID", "STATE", "KIND", "SUBJECT", "REQUESTED BY", "AGE", "DECIDED BY"},
-		func(a client.Approval) []string {
+		func(a domain.ApprovalView) []string {
 			return []string{a.ID, string(a.State), string(a.Kind), subject(a), a.RequestedBy, r.fmtAge(a.CreatedAt), a.DecidedBy}
 		})
 }

@@ -89,7 +89,7 @@ func (r *runner) readCSR(path string) (string, error) {
 
 func certsCreate(r *runner, args []string) error {
 	fs := r.flags()
-	var in client.CertificateInput
+	var in domain.CertificateInput
 	var csrPath string
 	sans := listFlag{commas: true}
 	fs.StringVar(&in.CommonName, "cn", "", "common `NAME`; must equal the CSR's CN if it has one")
@@ -144,7 +144,7 @@ func certsRenew(r *runner, args []string) error {
 }
 
 // started reports the job a create or renew started, and what to do next.
-func (r *runner) started(s *client.Started, certID string) error {
+func (r *runner) started(s *domain.Started, certID string) error {
 	if s.Certificate != nil {
 		certID = s.Certificate.ID
 	}

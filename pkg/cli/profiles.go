@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/certctl-serverless/certctl-serverless/pkg/client"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
@@ -53,7 +52,7 @@ func addProfileFlags(fs *flag.FlagSet, withID bool) *profileFlags {
 }
 
 // apply copies the flags given on the command line onto in.
-func (p *profileFlags) apply(fs *flag.FlagSet, in *client.ProfileInput) {
+func (p *profileFlags) apply(fs *flag.FlagSet, in *domain.ProfileInput) {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "name":
@@ -141,7 +140,7 @@ func profilesCreate(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	in := client.ProfileInput{ID: pf.id}
+	in := domain.ProfileInput{ID: pf.id}
 	pf.apply(fs, &in)
 	p, err := c.CreateProfile(r.ctx, in)
 	if err != nil {
@@ -167,7 +166,7 @@ func profilesUpdate(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	in := client.InputOf(cur)
+	in := cur.Input()
 	pf.apply(fs, &in)
 	p, pending, err := c.UpdateProfile(r.ctx, pos[0], in)
 	if err != nil {
@@ -198,7 +197,7 @@ func profilesDelete(r *runner, args []string) error {
 }
 
 // pending reports a gated profile edit.
-func (r *runner) pending(p *client.PendingEdit) error {
+func (r *runner) pending(p *domain.PendingEdit) error {
 	if r.jsonOutput() {
 		return r.printJSON(p)
 	}

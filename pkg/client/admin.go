@@ -40,8 +40,8 @@ func (c *Client) AllAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEve
 
 // CreateAPIKey creates a key (admin; or a key for oneself). The secret is
 // in the answer and nowhere else.
-func (c *Client) CreateAPIKey(ctx context.Context, in KeyInput) (*CreatedKey, error) {
-	var k CreatedKey
+func (c *Client) CreateAPIKey(ctx context.Context, in domain.APIKeyRequest) (*domain.NewAPIKey, error) {
+	var k domain.NewAPIKey
 	if _, err := c.do(ctx, http.MethodPost, pathAPIKeys, nil, in, &k); err != nil {
 		return nil, err
 	}
@@ -50,21 +50,21 @@ func (c *Client) CreateAPIKey(ctx context.Context, in KeyInput) (*CreatedKey, er
 
 // ListAPIKeys reads one page of keys; principal "" means every key the
 // caller may see (non-admins see only their own).
-func (c *Client) ListAPIKeys(ctx context.Context, principal string, p PageRequest) ([]Key, string, error) {
-	return getList[Key](ctx, c, pathAPIKeys, filter("principal", principal), p)
+func (c *Client) ListAPIKeys(ctx context.Context, principal string, p PageRequest) ([]domain.APIKey, string, error) {
+	return getList[domain.APIKey](ctx, c, pathAPIKeys, filter("principal", principal), p)
 }
 
 // AllAPIKeys reads every key the caller may see, of principal if set.
-func (c *Client) AllAPIKeys(ctx context.Context, principal string) ([]Key, error) {
-	return all(ctx, func(ctx context.Context, p PageRequest) ([]Key, string, error) {
+func (c *Client) AllAPIKeys(ctx context.Context, principal string) ([]domain.APIKey, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.APIKey, string, error) {
 		return c.ListAPIKeys(ctx, principal, p)
 	})
 }
 
 // RevokeAPIKey revokes a key at once (API Gateway may honour it from its
 // authorizer cache for up to 30 seconds more).
-func (c *Client) RevokeAPIKey(ctx context.Context, id string) (*Key, error) {
-	var k Key
+func (c *Client) RevokeAPIKey(ctx context.Context, id string) (*domain.APIKey, error) {
+	var k domain.APIKey
 	if _, err := c.do(ctx, http.MethodDelete, pathAPIKeys+"/"+escape(id), nil, nil, &k); err != nil {
 		return nil, err
 	}
@@ -72,11 +72,11 @@ func (c *Client) RevokeAPIKey(ctx context.Context, id string) (*Key, error) {
 }
 
 // SetRoles replaces a principal's roles (admin).
-func (c *Client) SetRoles(ctx context.Context, principal string, roles []domain.Role) (*Principal, error) {
+func (c *Client) SetRoles(ctx context.Context, principal string, roles []domain.Role) (*domain.Principal, error) {
 	if roles == nil {
 		roles = []domain.Role{} // "no roles" is an explicit empty list
 	}
-	var p Principal
+	var p domain.Principal
 	body := map[string][]domain.Role{"roles": roles}
 	if _, err := c.do(ctx, http.MethodPut, pathPrincipals+"/"+escape(principal), nil, body, &p); err != nil {
 		return nil, err

@@ -66,17 +66,20 @@ func TestRoutesMethodsQueriesAndBodies(t *testing.T) {
 	}{
 		{"create profile", "POST", "/profiles", "", `{"id":"p","name":"P","requires_approval":true,"max_validity_seconds":7776000,"approvers":{"principals":["bob"]}}`, 201,
 			func(c *Client) error {
-				_, err := c.CreateProfile(ctx, ProfileInput{ID: "p", Name: "P", RequiresApproval: true, MaxValiditySeconds: 7776000, Approvers: &domain.ApproverPool{Principals: []string{"bob"}}})
+				_, err := c.CreateProfile(ctx, domain.ProfileInput{ID: "p", Name: "P", RequiresApproval: true, MaxValiditySeconds: 7776000, Approvers: &domain.ApproverPool{Principals: []string{"bob"}}})
 				return err
 			}},
 		{"get profile", "GET", "/profiles/p", "", "", 200, func(c *Client) error { _, err := c.GetProfile(ctx, "p"); return err }},
 		{"list profiles", "GET", "/profiles", "limit=10&page_token=tok%2F1", "", 200, func(c *Client) error { _, _, err := c.ListProfiles(ctx, pg); return err }},
 		{"update profile", "PUT", "/profiles/p", "", `{"name":"Q","requires_approval":false}`, 200,
-			func(c *Client) error { _, _, err := c.UpdateProfile(ctx, "p", ProfileInput{Name: "Q"}); return err }},
+			func(c *Client) error {
+				_, _, err := c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: "Q"})
+				return err
+			}},
 		{"delete profile", "DELETE", "/profiles/p", "", "", 204, func(c *Client) error { _, err := c.DeleteProfile(ctx, "p"); return err }},
 		{"create certificate", "POST", "/certificates", "", `{"common_name":"a.example","sans":["b.example"],"profile_id":"p","csr":"PEM"}`, 201,
 			func(c *Client) error {
-				_, err := c.CreateCertificate(ctx, CertificateInput{CommonName: "a.example", SANs: []string{"b.example"}, ProfileID: "p", CSR: "PEM"})
+				_, err := c.CreateCertificate(ctx, domain.CertificateInput{CommonName: "a.example", SANs: []string{"b.example"}, ProfileID: "p", CSR: "PEM"})
 				return err
 			}},
 		{"list certificates", "GET", "/certificates", "profile_id=p&status=Active", "", 200,
@@ -112,7 +115,7 @@ func TestRoutesMethodsQueriesAndBodies(t *testing.T) {
 			}},
 		{"create key", "POST", "/apikeys", "", `{"principal":"dave","roles":["operator"],"expires_at":"2026-06-01T00:00:00Z"}`, 201,
 			func(c *Client) error {
-				_, err := c.CreateAPIKey(ctx, KeyInput{Principal: "dave", Roles: []domain.Role{domain.RoleOperator}, ExpiresAt: &expires})
+				_, err := c.CreateAPIKey(ctx, domain.APIKeyRequest{Principal: "dave", Roles: []domain.Role{domain.RoleOperator}, ExpiresAt: &expires})
 				return err
 			}},
 		{"list keys", "GET", "/apikeys", "principal=dave", "", 200, func(c *Client) error { _, _, err := c.ListAPIKeys(ctx, "dave", PageRequest{}); return err }},
@@ -152,12 +155,12 @@ func TestRoutesMethodsQueriesAndBodies(t *testing.T) {
 func TestDecodesAnswers(t *testing.T) {
 	ctx := context.Background()
 	c, _ := stub(t, 202, `{"status":"pending_approval","approval_id":"ar-9"}`)
-	p, pending, err := c.UpdateProfile(ctx, "p", ProfileInput{Name: "x"})
+	p, pending, err := c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: "x"})
 	if err != nil || p != nil || pending == nil || pending.ApprovalID != "ar-9" {
 		t.Fatalf("gated update: %v %+v %v", p, pending, err)
 	}
 	c, _ = stub(t, 200, `{"id":"p","name":"x","version":2}`)
-	p, pending, err = c.UpdateProfile(ctx, "p", ProfileInput{Name: "x"})
+	p, pending, err = c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: "x"})
 	if err != nil || pending != nil || p.Version != 2 {
 		t.Fatalf("applied update: %+v %+v %v", p, pending, err)
 	}

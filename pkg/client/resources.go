@@ -25,7 +25,7 @@ func (c *Client) Health(ctx context.Context) error {
 // --- profiles
 
 // CreateProfile creates a profile; it applies at once.
-func (c *Client) CreateProfile(ctx context.Context, in ProfileInput) (*domain.Profile, error) {
+func (c *Client) CreateProfile(ctx context.Context, in domain.ProfileInput) (*domain.Profile, error) {
 	var p domain.Profile
 	if _, err := c.do(ctx, http.MethodPost, pathProfiles, nil, in, &p); err != nil {
 		return nil, err
@@ -55,14 +55,14 @@ func (c *Client) AllProfiles(ctx context.Context) ([]domain.Profile, error) {
 // UpdateProfile replaces a profile. It returns the new profile, or, when
 // the live or the proposed profile is approval-tier, the pending edit that
 // has to be approved first (and a nil profile).
-func (c *Client) UpdateProfile(ctx context.Context, id string, in ProfileInput) (*domain.Profile, *PendingEdit, error) {
+func (c *Client) UpdateProfile(ctx context.Context, id string, in domain.ProfileInput) (*domain.Profile, *domain.PendingEdit, error) {
 	var raw json.RawMessage
 	status, err := c.do(ctx, http.MethodPut, pathProfiles+"/"+escape(id), nil, in, &raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	if status == http.StatusAccepted {
-		var pe PendingEdit
+		var pe domain.PendingEdit
 		return nil, &pe, decodeRaw(raw, &pe)
 	}
 	var p domain.Profile
@@ -71,21 +71,21 @@ func (c *Client) UpdateProfile(ctx context.Context, id string, in ProfileInput) 
 
 // DeleteProfile deletes a profile, or for an approval-tier profile returns
 // the pending edit that deletes it once approved.
-func (c *Client) DeleteProfile(ctx context.Context, id string) (*PendingEdit, error) {
+func (c *Client) DeleteProfile(ctx context.Context, id string) (*domain.PendingEdit, error) {
 	var raw json.RawMessage
 	status, err := c.do(ctx, http.MethodDelete, pathProfiles+"/"+escape(id), nil, nil, &raw)
 	if err != nil || status != http.StatusAccepted {
 		return nil, err
 	}
-	var pe PendingEdit
+	var pe domain.PendingEdit
 	return &pe, decodeRaw(raw, &pe)
 }
 
 // --- certificates
 
 // CreateCertificate registers a certificate and starts its issuance.
-func (c *Client) CreateCertificate(ctx context.Context, in CertificateInput) (*Started, error) {
-	var s Started
+func (c *Client) CreateCertificate(ctx context.Context, in domain.CertificateInput) (*domain.Started, error) {
+	var s domain.Started
 	if _, err := c.do(ctx, http.MethodPost, pathCertificates, nil, in, &s); err != nil {
 		return nil, err
 	}
@@ -127,12 +127,12 @@ func (c *Client) AllVersions(ctx context.Context, certID string) ([]domain.Certi
 }
 
 // Renew starts a renewal, with a new CSR or ("") the stored one.
-func (c *Client) Renew(ctx context.Context, certID, csr string) (*Started, error) {
+func (c *Client) Renew(ctx context.Context, certID, csr string) (*domain.Started, error) {
 	var body any
 	if csr != "" {
 		body = map[string]string{"csr": csr}
 	}
-	var s Started
+	var s domain.Started
 	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/renew", nil, body, &s); err != nil {
 		return nil, err
 	}
@@ -166,8 +166,8 @@ func (c *Client) AllJobs(ctx context.Context, f JobFilter) ([]domain.Job, error)
 // --- approvals
 
 // GetApproval reads one approval request with what it would approve.
-func (c *Client) GetApproval(ctx context.Context, id string) (*Approval, error) {
-	var a Approval
+func (c *Client) GetApproval(ctx context.Context, id string) (*domain.ApprovalView, error) {
+	var a domain.ApprovalView
 	if _, err := c.do(ctx, http.MethodGet, pathApprovals+"/"+escape(id), nil, nil, &a); err != nil {
 		return nil, err
 	}
@@ -175,31 +175,31 @@ func (c *Client) GetApproval(ctx context.Context, id string) (*Approval, error) 
 }
 
 // ListApprovals reads one page of approval requests, newest first.
-func (c *Client) ListApprovals(ctx context.Context, f ApprovalFilter, p PageRequest) ([]Approval, string, error) {
+func (c *Client) ListApprovals(ctx context.Context, f ApprovalFilter, p PageRequest) ([]domain.ApprovalView, string, error) {
 	q := filter("state", f.State, "kind", f.Kind, "profile_id", f.ProfileID,
 		"certificate_id", f.CertificateID, "requested_by", f.RequestedBy)
-	return getList[Approval](ctx, c, pathApprovals, q, p)
+	return getList[domain.ApprovalView](ctx, c, pathApprovals, q, p)
 }
 
 // AllApprovals reads every approval request matching f.
-func (c *Client) AllApprovals(ctx context.Context, f ApprovalFilter) ([]Approval, error) {
-	return all(ctx, func(ctx context.Context, p PageRequest) ([]Approval, string, error) {
+func (c *Client) AllApprovals(ctx context.Context, f ApprovalFilter) ([]domain.ApprovalView, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.ApprovalView, string, error) {
 		return c.ListApprovals(ctx, f, p)
 	})
 }
 
 // Approve approves a pending request; note is optional.
-func (c *Client) Approve(ctx context.Context, id, note string) (*Decision, error) {
+func (c *Client) Approve(ctx context.Context, id, note string) (*domain.Decision, error) {
 	return c.decide(ctx, id, "approve", note)
 }
 
 // Reject rejects a pending request; the server requires a note.
-func (c *Client) Reject(ctx context.Context, id, note string) (*Decision, error) {
+func (c *Client) Reject(ctx context.Context, id, note string) (*domain.Decision, error) {
 	return c.decide(ctx, id, "reject", note)
 }
 
-func (c *Client) decide(ctx context.Context, id, action, note string) (*Decision, error) {
-	var d Decision
+func (c *Client) decide(ctx context.Context, id, action, note string) (*domain.Decision, error) {
+	var d domain.Decision
 	body := map[string]string{"note": note}
 	if _, err := c.do(ctx, http.MethodPost, pathApprovals+"/"+escape(id)+"/"+action, nil, body, &d); err != nil {
 		return nil, err
@@ -210,8 +210,8 @@ func (c *Client) decide(ctx context.Context, id, action, note string) (*Decision
 // --- issuers
 
 // GetIssuer reads an issuer and its CA certificate.
-func (c *Client) GetIssuer(ctx context.Context, id string) (*Issuer, error) {
-	var is Issuer
+func (c *Client) GetIssuer(ctx context.Context, id string) (*domain.IssuerView, error) {
+	var is domain.IssuerView
 	if _, err := c.do(ctx, http.MethodGet, pathIssuers+"/"+escape(id), nil, nil, &is); err != nil {
 		return nil, err
 	}
@@ -219,8 +219,8 @@ func (c *Client) GetIssuer(ctx context.Context, id string) (*Issuer, error) {
 }
 
 // ListIssuers reads the issuers (there is one, "default").
-func (c *Client) ListIssuers(ctx context.Context) ([]Issuer, error) {
-	return all(ctx, func(ctx context.Context, p PageRequest) ([]Issuer, string, error) {
-		return getList[Issuer](ctx, c, pathIssuers, nil, p)
+func (c *Client) ListIssuers(ctx context.Context) ([]domain.IssuerView, error) {
+	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.IssuerView, string, error) {
+		return getList[domain.IssuerView](ctx, c, pathIssuers, nil, p)
 	})
 }

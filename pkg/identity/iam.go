@@ -11,7 +11,6 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // EnvIAMPrincipals names the IAM mapping: a JSON array of rules.
@@ -79,7 +78,7 @@ func ParseRules(text string) ([]Rule, error) {
 
 // Principals reads stored principals.
 type Principals interface {
-	GetPrincipal(ctx context.Context, id string) (*store.Principal, error)
+	GetPrincipal(ctx context.Context, id string) (*domain.Principal, error)
 }
 
 // Resolver maps IAM callers to actors.

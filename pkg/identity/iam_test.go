@@ -6,17 +6,16 @@ import (
 	"testing"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 type principals map[string][]domain.Role
 
-func (p principals) GetPrincipal(_ context.Context, id string) (*store.Principal, error) {
+func (p principals) GetPrincipal(_ context.Context, id string) (*domain.Principal, error) {
 	roles, ok := p[id]
 	if !ok {
 		return nil, domain.NotFoundf("principal %s", id)
 	}
-	return &store.Principal{ID: id, Roles: roles}, nil
+	return &domain.Principal{ID: id, Roles: roles}, nil
 }
 
 const rulesJSON = `[

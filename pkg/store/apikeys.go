@@ -23,13 +23,6 @@ type APIKey struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
-// Principal is an identity and the roles it holds.
-type Principal struct {
-	ID        string        `json:"id"`
-	Roles     []domain.Role `json:"roles"`
-	UpdatedAt time.Time     `json:"updated_at"`
-}
-
 func apiKeyKey(hash string) map[string]types.AttributeValue { return key("APIKEY#"+hash, "APIKEY") }
 
 func principalKey(id string) map[string]types.AttributeValue {
@@ -42,7 +35,7 @@ func apiKeyIDKey(id string) map[string]types.AttributeValue { return key("APIKEY
 // the audit rows, in one transaction. The key is stored twice: under its
 // hash (what the authorizer looks up) and under its id (what revocation
 // names), each write conditional on being new.
-func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *Principal, audits ...*domain.AuditEvent) error {
+func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *domain.Principal, audits ...*domain.AuditEvent) error {
 	keyItem, err := marshal(k)
 	if err != nil {
 		return err
@@ -81,12 +74,12 @@ func (st *Store) GetAPIKey(ctx context.Context, hash string) (*APIKey, error) {
 }
 
 // GetPrincipal reads a principal's roles.
-func (st *Store) GetPrincipal(ctx context.Context, id string) (*Principal, error) {
+func (st *Store) GetPrincipal(ctx context.Context, id string) (*domain.Principal, error) {
 	item, err := st.get(ctx, "PRINCIPAL#"+id, "PRINCIPAL", "principal "+id)
 	if err != nil {
 		return nil, err
 	}
-	var p Principal
+	var p domain.Principal
 	return &p, unmarshal(item, &p)
 }
 
@@ -122,7 +115,7 @@ func (st *Store) ListAPIKeys(ctx context.Context, principal string, page PageReq
 }
 
 // PutPrincipal replaces a principal's role set, with its audit row.
-func (st *Store) PutPrincipal(ctx context.Context, p *Principal, audit *domain.AuditEvent) error {
+func (st *Store) PutPrincipal(ctx context.Context, p *domain.Principal, audit *domain.AuditEvent) error {
 	item, err := marshal(p)
 	if err != nil {
 		return err

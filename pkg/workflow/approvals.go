@@ -13,20 +13,13 @@ import (
 // MaxNoteLen bounds a decision note.
 const MaxNoteLen = 2000
 
-// DecisionResult is the response to approve and reject.
-type DecisionResult struct {
-	ID        string `json:"id"`
-	DecidedBy string `json:"decided_by"`
-	Action    string `json:"action"`
-}
-
 // Approve approves a pending request as actor.
-func (s *Service) Approve(ctx context.Context, actor domain.Actor, id, note string) (*DecisionResult, error) {
+func (s *Service) Approve(ctx context.Context, actor domain.Actor, id, note string) (*domain.Decision, error) {
 	return s.decide(ctx, actor, id, domain.ApprovalApproved, note)
 }
 
 // Reject rejects a pending request as actor; a note saying why is required.
-func (s *Service) Reject(ctx context.Context, actor domain.Actor, id, note string) (*DecisionResult, error) {
+func (s *Service) Reject(ctx context.Context, actor domain.Actor, id, note string) (*domain.Decision, error) {
 	if strings.TrimSpace(note) == "" {
 		return nil, domain.Invalidf("note is required when rejecting")
 	}
@@ -36,7 +29,7 @@ func (s *Service) Reject(ctx context.Context, actor domain.Actor, id, note strin
 // decide records the decision first (one transaction), then hands it to the
 // waiting execution. If the token is not stored yet, the approval-wait
 // function finds the decision and hands it over itself.
-func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, state domain.ApprovalState, note string) (*DecisionResult, error) {
+func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, state domain.ApprovalState, note string) (*domain.Decision, error) {
 	if len(note) > MaxNoteLen {
 		return nil, domain.Invalidf("note must be at most %d characters", MaxNoteLen)
 	}
@@ -63,7 +56,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		}
 		s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
 		s.handOff(ctx, a, d.Outcome)
-		return &DecisionResult{ID: a.ID, DecidedBy: actor.ID, Action: string(state)}, nil
+		return &domain.Decision{ID: a.ID, DecidedBy: actor.ID, Action: string(state)}, nil
 	}
 	return nil, domain.Conflictf("approval %s is changing concurrently; retry", id)
 }
@@ -165,15 +158,8 @@ func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
 	}
 }
 
-// ApprovalView is what an approver sees: the request and, for issuance, the
-// exact subject to be signed. The task token is never part of it.
-type ApprovalView struct {
-	*domain.Approval
-	PendingAgeSeconds int64 `json:"pending_age_seconds"`
-}
-
 // GetApproval reads one request for display.
-func (s *Service) GetApproval(ctx context.Context, id string) (*ApprovalView, error) {
+func (s *Service) GetApproval(ctx context.Context, id string) (*domain.ApprovalView, error) {
 	a, err := s.Store.GetApproval(ctx, id)
 	if err != nil {
 		return nil, err
@@ -181,16 +167,16 @@ func (s *Service) GetApproval(ctx context.Context, id string) (*ApprovalView, er
 	return s.view(a), nil
 }
 
-func (s *Service) view(a *domain.Approval) *ApprovalView {
+func (s *Service) view(a *domain.Approval) *domain.ApprovalView {
 	end := s.now()
 	if a.DecidedAt != nil {
 		end = *a.DecidedAt
 	}
-	return &ApprovalView{Approval: a, PendingAgeSeconds: int64(end.Sub(a.CreatedAt).Seconds())}
+	return &domain.ApprovalView{Approval: a, PendingAgeSeconds: int64(end.Sub(a.CreatedAt).Seconds())}
 }
 
 // ListApprovals lists requests, validating the filters.
-func (s *Service) ListApprovals(ctx context.Context, f store.ApprovalFilter, page store.PageRequest) ([]*ApprovalView, string, error) {
+func (s *Service) ListApprovals(ctx context.Context, f store.ApprovalFilter, page store.PageRequest) ([]*domain.ApprovalView, string, error) {
 	if f.State != "" {
 		if _, ok := domain.ParseApprovalState(f.State); !ok {
 			return nil, "", domain.Invalidf("state must be one of pending, approved, rejected, expired, bypassed")
@@ -205,7 +191,7 @@ func (s *Service) ListApprovals(ctx context.Context, f store.ApprovalFilter, pag
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]*ApprovalView, len(items))
+	out := make([]*domain.ApprovalView, len(items))
 	for i, a := range items {
 		out[i] = s.view(a)
 	}

@@ -11,26 +11,9 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
-// CertificateInput is the body of POST /certificates.
-type CertificateInput struct {
-	ID         string   `json:"id"`
-	CommonName string   `json:"common_name"`
-	SANs       []string `json:"sans"`
-	ProfileID  string   `json:"profile_id"`
-	CSR        string   `json:"csr"`
-}
-
-// Started reports the job (and approval request) a create or renew started.
-type Started struct {
-	Certificate *domain.Certificate `json:"certificate,omitempty"`
-	JobID       string              `json:"job_id"`
-	ApprovalID  string              `json:"approval_id,omitempty"`
-	Status      domain.JobStatus    `json:"status"`
-}
-
 // CreateCertificate registers a certificate and starts its issuance job at
 // once, gated by the profile exactly like a renewal.
-func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in CertificateInput) (*Started, error) {
+func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in domain.CertificateInput) (*domain.Started, error) {
 	if in.ID == "" {
 		in.ID = newID("mc-")
 	}
@@ -89,7 +72,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 // Renew starts a renewal job for a certificate, optionally with a new CSR.
 // Manual renewals and the scheduled sweep both come through here, so every
 // issuance path passes the same gate.
-func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR string) (*Started, error) {
+func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR string) (*domain.Started, error) {
 	cert, err := s.Store.GetCertificate(ctx, certID)
 	if err != nil {
 		return nil, err
@@ -102,7 +85,7 @@ func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR 
 // effect: the job is written only if the certificate still has the status
 // read and no job in flight, and the profile is still at the version read.
 // fromIndex says cert came from the due index and may lag behind the table.
-func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, newCSR string, fromIndex bool) (*Started, error) {
+func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, newCSR string, fromIndex bool) (*domain.Started, error) {
 	switch {
 	case cert.CurrentJobID != "":
 		return nil, domain.Conflictf("certificate %q already has job %s in flight", cert.ID, cert.CurrentJobID)
@@ -222,9 +205,9 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 // startExecution starts the job's execution. If Step Functions refuses, the
 // job is failed (and a pending request expired) so nothing is left waiting
 // for an execution that does not exist.
-func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*Started, error) {
+func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*domain.Started, error) {
 	job := plan.nj.Job
-	started := &Started{JobID: job.ID, Status: job.Status}
+	started := &domain.Started{JobID: job.ID, Status: job.Status}
 	if plan.nj.Approval != nil {
 		started.ApprovalID = plan.nj.Approval.ID
 	}

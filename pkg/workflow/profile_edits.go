@@ -9,16 +9,10 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
-// PendingEdit is the 202 answer to a gated profile change.
-type PendingEdit struct {
-	Status     string `json:"status"`
-	ApprovalID string `json:"approval_id"`
-}
-
 // requestProfileEdit records a gated change (proposed, or deletion when
 // proposed is nil) of cur as a profile_edit request. Nothing changes until a
 // different actor approves it.
-func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cur, proposed *domain.Profile) (*PendingEdit, error) {
+func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cur, proposed *domain.Profile) (*domain.PendingEdit, error) {
 	now := s.now()
 	edit := &domain.ProfileEdit{BaseVersion: cur.Version, Proposed: proposed, Delete: proposed == nil, Diff: domain.ProfileDiff(cur, proposed)}
 	a := &domain.Approval{
@@ -41,7 +35,7 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 	if err := s.Store.RequestProfileEdit(ctx, a, audit); err != nil {
 		return nil, err
 	}
-	return &PendingEdit{Status: "pending_approval", ApprovalID: a.ID}, nil
+	return &domain.PendingEdit{Status: "pending_approval", ApprovalID: a.ID}, nil
 }
 
 // profileEditDecision fills in what a decision on a profile_edit request

@@ -9,35 +9,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
-// ProfileInput is the writable part of a profile.
-type ProfileInput struct {
-	ID                   string   `json:"id"`
-	Name                 string   `json:"name"`
-	RequiresApproval     bool     `json:"requires_approval"`
-	AllowedKeyAlgorithms []string `json:"allowed_key_algorithms"`
-	MaxValiditySeconds   int64    `json:"max_validity_seconds"`
-	RenewBeforeSeconds   int64    `json:"renew_before_seconds"`
-	IssuerID             string   `json:"issuer_id"`
-	// Approvers limits who may approve; principals are API-key principal
-	// ids or IAM ARNs (stored canonical).
-	Approvers *domain.ApproverPool `json:"approvers"`
-}
-
-func (in ProfileInput) profile() *domain.Profile {
-	p := &domain.Profile{
-		ID:                   in.ID,
-		Name:                 in.Name,
-		RequiresApproval:     in.RequiresApproval,
-		AllowedKeyAlgorithms: in.AllowedKeyAlgorithms,
-		MaxValiditySeconds:   in.MaxValiditySeconds,
-		RenewBeforeSeconds:   in.RenewBeforeSeconds,
-		IssuerID:             in.IssuerID,
-		Approvers:            in.Approvers,
-	}
-	p.ApplyDefaults()
-	return p
-}
-
 // canonicalPool stores IAM ARNs in a pool in canonical form, so the pool
 // compares the same identities two-person integrity does.
 func canonicalPool(pool *domain.ApproverPool) error {
@@ -65,11 +36,11 @@ func canonicalPool(pool *domain.ApproverPool) error {
 
 // CreateProfile validates and stores a new profile. New profiles apply at
 // once; it is later changes to approval-tier profiles that are gated.
-func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in ProfileInput) (*domain.Profile, error) {
+func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in domain.ProfileInput) (*domain.Profile, error) {
 	if in.ID == "" {
 		in.ID = newID("prof-")
 	}
-	p := in.profile()
+	p := in.Profile()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -93,7 +64,7 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in Prof
 // is approval-tier, nothing changes yet: the edit becomes a profile_edit
 // request (returned as PendingEdit) applied only after a different actor
 // approves it, and only if the profile has not changed meanwhile.
-func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id string, in ProfileInput) (*domain.Profile, *PendingEdit, error) {
+func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id string, in domain.ProfileInput) (*domain.Profile, *domain.PendingEdit, error) {
 	if in.ID != "" && in.ID != id {
 		return nil, nil, domain.Invalidf("id in the body (%q) does not match the path (%q)", in.ID, id)
 	}
@@ -102,7 +73,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 		return nil, nil, err
 	}
 	in.ID = id
-	p := in.profile()
+	p := in.Profile()
 	if err := p.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -132,7 +103,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 
 // DeleteProfile deletes a profile; deleting an approval-tier profile is a
 // gated edit like any other.
-func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id string) (*PendingEdit, error) {
+func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id string) (*domain.PendingEdit, error) {
 	cur, err := s.Store.GetProfile(ctx, id)
 	if err != nil {
 		return nil, err
