@@ -26,7 +26,6 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -122,17 +121,9 @@ func startEnv(ctx context.Context) (*env, error) {
 		exec:  stepfn.New(nil, s.Config.StateMachineARN),
 		logs:  logs,
 	}
-	db := dynamodb.NewFromConfig(s.AWSConfig)
-	for name, roles := range map[string][]domain.Role{
-		"alice": {domain.RoleOperator, domain.RoleApprover},
-		"bob":   {domain.RoleOperator, domain.RoleApprover},
-	} {
-		k, err := apikey.Bootstrap(ctx, db, s.Config.StateTable, s.Config.AuditTable, name, roles)
-		if err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-		e.keys[name] = k
+	if e.keys, err = s.SeedDemoKeys(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	return e, nil
 }

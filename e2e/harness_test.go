@@ -27,11 +27,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
-	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -101,30 +99,12 @@ func startStack(edit func(*config.Config)) (*devstack.Stack, map[string]string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("start stack: %w", err)
 	}
-	k, err := seedKeys(ctx, s)
+	k, err := s.SeedDemoKeys(ctx)
 	if err != nil {
 		s.Close()
 		return nil, nil, fmt.Errorf("seed keys: %w", err)
 	}
 	return s, k, nil
-}
-
-func seedKeys(ctx context.Context, s *devstack.Stack) (map[string]string, error) {
-	db := dynamodb.NewFromConfig(s.AWSConfig)
-	out := map[string]string{}
-	for name, roles := range map[string][]domain.Role{
-		"alice": {domain.RoleOperator, domain.RoleApprover},
-		"bob":   {domain.RoleOperator, domain.RoleApprover},
-		"carol": {domain.RoleViewer},
-		"admin": {domain.RoleAdmin},
-	} {
-		k, err := apikey.Bootstrap(ctx, db, s.Config.StateTable, s.Config.AuditTable, name, roles)
-		if err != nil {
-			return nil, err
-		}
-		out[name] = k
-	}
-	return out, nil
 }
 
 // awaitHold, while write-locked by a test, holds every approval-wait

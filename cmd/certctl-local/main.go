@@ -18,9 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -34,20 +31,6 @@ const (
 	envSweepInterval  = "CERTCTL_SWEEP_INTERVAL"
 	credentialsFile   = ".local/credentials.json"
 )
-
-// demoUser is one seeded API key. alice and bob can approve each other's
-// requests, which is what two-person integrity needs for a demo.
-type demoUser struct {
-	name  string
-	roles []domain.Role
-}
-
-var demoUsers = []demoUser{
-	{"alice", []domain.Role{domain.RoleOperator, domain.RoleApprover}},
-	{"bob", []domain.Role{domain.RoleOperator, domain.RoleApprover}},
-	{"carol", []domain.Role{domain.RoleViewer}},
-	{"admin", []domain.Role{domain.RoleAdmin}},
-}
 
 type settings struct {
 	cfg           config.Config
@@ -119,14 +102,9 @@ func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error
 		}
 	}()
 
-	keys := map[string]string{}
-	db := dynamodb.NewFromConfig(stack.AWSConfig)
-	for _, u := range demoUsers {
-		secret, err := apikey.Bootstrap(ctx, db, stack.Config.StateTable, stack.Config.AuditTable, u.name, u.roles)
-		if err != nil {
-			return fmt.Errorf("seed API key for %s: %w", u.name, err)
-		}
-		keys[u.name] = secret
+	keys, err := stack.SeedDemoKeys(ctx)
+	if err != nil {
+		return err
 	}
 	credPath, err := writeCredentials(credentialsFile, keys)
 	if err != nil {
@@ -189,8 +167,8 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, u := range demoUsers {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.name, domain.JoinRoles(u.roles), keys[u.name])
+	for _, u := range devstack.DemoUsers {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.Name, domain.JoinRoles(u.Roles), keys[u.Name])
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nTry:\n  curl -s -H \"X-Api-Key: %s\" %s/api/v1/profiles\n", keys["carol"], stack.URL)
