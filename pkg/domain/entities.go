@@ -192,15 +192,6 @@ const (
 	AuditAPIKeyCreated        = "apikey.created"
 	AuditAPIKeyRevoked        = "apikey.revoked"
 	AuditRolesGranted         = "principal.roles_granted"
-	AuditRenewalJobCancelled  = "renewal_job_cancelled"
-)
-
-// Metric outcomes for certctl_approval_decisions_total.
-const (
-	OutcomeApproved = "approved"
-	OutcomeRejected = "rejected"
-	OutcomeExpired  = "expired"
-	OutcomeBypassed = "bypassed"
 )
 
 // PendingAgeBuckets are the upper bounds (seconds) of

@@ -105,7 +105,7 @@ func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.Transact
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apIt, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
 	if in.Bypassed {
-		items = append(items, st.observeDecision(domain.OutcomeBypassed, in.Cert.ProfileID, 0))
+		items = append(items, st.observeDecision(string(domain.ApprovalBypassed), in.Cert.ProfileID, 0))
 	}
 	return st.commit(ctx, items, in.Audits...)
 }
