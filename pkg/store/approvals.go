@@ -113,7 +113,6 @@ type Decision struct {
 	// RetryAt is when the sweep may next renew the certificate, so a
 	// rejected or expired renewal is not re-requested every sweep.
 	RetryAt time.Time
-	Outcome string // metric outcome label
 	Audit   *domain.AuditEvent
 	// Profile is what a profile_edit decision does to the profile.
 	Profile *ProfileChange
@@ -184,7 +183,7 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 		}
 		items = append(items, pc)
 	}
-	items = append(items, st.observeDecision(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt)))
+	items = append(items, st.observeDecision(string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
 	return st.commit(ctx, items, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
 }
 

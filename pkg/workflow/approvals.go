@@ -54,8 +54,8 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		if err != nil {
 			return nil, err
 		}
-		s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
-		s.handOff(ctx, a, d.Outcome)
+		s.observeDecision(d)
+		s.handOff(ctx, a, string(d.State))
 		return &domain.Decision{ID: a.ID, DecidedBy: actor.ID, Action: string(state)}, nil
 	}
 	return nil, domain.Conflictf("approval %s is changing concurrently; retry", id)
@@ -81,7 +81,7 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 	now := s.now()
 	d := store.Decision{
 		Approval: a, State: state, DecidedBy: by, ActorType: byType, Note: note, At: now,
-		Outcome: string(state), PrevCertStatus: a.PrevCertStatus, RetryAt: now.Add(RenewalRetryBackoff),
+		PrevCertStatus: a.PrevCertStatus, RetryAt: now.Add(RenewalRetryBackoff),
 	}
 	action := map[domain.ApprovalState]string{
 		domain.ApprovalApproved: domain.AuditApprovalApproved,

@@ -67,9 +67,9 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		if err != nil {
 			return "", err
 		}
-		s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
+		s.observeDecision(d)
 		if via != viaWorkflowTimeout { // that task has already closed
-			s.handOff(ctx, a, d.Outcome)
+			s.handOff(ctx, a, string(d.State))
 		}
 		return string(domain.ApprovalExpired), nil
 	}

@@ -98,6 +98,6 @@ func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason st
 	if err := s.Store.Decide(ctx, d); err != nil && !store.IsConditionFailed(err) {
 		return err
 	}
-	s.observe(d.Outcome, a.ProfileID, d.At.Sub(a.CreatedAt))
+	s.observeDecision(d)
 	return domain.Conflictf("approval %s: %s; nothing was applied and the request is now rejected", a.ID, reason)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // Executions starts renewal executions and resumes waiting ones.
@@ -49,6 +50,11 @@ func (s *Service) observe(outcome, profileID string, age time.Duration) {
 	if s.Observer != nil {
 		s.Observer.Decision(outcome, profileID, age)
 	}
+}
+
+// observeDecision reports a recorded decision and the request's pending age.
+func (s *Service) observeDecision(d store.Decision) {
+	s.observe(string(d.State), d.Approval.ProfileID, d.At.Sub(d.Approval.CreatedAt))
 }
 
 func (s *Service) log() *slog.Logger {
