@@ -107,9 +107,9 @@ type Decision struct {
 	// Job transition: AwaitingApproval → JobStatus (Pending to issue, Cancelled otherwise).
 	JobStatus domain.JobStatus
 	JobError  string
-	// RestoreCert puts the certificate back to PrevCertStatus and clears the in-flight job.
-	RestoreCert    bool
-	PrevCertStatus domain.CertStatus
+	// RestoreCert puts the certificate back to the request's PrevCertStatus
+	// and clears the in-flight job.
+	RestoreCert bool
 	// RetryAt is when the sweep may next renew the certificate, so a
 	// rejected or expired renewal is not re-requested every sweep.
 	RetryAt time.Time
@@ -173,7 +173,7 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 	if a.JobID != "" {
 		items = append(items, st.jobTransition(a.JobID, []domain.JobStatus{domain.JobAwaitingApproval}, d.JobStatus, d.JobError, d.At))
 		if d.RestoreCert {
-			items = append(items, st.restoreCert(a.CertificateID, a.JobID, d.PrevCertStatus, d.At, d.RetryAt))
+			items = append(items, st.restoreCert(a.CertificateID, a.JobID, a.PrevCertStatus, d.At, d.RetryAt))
 		}
 	}
 	if d.Profile != nil {

@@ -81,7 +81,7 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 	now := s.now()
 	d := store.Decision{
 		Approval: a, State: state, DecidedBy: by, ActorType: byType, Note: note, At: now,
-		PrevCertStatus: a.PrevCertStatus, RetryAt: now.Add(RenewalRetryBackoff),
+		RetryAt: now.Add(RenewalRetryBackoff),
 	}
 	action := map[domain.ApprovalState]string{
 		domain.ApprovalApproved: domain.AuditApprovalApproved,
