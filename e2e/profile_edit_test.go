@@ -175,3 +175,13 @@ func TestProfileInUseCannotBeDeleted(t *testing.T) {
 	}
 	profileOf(t, profile)
 }
+
+// Re-sending a gated profile unchanged changes nothing and asks no one.
+func TestUnchangedEditNeedsNoApproval(t *testing.T) {
+	profile := newProfile(t, true)
+	cur := profileOf(t, profile)
+	r := must(t, http.StatusOK, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": cur.str("name"), "requires_approval": true})
+	if r.Body["version"] != float64(1) || r.str("pending_edit_approval_id") != "" {
+		t.Fatalf("no-op edit: %s", r.Raw)
+	}
+}

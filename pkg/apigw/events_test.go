@@ -254,6 +254,16 @@ func TestBase64RequestBody(t *testing.T) {
 		if called || resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("malformed base64 body: handler called=%v, status %d", called, resp.StatusCode)
 		}
+		// The gateway's own refusal still has the API's error shape.
+		var body struct {
+			Error     string `json:"error"`
+			Message   string `json:"message"`
+			RequestID string `json:"request_id"`
+		}
+		if json.Unmarshal([]byte(resp.Body), &body) != nil || body.Error != "Bad Request" || body.Message == "" ||
+			body.RequestID != ev.RequestContext.RequestID || resp.Headers["Content-Type"] != "application/json" {
+			t.Errorf("malformed body answer: %+v %s", resp.Headers, resp.Body)
+		}
 	})
 }
 

@@ -42,3 +42,14 @@ func TestDecisionWritesOneEMFRecord(t *testing.T) {
 		t.Fatalf("values: %v", rec)
 	}
 }
+
+// Clock skew between the writer of created_at and the decider must not
+// produce a negative age.
+func TestNegativeAgeIsClamped(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "dev").Decision("approved", "p", -5*time.Second)
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec[PendingAge].(float64) != 0 {
+		t.Fatalf("negative age: %v %v", rec[PendingAge], err)
+	}
+}
