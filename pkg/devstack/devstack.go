@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go/middleware"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/statemachines"
 )
 
 // Emulator facts. kumo reports every resource under this account and region.
@@ -58,9 +61,9 @@ type Options struct {
 	// AWSAPIOptions are appended to the handlers' aws.Config.APIOptions,
 	// e.g. to count AWS calls per operation.
 	AWSAPIOptions []func(*middleware.Stack) error
-	// StateMachineFile is the ASL file; "" means statemachines/renewal.asl.json
-	// in the module root, found by walking up from the working directory.
-	StateMachineFile string
+	// StateMachineASL replaces the state machine definition; "" means the
+	// embedded statemachines/renewal.asl.json, the one CDK deploys.
+	StateMachineASL string
 	// Logger receives the harness's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -112,9 +115,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	aslPath, err := resolveStateMachineFile(opts.StateMachineFile)
-	if err != nil {
-		return nil, err
+	asl := opts.StateMachineASL
+	if asl == "" {
+		asl = statemachines.RenewalASL
 	}
 	suffix, err := randomHex(4)
 	if err != nil {
@@ -172,7 +175,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.createFunctions(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.createStateMachine(ctx, aslPath); err != nil {
+	if err := s.createStateMachine(ctx, asl); err != nil {
+		return nil, err
+	}
+	if err := namedRetries.register(asl, s.names); err != nil {
 		return nil, err
 	}
 
@@ -235,6 +241,7 @@ func (s *Stack) Close() error {
 				}
 			})
 		}
+		namedRetries.unregister(s.names)
 		if s.emu != nil {
 			emulatorTargets.remove(s.emu.URL)
 			s.emu.Close()
@@ -307,13 +314,28 @@ func (s *Stack) Invoke(ctx context.Context, fn string, payload any) (json.RawMes
 
 // emulatorConfig is an aws.Config for the emulator. Each call gets its own
 // APIOptions slice so appending to one config never aliases another.
+//
+// The SDK's standard per-service endpoint variables apply as they do in
+// Lambda: with AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_KMS set, those
+// services go to that endpoint (moto's server, for the strict tier) while
+// Step Functions and Lambda stay on the emulator.
 func emulatorConfig(endpoint string, apiOptions []func(*middleware.Stack) error) aws.Config {
-	return aws.Config{
+	cfg := aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("certctl-local", "certctl-local", ""),
 		BaseEndpoint: aws.String(endpoint),
 		APIOptions:   append([]func(*middleware.Stack) error(nil), apiOptions...),
 	}
+	if env, err := awsconfig.NewEnvConfig(); err == nil {
+		cfg.ConfigSources = []any{env}
+	}
+	return cfg
+}
+
+// StrictEndpoints returns the DynamoDB and KMS endpoints set through the
+// SDK's per-service variables, empty when they stay on the emulator.
+func StrictEndpoints() (dynamoDB, kms string) {
+	return os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL_KMS")
 }
 
 func randomHex(n int) (string, error) {

@@ -85,11 +85,15 @@ func (t *selfCallTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	// A RoundTripper must not modify the caller's request.
 	r := req.Clone(req.Context())
 	r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, target.Host
-	resp, err := t.base.RoundTrip(r)
+	fn, invoke := invokedFunction(r.URL.Path)
+	if !invoke {
+		return t.base.RoundTrip(r)
+	}
+	resp, err := namedRetries.invoke(r, fn, t.base)
 	if err != nil {
 		return nil, err
 	}
-	if isInvokePath(r.URL.Path) && resp.Header.Get("X-Amz-Function-Error") != "" {
+	if resp.Header.Get("X-Amz-Function-Error") != "" {
 		// kumo's Step Functions engine fails a Lambda task only on a non-200
 		// status; Lambda answers a function error with 200 plus this header,
 		// which kumo ignores, so the task would "succeed" with the error
@@ -104,12 +108,12 @@ func (t *selfCallTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return resp, nil
 }
 
-// isInvokePath matches /2015-03-31/functions/{name}/invocations.
-func isInvokePath(p string) bool {
+// invokedFunction matches /2015-03-31/functions/{name}/invocations.
+func invokedFunction(p string) (string, bool) {
 	rest, ok := strings.CutPrefix(p, "/2015-03-31/functions/")
 	if !ok {
-		return false
+		return "", false
 	}
 	name, ok := strings.CutSuffix(rest, "/invocations")
-	return ok && name != "" && !strings.Contains(name, "/")
+	return name, ok && name != "" && !strings.Contains(name, "/")
 }

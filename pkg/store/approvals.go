@@ -74,21 +74,25 @@ func (st *Store) PendingOlderThan(ctx context.Context, cutoff time.Time, page Pa
 // the write, or — when the decision was recorded first — as decided, with
 // stored=false, so the caller can hand the decision over itself.
 func (st *Store) StoreTaskToken(ctx context.Context, id, token string) (a *domain.Approval, stored bool, err error) {
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       approvalKey(id),
-		UpdateExpression:          aws.String("SET task_token = :t"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #state = :pending"),
-		ExpressionAttributeNames:  map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(token), ":pending": s(string(domain.ApprovalPending))},
-		ReturnValues:              types.ReturnValueAllNew,
+	var out *dynamodb.UpdateItemOutput
+	err = st.write(ctx, "store task token for "+id, func() (err error) {
+		out, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(st.stateTable),
+			Key:                       approvalKey(id),
+			UpdateExpression:          aws.String("SET task_token = :t"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND #state = :pending"),
+			ExpressionAttributeNames:  map[string]string{"#state": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(token), ":pending": s(string(domain.ApprovalPending))},
+			ReturnValues:              types.ReturnValueAllNew,
+		})
+		return err
 	})
 	if err == nil {
 		a, err := approvalFromItem(out.Attributes)
 		return a, true, err
 	}
-	if !isConditionFailed(err) {
-		return nil, false, fmt.Errorf("store: store task token for %s: %w", id, err)
+	if !errors.Is(err, ErrConditionFailed) {
+		return nil, false, err
 	}
 	a, err = st.GetApproval(ctx, id)
 	return a, false, err
@@ -162,10 +166,20 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 		cond += " AND task_token = :tok"
 		values[":tok"] = s(a.TaskToken)
 	}
+	// A decision for a waiting execution leaves the request in the hand-off
+	// queue, atomically with the decision: whoever sends it clears it, and
+	// the reaper sends whatever a crash or an error left behind.
+	if a.TaskToken != "" && a.JobID != "" {
+		set += ", pending_pk = :hq, pending_sk = :hsk"
+		values[":hq"] = s(handoffPartition)
+		values[":hsk"] = s(SortTime(d.At) + "#" + a.ID)
+	} else {
+		set += " REMOVE pending_pk, pending_sk"
+	}
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(st.stateTable),
 		Key:                       approvalKey(a.ID),
-		UpdateExpression:          aws.String(set + " REMOVE pending_pk, pending_sk"),
+		UpdateExpression:          aws.String(set),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  map[string]string{"#state": "state"},
 		ExpressionAttributeValues: values,
@@ -215,8 +229,10 @@ func (st *Store) profileChange(c *ProfileChange) (types.TransactWriteItem, error
 	}}, nil
 }
 
-// jobTransition moves a job from one of from to status.
+// jobTransition moves a job from one of from to status. A job that ends
+// leaves the start queue (see NewJob).
 func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time) types.TransactWriteItem {
+	names := map[string]string{"#status": "status"}
 	values := map[string]types.AttributeValue{
 		":to":  s(string(to)),
 		":now": s(at.UTC().Format(time.RFC3339Nano)),
@@ -227,7 +243,11 @@ func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.
 	}
 	if jobErr != "" {
 		set += ", #error = :err"
+		names["#error"] = "error"
 		values[":err"] = s(jobErr)
+	}
+	if to.Terminal() {
+		set += " REMOVE pending_pk, pending_sk"
 	}
 	cond := ""
 	for i, f := range from {
@@ -243,7 +263,7 @@ func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.
 		Key:                       jobKey(jobID),
 		UpdateExpression:          aws.String(set),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#status": "status", "#error": "error"},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}}
 }
@@ -270,45 +290,35 @@ func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at,
 // IsConditionFailed reports whether err is a failed condition.
 func IsConditionFailed(err error) bool { return errors.Is(err, ErrConditionFailed) }
 
-// handoffPartition holds decided requests whose decision could not be sent
-// to the waiting execution: the reaper retries them.
+// handoffPartition holds decided requests whose decision has not been
+// confirmed delivered to the waiting execution. Decide puts a request here;
+// ClearHandoff takes it out after a successful send.
 const handoffPartition = "HANDOFF"
 
-// MarkHandoffPending puts a decided request in the redelivery queue. It is
-// written only when sending failed, so the normal path pays nothing.
-func (st *Store) MarkHandoffPending(ctx context.Context, id string, at time.Time) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       approvalKey(id),
-		UpdateExpression:          aws.String("SET pending_pk = :h, pending_sk = :sk"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #state <> :pending"),
-		ExpressionAttributeNames:  map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(handoffPartition), ":sk": s(SortTime(at) + "#" + id), ":pending": s(string(domain.ApprovalPending))},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("store: mark hand-off of %s: %w", id, err)
-	}
-	return nil
-}
-
-// PendingHandoffs pages through decided requests awaiting redelivery.
-func (st *Store) PendingHandoffs(ctx context.Context, page PageRequest) ([]*domain.Approval, string, error) {
+// PendingHandoffs pages through decided requests queued for delivery before
+// cutoff, oldest first.
+func (st *Store) PendingHandoffs(ctx context.Context, cutoff time.Time, page PageRequest) ([]*domain.Approval, string, error) {
 	in := st.pendingQuery(true)
+	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
 	in.ExpressionAttributeValues[":p"] = s(handoffPartition)
+	in.ExpressionAttributeValues[":cut"] = s(SortTime(cutoff))
 	return queryAs(ctx, st, in, page, approvalFromItem)
 }
 
-// ClearHandoff takes a request out of the redelivery queue.
+// ClearHandoff takes a request out of the hand-off queue.
 func (st *Store) ClearHandoff(ctx context.Context, id string) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       approvalKey(id),
-		UpdateExpression:          aws.String("REMOVE pending_pk, pending_sk"),
-		ConditionExpression:       aws.String("pending_pk = :h"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(handoffPartition)},
+	err := st.write(ctx, "clear hand-off of "+id, func() error {
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(st.stateTable),
+			Key:                       approvalKey(id),
+			UpdateExpression:          aws.String("REMOVE pending_pk, pending_sk"),
+			ConditionExpression:       aws.String("pending_pk = :h"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(handoffPartition)},
+		})
+		return err
 	})
-	if err != nil && !isConditionFailed(err) {
-		return fmt.Errorf("store: clear hand-off of %s: %w", id, err)
+	if errors.Is(err, ErrConditionFailed) {
+		return nil // already cleared
 	}
-	return nil
+	return err
 }

@@ -21,6 +21,9 @@ type NewJob struct {
 	Audits         []*domain.AuditEvent
 	// Bypassed counts the approval as a bypass decision in the metrics.
 	Bypassed bool
+	// StartInput is the execution input; the job stays in the start queue
+	// until ClearStart confirms the execution exists.
+	StartInput string
 	// ExpectRenewAt, when set, makes a renewal conditional on the
 	// certificate's renewal time still being this one: the sweep reads an
 	// eventually consistent index, and this refuses a copy that predates a
@@ -89,7 +92,7 @@ func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
 }
 
 func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.TransactWriteItem) error {
-	jobIt, err := jobItem(in.Job)
+	jobIt, err := jobItem(in.Job, in.StartInput)
 	if err != nil {
 		return err
 	}
@@ -145,6 +148,50 @@ func (st *Store) ListVersions(ctx context.Context, certID string, page PageReque
 		ScanIndexForward: aws.Bool(false),
 	}
 	return queryAs(ctx, st, in, page, as[domain.CertificateVersion])
+}
+
+// GetVersion reads the version a job issued.
+func (st *Store) GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error) {
+	item, err := st.get(ctx, "CERT#"+certID, versionSK(jobID), "version of job "+jobID)
+	if err != nil {
+		return nil, err
+	}
+	return as[domain.CertificateVersion](item)
+}
+
+// PendingStart is a job whose execution was not confirmed started.
+type PendingStart struct {
+	JobID string
+	Input string
+}
+
+// PendingStarts pages through jobs queued for a start before cutoff, oldest first.
+func (st *Store) PendingStarts(ctx context.Context, cutoff time.Time, page PageRequest) ([]PendingStart, string, error) {
+	in := st.pendingQuery(true)
+	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
+	in.ExpressionAttributeValues[":p"] = s(startPartition)
+	in.ExpressionAttributeValues[":cut"] = s(SortTime(cutoff))
+	return queryAs(ctx, st, in, page, func(item map[string]types.AttributeValue) (PendingStart, error) {
+		return PendingStart{JobID: str(item, "id"), Input: str(item, "start_input")}, nil
+	})
+}
+
+// ClearStart takes a job out of the start queue once its execution exists.
+func (st *Store) ClearStart(ctx context.Context, jobID string) error {
+	err := st.write(ctx, "clear start of "+jobID, func() error {
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(st.stateTable),
+			Key:                       jobKey(jobID),
+			UpdateExpression:          aws.String("REMOVE pending_pk, pending_sk"),
+			ConditionExpression:       aws.String("pending_pk = :p"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(startPartition)},
+		})
+		return err
+	})
+	if errors.Is(err, ErrConditionFailed) {
+		return nil // already cleared, or the job has ended
+	}
+	return err
 }
 
 // DueBefore pages through certificates whose renewal time is before t and

@@ -33,15 +33,18 @@ func (st *Store) SetCertStatus(ctx context.Context, certID string, from, to doma
 // (a retried attempt) is claimed again; anything else is a conflict.
 func (st *Store) MarkJobRunning(ctx context.Context, jobID string, at time.Time) error {
 	t := st.jobTransition(jobID, []domain.JobStatus{domain.JobPending, domain.JobRunning}, domain.JobRunning, "", at).Update
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 t.TableName,
-		Key:                       t.Key,
-		UpdateExpression:          t.UpdateExpression,
-		ConditionExpression:       t.ConditionExpression,
-		ExpressionAttributeNames:  map[string]string{"#status": "status"},
-		ExpressionAttributeValues: t.ExpressionAttributeValues,
+	err := st.write(ctx, "mark job "+jobID+" running", func() error {
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 t.TableName,
+			Key:                       t.Key,
+			UpdateExpression:          t.UpdateExpression,
+			ConditionExpression:       t.ConditionExpression,
+			ExpressionAttributeNames:  t.ExpressionAttributeNames,
+			ExpressionAttributeValues: t.ExpressionAttributeValues,
+		})
+		return err
 	})
-	if isConditionFailed(err) {
+	if errors.Is(err, ErrConditionFailed) {
 		return domain.Conflictf("job %s is not pending issuance", jobID)
 	}
 	return err

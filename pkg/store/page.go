@@ -67,7 +67,7 @@ func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, page Pa
 		in.Limit = aws.Int32(int32(page.Limit - len(items)))
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
-			return nil, "", fmt.Errorf("store: query %s: %w", aws.ToString(in.IndexName), err)
+			return nil, "", transient(fmt.Errorf("store: query %s: %w", aws.ToString(in.IndexName), err))
 		}
 		items = append(items, out.Items...)
 		if len(out.LastEvaluatedKey) == 0 {

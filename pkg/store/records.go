@@ -25,6 +25,7 @@ const (
 	AuditIndexDay    = "by_day"
 
 	pendingPartition = "PENDING"
+	startPartition   = "START"
 	duePartition     = "DUE"
 )
 
@@ -71,10 +72,18 @@ func certItem(c *domain.Certificate) (map[string]types.AttributeValue, error) {
 	return item, nil
 }
 
-func jobItem(j *domain.Job) (map[string]types.AttributeValue, error) {
+// jobItem renders a new job. With startInput set, the job also enters the
+// start queue (the sparse pending index, partition START) until its
+// execution is confirmed started; the reaper starts what a crash left there.
+func jobItem(j *domain.Job, startInput string) (map[string]types.AttributeValue, error) {
 	item, err := marshal(j)
 	if err != nil {
 		return nil, err
+	}
+	if startInput != "" {
+		item["start_input"] = s(startInput)
+		item["pending_pk"] = s(startPartition)
+		item["pending_sk"] = s(SortTime(j.CreatedAt) + "#" + j.ID)
 	}
 	for k, v := range jobKey(j.ID) {
 		item[k] = v
@@ -125,6 +134,10 @@ func approvalFromItem(item map[string]types.AttributeValue) (*domain.Approval, e
 	a.TaskToken = str(item, "task_token")
 	a.PrevCertStatus = domain.CertStatus(str(item, "prev_cert_status"))
 	return &a, nil
+}
+
+func versionKey(certID, jobID string) map[string]types.AttributeValue {
+	return key("CERT#"+certID, versionSK(jobID))
 }
 
 func versionItem(v *domain.CertificateVersion) (map[string]types.AttributeValue, error) {

@@ -7,12 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
@@ -93,7 +96,7 @@ func (st *Store) get(ctx context.Context, pk, sk, what string) (map[string]types
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: get %s: %w", what, err)
+		return nil, transient(fmt.Errorf("store: get %s: %w", what, err))
 	}
 	if len(out.Item) == 0 {
 		return nil, domain.NotFoundf("%s", what)
@@ -101,25 +104,81 @@ func (st *Store) get(ctx context.Context, pk, sk, what string) (map[string]types
 	return out.Item, nil
 }
 
-// transact runs a TransactWriteItems call and turns a cancelled transaction
-// whose reasons are all conditional-check failures (or none) into
-// ErrConditionFailed, wrapping the reasons for the log.
+// conflictRetries bounds how often a transaction cancelled only by
+// TransactionConflict (another transaction held one of its items) is sent
+// again. Nothing of a cancelled transaction was written, so resending the
+// same request is safe; the SDK does not retry it by itself.
+const conflictRetries = 3
+
+// transact runs a TransactWriteItems call. A cancellation whose reasons are
+// all conditional-check failures becomes ErrConditionFailed; one caused by
+// conflicting transactions is resent a few times and then also reported as
+// ErrConditionFailed, so callers re-read and reclassify instead of failing.
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	var cancelled *types.TransactionCanceledException
-	if errors.As(err, &cancelled) {
-		for _, r := range cancelled.CancellationReasons {
-			code := aws.ToString(r.Code)
-			if code != "" && code != "None" && code != "ConditionalCheckFailed" {
-				return fmt.Errorf("store: transaction cancelled (%s): %w", code, err)
-			}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
+	for attempt := 0; ; attempt++ {
+		_, err := st.db.TransactWriteItems(ctx, in)
+		if err == nil {
+			return nil
 		}
-		return fmt.Errorf("%w: %v", ErrConditionFailed, err)
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) {
+			return transient(fmt.Errorf("store: transaction: %w", err))
+		}
+		switch cancellation(cancelled) {
+		case cancelledByCondition:
+			return fmt.Errorf("%w: %v", ErrConditionFailed, err)
+		case cancelledByConflict:
+			if attempt < conflictRetries && sleepJittered(ctx, attempt) {
+				continue
+			}
+			return fmt.Errorf("%w: still conflicting after %d attempts: %v", ErrConditionFailed, attempt+1, err)
+		default:
+			return transient(fmt.Errorf("store: transaction cancelled: %w", err))
+		}
 	}
-	return fmt.Errorf("store: transaction: %w", err)
+}
+
+type cancelReason int
+
+const (
+	cancelledByCondition cancelReason = iota
+	cancelledByConflict
+	cancelledOtherwise // throttling, validation, capacity: not a race
+)
+
+// cancellation classifies a cancelled transaction by its reasons. A failed
+// condition wins over a conflict: resending cannot make it hold.
+func cancellation(e *types.TransactionCanceledException) cancelReason {
+	conflict := false
+	for _, r := range e.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "", "None":
+		case "ConditionalCheckFailed":
+			return cancelledByCondition
+		case "TransactionConflict":
+			conflict = true
+		default:
+			return cancelledOtherwise
+		}
+	}
+	if conflict {
+		return cancelledByConflict
+	}
+	return cancelledByCondition
+}
+
+// sleepJittered waits a short random time growing with attempt; false if ctx ended.
+func sleepJittered(ctx context.Context, attempt int) bool {
+	d := time.Duration(10+rand.IntN(40*(attempt+1))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func isConditionFailed(err error) bool {
@@ -127,15 +186,92 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
+// write runs one conditional single-item write. A TransactionConflict
+// (the item is part of a transaction in progress) is retried like the SDK
+// retries throttling; a failed condition is ErrConditionFailed.
+func (st *Store) write(ctx context.Context, what string, call func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := call()
+		var conflict *types.TransactionConflictException
+		switch {
+		case err == nil:
+			return nil
+		case isConditionFailed(err):
+			return fmt.Errorf("%w: %s", ErrConditionFailed, what)
+		case errors.As(err, &conflict) && attempt < conflictRetries && sleepJittered(ctx, attempt):
+			continue
+		case errors.As(err, &conflict):
+			return fmt.Errorf("%w: %s: still conflicting: %v", ErrConditionFailed, what, err)
+		}
+		return transient(fmt.Errorf("store: %s: %w", what, err))
+	}
+}
+
+// transient marks errors a caller may retry later (throttling, AWS 5xx,
+// a network failure) as domain.ErrUnavailable, so the API answers 503 and
+// workflow tasks are retried; other errors pass through unchanged.
+func transient(err error) error {
+	var re interface{ HTTPStatusCode() int }
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429):
+	case errors.As(err, &apiErr) && isThrottle(apiErr.ErrorCode()):
+	case errors.As(err, &re), errors.As(err, &apiErr):
+		return err // a definitive answer from AWS
+	}
+	return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+}
+
+func isThrottle(code string) bool {
+	_, ok := retry.DefaultThrottleErrorCodes[code]
+	return ok
+}
+
 // commit runs items and the audit rows as one transaction: a state change
-// and its audit trail succeed or fail together.
+// and its audit trail succeed or fail together. When the outcome is unknown
+// (the request may have been applied, but the answer was lost), the first
+// audit row, whose key is unique to this transaction, tells what happened.
 func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, audits ...*domain.AuditEvent) error {
+	var marker map[string]types.AttributeValue
 	for _, ev := range audits {
 		a, err := st.auditPut(ev)
 		if err != nil {
 			return err
 		}
+		if marker == nil {
+			marker = map[string]types.AttributeValue{"pk": a.Put.Item["pk"], "sk": a.Put.Item["sk"]}
+		}
 		items = append(items, a)
 	}
-	return st.transact(ctx, items)
+	err := st.transact(ctx, items)
+	if err == nil || marker == nil || !outcomeUnknown(err) {
+		return err
+	}
+	if st.committed(ctx, marker) {
+		return nil
+	}
+	return err
+}
+
+// outcomeUnknown reports errors after which the transaction may or may not
+// have been applied: anything but a definitive answer from DynamoDB.
+func outcomeUnknown(err error) bool {
+	if errors.Is(err, ErrConditionFailed) {
+		return false
+	}
+	var re interface{ HTTPStatusCode() int }
+	return !errors.As(err, &re) || re.HTTPStatusCode() >= 500
+}
+
+// committed reads the audit row that only the transaction writes. It runs
+// even when ctx has ended (often the reason the outcome is unknown).
+func (st *Store) committed(ctx context.Context, auditKey map[string]types.AttributeValue) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(st.auditTable),
+		Key:            auditKey,
+		ConsistentRead: aws.Bool(true),
+	})
+	return err == nil && len(out.Item) > 0
 }

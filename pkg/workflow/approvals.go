@@ -111,30 +111,32 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 	return d
 }
 
-// handOff sends a recorded decision to the waiting execution. Failure here
-// loses nothing: the decision is stored and the request is queued for the
-// reaper to send again (and, at the latest, the execution's timeout path
-// reads the decision back).
+// handOff sends a recorded decision to the waiting execution and takes it
+// out of the hand-off queue. Failure here loses nothing: Decide queued the
+// request atomically with the decision, and the reaper sends it again (at
+// the latest, the execution's timeout path reads the decision back).
 func (s *Service) handOff(ctx context.Context, a *domain.Approval, outcome string) {
 	if a.TaskToken == "" || a.JobID == "" {
 		return
 	}
 	err := s.Exec.SendDecision(ctx, a.TaskToken, outcome)
-	if err == nil || errors.Is(err, stepfn.ErrTokenUnknown) {
+	if err != nil && !errors.Is(err, stepfn.ErrTokenUnknown) {
+		s.log().ErrorContext(ctx, "decision recorded but hand-off to the execution failed; the reaper will send it again",
+			"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
 		return
 	}
-	s.log().ErrorContext(ctx, "decision recorded but hand-off to the execution failed; queued for redelivery",
-		"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
-	if err := s.Store.MarkHandoffPending(context.WithoutCancel(ctx), a.ID, s.now()); err != nil {
-		s.log().ErrorContext(ctx, "could not queue the hand-off; the execution's timeout will pick the decision up", "approval_id", a.ID, "error", err)
+	if err := s.Store.ClearHandoff(context.WithoutCancel(ctx), a.ID); err != nil {
+		s.log().WarnContext(ctx, "decision delivered; clearing its hand-off entry failed (the reaper will clear it)", "approval_id", a.ID, "error", err)
 	}
 }
 
-// redeliver sends queued decisions to their executions again.
+// redeliver sends queued decisions to their executions again. Entries
+// younger than HandoffGrace are left to the request that queued them.
 func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
 	token := ""
+	cutoff := s.now().Add(-s.handoffGrace())
 	for {
-		queued, next, err := s.Store.PendingHandoffs(ctx, store.PageRequest{Limit: reapPageSize, Token: token})
+		queued, next, err := s.Store.PendingHandoffs(ctx, cutoff, store.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return sent, failed, err
 		}

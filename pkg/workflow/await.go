@@ -3,6 +3,8 @@ package workflow
 import (
 	"context"
 	"fmt"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 // AwaitInput is what the AwaitApproval state sends to the approval-wait function.
@@ -17,11 +19,11 @@ type AwaitInput struct {
 // itself: either way exactly one side holds both the decision and the token.
 func (s *Service) AwaitApproval(ctx context.Context, in AwaitInput) error {
 	if in.TaskToken == "" || in.ApprovalID == "" {
-		return fmt.Errorf("approval-wait: task_token and approval_id are required")
+		return domain.Invalidf("approval-wait: task_token and approval_id are required")
 	}
 	a, stored, err := s.Store.StoreTaskToken(ctx, in.ApprovalID, in.TaskToken)
 	if err != nil {
-		return fmt.Errorf("approval-wait: %w", err)
+		return retryable(fmt.Errorf("approval-wait: %w", err))
 	}
 	if stored {
 		s.log().InfoContext(ctx, "waiting for a decision", "approval_id", a.ID, "job_id", a.JobID)
@@ -29,7 +31,7 @@ func (s *Service) AwaitApproval(ctx context.Context, in AwaitInput) error {
 	}
 	s.log().InfoContext(ctx, "decision recorded before the token: handing it over", "approval_id", a.ID, "job_id", a.JobID, "state", a.State)
 	if err := s.Exec.SendDecision(ctx, in.TaskToken, string(a.State)); err != nil {
-		return fmt.Errorf("approval-wait: hand over %s decision: %w", a.State, err)
+		return retryable(fmt.Errorf("approval-wait: hand over %s decision: %w", a.State, err))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -57,7 +58,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 		ResourceType: "certificate", ResourceID: cert.ID, Timestamp: now,
 		Details: map[string]any{"common_name": cert.CommonName, "sans": cert.SANs, "profile_id": cert.ProfileID},
 	}}, plan.nj.Audits...)
-	if err := s.Store.CreateCertificate(ctx, plan.nj); err != nil {
+	if err := s.Store.CreateCertificate(ctx, plan.queued()); err != nil {
 		return nil, err
 	}
 	s.observeBypass(plan)
@@ -115,7 +116,7 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	if fromIndex && cert.RenewAt != nil {
 		plan.nj.ExpectRenewAt = cert.RenewAt
 	}
-	if err := s.Store.StartRenewal(ctx, plan.nj); err != nil {
+	if err := s.Store.StartRenewal(ctx, plan.queued()); err != nil {
 		return nil, err
 	}
 	s.observeBypass(plan)
@@ -125,6 +126,14 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 type jobPlan struct {
 	nj    store.NewJob
 	input stepfn.Input
+}
+
+// queued returns the job write with the execution input attached, so the
+// job enters the start queue atomically with its creation.
+func (p jobPlan) queued() store.NewJob {
+	raw, _ := json.Marshal(p.input) // plain strings, numbers and bools
+	p.nj.StartInput = string(raw)
+	return p.nj
 }
 
 // planJob builds the job, the approval request when the profile is
@@ -213,6 +222,9 @@ func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*domain.Sta
 	}
 	err := s.Exec.Start(ctx, plan.input)
 	if err == nil {
+		if err := s.Store.ClearStart(context.WithoutCancel(ctx), job.ID); err != nil {
+			s.log().WarnContext(ctx, "execution started; clearing its start entry failed (the reaper will)", "job_id", job.ID, "error", err)
+		}
 		return started, nil
 	}
 	s.log().ErrorContext(ctx, "start execution failed; failing the job", "job_id", job.ID, "error", err)

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,23 +26,12 @@ type IssueOutput struct {
 	SerialNumber string `json:"serial_number"`
 }
 
-// RetryableError marks a failure worth retrying (throttling, a transient
-// AWS error). The state machine retries errors of this name; anything else
-// is permanent and fails the job at once.
-type RetryableError struct{ Err error }
-
-func (e *RetryableError) Error() string { return e.Err.Error() }
-func (e *RetryableError) Unwrap() error { return e.Err }
-
 // Issue signs the job's certificate. It is the single issuance choke point:
 // it refuses any gated job whose request is not approved or bypassed, and the
 // final transaction re-checks that, so no path issues without a decision.
 func (s *Service) Issue(ctx context.Context, auth Authorities, in IssueInput) (*IssueOutput, error) {
 	out, err := s.issue(ctx, auth, in.JobID)
-	if err != nil && !isPermanent(err) {
-		return nil, &RetryableError{Err: err}
-	}
-	return out, err
+	return out, retryable(err)
 }
 
 func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*IssueOutput, error) {
@@ -140,26 +128,12 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	return &IssueOutput{SerialNumber: leaf.SerialHex}, nil
 }
 
-// issued reports the result of an already completed job.
+// issued reports the result of an already completed job: a retried Issue
+// after the first attempt committed but its answer was lost.
 func (s *Service) issued(ctx context.Context, job *domain.Job) (*IssueOutput, error) {
-	versions, _, err := s.Store.ListVersions(ctx, job.CertificateID, store.PageRequest{Limit: 50})
+	v, err := s.Store.GetVersion(ctx, job.CertificateID, job.ID)
 	if err != nil {
-		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
+		return nil, fmt.Errorf("issue: job %s is completed but its version cannot be read: %w", job.ID, err)
 	}
-	for _, v := range versions {
-		if v.JobID == job.ID {
-			return &IssueOutput{SerialNumber: v.SerialNumber}, nil
-		}
-	}
-	return nil, fmt.Errorf("issue: job %s is completed but has no version", job.ID)
-}
-
-// isPermanent reports errors that retrying cannot fix.
-func isPermanent(err error) bool {
-	for _, e := range []error{domain.ErrInvalid, domain.ErrForbidden, domain.ErrNotFound, domain.ErrConflict} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return &IssueOutput{SerialNumber: v.SerialNumber}, nil
 }

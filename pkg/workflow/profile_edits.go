@@ -83,21 +83,29 @@ func (s *Service) staleEdit(ctx context.Context, a *domain.Approval) string {
 }
 
 // rejectStale ends a stale edit as rejected, by the system, with the reason,
-// and tells the approver nothing was applied.
+// and tells the approver nothing was applied. If someone else ends the
+// request first, the approver is told that instead, and nothing is counted.
 func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason string) error {
-	fresh, err := s.Store.GetApproval(ctx, a.ID)
-	if err != nil {
-		return err
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		fresh, err := s.Store.GetApproval(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if fresh.State != domain.ApprovalPending {
+			return domain.Conflictf("approval %s is already %s", a.ID, fresh.State)
+		}
+		d := s.decision(fresh, domain.ApprovalRejected, domain.SystemWorkflow, domain.ActorSystem, "")
+		d.Reason = reason
+		d.Audit.Details["reason"] = reason
+		err = s.Store.Decide(ctx, d)
+		if store.IsConditionFailed(err) {
+			continue // decided or changed meanwhile: read again and tell the truth
+		}
+		if err != nil {
+			return err
+		}
+		s.observeDecision(d)
+		return domain.Conflictf("approval %s: %s; nothing was applied and the request is now rejected", a.ID, reason)
 	}
-	if fresh.State != domain.ApprovalPending {
-		return domain.Conflictf("approval %s is already %s", a.ID, fresh.State)
-	}
-	d := s.decision(fresh, domain.ApprovalRejected, domain.SystemWorkflow, domain.ActorSystem, "")
-	d.Reason = reason
-	d.Audit.Details["reason"] = reason
-	if err := s.Store.Decide(ctx, d); err != nil && !store.IsConditionFailed(err) {
-		return err
-	}
-	s.observeDecision(d)
-	return domain.Conflictf("approval %s: %s; nothing was applied and the request is now rejected", a.ID, reason)
+	return domain.Conflictf("approval %s is changing concurrently; retry", a.ID)
 }

@@ -2,9 +2,11 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
@@ -14,6 +16,7 @@ type ReapResult struct {
 	Resolved    int `json:"already_decided"`
 	Failed      int `json:"failed"`
 	Redelivered int `json:"redelivered"`
+	Restarted   int `json:"restarted"`
 }
 
 // reapPageSize bounds one query; the reaper pages through every stale request.
@@ -27,6 +30,11 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	var res ReapResult
 	sent, failed, err := s.redeliver(ctx)
 	res.Redelivered, res.Failed = sent, failed
+	if err != nil {
+		return res, err
+	}
+	started, failed, err := s.restartQueued(ctx)
+	res.Restarted, res.Failed = started, res.Failed+failed
 	if err != nil {
 		return res, err
 	}
@@ -54,9 +62,47 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 		}
 		token = next
 	}
-	s.log().InfoContext(ctx, "reaper run", "expired", res.Expired, "already_decided", res.Resolved, "redelivered", res.Redelivered, "failed", res.Failed)
+	s.log().InfoContext(ctx, "reaper run", "expired", res.Expired, "already_decided", res.Resolved,
+		"redelivered", res.Redelivered, "restarted", res.Restarted, "failed", res.Failed)
 	if res.Failed > 0 {
 		return res, errors.New("reaper: some requests could not be expired or handed over; they are retried on the next run")
 	}
 	return res, nil
+}
+
+// restartQueued starts the executions of jobs whose start was never
+// confirmed (the creating request died, or its start failed in a way that
+// left the job in flight). A start is idempotent: the execution is named
+// after the job, so one that already exists is simply confirmed.
+func (s *Service) restartQueued(ctx context.Context) (started, failed int, err error) {
+	token := ""
+	cutoff := s.now().Add(-s.handoffGrace())
+	for {
+		queued, next, err := s.Store.PendingStarts(ctx, cutoff, store.PageRequest{Limit: reapPageSize, Token: token})
+		if err != nil {
+			return started, failed, err
+		}
+		for _, q := range queued {
+			var in stepfn.Input
+			if err := json.Unmarshal([]byte(q.Input), &in); err != nil || in.JobID != q.JobID {
+				failed++
+				s.log().ErrorContext(ctx, "reaper: queued start has no valid input", "job_id", q.JobID, "error", err)
+				continue
+			}
+			if err := s.Exec.Start(ctx, in); err != nil {
+				failed++
+				s.log().ErrorContext(ctx, "reaper: start failed; will retry", "job_id", q.JobID, "error", err)
+				continue
+			}
+			if err := s.Store.ClearStart(ctx, q.JobID); err != nil {
+				failed++
+				continue
+			}
+			started++
+		}
+		if next == "" {
+			return started, failed, nil
+		}
+		token = next
+	}
 }

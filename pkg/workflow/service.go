@@ -35,8 +35,11 @@ type Service struct {
 	Observer        Observer // optional
 	Bypass          bool
 	ApprovalTimeout time.Duration
-	Now             func() time.Time
-	Log             *slog.Logger
+	// HandoffGrace is how long the reaper leaves a queued decision or
+	// execution start to the request that queued it (default one minute).
+	HandoffGrace time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 func (s *Service) now() time.Time {
@@ -55,6 +58,13 @@ func (s *Service) observe(outcome, profileID string, age time.Duration) {
 // observeDecision reports a recorded decision and the request's pending age.
 func (s *Service) observeDecision(d store.Decision) {
 	s.observe(string(d.State), d.Approval.ProfileID, d.At.Sub(d.Approval.CreatedAt))
+}
+
+func (s *Service) handoffGrace() time.Duration {
+	if s.HandoffGrace > 0 {
+		return s.HandoffGrace
+	}
+	return time.Minute
 }
 
 func (s *Service) log() *slog.Logger {

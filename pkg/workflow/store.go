@@ -24,6 +24,7 @@ type Store interface {
 	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
 	ListCertificates(ctx context.Context, f store.CertificateFilter, page store.PageRequest) ([]*domain.Certificate, string, error)
 	ListVersions(ctx context.Context, certID string, page store.PageRequest) ([]*domain.CertificateVersion, string, error)
+	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
 
 	GetJob(ctx context.Context, id string) (*domain.Job, error)
 	ListJobs(ctx context.Context, f store.JobFilter, page store.PageRequest) ([]*domain.Job, string, error)
@@ -36,9 +37,10 @@ type Store interface {
 	PendingOlderThan(ctx context.Context, cutoff time.Time, page store.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d store.Decision) error
-	MarkHandoffPending(ctx context.Context, id string, at time.Time) error
-	PendingHandoffs(ctx context.Context, page store.PageRequest) ([]*domain.Approval, string, error)
+	PendingHandoffs(ctx context.Context, cutoff time.Time, page store.PageRequest) ([]*domain.Approval, string, error)
 	ClearHandoff(ctx context.Context, id string) error
+	PendingStarts(ctx context.Context, cutoff time.Time, page store.PageRequest) ([]store.PendingStart, string, error)
+	ClearStart(ctx context.Context, jobID string) error
 
 	GetIssuer(ctx context.Context, id string) (*store.Issuer, error)
 	PutIssuerIfAbsent(ctx context.Context, is *store.Issuer, audit *domain.AuditEvent) (*store.Issuer, bool, error)
