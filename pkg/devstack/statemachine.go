@@ -76,4 +76,3 @@ func (s *Stack) stopExecutions(ctx context.Context) {
 		})
 	}
 }
-
