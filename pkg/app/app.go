@@ -65,6 +65,7 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 		Observer:        emf.New(os.Stdout, cfg.Stage),
 		Bypass:          cfg.Bypass,
 		ApprovalTimeout: cfg.ApprovalTimeout,
+		HandoffGrace:    cfg.HandoffGrace,
 		Log:             log,
 	}
 	switch name {

@@ -22,6 +22,7 @@ const (
 	EnvStage           = "CERTCTL_STAGE"
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
+	EnvHandoffGrace    = "CERTCTL_HANDOFF_GRACE"
 )
 
 // Config is every function's view of its settings; each function uses the
@@ -38,10 +39,16 @@ type Config struct {
 	// IAMPrincipals maps SigV4 callers to principals and roles (JSON; see
 	// package identity). Empty: IAM callers are identified but hold no roles.
 	IAMPrincipals string
+	// HandoffGrace is how long the reaper leaves a queued decision
+	// hand-off or execution start to the request that queued it.
+	HandoffGrace time.Duration
 }
 
 // DefaultApprovalTimeout is certctl's default: seven days.
 const DefaultApprovalTimeout = 168 * time.Hour
+
+// DefaultHandoffGrace leaves a request a minute to finish its own hand-off.
+const DefaultHandoffGrace = time.Minute
 
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Config, error) { return Parse(os.Getenv) }
@@ -66,6 +73,12 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	if c.ApprovalTimeout < time.Second {
 		return Config{}, fmt.Errorf("%s=%s: must be at least 1s", EnvApprovalTimeout, c.ApprovalTimeout)
+	}
+	if c.HandoffGrace, err = ParseDuration(EnvHandoffGrace, getenv(EnvHandoffGrace), DefaultHandoffGrace); err != nil {
+		return Config{}, err
+	}
+	if c.HandoffGrace < time.Second || c.HandoffGrace > time.Hour {
+		return Config{}, fmt.Errorf("%s=%s: must be between 1s and 1h", EnvHandoffGrace, c.HandoffGrace)
 	}
 	// Step Functions caps a task's timeout at one year.
 	if c.ApprovalTimeout > 365*24*time.Hour {

@@ -116,7 +116,8 @@ type Failure struct {
 	Error      string
 	CertStatus domain.CertStatus // status to restore on the certificate
 	// ExpireApproval, when set, is a still-pending request that can no longer
-	// be decided because its execution is ending.
+	// be decided because its execution is ending. It is counted as an
+	// expired decision; Audits must include its approval_expired row.
 	ExpireApproval *domain.Approval
 	At             time.Time
 	RetryAt        time.Time // see Decision.RetryAt
@@ -147,6 +148,7 @@ func (st *Store) FailJob(ctx context.Context, f Failure) error {
 				":reason":  s(f.Error),
 			},
 		}})
+		items = append(items, st.observeDecision(string(domain.ApprovalExpired), a.ProfileID, f.At.Sub(a.CreatedAt)))
 	}
 	return st.commit(ctx, items, f.Audits...)
 }

@@ -106,9 +106,23 @@ func (s *Service) failJob(ctx context.Context, jobID, msg string) error {
 			ResourceType: "job", ResourceID: job.ID, Timestamp: now,
 			Details: map[string]any{"certificate_id": job.CertificateID, "error": msg},
 		}}
+		if a := f.ExpireApproval; a != nil {
+			f.Audits = append(f.Audits, &domain.AuditEvent{
+				Actor: domain.SystemWorkflow, ActorType: domain.ActorSystem, Action: domain.AuditApprovalExpired,
+				ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
+				Details: map[string]any{
+					"kind": string(a.Kind), "job_id": a.JobID, "certificate_id": a.CertificateID, "profile_id": a.ProfileID,
+					"requested_by": a.RequestedBy, "state": string(domain.ApprovalExpired), "reason": msg,
+					"pending_age_seconds": int64(now.Sub(a.CreatedAt).Seconds()),
+				},
+			})
+		}
 		err = s.Store.FailJob(ctx, f)
 		if store.IsConditionFailed(err) {
 			continue
+		}
+		if err == nil && f.ExpireApproval != nil {
+			s.observe(string(domain.ApprovalExpired), f.ExpireApproval.ProfileID, now.Sub(f.ExpireApproval.CreatedAt))
 		}
 		return err
 	}

@@ -1,0 +1,336 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+)
+
+// scenario is one random sequence of operations on its own profile and
+// certificates.
+type scenario struct {
+	sys  *system
+	rng  *rand.Rand
+	name string
+	log  []string
+
+	certs    map[string]bool
+	profiles map[string]bool
+	// problems are harness-level failures: an answer the API must never
+	// give, or a job that never settled.
+	problems []string
+}
+
+// sweepGate makes sweep scenarios exclusive: a sweep renews every due
+// certificate, and only sweep scenarios make theirs due.
+var sweepGate sync.RWMutex
+
+func (sc *scenario) note(format string, args ...any) {
+	sc.log = append(sc.log, fmt.Sprintf(format, args...))
+}
+
+func (sc *scenario) problem(format string, args ...any) {
+	sc.problems = append(sc.problems, fmt.Sprintf(format, args...))
+}
+
+// run plays the scenario and returns the violations found in its scope.
+func (sc *scenario) run(ctx context.Context) []invariants.Violation {
+	sc.certs, sc.profiles = map[string]bool{}, map[string]bool{}
+	kinds := []func(context.Context){sc.decide, sc.decide, sc.ungated, sc.renewal, sc.profileEdit}
+	if sc.rng.IntN(6) == 0 {
+		sweepGate.Lock()
+		defer sweepGate.Unlock()
+		sc.sweep(ctx)
+	} else {
+		sweepGate.RLock()
+		defer sweepGate.RUnlock()
+		kinds[sc.rng.IntN(len(kinds))](ctx)
+	}
+	sc.settle(ctx)
+	snap, err := invariants.Take(ctx, sc.sys.source())
+	if err != nil {
+		return []invariants.Violation{{Rule: "harness", Detail: sc.name + ": snapshot: " + err.Error()}}
+	}
+	out := invariants.Check(snap, invariants.Scope{Certs: sc.certs, Profiles: sc.profiles}, invariants.Options{})
+	for _, p := range sc.problems {
+		out = append(out, invariants.Violation{Rule: "api", Detail: p})
+	}
+	for i := range out {
+		out[i].Detail = sc.name + ": " + out[i].Detail
+	}
+	return out
+}
+
+// retry repeats an API call while its answer is transient (the function
+// died, AWS failed, the server was busy), as a careful client would.
+func (sc *scenario) retry(ctx context.Context, f func() reply) reply {
+	var r reply
+	for attempt := 0; attempt < 8; attempt++ {
+		r = f()
+		if !transient(r) {
+			return r
+		}
+		time.Sleep(time.Duration(50+sc.rng.IntN(200)) * time.Millisecond)
+	}
+	return r
+}
+
+func (sc *scenario) newProfile(ctx context.Context, gated, dueSoon bool) string {
+	id := randomID("chaos")
+	body := map[string]any{"id": id, "name": "chaos " + id, "requires_approval": gated}
+	if dueSoon {
+		// Valid for an hour, renewed a second after issuance.
+		body["max_validity_seconds"], body["renew_before_seconds"] = 3600, 3599
+	}
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/profiles", body) })
+	switch {
+	case r.Status == http.StatusCreated:
+	case r.Status == http.StatusConflict: // created by an attempt whose answer was lost
+	default:
+		sc.problem("create profile: %d %s", r.Status, trim(r.Raw))
+	}
+	sc.profiles[id] = true
+	sc.note("profile %s gated=%v", id, gated)
+	return id
+}
+
+func (sc *scenario) newCert(ctx context.Context, profile string) string {
+	id := randomID("mc")
+	cn := id + ".example.com"
+	body := map[string]any{"id": id, "common_name": cn, "sans": []string{"www." + cn}, "profile_id": profile, "csr": newCSR(cn, cn, "www."+cn)}
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates", body) })
+	switch {
+	case r.Status == http.StatusCreated:
+	case r.Status == http.StatusConflict && sc.exists(ctx, id):
+	default:
+		if !sc.exists(ctx, id) {
+			sc.note("certificate %s not created: %d %s", id, r.Status, trim(r.Raw))
+			return ""
+		}
+	}
+	sc.certs[id] = true
+	sc.note("certificate %s", id)
+	return id
+}
+
+func (sc *scenario) exists(ctx context.Context, certID string) bool {
+	_, err := sc.sys.store.GetCertificate(ctx, certID)
+	return err == nil
+}
+
+// currentApproval waits for the certificate's job in flight to have an
+// approval request and returns its id ("" if the job needs none or ended).
+func (sc *scenario) currentApproval(ctx context.Context, certID string) string {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		c, err := sc.sys.store.GetCertificate(ctx, certID)
+		if err != nil || c.CurrentJobID == "" {
+			continue
+		}
+		j, err := sc.sys.store.GetJob(ctx, c.CurrentJobID)
+		if err == nil {
+			return j.ApprovalID
+		}
+	}
+	return ""
+}
+
+// decideOnce sends one decision and checks the answer is one the contract allows.
+func (sc *scenario) decideOnce(ctx context.Context, who, action, approvalID string) reply {
+	body := map[string]string{"note": "chaos " + action}
+	r := sc.retry(ctx, func() reply {
+		return sc.sys.call(ctx, who, "POST", "/api/v1/approvals/"+approvalID+"/"+action, body)
+	})
+	switch r.Status {
+	case http.StatusOK, http.StatusConflict:
+	case http.StatusForbidden:
+		if who != "alice" {
+			sc.problem("%s %s %s: 403 %s", who, action, approvalID, trim(r.Raw))
+		}
+	default:
+		if !transient(r) {
+			sc.problem("%s %s %s: %d %s", who, action, approvalID, r.Status, trim(r.Raw))
+		}
+	}
+	sc.note("%s %s %s -> %d", who, action, approvalID, r.Status)
+	return r
+}
+
+// decideRandomly decides a pending request one of the ways people do.
+func (sc *scenario) decideRandomly(ctx context.Context, approvalID string) {
+	if approvalID == "" {
+		return
+	}
+	if sc.rng.IntN(3) == 0 {
+		time.Sleep(time.Duration(sc.rng.IntN(400)) * time.Millisecond) // let the token arrive, or not
+	}
+	switch sc.rng.IntN(6) {
+	case 0, 1:
+		sc.decideOnce(ctx, "bob", "approve", approvalID)
+	case 2:
+		sc.decideOnce(ctx, "admin", "reject", approvalID)
+	case 3: // racing deciders: exactly one may win
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for i := 0; i < 4; i++ {
+			who, action := "bob", "approve"
+			if i%2 == 1 {
+				who, action = "admin", "reject"
+			}
+			wg.Go(func() {
+				r := sc.sys.call(ctx, who, "POST", "/api/v1/approvals/"+approvalID+"/"+action, map[string]string{"note": "race"})
+				if r.Status == http.StatusOK {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if wins > 1 {
+			sc.problem("approval %s: %d concurrent decisions won", approvalID, wins)
+		}
+		sc.note("race on %s: %d winners", approvalID, wins)
+	case 4: // the requester tries first, then someone else approves
+		if r := sc.decideOnce(ctx, "alice", "approve", approvalID); r.Status == http.StatusOK {
+			sc.problem("the requester approved their own request %s", approvalID)
+		}
+		sc.decideOnce(ctx, "bob", "approve", approvalID)
+	default:
+		sc.note("leaving %s to expire", approvalID)
+	}
+}
+
+func (sc *scenario) decide(ctx context.Context) {
+	cert := sc.newCert(ctx, sc.newProfile(ctx, true, false))
+	if cert != "" {
+		sc.decideRandomly(ctx, sc.currentApproval(ctx, cert))
+	}
+}
+
+func (sc *scenario) ungated(ctx context.Context) {
+	sc.newCert(ctx, sc.newProfile(ctx, false, false))
+}
+
+func (sc *scenario) renewal(ctx context.Context) {
+	gated := sc.rng.IntN(2) == 0
+	cert := sc.newCert(ctx, sc.newProfile(ctx, gated, false))
+	if cert == "" {
+		return
+	}
+	if gated {
+		sc.decideOnce(ctx, "bob", "approve", sc.currentApproval(ctx, cert))
+	}
+	sc.settle(ctx)
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/renew", nil) })
+	sc.note("renew %s -> %d", cert, r.Status)
+	if r.Status != http.StatusAccepted && r.Status != http.StatusConflict && !transient(r) {
+		sc.problem("renew %s: %d %s", cert, r.Status, trim(r.Raw))
+	}
+	if gated {
+		sc.decideRandomly(ctx, sc.currentApproval(ctx, cert))
+	}
+}
+
+func (sc *scenario) profileEdit(ctx context.Context) {
+	profile := sc.newProfile(ctx, true, false)
+	body := map[string]any{"name": "edited " + profile, "requires_approval": true}
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "PUT", "/api/v1/profiles/"+profile, body) })
+	sc.note("edit %s -> %d", profile, r.Status)
+	if r.Status == http.StatusAccepted {
+		sc.decideRandomly(ctx, r.str("approval_id"))
+	}
+}
+
+// sweep makes a certificate due and lets the (sometimes duplicated)
+// scheduled sweep renew it.
+func (sc *scenario) sweep(ctx context.Context) {
+	gated := sc.rng.IntN(2) == 0
+	cert := sc.newCert(ctx, sc.newProfile(ctx, gated, true))
+	if cert == "" {
+		return
+	}
+	if gated {
+		sc.decideOnce(ctx, "bob", "approve", sc.currentApproval(ctx, cert))
+	}
+	sc.settle(ctx)
+	time.Sleep(1200 * time.Millisecond) // now due
+	runs := 1 + sc.rng.IntN(2)
+	var wg sync.WaitGroup
+	for range runs {
+		wg.Go(func() {
+			_, err := sc.sys.stack.Invoke(ctx, app.FnSweep, map[string]string{"source": "chaos"})
+			sc.note("sweep -> %v", err)
+		})
+	}
+	wg.Wait()
+	if gated {
+		sc.decideRandomly(ctx, sc.currentApproval(ctx, cert))
+	}
+}
+
+// settle waits until every job of the scenario's certificates has ended and
+// its execution has stopped. A scenario that does not settle is a finding.
+func (sc *scenario) settle(ctx context.Context) {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		busy := sc.busy(ctx)
+		if busy == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			sc.problem("did not settle within 90 s: %s", busy)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// busy names something of the scenario still in flight, or "".
+func (sc *scenario) busy(ctx context.Context) string {
+	client := sfn.NewFromConfig(sc.sys.stack.AWSConfig)
+	exec := stepfn.New(client, sc.sys.stack.Config.StateMachineARN)
+	for cert := range sc.certs {
+		jobs, _, err := sc.sys.store.ListJobs(ctx, store.JobFilter{CertificateID: cert}, store.PageRequest{Limit: 50})
+		if err != nil {
+			return err.Error()
+		}
+		for _, j := range jobs {
+			if !j.Status.Terminal() {
+				return "job " + j.ID + " " + string(j.Status)
+			}
+			out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(exec.ExecutionARN(j.ID))})
+			var missing *sfntypes.ExecutionDoesNotExist
+			switch {
+			case errors.As(err, &missing):
+			case err != nil:
+				return err.Error()
+			case out.Status == sfntypes.ExecutionStatusRunning:
+				return "execution " + j.ID + " running"
+			}
+		}
+	}
+	for p := range sc.profiles {
+		prof, err := sc.sys.store.GetProfile(ctx, p)
+		if err == nil && prof.PendingEditID != "" {
+			if a, err := sc.sys.store.GetApproval(ctx, prof.PendingEditID); err == nil && a.State == domain.ApprovalPending {
+				return "profile edit " + a.ID + " pending"
+			}
+		}
+	}
+	return ""
+}

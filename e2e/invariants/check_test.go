@@ -1,0 +1,110 @@
+package invariants
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+func item(kv ...any) Item {
+	it := Item{}
+	for i := 0; i < len(kv); i += 2 {
+		switch v := kv[i+1].(type) {
+		case string:
+			it[kv[i].(string)] = &types.AttributeValueMemberS{Value: v}
+		case bool:
+			it[kv[i].(string)] = &types.AttributeValueMemberBOOL{Value: v}
+		case int:
+			b, _ := json.Marshal(v)
+			it[kv[i].(string)] = &types.AttributeValueMemberN{Value: string(b)}
+		}
+	}
+	return it
+}
+
+func audit(action, resource string) Item {
+	return item("action", action, "resource_id", resource)
+}
+
+// healthy is one gated certificate, approved and issued, at rest.
+func healthy() *Snapshot {
+	return &Snapshot{
+		Profiles: map[string]Item{"p": item("id", "p")},
+		Certs:    map[string]Item{"c": item("id", "c", "status", "Active", "renew_at", "2030", "due_pk", "DUE")},
+		Jobs: map[string]Item{"j": item("id", "j", "certificate_id", "c", "status", "Completed",
+			"requires_approval", true, "approval_id", "a")},
+		Approvals: map[string]Item{"a": item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
+			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", "t")},
+		Versions: []Item{item("certificate_id", "c", "job_id", "j")},
+		Metrics:  map[string]Item{"approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
+		Audit: []Item{audit("certificate.created", "c"), audit("renewal_triggered", "j"), audit("approval_requested", "a"),
+			audit("approval_approved", "a"), audit("renewal_job_completed", "j")},
+		Executions: map[string]string{"j": "SUCCEEDED"},
+	}
+}
+
+func rules(vs []Violation) string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Rule)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestHealthySnapshotPasses(t *testing.T) {
+	if vs := Check(healthy(), Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("violations in a healthy snapshot: %v", vs)
+	}
+}
+
+// Each breakage is found, under the rule that names it.
+func TestEachRuleFires(t *testing.T) {
+	cases := map[string]func(s *Snapshot){
+		"two-person":                func(s *Snapshot) { s.Approvals["a"]["decided_by"] = item("x", "alice")["x"] },
+		"decision-fields":           func(s *Snapshot) { delete(s.Approvals["a"], "decided_at") },
+		"approval-job":              func(s *Snapshot) { s.Jobs["j"]["status"] = item("x", "Cancelled")["x"] },
+		"never-issued-after-denial": func(s *Snapshot) { s.Approvals["a"]["state"] = item("x", "rejected")["x"] },
+		"issued-only-approved": func(s *Snapshot) {
+			s.Approvals["a"]["state"] = item("x", "pending")["x"]
+			delete(s.Approvals["a"], "decided_by")
+			delete(s.Approvals["a"], "decided_at")
+		},
+		"one-version-per-job":  func(s *Snapshot) { s.Versions = append(s.Versions, item("certificate_id", "c", "job_id", "j")) },
+		"current-job-released": func(s *Snapshot) { s.Certs["c"]["current_job_id"] = item("x", "j")["x"] },
+		"due-index":            func(s *Snapshot) { delete(s.Certs["c"], "due_pk") },
+		"audit-one-to-one":     func(s *Snapshot) { s.Audit = append(s.Audit, audit("approval_approved", "a")) },
+		"metrics":              func(s *Snapshot) { s.Metrics["approved#p"]["count"] = item("x", 2)["x"] },
+		"in-flight-has-execution": func(s *Snapshot) {
+			s.Jobs["j"]["status"] = item("x", "Pending")["x"]
+			s.Certs["c"]["current_job_id"] = item("x", "j")["x"]
+			s.Versions = nil
+			s.Audit = s.Audit[:4]
+		},
+		"execution-ends": func(s *Snapshot) { s.Executions["j"] = "RUNNING" },
+		"one-in-flight": func(s *Snapshot) {
+			s.Jobs["k"] = item("id", "k", "certificate_id", "c", "status", "Pending", "pending_pk", "START")
+			s.Jobs["l"] = item("id", "l", "certificate_id", "c", "status", "Pending", "pending_pk", "START")
+			s.Audit = append(s.Audit, audit("renewal_triggered", "k"), audit("renewal_triggered", "l"))
+		},
+		"start-queue": func(s *Snapshot) { s.Jobs["j"]["pending_pk"] = item("x", "START")["x"] },
+	}
+	for rule, breakIt := range cases {
+		s := healthy()
+		breakIt(s)
+		got := rules(Check(s, Scope{}, Options{Quiescent: true}))
+		if !strings.Contains(","+got+",", ","+rule+",") {
+			t.Errorf("%s: not found; found %q", rule, got)
+		}
+	}
+}
+
+// A scope leaves other scenarios' objects alone.
+func TestScope(t *testing.T) {
+	s := healthy()
+	s.Approvals["a"]["decided_by"] = item("x", "alice")["x"]
+	if vs := Check(s, Scope{Certs: map[string]bool{"other": true}, Profiles: map[string]bool{"q": true}}, Options{}); len(vs) != 0 {
+		t.Fatalf("out-of-scope violations reported: %v", vs)
+	}
+}

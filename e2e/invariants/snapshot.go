@@ -1,0 +1,143 @@
+// Package invariants reads a stack's tables and executions directly and
+// checks the README's invariants and the ones the fault-injection and
+// model-based suites add. It reads raw items, not through pkg/store, so a
+// bug in the store cannot hide from it. Test harness only.
+package invariants
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// Item is one raw DynamoDB item.
+type Item map[string]types.AttributeValue
+
+// S returns a string attribute, or "".
+func (it Item) S(name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// N returns a number attribute, or 0.
+func (it Item) N(name string) float64 {
+	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
+		f, _ := strconv.ParseFloat(v.Value, 64)
+		return f
+	}
+	return 0
+}
+
+// B returns a boolean attribute, or false.
+func (it Item) B(name string) bool {
+	v, ok := it[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+// Has reports whether the attribute is present.
+func (it Item) Has(name string) bool { _, ok := it[name]; return ok }
+
+// Details decodes an audit row's JSON details.
+func (it Item) Details() map[string]any {
+	var d map[string]any
+	_ = json.Unmarshal([]byte(it.S("details")), &d)
+	return d
+}
+
+// Snapshot is everything the checks read, taken at one moment (tables are
+// scanned with strongly consistent reads, so later writes may show, earlier
+// ones never miss).
+type Snapshot struct {
+	Profiles   map[string]Item
+	Certs      map[string]Item
+	Jobs       map[string]Item
+	Approvals  map[string]Item
+	Versions   []Item // pk CERT#<id>, sk VERSION#<job>
+	Metrics    map[string]Item
+	Audit      []Item
+	Executions map[string]string // execution name -> status
+}
+
+// Source names the resources of one stack.
+type Source struct {
+	AWS             aws.Config // a clean config: no fault injection
+	StateTable      string
+	AuditTable      string
+	StateMachineARN string
+}
+
+// Take reads everything.
+func Take(ctx context.Context, src Source) (*Snapshot, error) {
+	snap := &Snapshot{
+		Profiles: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
+		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
+	}
+	db := dynamodb.NewFromConfig(src.AWS)
+	err := scan(ctx, db, src.StateTable, func(it Item) {
+		pk, sk := it.S("pk"), it.S("sk")
+		switch {
+		case strings.HasPrefix(pk, "PROFILE#") && sk == "PROFILE":
+			snap.Profiles[it.S("id")] = it
+		case strings.HasPrefix(pk, "CERT#") && sk == "CERT":
+			snap.Certs[it.S("id")] = it
+		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):
+			snap.Versions = append(snap.Versions, it)
+		case strings.HasPrefix(pk, "JOB#"):
+			snap.Jobs[it.S("id")] = it
+		case strings.HasPrefix(pk, "APPROVAL#"):
+			snap.Approvals[it.S("id")] = it
+		case strings.HasPrefix(pk, "METRIC#"):
+			snap.Metrics[strings.TrimPrefix(pk, "METRIC#")] = it
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := scan(ctx, db, src.AuditTable, func(it Item) { snap.Audit = append(snap.Audit, it) }); err != nil {
+		return nil, err
+	}
+	if src.StateMachineARN != "" {
+		client := sfn.NewFromConfig(src.AWS)
+		var token *string
+		for {
+			out, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(src.StateMachineARN), NextToken: token, MaxResults: 1000})
+			if err != nil {
+				return nil, fmt.Errorf("invariants: list executions: %w", err)
+			}
+			for _, e := range out.Executions {
+				snap.Executions[aws.ToString(e.Name)] = string(e.Status)
+			}
+			if out.NextToken == nil {
+				break
+			}
+			token = out.NextToken
+		}
+	}
+	return snap, nil
+}
+
+func scan(ctx context.Context, db *dynamodb.Client, table string, each func(Item)) error {
+	var start map[string]types.AttributeValue
+	for {
+		out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("invariants: scan %s: %w", table, err)
+		}
+		for _, it := range out.Items {
+			each(Item(it))
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
