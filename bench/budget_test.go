@@ -38,11 +38,12 @@ type callBudget struct {
 }
 
 // budgets are per operation, for the api function. The approve budget is
-// the point of the design: one read, one transaction, one hand-off.
+// the point of the design: one read, one transaction (which also queues the
+// hand-off), one hand-off, and one write to take it off the queue.
 var budgets = map[string]callBudget{
 	opApprove: {
 		exact:  map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1},
-		atMost: map[string]int{"SFN.SendTaskSuccess": 1},
+		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
 	opGetApproval: {
 		exact: map[string]int{"DynamoDB.GetItem": 1},
