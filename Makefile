@@ -7,7 +7,7 @@ GOARCH_LAMBDA ?= arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build dev test test-go lint bench clean
+.PHONY: all build dev test test-go lint bench iam-conformance clean
 all: build
 
 ## build: one bootstrap per function under bin/<fn>/ (provided.al2023, arm64 by default).
@@ -37,6 +37,20 @@ lint:
 ## bench: AWS calls per API operation, binary sizes, state-machine path length.
 bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 20x ./bench/...
+
+## iam-conformance: record every AWS call the functions make in both e2e tiers
+## (embedded emulator, then DynamoDB and KMS on moto), then check each against
+## the synthesized roles. The check runs even if an e2e test failed.
+IAM_RECORD_DIR := $(CURDIR)/.local/iam
+iam-conformance:
+	@mkdir -p $(IAM_RECORD_DIR) && rm -f $(IAM_RECORD_DIR)/kumo.json $(IAM_RECORD_DIR)/moto.json
+	@status=0; \
+	CERTCTL_IAM_RECORD=$(IAM_RECORD_DIR)/kumo.json $(GO) test -count=1 ./e2e/ || status=1; \
+	CERTCTL_IAM_RECORD=$(IAM_RECORD_DIR)/moto.json $(GO) run ./cmd/with-moto -- $(GO) test -count=1 ./e2e/ || status=1; \
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
+	  CERTCTL_IAM_CALLS=$(IAM_RECORD_DIR)/kumo.json,$(IAM_RECORD_DIR)/moto.json \
+	  $(GO) test -count=1 -v -run '^TestIAMConformance$$' . || status=1; \
+	exit $$status
 
 clean:
 	rm -rf bin cdk.out .local

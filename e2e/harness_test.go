@@ -58,6 +58,7 @@ func run(m *testing.M) int {
 		}
 		return m.Run()
 	}
+	startIAMRecording(os.Getenv(iamRecordEnv))
 	s, k, err := startStack(func(c *config.Config) {
 		c.ApprovalTimeout = time.Hour
 		c.IAMPrincipals = iamRules
@@ -68,7 +69,12 @@ func run(m *testing.M) int {
 	}
 	defer s.Close()
 	stack, baseURL, keys = s, s.URL, k
-	return m.Run()
+	code := m.Run()
+	if err := iamRecording.finish(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = max(code, 1)
+	}
+	return code
 }
 
 // iamRules link alice's SSO session to her key principal and give two IAM
@@ -80,10 +86,10 @@ const iamRules = `[
 ]`
 
 // startStack starts an embedded stack with the default configuration as
-// changed by edit, and seeds the demo keys. The emulator's state is
-// process-global and every stack's names are unique, so stacks with
-// different settings can run side by side.
-func startStack(edit func(*config.Config)) (*devstack.Stack, map[string]string, error) {
+// changed by edit (and its options by tune), and seeds the demo keys. The
+// emulator's state is process-global and every stack's names are unique,
+// so stacks with different settings can run side by side.
+func startStack(edit func(*config.Config), tune ...func(*devstack.Options)) (*devstack.Stack, map[string]string, error) {
 	ctx := context.Background()
 	cfg, err := config.Parse(func(string) string { return "" })
 	if err != nil {
@@ -91,13 +97,22 @@ func startStack(edit func(*config.Config)) (*devstack.Stack, map[string]string, 
 	}
 	cfg.LogLevel = "ERROR" // the functions' logs would drown the test output
 	edit(&cfg)
-	s, err := devstack.Start(ctx, devstack.Options{
+	opts := devstack.Options{
 		Config:  cfg,
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Handler: withAwaitHold,
-	})
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	iamRecording.instrument(&opts)
+	s, err := devstack.Start(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start stack: %w", err)
+	}
+	if err := iamRecording.register(ctx, s); err != nil {
+		s.Close()
+		return nil, nil, err
 	}
 	k, err := s.SeedDemoKeys(ctx)
 	if err != nil {

@@ -10,57 +10,70 @@ import (
 
 // Access is what one function's code does, per resource. It is the single
 // place permissions are declared; tests check the template against their
-// own copy of the contract.
+// own copy of the contract, and the IAM conformance test checks every call
+// the functions make in the e2e runs against the roles built from it.
 type Access struct {
-	StateItem    []string // DynamoDB item actions on the state table
-	StateQuery   []string // Query on the state table and these indexes (nil: no Query)
-	AuditItem    []string // DynamoDB item actions on the audit table (never Update/Delete)
-	AuditQuery   []string // Query on the audit table and these indexes (nil: no Query)
-	StartExec    bool     // states:StartExecution on the state machine
-	TaskResponse bool     // states:SendTaskSuccess/SendTaskFailure
-	CASign       bool     // kms:Sign, kms:GetPublicKey on the CA key
+	StateItem       []string // DynamoDB item actions on the state table
+	StateQuery      []string // Query targets on the state table: BaseTable or index names (nil: no Query)
+	AuditItem       []string // DynamoDB item actions on the audit table (never Update/Delete)
+	AuditQuery      []string // Query targets on the audit table: BaseTable or index names (nil: no Query)
+	StartExec       bool     // states:StartExecution on the state machine
+	SendTaskSuccess bool     // states:SendTaskSuccess: hands a decision to the waiting execution
+	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
 }
 
-var allStateIndexes = []string{IndexList, IndexParent, IndexPending, IndexDue}
-var allAuditIndexes = []string{AuditIndexActor, AuditIndexAction, AuditIndexDay}
+// BaseTable, among Query targets, is a query of the table's own key.
+const BaseTable = "(table)"
+
+// Every function that commits a transaction appends audit rows in it and,
+// when the outcome is unknown (the answer was lost), reads its first audit
+// row back with GetItem to learn whether it was applied (pkg/store commit).
+// No function calls states:SendTaskFailure: outcomes travel as data in
+// SendTaskSuccess, failures as errors of the Lambda tasks.
 
 // FunctionAccess is the least-privilege contract of every function.
 var FunctionAccess = map[string]Access{
 	FnAPI: {
-		StateItem:    []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
-		StateQuery:   allStateIndexes,
-		AuditItem:    []string{"PutItem"},
-		AuditQuery:   allAuditIndexes,
-		StartExec:    true,
-		TaskResponse: true,
+		StateItem: []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		// Versions are read by the certificate's own key; due is the sweep's.
+		StateQuery:      []string{BaseTable, IndexList, IndexParent, IndexPending},
+		AuditItem:       []string{"PutItem", "GetItem"},
+		AuditQuery:      []string{BaseTable, AuditIndexActor, AuditIndexAction, AuditIndexDay},
+		StartExec:       true,
+		SendTaskSuccess: true,
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
 	},
 	FnApprovalWait: {
-		StateItem:    []string{"GetItem", "UpdateItem"},
-		TaskResponse: true,
+		// Stores the token with UpdateItem; no transaction, so no audit read.
+		StateItem:       []string{"GetItem", "UpdateItem"},
+		SendTaskSuccess: true,
 	},
 	FnIssue: {
 		StateItem: []string{"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		AuditItem: []string{"PutItem"},
+		AuditItem: []string{"PutItem", "GetItem"},
 		CASign:    true,
 	},
 	FnFinalize: {
-		StateItem: []string{"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		AuditItem: []string{"PutItem"},
+		// Expiry and failure only update existing items.
+		StateItem: []string{"GetItem", "UpdateItem"},
+		AuditItem: []string{"PutItem", "GetItem"},
 	},
 	FnSweep: {
 		StateItem:  []string{"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
 		StateQuery: []string{IndexDue},
-		AuditItem:  []string{"PutItem"},
+		AuditItem:  []string{"PutItem", "GetItem"},
 		StartExec:  true,
 	},
 	FnReaper: {
-		StateItem:    []string{"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		StateQuery:   []string{IndexPending, IndexParent},
-		AuditItem:    []string{"PutItem"},
-		TaskResponse: true,
+		// Expiry, redelivery and restarts only update existing items; the
+		// pending index holds all three queues (PENDING, HANDOFF, START).
+		StateItem:       []string{"GetItem", "UpdateItem"},
+		StateQuery:      []string{IndexPending},
+		AuditItem:       []string{"PutItem", "GetItem"},
+		StartExec:       true, // restarts executions whose start was never confirmed
+		SendTaskSuccess: true,
 	},
 }
 
@@ -72,10 +85,15 @@ func dynamo(actions []string) *[]*string {
 	return &out
 }
 
-func indexArns(t awsdynamodb.Table, names []string) *[]*string {
-	out := []*string{t.TableArn()}
-	for _, n := range names {
-		out = append(out, jsii.String(*t.TableArn()+"/index/"+n))
+// queryArns are the ARNs of Query targets: the table, or its indexes.
+func queryArns(t awsdynamodb.Table, targets []string) *[]*string {
+	out := make([]*string, 0, len(targets))
+	for _, n := range targets {
+		if n == BaseTable {
+			out = append(out, t.TableArn())
+		} else {
+			out = append(out, jsii.String(*t.TableArn()+"/index/"+n))
+		}
 	}
 	return &out
 }
@@ -104,21 +122,21 @@ func (s *Stack) permissions() {
 			add(statement("StateTableItems", dynamo(a.StateItem), &[]*string{s.StateTable.TableArn()}))
 		}
 		if a.StateQuery != nil {
-			add(statement("StateTableQuery", dynamo([]string{"Query"}), indexArns(s.StateTable, a.StateQuery)))
+			add(statement("StateTableQuery", dynamo([]string{"Query"}), queryArns(s.StateTable, a.StateQuery)))
 		}
 		if len(a.AuditItem) > 0 {
-			add(statement("AuditTableAppend", dynamo(a.AuditItem), &[]*string{s.AuditTable.TableArn()}))
+			add(statement("AuditTableItems", dynamo(a.AuditItem), &[]*string{s.AuditTable.TableArn()}))
 		}
 		if a.AuditQuery != nil {
-			add(statement("AuditTableQuery", dynamo([]string{"Query"}), indexArns(s.AuditTable, a.AuditQuery)))
+			add(statement("AuditTableQuery", dynamo([]string{"Query"}), queryArns(s.AuditTable, a.AuditQuery)))
 		}
 		if a.StartExec {
 			add(statement("StartRenewal", jsii.Strings("states:StartExecution"), &[]*string{s.StateMachineARN}))
 		}
-		if a.TaskResponse {
+		if a.SendTaskSuccess {
 			// Step Functions authorizes SendTask* against the state machine
-			// whose task the token belongs to (as CDK's grantTaskResponse does).
-			add(statement("SendApprovalDecision", jsii.Strings("states:SendTaskSuccess", "states:SendTaskFailure"), &[]*string{s.StateMachineARN}))
+			// whose task the token belongs to.
+			add(statement("SendApprovalDecision", jsii.Strings("states:SendTaskSuccess"), &[]*string{s.StateMachineARN}))
 		}
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))

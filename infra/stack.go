@@ -274,7 +274,7 @@ func (s *Stack) functions() {
 			EnvLogLevel:        jsii.String(s.Props.LogLevel),
 		}
 		switch name {
-		case FnAPI, FnSweep:
+		case FnAPI, FnSweep, FnReaper: // the reaper restarts executions whose start was lost
 			env[EnvStateMachineARN] = s.StateMachineARN
 		case FnIssue:
 			env[EnvCAKeyID] = s.CAKey.KeyArn()

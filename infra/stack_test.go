@@ -116,7 +116,7 @@ func TestFunctions(t *testing.T) {
 			EnvLogLevel:        "INFO",
 		}
 		switch fn {
-		case FnAPI, FnSweep:
+		case FnAPI, FnSweep, FnReaper:
 			want[EnvStateMachineARN] = smArn
 		case FnIssue:
 			want[EnvCAKeyID] = "${CaKey.Arn}"

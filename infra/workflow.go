@@ -53,6 +53,7 @@ func (s *Stack) stateMachine() {
 	// go live after it exists.
 	s.Functions[FnAPI].Node().AddDependency(s.StateMachine)
 	s.Functions[FnSweep].Node().AddDependency(s.StateMachine)
+	s.Functions[FnReaper].Node().AddDependency(s.StateMachine)
 }
 
 // schedules: EventBridge Scheduler (L1, so the role gets exactly one invoke

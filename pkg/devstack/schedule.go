@@ -37,6 +37,7 @@ func (s *Stack) startTicker(fn string, every time.Duration) {
 			if s.ctx.Err() != nil {
 				return
 			}
+			observeInvocation(InvokerScheduler, s.Functions[fn]) // once it returned, so its calls are seen first
 			if err != nil {
 				s.logger.Warn("scheduled invocation failed", "function", fn, "error", err)
 				continue

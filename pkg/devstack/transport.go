@@ -89,6 +89,7 @@ func (t *selfCallTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if !invoke {
 		return t.base.RoundTrip(r)
 	}
+	observeInvocation(InvokerStateMachine, fn) // only Step Functions invokes functions through self-calls
 	resp, err := namedRetries.invoke(r, fn, t.base)
 	if err != nil {
 		return nil, err
