@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -16,7 +18,7 @@ import (
 
 // Records reads what the workflow does not own: metrics and the audit trail.
 type Records interface {
-	ListDecisionMetrics(ctx context.Context) ([]store.DecisionMetric, error)
+	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]store.DecisionMetric, error)
 	ListAudit(ctx context.Context, f store.AuditFilter, page store.PageRequest) ([]*domain.AuditEvent, string, error)
 }
 
@@ -122,6 +124,13 @@ func (a *API) routes() {
 // ServeHTTP routes the request; unknown routes and methods get the contract
 // error shape rather than the mux's plain text.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A path with dot segments, doubled or encoded slashes names another
+	// resource than it seems to: refuse it rather than redirect, which would
+	// replay the method and body on the other resource.
+	if p := r.URL.Path; p != path.Clean(p) || strings.Contains(r.URL.RawPath, "%2") || strings.Contains(r.URL.RawPath, "%5") {
+		a.fail(w, r, domain.Invalidf("path %q is not in canonical form", r.URL.EscapedPath()))
+		return
+	}
 	h, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		probe := &statusProbe{header: http.Header{}}

@@ -12,8 +12,11 @@ import (
 // resource and time. ?actor=system-bypass proves bypass is off.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.AuditEvent, string, error) {
+	serveList(a, w, r, []string{"actor", "action", "resource_id", "since", "until"}, func(pg store.PageRequest) ([]*domain.AuditEvent, string, error) {
 		f := store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), ResourceID: q.Get("resource_id")}
+		if err := oneOf("action", f.Action, domain.AuditActions...); err != nil {
+			return nil, "", err
+		}
 		var err error
 		if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
 			return nil, "", err

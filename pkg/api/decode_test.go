@@ -12,6 +12,7 @@ import (
 
 func body(s string) *http.Request {
 	r, _ := http.NewRequest("POST", "/", strings.NewReader(s))
+	r.Header.Set("Content-Type", "application/json")
 	return r
 }
 
@@ -28,6 +29,16 @@ func TestDecode(t *testing.T) {
 		"not json":      `{nope`,
 		"array":         `[1,2]`,
 		"too large":     `{"csr":"` + strings.Repeat("a", maxBody) + `"}`,
+		// The object ends before the limit; the body does not.
+		"too large after the object": `{"common_name":"a"}` + strings.Repeat(" ", maxBody),
+		"duplicate key":              `{"common_name":"a","common_name":"b"}`,
+		"duplicate nested key":       `{"approvers":{"roles":["approver"],"roles":[]}}`,
+		"case-folded name":           `{"Common_Name":"a"}`,
+		"escape sequence":            `{"common_name":"a\u001b[2Jb"}`,
+		"NUL":                        `{"common_name":"a\u0000"}`,
+		"bidi override":              `{"common_name":"a\u202eb"}`,
+		"control in a key":           `{"common\u0007_name":"a"}`,
+		"invalid UTF-8":              "{\"common_name\":\"a\xff\"}",
 	} {
 		var in domain.CertificateInput
 		if err := decode(body(s), &in); !errors.Is(err, domain.ErrInvalid) {
@@ -38,6 +49,33 @@ func TestDecode(t *testing.T) {
 	if err := decodeOptional(body(""), &opt); err != nil {
 		t.Fatalf("optional empty body: %v", err)
 	}
+	var note struct {
+		Note string `json:"note"`
+	}
+	if err := decode(body(`{"note":"line one\nline two\twith a tab"}`), &note); err != nil {
+		t.Fatalf("free text keeps new lines and tabs: %v", err)
+	}
+}
+
+func TestDecodeNeedsJSONMediaType(t *testing.T) {
+	for _, ct := range []string{"", "application/x-www-form-urlencoded", "text/plain", "application/json; charset=latin1"} {
+		r := body(`{"note":"x"}`)
+		r.Header.Set("Content-Type", ct)
+		var v struct {
+			Note string `json:"note"`
+		}
+		if err := decode(r, &v); statusOf(err) != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %v, want 415", ct, err)
+		}
+	}
+	r := body(`{"note":"x"}`)
+	r.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	var v struct {
+		Note string `json:"note"`
+	}
+	if err := decode(r, &v); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // FuzzDecode: whatever the body, decoding never panics and every refusal is a 400.
@@ -47,7 +85,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		var p domain.ProfileInput
-		if err := decode(body(s), &p); err != nil && !errors.Is(err, domain.ErrInvalid) {
+		if err := decode(body(s), &p); err != nil && !errors.Is(err, domain.ErrInvalid) && !errors.Is(err, errMediaType) {
 			t.Fatalf("profile body %q: non-400 error %v", s, err)
 		}
 		var c domain.CertificateInput

@@ -16,8 +16,13 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, v any,
 	writeJSON(w, status, v)
 }
 
-// serveList answers a list route: page parameters in, {data, next_page_token} out.
-func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, fetch func(store.PageRequest) ([]T, string, error)) {
+// serveList answers a list route: its filters (and only those) and page
+// parameters in, {data, next_page_token} out.
+func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, filters []string, fetch func(store.PageRequest) ([]T, string, error)) {
+	if err := query(r, filters...); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	pg, err := page(r)
 	if err != nil {
 		a.fail(w, r, err)
@@ -48,8 +53,12 @@ func withBody[T any](a *API, w http.ResponseWriter, r *http.Request, optional bo
 
 func (a *API) createProfile(w http.ResponseWriter, r *http.Request) {
 	withBody(a, w, r, false, func(in domain.ProfileInput) {
-		p, err := a.svc.CreateProfile(r.Context(), actorFrom(r.Context()), in)
-		a.respond(w, r, http.StatusCreated, p, err)
+		p, pending, err := a.svc.CreateProfile(r.Context(), actorFrom(r.Context()), in)
+		if err == nil && pending == nil {
+			writeJSON(w, http.StatusCreated, p)
+			return
+		}
+		a.changed(w, r, p, pending, err)
 	})
 }
 
@@ -85,7 +94,7 @@ func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listProfiles(w http.ResponseWriter, r *http.Request) {
-	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.Profile, string, error) {
+	serveList(a, w, r, nil, func(pg store.PageRequest) ([]*domain.Profile, string, error) {
 		return a.svc.ListProfiles(r.Context(), pg)
 	})
 }
@@ -105,14 +114,17 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
 func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.CertificateFilter{Status: q.Get("status"), ProfileID: q.Get("profile_id")}
-	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.Certificate, string, error) {
+	serveList(a, w, r, []string{"status", "profile_id"}, func(pg store.PageRequest) ([]*domain.Certificate, string, error) {
+		if _, ok := domain.ParseCertStatus(f.Status); f.Status != "" && !ok {
+			return nil, "", domain.Invalidf("status must be one of Pending, Active, Expiring, Expired, RenewalInProgress, Failed, Revoked, Archived")
+		}
 		return a.svc.Store.ListCertificates(r.Context(), f, pg)
 	})
 }
 
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.CertificateVersion, string, error) {
+	serveList(a, w, r, nil, func(pg store.PageRequest) ([]*domain.CertificateVersion, string, error) {
 		if _, err := a.svc.Store.GetCertificate(r.Context(), id); err != nil {
 			return nil, "", err
 		}
@@ -151,7 +163,7 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}
-	serveList(a, w, r, func(pg store.PageRequest) ([]jobView, string, error) {
+	serveList(a, w, r, []string{"certificate_id", "status"}, func(pg store.PageRequest) ([]jobView, string, error) {
 		if _, ok := domain.ParseJobStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of AwaitingApproval, Pending, Running, Completed, Failed, Cancelled")
 		}
@@ -170,7 +182,7 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) {
 		State: q.Get("state"), Kind: q.Get("kind"), ProfileID: q.Get("profile_id"),
 		CertificateID: q.Get("certificate_id"), RequestedBy: q.Get("requested_by"),
 	}
-	serveList(a, w, r, func(pg store.PageRequest) ([]*domain.ApprovalView, string, error) {
+	serveList(a, w, r, []string{"state", "kind", "profile_id", "certificate_id", "requested_by"}, func(pg store.PageRequest) ([]*domain.ApprovalView, string, error) {
 		return a.svc.ListApprovals(r.Context(), f, pg)
 	})
 }
@@ -214,6 +226,10 @@ func (a *API) issuer(r *http.Request, id string) (domain.IssuerView, error) {
 }
 
 func (a *API) listIssuers(w http.ResponseWriter, r *http.Request) {
+	if err := query(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	v, err := a.issuer(r, domain.DefaultIssuerID)
 	if err != nil {
 		a.fail(w, r, err)

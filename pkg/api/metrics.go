@@ -14,16 +14,40 @@ import (
 // serveMetrics renders the decision metrics in Prometheus text format. The
 // values live in DynamoDB, so every Lambda instance reports the same totals.
 func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	series, err := a.records.ListDecisionMetrics(r.Context())
+	if err := query(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	series, err := a.records.ListDecisionMetrics(r.Context(), domain.KindCertIssuance)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	edits, err := a.records.ListDecisionMetrics(r.Context(), domain.KindProfileEdit)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = w.Write([]byte(RenderMetrics(series)))
+	_, _ = w.Write([]byte(RenderMetrics(series) + renderEditMetrics(edits)))
 }
 
-// RenderMetrics formats decision series as Prometheus text exposition.
+// renderEditMetrics counts profile-edit decisions apart from certificate
+// decisions, so the contract metric counts only what certctl counts.
+func renderEditMetrics(series []store.DecisionMetric) string {
+	sort.Slice(series, func(i, j int) bool {
+		return series[i].Outcome+"\x00"+series[i].ProfileID < series[j].Outcome+"\x00"+series[j].ProfileID
+	})
+	var b strings.Builder
+	b.WriteString("# HELP certctl_profile_edit_decisions_total Decisions on gated profile changes by outcome and profile.\n")
+	b.WriteString("# TYPE certctl_profile_edit_decisions_total counter\n")
+	for _, m := range series {
+		fmt.Fprintf(&b, "certctl_profile_edit_decisions_total{outcome=%q,profile_id=%q} %d\n", m.Outcome, m.ProfileID, m.Count)
+	}
+	return b.String()
+}
+
+// RenderMetrics formats certificate decision series as Prometheus text exposition.
 func RenderMetrics(series []store.DecisionMetric) string {
 	sort.Slice(series, func(i, j int) bool {
 		if series[i].Outcome != series[j].Outcome {

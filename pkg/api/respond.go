@@ -3,8 +3,8 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,9 +12,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
-
-// maxBody bounds request bodies; a CSR is a few KiB.
-const maxBody = 256 << 10
 
 // errorBody is the contract error shape (DESIGN §3).
 type errorBody struct {
@@ -51,6 +48,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, domain.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }
@@ -67,36 +66,33 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Error: http.StatusText(status), Message: msg, RequestID: requestID(r)})
 }
 
-// decode reads exactly one JSON object into v, refusing unknown fields,
-// oversized bodies and trailing data.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		switch {
-		case errors.Is(err, io.EOF):
-			return domain.Invalidf("request body is empty; expected a JSON object")
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return domain.Invalidf("%s", strings.TrimPrefix(err.Error(), "json: "))
+// query checks that the request's query names only the parameters of the
+// route (a misspelt filter must not silently list everything) and that no
+// value holds a control character.
+func query(r *http.Request, allowed ...string) error {
+	for name, values := range r.URL.Query() {
+		if name != "limit" && name != "page_token" && !slices.Contains(allowed, name) {
+			if len(allowed) == 0 {
+				return domain.Invalidf("unknown query parameter %q: this route takes limit and page_token", name)
+			}
+			return domain.Invalidf("unknown query parameter %q: this route takes %s, limit and page_token", name, strings.Join(allowed, ", "))
 		}
-		return domain.Invalidf("request body is not valid JSON for this route: %v", err)
-	}
-	if dec.More() {
-		return domain.Invalidf("request body has trailing data after the JSON object")
-	}
-	if dec.InputOffset() > maxBody {
-		return domain.Invalidf("request body is larger than %d bytes", maxBody)
+		if len(values) > 1 {
+			return domain.Invalidf("query parameter %q is given more than once", name)
+		}
+		if err := plainText("query parameter "+name, values[0], false); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// decodeOptional is decode for routes whose body may be empty.
-func decodeOptional(r *http.Request, v any) error {
-	err := decode(r, v)
-	if err != nil && strings.Contains(err.Error(), "request body is empty") {
+// oneOf checks an enumerated filter value.
+func oneOf(name, value string, valid ...string) error {
+	if value == "" || slices.Contains(valid, value) {
 		return nil
 	}
-	return err
+	return domain.Invalidf("%s must be one of %s", name, strings.Join(valid, ", "))
 }
 
 // page reads ?limit= (1–500, default 50) and ?page_token=.

@@ -113,7 +113,7 @@ func serveBoth(t *testing.T, h func(*seen) http.Handler, payload []byte) (seen, 
 }
 
 func TestProxySamples(t *testing.T) {
-	const createBody = `{"id":"prof-web","name":"Web servers","requires_approval":true,"allowed_key_algorithms":["ECDSA_P256"],"max_validity_seconds":7776000,"renew_before_seconds":2592000}`
+	const createBody = `{"id":"prof-web","name":"Web servers","requires_approval":true,"allowed_names":["**.web.example.com"],"allowed_key_algorithms":["ECDSA_P256"],"max_validity_seconds":7776000,"renew_before_seconds":2592000}`
 	for _, tc := range []struct {
 		file     string
 		method   string

@@ -103,11 +103,19 @@ func Verify(ctx context.Context, db Lookup, secret string, now time.Time) (domai
 // credentials for the stack (first admin, local demo): there is no API path
 // to it and no default key.
 func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable, principal string, roles []domain.Role) (string, error) {
-	if err := domain.ValidateID("principal", principal); err != nil {
+	if err := ValidatePrincipal(principal); err != nil {
 		return "", err
 	}
 	if len(roles) == 0 {
 		return "", domain.Invalidf("at least one role is required")
+	}
+	st := store.New(db, stateTable, auditTable)
+	prev, err := st.GetPrincipal(ctx, principal)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		prev = nil
+	case err != nil:
+		return "", fmt.Errorf("apikey: bootstrap %s: %w", principal, err)
 	}
 	secret, err := Generate()
 	if err != nil {
@@ -119,12 +127,12 @@ func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable,
 		Hash:      Hash(secret),
 		Prefix:    Prefix(secret),
 		Principal: principal,
-		CreatedBy: "bootstrap",
+		CreatedBy: domain.BootstrapActor,
 		CreatedAt: now,
 	}
 	p := &domain.Principal{ID: principal, Roles: roles, UpdatedAt: now}
 	audit := &domain.AuditEvent{
-		Actor:        "bootstrap",
+		Actor:        domain.BootstrapActor,
 		ActorType:    domain.ActorSystem,
 		Action:       domain.AuditAPIKeyCreated,
 		ResourceType: "apikey",
@@ -132,7 +140,7 @@ func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable,
 		Details:      map[string]any{"principal": principal, "roles": domain.JoinRoles(roles), "prefix": k.Prefix},
 		Timestamp:    now,
 	}
-	if err := store.New(db, stateTable, auditTable).PutAPIKey(ctx, k, p, audit); err != nil {
+	if err := st.PutAPIKey(ctx, k, &store.PrincipalChange{Prev: prev, Next: p}, audit); err != nil {
 		return "", fmt.Errorf("apikey: bootstrap %s: %w", principal, err)
 	}
 	return secret, nil

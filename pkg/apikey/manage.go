@@ -17,11 +17,11 @@ import (
 // Store is what key management needs from pkg/store.
 type Store interface {
 	Lookup
-	PutAPIKey(ctx context.Context, k *store.APIKey, p *domain.Principal, audits ...*domain.AuditEvent) error
+	PutAPIKey(ctx context.Context, k *store.APIKey, roles *store.PrincipalChange, audits ...*domain.AuditEvent) error
 	GetAPIKeyByID(ctx context.Context, id string) (*store.APIKey, error)
 	RevokeAPIKey(ctx context.Context, k *store.APIKey, at time.Time, audit *domain.AuditEvent) error
 	ListAPIKeys(ctx context.Context, principal string, page store.PageRequest) ([]*store.APIKey, string, error)
-	PutPrincipal(ctx context.Context, p *domain.Principal, audit *domain.AuditEvent) error
+	PutPrincipal(ctx context.Context, c *store.PrincipalChange, audit *domain.AuditEvent) error
 }
 
 // Manager creates, lists and revokes keys and grants roles.
@@ -43,12 +43,16 @@ func (m *Manager) now() time.Time {
 
 // Create issues a key. An admin may create a key for any principal and set
 // that principal's roles; anyone else may only create a key for themselves
-// and change no roles. No one grants a role they lack.
+// and change no roles. No one grants a role they lack, roles are only set
+// for a principal named explicitly, and the last admin keeps admin.
 func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.APIKeyRequest) (*domain.NewAPIKey, error) {
 	if req.Principal == "" {
+		if req.Roles != nil {
+			return nil, domain.Invalidf("principal is required when roles are given (roles replace that principal's roles)")
+		}
 		req.Principal = actor.ID
 	}
-	if err := domain.ValidateID("principal", req.Principal); err != nil {
+	if err := ValidatePrincipal(req.Principal); err != nil {
 		return nil, err
 	}
 	admin := actor.Has(domain.RoleAdmin)
@@ -62,22 +66,28 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 		return nil, domain.Invalidf("expires_at must be in the future")
 	}
-	var principal *domain.Principal
+	var change *store.PrincipalChange
 	roles := req.Roles
-	if len(req.Roles) > 0 {
+	prev, err := m.Store.GetPrincipal(ctx, req.Principal)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		prev = nil
+	case err != nil:
+		return nil, err
+	}
+	if req.Roles != nil {
 		if !admin {
 			return nil, domain.Forbiddenf("only an admin can set roles")
 		}
-		principal = &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}
-	} else {
-		p, err := m.Store.GetPrincipal(ctx, req.Principal)
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			return nil, domain.Invalidf("principal %q does not exist yet: give it roles", req.Principal)
-		case err != nil:
-			return nil, err
+		if len(req.Roles) == 0 {
+			return nil, domain.Invalidf("roles must name at least one role for a new key (leave roles out to keep the principal's)")
 		}
-		roles = p.Roles
+		change = &store.PrincipalChange{Prev: prev, Next: &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}}
+	} else {
+		if prev == nil {
+			return nil, domain.Invalidf("principal %q does not exist yet: give it roles", req.Principal)
+		}
+		roles = prev.Roles
 	}
 	secret, err := Generate()
 	if err != nil {
@@ -91,10 +101,10 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditAPIKeyCreated, ResourceType: "apikey", ResourceID: k.ID, Timestamp: now,
 		Details: map[string]any{"principal": k.Principal, "prefix": k.Prefix, "expires_at": k.ExpiresAt},
 	}}
-	if principal != nil {
-		audits = append(audits, grantAudit(actor, principal, now))
+	if change != nil {
+		audits = append(audits, grantAudit(actor, change.Next, now))
 	}
-	if err := m.Store.PutAPIKey(ctx, k, principal, audits...); err != nil {
+	if err := m.Store.PutAPIKey(ctx, k, change, audits...); err != nil {
 		return nil, fmt.Errorf("create api key: %w", err)
 	}
 	return &domain.NewAPIKey{APIKey: view(k), Secret: secret, Roles: roles}, nil
@@ -145,18 +155,41 @@ func (m *Manager) Revoke(ctx context.Context, actor domain.Actor, id string) (*d
 // SetRoles replaces a principal's roles (admin only, checked by the caller's
 // route); no one can grant a role they do not hold.
 func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal string, roles []domain.Role) (*domain.Principal, error) {
-	if err := domain.ValidateID("principal", principal); err != nil {
+	if err := ValidatePrincipal(principal); err != nil {
 		return nil, err
+	}
+	if roles == nil {
+		return nil, domain.Invalidf("roles is required: the complete new role set ([] removes every role)")
 	}
 	if err := grantable(actor, roles); err != nil {
 		return nil, err
 	}
+	prev, err := m.Store.GetPrincipal(ctx, principal)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		prev = nil
+	case err != nil:
+		return nil, err
+	}
 	now := m.now()
 	p := &domain.Principal{ID: principal, Roles: dedupe(roles), UpdatedAt: now}
-	if err := m.Store.PutPrincipal(ctx, p, grantAudit(actor, p, now)); err != nil {
+	if err := m.Store.PutPrincipal(ctx, &store.PrincipalChange{Prev: prev, Next: p}, grantAudit(actor, p, now)); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// ValidatePrincipal checks a key principal's id, and keeps the names of
+// the system's own actors (and the bootstrap actor) from people, so an
+// audit query for a system actor finds only the system.
+func ValidatePrincipal(id string) error {
+	if err := domain.ValidateID("principal", id); err != nil {
+		return err
+	}
+	if domain.IsSystemActor(id) {
+		return domain.Invalidf("principal %q is reserved for the system", id)
+	}
+	return nil
 }
 
 // grantable checks every role is known and held by the granter.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -62,8 +63,32 @@ type LeafRequest struct {
 	CommonName  string
 	DNSNames    []string
 	IPAddresses []net.IP
-	Validity    time.Duration
+	// Validity is the whole lifetime, NotBefore (backdated by ClockSkew)
+	// to NotAfter: a certificate never lives longer than its profile says.
+	Validity time.Duration
+	// KeyUsage and ExtKeyUsage name the extensions, as UsagesFor gives
+	// them for the key; Issue refuses any other.
+	KeyUsage    []string
+	ExtKeyUsage []string
 	Now         time.Time
+}
+
+// Extension names, as subjects and approvers see them.
+const (
+	UsageDigitalSignature = "digitalSignature"
+	UsageKeyEncipherment  = "keyEncipherment"
+	ExtUsageServerAuth    = "serverAuth"
+)
+
+// UsagesFor returns the key usages and extended key usages of a TLS server
+// certificate for pub: digitalSignature, plus keyEncipherment for RSA (TLS
+// 1.2 RSA key exchange encrypts to the leaf key), and serverAuth.
+func UsagesFor(pub any) (keyUsage, extKeyUsage []string) {
+	keyUsage = []string{UsageDigitalSignature}
+	if _, isRSA := pub.(*rsa.PublicKey); isRSA {
+		keyUsage = append(keyUsage, UsageKeyEncipherment)
+	}
+	return keyUsage, []string{ExtUsageServerAuth}
 }
 
 // Leaf is an issued certificate.
@@ -99,9 +124,14 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 		return nil, fmt.Errorf("ca: issue: CSR signature: %w", err)
 	}
 
+	wantKU, wantEKU := UsagesFor(req.CSR.PublicKey)
+	if !slices.Equal(req.KeyUsage, wantKU) || !slices.Equal(req.ExtKeyUsage, wantEKU) {
+		return nil, fmt.Errorf("ca: issue: usages %v %v are not those of a TLS server certificate for this key (%v %v)", req.KeyUsage, req.ExtKeyUsage, wantKU, wantEKU)
+	}
+
 	now := req.Now.UTC()
 	notBefore := now.Add(-ClockSkew)
-	notAfter := now.Add(req.Validity)
+	notAfter := notBefore.Add(req.Validity)
 	if caEnd := a.Cert.NotAfter; notAfter.After(caEnd) {
 		notAfter = caEnd
 	}
@@ -118,8 +148,7 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 		return nil, fmt.Errorf("ca: issue: %w", err)
 	}
 	keyUsage := x509.KeyUsageDigitalSignature
-	if _, isRSA := req.CSR.PublicKey.(*rsa.PublicKey); isRSA {
-		// RSA key exchange (TLS 1.2 and older) encrypts to the leaf key.
+	if slices.Contains(req.KeyUsage, UsageKeyEncipherment) {
 		keyUsage |= x509.KeyUsageKeyEncipherment
 	}
 	tmpl := &x509.Certificate{

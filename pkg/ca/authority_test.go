@@ -145,7 +145,7 @@ func TestNewAuthorityErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newTestAuthority(t, testNow)
-	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, key, &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: time.Hour, Now: testNow})
+	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, key, &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestIssue(t *testing.T) {
 		CommonName:  "www.example.com",
 		DNSNames:    []string{"example.com", "www.example.com"},
 		IPAddresses: []net.IP{net.ParseIP("192.0.2.1").To4()},
-		Validity:    90 * 24 * time.Hour,
+		Validity:    90 * 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth,
 		Now:         testNow,
 	}
 	leaf, err := a.Issue(req)
@@ -236,7 +236,9 @@ func TestIssue(t *testing.T) {
 	if want := testNow.Add(-5 * time.Minute); !leaf.NotBefore.Equal(want) || !cert.NotBefore.Equal(want) {
 		t.Errorf("NotBefore = %v / %v, want %v", leaf.NotBefore, cert.NotBefore, want)
 	}
-	if want := testNow.Add(req.Validity); !leaf.NotAfter.Equal(want) || !cert.NotAfter.Equal(want) {
+	// The whole lifetime is the validity asked for: NotBefore is backdated,
+	// so NotAfter comes as much earlier.
+	if want := testNow.Add(-ClockSkew).Add(req.Validity); !leaf.NotAfter.Equal(want) || !cert.NotAfter.Equal(want) {
 		t.Errorf("NotAfter = %v / %v, want %v", leaf.NotAfter, cert.NotAfter, want)
 	}
 	sum := sha256.Sum256(leaf.DER)
@@ -268,7 +270,7 @@ func TestIssueRSAKeyEncipherment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, key, &x509.CertificateRequest{}), CommonName: "rsa.example", DNSNames: []string{"rsa.example"}, Validity: time.Hour, Now: testNow})
+	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, key, &x509.CertificateRequest{}), CommonName: "rsa.example", DNSNames: []string{"rsa.example"}, Validity: time.Hour, KeyUsage: rsaKU, ExtKeyUsage: serverAuth, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +283,7 @@ func TestIssueRSAKeyEncipherment(t *testing.T) {
 func TestIssueCappedAtCANotAfter(t *testing.T) {
 	// The CA has one day left; a 90-day leaf must end with it.
 	a := newTestAuthority(t, testNow.AddDate(-10, 0, 1))
-	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, newKey(t), &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: 90 * 24 * time.Hour, Now: testNow})
+	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, newKey(t), &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: 90 * 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +301,7 @@ func TestIssueUniqueSerials(t *testing.T) {
 	csr := newCSR(t, newKey(t), &x509.CertificateRequest{})
 	seen := map[string]bool{}
 	for range 20 {
-		leaf, err := a.Issue(LeafRequest{CSR: csr, CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: time.Hour, Now: testNow})
+		leaf, err := a.Issue(LeafRequest{CSR: csr, CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +318,7 @@ func TestIssueErrors(t *testing.T) {
 	forged := *csr
 	forged.Signature = slices.Clone(csr.Signature)
 	forged.Signature[len(forged.Signature)-1] ^= 0xff
-	valid := LeafRequest{CSR: csr, CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: time.Hour, Now: testNow}
+	valid := LeafRequest{CSR: csr, CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow}
 
 	tests := []struct {
 		name   string
@@ -339,5 +341,28 @@ func TestIssueErrors(t *testing.T) {
 				t.Fatalf("Issue: %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+var (
+	ecKU       = []string{UsageDigitalSignature}
+	rsaKU      = []string{UsageDigitalSignature, UsageKeyEncipherment}
+	serverAuth = []string{ExtUsageServerAuth}
+)
+
+// The CA signs only the usages of a TLS server certificate for the key: a
+// subject altered to ask for more is refused.
+func TestIssueRefusesOtherUsages(t *testing.T) {
+	a := newTestAuthority(t, testNow)
+	csr := newCSR(t, newKey(t), &x509.CertificateRequest{})
+	for _, req := range []LeafRequest{
+		{KeyUsage: rsaKU, ExtKeyUsage: serverAuth},
+		{KeyUsage: ecKU, ExtKeyUsage: []string{"serverAuth", "codeSigning"}},
+		{KeyUsage: []string{"certSign"}, ExtKeyUsage: serverAuth},
+	} {
+		req.CSR, req.CommonName, req.DNSNames, req.Validity, req.Now = csr, "a.example", []string{"a.example"}, time.Hour, testNow
+		if _, err := a.Issue(req); err == nil || !strings.Contains(err.Error(), "not those of a TLS server certificate") {
+			t.Errorf("%v %v: %v", req.KeyUsage, req.ExtKeyUsage, err)
+		}
 	}
 }

@@ -67,7 +67,7 @@ func TestKMSIntegration(t *testing.T) {
 		CommonName:  "svc.example.com",
 		DNSNames:    dnsNames,
 		IPAddresses: []net.IP{net.ParseIP("10.1.2.3").To4()},
-		Validity:    30 * 24 * time.Hour,
+		Validity:    30 * 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth,
 		Now:         now,
 	})
 	if err != nil {

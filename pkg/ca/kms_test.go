@@ -197,7 +197,7 @@ func TestKMSSignerAsCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, newKey(t), &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: 24 * time.Hour, Now: testNow})
+	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, newKey(t), &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,13 +87,19 @@ func approvalsShow(r *runner, args []string) error {
 		}
 		if s := a.Subject; s != nil {
 			fields = append(fields,
-				field{"Common name", s.CommonName}, field{"SANs", join(s.SANs)}, field{"Key algorithm", s.KeyAlgorithm},
-				field{"Validity", fmtSeconds(s.ValiditySeconds)}, field{"Issuer", s.IssuerID}, field{"Profile name", s.ProfileName})
+				field{"Common name", s.CommonName}, field{"DNS names", join(s.DNSNames)}, field{"IP addresses", join(s.IPAddresses)},
+				field{"Key algorithm", s.KeyAlgorithm}, field{"Key SHA-256", s.PublicKeySHA256},
+				field{"Validity", fmtSeconds(s.ValiditySeconds)}, field{"Issuer", s.IssuerID},
+				field{"Key usage", join(s.KeyUsage)}, field{"Extended key usage", join(s.ExtKeyUsage)},
+				field{"Profile", s.ProfileName + " (version " + strconv.FormatInt(s.ProfileVersion, 10) + ")"})
 		}
 		if e := a.ProfileEdit; e != nil {
 			fields = append(fields, field{"Base version", strconv.FormatInt(e.BaseVersion, 10)})
-			if e.Delete {
+			switch {
+			case e.Delete:
 				fields = append(fields, field{"Edit", "delete the profile"})
+			case e.Create:
+				fields = append(fields, field{"Edit", "create the profile (it needs no approval, so creating it needs a second person)"})
 			}
 			names := make([]string, 0, len(e.Diff))
 			for k := range e.Diff {

@@ -125,7 +125,7 @@ func (r *runner) exit(err error) int {
 		}
 		return exitUsage
 	default:
-		fmt.Fprintf(r.stderr, "certctl: %v\n", err)
+		fmt.Fprintf(r.stderr, "certctl: %s\n", visible(err.Error()))
 		return exitError
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/client"
 )
@@ -91,9 +93,30 @@ func (r *runner) show(v any, fields func() []field) error {
 	return nil
 }
 
-// oneLine keeps a table cell on its line whatever the server sent.
+// oneLine keeps a table cell on its line, and shows what the server sent
+// as text: no control character or bidirectional override reaches the
+// terminal, where it could move the cursor or make one name look like
+// another.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return visible(strings.Join(strings.Fields(s), " "))
+}
+
+// visible escapes every rune that is not printable text (\x1b, \u202e).
+func visible(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case r == '\n' || r == '\t' || (unicode.IsPrint(r) && !unicode.Is(unicode.Bidi_Control, r)):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 func orDash(s string) string {

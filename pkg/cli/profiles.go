@@ -8,15 +8,16 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-const profileFlagsSynopsis = "[--requires-approval] [--max-validity 2160h] [--renew-before 720h] " +
+const profileFlagsSynopsis = "[--allowed-name PATTERN]... [--requires-approval] [--max-validity 2160h] [--renew-before 720h] " +
 	"[--key-algorithms ECDSA_P256,...] [--issuer ID] [--approver PRINCIPAL]... [--approver-role ROLE]..."
 
 func profileCommands() []command {
 	return []command{
 		{"profiles list", "[--limit N] [--page-token TOKEN]", "List certificate profiles.", profilesList},
 		{"profiles get", "ID", "Show a profile.", profilesGet},
-		{"profiles create", "--id ID --name NAME " + profileFlagsSynopsis,
-			"Create a profile; it applies at once. Unset fields take the server's defaults " +
+		{"profiles create", "--id ID --name NAME --allowed-name PATTERN... " + profileFlagsSynopsis,
+			"Create a profile. An approval-tier profile applies at once; one that needs no approval is a request " +
+				"someone else must approve (it prints \"pending approval ar-...\"). Unset fields take the server's defaults " +
 				"(90d validity, renew 30d before, the common key algorithms, issuer default).", profilesCreate},
 		{"profiles update", "ID [--name NAME] " + profileFlagsSynopsis,
 			"Change a profile: flags not given keep their current values, and giving --approver or " +
@@ -29,10 +30,10 @@ func profileCommands() []command {
 
 // profileFlags are the writable fields of a profile as flags.
 type profileFlags struct {
-	id, name, issuer          string
-	requiresApproval          bool
-	maxValidity, renewBefore  durationFlag
-	keyAlgs, approvers, roles listFlag
+	id, name, issuer                 string
+	requiresApproval                 bool
+	maxValidity, renewBefore         durationFlag
+	names, keyAlgs, approvers, roles listFlag
 }
 
 func addProfileFlags(fs *flag.FlagSet, withID bool) *profileFlags {
@@ -41,6 +42,7 @@ func addProfileFlags(fs *flag.FlagSet, withID bool) *profileFlags {
 		fs.StringVar(&p.id, "id", "", "profile `ID`: lower-case letters, digits, '.', '_', '-'")
 	}
 	fs.StringVar(&p.name, "name", "", "display `NAME`")
+	fs.Var(&p.names, "allowed-name", "a name `PATTERN` the profile may issue: host.example.com, *.example.com (one label) or **.example.com (any depth); repeatable")
 	fs.BoolVar(&p.requiresApproval, "requires-approval", false, "issuance needs a second person's approval (--requires-approval=false to turn off)")
 	fs.Var(&p.maxValidity, "max-validity", "longest certificate lifetime, a `DURATION` such as 2160h or 90d (at most 398d)")
 	fs.Var(&p.renewBefore, "renew-before", "renew this `DURATION` before expiry, e.g. 720h or 30d")
@@ -56,22 +58,26 @@ func (p *profileFlags) apply(fs *flag.FlagSet, in *domain.ProfileInput) {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "name":
-			in.Name = p.name
-		case "requires-approval":
-			in.RequiresApproval = p.requiresApproval
-		case "max-validity":
-			in.MaxValiditySeconds = int64(p.maxValidity.d.Seconds())
-		case "renew-before":
-			in.RenewBeforeSeconds = int64(p.renewBefore.d.Seconds())
-		case "key-algorithms":
-			in.AllowedKeyAlgorithms = p.keyAlgs.vals
-		case "issuer":
-			in.IssuerID = p.issuer
-		case "approver", "approver-role":
-			in.Approvers = nil // --approver '' clears the pool: anyone holding approver may approve
-			if len(p.approvers.vals)+len(p.roles.vals) > 0 {
-				in.Approvers = &domain.ApproverPool{Principals: p.approvers.vals, Roles: roles(p.roles)}
+			in.Name = domain.Ptr(p.name)
+		case "allowed-name":
+			names := make([]domain.NamePattern, len(p.names.vals))
+			for i, n := range p.names.vals {
+				names[i] = domain.NamePattern(n)
 			}
+			in.AllowedNames = &names
+		case "requires-approval":
+			in.RequiresApproval = domain.Ptr(p.requiresApproval)
+		case "max-validity":
+			in.MaxValiditySeconds = domain.Ptr(int64(p.maxValidity.d.Seconds()))
+		case "renew-before":
+			in.RenewBeforeSeconds = domain.Ptr(int64(p.renewBefore.d.Seconds()))
+		case "key-algorithms":
+			in.AllowedKeyAlgorithms = domain.Ptr(p.keyAlgs.vals)
+		case "issuer":
+			in.IssuerID = domain.Ptr(p.issuer)
+		case "approver", "approver-role":
+			// --approver '' clears the pool: anyone holding approver may approve.
+			in.Approvers = &domain.ApproverPool{Principals: p.approvers.vals, Roles: roles(p.roles)}
 		}
 	})
 }
@@ -118,6 +124,7 @@ func (r *runner) showProfile(p *domain.Profile) error {
 		}
 		return []field{
 			{"ID", p.ID}, {"Name", p.Name}, {"Requires approval", yesNo(p.RequiresApproval)},
+			{"Allowed names", join(p.AllowedNames)}, {"Certificates", strconv.FormatInt(p.CertificateCount, 10)},
 			{"Key algorithms", join(p.AllowedKeyAlgorithms)},
 			{"Max validity", fmtSeconds(p.MaxValiditySeconds)}, {"Renew before", fmtSeconds(p.RenewBeforeSeconds)},
 			{"Issuer", p.IssuerID}, {"Approvers", principals}, {"Approver roles", roles},
@@ -133,7 +140,7 @@ func profilesCreate(r *runner, args []string) error {
 	if _, err := r.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	if err := r.required(fs, "id", "name"); err != nil {
+	if err := r.required(fs, "id", "name", "allowed-name"); err != nil {
 		return err
 	}
 	c, err := r.client(r.usage(fs))
@@ -142,9 +149,12 @@ func profilesCreate(r *runner, args []string) error {
 	}
 	in := domain.ProfileInput{ID: pf.id}
 	pf.apply(fs, &in)
-	p, err := c.CreateProfile(r.ctx, in)
-	if err != nil {
+	p, pending, err := c.CreateProfile(r.ctx, in)
+	switch {
+	case err != nil:
 		return err
+	case pending != nil:
+		return r.pending(pending)
 	}
 	return r.showProfile(p)
 }
@@ -160,13 +170,8 @@ func profilesUpdate(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	// PUT replaces the profile, so start from what is there: an update
-	// that names one field must not reset the others to their defaults.
-	cur, err := c.GetProfile(r.ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	in := cur.Input()
+	// Fields not given keep their values on the server.
+	var in domain.ProfileInput
 	pf.apply(fs, &in)
 	p, pending, err := c.UpdateProfile(r.ctx, pos[0], in)
 	if err != nil {

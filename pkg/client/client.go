@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	pathpkg "path"
 	"strings"
 	"time"
 )
@@ -177,6 +178,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 // send performs one exchange and returns the status and body of a 2xx
 // answer, or an *Error for any other status.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (int, []byte, error) {
+	// An id such as "a/../b" would name another resource once the server
+	// decodes the path: refuse it here rather than send it.
+	if plain, err := url.PathUnescape(path); err != nil || pathpkg.Clean(plain) != plain || strings.ContainsAny(plain, "\\?#") {
+		return 0, nil, fmt.Errorf("%s %s: an id in the path is not a valid id", method, path)
+	}
 	var payload []byte
 	if in != nil {
 		var err error

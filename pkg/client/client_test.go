@@ -64,16 +64,17 @@ func TestRoutesMethodsQueriesAndBodies(t *testing.T) {
 		status                          int
 		call                            func(c *Client) error
 	}{
-		{"create profile", "POST", "/profiles", "", `{"id":"p","name":"P","requires_approval":true,"max_validity_seconds":7776000,"approvers":{"principals":["bob"]}}`, 201,
+		{"create profile", "POST", "/profiles", "", `{"id":"p","name":"P","requires_approval":true,"allowed_names":["**.example.com"],"max_validity_seconds":7776000,"approvers":{"principals":["bob"]}}`, 201,
 			func(c *Client) error {
-				_, err := c.CreateProfile(ctx, domain.ProfileInput{ID: "p", Name: "P", RequiresApproval: true, MaxValiditySeconds: 7776000, Approvers: &domain.ApproverPool{Principals: []string{"bob"}}})
+				_, _, err := c.CreateProfile(ctx, domain.ProfileInput{ID: "p", Name: domain.Ptr("P"), RequiresApproval: domain.Ptr(true),
+					AllowedNames: &[]domain.NamePattern{"**.example.com"}, MaxValiditySeconds: domain.Ptr(int64(7776000)), Approvers: &domain.ApproverPool{Principals: []string{"bob"}}})
 				return err
 			}},
 		{"get profile", "GET", "/profiles/p", "", "", 200, func(c *Client) error { _, err := c.GetProfile(ctx, "p"); return err }},
 		{"list profiles", "GET", "/profiles", "limit=10&page_token=tok%2F1", "", 200, func(c *Client) error { _, _, err := c.ListProfiles(ctx, pg); return err }},
-		{"update profile", "PUT", "/profiles/p", "", `{"name":"Q","requires_approval":false}`, 200,
+		{"update profile", "PUT", "/profiles/p", "", `{"name":"Q"}`, 200,
 			func(c *Client) error {
-				_, _, err := c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: "Q"})
+				_, _, err := c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: domain.Ptr("Q")})
 				return err
 			}},
 		{"delete profile", "DELETE", "/profiles/p", "", "", 204, func(c *Client) error { _, err := c.DeleteProfile(ctx, "p"); return err }},
@@ -155,12 +156,12 @@ func TestRoutesMethodsQueriesAndBodies(t *testing.T) {
 func TestDecodesAnswers(t *testing.T) {
 	ctx := context.Background()
 	c, _ := stub(t, 202, `{"status":"pending_approval","approval_id":"ar-9"}`)
-	p, pending, err := c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: "x"})
+	p, pending, err := c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: domain.Ptr("x")})
 	if err != nil || p != nil || pending == nil || pending.ApprovalID != "ar-9" {
 		t.Fatalf("gated update: %v %+v %v", p, pending, err)
 	}
 	c, _ = stub(t, 200, `{"id":"p","name":"x","version":2}`)
-	p, pending, err = c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: "x"})
+	p, pending, err = c.UpdateProfile(ctx, "p", domain.ProfileInput{Name: domain.Ptr("x")})
 	if err != nil || pending != nil || p.Version != 2 {
 		t.Fatalf("applied update: %+v %+v %v", p, pending, err)
 	}

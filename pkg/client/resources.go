@@ -24,13 +24,21 @@ func (c *Client) Health(ctx context.Context) error {
 
 // --- profiles
 
-// CreateProfile creates a profile; it applies at once.
-func (c *Client) CreateProfile(ctx context.Context, in domain.ProfileInput) (*domain.Profile, error) {
-	var p domain.Profile
-	if _, err := c.do(ctx, http.MethodPost, pathProfiles, nil, in, &p); err != nil {
-		return nil, err
+// CreateProfile creates a profile. An approval-tier profile applies at
+// once; creating one that needs no approval returns the pending request a
+// second person must approve (and a nil profile).
+func (c *Client) CreateProfile(ctx context.Context, in domain.ProfileInput) (*domain.Profile, *domain.PendingEdit, error) {
+	var raw json.RawMessage
+	status, err := c.do(ctx, http.MethodPost, pathProfiles, nil, in, &raw)
+	if err != nil {
+		return nil, nil, err
 	}
-	return &p, nil
+	if status == http.StatusAccepted {
+		var pe domain.PendingEdit
+		return nil, &pe, decodeRaw(raw, &pe)
+	}
+	var p domain.Profile
+	return &p, nil, decodeRaw(raw, &p)
 }
 
 // GetProfile reads one profile.
@@ -52,9 +60,9 @@ func (c *Client) AllProfiles(ctx context.Context) ([]domain.Profile, error) {
 	return all(ctx, c.ListProfiles)
 }
 
-// UpdateProfile replaces a profile. It returns the new profile, or, when
-// the live or the proposed profile is approval-tier, the pending edit that
-// has to be approved first (and a nil profile).
+// UpdateProfile changes the fields in gives (the others keep their
+// values). It returns the new profile, or, when the edit is gated, the
+// pending edit that has to be approved first (and a nil profile).
 func (c *Client) UpdateProfile(ctx context.Context, id string, in domain.ProfileInput) (*domain.Profile, *domain.PendingEdit, error) {
 	var raw json.RawMessage
 	status, err := c.do(ctx, http.MethodPut, pathProfiles+"/"+escape(id), nil, in, &raw)

@@ -11,8 +11,10 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -32,9 +34,12 @@ const pemType = "CERTIFICATE REQUEST"
 // Checked is a CSR that passed every check.
 type Checked struct {
 	Request      *x509.CertificateRequest
-	KeyAlgorithm string   // a domain.KnownKeyAlgorithms name the profile allows
-	DNSNames     []string // request CN (if a DNS name) and DNS SANs: lower-case, deduplicated, sorted
-	IPAddresses  []net.IP // request CN (if an IP) and IP SANs: deduplicated, sorted
+	KeyAlgorithm string // a domain.KnownKeyAlgorithms name the profile allows
+	// PublicKeySHA256 is the lower-case hex SHA-256 of the key's
+	// SubjectPublicKeyInfo, as approvers see it.
+	PublicKeySHA256 string
+	DNSNames        []string // request CN (if a DNS name) and DNS SANs: lower-case, deduplicated, sorted
+	IPAddresses     []net.IP // request CN (if an IP) and IP SANs: deduplicated, sorted
 }
 
 // Parse decodes a single PEM "CERTIFICATE REQUEST" block and verifies the
@@ -71,6 +76,11 @@ func Parse(pemText string) (*x509.CertificateRequest, error) {
 	if err != nil {
 		return nil, domain.Invalidf("csr: cannot parse: %v", err)
 	}
+	// Name the key first: an unsupported key also has a signature
+	// algorithm Go does not know, and "use SHA-256" would mislead.
+	if err := checkKeyType(req); err != nil {
+		return nil, err
+	}
 	if err := checkSignatureAlgorithm(req.SignatureAlgorithm); err != nil {
 		return nil, err
 	}
@@ -78,6 +88,39 @@ func Parse(pemText string) (*x509.CertificateRequest, error) {
 		return nil, domain.Invalidf("csr: signature does not verify: %v", err)
 	}
 	return req, nil
+}
+
+// supportedKeys is said in every refusal of a key type.
+const supportedKeys = "use an ECDSA (P-256, P-384, P-521), RSA (2048, 3072, 4096 bits) or Ed25519 key"
+
+var keyOIDs = map[string]string{
+	"1.2.840.10040.4.1": "DSA",
+	"1.3.101.110":       "X25519",
+	"1.3.101.111":       "X448",
+	"1.3.101.113":       "Ed448",
+}
+
+// checkKeyType refuses key types this CA does not issue for, by name.
+func checkKeyType(req *x509.CertificateRequest) error {
+	if req.PublicKeyAlgorithm == x509.DSA {
+		return domain.Invalidf("csr: DSA keys are not accepted; %s", supportedKeys)
+	}
+	if req.PublicKeyAlgorithm != x509.UnknownPublicKeyAlgorithm && req.PublicKey != nil {
+		return nil
+	}
+	var spki struct {
+		Algorithm struct {
+			OID asn1.ObjectIdentifier
+		}
+	}
+	name := "unknown"
+	if _, err := asn1.Unmarshal(req.RawSubjectPublicKeyInfo, &spki); err == nil {
+		name = spki.Algorithm.OID.String()
+		if known, ok := keyOIDs[name]; ok {
+			name = known
+		}
+	}
+	return domain.Invalidf("csr: %s keys are not supported; %s", name, supportedKeys)
 }
 
 // checkSignatureAlgorithm refuses algorithms that crypto/x509 still verifies
@@ -89,6 +132,9 @@ func checkSignatureAlgorithm(alg x509.SignatureAlgorithm) error {
 		x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512,
 		x509.PureEd25519:
 		return nil
+	}
+	if alg == x509.UnknownSignatureAlgorithm {
+		return domain.Invalidf("csr: the signature algorithm is not one this CA knows (sign with SHA-256 or stronger)")
 	}
 	return domain.Invalidf("csr: signature algorithm %v is not accepted (use SHA-256 or stronger)", alg)
 }
@@ -167,7 +213,30 @@ func Check(pemText, commonName string, sans []string, profile *domain.Profile) (
 	if err := checkSANs(req, dns, ips); err != nil {
 		return nil, err
 	}
-	return &Checked{Request: req, KeyAlgorithm: alg, DNSNames: dns, IPAddresses: ips}, nil
+	for _, name := range allNames(dns, ips) {
+		if !profile.AllowsName(name) {
+			return nil, domain.Invalidf("csr: %s is not among the names profile %q may issue (allowed_names: %s)", name, profile.ID, joinPatterns(profile.AllowedNames))
+		}
+	}
+	sum := sha256.Sum256(req.RawSubjectPublicKeyInfo)
+	return &Checked{Request: req, KeyAlgorithm: alg, PublicKeySHA256: hex.EncodeToString(sum[:]), DNSNames: dns, IPAddresses: ips}, nil
+}
+
+// allNames lists the DNS names and the IP addresses, in their string form.
+func allNames(dns []string, ips []net.IP) []string {
+	out := slices.Clone(dns)
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out
+}
+
+func joinPatterns(ps []domain.NamePattern) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = string(p)
+	}
+	return strings.Join(parts, ", ")
 }
 
 var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}

@@ -21,7 +21,10 @@ import (
 	"strings"
 	"testing"
 
+	"crypto/sha256"
+	"encoding/hex"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"os"
 )
 
 func TestParse(t *testing.T) {
@@ -164,7 +167,7 @@ func TestCheck(t *testing.T) {
 	ecKey, rsaKey := testKeys(t)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	p384Key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	profile := &domain.Profile{ID: "web", AllowedKeyAlgorithms: []string{domain.KeyECDSAP256, domain.KeyRSA2048, domain.KeyEd25519}}
+	profile := &domain.Profile{ID: "web", AllowedNames: []domain.NamePattern{"example.com", "**.example.com", "10.0.0.1", "2001:db8::1"}, AllowedKeyAlgorithms: []string{domain.KeyECDSAP256, domain.KeyRSA2048, domain.KeyEd25519}}
 
 	cn := func(s string) pkix.Name { return pkix.Name{CommonName: s} }
 	mustURL, _ := url.Parse("spiffe://example.com/web")
@@ -325,7 +328,7 @@ func TestCheckRSASizeNeverAllowed(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot generate 1024-bit RSA key here: %v", err)
 	}
-	profile := &domain.Profile{ID: "all", AllowedKeyAlgorithms: domain.KnownKeyAlgorithms}
+	profile := &domain.Profile{ID: "all", AllowedNames: anyName, AllowedKeyAlgorithms: domain.KnownKeyAlgorithms}
 	_, err = Check(makeCSR(t, key, &x509.CertificateRequest{}), "example.com", nil, profile)
 	wantInvalid(t, err, "key algorithm RSA_1024 is not allowed")
 }
@@ -336,4 +339,45 @@ func ipStrings(ips []net.IP) []string {
 		out = append(out, ip.String())
 	}
 	return out
+}
+
+// Keys this CA does not issue for are named, not blamed on the signature.
+func TestUnsupportedKeyTypesAreNamed(t *testing.T) {
+	profile := &domain.Profile{ID: "all", AllowedNames: anyName, AllowedKeyAlgorithms: domain.KnownKeyAlgorithms}
+	for file, want := range map[string]string{
+		"testdata/dsa.csr":   "csr: DSA keys are not accepted; use an ECDSA",
+		"testdata/ed448.csr": "csr: Ed448 keys are not supported; use an ECDSA",
+	} {
+		pemText, err := os.ReadFile(file) // made with openssl req -new
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Check(string(pemText), "a.example.com", nil, profile)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", file, err, want)
+		}
+	}
+}
+
+// A profile issues only the names its allowed_names cover, and the
+// fingerprint is the SHA-256 of the key's SubjectPublicKeyInfo.
+func TestAllowedNamesAndFingerprint(t *testing.T) {
+	ecKey, _ := testKeys(t)
+	profile := &domain.Profile{ID: "web", AllowedNames: []domain.NamePattern{"*.example.com"}, AllowedKeyAlgorithms: []string{domain.KeyECDSAP256}}
+	pemText := makeCSR(t, ecKey, &x509.CertificateRequest{})
+	c, err := Check(pemText, "www.example.com", []string{"api.example.com"}, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, _ := x509.MarshalPKIXPublicKey(ecKey.Public())
+	sum := sha256.Sum256(spki)
+	if c.PublicKeySHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("fingerprint %s", c.PublicKeySHA256)
+	}
+	for _, names := range [][]string{{"example.com"}, {"a.b.example.com"}, {"10.0.0.1"}} {
+		_, err := Check(pemText, "www.example.com", names, profile)
+		if err == nil || !strings.Contains(err.Error(), "is not among the names profile \"web\" may issue") {
+			t.Errorf("%v: %v", names, err)
+		}
+	}
 }

@@ -54,7 +54,7 @@ func FuzzCheck(f *testing.F) {
 	f.Add(seeds[1], "10.0.0.1", "")
 	f.Add(seeds[1], "10.0.0.1", "::ffff:10.0.0.1,2001:db8::1")
 	f.Add(seeds[2], "host", "a_b.example.com")
-	profile := &domain.Profile{ID: "all", AllowedKeyAlgorithms: domain.KnownKeyAlgorithms}
+	profile := &domain.Profile{ID: "all", AllowedNames: anyName, AllowedKeyAlgorithms: domain.KnownKeyAlgorithms}
 
 	f.Fuzz(func(t *testing.T, pemText, commonName, sanList string) {
 		var sans []string

@@ -64,3 +64,6 @@ func wantInvalid(t *testing.T, err error, want string) {
 		t.Errorf("error %q does not contain %q", err, want)
 	}
 }
+
+// anyName allows every name the tests use.
+var anyName = []domain.NamePattern{"example.com", "**.example.com", "example.net", "**.example.net", "example.org", "**.example.org", "localhost", "192.0.2.1", "10.0.0.1"}

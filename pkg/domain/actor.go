@@ -20,6 +20,15 @@ const (
 	SystemWorkflow  = "system-workflow"
 )
 
+// BootstrapActor creates the first keys, with AWS credentials.
+const BootstrapActor = "bootstrap"
+
+// IsSystemActor reports ids reserved for the system's own actors: every
+// "system-…" name and "bootstrap".
+func IsSystemActor(id string) bool {
+	return strings.HasPrefix(id, "system-") || id == BootstrapActor
+}
+
 // Role grants a set of permissions to a principal.
 type Role string
 

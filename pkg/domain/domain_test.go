@@ -7,7 +7,7 @@ import (
 )
 
 func validProfile() *Profile {
-	p := &Profile{ID: "prod-web", Name: "Production web"}
+	p := &Profile{ID: "prod-web", Name: "Production web", AllowedNames: []NamePattern{"**.example.com"}}
 	p.ApplyDefaults()
 	return p
 }

@@ -8,22 +8,28 @@ import (
 // Profile is certificate policy: which keys are allowed, how long a
 // certificate lives, when it renews, and whether issuance needs approval.
 type Profile struct {
-	ID                   string   `json:"id"`
-	Name                 string   `json:"name"`
-	RequiresApproval     bool     `json:"requires_approval"`
-	AllowedKeyAlgorithms []string `json:"allowed_key_algorithms"`
-	MaxValiditySeconds   int64    `json:"max_validity_seconds"`
-	RenewBeforeSeconds   int64    `json:"renew_before_seconds"`
-	IssuerID             string   `json:"issuer_id"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	RequiresApproval bool   `json:"requires_approval"`
+	// AllowedNames are the names the profile may issue; for an
+	// approval-tier profile, also the names it governs (see NamePattern).
+	AllowedNames         []NamePattern `json:"allowed_names"`
+	AllowedKeyAlgorithms []string      `json:"allowed_key_algorithms"`
+	MaxValiditySeconds   int64         `json:"max_validity_seconds"`
+	RenewBeforeSeconds   int64         `json:"renew_before_seconds"`
+	IssuerID             string        `json:"issuer_id"`
 	// Approvers, when set, limits who may approve this profile's requests.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
 	Version   int64         `json:"version"`
 	// PendingEditID names the profile_edit request awaiting a decision; at
 	// most one exists per profile.
-	PendingEditID string    `json:"pending_edit_approval_id,omitempty"`
-	CreatedBy     string    `json:"created_by"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	PendingEditID string `json:"pending_edit_approval_id,omitempty"`
+	// CertificateCount is how many certificates use the profile; one in use
+	// cannot be deleted.
+	CertificateCount int64     `json:"certificate_count"`
+	CreatedBy        string    `json:"created_by"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // Certificate is a managed certificate: the names and CSR it is issued for,
@@ -72,9 +78,11 @@ type Job struct {
 	RequiresApproval bool      `json:"requires_approval"`
 	ApprovalID       string    `json:"approval_id,omitempty"`
 	RequestedBy      string    `json:"requested_by"`
-	ExecutionARN     string    `json:"execution_arn,omitempty"`
-	Error            string    `json:"error,omitempty"`
-	CSR              string    `json:"-"`
+	// Subject is what the job issues (and, when gated, what was approved).
+	Subject      *Subject `json:"subject,omitempty"`
+	ExecutionARN string   `json:"execution_arn,omitempty"`
+	Error        string   `json:"error,omitempty"`
+	CSR          string   `json:"-"`
 	// PrevCertStatus is the certificate's status before this job started, so a
 	// rejected, expired or failed job can put it back.
 	PrevCertStatus CertStatus `json:"-"`
@@ -83,14 +91,29 @@ type Job struct {
 	CompletedAt    *time.Time `json:"completed_at,omitempty"`
 }
 
-// Subject is what an approver is asked to approve for a certificate.
+// Subject is exactly what a job issues, and so what an approver approves:
+// every name the certificate carries (the common name included), the key
+// (by the SHA-256 of its SubjectPublicKeyInfo), the validity, the issuer
+// and the extensions. The issue step signs this and nothing else, and
+// never more than the profile allows when it signs.
 type Subject struct {
 	CommonName      string   `json:"common_name"`
-	SANs            []string `json:"sans"`
+	DNSNames        []string `json:"dns_names"`
+	IPAddresses     []string `json:"ip_addresses"`
 	KeyAlgorithm    string   `json:"key_algorithm"`
+	PublicKeySHA256 string   `json:"public_key_sha256"`
 	ValiditySeconds int64    `json:"validity_seconds"`
 	IssuerID        string   `json:"issuer_id"`
+	KeyUsage        []string `json:"key_usage"`
+	ExtKeyUsage     []string `json:"ext_key_usage"`
+	ProfileID       string   `json:"profile_id"`
+	ProfileVersion  int64    `json:"profile_version"`
 	ProfileName     string   `json:"profile_name,omitempty"`
+}
+
+// Names returns every name of the subject: DNS names, then IP addresses.
+func (s *Subject) Names() []string {
+	return append(append([]string{}, s.DNSNames...), s.IPAddresses...)
 }
 
 // ApproverPool names the principals, and the roles, allowed to approve.
@@ -118,7 +141,9 @@ func (p *ApproverPool) Allows(actor Actor) bool {
 // was based on, and what it changes.
 type ProfileEdit struct {
 	BaseVersion int64             `json:"base_version"`
+	Create      bool              `json:"create,omitempty"`
 	Delete      bool              `json:"delete,omitempty"`
+	Base        *Profile          `json:"base,omitempty"`
 	Proposed    *Profile          `json:"proposed,omitempty"`
 	Diff        map[string]Change `json:"diff"`
 }
@@ -193,6 +218,15 @@ const (
 	AuditAPIKeyRevoked        = "apikey.revoked"
 	AuditRolesGranted         = "principal.roles_granted"
 )
+
+// AuditActions lists every audit action, for validating filters.
+var AuditActions = []string{
+	AuditRenewalTriggered, AuditApprovalRequested, AuditApprovalApproved, AuditApprovalRejected,
+	AuditApprovalExpired, AuditApprovalBypassed, AuditProfileEditRequested, AuditProfileEditApplied,
+	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
+	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditIssuerInitialized,
+	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted,
+}
 
 // PendingAgeBuckets are the upper bounds (seconds) of
 // certctl_approval_pending_age_seconds; +Inf is implicit.

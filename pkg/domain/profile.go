@@ -84,10 +84,15 @@ func (p *Profile) Validate() error {
 	if err := ValidateID("issuer_id", p.IssuerID); err != nil {
 		return err
 	}
+	if err := p.normalizeNames(); err != nil {
+		return err
+	}
 	if p.Approvers != nil {
 		for _, r := range p.Approvers.Roles {
-			if _, ok := ParseRole(string(r)); !ok {
-				return Invalidf("approvers.roles: unknown role %q", r)
+			// Only these roles may call approve; a pool of others is a
+			// pool no one can ever satisfy.
+			if r != RoleApprover && r != RoleAdmin {
+				return Invalidf("approvers.roles: %q cannot decide requests; use approver or admin", r)
 			}
 		}
 		if len(p.Approvers.Principals) > 100 {
@@ -97,15 +102,53 @@ func (p *Profile) Validate() error {
 	return nil
 }
 
+// normalizeNames parses, lower-cases, sorts and deduplicates AllowedNames.
+func (p *Profile) normalizeNames() error {
+	if len(p.AllowedNames) == 0 {
+		return Invalidf("allowed_names is required: the names this profile may issue (e.g. \"www.example.com\", \"*.example.com\", \"**.example.com\")")
+	}
+	if len(p.AllowedNames) > MaxAllowedNames {
+		return Invalidf("allowed_names: at most %d patterns", MaxAllowedNames)
+	}
+	for i, raw := range p.AllowedNames {
+		pat, err := ParseNamePattern(string(raw))
+		if err != nil {
+			return Invalidf("allowed_names[%d] %q: %v", i, raw, err)
+		}
+		p.AllowedNames[i] = pat
+	}
+	slices.Sort(p.AllowedNames)
+	p.AllowedNames = slices.Compact(p.AllowedNames)
+	return nil
+}
+
+// Widens reports whether next may issue something p may not: more names,
+// more key algorithms, a longer validity or another issuer. Widening a
+// profile that needs no approval needs a second person.
+func (p *Profile) Widens(next *Profile) bool {
+	for _, alg := range next.AllowedKeyAlgorithms {
+		if !p.AllowsKey(alg) {
+			return true
+		}
+	}
+	return !Subsumes(p.AllowedNames, next.AllowedNames) ||
+		next.MaxValiditySeconds > p.MaxValiditySeconds ||
+		next.IssuerID != p.IssuerID
+}
+
 // AllowsKey reports whether the profile accepts the key algorithm.
 func (p *Profile) AllowsKey(alg string) bool {
 	return slices.Contains(p.AllowedKeyAlgorithms, alg)
 }
 
-// ProfileDiff lists the writable fields that differ between a and b; a nil b
-// (a deletion) lists every field as going away.
+// ProfileDiff lists the writable fields that differ between a and b; a nil
+// a (a creation) lists every field as coming, a nil b (a deletion) every
+// field as going away.
 func ProfileDiff(a, b *Profile) map[string]Change {
 	d := map[string]Change{}
+	if a == nil {
+		a = &Profile{}
+	}
 	if b == nil {
 		b = &Profile{}
 	}
@@ -116,6 +159,7 @@ func ProfileDiff(a, b *Profile) map[string]Change {
 	}
 	add("name", a.Name, b.Name, a.Name == b.Name)
 	add("requires_approval", a.RequiresApproval, b.RequiresApproval, a.RequiresApproval == b.RequiresApproval)
+	add("allowed_names", a.AllowedNames, b.AllowedNames, slices.Equal(a.AllowedNames, b.AllowedNames))
 	add("allowed_key_algorithms", a.AllowedKeyAlgorithms, b.AllowedKeyAlgorithms, slices.Equal(a.AllowedKeyAlgorithms, b.AllowedKeyAlgorithms))
 	add("max_validity_seconds", a.MaxValiditySeconds, b.MaxValiditySeconds, a.MaxValiditySeconds == b.MaxValiditySeconds)
 	add("renew_before_seconds", a.RenewBeforeSeconds, b.RenewBeforeSeconds, a.RenewBeforeSeconds == b.RenewBeforeSeconds)

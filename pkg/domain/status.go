@@ -94,3 +94,12 @@ func ParseApprovalKind(s string) (ApprovalKind, bool) {
 	}
 	return "", false
 }
+
+// ParseCertStatus validates a certificate status filter.
+func ParseCertStatus(s string) (CertStatus, bool) {
+	switch st := CertStatus(s); st {
+	case CertPending, CertActive, CertExpiring, CertExpired, CertRenewalInProgress, CertFailed, CertRevoked, CertArchived:
+		return st, true
+	}
+	return "", false
+}

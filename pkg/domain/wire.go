@@ -1,50 +1,89 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The API's request bodies, and the answers that are views rather than
 // entities. The server and the client (pkg/client) share these types, so
 // the two cannot drift apart.
 
-// ProfileInput is the body of POST /profiles and PUT /profiles/{id}. Zero
-// fields take the defaults; PUT replaces the whole profile.
+// ProfileInput is the body of POST /profiles and PUT /profiles/{id}. A
+// field left out takes its default on create and keeps its value on update;
+// a field given must be valid (0 is not "the default").
 type ProfileInput struct {
-	ID                   string   `json:"id,omitempty"`
-	Name                 string   `json:"name"`
-	RequiresApproval     bool     `json:"requires_approval"`
-	AllowedKeyAlgorithms []string `json:"allowed_key_algorithms,omitempty"`
-	MaxValiditySeconds   int64    `json:"max_validity_seconds,omitempty"`
-	RenewBeforeSeconds   int64    `json:"renew_before_seconds,omitempty"`
-	IssuerID             string   `json:"issuer_id,omitempty"`
+	ID                   string         `json:"id,omitempty"`
+	Name                 *string        `json:"name,omitempty"`
+	RequiresApproval     *bool          `json:"requires_approval,omitempty"`
+	AllowedNames         *[]NamePattern `json:"allowed_names,omitempty"`
+	AllowedKeyAlgorithms *[]string      `json:"allowed_key_algorithms,omitempty"`
+	MaxValiditySeconds   *int64         `json:"max_validity_seconds,omitempty"`
+	RenewBeforeSeconds   *int64         `json:"renew_before_seconds,omitempty"`
+	IssuerID             *string        `json:"issuer_id,omitempty"`
 	// Approvers limits who may approve; principals are API-key principal
-	// ids or IAM ARNs (stored canonical).
+	// ids or IAM ARNs (stored canonical). {} clears the limit.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
 }
 
-// Profile returns the profile the input describes, defaults applied.
+// Profile returns the profile the input describes for a create: the
+// fields given (a given 0 stays 0, and fails validation), defaults for the
+// rest.
 func (in ProfileInput) Profile() *Profile {
-	p := &Profile{
-		ID:                   in.ID,
-		Name:                 in.Name,
-		RequiresApproval:     in.RequiresApproval,
-		AllowedKeyAlgorithms: in.AllowedKeyAlgorithms,
-		MaxValiditySeconds:   in.MaxValiditySeconds,
-		RenewBeforeSeconds:   in.RenewBeforeSeconds,
-		IssuerID:             in.IssuerID,
-		Approvers:            in.Approvers,
-	}
+	p := &Profile{ID: in.ID}
 	p.ApplyDefaults()
+	in.ApplyTo(p)
 	return p
 }
 
-// Input returns the writable part of p, for a read-modify-write update.
-func (p *Profile) Input() ProfileInput {
-	return ProfileInput{
-		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval,
-		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
-		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: p.Approvers,
+// ApplyTo sets the fields the input gives on p and leaves the others.
+func (in ProfileInput) ApplyTo(p *Profile) {
+	if in.Name != nil {
+		p.Name = *in.Name
+	}
+	if in.RequiresApproval != nil {
+		p.RequiresApproval = *in.RequiresApproval
+	}
+	if in.AllowedNames != nil {
+		p.AllowedNames = slices.Clone(*in.AllowedNames)
+	}
+	if in.AllowedKeyAlgorithms != nil {
+		p.AllowedKeyAlgorithms = slices.Clone(*in.AllowedKeyAlgorithms)
+	}
+	if in.MaxValiditySeconds != nil {
+		p.MaxValiditySeconds = *in.MaxValiditySeconds
+	}
+	if in.RenewBeforeSeconds != nil {
+		p.RenewBeforeSeconds = *in.RenewBeforeSeconds
+	}
+	if in.IssuerID != nil {
+		p.IssuerID = *in.IssuerID
+	}
+	if in.Approvers != nil {
+		pool := *in.Approvers
+		p.Approvers = &pool
+		if len(pool.Principals) == 0 && len(pool.Roles) == 0 {
+			p.Approvers = nil
+		}
 	}
 }
+
+// Input returns the writable part of p: an update that changes nothing.
+func (p *Profile) Input() ProfileInput {
+	names, algs := slices.Clone(p.AllowedNames), slices.Clone(p.AllowedKeyAlgorithms)
+	in := ProfileInput{
+		ID: p.ID, Name: Ptr(p.Name), RequiresApproval: Ptr(p.RequiresApproval),
+		AllowedNames: &names, AllowedKeyAlgorithms: &algs, MaxValiditySeconds: Ptr(p.MaxValiditySeconds),
+		RenewBeforeSeconds: Ptr(p.RenewBeforeSeconds), IssuerID: Ptr(p.IssuerID), Approvers: &ApproverPool{},
+	}
+	if p.Approvers != nil {
+		in.Approvers = p.Approvers
+	}
+	return in
+}
+
+// Ptr returns a pointer to v, for optional input fields.
+func Ptr[T any](v T) *T { return &v }
 
 // PendingEdit is the 202 answer to a gated profile change.
 type PendingEdit struct {

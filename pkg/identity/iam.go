@@ -49,6 +49,9 @@ func ParseRules(text string) ([]Rule, error) {
 		if (r.Principal == "") == (len(r.Roles) == 0) {
 			return nil, fmt.Errorf("%s rule %d: set exactly one of principal and roles", EnvIAMPrincipals, i)
 		}
+		if domain.IsSystemActor(r.Principal) {
+			return nil, fmt.Errorf("%s rule %d: principal %q is reserved for the system", EnvIAMPrincipals, i, r.Principal)
+		}
 		if r.Role != "" && r.Principal != "" {
 			return nil, fmt.Errorf("%s rule %d: a role pattern covers many people and cannot be linked to one principal", EnvIAMPrincipals, i)
 		}

@@ -119,7 +119,7 @@ func TestSigningUsesTheRequestContext(t *testing.T) {
 	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "a.example.com"}}, leafKey)
 	csr, _ := x509.ParseCertificateRequest(der)
-	if _, err := a.Issue(ca.LeafRequest{CSR: csr, CommonName: "a.example.com", DNSNames: []string{"a.example.com"}, Validity: time.Hour, Now: time.Now()}); err != nil {
+	if _, err := a.Issue(ca.LeafRequest{CSR: csr, CommonName: "a.example.com", DNSNames: []string{"a.example.com"}, Validity: time.Hour, KeyUsage: []string{ca.UsageDigitalSignature}, ExtKeyUsage: []string{ca.ExtUsageServerAuth}, Now: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if len(k.seen) != 1 || k.seen[0] != "request-42" {

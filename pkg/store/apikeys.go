@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,11 +32,73 @@ func principalKey(id string) map[string]types.AttributeValue {
 
 func apiKeyIDKey(id string) map[string]types.AttributeValue { return key("APIKEYID#"+id, "APIKEYID") }
 
-// PutAPIKey stores a new key for p, creating or replacing p's role set, with
-// the audit rows, in one transaction. The key is stored twice: under its
-// hash (what the authorizer looks up) and under its id (what revocation
-// names), each write conditional on being new.
-func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *domain.Principal, audits ...*domain.AuditEvent) error {
+// PrincipalChange replaces a principal's role set. Prev is the principal
+// as read (nil if it did not exist): the write applies only if it is still
+// so, and the count of admins follows, never reaching zero.
+type PrincipalChange struct {
+	Prev, Next *domain.Principal
+}
+
+func isAdmin(p *domain.Principal) bool {
+	return p != nil && slices.Contains(p.Roles, domain.RoleAdmin)
+}
+
+func adminsKey() map[string]types.AttributeValue { return key("ADMINS", "ADMINS") }
+
+// principalWrite is the transaction items of a role change.
+func (st *Store) principalWrite(c *PrincipalChange) ([]types.TransactWriteItem, error) {
+	item, err := marshal(c.Next)
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range principalKey(c.Next.ID) {
+		item[name] = v
+	}
+	listKeys(item, "PRINCIPAL", c.Next.UpdatedAt, c.Next.ID)
+	put := &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	if c.Prev != nil {
+		put.ConditionExpression = aws.String("updated_at = :prev")
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": s(c.Prev.UpdatedAt.UTC().Format(time.RFC3339Nano))}
+	}
+	items := []types.TransactWriteItem{{Put: put}}
+	switch was, is := isAdmin(c.Prev), isAdmin(c.Next); {
+	case was && !is:
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(st.stateTable), Key: adminsKey(),
+			UpdateExpression:          aws.String("ADD #count :minus"),
+			ConditionExpression:       aws.String("#count > :one"),
+			ExpressionAttributeNames:  map[string]string{"#count": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1), ":one": n(1)},
+		}})
+	case !was && is:
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(st.stateTable), Key: adminsKey(),
+			UpdateExpression:          aws.String("ADD #count :one"),
+			ExpressionAttributeNames:  map[string]string{"#count": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+		}})
+	}
+	return items, nil
+}
+
+// principalRefused says why a role change did not apply.
+func (st *Store) principalRefused(ctx context.Context, c *PrincipalChange) error {
+	cur, err := st.GetPrincipal(ctx, c.Next.ID)
+	switch {
+	case err != nil && !errors.Is(err, domain.ErrNotFound):
+		return err
+	case err == nil && c.Prev != nil && cur.UpdatedAt.Equal(c.Prev.UpdatedAt) && isAdmin(c.Prev) && !isAdmin(c.Next):
+		// Unchanged, so the admin count refused: this is the last admin.
+		return domain.Conflictf("%s is the last admin: grant admin to another principal first", c.Next.ID)
+	}
+	return domain.Conflictf("the roles of %s changed concurrently; re-read and retry", c.Next.ID)
+}
+
+// PutAPIKey stores a new key, and when roles is set, the principal's new
+// role set, with the audit rows, in one transaction. The key is stored
+// twice: under its hash (what the authorizer looks up) and under its id
+// (what revocation names), each write conditional on being new.
+func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, roles *PrincipalChange, audits ...*domain.AuditEvent) error {
 	keyItem, err := marshal(k)
 	if err != nil {
 		return err
@@ -50,17 +113,18 @@ func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, p *domain.Principal, 
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: keyItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: idItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}
-	if p != nil {
-		pItem, err := marshal(p)
+	if roles != nil {
+		pw, err := st.principalWrite(roles)
 		if err != nil {
 			return err
 		}
-		for name, v := range principalKey(p.ID) {
-			pItem[name] = v
-		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: pItem}})
+		items = append(items, pw...)
 	}
-	return st.commit(ctx, items, audits...)
+	err = st.commit(ctx, items, audits...)
+	if errors.Is(err, ErrConditionFailed) && roles != nil {
+		return st.principalRefused(ctx, roles)
+	}
+	return err
 }
 
 // GetAPIKey looks a key up by the SHA-256 of its secret.
@@ -115,16 +179,14 @@ func (st *Store) ListAPIKeys(ctx context.Context, principal string, page PageReq
 }
 
 // PutPrincipal replaces a principal's role set, with its audit row.
-func (st *Store) PutPrincipal(ctx context.Context, p *domain.Principal, audit *domain.AuditEvent) error {
-	item, err := marshal(p)
+func (st *Store) PutPrincipal(ctx context.Context, c *PrincipalChange, audit *domain.AuditEvent) error {
+	items, err := st.principalWrite(c)
 	if err != nil {
 		return err
 	}
-	for name, v := range principalKey(p.ID) {
-		item[name] = v
+	err = st.commit(ctx, items, audit)
+	if errors.Is(err, ErrConditionFailed) {
+		return st.principalRefused(ctx, c)
 	}
-	listKeys(item, "PRINCIPAL", p.UpdatedAt, p.ID)
-	return st.commit(ctx, []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item}},
-	}, audit)
+	return err
 }

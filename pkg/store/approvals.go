@@ -124,14 +124,18 @@ type Decision struct {
 	MoreAudits []*domain.AuditEvent
 }
 
-// ProfileChange ends a pending profile edit: it applies the proposal, deletes
-// the profile, or just releases the one-pending-edit lock. Applying and
-// deleting require the profile to still be at BaseVersion.
+// ProfileChange ends a pending profile edit: it creates, applies or
+// deletes (when approved), or just releases the one-pending-edit lock.
+// Applying and deleting require the profile to still be at BaseVersion;
+// creating, that it does not exist. Governance follows: an approval-tier
+// profile's names are governed while it exists.
 type ProfileChange struct {
 	ID          string
 	ApprovalID  string
 	BaseVersion int64
-	Apply       *domain.Profile
+	Base        *domain.Profile // as the edit found it; nil for a create
+	Apply       *domain.Profile // the result of a create or an update
+	Create      bool
 	Delete      bool
 }
 
@@ -195,38 +199,53 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, pc)
+		items = append(items, pc...)
 	}
-	items = append(items, st.observeDecision(string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
+	items = append(items, st.observeDecision(a.Kind, string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
 	return st.commit(ctx, items, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
 }
 
-func (st *Store) profileChange(c *ProfileChange) (types.TransactWriteItem, error) {
+func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, error) {
 	values := map[string]types.AttributeValue{":aid": s(c.ApprovalID), ":base": n(c.BaseVersion)}
 	guarded := "pending_edit_approval_id = :aid AND version = :base"
 	switch {
-	case c.Apply != nil:
-		item, err := profileItem(c.Apply)
+	case c.Create && c.Apply != nil:
+		create, err := st.profileCreate(c.Apply)
 		if err != nil {
-			return types.TransactWriteItem{}, err
+			return nil, err
 		}
-		return types.TransactWriteItem{Put: &types.Put{
-			TableName: aws.String(st.stateTable), Item: item,
-			ConditionExpression: aws.String(guarded), ExpressionAttributeValues: values,
-		}}, nil
-	case c.Delete:
-		return types.TransactWriteItem{Delete: &types.Delete{
+		return append([]types.TransactWriteItem{create}, st.governanceChange(nil, governed(c.Apply))...), nil
+	case c.Apply != nil:
+		expr, names, fieldValues, err := profileFields(c.Apply)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range values {
+			fieldValues[k] = v
+		}
+		return append([]types.TransactWriteItem{{Update: &types.Update{
 			TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
-			ConditionExpression: aws.String(guarded), ExpressionAttributeValues: values,
-		}}, nil
+			UpdateExpression:          aws.String(expr + " REMOVE pending_edit_approval_id"),
+			ConditionExpression:       aws.String(guarded),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: fieldValues,
+		}}}, st.governanceChange(governed(c.Base), governed(c.Apply))...), nil
+	case c.Delete:
+		values[":zero"] = n(0)
+		return append([]types.TransactWriteItem{{Delete: &types.Delete{
+			TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
+			ConditionExpression: aws.String(guarded + " AND " + profileUnused), ExpressionAttributeValues: values,
+		}}}, st.governanceChange(governed(c.Base), nil)...), nil
+	case c.Create:
+		return nil, nil // a rejected or expired create: nothing exists to release
 	}
 	delete(values, ":base")
-	return types.TransactWriteItem{Update: &types.Update{
+	return []types.TransactWriteItem{{Update: &types.Update{
 		TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
 		UpdateExpression:          aws.String("REMOVE pending_edit_approval_id"),
 		ConditionExpression:       aws.String("pending_edit_approval_id = :aid"),
 		ExpressionAttributeValues: values,
-	}}, nil
+	}}}, nil
 }
 
 // jobTransition moves a job from one of from to status. A job that ends

@@ -21,6 +21,9 @@ type NewJob struct {
 	Audits         []*domain.AuditEvent
 	// Bypassed counts the approval as a bypass decision in the metrics.
 	Bypassed bool
+	// Governance, set for a job that needs no approval, is the governance
+	// version its names were found ungoverned at; the write checks it.
+	Governance *int64
 	// StartInput is the execution input; the job stays in the start queue
 	// until ClearStart confirms the execution exists.
 	StartInput string
@@ -42,13 +45,14 @@ func (st *Store) CreateCertificate(ctx context.Context, in NewJob) error {
 	}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		st.profileGainsCertificate(in.Cert.ProfileID, in.ProfileVersion),
 	}
 	err = st.writeJob(ctx, in, items)
 	if errors.Is(err, ErrConditionFailed) {
 		if _, getErr := st.GetCertificate(ctx, in.Cert.ID); getErr == nil {
 			return domain.Conflictf("certificate %q already exists", in.Cert.ID)
 		}
-		return domain.Conflictf("profile %q changed while the certificate was being created; retry", in.Cert.ProfileID)
+		return domain.Conflictf("profile %q or name governance changed while the certificate was being created; retry", in.Cert.ProfileID)
 	}
 	return err
 }
@@ -76,6 +80,7 @@ func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: values,
 	}}}
+	items = append(items, st.profileUnchanged(in.Cert.ProfileID, in.ProfileVersion))
 	err := st.writeJob(ctx, in, items)
 	if errors.Is(err, ErrConditionFailed) {
 		cur, getErr := st.GetCertificate(ctx, in.Cert.ID)
@@ -85,7 +90,7 @@ func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
 		case cur.CurrentJobID != "":
 			return domain.Conflictf("certificate %q already has job %s in flight", cur.ID, cur.CurrentJobID)
 		default:
-			return domain.Conflictf("certificate %q or its profile changed concurrently; retry", cur.ID)
+			return domain.Conflictf("certificate %q, its profile or name governance changed concurrently; retry", cur.ID)
 		}
 	}
 	return err
@@ -98,8 +103,10 @@ func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.Transact
 	}
 	items = append(items,
 		types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: jobIt, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		st.profileUnchanged(in.Cert.ProfileID, in.ProfileVersion),
 	)
+	if in.Governance != nil {
+		items = append(items, st.governanceUnchanged(*in.Governance))
+	}
 	if in.Approval != nil {
 		apIt, err := approvalItem(in.Approval)
 		if err != nil {
@@ -108,7 +115,7 @@ func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.Transact
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apIt, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
 	if in.Bypassed {
-		items = append(items, st.observeDecision(string(domain.ApprovalBypassed), in.Cert.ProfileID, 0))
+		items = append(items, st.observeDecision(domain.KindCertIssuance, string(domain.ApprovalBypassed), in.Cert.ProfileID, 0))
 	}
 	return st.commit(ctx, items, in.Audits...)
 }

@@ -59,6 +59,12 @@ type Completion struct {
 	KeyAlg   string
 	Audit    *domain.AuditEvent
 	Approval string // the approval id that authorised a gated job, re-checked here
+	// ProfileVersion is the profile version issuance was checked against;
+	// a policy change meanwhile fails the completion.
+	ProfileVersion int64
+	// Governance, for a job that needs no approval, is the governance
+	// version its names were found ungoverned at.
+	Governance *int64
 }
 
 // CompleteIssuance stores the version (keyed by job id, so a retried
@@ -96,6 +102,10 @@ func (st *Store) CompleteIssuance(ctx context.Context, c Completion) error {
 			},
 		}},
 		st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt),
+	}
+	items = append(items, st.profileUnchanged(c.Job.ProfileID, c.ProfileVersion))
+	if c.Governance != nil {
+		items = append(items, st.governanceUnchanged(*c.Governance))
 	}
 	if c.Approval != "" {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
@@ -148,7 +158,7 @@ func (st *Store) FailJob(ctx context.Context, f Failure) error {
 				":reason":  s(f.Error),
 			},
 		}})
-		items = append(items, st.observeDecision(string(domain.ApprovalExpired), a.ProfileID, f.At.Sub(a.CreatedAt)))
+		items = append(items, st.observeDecision(a.Kind, string(domain.ApprovalExpired), a.ProfileID, f.At.Sub(a.CreatedAt)))
 	}
 	return st.commit(ctx, items, f.Audits...)
 }

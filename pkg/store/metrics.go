@@ -14,6 +14,7 @@ import (
 // DecisionMetric is the stored state of one (outcome, profile) series: the
 // decision counter and the pending-age histogram observed at each decision.
 type DecisionMetric struct {
+	Kind      domain.ApprovalKind
 	Outcome   string
 	ProfileID string
 	Count     int64
@@ -32,10 +33,19 @@ func bucketAttr(i int) string {
 	return "b_" + strconv.FormatInt(domain.PendingAgeBuckets[i], 10)
 }
 
+// metricPartition lists one kind's series: certificate decisions keep the
+// original partition, profile edits have their own.
+func metricPartition(kind domain.ApprovalKind) string {
+	if kind == domain.KindCertIssuance {
+		return "METRIC"
+	}
+	return "METRIC_" + string(kind)
+}
+
 // observeDecision is the transaction item that counts one decision and
 // observes its pending age, with ADD so concurrent decisions never lose a
 // count and every Lambda instance sees the same totals.
-func (st *Store) observeDecision(outcome, profileID string, age time.Duration) types.TransactWriteItem {
+func (st *Store) observeDecision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration) types.TransactWriteItem {
 	secs := age.Seconds()
 	if secs < 0 {
 		secs = 0
@@ -49,7 +59,7 @@ func (st *Store) observeDecision(outcome, profileID string, age time.Duration) t
 	}
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:        aws.String(st.stateTable),
-		Key:              key("METRIC#"+outcome+"#"+profileID, "METRIC"),
+		Key:              key(metricPartition(kind)+"#"+outcome+"#"+profileID, "METRIC"),
 		UpdateExpression: aws.String("ADD #count :one, sum_seconds :age, #bucket :one SET outcome = :o, profile_id = :p, list_pk = :lp, list_sk = :ls"),
 		ExpressionAttributeNames: map[string]string{
 			"#count":  "count",
@@ -60,15 +70,15 @@ func (st *Store) observeDecision(outcome, profileID string, age time.Duration) t
 			":age": &types.AttributeValueMemberN{Value: strconv.FormatFloat(secs, 'f', 3, 64)},
 			":o":   s(outcome),
 			":p":   s(profileID),
-			":lp":  s("METRIC"),
+			":lp":  s(metricPartition(kind)),
 			":ls":  s(outcome + "#" + profileID),
 		},
 	}}
 }
 
-// ListDecisionMetrics reads every decision series.
-func (st *Store) ListDecisionMetrics(ctx context.Context) ([]DecisionMetric, error) {
-	in := st.listQuery("METRIC")
+// ListDecisionMetrics reads every decision series of one kind.
+func (st *Store) ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]DecisionMetric, error) {
+	in := st.listQuery(metricPartition(kind))
 	in.ScanIndexForward = aws.Bool(true)
 	var out []DecisionMetric
 	token := ""
@@ -78,7 +88,7 @@ func (st *Store) ListDecisionMetrics(ctx context.Context) ([]DecisionMetric, err
 			return nil, err
 		}
 		for _, item := range items {
-			m := DecisionMetric{Outcome: str(item, "outcome"), ProfileID: str(item, "profile_id")}
+			m := DecisionMetric{Kind: kind, Outcome: str(item, "outcome"), ProfileID: str(item, "profile_id")}
 			m.Count = num(item, "count")
 			m.SumSecs, _ = strconv.ParseFloat(numText(item, "sum_seconds"), 64)
 			for i := 0; i <= len(domain.PendingAgeBuckets); i++ {

@@ -52,32 +52,79 @@ func decodeToken(token string) (map[string]types.AttributeValue, error) {
 	return lek, nil
 }
 
+// maxEvaluated bounds the items one page may make DynamoDB read: a
+// filter that matches little must not turn one call into a scan of the
+// whole index. Past it, the page ends early with a cursor to go on from.
+const maxEvaluated = 1000
+
+// filteredBatch is how many items a filtered query asks for per round.
+const filteredBatch = 100
+
+// indexKeys are the key attributes of each index; an item's values of
+// them (with the table's own pk and sk) are a cursor positioned on it.
+var indexKeys = map[string][]string{
+	"":               {"pk", "sk"},
+	IndexList:        {"pk", "sk", "list_pk", "list_sk"},
+	IndexParent:      {"pk", "sk", "parent_pk", "parent_sk"},
+	IndexPending:     {"pk", "sk", "pending_pk", "pending_sk"},
+	IndexDue:         {"pk", "sk", "due_pk", "due_sk"},
+	AuditIndexActor:  {"pk", "sk", "actor"},
+	AuditIndexAction: {"pk", "sk", "action"},
+	AuditIndexDay:    {"pk", "sk", "day"},
+}
+
 // queryPage runs in (a Query with its key condition and optional filter)
-// until it has page.Limit matching items or the index is exhausted. Each
-// round asks only for the number still missing, so a filter never makes the
-// page overshoot and the returned cursor is always exact.
+// until it has page.Limit matching items, the index is exhausted, or it has
+// evaluated maxEvaluated items. Unfiltered rounds ask for exactly the
+// number still missing; filtered rounds read in batches and, when a batch
+// matches more than needed, the cursor is built from the last item kept,
+// so it is always exact. A page may hold fewer items than asked (even none)
+// and still have a cursor: the caller follows it.
 func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, page PageRequest) ([]map[string]types.AttributeValue, string, error) {
 	start, err := decodeToken(page.Token)
 	if err != nil {
 		return nil, "", err
 	}
 	in.ExclusiveStartKey = start
+	filtered := in.FilterExpression != nil
 	var items []map[string]types.AttributeValue
+	evaluated := 0
 	for {
-		in.Limit = aws.Int32(int32(page.Limit - len(items)))
+		want := page.Limit - len(items)
+		if filtered {
+			want = max(want, filteredBatch)
+		}
+		in.Limit = aws.Int32(int32(min(want, maxEvaluated-evaluated)))
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
 			return nil, "", transient(fmt.Errorf("store: query %s: %w", aws.ToString(in.IndexName), err))
+		}
+		evaluated += int(out.ScannedCount)
+		if need := page.Limit - len(items); len(out.Items) > need {
+			kept := out.Items[:need]
+			return append(items, kept...), encodeToken(cursorAt(kept[len(kept)-1], aws.ToString(in.IndexName))), nil
 		}
 		items = append(items, out.Items...)
 		if len(out.LastEvaluatedKey) == 0 {
 			return items, "", nil
 		}
-		if len(items) >= page.Limit {
+		if len(items) >= page.Limit || evaluated >= maxEvaluated {
 			return items, encodeToken(out.LastEvaluatedKey), nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// cursorAt is the ExclusiveStartKey that resumes a query of index right
+// after item.
+func cursorAt(item map[string]types.AttributeValue, index string) map[string]types.AttributeValue {
+	lek := map[string]types.AttributeValue{}
+	for _, k := range indexKeys[index] {
+		if v, ok := item[k]; ok {
+			lek[k] = v
+		}
+	}
+	return lek
 }
 
 // listQuery is a newest-first query of one partition of the list index.

@@ -73,7 +73,7 @@ func ev(action, resource string) *domain.AuditEvent {
 func gatedJob(t *testing.T, st *store.Store) (*domain.Certificate, *domain.Job, *domain.Approval) {
 	t.Helper()
 	ctx := t.Context()
-	p := domain.ProfileInput{ID: "p1", Name: "P", RequiresApproval: true}.Profile()
+	p := domain.ProfileInput{ID: "p1", Name: domain.Ptr("P"), RequiresApproval: domain.Ptr(true), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
 	p.Version, p.CreatedAt = 1, now
 	if err := st.CreateProfile(ctx, p, ev("profile.created", p.ID)); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestIssuanceAndTheStartQueue(t *testing.T) {
 	if err := st.ClearStart(ctx, "j1"); err != nil {
 		t.Fatal(err)
 	}
-	complete := store.Completion{Job: j, Approval: a.ID, RenewAt: now.Add(time.Hour), CSR: "csr", KeyAlg: domain.KeyECDSAP256, Audit: ev("renewal_job_completed", j.ID),
+	complete := store.Completion{Job: j, Approval: a.ID, ProfileVersion: 1, RenewAt: now.Add(time.Hour), CSR: "csr", KeyAlg: domain.KeyECDSAP256, Audit: ev("renewal_job_completed", j.ID),
 		Version: &domain.CertificateVersion{CertificateID: "c1", JobID: j.ID, SerialNumber: "01", NotBefore: now, NotAfter: now.Add(2 * time.Hour), IssuedAt: now}}
 	if err := st.MarkJobRunning(ctx, j.ID, now); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("a job awaiting approval cannot run: %v", err)
@@ -278,7 +278,7 @@ func TestTransactionConflictsAreRetriedThenReportedAsRaces(t *testing.T) {
 	db, state, audit := testDB(t)
 	f := &faultyDB{Client: db, conflicts: 2}
 	st := store.New(f, state, audit)
-	p := domain.ProfileInput{ID: "p", Name: "P"}.Profile()
+	p := domain.ProfileInput{ID: "p", Name: domain.Ptr("P"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
 	if err := st.CreateProfile(t.Context(), p, ev("profile.created", "p")); err != nil {
 		t.Fatalf("two conflicts, then success: %v", err)
 	}
@@ -286,7 +286,7 @@ func TestTransactionConflictsAreRetriedThenReportedAsRaces(t *testing.T) {
 		t.Fatalf("%d calls, want 3", f.calls)
 	}
 	f.conflicts = 100
-	q := domain.ProfileInput{ID: "q", Name: "Q"}.Profile()
+	q := domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
 	err := st.CreateProfile(t.Context(), q, ev("profile.created", "q"))
 	if !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("lasting contention must be a 409, not a 500: %v", err)
@@ -299,14 +299,14 @@ func TestUnknownOutcomeIsResolvedByTheAuditRow(t *testing.T) {
 	db, state, audit := testDB(t)
 	f := &faultyDB{Client: db, lost: true}
 	st := store.New(f, state, audit)
-	if err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "p", Name: "P"}.Profile(), ev("profile.created", "p")); err != nil {
+	if err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "p", Name: domain.Ptr("P"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), ev("profile.created", "p")); err != nil {
 		t.Fatalf("applied but answer lost: %v", err)
 	}
 	if _, err := st.GetProfile(t.Context(), "p"); err != nil {
 		t.Fatal(err)
 	}
 	f.refused = true
-	err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "q", Name: "Q"}.Profile(), ev("profile.created", "q"))
+	err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), ev("profile.created", "q"))
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("not applied: %v, want a 503-class error", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/csr"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
@@ -52,7 +53,10 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	plan := s.planJob(actor, cert, profile, domain.JobIssuance, in.CSR, checked.KeyAlgorithm, domain.CertPending)
+	plan, err := s.planJob(ctx, actor, cert, profile, domain.JobIssuance, in.CSR, checked, domain.CertPending)
+	if err != nil {
+		return nil, err
+	}
 	plan.nj.Audits = append([]*domain.AuditEvent{{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditCertificateCreated,
 		ResourceType: "certificate", ResourceID: cert.ID, Timestamp: now,
@@ -112,7 +116,10 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	if cert.ExpiresAt == nil {
 		jobType = domain.JobIssuance
 	}
-	plan := s.planJob(actor, cert, profile, jobType, pemCSR, checked.KeyAlgorithm, cert.Status)
+	plan, err := s.planJob(ctx, actor, cert, profile, jobType, pemCSR, checked, cert.Status)
+	if err != nil {
+		return nil, err
+	}
 	if fromIndex && cert.RenewAt != nil {
 		plan.nj.ExpectRenewAt = cert.RenewAt
 	}
@@ -136,9 +143,60 @@ func (p jobPlan) queued() store.NewJob {
 	return p.nj
 }
 
+// subjectFor is what a job issues: every name the checked request carries,
+// its key, the profile's validity, issuer and the usages of a TLS server
+// certificate for the key.
+func subjectFor(cert *domain.Certificate, checked *csr.Checked, profile *domain.Profile) *domain.Subject {
+	ku, eku := ca.UsagesFor(checked.Request.PublicKey)
+	ips := make([]string, len(checked.IPAddresses))
+	for i, ip := range checked.IPAddresses {
+		ips[i] = ip.String()
+	}
+	return &domain.Subject{
+		CommonName: cert.CommonName, DNSNames: nonNil(checked.DNSNames), IPAddresses: ips,
+		KeyAlgorithm: checked.KeyAlgorithm, PublicKeySHA256: checked.PublicKeySHA256,
+		ValiditySeconds: profile.MaxValiditySeconds, IssuerID: profile.IssuerID,
+		KeyUsage: ku, ExtKeyUsage: eku,
+		ProfileID: profile.ID, ProfileVersion: profile.Version, ProfileName: profile.Name,
+	}
+}
+
+// ungoverned checks that no approval-tier profile governs a name of the
+// subject and returns the governance version that held; a job that needs
+// no approval carries it into its write, so a governance change meanwhile
+// refuses the write.
+func (s *Service) ungoverned(ctx context.Context, subject *domain.Subject) (int64, error) {
+	var patterns []domain.NamePattern
+	for _, name := range subject.Names() {
+		patterns = append(patterns, domain.CoveringPatterns(name)...)
+	}
+	g, err := s.Store.ReadGovernance(ctx, patterns)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range subject.Names() {
+		for _, p := range domain.CoveringPatterns(name) {
+			if g.Governed[p] {
+				return 0, domain.Conflictf("%s is governed by an approval-tier profile (pattern %s): it can only be issued under a profile that requires approval", name, p)
+			}
+		}
+	}
+	return g.Version, nil
+}
+
 // planJob builds the job, the approval request when the profile is
-// approval-tier, and their audit rows.
-func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, jobType domain.JobType, pemCSR, keyAlg string, prev domain.CertStatus) jobPlan {
+// approval-tier, and their audit rows. A job that needs no approval first
+// checks that none of its names is governed.
+func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, jobType domain.JobType, pemCSR string, checked *csr.Checked, prev domain.CertStatus) (jobPlan, error) {
+	subject := subjectFor(cert, checked, profile)
+	var governance *int64
+	if !profile.RequiresApproval {
+		v, err := s.ungoverned(ctx, subject)
+		if err != nil {
+			return jobPlan{}, err
+		}
+		governance = &v
+	}
 	now := s.now()
 	job := &domain.Job{
 		ID:               newID("job-"),
@@ -148,13 +206,14 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 		Status:           domain.JobPending,
 		RequiresApproval: profile.RequiresApproval,
 		RequestedBy:      actor.ID,
+		Subject:          subject,
 		CSR:              pemCSR,
 		PrevCertStatus:   prev,
 		CreatedAt:        now,
 		UpdatedAt:        now,
 	}
 	cert.CurrentJobID = job.ID
-	nj := store.NewJob{Cert: cert, Job: job, ProfileVersion: profile.Version}
+	nj := store.NewJob{Cert: cert, Job: job, ProfileVersion: profile.Version, Governance: governance}
 	nj.Audits = append(nj.Audits, &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRenewalTriggered,
 		ResourceType: "job", ResourceID: job.ID, Timestamp: now,
@@ -162,7 +221,7 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 	})
 	input := stepfn.Input{JobID: job.ID, CertificateID: cert.ID, TimeoutSeconds: int64(s.ApprovalTimeout.Seconds())}
 	if !profile.RequiresApproval {
-		return jobPlan{nj: nj, input: input}
+		return jobPlan{nj: nj, input: input}, nil
 	}
 	a := &domain.Approval{
 		ID:            newID("ar-"),
@@ -173,14 +232,7 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 		ProfileID:     profile.ID,
 		RequestedBy:   actor.ID,
 		RequestedType: actor.Type,
-		Subject: &domain.Subject{
-			CommonName:      cert.CommonName,
-			SANs:            nonNil(cert.SANs),
-			KeyAlgorithm:    keyAlg,
-			ValiditySeconds: profile.MaxValiditySeconds,
-			IssuerID:        profile.IssuerID,
-			ProfileName:     profile.Name,
-		},
+		Subject:       subject,
 		PrevCertStatus: prev,
 		ApproverPool:   profile.Approvers,
 		CreatedAt:      now,
@@ -199,7 +251,7 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 			ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 			Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "requested_by": actor.ID},
 		})
-		return jobPlan{nj: nj, input: input}
+		return jobPlan{nj: nj, input: input}, nil
 	}
 	job.Status = domain.JobAwaitingApproval
 	input.RequiresApproval = true
@@ -208,7 +260,7 @@ func (s *Service) planJob(actor domain.Actor, cert *domain.Certificate, profile 
 		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 		Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "subject": a.Subject},
 	})
-	return jobPlan{nj: nj, input: input}
+	return jobPlan{nj: nj, input: input}, nil
 }
 
 // startExecution starts the job's execution. If Step Functions refuses, the

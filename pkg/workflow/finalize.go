@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
@@ -129,26 +130,22 @@ func (s *Service) failJob(ctx context.Context, jobID, msg string) error {
 	return fmt.Errorf("fail job %s: still changing after %d attempts", jobID, maxRetries)
 }
 
-// failureMessage extracts a readable message from a Catch's error output;
-// for Lambda errors the Cause is itself JSON with an errorMessage.
+// failureMessage is the job's error after the state machine's failure
+// path: what people can act on, without the internals of the failing call
+// (those are in the failing function's log). A refusal by the issue step
+// failed the job itself, with its reason, before this runs.
 func failureMessage(raw json.RawMessage) string {
-	var f struct{ Error, Cause string }
-	if len(raw) == 0 || json.Unmarshal(raw, &f) != nil {
+	var f struct{ Error string }
+	_ = json.Unmarshal(raw, &f)
+	switch f.Error {
+	case "States.Timeout", "Sandbox.Timedout":
+		return "issuance failed: a step timed out; see the workflow's execution history"
+	case "":
 		return "workflow failed"
 	}
-	var lambdaErr struct {
-		ErrorMessage string `json:"errorMessage"`
+	name := f.Error
+	if len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		name = "an unnamed error"
 	}
-	msg := f.Cause
-	if json.Unmarshal([]byte(f.Cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
-		msg = lambdaErr.ErrorMessage
-	}
-	if msg == "" {
-		msg = f.Error
-	}
-	const maxLen = 1000
-	if len(msg) > maxLen {
-		msg = msg[:maxLen]
-	}
-	return "issuance failed: " + msg
+	return "issuance failed: a step kept failing after its retries (" + name + "); see the function logs for this job"
 }

@@ -7,20 +7,21 @@ import (
 )
 
 func TestFailureMessage(t *testing.T) {
-	lambdaErr := `{"Error":"States.TaskFailed","Cause":"{\"errorMessage\":\"kms: throttled\",\"errorType\":\"RetryableError\"}"}`
+	lambdaErr := `{"Error":"States.TaskFailed","Cause":"{\"errorMessage\":\"kms: arn:aws:kms:...: throttled\",\"errorType\":\"RetryableError\"}"}`
 	for in, want := range map[string]string{
-		lambdaErr: "issuance failed: kms: throttled",
-		`{"Error":"States.Timeout","Cause":"task timed out"}`: "issuance failed: task timed out",
-		`{"Error":"States.Runtime"}`:                          "issuance failed: States.Runtime",
-		``:                                                    "workflow failed",
-		`not json`:                                            "workflow failed",
+		// The failing call's text stays in its log: it names internals.
+		lambdaErr: "issuance failed: a step kept failing after its retries (States.TaskFailed); see the function logs for this job",
+		`{"Error":"States.Timeout","Cause":"task timed out"}`: "issuance failed: a step timed out; see the workflow's execution history",
+		`{"Error":"RetryableError","Cause":"x"}`:              "issuance failed: a step kept failing after its retries (RetryableError); see the function logs for this job",
+		``:         "workflow failed",
+		`not json`: "workflow failed",
 	} {
 		if got := failureMessage(json.RawMessage(in)); got != want {
 			t.Errorf("failureMessage(%s) = %q, want %q", in, got, want)
 		}
 	}
-	long := `{"Error":"X","Cause":"` + strings.Repeat("a", 5000) + `"}`
-	if got := failureMessage(json.RawMessage(long)); len(got) > 1100 {
+	long := `{"Error":"` + strings.Repeat("a", 5000) + `"}`
+	if got := failureMessage(json.RawMessage(long)); len(got) > 300 {
 		t.Errorf("unbounded error message: %d bytes", len(got))
 	}
 }

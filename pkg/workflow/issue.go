@@ -2,7 +2,9 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
@@ -29,10 +31,33 @@ type IssueOutput struct {
 // Issue signs the job's certificate. It is the single issuance choke point:
 // it refuses any gated job whose request is not approved or bypassed, and the
 // final transaction re-checks that, so no path issues without a decision.
+// It issues the job's subject (what was approved) and nothing else, and
+// never more than the profile allows now: a shorter maximum validity
+// shortens the certificate; a name, key algorithm or issuer the profile no
+// longer allows, or a gate the job never passed, refuses it. A refusal
+// fails the job here, with a message people can read; anything else is
+// retryable, and the state machine's failure path ends the job if retries
+// run out.
 func (s *Service) Issue(ctx context.Context, auth Authorities, in IssueInput) (*IssueOutput, error) {
 	out, err := s.issue(ctx, auth, in.JobID)
+	var refused *policyRefusal
+	if errors.As(err, &refused) {
+		if ferr := s.failJob(context.WithoutCancel(ctx), in.JobID, "issuance refused: "+refused.reason); ferr != nil {
+			s.log().ErrorContext(ctx, "issue: failing the refused job failed; the workflow's failure path will", "job_id", in.JobID, "error", ferr)
+		}
+	}
 	return out, retryable(err)
 }
+
+// policyRefusal is a job the profile, as it is now, does not allow to issue.
+type policyRefusal struct {
+	jobID, reason string
+}
+
+func (e *policyRefusal) Error() string { return "issue: job " + e.jobID + ": " + e.reason }
+
+// Is makes a refusal a conflict (409-class, permanent).
+func (e *policyRefusal) Is(target error) bool { return target == domain.ErrConflict }
 
 func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*IssueOutput, error) {
 	job, err := s.Store.GetJob(ctx, jobID)
@@ -54,39 +79,52 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 			return nil, domain.Forbiddenf("issue: job %s: approval %s is %s", job.ID, a.ID, a.State)
 		}
 	}
+	subject := job.Subject
+	if subject == nil {
+		return nil, domain.Invalidf("issue: job %s has no subject", job.ID)
+	}
 	now := s.now()
 	if err := s.Store.MarkJobRunning(ctx, job.ID, now); err != nil {
 		return nil, fmt.Errorf("issue: %w", err)
 	}
-	cert, err := s.Store.GetCertificate(ctx, job.CertificateID)
+	profile, err := s.Store.GetProfile(ctx, job.ProfileID)
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 	}
-	profile, err := s.Store.GetProfile(ctx, cert.ProfileID)
+	checked, validity, err := withinPolicy(job, subject, profile)
 	if err != nil {
-		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
+		return nil, err
 	}
-	checked, err := csr.Check(job.CSR, cert.CommonName, cert.SANs, profile)
-	if err != nil {
-		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
+	var governance *int64
+	if !job.RequiresApproval {
+		v, err := s.ungoverned(ctx, subject)
+		switch {
+		case errors.Is(err, domain.ErrConflict):
+			return nil, &policyRefusal{jobID: job.ID, reason: err.Error()}
+		case err != nil:
+			return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
+		}
+		governance = &v
 	}
-	authority, err := auth.Authority(ctx, cert.IssuerID)
+	authority, err := auth.Authority(ctx, subject.IssuerID)
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 	}
 	leaf, err := authority.Issue(ca.LeafRequest{
 		CSR:         checked.Request,
-		CommonName:  cert.CommonName,
+		CommonName:  subject.CommonName,
 		DNSNames:    checked.DNSNames,
 		IPAddresses: checked.IPAddresses,
-		Validity:    time.Duration(profile.MaxValiditySeconds) * time.Second,
+		Validity:    validity,
+		KeyUsage:    subject.KeyUsage,
+		ExtKeyUsage: subject.ExtKeyUsage,
 		Now:         now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: sign: %w", job.ID, err)
 	}
 	version := &domain.CertificateVersion{
-		CertificateID:     cert.ID,
+		CertificateID:     job.CertificateID,
 		JobID:             job.ID,
 		SerialNumber:      leaf.SerialHex,
 		NotBefore:         leaf.NotBefore,
@@ -96,17 +134,19 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		IssuedAt:          now,
 	}
 	c := store.Completion{
-		Job:     job,
-		Version: version,
-		RenewAt: leaf.NotAfter.Add(-time.Duration(profile.RenewBeforeSeconds) * time.Second),
-		CSR:     job.CSR,
-		KeyAlg:  checked.KeyAlgorithm,
+		Job:            job,
+		Version:        version,
+		RenewAt:        leaf.NotAfter.Add(-time.Duration(profile.RenewBeforeSeconds) * time.Second),
+		CSR:            job.CSR,
+		KeyAlg:         checked.KeyAlgorithm,
+		ProfileVersion: profile.Version,
+		Governance:     governance,
 		Audit: &domain.AuditEvent{
 			Actor: domain.SystemWorkflow, ActorType: domain.ActorSystem, Action: domain.AuditRenewalJobCompleted,
 			ResourceType: "job", ResourceID: job.ID, Timestamp: now,
 			Details: map[string]any{
-				"certificate_id": cert.ID, "serial_number": leaf.SerialHex, "not_after": leaf.NotAfter,
-				"approval_id": job.ApprovalID, "requested_by": job.RequestedBy,
+				"certificate_id": job.CertificateID, "serial_number": leaf.SerialHex, "not_after": leaf.NotAfter,
+				"approval_id": job.ApprovalID, "requested_by": job.RequestedBy, "validity_seconds": int64(validity.Seconds()),
 			},
 		},
 	}
@@ -119,13 +159,50 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		if again, getErr := s.Store.GetJob(ctx, job.ID); getErr == nil && again.Status == domain.JobCompleted {
 			return s.issued(ctx, again)
 		}
-		return nil, domain.Conflictf("issue: job %s changed during issuance", job.ID)
+		// The profile or name governance changed while signing: check again.
+		return nil, fmt.Errorf("issue: job %s: policy changed during issuance; retrying", job.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 	}
-	s.log().InfoContext(ctx, "certificate issued", "job_id", job.ID, "certificate_id", cert.ID, "serial_number", leaf.SerialHex)
+	s.log().InfoContext(ctx, "certificate issued", "job_id", job.ID, "certificate_id", job.CertificateID, "serial_number", leaf.SerialHex)
 	return &IssueOutput{SerialNumber: leaf.SerialHex}, nil
+}
+
+// withinPolicy checks the job's subject against its CSR and the profile as
+// it is now, and returns the checked CSR and the validity to issue: the
+// approved one, or the profile's maximum if that is now shorter.
+func withinPolicy(job *domain.Job, subject *domain.Subject, profile *domain.Profile) (*csr.Checked, time.Duration, error) {
+	refuse := func(format string, args ...any) error {
+		return &policyRefusal{jobID: job.ID, reason: fmt.Sprintf(format, args...)}
+	}
+	if profile.RequiresApproval && !job.RequiresApproval {
+		return nil, 0, refuse("profile %s now requires approval, which this job never asked for; renew to ask", profile.ID)
+	}
+	if subject.IssuerID != profile.IssuerID {
+		return nil, 0, refuse("profile %s now issues from %q, not %q as requested; renew to ask again", profile.ID, profile.IssuerID, subject.IssuerID)
+	}
+	// The CSR is checked against the profile as it is now: key algorithm
+	// and every name must still be allowed.
+	checked, err := csr.Check(job.CSR, subject.CommonName, subject.Names(), profile)
+	if err != nil {
+		return nil, 0, refuse("%v", err)
+	}
+	if checked.PublicKeySHA256 != subject.PublicKeySHA256 {
+		return nil, 0, refuse("the CSR's key is not the key that was requested")
+	}
+	ips := make([]string, len(checked.IPAddresses))
+	for i, ip := range checked.IPAddresses {
+		ips[i] = ip.String()
+	}
+	if !slices.Equal(checked.DNSNames, subject.DNSNames) || !slices.Equal(ips, subject.IPAddresses) || checked.KeyAlgorithm != subject.KeyAlgorithm {
+		return nil, 0, refuse("the names or key do not match the subject that was requested")
+	}
+	validity := min(subject.ValiditySeconds, profile.MaxValiditySeconds)
+	if validity <= 0 {
+		return nil, 0, refuse("no validity left to issue")
+	}
+	return checked, time.Duration(validity) * time.Second, nil
 }
 
 // issued reports the result of an already completed job: a retried Issue

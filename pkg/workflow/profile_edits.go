@@ -9,28 +9,34 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
-// requestProfileEdit records a gated change (proposed, or deletion when
-// proposed is nil) of cur as a profile_edit request. Nothing changes until a
-// different actor approves it.
+// requestProfileEdit records a gated change of cur as a profile_edit
+// request: a creation when cur is nil, a deletion when proposed is nil.
+// Nothing changes until a different actor approves it.
 func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cur, proposed *domain.Profile) (*domain.PendingEdit, error) {
 	now := s.now()
-	edit := &domain.ProfileEdit{BaseVersion: cur.Version, Proposed: proposed, Delete: proposed == nil, Diff: domain.ProfileDiff(cur, proposed)}
+	edit := &domain.ProfileEdit{Base: cur, Proposed: proposed, Create: cur == nil, Delete: proposed == nil, Diff: domain.ProfileDiff(cur, proposed)}
+	id, pool := "", (*domain.ApproverPool)(nil)
+	if cur != nil {
+		id, pool, edit.BaseVersion = cur.ID, cur.Approvers, cur.Version
+	} else {
+		id = proposed.ID
+	}
 	a := &domain.Approval{
 		ID:            newID("ar-"),
 		Kind:          domain.KindProfileEdit,
 		State:         domain.ApprovalPending,
-		ProfileID:     cur.ID,
+		ProfileID:     id,
 		RequestedBy:   actor.ID,
 		RequestedType: actor.Type,
 		ProfileEdit:   edit,
-		ApproverPool:  cur.Approvers,
+		ApproverPool:  pool,
 		CreatedAt:     now,
 		ExpiresAt:     now.Add(s.ApprovalTimeout),
 	}
 	audit := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileEditRequested,
 		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
-		Details: map[string]any{"profile_id": cur.ID, "base_version": cur.Version, "delete": edit.Delete, "diff": edit.Diff},
+		Details: map[string]any{"profile_id": id, "base_version": edit.BaseVersion, "create": edit.Create, "delete": edit.Delete, "diff": edit.Diff},
 	}
 	if err := s.Store.RequestProfileEdit(ctx, a, audit); err != nil {
 		return nil, err
@@ -43,14 +49,19 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 // drops the edit and releases the profile.
 func (s *Service) profileEditDecision(d *store.Decision, note string) {
 	a, edit := d.Approval, d.Approval.ProfileEdit
-	change := &store.ProfileChange{ID: a.ProfileID, ApprovalID: a.ID, BaseVersion: edit.BaseVersion}
+	change := &store.ProfileChange{ID: a.ProfileID, ApprovalID: a.ID, BaseVersion: edit.BaseVersion, Base: edit.Base, Create: edit.Create}
 	d.Profile = change
 	if d.State != domain.ApprovalApproved {
 		return
 	}
-	if edit.Delete {
+	switch {
+	case edit.Delete:
 		change.Delete = true
-	} else {
+	case edit.Create:
+		p := *edit.Proposed
+		p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt, p.PendingEditID = 1, a.RequestedBy, d.At, d.At, ""
+		change.Apply = &p
+	default:
 		p := *edit.Proposed
 		p.Version, p.UpdatedAt, p.PendingEditID = edit.BaseVersion+1, d.At, ""
 		change.Apply = &p
@@ -60,7 +71,7 @@ func (s *Service) profileEditDecision(d *store.Decision, note string) {
 		ResourceType: "profile", ResourceID: a.ProfileID, Timestamp: d.At,
 		Details: map[string]any{
 			"approval_id": a.ID, "requested_by": a.RequestedBy, "note": note,
-			"from_version": edit.BaseVersion, "delete": edit.Delete, "diff": edit.Diff,
+			"from_version": edit.BaseVersion, "create": edit.Create, "delete": edit.Delete, "diff": edit.Diff,
 		},
 	})
 }
@@ -72,12 +83,18 @@ func (s *Service) staleEdit(ctx context.Context, a *domain.Approval) string {
 	}
 	cur, err := s.Store.GetProfile(ctx, a.ProfileID)
 	switch {
+	case a.ProfileEdit.Create && err == nil:
+		return "stale edit: a profile with this id was created meanwhile"
+	case a.ProfileEdit.Create:
+		return ""
 	case errors.Is(err, domain.ErrNotFound):
 		return "stale edit: the profile no longer exists"
 	case err != nil:
 		return ""
 	case cur.Version != a.ProfileEdit.BaseVersion:
 		return fmt.Sprintf("stale edit: the profile changed from version %d to %d since the edit was requested", a.ProfileEdit.BaseVersion, cur.Version)
+	case a.ProfileEdit.Delete && cur.CertificateCount > 0:
+		return fmt.Sprintf("stale edit: the profile is now used by %d certificates", cur.CertificateCount)
 	}
 	return ""
 }

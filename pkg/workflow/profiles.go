@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -9,9 +11,11 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
-// canonicalPool stores IAM ARNs in a pool in canonical form, so the pool
-// compares the same identities two-person integrity does.
-func canonicalPool(pool *domain.ApproverPool) error {
+// checkPool stores IAM ARNs in a pool in canonical form, so the pool
+// compares the same identities two-person integrity does, and refuses a key
+// principal that does not exist or cannot decide: a pool no one can ever
+// satisfy leaves every request to expire.
+func (s *Service) checkPool(ctx context.Context, pool *domain.ApproverPool) error {
 	if pool == nil {
 		return nil
 	}
@@ -30,40 +34,70 @@ func canonicalPool(pool *domain.ApproverPool) error {
 		if err := domain.ValidateID("approvers.principals", id); err != nil {
 			return err
 		}
+		p, err := s.Store.GetPrincipal(ctx, id)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return domain.Invalidf("approvers.principals: principal %q does not exist", id)
+		case err != nil:
+			return err
+		}
+		if !(domain.Actor{Roles: p.Roles}).Has(domain.RoleApprover) {
+			return domain.Invalidf("approvers.principals: %q holds no approver role, so could never decide", id)
+		}
 	}
 	return nil
 }
 
-// CreateProfile validates and stores a new profile. New profiles apply at
-// once; it is later changes to approval-tier profiles that are gated.
-func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in domain.ProfileInput) (*domain.Profile, error) {
+// checkProfile validates a profile about to be stored.
+func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.IssuerID != domain.DefaultIssuerID {
+		return domain.Invalidf("issuer_id: issuer %q does not exist (configured: %s)", p.IssuerID, domain.DefaultIssuerID)
+	}
+	return s.checkPool(ctx, p.Approvers)
+}
+
+// CreateProfile validates a new profile. An approval-tier profile applies
+// at once: it only adds a gate. A profile that needs no approval is a path
+// to certificates without a second person, so creating one is itself a
+// request another person must approve (PendingEdit).
+func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in domain.ProfileInput) (*domain.Profile, *domain.PendingEdit, error) {
 	if in.ID == "" {
 		in.ID = newID("prof-")
 	}
 	p := in.Profile()
-	if err := p.Validate(); err != nil {
-		return nil, err
+	if err := s.checkProfile(ctx, p); err != nil {
+		return nil, nil, err
 	}
-	if err := canonicalPool(p.Approvers); err != nil {
-		return nil, err
+	if !p.RequiresApproval {
+		if _, err := s.Store.GetProfile(ctx, p.ID); err == nil {
+			return nil, nil, domain.Conflictf("profile %q already exists", p.ID)
+		}
+		pending, err := s.requestProfileEdit(ctx, actor, nil, p)
+		return nil, pending, err
 	}
 	now := s.now()
 	p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt = 1, actor.ID, now, now
 	audit := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileCreated,
 		ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
-		Details: map[string]any{"requires_approval": p.RequiresApproval, "version": p.Version},
+		Details: map[string]any{"requires_approval": p.RequiresApproval, "version": p.Version, "allowed_names": p.AllowedNames},
 	}
 	if err := s.Store.CreateProfile(ctx, p, audit); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p, nil
+	return p, nil, nil
 }
 
-// UpdateProfile changes a profile. When the live or the proposed profile
-// is approval-tier, nothing changes yet: the edit becomes a profile_edit
-// request (returned as PendingEdit) applied only after a different actor
-// approves it, and only if the profile has not changed meanwhile.
+// UpdateProfile changes a profile; fields left out of in keep their values.
+// When the live or the proposed profile is approval-tier, or the change
+// widens a profile that needs no approval (more names, key algorithms or
+// validity, another issuer), nothing changes yet: the edit becomes a
+// profile_edit request (returned as PendingEdit) applied only after a
+// different actor approves it, and only if the profile has not changed
+// meanwhile. Other edits apply at once, unless a gated edit is pending.
 func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id string, in domain.ProfileInput) (*domain.Profile, *domain.PendingEdit, error) {
 	if in.ID != "" && in.ID != id {
 		return nil, nil, domain.Invalidf("id in the body (%q) does not match the path (%q)", in.ID, id)
@@ -72,49 +106,43 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 	if err != nil {
 		return nil, nil, err
 	}
-	in.ID = id
-	p := in.Profile()
-	if err := p.Validate(); err != nil {
+	p := *cur
+	p.AllowedNames, p.AllowedKeyAlgorithms = slices.Clone(cur.AllowedNames), slices.Clone(cur.AllowedKeyAlgorithms)
+	in.ApplyTo(&p)
+	if err := s.checkProfile(ctx, &p); err != nil {
 		return nil, nil, err
 	}
-	if err := canonicalPool(p.Approvers); err != nil {
-		return nil, nil, err
-	}
-	diff := domain.ProfileDiff(cur, p)
+	diff := domain.ProfileDiff(cur, &p)
 	if len(diff) == 0 {
 		return cur, nil, nil // nothing to change, nothing to approve
 	}
-	if cur.RequiresApproval || p.RequiresApproval {
-		pending, err := s.requestProfileEdit(ctx, actor, cur, p)
+	if cur.RequiresApproval || p.RequiresApproval || cur.Widens(&p) {
+		pending, err := s.requestProfileEdit(ctx, actor, cur, &p)
 		return nil, pending, err
 	}
 	now := s.now()
-	p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt, p.PendingEditID = cur.Version+1, cur.CreatedBy, cur.CreatedAt, now, cur.PendingEditID
+	p.Version, p.UpdatedAt = cur.Version+1, now
 	audit := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileUpdated,
 		ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
 		Details: map[string]any{"from_version": cur.Version, "version": p.Version, "diff": diff},
 	}
-	if err := s.Store.ReplaceProfile(ctx, p, cur.Version, audit); err != nil {
+	if err := s.Store.UpdateProfile(ctx, &p, cur.Version, audit); err != nil {
 		return nil, nil, err
 	}
-	return p, nil, nil
+	return &p, nil, nil
 }
 
-// DeleteProfile deletes a profile; deleting an approval-tier profile is a
-// gated edit like any other.
+// DeleteProfile deletes a profile no certificate uses; deleting an
+// approval-tier profile is a gated edit like any other. The delete's own
+// condition refuses a profile that gained a certificate meanwhile.
 func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id string) (*domain.PendingEdit, error) {
 	cur, err := s.Store.GetProfile(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	// A profile in use would leave its certificates unable to renew.
-	inUse, _, err := s.Store.ListCertificates(ctx, store.CertificateFilter{ProfileID: id}, store.PageRequest{Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if len(inUse) > 0 {
-		return nil, domain.Conflictf("profile %q is used by certificate %q (and maybe others); move or archive them first", id, inUse[0].ID)
+	if cur.CertificateCount > 0 {
+		return nil, domain.Conflictf("profile %q is used by %d certificates; move or archive them first", id, cur.CertificateCount)
 	}
 	if cur.RequiresApproval {
 		return s.requestProfileEdit(ctx, actor, cur, nil)
@@ -125,7 +153,7 @@ func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id stri
 		ResourceType: "profile", ResourceID: id, Timestamp: now,
 		Details: map[string]any{"version": cur.Version},
 	}
-	return nil, s.Store.DeleteProfile(ctx, id, cur.Version, audit)
+	return nil, s.Store.DeleteProfile(ctx, cur, audit)
 }
 
 // GetProfile reads one profile.
