@@ -21,7 +21,7 @@ func TestApprovePathIssuesVerifiableCertificate(t *testing.T) {
 		t.Fatalf("approval detail leaks the task token: %s", detail.Raw)
 	}
 	subject, _ := detail.Body["subject"].(map[string]any)
-	if subject["common_name"] != id+".example.com" || subject["key_algorithm"] != "ECDSA_P256" || subject["issuer_id"] != "default" {
+	if subject["common_name"] != id+"."+zone(profile) || subject["key_algorithm"] != "ECDSA_P256" || subject["issuer_id"] != "default" {
 		t.Fatalf("approval detail does not show what is approved: %s", detail.Raw)
 	}
 	if detail.str("requested_by") != "alice" || detail.str("state") != "pending" {
@@ -58,7 +58,7 @@ func TestApprovePathIssuesVerifiableCertificate(t *testing.T) {
 	}
 	chain := data[0].(map[string]any)["pem_chain"].(string)
 	issuer := must(t, http.StatusOK, "carol", "GET", "/api/v1/issuers/default", nil)
-	verifyChain(t, chain, issuer.str("ca_certificate_pem"), id+".example.com")
+	verifyChain(t, chain, issuer.str("ca_certificate_pem"), id+"."+zone(profile))
 }
 
 func verifyChain(t *testing.T, chain, caPEM, dnsName string) {
@@ -166,11 +166,11 @@ func TestAuthErrors(t *testing.T) {
 }
 
 func TestBadInputIsRefusedClearly(t *testing.T) {
-	r := must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", map[string]any{"name": "x", "bogus": 1})
+	r := must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", map[string]any{"name": "x", "allowed_names": []string{"a.example.com"}, "bogus": 1})
 	if !strings.Contains(r.str("message"), "bogus") || r.str("error") != "Bad Request" {
 		t.Fatalf("unknown field: %s", r.Raw)
 	}
-	r = must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", map[string]any{"name": "x", "max_validity_seconds": 86400, "renew_before_seconds": 86400})
+	r = must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", map[string]any{"name": "x", "allowed_names": []string{"a.example.com"}, "max_validity_seconds": 86400, "renew_before_seconds": 86400})
 	if !strings.Contains(r.str("message"), "renew_before_seconds") {
 		t.Fatalf("renew window: %s", r.Raw)
 	}
@@ -179,9 +179,9 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 	must(t, http.StatusBadRequest, "carol", "GET", "/api/v1/approvals?limit=501", nil)
 
 	profile := newProfile(t, false)
-	cn := uniq("bad") + ".example.com"
+	cn := uniq("bad") + "." + zone(profile)
 	r = must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/certificates", map[string]any{
-		"common_name": cn, "profile_id": profile, "csr": newCSR(t, "other.example.com"),
+		"common_name": cn, "profile_id": profile, "csr": newCSR(t, "other."+zone(profile)),
 	})
 	if !strings.Contains(r.str("message"), "csr") {
 		t.Fatalf("mismatched CSR: %s", r.Raw)

@@ -52,9 +52,9 @@ func ctl(t *testing.T, code int, who string, args ...string) cliRun {
 // CLI prints verifies against the CA it prints.
 func TestCLIWalkthrough(t *testing.T) {
 	profile, certID := uniq("prof-cli"), uniq("web-cli")
-	cn := certID + ".example.com"
+	cn := certID + "." + zone(profile)
 
-	r := ctl(t, 0, "alice", "profiles", "create", "--id", profile, "--name", "CLI walkthrough", "--requires-approval")
+	r := ctl(t, 0, "alice", "profiles", "create", "--id", profile, "--name", "CLI walkthrough", "--allowed-name", "**."+zone(profile), "--requires-approval")
 	if !strings.Contains(r.stdout, "Requires approval  yes") {
 		t.Fatalf("profile:\n%s", r.stdout)
 	}
@@ -83,7 +83,7 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("approval row: %q", lines[1])
 	}
 	r = ctl(t, 0, "bob", "approvals", "show", started.ApprovalID)
-	for _, want := range []string{"Requested by   alice", "Common name    " + cn, "Key algorithm  ECDSA_P256"} {
+	for _, want := range []string{"Requested by", "alice", "Common name", cn, "DNS names", "www." + cn, "Key algorithm", "ECDSA_P256", "Key SHA-256"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("show lacks %q:\n%s", want, r.stdout)
 		}
@@ -139,7 +139,7 @@ func TestCLIKeys(t *testing.T) {
 		return ctl(t, code, "", append([]string{"--api-key", secret}, args...)...)
 	}
 	as(0, "profiles", "list", "--limit", "1")
-	as(1, "profiles", "create", "--id", uniq("nope"), "--name", "viewer cannot")
+	as(1, "profiles", "create", "--id", uniq("nope"), "--name", "viewer cannot", "--allowed-name", "x.example.com")
 
 	r = ctl(t, 0, "admin", "keys", "list", "--principal", dave, "-o", "json")
 	if strings.Contains(r.stdout, secret) {

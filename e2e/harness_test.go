@@ -252,13 +252,31 @@ func newCSR(t *testing.T, cn string, dns ...string) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
-// newProfile creates a profile as alice and returns its id.
+// zone is the DNS zone a test profile may issue in: its own, so that what
+// one approval-tier profile governs never touches another test's names.
+func zone(profile string) string { return profile + ".example.com" }
+
+// newProfile creates a profile as alice, allowed to issue any name under
+// zone(id), and returns its id. A profile that needs no approval is itself
+// a gated request, which bob approves.
 func newProfile(t *testing.T, requiresApproval bool) string {
 	t.Helper()
+	return createProfile(t, target{baseURL, keys}, requiresApproval)
+}
+
+func createProfile(t *testing.T, tg target, requiresApproval bool) string {
+	t.Helper()
 	id := uniq("prof")
-	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
-		"id": id, "name": "Profile " + id, "requires_approval": requiresApproval,
-	})
+	body := map[string]any{
+		"id": id, "name": "Profile " + id, "requires_approval": requiresApproval, "allowed_names": []string{"**." + zone(id)},
+	}
+	if requiresApproval {
+		tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", body)
+		return id
+	}
+	r := tg.must(t, http.StatusAccepted, "alice", "POST", "/api/v1/profiles", body)
+	tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", map[string]string{"note": "test profile"})
+	tg.must(t, http.StatusOK, "carol", "GET", "/api/v1/profiles/"+id, nil)
 	return id
 }
 
@@ -266,7 +284,7 @@ func newProfile(t *testing.T, requiresApproval bool) string {
 func newCert(t *testing.T, who, profile string) response {
 	t.Helper()
 	id := uniq("mc")
-	cn := id + ".example.com"
+	cn := id + "." + zone(profile)
 	return must(t, http.StatusCreated, who, "POST", "/api/v1/certificates", map[string]any{
 		"id": id, "common_name": cn, "sans": []string{cn, "www." + cn}, "profile_id": profile,
 		"csr": newCSR(t, cn, cn, "www."+cn),

@@ -71,13 +71,31 @@ func TestRejectedEditChangesNothing(t *testing.T) {
 	must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "y", "requires_approval": true})
 }
 
-func TestStaleEditIsNotApplied(t *testing.T) {
+// While an edit that would gate a profile waits for its decision, an edit
+// that needs no approval cannot slip in: it would make the pending edit
+// stale, and so keep the profile from ever becoming approval-tier.
+func TestNoDirectEditWhileAnEditIsPending(t *testing.T) {
 	profile := newProfile(t, false)
-	// Turning requires_approval on is itself gated.
 	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "gate it", "requires_approval": true})
 	approvalID := r.str("approval_id")
-	// Meanwhile an ungated edit (live and proposed both not approval-tier) applies at once.
-	must(t, http.StatusOK, "bob", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "renamed", "requires_approval": false})
+	r = must(t, http.StatusConflict, "bob", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "renamed"})
+	if !strings.Contains(r.str("message"), approvalID) {
+		t.Fatalf("the refusal must name the pending edit: %s", r.Raw)
+	}
+	must(t, http.StatusConflict, "bob", "DELETE", "/api/v1/profiles/"+profile, nil)
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+	if p := profileOf(t, profile); p.Body["requires_approval"] != true || p.str("name") != "gate it" {
+		t.Fatalf("gating edit not applied: %s", p.Raw)
+	}
+}
+
+// An edit whose profile moved on (only a writer outside the API can do that
+// now) is not applied: the approval ends it rejected, with the reason.
+func TestStaleEditIsNotApplied(t *testing.T) {
+	profile := newProfile(t, false)
+	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "gate it", "requires_approval": true})
+	approvalID := r.str("approval_id")
+	bumpProfileVersion(t, profile)
 	r = must(t, http.StatusConflict, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
 	if !strings.Contains(r.str("message"), "stale edit") {
 		t.Fatalf("stale approve: %s", r.Raw)
@@ -87,7 +105,7 @@ func TestStaleEditIsNotApplied(t *testing.T) {
 		t.Fatalf("stale request must end rejected with the reason: %s", a.Raw)
 	}
 	p := profileOf(t, profile)
-	if p.str("name") != "renamed" || p.Body["requires_approval"] != false || p.Body["version"] != float64(2) || p.str("pending_edit_approval_id") != "" {
+	if p.str("name") == "gate it" || p.Body["requires_approval"] != false || p.Body["version"] != float64(2) || p.str("pending_edit_approval_id") != "" {
 		t.Fatalf("stale edit applied or lock kept: %s", p.Raw)
 	}
 }
@@ -170,7 +188,7 @@ func TestProfileInUseCannotBeDeleted(t *testing.T) {
 	profile := newProfile(t, false)
 	newCert(t, "alice", profile)
 	r := must(t, http.StatusConflict, "alice", "DELETE", "/api/v1/profiles/"+profile, nil)
-	if !strings.Contains(r.str("message"), "used by certificate") {
+	if !strings.Contains(r.str("message"), "is used by 1 certificates") {
 		t.Fatalf("delete in use: %s", r.Raw)
 	}
 	profileOf(t, profile)

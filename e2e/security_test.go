@@ -37,6 +37,8 @@ func iamCall(t *testing.T, userARN, method, path string, body any) response {
 	if body != nil {
 		b, _ := json.Marshal(body)
 		ev.Body = string(b)
+		ev.Headers = map[string]string{"Content-Type": "application/json"}
+		ev.MultiValueHeaders = map[string][]string{"Content-Type": {"application/json"}}
 	}
 	out, err := stack.Invoke(context.Background(), app.FnAPI, ev)
 	if err != nil {
@@ -86,7 +88,7 @@ func TestSelfApprovalThroughALinkedIAMIdentityIsRefused(t *testing.T) {
 
 func TestIAMRoleSessionCaseVariantsAreOneActor(t *testing.T) {
 	profile := newProfile(t, true)
-	cn := uniq("iam") + ".example.com"
+	cn := uniq("iam") + "." + zone(profile)
 	created := iamCall(t, "arn:aws:sts::123456789012:assumed-role/certctl-operator/dave", "POST", "/api/v1/certificates", map[string]any{
 		"common_name": cn, "profile_id": profile, "csr": newCSR(t, cn, cn),
 	})
@@ -278,7 +280,7 @@ func TestApproverPoolLimitsWhoMayApprove(t *testing.T) {
 	keys["dana"] = dana.str("secret")
 	profile := uniq("pool")
 	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
-		"id": profile, "name": "pooled", "requires_approval": true,
+		"id": profile, "name": "pooled", "requires_approval": true, "allowed_names": []string{"**." + zone(profile)},
 		"approvers": map[string]any{"principals": []string{"bob", "arn:aws:iam::123456789012:role/platform/certctl-operator"}},
 	})
 	p := profileOf(t, profile)

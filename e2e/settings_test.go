@@ -26,9 +26,8 @@ func startTarget(t *testing.T, edit func(*config.Config)) target {
 
 func TestBypassIssuesWithoutWaitAndIsAudited(t *testing.T) {
 	tg := startTarget(t, func(c *config.Config) { c.Bypass = true })
-	profile := uniq("prof")
-	tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{"id": profile, "name": "gated", "requires_approval": true})
-	cn := uniq("byp") + ".example.com"
+	profile := createProfile(t, tg, true)
+	cn := uniq("byp") + "." + zone(profile)
 	created := tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/certificates", map[string]any{
 		"common_name": cn, "profile_id": profile, "csr": newCSR(t, cn, cn),
 	})
@@ -62,9 +61,8 @@ func TestBypassIssuesWithoutWaitAndIsAudited(t *testing.T) {
 // approval gets 409 and issues nothing.
 func TestWorkflowTimeoutBackstopExpires(t *testing.T) {
 	tg := startTarget(t, func(c *config.Config) { c.ApprovalTimeout = 2 * time.Second })
-	profile := uniq("prof")
-	tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{"id": profile, "name": "gated", "requires_approval": true})
-	cn := uniq("exp") + ".example.com"
+	profile := createProfile(t, tg, true)
+	cn := uniq("exp") + "." + zone(profile)
 	created := tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/certificates", map[string]any{
 		"id": uniq("mc"), "common_name": cn, "profile_id": profile, "csr": newCSR(t, cn, cn),
 	})

@@ -89,28 +89,39 @@ func (sc *scenario) retry(ctx context.Context, f func() reply) reply {
 	return r
 }
 
+// zone is the DNS zone a scenario's profile may issue in, its own.
+func zone(profile string) string { return profile + ".example.com" }
+
 func (sc *scenario) newProfile(ctx context.Context, gated, dueSoon bool) string {
 	id := randomID("chaos")
-	body := map[string]any{"id": id, "name": "chaos " + id, "requires_approval": gated}
+	body := map[string]any{"id": id, "name": "chaos " + id, "requires_approval": gated, "allowed_names": []string{"**." + zone(id)}}
 	if dueSoon {
 		// Valid for an hour, renewed a second after issuance.
 		body["max_validity_seconds"], body["renew_before_seconds"] = 3600, 3599
 	}
+	sc.profiles[id] = true
+	sc.note("profile %s gated=%v", id, gated)
 	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/profiles", body) })
 	switch {
 	case r.Status == http.StatusCreated:
-	case r.Status == http.StatusConflict: // created by an attempt whose answer was lost
+	case r.Status == http.StatusAccepted:
+		// A profile that needs no approval is a request someone else approves.
+		sc.decideOnce(ctx, "bob", "approve", r.str("approval_id"))
+	case r.Status == http.StatusConflict && sc.profileExists(ctx, id): // an attempt whose answer was lost
 	default:
 		sc.problem("create profile: %d %s", r.Status, trim(r.Raw))
 	}
-	sc.profiles[id] = true
-	sc.note("profile %s gated=%v", id, gated)
 	return id
+}
+
+func (sc *scenario) profileExists(ctx context.Context, id string) bool {
+	_, err := sc.sys.store.GetProfile(ctx, id)
+	return err == nil
 }
 
 func (sc *scenario) newCert(ctx context.Context, profile string) string {
 	id := randomID("mc")
-	cn := id + ".example.com"
+	cn := id + "." + zone(profile)
 	body := map[string]any{"id": id, "common_name": cn, "sans": []string{"www." + cn}, "profile_id": profile, "csr": newCSR(cn, cn, "www."+cn)}
 	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates", body) })
 	switch {

@@ -297,7 +297,7 @@ func (c *checker) checkMetrics() {
 	want := map[string]int{}
 	for _, a := range c.s.Approvals {
 		if st := a.S("state"); st != "pending" && c.sc.profile(a.S("profile_id")) {
-			want[st+"#"+a.S("profile_id")]++
+			want[a.S("kind")+"#"+st+"#"+a.S("profile_id")]++
 		}
 	}
 	seen := map[string]bool{}

@@ -38,7 +38,7 @@ func healthy() *Snapshot {
 		Approvals: map[string]Item{"a": item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
 			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", "t")},
 		Versions: []Item{item("certificate_id", "c", "job_id", "j")},
-		Metrics:  map[string]Item{"approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
+		Metrics:  map[string]Item{"cert_issuance#approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
 		Audit: []Item{audit("certificate.created", "c"), audit("renewal_triggered", "j"), audit("approval_requested", "a"),
 			audit("approval_approved", "a"), audit("renewal_job_completed", "j")},
 		Executions: map[string]string{"j": "SUCCEEDED"},
@@ -75,7 +75,7 @@ func TestEachRuleFires(t *testing.T) {
 		"current-job-released": func(s *Snapshot) { s.Certs["c"]["current_job_id"] = item("x", "j")["x"] },
 		"due-index":            func(s *Snapshot) { delete(s.Certs["c"], "due_pk") },
 		"audit-one-to-one":     func(s *Snapshot) { s.Audit = append(s.Audit, audit("approval_approved", "a")) },
-		"metrics":              func(s *Snapshot) { s.Metrics["approved#p"]["count"] = item("x", 2)["x"] },
+		"metrics":              func(s *Snapshot) { s.Metrics["cert_issuance#approved#p"]["count"] = item("x", 2)["x"] },
 		"in-flight-has-execution": func(s *Snapshot) {
 			s.Jobs["j"]["status"] = item("x", "Pending")["x"]
 			s.Certs["c"]["current_job_id"] = item("x", "j")["x"]

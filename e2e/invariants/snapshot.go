@@ -62,7 +62,7 @@ type Snapshot struct {
 	Jobs       map[string]Item
 	Approvals  map[string]Item
 	Versions   []Item // pk CERT#<id>, sk VERSION#<job>
-	Metrics    map[string]Item
+	Metrics    map[string]Item // kind#outcome#profile
 	Audit      []Item
 	Executions map[string]string // execution name -> status
 }
@@ -96,7 +96,10 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 		case strings.HasPrefix(pk, "APPROVAL#"):
 			snap.Approvals[it.S("id")] = it
 		case strings.HasPrefix(pk, "METRIC#"):
-			snap.Metrics[strings.TrimPrefix(pk, "METRIC#")] = it
+			snap.Metrics["cert_issuance#"+strings.TrimPrefix(pk, "METRIC#")] = it
+		case strings.HasPrefix(pk, "METRIC_"):
+			kind, rest, _ := strings.Cut(strings.TrimPrefix(pk, "METRIC_"), "#")
+			snap.Metrics[kind+"#"+rest] = it
 		}
 	})
 	if err != nil {

@@ -216,7 +216,7 @@ func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, err
 		}
 		return append([]types.TransactWriteItem{create}, st.governanceChange(nil, governed(c.Apply))...), nil
 	case c.Apply != nil:
-		expr, names, fieldValues, err := profileFields(c.Apply)
+		expr, names, fieldValues, err := profileFields(c.Apply, "pending_edit_approval_id")
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +225,7 @@ func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, err
 		}
 		return append([]types.TransactWriteItem{{Update: &types.Update{
 			TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
-			UpdateExpression:          aws.String(expr + " REMOVE pending_edit_approval_id"),
+			UpdateExpression:          aws.String(expr),
 			ConditionExpression:       aws.String(guarded),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: fieldValues,

@@ -161,7 +161,9 @@ func (st *Store) profileCreate(p *domain.Profile) (types.TransactWriteItem, erro
 // profileFields is the update expression that writes p's editable fields,
 // its version and its update time over a stored profile, keeping what the
 // profile's edits do not own (its certificate count, who created it).
-func profileFields(p *domain.Profile) (string, map[string]string, map[string]types.AttributeValue, error) {
+// alsoRemove names more attributes to remove: an update expression may
+// have one REMOVE section only.
+func profileFields(p *domain.Profile, alsoRemove ...string) (string, map[string]string, map[string]types.AttributeValue, error) {
 	item, err := marshal(p)
 	if err != nil {
 		return "", nil, nil, err
@@ -180,6 +182,9 @@ func profileFields(p *domain.Profile) (string, map[string]string, map[string]typ
 		}
 		values[":f"+strconv.Itoa(i)] = v
 		set += ", " + name + " = :f" + strconv.Itoa(i)
+	}
+	for _, attr := range alsoRemove {
+		remove += ", " + attr
 	}
 	expr := "SET " + set[2:]
 	if remove != "" {
