@@ -66,6 +66,9 @@ type CertificateVersion struct {
 	FingerprintSHA256 string    `json:"fingerprint_sha256"`
 	PEMChain          string    `json:"pem_chain"`
 	IssuedAt          time.Time `json:"issued_at"`
+	// GovernanceVersion, for a certificate issued without approval, is the
+	// governance version under which none of its names was governed.
+	GovernanceVersion *int64 `json:"governance_version,omitempty"`
 }
 
 // Job is one issuance or renewal: one Step Functions execution.

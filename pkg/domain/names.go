@@ -142,3 +142,42 @@ func checkDNSName(name string) error {
 	}
 	return nil
 }
+
+// Governs returns the patterns the profile governs: its allowed names when
+// it needs approval, none otherwise.
+func (p *Profile) Governs() []NamePattern {
+	if p == nil || !p.RequiresApproval {
+		return nil
+	}
+	return p.AllowedNames
+}
+
+// GovernanceChange is one step of name governance: it moves governance
+// from Version-1 to Version, adding and removing governed patterns. Every
+// step is recorded in the audit trail of the change that made it, so the
+// governed names at any version can be replayed.
+type GovernanceChange struct {
+	Version int64         `json:"version"`
+	Added   []NamePattern `json:"added,omitempty"`
+	Removed []NamePattern `json:"removed,omitempty"`
+}
+
+// NewGovernanceChange is the step from governance at version from, where
+// before is governed, to after; nil when nothing changes.
+func NewGovernanceChange(from int64, before, after []NamePattern) *GovernanceChange {
+	c := &GovernanceChange{Version: from + 1}
+	for _, p := range after {
+		if !slices.Contains(before, p) {
+			c.Added = append(c.Added, p)
+		}
+	}
+	for _, p := range before {
+		if !slices.Contains(after, p) {
+			c.Removed = append(c.Removed, p)
+		}
+	}
+	if len(c.Added)+len(c.Removed) == 0 {
+		return nil
+	}
+	return c
+}

@@ -137,6 +137,8 @@ type ProfileChange struct {
 	Apply       *domain.Profile // the result of a create or an update
 	Create      bool
 	Delete      bool
+	// Governance is the governance step an approved change makes.
+	Governance *domain.GovernanceChange
 }
 
 // Decide records a decision atomically: the request, its job, the
@@ -214,7 +216,7 @@ func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, err
 		if err != nil {
 			return nil, err
 		}
-		return append([]types.TransactWriteItem{create}, st.governanceChange(nil, governed(c.Apply))...), nil
+		return append([]types.TransactWriteItem{create}, st.governanceItems(c.Governance)...), nil
 	case c.Apply != nil:
 		expr, names, fieldValues, err := profileFields(c.Apply, "pending_edit_approval_id")
 		if err != nil {
@@ -229,13 +231,13 @@ func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, err
 			ConditionExpression:       aws.String(guarded),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: fieldValues,
-		}}}, st.governanceChange(governed(c.Base), governed(c.Apply))...), nil
+		}}}, st.governanceItems(c.Governance)...), nil
 	case c.Delete:
 		values[":zero"] = n(0)
 		return append([]types.TransactWriteItem{{Delete: &types.Delete{
 			TableName: aws.String(st.stateTable), Key: profileKey(c.ID),
 			ConditionExpression: aws.String(guarded + " AND " + profileUnused), ExpressionAttributeValues: values,
-		}}}, st.governanceChange(governed(c.Base), nil)...), nil
+		}}}, st.governanceItems(c.Governance)...), nil
 	case c.Create:
 		return nil, nil // a rejected or expired create: nothing exists to release
 	}

@@ -90,10 +90,14 @@ func (st *Store) governanceUnchanged(version int64) types.TransactWriteItem {
 	return types.TransactWriteItem{ConditionCheck: cc}
 }
 
-// governanceChange is the transaction items that move governance from
-// the patterns in before to those in after (both: patterns an approval-tier
-// profile declares), with the version bump; nil when nothing changes.
-func (st *Store) governanceChange(before, after []domain.NamePattern) []types.TransactWriteItem {
+// governanceItems is the transaction items of one governance step: the
+// markers it adds and removes, and the version, which moves only from the
+// version the step was computed from, so governance steps are sequenced
+// and each is recorded with its number.
+func (st *Store) governanceItems(c *domain.GovernanceChange) []types.TransactWriteItem {
+	if c == nil {
+		return nil
+	}
 	var items []types.TransactWriteItem
 	adjust := func(p domain.NamePattern, by int64) {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
@@ -104,48 +108,35 @@ func (st *Store) governanceChange(before, after []domain.NamePattern) []types.Tr
 			ExpressionAttributeValues: map[string]types.AttributeValue{":by": n(by), ":p": s(string(p))},
 		}})
 	}
-	for _, p := range after {
-		if !slices.Contains(before, p) {
-			adjust(p, 1)
-		}
+	for _, p := range c.Added {
+		adjust(p, 1)
 	}
-	for _, p := range before {
-		if !slices.Contains(after, p) {
-			adjust(p, -1)
-		}
+	for _, p := range c.Removed {
+		adjust(p, -1)
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	return append(items, types.TransactWriteItem{Update: &types.Update{
+	version := &types.Update{
 		TableName:                 aws.String(st.stateTable),
 		Key:                       governanceKey(),
-		UpdateExpression:          aws.String("ADD version :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
-	}})
-}
-
-// governed returns the patterns p governs: its allowed names when it needs
-// approval, none otherwise.
-func governed(p *domain.Profile) []domain.NamePattern {
-	if p == nil || !p.RequiresApproval {
-		return nil
+		UpdateExpression:          aws.String("SET version = :next"),
+		ConditionExpression:       aws.String("version = :from"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":next": n(c.Version), ":from": n(c.Version - 1)},
 	}
-	return p.AllowedNames
+	if c.Version == 1 {
+		version.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		delete(version.ExpressionAttributeValues, ":from")
+	}
+	return append(items, types.TransactWriteItem{Update: version})
 }
 
-// CreateProfile inserts a new profile, the governance it adds and its
-// audit row.
-func (st *Store) CreateProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error {
+// CreateProfile inserts a new profile, the governance step it makes (if
+// any) and its audit row. ErrConditionFailed means the profile exists or
+// governance moved on: the caller re-reads.
+func (st *Store) CreateProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error {
 	create, err := st.profileCreate(p)
 	if err != nil {
 		return err
 	}
-	err = st.commit(ctx, append([]types.TransactWriteItem{create}, st.governanceChange(nil, governed(p))...), audit)
-	if errors.Is(err, ErrConditionFailed) {
-		return domain.Conflictf("profile %q already exists", p.ID)
-	}
-	return err
+	return st.commit(ctx, append([]types.TransactWriteItem{create}, st.governanceItems(gov)...), audit)
 }
 
 func (st *Store) profileCreate(p *domain.Profile) (types.TransactWriteItem, error) {
@@ -273,15 +264,15 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 const profileUnused = "(attribute_not_exists(certificate_count) OR certificate_count = :zero)"
 
 // DeleteProfile deletes a profile still at version, with no pending edit and
-// no certificate, with the governance it held.
-func (st *Store) DeleteProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error {
+// no certificate, and the governance step that drops what it governed.
+func (st *Store) DeleteProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error {
 	items := []types.TransactWriteItem{{Delete: &types.Delete{
 		TableName:                 aws.String(st.stateTable),
 		Key:                       profileKey(p.ID),
 		ConditionExpression:       aws.String("version = :v AND attribute_not_exists(pending_edit_approval_id) AND " + profileUnused),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(p.Version), ":zero": n(0)},
 	}}}
-	err := st.commit(ctx, append(items, st.governanceChange(governed(p), nil)...), audit)
+	err := st.commit(ctx, append(items, st.governanceItems(gov)...), audit)
 	if errors.Is(err, ErrConditionFailed) {
 		cur, getErr := st.GetProfile(ctx, p.ID)
 		if getErr == nil && cur.CertificateCount > 0 {

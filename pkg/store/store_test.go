@@ -75,7 +75,7 @@ func gatedJob(t *testing.T, st *store.Store) (*domain.Certificate, *domain.Job, 
 	ctx := t.Context()
 	p := domain.ProfileInput{ID: "p1", Name: domain.Ptr("P"), RequiresApproval: domain.Ptr(true), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
 	p.Version, p.CreatedAt = 1, now
-	if err := st.CreateProfile(ctx, p, ev("profile.created", p.ID)); err != nil {
+	if err := st.CreateProfile(ctx, p, domain.NewGovernanceChange(0, nil, p.Governs()), ev("profile.created", p.ID)); err != nil {
 		t.Fatal(err)
 	}
 	c := &domain.Certificate{ID: "c1", CommonName: "a.example.com", SANs: []string{}, ProfileID: p.ID, IssuerID: "default", Status: domain.CertPending, CSR: "csr", CreatedAt: now, CurrentJobID: "j1"}
@@ -279,7 +279,7 @@ func TestTransactionConflictsAreRetriedThenReportedAsRaces(t *testing.T) {
 	f := &faultyDB{Client: db, conflicts: 2}
 	st := store.New(f, state, audit)
 	p := domain.ProfileInput{ID: "p", Name: domain.Ptr("P"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
-	if err := st.CreateProfile(t.Context(), p, ev("profile.created", "p")); err != nil {
+	if err := st.CreateProfile(t.Context(), p, nil, ev("profile.created", "p")); err != nil {
 		t.Fatalf("two conflicts, then success: %v", err)
 	}
 	if f.calls != 3 {
@@ -287,9 +287,9 @@ func TestTransactionConflictsAreRetriedThenReportedAsRaces(t *testing.T) {
 	}
 	f.conflicts = 100
 	q := domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
-	err := st.CreateProfile(t.Context(), q, ev("profile.created", "q"))
-	if !errors.Is(err, domain.ErrConflict) {
-		t.Fatalf("lasting contention must be a 409, not a 500: %v", err)
+	err := st.CreateProfile(t.Context(), q, nil, ev("profile.created", "q"))
+	if !store.IsConditionFailed(err) {
+		t.Fatalf("lasting contention must be reported as a race the caller reclassifies (a 409), not a 500: %v", err)
 	}
 }
 
@@ -299,14 +299,14 @@ func TestUnknownOutcomeIsResolvedByTheAuditRow(t *testing.T) {
 	db, state, audit := testDB(t)
 	f := &faultyDB{Client: db, lost: true}
 	st := store.New(f, state, audit)
-	if err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "p", Name: domain.Ptr("P"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), ev("profile.created", "p")); err != nil {
+	if err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "p", Name: domain.Ptr("P"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), nil, ev("profile.created", "p")); err != nil {
 		t.Fatalf("applied but answer lost: %v", err)
 	}
 	if _, err := st.GetProfile(t.Context(), "p"); err != nil {
 		t.Fatal(err)
 	}
 	f.refused = true
-	err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), ev("profile.created", "q"))
+	err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), nil, ev("profile.created", "q"))
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("not applied: %v, want a 503-class error", err)
 	}

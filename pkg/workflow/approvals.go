@@ -42,6 +42,11 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 			return nil, err
 		}
 		d := s.decision(a, state, actor.ID, actor.Type, note)
+		if d.Profile != nil && state == domain.ApprovalApproved {
+			if err := s.stepGovernance(ctx, &d); err != nil {
+				return nil, err
+			}
+		}
 		err = s.Store.Decide(ctx, d)
 		if store.IsConditionFailed(err) {
 			if stale := s.staleEdit(ctx, a); stale != "" && state == domain.ApprovalApproved {

@@ -132,6 +132,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		FingerprintSHA256: leaf.FingerprintSHA256,
 		PEMChain:          leaf.PEM + authority.CAPEM(),
 		IssuedAt:          now,
+		GovernanceVersion: governance,
 	}
 	c := store.Completion{
 		Job:            job,

@@ -76,6 +76,35 @@ func (s *Service) profileEditDecision(d *store.Decision, note string) {
 	})
 }
 
+// stepGovernance reads the governance version and attaches to an approved
+// profile change the governance step it makes, recorded in the change's
+// audit row: the write then applies only if governance is still at that
+// version.
+func (s *Service) stepGovernance(ctx context.Context, d *store.Decision) error {
+	c := d.Profile
+	var before, after []domain.NamePattern
+	if c.Base != nil {
+		before = c.Base.Governs()
+	}
+	if c.Apply != nil {
+		after = c.Apply.Governs()
+	}
+	if len(before)+len(after) == 0 {
+		return nil
+	}
+	g, err := s.Store.ReadGovernance(ctx, nil)
+	if err != nil {
+		return err
+	}
+	c.Governance = domain.NewGovernanceChange(g.Version, before, after)
+	for _, ev := range d.MoreAudits {
+		if ev.Action == domain.AuditProfileEditApplied && c.Governance != nil {
+			ev.Details["governance"] = c.Governance
+		}
+	}
+	return nil
+}
+
 // staleEdit says why a pending profile_edit can no longer apply, or "".
 func (s *Service) staleEdit(ctx context.Context, a *domain.Approval) string {
 	if a.Kind != domain.KindProfileEdit {

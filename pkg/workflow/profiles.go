@@ -78,17 +78,32 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in doma
 		pending, err := s.requestProfileEdit(ctx, actor, nil, p)
 		return nil, pending, err
 	}
-	now := s.now()
-	p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt = 1, actor.ID, now, now
-	audit := &domain.AuditEvent{
-		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileCreated,
-		ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
-		Details: map[string]any{"requires_approval": p.RequiresApproval, "version": p.Version, "allowed_names": p.AllowedNames},
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		g, err := s.Store.ReadGovernance(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		gov := domain.NewGovernanceChange(g.Version, nil, p.Governs())
+		now := s.now()
+		p.Version, p.CreatedBy, p.CreatedAt, p.UpdatedAt = 1, actor.ID, now, now
+		audit := &domain.AuditEvent{
+			Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileCreated,
+			ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
+			Details: map[string]any{"requires_approval": p.RequiresApproval, "version": p.Version, "allowed_names": p.AllowedNames, "governance": gov},
+		}
+		err = s.Store.CreateProfile(ctx, p, gov, audit)
+		if !store.IsConditionFailed(err) {
+			if err != nil {
+				return nil, nil, err
+			}
+			return p, nil, nil
+		}
+		if _, getErr := s.Store.GetProfile(ctx, p.ID); getErr == nil {
+			return nil, nil, domain.Conflictf("profile %q already exists", p.ID)
+		}
+		// Governance moved on meanwhile: read it again.
 	}
-	if err := s.Store.CreateProfile(ctx, p, audit); err != nil {
-		return nil, nil, err
-	}
-	return p, nil, nil
+	return nil, nil, domain.Conflictf("name governance is changing concurrently; retry")
 }
 
 // UpdateProfile changes a profile; fields left out of in keep their values.
@@ -153,7 +168,7 @@ func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id stri
 		ResourceType: "profile", ResourceID: id, Timestamp: now,
 		Details: map[string]any{"version": cur.Version},
 	}
-	return nil, s.Store.DeleteProfile(ctx, cur, audit)
+	return nil, s.Store.DeleteProfile(ctx, cur, nil, audit) // it governs nothing
 }
 
 // GetProfile reads one profile.

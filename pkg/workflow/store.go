@@ -10,13 +10,13 @@ import (
 
 // Store is the persistence the workflow needs; *store.Store implements it.
 type Store interface {
-	CreateProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error
+	CreateProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error
 	UpdateProfile(ctx context.Context, p *domain.Profile, expectVersion int64, audit *domain.AuditEvent) error
 	ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*store.Governance, error)
 	GetProfile(ctx context.Context, id string) (*domain.Profile, error)
 	GetPrincipal(ctx context.Context, id string) (*domain.Principal, error)
 	RequestProfileEdit(ctx context.Context, a *domain.Approval, audit *domain.AuditEvent) error
-	DeleteProfile(ctx context.Context, p *domain.Profile, audit *domain.AuditEvent) error
+	DeleteProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error
 	ListProfiles(ctx context.Context, page store.PageRequest) ([]*domain.Profile, string, error)
 
 	CreateCertificate(ctx context.Context, in store.NewJob) error
