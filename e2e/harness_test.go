@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
@@ -70,11 +71,35 @@ func run(m *testing.M) int {
 	defer s.Close()
 	stack, baseURL, keys = s, s.URL, k
 	code := m.Run()
+	// Whatever the tests did, the tables must still satisfy the invariants.
+	if violations, err := checkInvariants(); err != nil || len(violations) > 0 {
+		fmt.Fprintln(os.Stderr, "e2e: invariants after the suite:", err)
+		for _, v := range violations {
+			fmt.Fprintln(os.Stderr, "  violation:", v)
+		}
+		code = max(code, 1)
+	}
 	if err := iamRecording.finish(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		code = max(code, 1)
 	}
 	return code
+}
+
+// checkInvariants reads the main stack's tables and checks the invariants
+// that hold at any moment (requests may still be pending).
+func checkInvariants() ([]invariants.Violation, error) {
+	if err := stack.DeliverExecutionEvents(context.Background()); err != nil {
+		return nil, err
+	}
+	snap, err := invariants.Take(context.Background(), invariants.Source{
+		AWS: stack.AWSConfig, StateTable: stack.Config.StateTable, AuditTable: stack.Config.AuditTable,
+		StateMachineARN: stack.Config.StateMachineARN,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return invariants.Check(snap, invariants.Scope{}, invariants.Options{}), nil
 }
 
 // iamRules link alice's SSO session to her key principal and give two IAM

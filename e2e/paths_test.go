@@ -270,3 +270,51 @@ func TestStaleEditRejectionThatLosesItsRace(t *testing.T) {
 		t.Errorf("metrics: want exactly %s in\n%s", want, metrics.Raw)
 	}
 }
+
+// A job whose execution was stopped by hand is ended: by the execution's
+// status-change event, or by an admin's repair when that event was lost.
+// A job whose execution runs is not repaired.
+func TestStoppedExecutionEndsItsJob(t *testing.T) {
+	embeddedOnly(t)
+	ctx := context.Background()
+	profile := newProfile(t, true)
+	running := newCert(t, "alice", profile)
+	r := must(t, http.StatusConflict, "admin", "POST", "/api/v1/jobs/"+running.str("job_id")+"/repair", nil)
+	if !strings.Contains(r.str("message"), "running") {
+		t.Fatalf("repairing a running job: %s", r.Raw)
+	}
+	stop := func(jobID string) {
+		job := must(t, http.StatusOK, "carol", "GET", "/api/v1/jobs/"+jobID, nil)
+		if _, err := sfn.NewFromConfig(stack.AWSConfig).StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(job.str("execution_arn"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The event path: the stack reports the stop, finalize ends the job.
+	stop(running.str("job_id"))
+	if err := stack.DeliverExecutionEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j := waitJob(t, running.str("job_id"), "Failed")
+	if !strings.Contains(j.str("error"), "ended (ABORTED)") {
+		t.Fatalf("job: %s", j.Raw)
+	}
+	if a := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+running.str("approval_id"), nil); a.str("state") != "expired" {
+		t.Fatalf("its request: %s", a.Raw)
+	}
+	if c := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+certID(running), nil); c.str("current_job_id") != "" {
+		t.Fatalf("certificate still holds the job: %s", c.Raw)
+	}
+	// The repair path, for a stop whose event never came.
+	lost := newCert(t, "alice", profile)
+	stop(lost.str("job_id"))
+	must(t, http.StatusForbidden, "alice", "POST", "/api/v1/jobs/"+lost.str("job_id")+"/repair", nil)
+	r = must(t, http.StatusOK, "admin", "POST", "/api/v1/jobs/"+lost.str("job_id")+"/repair", nil)
+	if r.str("status") != "Failed" || !strings.Contains(r.str("error"), "repaired by admin") {
+		t.Fatalf("repair: %s", r.Raw)
+	}
+	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+lost.str("job_id")+"&action=renewal_job_failed", nil).Body["data"].([]any)
+	if len(rows) != 1 || rows[0].(map[string]any)["actor"] != "admin" {
+		t.Fatalf("repair audit: %v", rows)
+	}
+	must(t, http.StatusConflict, "admin", "POST", "/api/v1/jobs/"+lost.str("job_id")+"/repair", nil)
+}

@@ -333,8 +333,14 @@ func TestStaleIndexCopyCannotStartARenewal(t *testing.T) {
 		t.Fatalf("stale copy: %v, want a conflict", err)
 	}
 	// The same write with the current renewal time goes through.
-	err = st.StartRenewal(ctx, store.NewJob{Cert: cert, Job: job, ProfileVersion: p.Version, ExpectRenewAt: cert.RenewAt})
+	triggered := &domain.AuditEvent{Actor: domain.SystemScheduler, ActorType: domain.ActorSystem, Action: domain.AuditRenewalTriggered,
+		ResourceType: "job", ResourceID: job.ID, Timestamp: now}
+	err = st.StartRenewal(ctx, store.NewJob{Cert: cert, Job: job, ProfileVersion: p.Version, ExpectRenewAt: cert.RenewAt, Audits: []*domain.AuditEvent{triggered}})
 	if err != nil {
 		t.Fatalf("fresh copy: %v", err)
+	}
+	// No execution was started for it: end it as the workflow's failure path would.
+	if _, err := serviceOf().Finalize(ctx, workflow.FinalizeInput{Action: "fail", JobID: job.ID}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -117,6 +117,9 @@ func drain(ctx context.Context, t *testing.T, sys *system) []invariants.Violatio
 		if _, err := sys.stack.Invoke(ctx, app.FnReaper, map[string]string{"source": "chaos-drain"}); err != nil {
 			t.Logf("drain: reaper: %v", err)
 		}
+		if err := sys.stack.DeliverExecutionEvents(ctx); err != nil {
+			t.Logf("drain: execution events: %v", err)
+		}
 		var err error
 		if snap, err = invariants.Take(ctx, sys.source()); err != nil {
 			return []invariants.Violation{{Rule: "harness", Detail: "final snapshot: " + err.Error()}}

@@ -44,6 +44,8 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkVersions()
 	c.checkAudit()
 	c.checkMetrics()
+	c.checkIssuedEqualsApproved()
+	c.checkGovernedNeedApproval()
 	sort.Slice(c.out, func(i, j int) bool { return c.out[i].String() < c.out[j].String() })
 	return c.out
 }

@@ -1,11 +1,25 @@
 package invariants
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 func item(kv ...any) Item {
@@ -28,16 +42,47 @@ func audit(action, resource string) Item {
 	return item("action", action, "resource_id", resource)
 }
 
+// issuedFixture is a CA, a leaf it issued for a.example.com and the
+// subject that leaf matches, made once.
+var issuedFixture = sync.OnceValues(func() (string, *domain.Subject) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now().Truncate(time.Second)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: now, NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafDER, _ := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "a.example.com"},
+		DNSNames: []string{"a.example.com"}, NotBefore: now, NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, leafKey.Public(), caKey)
+	leaf, _ := x509.ParseCertificate(leafDER)
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	chain := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})) + string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	return chain, &domain.Subject{CommonName: "a.example.com", DNSNames: []string{"a.example.com"}, IPAddresses: []string{},
+		KeyAlgorithm: "ECDSA_P256", PublicKeySHA256: hex.EncodeToString(sum[:]), ValiditySeconds: 3600, IssuerID: "default",
+		KeyUsage: []string{"digitalSignature"}, ExtKeyUsage: []string{"serverAuth"}, ProfileID: "p", ProfileVersion: 1}
+})
+
+func withSubject(it Item, s *domain.Subject) Item {
+	av, err := attributevalue.MarshalWithOptions(s, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
+	if err != nil {
+		panic(err)
+	}
+	it["subject"] = av
+	return it
+}
+
 // healthy is one gated certificate, approved and issued, at rest.
 func healthy() *Snapshot {
+	chain, subject := issuedFixture()
 	return &Snapshot{
 		Profiles: map[string]Item{"p": item("id", "p")},
 		Certs:    map[string]Item{"c": item("id", "c", "status", "Active", "renew_at", "2030", "due_pk", "DUE")},
-		Jobs: map[string]Item{"j": item("id", "j", "certificate_id", "c", "status", "Completed",
-			"requires_approval", true, "approval_id", "a")},
-		Approvals: map[string]Item{"a": item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
-			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", "t")},
-		Versions: []Item{item("certificate_id", "c", "job_id", "j")},
+		Jobs: map[string]Item{"j": withSubject(item("id", "j", "certificate_id", "c", "status", "Completed",
+			"requires_approval", true, "approval_id", "a"), subject)},
+		Approvals: map[string]Item{"a": withSubject(item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
+			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", "t"), subject)},
+		Versions: []Item{item("certificate_id", "c", "job_id", "j", "pem_chain", chain, "serial_number", "02")},
 		Metrics:  map[string]Item{"cert_issuance#approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
 		Audit: []Item{audit("certificate.created", "c"), audit("renewal_triggered", "j"), audit("approval_requested", "a"),
 			audit("approval_approved", "a"), audit("renewal_job_completed", "j")},
@@ -89,6 +134,25 @@ func TestEachRuleFires(t *testing.T) {
 			s.Audit = append(s.Audit, audit("renewal_triggered", "k"), audit("renewal_triggered", "l"))
 		},
 		"start-queue": func(s *Snapshot) { s.Jobs["j"]["pending_pk"] = item("x", "START")["x"] },
+		// The approver saw a shorter validity than the job issued.
+		"issued-equals-approved": func(s *Snapshot) {
+			_, subject := issuedFixture()
+			shorter := *subject
+			shorter.ValiditySeconds = 600
+			withSubject(s.Jobs["j"], &shorter)
+			withSubject(s.Approvals["a"], &shorter)
+		},
+		// Issued without approval while an approval-tier profile governed the name.
+		"governed-names-need-approval": func(s *Snapshot) {
+			s.Jobs["j"]["requires_approval"] = item("x", false)["x"]
+			delete(s.Jobs["j"], "approval_id")
+			delete(s.Approvals, "a")
+			s.Audit = s.Audit[:2]
+			s.Audit = append(s.Audit, audit("renewal_job_completed", "j"), item("action", "profile.created", "resource_id", "g",
+				"details", `{"governance":{"version":1,"added":["**.example.com"]}}`))
+			s.Versions[0]["governance_version"] = item("x", 1)["x"]
+			delete(s.Metrics, "cert_issuance#approved#p")
+		},
 	}
 	for rule, breakIt := range cases {
 		s := healthy()

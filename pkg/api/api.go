@@ -84,6 +84,7 @@ var routeTable = []route{
 
 	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs},
 	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob},
+	{Route{"POST", v1 + "/jobs/{id}/repair", admins, false}, (*API).repairJob},
 
 	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals},
 	{Route{"GET", v1 + "/approvals/{id}", readers, false}, (*API).getApproval},

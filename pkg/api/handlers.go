@@ -160,6 +160,17 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.jobView(j))
 }
 
+func (a *API) repairJob(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, true, func(struct{}) {
+		j, err := a.svc.RepairJob(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a.jobView(j))
+	})
+}
+
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}

@@ -86,7 +86,7 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 			return struct{}{}, svc.AwaitApproval(ctx, in)
 		}, nil
 	case FnFinalize:
-		return svc.Finalize, nil
+		return finalizeHandler(svc), nil
 	case FnIssue:
 		return issueHandler(ctx, cfg, awsCfg, svc, st)
 	case FnReaper:
@@ -102,6 +102,35 @@ func Handler(ctx context.Context, name string, cfg config.Config, awsCfg aws.Con
 		}, nil
 	}
 	return nil, fmt.Errorf("app: unknown function %q", name)
+}
+
+// ExecutionStatusChange is the EventBridge event Step Functions sends when
+// an execution ends; the stack routes ABORTED, FAILED and TIMED_OUT ones of
+// the renewal state machine to the finalize function.
+const ExecutionStatusChange = "Step Functions Execution Status Change"
+
+// finalizeEvent is the finalize function's input: the state machine's
+// error paths (FinalizeInput), or an execution status change.
+type finalizeEvent struct {
+	DetailType string `json:"detail-type"`
+	Detail     struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+	} `json:"detail"`
+	workflow.FinalizeInput
+}
+
+func finalizeHandler(svc *workflow.Service) func(context.Context, json.RawMessage) (*workflow.FinalizeOutput, error) {
+	return func(ctx context.Context, raw json.RawMessage) (*workflow.FinalizeOutput, error) {
+		var ev finalizeEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("finalize: event: %w", err)
+		}
+		if ev.DetailType == ExecutionStatusChange {
+			return &workflow.FinalizeOutput{Outcome: "closed"}, svc.ExecutionEnded(ctx, ev.Detail.Name, ev.Detail.Status)
+		}
+		return svc.Finalize(ctx, ev.FinalizeInput)
+	}
 }
 
 // issueEvent is the issue function's input: a job to issue, or the

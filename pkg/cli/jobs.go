@@ -15,7 +15,22 @@ func jobCommands() []command {
 		{"jobs list", "[--cert ID] [--status STATUS] [--limit N] [--page-token TOKEN]", "List issuance and renewal jobs.", jobsList},
 		{"jobs get", "ID [--wait [--timeout 10m]]", "Show a job. With --wait, poll until it is Completed, Failed or " +
 			"Cancelled (progress on stderr); the exit status is 1 unless it Completed.", jobsGet},
+		{"jobs repair", "ID", "End a job whose workflow execution is no longer running (stopped by hand, or failed " +
+			"outside the workflow's own error paths): the job fails, a pending request expires and the certificate is " +
+			"restored, audited under your name. Refused while the execution runs. Admins only.", jobsRepair},
 	}
+}
+
+func jobsRepair(r *runner, args []string) error {
+	id, c, err := r.idAndClient(args)
+	if err != nil {
+		return err
+	}
+	j, err := c.RepairJob(r.ctx, id)
+	if err != nil {
+		return err
+	}
+	return r.showJob(j)
 }
 
 func jobsList(r *runner, args []string) error {

@@ -158,6 +158,15 @@ func (c *Client) GetJob(ctx context.Context, id string) (*domain.Job, error) {
 	return &j, nil
 }
 
+// RepairJob ends a job whose execution is no longer running (admin).
+func (c *Client) RepairJob(ctx context.Context, id string) (*domain.Job, error) {
+	var j domain.Job
+	if _, err := c.do(ctx, http.MethodPost, pathJobs+"/"+escape(id)+"/repair", nil, nil, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
 // ListJobs reads one page of jobs.
 func (c *Client) ListJobs(ctx context.Context, f JobFilter, p PageRequest) ([]domain.Job, string, error) {
 	q := filter("certificate_id", f.CertificateID, "status", f.Status)

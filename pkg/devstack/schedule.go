@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 )
 
 // startTicker invokes fn with an EventBridge Scheduler-like payload ({})
@@ -97,24 +99,35 @@ func (s *Stack) startRedriver(every time.Duration) {
 }
 
 // redriveCapped restarts every execution the emulator's cap killed since the
-// last call and reports how many it restarted.
+// last call and reports how many it restarted. Every other execution that
+// ended ABORTED, FAILED or TIMED_OUT is reported to the finalize function
+// as the stack's EventBridge rule reports it on AWS (the emulator emits no
+// Step Functions events), a couple of seconds after it ended, as EventBridge
+// delivers.
 func (s *Stack) redriveCapped(ctx context.Context) (int, error) {
 	client := sfn.NewFromConfig(s.AWSConfig)
-	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{
-		StateMachineArn: aws.String(s.Config.StateMachineARN),
-		StatusFilter:    sfntypes.ExecutionStatusFailed,
-		MaxResults:      1000,
-	})
-	if err != nil {
-		return 0, err
+	var ended []sfntypes.ExecutionListItem
+	for _, status := range []sfntypes.ExecutionStatus{sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusAborted, sfntypes.ExecutionStatusTimedOut} {
+		list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{
+			StateMachineArn: aws.String(s.Config.StateMachineARN),
+			StatusFilter:    status,
+			MaxResults:      1000,
+		})
+		if err != nil {
+			return 0, err
+		}
+		ended = append(ended, list.Executions...)
 	}
 	s.redrive.mu.Lock()
 	defer s.redrive.mu.Unlock()
 	restarted := 0
-	for _, item := range list.Executions {
+	for _, item := range ended {
 		arn := aws.ToString(item.ExecutionArn)
 		if s.redrive.seen[arn] {
 			continue
+		}
+		if stop := aws.ToTime(item.StopDate); !stop.IsZero() && time.Since(stop) < eventDelay {
+			continue // not yet: look again on the next poll
 		}
 		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: item.ExecutionArn})
 		if err != nil {
@@ -122,6 +135,7 @@ func (s *Stack) redriveCapped(ctx context.Context) (int, error) {
 		}
 		s.redrive.seen[arn] = true
 		if !killedByCap(aws.ToString(d.Error), aws.ToString(d.Cause)) {
+			s.reportEnded(ctx, d)
 			continue
 		}
 		if _, err := s.restartCapped(ctx, client, d); err != nil {
@@ -131,6 +145,44 @@ func (s *Stack) redriveCapped(ctx context.Context) (int, error) {
 		restarted++
 	}
 	return restarted, nil
+}
+
+// DeliverExecutionEvents waits until every execution that has ended can be
+// reported, then reports it (and restarts those the emulator's cap ended),
+// without waiting for the next poll: tests that check the tables at rest
+// call it first.
+func (s *Stack) DeliverExecutionEvents(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(eventDelay):
+	}
+	_, err := s.redriveCapped(ctx)
+	return err
+}
+
+// eventDelay is how long after an execution ended its status change is
+// delivered.
+const eventDelay = 2 * time.Second
+
+// reportEnded invokes the finalize function with the EventBridge event of
+// an execution's end. The caller holds s.redrive.mu.
+func (s *Stack) reportEnded(ctx context.Context, d *sfn.DescribeExecutionOutput) {
+	name := aws.ToString(d.Name)
+	if o, ok := s.redrive.origin[aws.ToString(d.ExecutionArn)]; ok {
+		name = o.name // a re-driven execution stands for the job's own
+	}
+	event := map[string]any{
+		"version": "0", "source": "aws.states", "detail-type": app.ExecutionStatusChange,
+		"account": AccountID, "region": Region, "resources": []string{aws.ToString(d.ExecutionArn)},
+		"detail": map[string]any{
+			"executionArn": aws.ToString(d.ExecutionArn), "stateMachineArn": s.Config.StateMachineARN,
+			"name": name, "status": string(d.Status),
+		},
+	}
+	if _, err := s.Invoke(ctx, app.FnFinalize, event); err != nil && ctx.Err() == nil {
+		s.logger.Warn("could not deliver an execution status change", "execution", aws.ToString(d.ExecutionArn), "error", err)
+	}
 }
 
 // restartCapped starts the successor of an execution the cap ended and

@@ -17,6 +17,12 @@ const Namespace = "certctl-serverless"
 const (
 	DecisionsTotal = "certctl_approval_decisions_total"
 	PendingAge     = "certctl_approval_pending_age_seconds"
+	// The reaper's view of the queues each run: the age of the oldest
+	// pending request, decisions not yet delivered to their execution,
+	// and jobs whose execution start is not confirmed.
+	OldestPending = "certctl_oldest_pending_approval_seconds"
+	HandoffQueue  = "certctl_handoff_queue_length"
+	StartQueue    = "certctl_start_queue_length"
 )
 
 // Emitter writes EMF records to w.
@@ -61,6 +67,32 @@ func (e *Emitter) Decision(outcome, profileID string, age time.Duration) {
 		"profile_id":   profileID,
 		DecisionsTotal: 1,
 		PendingAge:     age.Seconds(),
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = e.w.Write(append(line, '\n'))
+}
+
+// Queues records the reaper's view of the queues (see the metric names).
+func (e *Emitter) Queues(oldestPending time.Duration, handoffs, starts int) {
+	rec := map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace:  Namespace,
+				Dimensions: [][]string{{"stage"}},
+				Metrics: []metric{{Name: OldestPending, Unit: "Seconds"}, {Name: HandoffQueue, Unit: "Count"},
+					{Name: StartQueue, Unit: "Count"}},
+			}},
+		},
+		"stage":       e.stage,
+		OldestPending: max(oldestPending, 0).Seconds(),
+		HandoffQueue:  handoffs,
+		StartQueue:    starts,
 	}
 	line, err := json.Marshal(rec)
 	if err != nil {

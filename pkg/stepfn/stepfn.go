@@ -18,6 +18,27 @@ import (
 type API interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// Execution statuses, as Step Functions reports them, and StatusMissing
+// for a job that has no execution.
+const (
+	StatusRunning = string(types.ExecutionStatusRunning)
+	StatusMissing = "MISSING"
+)
+
+// Status reports the status of the execution named name.
+func (c *Client) Status(ctx context.Context, name string) (string, error) {
+	out, err := c.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(c.ExecutionARN(name))})
+	var missing *types.ExecutionDoesNotExist
+	switch {
+	case errors.As(err, &missing):
+		return StatusMissing, nil
+	case err != nil:
+		return "", fmt.Errorf("stepfn: describe execution %s: %w", name, err)
+	}
+	return string(out.Status), nil
 }
 
 // Input is a renewal execution's input (see statemachines/renewal.asl.json).

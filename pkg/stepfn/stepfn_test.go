@@ -12,7 +12,7 @@ import (
 
 // fakeAPI is a pure unit-test double of the two Step Functions calls.
 type fakeAPI struct {
-	startErr, sendErr error
+	startErr, sendErr, describeErr error
 	started           *sfn.StartExecutionInput
 	sent              *sfn.SendTaskSuccessInput
 }
@@ -20,6 +20,13 @@ type fakeAPI struct {
 func (f *fakeAPI) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
 	f.started = in
 	return &sfn.StartExecutionOutput{}, f.startErr
+}
+
+func (f *fakeAPI) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: types.ExecutionStatusAborted}, nil
 }
 
 func (f *fakeAPI) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _ ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
@@ -76,5 +83,21 @@ func TestSendDecisionErrors(t *testing.T) {
 	api.sendErr = errors.New("connection reset")
 	if err := c.SendDecision(context.Background(), "tok", "approved"); err == nil || errors.Is(err, ErrTokenUnknown) {
 		t.Fatalf("transport failure: %v", err)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	api := &fakeAPI{}
+	c := New(api, smARN)
+	if st, err := c.Status(context.Background(), "job-1"); err != nil || st != "ABORTED" {
+		t.Fatalf("status: %q %v", st, err)
+	}
+	api.describeErr = &types.ExecutionDoesNotExist{}
+	if st, err := c.Status(context.Background(), "job-1"); err != nil || st != StatusMissing {
+		t.Fatalf("missing: %q %v", st, err)
+	}
+	api.describeErr = errors.New("throttled")
+	if _, err := c.Status(context.Background(), "job-1"); err == nil {
+		t.Fatal("a transport failure must surface")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
@@ -45,6 +46,52 @@ func (s *Service) Finalize(ctx context.Context, in FinalizeInput) (*FinalizeOutp
 	return nil, fmt.Errorf("finalize: unknown action %q", in.Action)
 }
 
+// ExecutionEnded closes a job whose execution ended without finishing it:
+// stopped by an operator, failed outside every Catch, or timed out. Step
+// Functions reports each such end as an event (EventBridge "Step Functions
+// Execution Status Change"); without this, the job would stay in flight
+// and its certificate could never renew again. A job that already ended
+// is left alone, so the event for an execution that ended normally (the
+// Failed state after RecordFailure) changes nothing.
+func (s *Service) ExecutionEnded(ctx context.Context, jobID, status string) error {
+	if err := domain.ValidateID("job id", jobID); err != nil {
+		return err
+	}
+	err := s.failJob(ctx, jobID, "the workflow execution ended ("+status+") before the job finished")
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil // not a job's execution: nothing to close
+	}
+	return err
+}
+
+// RepairJob ends a job left in flight by an execution that is no longer
+// running (an operator stopped it; it failed outside every Catch): the job
+// fails, a pending request expires and the certificate is restored, audited
+// under actor. Normally the execution's status-change event does this; the
+// repair is for when that event was lost. A job whose execution still runs
+// is refused: the workflow will finish it.
+func (s *Service) RepairJob(ctx context.Context, actor domain.Actor, jobID string) (*domain.Job, error) {
+	job, err := s.Store.GetJob(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if job.Status.Terminal() {
+		return nil, domain.Conflictf("job %s has already ended (%s); nothing to repair", jobID, job.Status)
+	}
+	status, err := s.Exec.Status(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if status == stepfn.StatusRunning {
+		return nil, domain.Conflictf("job %s: its execution is running and will finish it; nothing to repair", jobID)
+	}
+	msg := fmt.Sprintf("repaired by %s: the workflow execution had ended (%s) before the job finished", actor.ID, status)
+	if err := s.failJobAs(ctx, actor, jobID, msg); err != nil {
+		return nil, err
+	}
+	return s.Store.GetJob(ctx, jobID)
+}
+
 // ExpireApproval moves a pending request to expired as system-reaper, its
 // job to Cancelled ("approval expired") and its certificate back, in one
 // transaction. If the request was decided first, it returns that decision
@@ -80,6 +127,14 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 // failJob ends a job as Failed, expiring its request if still pending and
 // restoring its certificate. A job already finished is left alone.
 func (s *Service) failJob(ctx context.Context, jobID, msg string) error {
+	return s.failJobAs(ctx, workflowActor, jobID, msg)
+}
+
+// workflowActor is the system acting for the state machine.
+var workflowActor = domain.Actor{ID: domain.SystemWorkflow, Type: domain.ActorSystem}
+
+// failJobAs is failJob with the audit rows naming actor.
+func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg string) error {
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		job, err := s.Store.GetJob(ctx, jobID)
 		if err != nil {
@@ -103,13 +158,13 @@ func (s *Service) failJob(ctx context.Context, jobID, msg string) error {
 			}
 		}
 		f.Audits = []*domain.AuditEvent{{
-			Actor: domain.SystemWorkflow, ActorType: domain.ActorSystem, Action: domain.AuditRenewalJobFailed,
+			Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRenewalJobFailed,
 			ResourceType: "job", ResourceID: job.ID, Timestamp: now,
 			Details: map[string]any{"certificate_id": job.CertificateID, "error": msg},
 		}}
 		if a := f.ExpireApproval; a != nil {
 			f.Audits = append(f.Audits, &domain.AuditEvent{
-				Actor: domain.SystemWorkflow, ActorType: domain.ActorSystem, Action: domain.AuditApprovalExpired,
+				Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditApprovalExpired,
 				ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 				Details: map[string]any{
 					"kind": string(a.Kind), "job_id": a.JobID, "certificate_id": a.CertificateID, "profile_id": a.ProfileID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
@@ -17,6 +18,11 @@ type ReapResult struct {
 	Failed      int `json:"failed"`
 	Redelivered int `json:"redelivered"`
 	Restarted   int `json:"restarted"`
+	// After the run: the oldest request still pending, and what is still
+	// queued for delivery or start (each alarmed on when it grows).
+	OldestPendingSeconds int64 `json:"oldest_pending_seconds"`
+	HandoffsQueued       int   `json:"handoffs_queued"`
+	StartsQueued         int   `json:"starts_queued"`
 }
 
 // reapPageSize bounds one query; the reaper pages through every stale request.
@@ -62,8 +68,12 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 		}
 		token = next
 	}
+	if err := s.measureQueues(ctx, &res); err != nil {
+		s.log().WarnContext(ctx, "reaper: could not measure the queues", "error", err)
+	}
 	s.log().InfoContext(ctx, "reaper run", "expired", res.Expired, "already_decided", res.Resolved,
-		"redelivered", res.Redelivered, "restarted", res.Restarted, "failed", res.Failed)
+		"redelivered", res.Redelivered, "restarted", res.Restarted, "failed", res.Failed,
+		"oldest_pending_seconds", res.OldestPendingSeconds, "handoffs_queued", res.HandoffsQueued, "starts_queued", res.StartsQueued)
 	if res.Failed > 0 {
 		return res, errors.New("reaper: some requests could not be expired or handed over; they are retried on the next run")
 	}
@@ -105,4 +115,31 @@ func (s *Service) restartQueued(ctx context.Context) (started, failed int, err e
 		}
 		token = next
 	}
+}
+
+// measureQueues reads, after a run, the oldest pending request and the
+// length of the hand-off and start queues (entries past the grace period:
+// what the run could not clear), and reports them.
+func (s *Service) measureQueues(ctx context.Context, res *ReapResult) error {
+	oldest, _, err := s.Store.PendingOlderThan(ctx, s.now(), store.PageRequest{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(oldest) > 0 {
+		res.OldestPendingSeconds = int64(s.now().Sub(oldest[0].CreatedAt).Seconds())
+	}
+	cutoff := s.now().Add(-s.handoffGrace())
+	handoffs, _, err := s.Store.PendingHandoffs(ctx, cutoff, store.PageRequest{Limit: reapPageSize})
+	if err != nil {
+		return err
+	}
+	starts, _, err := s.Store.PendingStarts(ctx, cutoff, store.PageRequest{Limit: reapPageSize})
+	if err != nil {
+		return err
+	}
+	res.HandoffsQueued, res.StartsQueued = len(handoffs), len(starts)
+	if s.Observer != nil {
+		s.Observer.Queues(time.Duration(res.OldestPendingSeconds)*time.Second, res.HandoffsQueued, res.StartsQueued)
+	}
+	return nil
 }

@@ -21,11 +21,16 @@ type Executions interface {
 	Start(ctx context.Context, in stepfn.Input) error
 	SendDecision(ctx context.Context, token, outcome string) error
 	ExecutionARN(jobID string) string
+	// Status is the status of the job's execution (stepfn.StatusRunning,
+	// …, or stepfn.StatusMissing).
+	Status(ctx context.Context, jobID string) (string, error)
 }
 
-// Observer is told about each recorded decision (CloudWatch EMF in Lambda).
+// Observer is told about each recorded decision, and about the queues at
+// each reaper run (CloudWatch EMF in Lambda).
 type Observer interface {
 	Decision(outcome, profileID string, age time.Duration)
+	Queues(oldestPending time.Duration, handoffs, starts int)
 }
 
 // Service runs the workflow.
