@@ -61,7 +61,7 @@ type Snapshot struct {
 	Certs      map[string]Item
 	Jobs       map[string]Item
 	Approvals  map[string]Item
-	Versions   []Item // pk CERT#<id>, sk VERSION#<job>
+	Versions   []Item          // pk CERT#<id>, sk VERSION#<job>
 	Metrics    map[string]Item // kind#outcome#profile
 	Audit      []Item
 	Executions map[string]string // execution name -> status

@@ -186,7 +186,7 @@ func TestIssue(t *testing.T) {
 		DNSNames:    []string{"example.com", "www.example.com"},
 		IPAddresses: []net.IP{net.ParseIP("192.0.2.1").To4()},
 		Validity:    90 * 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth,
-		Now:         testNow,
+		Now: testNow,
 	}
 	leaf, err := a.Issue(req)
 	if err != nil {

@@ -68,7 +68,7 @@ func TestKMSIntegration(t *testing.T) {
 		DNSNames:    dnsNames,
 		IPAddresses: []net.IP{net.ParseIP("10.1.2.3").To4()},
 		Validity:    30 * 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth,
-		Now:         now,
+		Now: now,
 	})
 	if err != nil {
 		t.Fatalf("Issue: %v", err)

@@ -13,8 +13,8 @@ import (
 // fakeAPI is a pure unit-test double of the two Step Functions calls.
 type fakeAPI struct {
 	startErr, sendErr, describeErr error
-	started           *sfn.StartExecutionInput
-	sent              *sfn.SendTaskSuccessInput
+	started                        *sfn.StartExecutionInput
+	sent                           *sfn.SendTaskSuccessInput
 }
 
 func (f *fakeAPI) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {

@@ -13,8 +13,8 @@ func TestFailureMessage(t *testing.T) {
 		lambdaErr: "issuance failed: a step kept failing after its retries (States.TaskFailed); see the function logs for this job",
 		`{"Error":"States.Timeout","Cause":"task timed out"}`: "issuance failed: a step timed out; see the workflow's execution history",
 		`{"Error":"RetryableError","Cause":"x"}`:              "issuance failed: a step kept failing after its retries (RetryableError); see the function logs for this job",
-		``:         "workflow failed",
-		`not json`: "workflow failed",
+		``:                                                    "workflow failed",
+		`not json`:                                            "workflow failed",
 	} {
 		if got := failureMessage(json.RawMessage(in)); got != want {
 			t.Errorf("failureMessage(%s) = %q, want %q", in, got, want)
