@@ -48,14 +48,9 @@ func NewKMSSigner(ctx context.Context, api KMS, keyID string) (*KMSSigner, error
 	if err != nil {
 		return nil, fmt.Errorf("ca: kms get public key %s: %w", keyID, err)
 	}
-	// KMS answers with KeySpec and its deprecated twin CustomerMasterKeySpec;
-	// older implementations only with the latter.
-	spec := out.KeySpec
-	if spec == "" {
-		spec = types.KeySpec(out.CustomerMasterKeySpec)
-	}
-	if spec != types.KeySpecEccNistP256 {
-		return nil, fmt.Errorf("ca: kms key %s has key spec %q, want %q", keyID, spec, types.KeySpecEccNistP256)
+	// The public key itself is checked below; the label, when given, too.
+	if out.KeySpec != "" && out.KeySpec != types.KeySpecEccNistP256 {
+		return nil, fmt.Errorf("ca: kms key %s has key spec %q, want %q", keyID, out.KeySpec, types.KeySpecEccNistP256)
 	}
 	if out.KeyUsage != types.KeyUsageTypeSignVerify {
 		return nil, fmt.Errorf("ca: kms key %s has key usage %q, want %q", keyID, out.KeyUsage, types.KeyUsageTypeSignVerify)

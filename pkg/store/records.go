@@ -136,10 +136,6 @@ func approvalFromItem(item map[string]types.AttributeValue) (*domain.Approval, e
 	return &a, nil
 }
 
-func versionKey(certID, jobID string) map[string]types.AttributeValue {
-	return key("CERT#"+certID, versionSK(jobID))
-}
-
 func versionItem(v *domain.CertificateVersion) (map[string]types.AttributeValue, error) {
 	item, err := marshal(v)
 	if err != nil {
