@@ -92,3 +92,36 @@ func isAccount(s string) bool {
 	}
 	return true
 }
+
+// Kinds of IAM caller ARN, as arnParts reads them.
+const (
+	kindSession   = "assumed-role"   // arn:aws:sts::<account>:assumed-role/<role>/<session>
+	kindRole      = "role"           // arn:aws:iam::<account>:role/<path>/<role>
+	kindUser      = "user"           // arn:aws:iam::<account>:user/<path>/<user>
+	kindFederated = "federated-user" // arn:aws:sts::<account>:federated-user/<name>
+)
+
+// arnParts reads a valid IAM caller ARN (CanonicalARN accepted it): its
+// kind, and for roles and sessions the role name and session name as
+// written (IAM's own spelling when the ARN comes from AWS).
+func arnParts(arn string) (kind, role, session string) {
+	parts := strings.SplitN(strings.TrimSpace(arn), ":", 6)
+	if len(parts) != 6 {
+		return "", "", ""
+	}
+	k, rest, _ := strings.Cut(parts[5], "/")
+	segments := strings.Split(rest, "/")
+	switch strings.ToLower(k) {
+	case kindSession:
+		if len(segments) == 2 {
+			return kindSession, segments[0], segments[1]
+		}
+	case kindRole:
+		return kindRole, segments[len(segments)-1], ""
+	case kindUser:
+		return kindUser, "", ""
+	case kindFederated:
+		return kindFederated, "", ""
+	}
+	return "", "", ""
+}

@@ -19,55 +19,100 @@ func (p principals) GetPrincipal(_ context.Context, id string) (*domain.Principa
 }
 
 const rulesJSON = `[
-  {"arn": "arn:aws:sts::123456789012:assumed-role/SSO-Admin/alice@example.com", "principal": "alice"},
+  {"arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com", "principal": "alice"},
   {"role": "CertOps", "roles": ["operator"]},
   {"role": "Sec*", "roles": ["approver", "viewer"]},
+  {"role": "AWSReservedSSO_CertApprovers_*", "roles": ["approver"]},
+  {"role": "CertApprovers", "sessions": "source-identity", "roles": ["approver"]},
   {"arn": "arn:aws:iam::123456789012:user/ci", "roles": ["operator"]},
   {"arn": "arn:aws:iam::123456789012:role/platform/Deployer", "roles": ["viewer"]}
 ]`
 
 func resolver(t *testing.T) *Resolver {
 	t.Helper()
-	rules, err := ParseRules(rulesJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewResolver(rules, principals{"alice": {domain.RoleOperator, domain.RoleApprover}})
+	return mustResolver(t, rulesJSON)
 }
 
 func TestLinkedIAMIdentityIsThePrincipal(t *testing.T) {
-	a, err := resolver(t).FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/sso-admin/ALICE@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := from(t, resolver(t), request(ownAccount), "arn:aws:sts::123456789012:assumed-role/awsreservedsso_admin_0123/ALICE@example.com")
 	if a.ID != "alice" || !a.Has(domain.RoleApprover) {
 		t.Fatalf("linked identity: %+v", a)
 	}
 }
 
 func TestRolePatternsGrantRoles(t *testing.T) {
-	r := resolver(t)
-	a, _ := r.FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/SecurityTeam/carol")
-	if a.ID != "iam:aws:123456789012:role/securityteam/carol" || !a.Has(domain.RoleApprover) || a.Has(domain.RoleOperator) {
+	r, ctx := resolver(t), request(ownAccount)
+	a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/SecurityTeam/carol")
+	if a.ID != "iam:aws:123456789012:role/securityteam" || !a.Has(domain.RoleApprover) || a.Has(domain.RoleOperator) {
 		t.Fatalf("pattern: %+v", a)
 	}
-	b, _ := r.FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/certops/dave")
-	if !b.Has(domain.RoleOperator) || b.Has(domain.RoleApprover) {
+	b := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/certops/dave")
+	if b.ID != "iam:aws:123456789012:role/certops" || !b.Has(domain.RoleOperator) || b.Has(domain.RoleApprover) {
 		t.Fatalf("exact role name: %+v", b)
 	}
-	ci, _ := r.FromIAM(context.Background(), "arn:aws:iam::123456789012:user/path/CI")
+	ci := from(t, r, ctx, "arn:aws:iam::123456789012:user/path/CI")
 	if ci.ID != "iam:aws:123456789012:user/ci" || !ci.Has(domain.RoleOperator) {
 		t.Fatalf("user rule: %+v", ci)
 	}
 }
 
+// IAM Identity Center names each session after the signed-in user: those
+// sessions are people, one actor each.
+func TestIdentityCenterSessionsArePeople(t *testing.T) {
+	r, ctx := resolver(t), request(ownAccount)
+	a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_4f2a/erin@example.com")
+	b := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_4f2a/frank@example.com")
+	if a.ID == b.ID || a.ID != "iam:aws:123456789012:role/awsreservedsso_certapprovers_4f2a/erin@example.com" || !a.Has(domain.RoleApprover) {
+		t.Fatalf("Identity Center sessions: %+v, %+v", a, b)
+	}
+	// Only IAM's own spelling counts: Identity Center creates the prefix in
+	// this case, so another case is some other role, whose sessions are one.
+	c := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/awsreservedsso_CertApprovers_x/erin@example.com")
+	d := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/awsreservedsso_CertApprovers_x/frank@example.com")
+	if c.ID != d.ID {
+		t.Fatalf("a look-alike role's sessions are two actors: %s, %s", c.ID, d.ID)
+	}
+}
+
+// A role whose trust policy requires sts:SourceIdentity, and whose session
+// names the API's resource policy pins to it, has one actor per session.
+func TestSourceIdentitySessionsArePeople(t *testing.T) {
+	r, ctx := resolver(t), request(ownAccount)
+	a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/erin")
+	b := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/frank")
+	if a.ID == b.ID || a.ID != "iam:aws:123456789012:role/certapprovers/erin" || !a.Has(domain.RoleApprover) {
+		t.Fatalf("source-identity sessions: %+v, %+v", a, b)
+	}
+	// The resource policy compares the role's ARN with its case, so the
+	// rule does too: another spelling is not covered, and holds nothing.
+	c := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/certapprovers/erin")
+	if len(c.Roles) != 0 || c.ID != "iam:aws:123456789012:role/certapprovers" {
+		t.Fatalf("case variant: %+v", c)
+	}
+	// If any rule that covers the role shares its sessions, they are one.
+	r = mustResolver(t, `[{"role": "CertApprovers", "sessions": "source-identity", "roles": ["approver"]},
+		{"role": "Cert*", "roles": ["viewer"]}]`)
+	a = from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/erin")
+	b = from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/frank")
+	if a.ID != b.ID || !a.Has(domain.RoleApprover) || !a.Has(domain.RoleViewer) {
+		t.Fatalf("mixed rules: %+v, %+v", a, b)
+	}
+	// A role ARN rule can say the same.
+	r = mustResolver(t, `[{"arn": "arn:aws:iam::123456789012:role/people/CertApprovers", "sessions": "source-identity", "roles": ["approver"]}]`)
+	a = from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/erin")
+	if a.ID != "iam:aws:123456789012:role/certapprovers/erin" || !a.Has(domain.RoleApprover) {
+		t.Fatalf("role ARN with source identity: %+v", a)
+	}
+}
+
 // A rule written with the role's iam ARN covers the role's sts sessions.
 func TestRoleARNCoversItsSessions(t *testing.T) {
-	a, _ := resolver(t).FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/deployer/pipeline-42")
-	if !a.Has(domain.RoleViewer) {
+	ctx := request(ownAccount)
+	a := from(t, resolver(t), ctx, "arn:aws:sts::123456789012:assumed-role/deployer/pipeline-42")
+	if !a.Has(domain.RoleViewer) || a.ID != "iam:aws:123456789012:role/deployer" {
 		t.Fatalf("iam role ARN rule did not cover its session: %+v", a)
 	}
-	b, _ := resolver(t).FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/deployer-two/x")
+	b := from(t, resolver(t), ctx, "arn:aws:sts::123456789012:assumed-role/deployer-two/x")
 	if b.Has(domain.RoleViewer) {
 		t.Fatalf("rule leaked to a role with a longer name: %+v", b)
 	}
@@ -77,9 +122,9 @@ func TestRoleARNCoversItsSessions(t *testing.T) {
 }
 
 func TestUnknownIAMPrincipalHasNoRoles(t *testing.T) {
-	a, err := resolver(t).FromIAM(context.Background(), "arn:aws:sts::123456789012:assumed-role/Random/eve")
-	if err != nil || len(a.Roles) != 0 || a.ID == "" {
-		t.Fatalf("unknown principal: %+v, %v", a, err)
+	a := from(t, resolver(t), request(ownAccount), "arn:aws:sts::123456789012:assumed-role/Random/eve")
+	if len(a.Roles) != 0 || a.ID != "iam:aws:123456789012:role/random" {
+		t.Fatalf("unknown principal: %+v", a)
 	}
 	if _, err := resolver(t).FromIAM(context.Background(), "not-an-arn"); err == nil {
 		t.Fatal("junk caller accepted")
@@ -96,9 +141,31 @@ func TestParseRulesRefusesAmbiguity(t *testing.T) {
 		`[{"role":"[","roles":["viewer"]}]`,
 		`{"role":"X"}`,
 		`[{"role":"X","roles":["viewer"],"extra":1}]`,
+		// A session of a role whose session names the caller chooses names no one.
+		`[{"arn":"arn:aws:sts::123456789012:assumed-role/CertOps/alice","principal":"alice"}]`,
+		`[{"arn":"arn:aws:sts::123456789012:assumed-role/CertOps/alice","roles":["approver"]}]`,
+		// Nor does a federated user's name, which the caller picks.
+		`[{"arn":"arn:aws:sts::123456789012:federated-user/alice","principal":"alice"}]`,
+		`[{"arn":"arn:aws:sts::123456789012:federated-user/ci","roles":["operator"]}]`,
+		// Source identity is enforced per exact role name.
+		`[{"role":"Cert*","sessions":"source-identity","roles":["approver"]}]`,
+		`[{"role":"X","sessions":"yes","roles":["approver"]}]`,
+		`[{"arn":"arn:aws:iam::123456789012:user/a","sessions":"source-identity","roles":["viewer"]}]`,
+		// Accounts: 12 digits, and only beside a role pattern.
+		`[{"role":"X","account":"1234","roles":["viewer"]}]`,
+		`[{"arn":"arn:aws:iam::123456789012:user/a","account":"123456789012","roles":["viewer"]}]`,
 	} {
 		if _, err := ParseRules(bad); err == nil || !strings.Contains(err.Error(), EnvIAMPrincipals) {
 			t.Errorf("%s: want an error naming %s, got %v", bad, EnvIAMPrincipals, err)
+		}
+	}
+	// Sessions that do identify a person may be linked.
+	for _, good := range []string{
+		`[{"arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Ops_1/alice@example.com","principal":"alice"}]`,
+		`[{"arn":"arn:aws:sts::123456789012:assumed-role/CertApprovers/alice","sessions":"source-identity","principal":"alice"}]`,
+	} {
+		if _, err := ParseRules(good); err != nil {
+			t.Errorf("%s: %v", good, err)
 		}
 	}
 }
