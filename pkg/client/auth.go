@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,9 +47,11 @@ type sigV4Auth struct {
 	now    func() time.Time
 }
 
-// SigV4 signs requests with the credentials and region of cfg, for a
-// stack's IAM API. An empty region is taken from an
-// execute-api.<region>.amazonaws.com endpoint.
+// SigV4 signs requests with the credentials of cfg, for a stack's IAM API.
+// The signing region is the endpoint's when its host names one
+// (<id>.execute-api.<region>.amazonaws.com): API Gateway checks the
+// signature against the region it serves, whatever the profile says. Other
+// hosts (a custom domain) are signed for cfg's region.
 func SigV4(cfg aws.Config) Auth {
 	return &sigV4Auth{creds: cfg.Credentials, region: cfg.Region, signer: v4.NewSigner(), now: time.Now}
 }
@@ -67,12 +70,12 @@ func (s *sigV4Auth) authorize(ctx context.Context, req *http.Request, payload []
 	if s.creds == nil {
 		return errors.New("sigv4: no AWS credentials configured")
 	}
-	region := s.region
+	region := regionFromHost(req.URL.Hostname())
 	if region == "" {
-		region = regionFromHost(req.URL.Hostname())
+		region = s.region
 	}
 	if region == "" {
-		return errors.New("sigv4: no AWS region: set AWS_REGION (or a profile's region)")
+		return errors.New("sigv4: no AWS region: set AWS_REGION (or a profile's region), or use the endpoint's execute-api host name")
 	}
 	creds, err := s.creds.Retrieve(ctx)
 	if err != nil {
@@ -88,14 +91,24 @@ func (s *sigV4Auth) authorize(ctx context.Context, req *http.Request, payload []
 	return nil
 }
 
-// regionFromHost reads the region out of an API Gateway default endpoint
-// such as abc123.execute-api.eu-west-1.amazonaws.com.
+// regionFromHost reads the region out of an API Gateway endpoint such as
+// abc123.execute-api.eu-west-1.amazonaws.com (also .amazonaws.com.cn and
+// private endpoints, abc123-vpce-0a1b.execute-api.eu-west-1.vpce.amazonaws.com).
 func regionFromHost(host string) string {
-	parts := strings.Split(host, ".")
+	parts := strings.Split(strings.ToLower(host), ".")
 	for i := 0; i+2 < len(parts); i++ {
-		if parts[i] == signingService && strings.HasPrefix(parts[i+2], "amazonaws") {
-			return parts[i+1]
+		if parts[i] != signingService || !regionName.MatchString(parts[i+1]) {
+			continue
+		}
+		for _, p := range parts[i+2:] {
+			if p == "amazonaws" {
+				return parts[i+1]
+			}
 		}
 	}
 	return ""
 }
+
+// regionName is the shape of an AWS region: us-east-1, eu-central-2,
+// us-gov-west-1, cn-north-1.
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)

@@ -99,8 +99,13 @@ func TestSigV4Region(t *testing.T) {
 	if got := regionFromHost("abc123.execute-api.cn-north-1.amazonaws.com.cn"); got != "cn-north-1" {
 		t.Fatalf("region %q", got)
 	}
-	if got := regionFromHost("127.0.0.1"); got != "" {
+	if got := regionFromHost("abc123-vpce-0a1b2c.execute-api.us-gov-west-1.vpce.amazonaws.com"); got != "us-gov-west-1" {
 		t.Fatalf("region %q", got)
+	}
+	for _, host := range []string{"127.0.0.1", "certs.example.com", "execute-api.example.com", "abc.execute-api.notaregion.amazonaws.com"} {
+		if got := regionFromHost(host); got != "" {
+			t.Fatalf("%s: region %q", host, got)
+		}
 	}
 	cfg := aws.Config{Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", "")}
 	req := httptest.NewRequest("GET", "http://127.0.0.1/api/v1/jobs", nil)
@@ -113,5 +118,17 @@ func TestSigV4Region(t *testing.T) {
 	}
 	if err := SigV4(aws.Config{Region: "eu-west-1"}).authorize(context.Background(), req, nil); err == nil {
 		t.Fatal("no credentials: no error")
+	}
+	// The endpoint's region wins over the profile's: API Gateway verifies
+	// the signature for the region it serves.
+	cfg.Region = "eu-west-1"
+	req = httptest.NewRequest("GET", "https://abc.execute-api.ap-southeast-2.amazonaws.com/prod/api/v1/jobs", nil)
+	if err := SigV4(cfg).authorize(context.Background(), req, nil); err != nil || !strings.Contains(req.Header.Get("Authorization"), "/ap-southeast-2/execute-api/") {
+		t.Fatalf("host region over profile region: %v %q", err, req.Header.Get("Authorization"))
+	}
+	// A host without a region (a custom domain) is signed for the profile's.
+	req = httptest.NewRequest("GET", "https://certs.example.com/api/v1/jobs", nil)
+	if err := SigV4(cfg).authorize(context.Background(), req, nil); err != nil || !strings.Contains(req.Header.Get("Authorization"), "/eu-west-1/execute-api/") {
+		t.Fatalf("custom domain: %v %q", err, req.Header.Get("Authorization"))
 	}
 }
