@@ -216,6 +216,7 @@ const (
 	AuditProfileDeleted       = "profile.deleted"
 	AuditCertificateCreated   = "certificate.created"
 	AuditCertificateStatus    = "certificate.status_changed"
+	AuditRenewalRefused       = "certificate.renewal_refused"
 	AuditIssuerInitialized    = "issuer.initialized"
 	AuditAPIKeyCreated        = "apikey.created"
 	AuditAPIKeyRevoked        = "apikey.revoked"
@@ -227,7 +228,7 @@ var AuditActions = []string{
 	AuditRenewalTriggered, AuditApprovalRequested, AuditApprovalApproved, AuditApprovalRejected,
 	AuditApprovalExpired, AuditApprovalBypassed, AuditProfileEditRequested, AuditProfileEditApplied,
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
-	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditIssuerInitialized,
+	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted,
 }
 

@@ -157,6 +157,19 @@ func (st *Store) ListVersions(ctx context.Context, certID string, page PageReque
 	return queryAs(ctx, st, in, page, as[domain.CertificateVersion])
 }
 
+// DeferRenewal moves an idle certificate's place in the due index to
+// until, so the sweep stops asking for a renewal policy refuses (a person
+// has to act), with its audit row.
+func (st *Store) DeferRenewal(ctx context.Context, certID string, until time.Time, audit *domain.AuditEvent) error {
+	return st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
+		TableName:                 aws.String(st.stateTable),
+		Key:                       certKey(certID),
+		UpdateExpression:          aws.String("SET due_sk = :until"),
+		ConditionExpression:       aws.String("attribute_exists(due_pk) AND attribute_not_exists(current_job_id)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": s(SortTime(until) + "#" + certID)},
+	}}}, audit)
+}
+
 // GetVersion reads the version a job issued.
 func (st *Store) GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error) {
 	item, err := st.get(ctx, "CERT#"+certID, versionSK(jobID), "version of job "+jobID)

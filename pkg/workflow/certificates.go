@@ -110,7 +110,7 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	// The profile may have tightened since the CSR was accepted: check again.
 	checked, err := csr.Check(pemCSR, cert.CommonName, cert.SANs, profile)
 	if err != nil {
-		return nil, err
+		return nil, &renewalRefused{err}
 	}
 	jobType := domain.JobRenewal
 	if cert.ExpiresAt == nil {
@@ -129,6 +129,14 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	s.observeBypass(plan)
 	return s.startExecution(ctx, plan)
 }
+
+// renewalRefused is a renewal policy does not allow as the certificate
+// stands: a person has to act (a new CSR, another profile, an approval-tier
+// profile for a governed name). It keeps the kind of its cause.
+type renewalRefused struct{ err error }
+
+func (e *renewalRefused) Error() string { return e.err.Error() }
+func (e *renewalRefused) Unwrap() error { return e.err }
 
 type jobPlan struct {
 	nj    store.NewJob
@@ -192,6 +200,9 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 	var governance *int64
 	if !profile.RequiresApproval {
 		v, err := s.ungoverned(ctx, subject)
+		if errors.Is(err, domain.ErrConflict) {
+			return jobPlan{}, &renewalRefused{err}
+		}
 		if err != nil {
 			return jobPlan{}, err
 		}

@@ -22,6 +22,7 @@ type Store interface {
 	CreateCertificate(ctx context.Context, in store.NewJob) error
 	StartRenewal(ctx context.Context, in store.NewJob) error
 	DueBefore(ctx context.Context, t time.Time, page store.PageRequest) ([]*domain.Certificate, string, error)
+	DeferRenewal(ctx context.Context, certID string, until time.Time, audit *domain.AuditEvent) error
 	SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error
 	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
 	ListCertificates(ctx context.Context, f store.CertificateFilter, page store.PageRequest) ([]*domain.Certificate, string, error)

@@ -12,6 +12,9 @@ import (
 type SweepResult struct {
 	Started int `json:"started"`
 	Skipped int `json:"skipped"`
+	// Refused counts renewals policy does not allow; each is deferred a day
+	// and audited, for a person to act on.
+	Refused int `json:"refused"`
 	Failed  int `json:"failed"`
 }
 
@@ -38,7 +41,11 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 				// conditional write refuses it if it is stale.
 				_, err = s.renew(ctx, scheduler, c, profile, "", true)
 			}
+			var refused *renewalRefused
 			switch {
+			case errors.As(err, &refused):
+				res.Refused++
+				s.deferRefused(ctx, c, refused)
 			case errors.Is(err, domain.ErrConflict):
 				res.Skipped++ // a renewal is already in flight, or it cannot be renewed
 			case err != nil:
@@ -53,7 +60,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		token = next
 	}
-	s.log().InfoContext(ctx, "sweep run", "started", res.Started, "skipped", res.Skipped, "failed", res.Failed)
+	s.log().InfoContext(ctx, "sweep run", "started", res.Started, "skipped", res.Skipped, "refused", res.Refused, "failed", res.Failed)
 	if res.Failed > 0 {
 		return res, errors.New("sweep: some renewals could not be started; they are retried on the next run")
 	}
@@ -95,5 +102,20 @@ func (s *Service) refreshStatus(ctx context.Context, c *domain.Certificate) {
 		c.Status = to
 	case !store.IsConditionFailed(err):
 		s.log().WarnContext(ctx, "sweep: could not update certificate status", "certificate_id", c.ID, "error", err)
+	}
+}
+
+// deferRefused takes a certificate whose renewal policy refuses out of the
+// sweep for a day, and says why in the audit trail and the log.
+func (s *Service) deferRefused(ctx context.Context, c *domain.Certificate, refused *renewalRefused) {
+	now := s.now()
+	s.log().WarnContext(ctx, "sweep: renewal refused by policy; deferred a day", "certificate_id", c.ID, "reason", refused.Error())
+	audit := &domain.AuditEvent{
+		Actor: domain.SystemScheduler, ActorType: domain.ActorSystem, Action: domain.AuditRenewalRefused,
+		ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
+		Details: map[string]any{"reason": refused.Error(), "retry_at": now.Add(RenewalRetryBackoff)},
+	}
+	if err := s.Store.DeferRenewal(ctx, c.ID, now.Add(RenewalRetryBackoff), audit); err != nil && !store.IsConditionFailed(err) {
+		s.log().WarnContext(ctx, "sweep: could not defer the refused renewal", "certificate_id", c.ID, "error", err)
 	}
 }
