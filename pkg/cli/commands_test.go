@@ -323,3 +323,25 @@ func TestBootstrapKeyRefusesBadArguments(t *testing.T) {
 		t.Fatalf("tables from env: %q", r.stderr)
 	}
 }
+
+// A hostile common name or note reaches the terminal as visible escapes,
+// never as control sequences that redraw what the approver reads.
+func TestControlCharactersAreShownEscaped(t *testing.T) {
+	s := newStub(t, map[string]http.HandlerFunc{
+		"GET /api/v1/approvals/{id}": answer(200, map[string]any{
+			"id": "ar-1", "state": "pending", "kind": "cert_issuance", "requested_by": "alice\u202e",
+			"subject": map[string]any{"common_name": "evil.example.com\x1b[1A\x1b[2Kgood.example.com", "dns_names": []string{"a\x07.example.com"}},
+		}),
+	})
+	r := run(t, s, "approvals", "show", "ar-1").want(t, 0)
+	for _, bad := range []string{"\x1b", "\x07", "\u202e"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Fatalf("output carries %q raw:\n%q", bad, r.stdout)
+		}
+	}
+	for _, want := range []string{`evil.example.com\x1b[1A\x1b[2Kgood.example.com`, `a\x07.example.com`, `alice\u202e`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -180,7 +180,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (int, []byte, error) {
 	// An id such as "a/../b" would name another resource once the server
 	// decodes the path: refuse it here rather than send it.
-	if plain, err := url.PathUnescape(path); err != nil || pathpkg.Clean(plain) != plain || strings.ContainsAny(plain, "\\?#") {
+	upper := strings.ToUpper(path)
+	if plain, err := url.PathUnescape(path); err != nil || pathpkg.Clean(plain) != plain || strings.ContainsAny(plain, "\\?#") ||
+		strings.Contains(upper, "%2F") || strings.Contains(upper, "%5C") {
 		return 0, nil, fmt.Errorf("%s %s: an id in the path is not a valid id", method, path)
 	}
 	var payload []byte

@@ -280,3 +280,17 @@ func TestNew(t *testing.T) {
 		t.Fatal("empty key accepted")
 	}
 }
+
+// An id that would name another resource once the server decodes the path
+// is refused before anything is sent.
+func TestIDsThatAreNotIDsAreNotSent(t *testing.T) {
+	c, seen := stub(t, 200, `{}`)
+	for _, id := range []string{"ar-1/../ar-2", "..", "a/b", `a\b`, "a?b", "a#b"} {
+		if _, err := c.Approve(context.Background(), id, ""); err == nil || !strings.Contains(err.Error(), "not a valid id") {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	if seen.method != "" {
+		t.Fatalf("a request was sent: %+v", seen)
+	}
+}
