@@ -7,7 +7,7 @@ GOARCH_LAMBDA ?= arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build dev test test-go lint bench iam-conformance clean
+.PHONY: all build dev test test-go test-strict iam-check lint bench chaos model iam-conformance clean
 all: build
 
 ## build: one bootstrap per function under bin/<fn>/ (provided.al2023, arm64 by default).
@@ -22,11 +22,45 @@ build:
 dev:
 	$(GO) run ./cmd/certctl-local
 
-## test: lint, unit, emulator end-to-end, and the CDK app's tests.
-test: lint test-go infra-test
+## test: lint; every Go test on the embedded emulator; the e2e, fault and
+## store suites again with DynamoDB and KMS on moto (the strict tier); the
+## CDK app's tests; and the IAM conformance check of every AWS call the two
+## e2e runs recorded against the synthesized roles.
+test: lint test-go test-strict infra-test iam-check
+
+IAM_RECORD_DIR := $(CURDIR)/.local/iam
 
 test-go:
-	$(GO) test -count=1 ./...
+	@mkdir -p $(IAM_RECORD_DIR) && rm -f $(IAM_RECORD_DIR)/kumo.json
+	CERTCTL_IAM_RECORD=$(IAM_RECORD_DIR)/kumo.json $(GO) test -count=1 ./...
+
+## test-strict: the strict tier (needs moto_server: pip install "moto[server]").
+test-strict:
+	@mkdir -p $(IAM_RECORD_DIR) && rm -f $(IAM_RECORD_DIR)/moto.json
+	CERTCTL_IAM_RECORD=$(IAM_RECORD_DIR)/moto.json $(GO) run ./cmd/with-moto -- $(GO) test -count=1 ./e2e/... ./pkg/store/...
+
+## iam-check: evaluate the calls test-go and test-strict recorded.
+iam-check:
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
+	  CERTCTL_IAM_CALLS=$(IAM_RECORD_DIR)/kumo.json,$(IAM_RECORD_DIR)/moto.json \
+	  $(GO) test -count=1 -run '^TestIAMConformance$$' .
+
+## chaos: random fault schedules on the strict tier for CHAOS_SECONDS (120);
+## the last line is "chaos: N scenarios, F faults injected, V invariant violations".
+CHAOS_SECONDS ?= 120
+chaos:
+	@mkdir -p .local && rm -f .local/chaos-summary.txt
+	@status=0; CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_SUMMARY=$(CURDIR)/.local/chaos-summary.txt \
+	  $(GO) run ./cmd/with-moto -- $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./e2e/chaos \
+	  > .local/chaos.log 2>&1 || status=$$?; \
+	grep 'violation:' .local/chaos.log | head -50 || true; \
+	cat .local/chaos-summary.txt 2>/dev/null || { tail -20 .local/chaos.log; echo "chaos: the run did not finish"; exit 1; }; \
+	exit $$status
+
+## model: random operation sequences by random actors for MODEL_SECONDS (600), strict tier.
+MODEL_SECONDS ?= 600
+model:
+	MODEL_SECONDS=$(MODEL_SECONDS) $(GO) run ./cmd/with-moto -- $(GO) test -count=1 -timeout 0 -run '^TestModel$$' -v ./e2e/chaos
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -41,7 +75,6 @@ bench: build
 ## iam-conformance: record every AWS call the functions make in both e2e tiers
 ## (embedded emulator, then DynamoDB and KMS on moto), then check each against
 ## the synthesized roles. The check runs even if an e2e test failed.
-IAM_RECORD_DIR := $(CURDIR)/.local/iam
 iam-conformance:
 	@mkdir -p $(IAM_RECORD_DIR) && rm -f $(IAM_RECORD_DIR)/kumo.json $(IAM_RECORD_DIR)/moto.json
 	@status=0; \
