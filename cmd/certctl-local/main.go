@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,7 +92,7 @@ func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error
 		Logger:         log,
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "address already in use") {
+		if errors.Is(err, syscall.EADDRINUSE) {
 			err = fmt.Errorf("%w (set %s to another address, e.g. 127.0.0.1:8081)", err, envAddr)
 		}
 		return err

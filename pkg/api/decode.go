@@ -80,24 +80,20 @@ func decodeOptional(r *http.Request, v any) error {
 	return nil
 }
 
-// UnsupportedMediaType is the 415 kind.
-var errMediaType = errors.New("unsupported media type")
-
-type mediaTypeError struct{ msg string }
-
-func (e *mediaTypeError) Error() string        { return e.msg }
-func (e *mediaTypeError) Is(target error) bool { return target == errMediaType }
+func mediaType(format string, args ...any) error {
+	return &domain.Error{Kind: domain.KindUnsupportedMedia, Public: fmt.Sprintf(format, args...)}
+}
 
 func jsonMediaType(ct string) error {
 	if ct == "" {
-		return &mediaTypeError{"Content-Type is missing; send the body as application/json"}
+		return mediaType("Content-Type is missing; send the body as application/json")
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return &mediaTypeError{fmt.Sprintf("Content-Type %q is not accepted; send the body as application/json", ct)}
+		return mediaType("Content-Type %q is not accepted; send the body as application/json", ct)
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return &mediaTypeError{fmt.Sprintf("charset %q is not accepted; send UTF-8", cs)}
+		return mediaType("charset %q is not accepted; send UTF-8", cs)
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		var p domain.ProfileInput
-		if err := decode(body(s), &p); err != nil && !errors.Is(err, domain.ErrInvalid) && !errors.Is(err, errMediaType) {
+		if err := decode(body(s), &p); err != nil && !errors.Is(err, domain.ErrInvalid) && !errors.Is(err, domain.ErrUnsupportedMedia) {
 			t.Fatalf("profile body %q: non-400 error %v", s, err)
 		}
 		var c domain.CertificateInput

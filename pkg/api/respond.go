@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,33 +34,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // statusOf maps a domain error to its HTTP status.
 func statusOf(err error) int {
-	switch {
-	case errors.Is(err, domain.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, domain.ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, domain.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, domain.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, domain.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, domain.ErrUnavailable):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, errMediaType):
-		return http.StatusUnsupportedMediaType
-	}
-	return http.StatusInternalServerError
+	return map[domain.Kind]int{
+		domain.KindInternal:         http.StatusInternalServerError,
+		domain.KindInvalid:          http.StatusBadRequest,
+		domain.KindUnauthenticated:  http.StatusUnauthorized,
+		domain.KindForbidden:        http.StatusForbidden,
+		domain.KindNotFound:         http.StatusNotFound,
+		domain.KindConflict:         http.StatusConflict,
+		domain.KindUnavailable:      http.StatusServiceUnavailable,
+		domain.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	}[domain.KindOf(err)]
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
-	msg := err.Error()
-	if status == http.StatusInternalServerError {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "request_id", requestID(r), "error", err)
+	msg := domain.PublicMessage(err)
+	switch {
+	case status == http.StatusInternalServerError:
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		msg = "internal error; see the server log for request " + requestID(r)
-	} else {
-		a.log.WarnContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", status, "request_id", requestID(r), "error", msg)
+	case status >= 500:
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	default:
+		a.log.WarnContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
 	}
 	writeJSON(w, status, errorBody{Error: http.StatusText(status), Message: msg, RequestID: requestID(r)})
 }

@@ -15,10 +15,15 @@ import (
 
 var placeholder = regexp.MustCompile(`\$\{[A-Za-z0-9_]+\}`)
 
+// Partition is the AWS partition of the emulated account; the ASL's
+// ${Partition} placeholder (the stack substitutes AWS::Partition) becomes it.
+const Partition = "aws"
+
 // Definition returns the ASL with its ${...} placeholders replaced, failing
 // on any placeholder it does not know, so a renamed one cannot slip through.
 func Definition(asl string, functionARNs map[string]string) (string, error) {
 	subst := map[string]string{
+		"${Partition}":               Partition,
 		"${ApprovalWaitFunctionArn}": functionARNs[app.FnApprovalWait],
 		"${IssueFunctionArn}":        functionARNs[app.FnIssue],
 		"${FinalizeFunctionArn}":     functionARNs[app.FnFinalize],

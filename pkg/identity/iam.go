@@ -169,7 +169,7 @@ func NewResolver(rules []Rule, principals Principals) *Resolver {
 func (r *Resolver) FromIAM(ctx context.Context, userARN string) (domain.Actor, error) {
 	id, err := CanonicalARN(userARN)
 	if err != nil {
-		return domain.Actor{}, fmt.Errorf("%w: %v", domain.ErrUnauthorized, err)
+		return domain.Actor{}, domain.Unauthenticated("the caller is not an AWS principal this API recognises", err)
 	}
 	for _, rule := range r.rules {
 		if rule.canonical == id && rule.Principal != "" {

@@ -220,7 +220,7 @@ func transient(err error) error {
 	case errors.As(err, &re), errors.As(err, &apiErr):
 		return err // a definitive answer from AWS
 	}
-	return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	return domain.Unavailable("a dependency (DynamoDB) is unavailable; retry", err)
 }
 
 func isThrottle(code string) bool {

@@ -295,7 +295,7 @@ func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*domain.Sta
 	if ferr := s.failJob(context.WithoutCancel(ctx), job.ID, msg); ferr != nil {
 		s.log().ErrorContext(ctx, "failing the job after a start failure also failed", "job_id", job.ID, "error", ferr)
 	}
-	return nil, fmt.Errorf("%w: %s", domain.ErrUnavailable, msg)
+	return nil, domain.Unavailable("could not start the workflow; nothing was left waiting, retry", err)
 }
 
 func (s *Service) observeBypass(plan jobPlan) {
