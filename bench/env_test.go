@@ -57,6 +57,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	removeLambdaBuilds()
 	if sharedEnv != nil {
 		if err := sharedEnv.stack.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: close stack:", err)

@@ -70,7 +70,7 @@ func BenchmarkSweepReadCost(b *testing.B) {
 	loopStore := store.New(dynamodb.NewFromConfig(metered(e.stack.AWSConfig, loopMeter.APIOption)),
 		e.stack.Config.StateTable, e.stack.Config.AuditTable)
 	for b.Loop() {
-		certs, next, err := loopStore.DueBefore(ctx, time.Now(), store.PageRequest{Limit: 100})
+		certs, next, err := loopStore.DueBefore(ctx, time.Now(), domain.PageRequest{Limit: 100})
 		if err != nil {
 			b.Fatal(err)
 		}

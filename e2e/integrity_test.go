@@ -15,7 +15,6 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -169,7 +168,7 @@ type governanceRace struct {
 	race func()
 }
 
-func (s governanceRace) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*store.Governance, error) {
+func (s governanceRace) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*workflow.Governance, error) {
 	g, err := s.Store.ReadGovernance(ctx, patterns)
 	if s.race != nil && len(patterns) > 0 {
 		s.race()

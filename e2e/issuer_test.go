@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // Concurrent cold starts each make a CA certificate; the conditional write
@@ -25,7 +24,7 @@ func TestConcurrentCAInitialisationAgreesOnOne(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			is := &store.Issuer{ID: id, CAPEM: fmt.Sprintf("candidate-%d", i), CreatedAt: time.Now().UTC()}
+			is := &domain.Issuer{ID: id, CAPEM: fmt.Sprintf("candidate-%d", i), CreatedAt: time.Now().UTC()}
 			audit := &domain.AuditEvent{Actor: domain.SystemWorkflow, ActorType: domain.ActorSystem, Action: domain.AuditIssuerInitialized, ResourceType: "issuer", ResourceID: id}
 			stored, ok, err := st.PutIssuerIfAbsent(context.Background(), is, audit)
 			if err != nil {

@@ -20,8 +20,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -164,7 +162,7 @@ func TestRecordFailureFailsTheJobOnce(t *testing.T) {
 // startFails is a Step Functions client whose StartExecution fails.
 type startFails struct{ workflow.Executions }
 
-func (startFails) Start(context.Context, stepfn.Input) error {
+func (startFails) Start(context.Context, workflow.ExecutionInput) error {
 	return errors.New("states: service unavailable")
 }
 
@@ -186,7 +184,7 @@ func TestStartFailureCompensates(t *testing.T) {
 	if err != nil || c.Status != domain.CertFailed || c.CurrentJobID != "" {
 		t.Fatalf("certificate: %+v %v", c, err)
 	}
-	jobs, _, _ := storeOf().ListJobs(context.Background(), store.JobFilter{CertificateID: id}, store.PageRequest{Limit: 5})
+	jobs, _, _ := storeOf().ListJobs(context.Background(), domain.JobFilter{CertificateID: id}, domain.PageRequest{Limit: 5})
 	if len(jobs) != 1 || jobs[0].Status != domain.JobFailed || !strings.Contains(jobs[0].Error, "could not start the workflow") {
 		t.Fatalf("jobs: %+v", jobs)
 	}
@@ -195,7 +193,7 @@ func TestStartFailureCompensates(t *testing.T) {
 		t.Fatalf("request: %+v %v", a, err)
 	}
 	// Nothing queued for the reaper to start.
-	starts, _, err := storeOf().PendingStarts(context.Background(), a.CreatedAt.Add(1<<40), store.PageRequest{Limit: 500})
+	starts, _, err := storeOf().PendingStarts(context.Background(), a.CreatedAt.Add(1<<40), domain.PageRequest{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +232,7 @@ type lateRival struct {
 	rival func(a *domain.Approval)
 }
 
-func (s lateRival) Decide(ctx context.Context, d store.Decision) error {
+func (s lateRival) Decide(ctx context.Context, d workflow.Decision) error {
 	if d.DecidedBy == domain.SystemWorkflow && s.rival != nil {
 		s.rival(d.Approval)
 	}

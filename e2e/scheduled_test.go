@@ -12,7 +12,6 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -328,14 +327,14 @@ func TestStaleIndexCopyCannotStartARenewal(t *testing.T) {
 	now := time.Now().UTC()
 	job := &domain.Job{ID: uniq("job"), CertificateID: cert.ID, ProfileID: profile, Type: domain.JobRenewal, Status: domain.JobPending,
 		RequestedBy: domain.SystemScheduler, CSR: cert.CSR, PrevCertStatus: cert.Status, CreatedAt: now, UpdatedAt: now}
-	err = st.StartRenewal(ctx, store.NewJob{Cert: &stale, Job: job, ProfileVersion: p.Version, ExpectRenewAt: stale.RenewAt})
+	err = st.StartRenewal(ctx, workflow.NewJob{Cert: &stale, Job: job, ProfileVersion: p.Version, ExpectRenewAt: stale.RenewAt})
 	if !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("stale copy: %v, want a conflict", err)
 	}
 	// The same write with the current renewal time goes through.
 	triggered := &domain.AuditEvent{Actor: domain.SystemScheduler, ActorType: domain.ActorSystem, Action: domain.AuditRenewalTriggered,
 		ResourceType: "job", ResourceID: job.ID, Timestamp: now}
-	err = st.StartRenewal(ctx, store.NewJob{Cert: cert, Job: job, ProfileVersion: p.Version, ExpectRenewAt: cert.RenewAt, Audits: []*domain.AuditEvent{triggered}})
+	err = st.StartRenewal(ctx, workflow.NewJob{Cert: cert, Job: job, ProfileVersion: p.Version, ExpectRenewAt: cert.RenewAt, Audits: []*domain.AuditEvent{triggered}})
 	if err != nil {
 		t.Fatalf("fresh copy: %v", err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // TestModel drives random sequences of what people do, by random actors,
@@ -249,7 +248,7 @@ func (m *model) renew(ctx context.Context) {
 }
 
 func (m *model) decide(ctx context.Context) {
-	pending, _, err := m.sys.store.ListApprovals(ctx, store.ApprovalFilter{State: string(domain.ApprovalPending)}, store.PageRequest{Limit: 20})
+	pending, _, err := m.sys.store.ListApprovals(ctx, domain.ApprovalFilter{State: string(domain.ApprovalPending)}, domain.PageRequest{Limit: 20})
 	if err != nil || len(pending) == 0 {
 		return
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // scenario is one random sequence of operations on its own profile and
@@ -318,7 +317,7 @@ func (sc *scenario) busy(ctx context.Context) string {
 	client := sfn.NewFromConfig(sc.sys.stack.AWSConfig)
 	exec := stepfn.New(client, sc.sys.stack.Config.StateMachineARN)
 	for cert := range sc.certs {
-		jobs, _, err := sc.sys.store.ListJobs(ctx, store.JobFilter{CertificateID: cert}, store.PageRequest{Limit: 50})
+		jobs, _, err := sc.sys.store.ListJobs(ctx, domain.JobFilter{CertificateID: cert}, domain.PageRequest{Limit: 50})
 		if err != nil {
 			return err.Error()
 		}

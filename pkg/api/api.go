@@ -12,14 +12,13 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // Records reads what the workflow does not own: metrics and the audit trail.
 type Records interface {
-	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]store.DecisionMetric, error)
-	ListAudit(ctx context.Context, f store.AuditFilter, page store.PageRequest) ([]*domain.AuditEvent, string, error)
+	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
+	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
 }
 
 // API serves the HTTP API.

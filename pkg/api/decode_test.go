@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 func body(s string) *http.Request {
@@ -96,8 +95,8 @@ func FuzzDecode(f *testing.F) {
 }
 
 func TestRenderMetrics(t *testing.T) {
-	m := store.DecisionMetric{Outcome: "approved", ProfileID: "p1", Count: 3, SumSecs: 400.5, Buckets: []int64{1, 1, 0, 0, 0, 0, 1}}
-	out := RenderMetrics([]store.DecisionMetric{m})
+	m := domain.DecisionMetric{Outcome: "approved", ProfileID: "p1", Count: 3, SumSecs: 400.5, Buckets: []int64{1, 1, 0, 0, 0, 0, 1}}
+	out := RenderMetrics([]domain.DecisionMetric{m})
 	for _, want := range []string{
 		"# TYPE certctl_approval_decisions_total counter",
 		`certctl_approval_decisions_total{outcome="approved",profile_id="p1"} 3`,

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // respond writes v with status, or the error.
@@ -18,7 +17,7 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, v any,
 
 // serveList answers a list route: its filters (and only those) and page
 // parameters in, {data, next_page_token} out.
-func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, filters []string, fetch func(store.PageRequest) ([]T, string, error)) {
+func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, filters []string, fetch func(domain.PageRequest) ([]T, string, error)) {
 	if err := query(r, filters...); err != nil {
 		a.fail(w, r, err)
 		return
@@ -94,7 +93,7 @@ func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listProfiles(w http.ResponseWriter, r *http.Request) {
-	serveList(a, w, r, nil, func(pg store.PageRequest) ([]*domain.Profile, string, error) {
+	serveList(a, w, r, nil, func(pg domain.PageRequest) ([]*domain.Profile, string, error) {
 		return a.svc.ListProfiles(r.Context(), pg)
 	})
 }
@@ -113,8 +112,8 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.CertificateFilter{Status: q.Get("status"), ProfileID: q.Get("profile_id")}
-	serveList(a, w, r, []string{"status", "profile_id"}, func(pg store.PageRequest) ([]*domain.Certificate, string, error) {
+	f := domain.CertificateFilter{Status: q.Get("status"), ProfileID: q.Get("profile_id")}
+	serveList(a, w, r, []string{"status", "profile_id"}, func(pg domain.PageRequest) ([]*domain.Certificate, string, error) {
 		if _, ok := domain.ParseCertStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of Pending, Active, Expiring, Expired, RenewalInProgress, Failed, Revoked, Archived")
 		}
@@ -124,7 +123,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	serveList(a, w, r, nil, func(pg store.PageRequest) ([]*domain.CertificateVersion, string, error) {
+	serveList(a, w, r, nil, func(pg domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
 		if _, err := a.svc.Store.GetCertificate(r.Context(), id); err != nil {
 			return nil, "", err
 		}
@@ -173,8 +172,8 @@ func (a *API) repairJob(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}
-	serveList(a, w, r, []string{"certificate_id", "status"}, func(pg store.PageRequest) ([]jobView, string, error) {
+	f := domain.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}
+	serveList(a, w, r, []string{"certificate_id", "status"}, func(pg domain.PageRequest) ([]jobView, string, error) {
 		if _, ok := domain.ParseJobStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of AwaitingApproval, Pending, Running, Completed, Failed, Cancelled")
 		}
@@ -189,11 +188,11 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.ApprovalFilter{
+	f := domain.ApprovalFilter{
 		State: q.Get("state"), Kind: q.Get("kind"), ProfileID: q.Get("profile_id"),
 		CertificateID: q.Get("certificate_id"), RequestedBy: q.Get("requested_by"),
 	}
-	serveList(a, w, r, []string{"state", "kind", "profile_id", "certificate_id", "requested_by"}, func(pg store.PageRequest) ([]*domain.ApprovalView, string, error) {
+	serveList(a, w, r, []string{"state", "kind", "profile_id", "certificate_id", "requested_by"}, func(pg domain.PageRequest) ([]*domain.ApprovalView, string, error) {
 		return a.svc.ListApprovals(r.Context(), f, pg)
 	})
 }

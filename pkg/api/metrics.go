@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // serveMetrics renders the decision metrics in Prometheus text format. The
@@ -34,7 +33,7 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
 
 // renderEditMetrics counts profile-edit decisions apart from certificate
 // decisions, so the contract metric counts only what certctl counts.
-func renderEditMetrics(series []store.DecisionMetric) string {
+func renderEditMetrics(series []domain.DecisionMetric) string {
 	sort.Slice(series, func(i, j int) bool {
 		return series[i].Outcome+"\x00"+series[i].ProfileID < series[j].Outcome+"\x00"+series[j].ProfileID
 	})
@@ -48,7 +47,7 @@ func renderEditMetrics(series []store.DecisionMetric) string {
 }
 
 // RenderMetrics formats certificate decision series as Prometheus text exposition.
-func RenderMetrics(series []store.DecisionMetric) string {
+func RenderMetrics(series []domain.DecisionMetric) string {
 	sort.Slice(series, func(i, j int) bool {
 		if series[i].Outcome != series[j].Outcome {
 			return series[i].Outcome < series[j].Outcome

@@ -9,7 +9,6 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apigw"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // errorBody is the contract error shape (DESIGN §3).
@@ -94,8 +93,8 @@ func oneOf(name, value string, valid ...string) error {
 }
 
 // page reads ?limit= (1–500, default 50) and ?page_token=.
-func page(r *http.Request) (store.PageRequest, error) {
-	p := store.PageRequest{Limit: 50, Token: r.URL.Query().Get("page_token")}
+func page(r *http.Request) (domain.PageRequest, error) {
+	p := domain.PageRequest{Limit: 50, Token: r.URL.Query().Get("page_token")}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {

@@ -25,6 +25,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // eventsDir holds the sample events, as API Gateway sends them.
@@ -380,7 +381,7 @@ func TestSamplesThroughRealHandlers(t *testing.T) {
 
 	t.Run("authorizer", func(t *testing.T) {
 		db := dynamodb.NewFromConfig(stack.AWSConfig)
-		key, err := apikey.Bootstrap(ctx, db, stack.Config.StateTable, stack.Config.AuditTable, "bob",
+		key, err := apikey.Bootstrap(ctx, store.New(db, stack.Config.StateTable, stack.Config.AuditTable), "bob",
 			[]domain.Role{domain.RoleOperator, domain.RoleApprover})
 		if err != nil {
 			t.Fatal(err)

@@ -14,11 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // secretPrefix marks certctl keys so secret scanners can recognise them.
@@ -60,7 +58,7 @@ var (
 
 // Lookup is what Verify needs from the store.
 type Lookup interface {
-	GetAPIKey(ctx context.Context, hash string) (*store.APIKey, error)
+	GetAPIKey(ctx context.Context, hash string) (*Key, error)
 	GetPrincipal(ctx context.Context, id string) (*domain.Principal, error)
 }
 
@@ -102,14 +100,13 @@ func Verify(ctx context.Context, db Lookup, secret string, now time.Time) (domai
 // hashed key straight to the state table. It is for whoever holds AWS
 // credentials for the stack (first admin, local demo): there is no API path
 // to it and no default key.
-func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable, principal string, roles []domain.Role) (string, error) {
+func Bootstrap(ctx context.Context, st Store, principal string, roles []domain.Role) (string, error) {
 	if err := ValidatePrincipal(principal); err != nil {
 		return "", err
 	}
 	if len(roles) == 0 {
 		return "", domain.Invalidf("at least one role is required")
 	}
-	st := store.New(db, stateTable, auditTable)
 	prev, err := st.GetPrincipal(ctx, principal)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -122,7 +119,7 @@ func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable,
 		return "", err
 	}
 	now := time.Now().UTC()
-	k := &store.APIKey{
+	k := &Key{
 		ID:        "key-" + strings.ToLower(ulid.Make().String()),
 		Hash:      Hash(secret),
 		Prefix:    Prefix(secret),
@@ -140,7 +137,7 @@ func Bootstrap(ctx context.Context, db *dynamodb.Client, stateTable, auditTable,
 		Details:      map[string]any{"principal": principal, "roles": domain.JoinRoles(roles), "prefix": k.Prefix},
 		Timestamp:    now,
 	}
-	if err := st.PutAPIKey(ctx, k, &store.PrincipalChange{Prev: prev, Next: p}, audit); err != nil {
+	if err := st.PutAPIKey(ctx, k, &PrincipalChange{Prev: prev, Next: p}, audit); err != nil {
 		return "", fmt.Errorf("apikey: bootstrap %s: %w", principal, err)
 	}
 	return secret, nil

@@ -8,17 +8,16 @@ import (
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // lookup is an in-memory key store for pure unit tests.
 type lookup struct {
-	keys       map[string]*store.APIKey
+	keys       map[string]*Key
 	principals map[string]*domain.Principal
 	err        error
 }
 
-func (l lookup) GetAPIKey(_ context.Context, hash string) (*store.APIKey, error) {
+func (l lookup) GetAPIKey(_ context.Context, hash string) (*Key, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -57,7 +56,7 @@ func TestVerify(t *testing.T) {
 	past, future := now.Add(-time.Minute), now.Add(time.Minute)
 	fresh := func() lookup {
 		return lookup{
-			keys:       map[string]*store.APIKey{Hash(secret): {ID: "k1", Hash: Hash(secret), Principal: "alice", ExpiresAt: &future}},
+			keys:       map[string]*Key{Hash(secret): {ID: "k1", Hash: Hash(secret), Principal: "alice", ExpiresAt: &future}},
 			principals: map[string]*domain.Principal{"alice": {ID: "alice", Roles: []domain.Role{domain.RoleApprover}}},
 		}
 	}

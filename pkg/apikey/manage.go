@@ -11,17 +11,16 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // Store is what key management needs from pkg/store.
 type Store interface {
 	Lookup
-	PutAPIKey(ctx context.Context, k *store.APIKey, roles *store.PrincipalChange, audits ...*domain.AuditEvent) error
-	GetAPIKeyByID(ctx context.Context, id string) (*store.APIKey, error)
-	RevokeAPIKey(ctx context.Context, k *store.APIKey, at time.Time, audit *domain.AuditEvent) error
-	ListAPIKeys(ctx context.Context, principal string, page store.PageRequest) ([]*store.APIKey, string, error)
-	PutPrincipal(ctx context.Context, c *store.PrincipalChange, audit *domain.AuditEvent) error
+	PutAPIKey(ctx context.Context, k *Key, roles *PrincipalChange, audits ...*domain.AuditEvent) error
+	GetAPIKeyByID(ctx context.Context, id string) (*Key, error)
+	RevokeAPIKey(ctx context.Context, k *Key, at time.Time, audit *domain.AuditEvent) error
+	ListAPIKeys(ctx context.Context, principal string, page domain.PageRequest) ([]*Key, string, error)
+	PutPrincipal(ctx context.Context, c *PrincipalChange, audit *domain.AuditEvent) error
 }
 
 // Manager creates, lists and revokes keys and grants roles.
@@ -30,7 +29,7 @@ type Manager struct {
 	Now   func() time.Time
 }
 
-func view(k *store.APIKey) domain.APIKey {
+func view(k *Key) domain.APIKey {
 	return domain.APIKey{ID: k.ID, Prefix: k.Prefix, Principal: k.Principal, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
 }
 
@@ -66,7 +65,7 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 		return nil, domain.Invalidf("expires_at must be in the future")
 	}
-	var change *store.PrincipalChange
+	var change *PrincipalChange
 	roles := req.Roles
 	prev, err := m.Store.GetPrincipal(ctx, req.Principal)
 	switch {
@@ -82,7 +81,7 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 		if len(req.Roles) == 0 {
 			return nil, domain.Invalidf("roles must name at least one role for a new key (leave roles out to keep the principal's)")
 		}
-		change = &store.PrincipalChange{Prev: prev, Next: &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}}
+		change = &PrincipalChange{Prev: prev, Next: &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}}
 	} else {
 		if prev == nil {
 			return nil, domain.Invalidf("principal %q does not exist yet: give it roles", req.Principal)
@@ -93,7 +92,7 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 	if err != nil {
 		return nil, err
 	}
-	k := &store.APIKey{
+	k := &Key{
 		ID: "key-" + strings.ToLower(ulid.Make().String()), Hash: Hash(secret), Prefix: Prefix(secret),
 		Principal: req.Principal, CreatedBy: actor.ID, CreatedAt: now, ExpiresAt: req.ExpiresAt,
 	}
@@ -111,7 +110,7 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 }
 
 // List lists keys: every key for an admin, one's own otherwise.
-func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string, page store.PageRequest) ([]domain.APIKey, string, error) {
+func (m *Manager) List(ctx context.Context, actor domain.Actor, principal string, page domain.PageRequest) ([]domain.APIKey, string, error) {
 	if !actor.Has(domain.RoleAdmin) {
 		if principal != "" && principal != actor.ID {
 			return nil, "", domain.Forbiddenf("only an admin can list another principal's keys")
@@ -173,7 +172,7 @@ func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal st
 	}
 	now := m.now()
 	p := &domain.Principal{ID: principal, Roles: dedupe(roles), UpdatedAt: now}
-	if err := m.Store.PutPrincipal(ctx, &store.PrincipalChange{Prev: prev, Next: p}, grantAudit(actor, p, now)); err != nil {
+	if err := m.Store.PutPrincipal(ctx, &PrincipalChange{Prev: prev, Next: p}, grantAudit(actor, p, now)); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -21,12 +21,12 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apigw"
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/authorizer"
-	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/emf"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
+	"github.com/certctl-serverless/certctl-serverless/pkg/kmssigner"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -144,7 +144,7 @@ func issueHandler(ctx context.Context, cfg config.Config, awsCfg aws.Config, svc
 	if err := cfg.Require(config.EnvCAKeyID); err != nil {
 		return nil, fmt.Errorf("%s: %w", FnIssue, err)
 	}
-	signer, err := ca.NewKMSSigner(ctx, kms.NewFromConfig(awsCfg), cfg.CAKeyID)
+	signer, err := kmssigner.New(ctx, kms.NewFromConfig(awsCfg), cfg.CAKeyID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", FnIssue, err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/authorizer"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 const sampleFile = "../../events/apigw-authorizer-request.json"
@@ -31,14 +30,14 @@ const wantResource = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod
 // fakeLookup is an in-memory apikey.Lookup.
 type fakeLookup struct {
 	mu         sync.Mutex
-	keys       map[string]*store.APIKey // by hash
+	keys       map[string]*apikey.Key // by hash
 	principals map[string]*domain.Principal
 	keyErr     error // returned by GetAPIKey when set
 	princErr   error // returned by GetPrincipal when set
 	lookups    int
 }
 
-func (f *fakeLookup) GetAPIKey(_ context.Context, hash string) (*store.APIKey, error) {
+func (f *fakeLookup) GetAPIKey(_ context.Context, hash string) (*apikey.Key, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lookups++
@@ -66,13 +65,13 @@ func (f *fakeLookup) GetPrincipal(_ context.Context, id string) (*domain.Princip
 }
 
 // add stores a fresh key for principal and returns its secret.
-func (f *fakeLookup) add(t *testing.T, principal string, edit func(*store.APIKey)) string {
+func (f *fakeLookup) add(t *testing.T, principal string, edit func(*apikey.Key)) string {
 	t.Helper()
 	secret, err := apikey.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &store.APIKey{ID: "key-" + principal, Hash: apikey.Hash(secret), Prefix: apikey.Prefix(secret), Principal: principal, CreatedAt: time.Now()}
+	k := &apikey.Key{ID: "key-" + principal, Hash: apikey.Hash(secret), Prefix: apikey.Prefix(secret), Principal: principal, CreatedAt: time.Now()}
 	if edit != nil {
 		edit(k)
 	}
@@ -82,7 +81,7 @@ func (f *fakeLookup) add(t *testing.T, principal string, edit func(*store.APIKey
 
 func newFake() *fakeLookup {
 	return &fakeLookup{
-		keys: map[string]*store.APIKey{},
+		keys: map[string]*apikey.Key{},
 		principals: map[string]*domain.Principal{
 			"bob": {ID: "bob", Roles: []domain.Role{domain.RoleOperator, domain.RoleApprover}},
 		},
@@ -214,16 +213,16 @@ func TestRefusedKeysAreExactlyUnauthorized(t *testing.T) {
 	f := newFake()
 	past := time.Now().Add(-time.Minute)
 	future := time.Now().Add(time.Hour)
-	revoked := f.add(t, "bob", func(k *store.APIKey) { k.RevokedAt = &past })
-	expired := f.add(t, "bob", func(k *store.APIKey) { k.ExpiresAt = &past })
-	notYetExpired := f.add(t, "bob", func(k *store.APIKey) { k.ExpiresAt = &future })
+	revoked := f.add(t, "bob", func(k *apikey.Key) { k.RevokedAt = &past })
+	expired := f.add(t, "bob", func(k *apikey.Key) { k.ExpiresAt = &past })
+	notYetExpired := f.add(t, "bob", func(k *apikey.Key) { k.ExpiresAt = &future })
 	unknown, err := apikey.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// An oversized key is refused before any lookup, even if its hash were stored.
 	oversized := "cck_" + strings.Repeat("A", apikey.MaxLen)
-	f.keys[apikey.Hash(oversized)] = &store.APIKey{Hash: apikey.Hash(oversized), Principal: "bob"}
+	f.keys[apikey.Hash(oversized)] = &apikey.Key{Hash: apikey.Hash(oversized), Principal: "bob"}
 
 	log, logs := capture()
 	h := authorizer.Handler(f, log)

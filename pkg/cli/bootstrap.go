@@ -10,6 +10,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 const bootstrapUsage = `usage: certctl bootstrap-key --state-table NAME --audit-table NAME --principal ID --roles ROLE[,ROLE...]
@@ -59,7 +60,7 @@ func bootstrapKey(r *runner, args []string) error {
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
-	secret, err := apikey.Bootstrap(r.ctx, dynamodb.NewFromConfig(awsCfg), *stateTable, *auditTable, *principal, parsed)
+	secret, err := apikey.Bootstrap(r.ctx, store.New(dynamodb.NewFromConfig(awsCfg), *stateTable, *auditTable), *principal, parsed)
 	if err != nil {
 		return err
 	}

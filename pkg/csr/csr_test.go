@@ -23,8 +23,9 @@ import (
 
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"os"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 func TestParse(t *testing.T) {

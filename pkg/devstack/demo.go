@@ -8,6 +8,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // DemoUser is one API key local mode seeds.
@@ -31,7 +32,7 @@ func (s *Stack) SeedDemoKeys(ctx context.Context) (map[string]string, error) {
 	db := dynamodb.NewFromConfig(s.AWSConfig)
 	keys := make(map[string]string, len(DemoUsers))
 	for _, u := range DemoUsers {
-		secret, err := apikey.Bootstrap(ctx, db, s.Config.StateTable, s.Config.AuditTable, u.Name, u.Roles)
+		secret, err := apikey.Bootstrap(ctx, store.New(db, s.Config.StateTable, s.Config.AuditTable), u.Name, u.Roles)
 		if err != nil {
 			return nil, fmt.Errorf("devstack: seed API key for %s: %w", u.Name, err)
 		}

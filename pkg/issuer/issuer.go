@@ -14,13 +14,12 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // Store is what the provider needs from pkg/store.
 type Store interface {
-	GetIssuer(ctx context.Context, id string) (*store.Issuer, error)
-	PutIssuerIfAbsent(ctx context.Context, is *store.Issuer, audit *domain.AuditEvent) (*store.Issuer, bool, error)
+	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
+	PutIssuerIfAbsent(ctx context.Context, is *domain.Issuer, audit *domain.AuditEvent) (*domain.Issuer, bool, error)
 }
 
 // Provider returns the CA for an issuer id, creating its certificate on first
@@ -72,10 +71,16 @@ func (p *Provider) Authority(ctx context.Context, issuerID string) (*ca.Authorit
 	return p.bind(ctx, a), nil
 }
 
+// contextSigner is a signer whose remote calls can carry a request's
+// context (kmssigner.Signer).
+type contextSigner interface {
+	WithContext(ctx context.Context) crypto.Signer
+}
+
 // bind returns a copy of a whose KMS calls carry ctx: the invocation's
 // deadline, cancellation and trace, not the cold start's.
 func (p *Provider) bind(ctx context.Context, a *ca.Authority) *ca.Authority {
-	s, ok := a.Signer.(*ca.KMSSigner)
+	s, ok := a.Signer.(contextSigner)
 	if !ok {
 		return a
 	}
@@ -84,7 +89,7 @@ func (p *Provider) bind(ctx context.Context, a *ca.Authority) *ca.Authority {
 	return &bound
 }
 
-func (p *Provider) create(ctx context.Context, issuerID string) (*store.Issuer, error) {
+func (p *Provider) create(ctx context.Context, issuerID string) (*domain.Issuer, error) {
 	now := time.Now().UTC()
 	der, err := ca.NewCACertificate(p.signer, issuerID, now)
 	if err != nil {
@@ -94,7 +99,7 @@ func (p *Provider) create(ctx context.Context, issuerID string) (*store.Issuer, 
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: parse new CA certificate: %w", issuerID, err)
 	}
-	is := &store.Issuer{
+	is := &domain.Issuer{
 		ID:        issuerID,
 		CAPEM:     string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		KeyID:     p.keyID,

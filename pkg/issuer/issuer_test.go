@@ -17,7 +17,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/kmssigner"
 )
 
 // Pure unit-test doubles: a KMS key in memory and an issuer table in a map.
@@ -45,11 +45,11 @@ func (f *fakeKMS) Sign(ctx context.Context, in *kms.SignInput, _ ...func(*kms.Op
 
 type fakeStore struct {
 	mu      sync.Mutex
-	issuers map[string]*store.Issuer
+	issuers map[string]*domain.Issuer
 	puts    int
 }
 
-func (s *fakeStore) GetIssuer(_ context.Context, id string) (*store.Issuer, error) {
+func (s *fakeStore) GetIssuer(_ context.Context, id string) (*domain.Issuer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if is, ok := s.issuers[id]; ok {
@@ -58,7 +58,7 @@ func (s *fakeStore) GetIssuer(_ context.Context, id string) (*store.Issuer, erro
 	return nil, domain.NotFoundf("issuer %s", id)
 }
 
-func (s *fakeStore) PutIssuerIfAbsent(_ context.Context, is *store.Issuer, _ *domain.AuditEvent) (*store.Issuer, bool, error) {
+func (s *fakeStore) PutIssuerIfAbsent(_ context.Context, is *domain.Issuer, _ *domain.AuditEvent) (*domain.Issuer, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.puts++
@@ -69,18 +69,18 @@ func (s *fakeStore) PutIssuerIfAbsent(_ context.Context, is *store.Issuer, _ *do
 	return is, true, nil
 }
 
-func setup(t *testing.T) (*fakeKMS, *fakeStore, *ca.KMSSigner) {
+func setup(t *testing.T) (*fakeKMS, *fakeStore, *kmssigner.Signer) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := &fakeKMS{key: key}
-	signer, err := ca.NewKMSSigner(context.Background(), k, "key-1")
+	signer, err := kmssigner.New(context.Background(), k, "key-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k, &fakeStore{issuers: map[string]*store.Issuer{}}, signer
+	return k, &fakeStore{issuers: map[string]*domain.Issuer{}}, signer
 }
 
 func TestAuthorityIsCreatedOnceAndReused(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // API is the subset of the Step Functions API used here.
@@ -21,42 +23,18 @@ type API interface {
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
-// Execution statuses, as Step Functions reports them, and StatusMissing
-// for a job that has no execution.
-const (
-	StatusRunning = string(types.ExecutionStatusRunning)
-	StatusMissing = "MISSING"
-)
-
 // Status reports the status of the execution named name.
 func (c *Client) Status(ctx context.Context, name string) (string, error) {
 	out, err := c.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(c.ExecutionARN(name))})
 	var missing *types.ExecutionDoesNotExist
 	switch {
 	case errors.As(err, &missing):
-		return StatusMissing, nil
+		return workflow.ExecutionMissing, nil
 	case err != nil:
 		return "", fmt.Errorf("stepfn: describe execution %s: %w", name, err)
 	}
 	return string(out.Status), nil
 }
-
-// Input is a renewal execution's input (see statemachines/renewal.asl.json).
-type Input struct {
-	JobID            string `json:"job_id"`
-	ApprovalID       string `json:"approval_id"`
-	CertificateID    string `json:"certificate_id"`
-	RequiresApproval bool   `json:"requires_approval"`
-	TimeoutSeconds   int64  `json:"timeout_seconds"`
-}
-
-// Decision is the SendTaskSuccess output the Decision state routes on.
-type Decision struct {
-	Outcome string `json:"outcome"`
-}
-
-// ErrTokenUnknown means Step Functions does not know the token at all.
-var ErrTokenUnknown = errors.New("stepfn: task token unknown")
 
 // Client starts executions of one state machine.
 type Client struct {
@@ -80,7 +58,7 @@ func (c *Client) ExecutionARN(name string) string {
 
 // Start starts the execution for a job. The execution name is the job id, so
 // a repeated start of the same job is harmless.
-func (c *Client) Start(ctx context.Context, in Input) error {
+func (c *Client) Start(ctx context.Context, in workflow.ExecutionInput) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("stepfn: input: %w", err)
@@ -100,6 +78,11 @@ func (c *Client) Start(ctx context.Context, in Input) error {
 	return nil
 }
 
+// Decision is the SendTaskSuccess output the Decision state routes on.
+type Decision struct {
+	Outcome string `json:"outcome"`
+}
+
 // SendDecision resumes the execution waiting on token with the outcome.
 // TaskTimedOut means the task already closed — timed out, or the decision
 // was already delivered — so it is not an error: the decision is recorded
@@ -117,7 +100,7 @@ func (c *Client) SendDecision(ctx context.Context, token, outcome string) error 
 	var missing *types.TaskDoesNotExist
 	var invalid *types.InvalidToken
 	if errors.As(err, &missing) || errors.As(err, &invalid) {
-		return fmt.Errorf("%w: %v", ErrTokenUnknown, err)
+		return fmt.Errorf("%w: %v", workflow.ErrTokenUnknown, err)
 	}
 	if err != nil {
 		return fmt.Errorf("stepfn: send task success: %w", err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // fakeAPI is a pure unit-test double of the two Step Functions calls.
@@ -46,11 +48,11 @@ func TestExecutionARN(t *testing.T) {
 func TestStartIsIdempotentByJobID(t *testing.T) {
 	api := &fakeAPI{}
 	c := New(api, smARN)
-	in := Input{JobID: "job-1", ApprovalID: "ar-1", RequiresApproval: true, TimeoutSeconds: 60}
+	in := workflow.ExecutionInput{JobID: "job-1", ApprovalID: "ar-1", RequiresApproval: true, TimeoutSeconds: 60}
 	if err := c.Start(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	var got Input
+	var got workflow.ExecutionInput
 	if *api.started.Name != "job-1" || json.Unmarshal([]byte(*api.started.Input), &got) != nil || got != in {
 		t.Fatalf("start: %+v", api.started)
 	}
@@ -76,12 +78,12 @@ func TestSendDecisionErrors(t *testing.T) {
 	}
 	for _, e := range []error{&types.TaskDoesNotExist{}, &types.InvalidToken{}} {
 		api.sendErr = e
-		if err := c.SendDecision(context.Background(), "tok", "approved"); !errors.Is(err, ErrTokenUnknown) {
+		if err := c.SendDecision(context.Background(), "tok", "approved"); !errors.Is(err, workflow.ErrTokenUnknown) {
 			t.Fatalf("%T: %v", e, err)
 		}
 	}
 	api.sendErr = errors.New("connection reset")
-	if err := c.SendDecision(context.Background(), "tok", "approved"); err == nil || errors.Is(err, ErrTokenUnknown) {
+	if err := c.SendDecision(context.Background(), "tok", "approved"); err == nil || errors.Is(err, workflow.ErrTokenUnknown) {
 		t.Fatalf("transport failure: %v", err)
 	}
 }
@@ -93,7 +95,7 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("status: %q %v", st, err)
 	}
 	api.describeErr = &types.ExecutionDoesNotExist{}
-	if st, err := c.Status(context.Background(), "job-1"); err != nil || st != StatusMissing {
+	if st, err := c.Status(context.Background(), "job-1"); err != nil || st != workflow.ExecutionMissing {
 		t.Fatalf("missing: %q %v", st, err)
 	}
 	api.describeErr = errors.New("throttled")

@@ -9,20 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
-
-// APIKey is a stored API key. Only the SHA-256 of the secret is kept.
-type APIKey struct {
-	ID        string     `json:"id"`
-	Hash      string     `json:"hash"`
-	Prefix    string     `json:"prefix"`
-	Principal string     `json:"principal"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-}
 
 func apiKeyKey(hash string) map[string]types.AttributeValue { return key("APIKEY#"+hash, "APIKEY") }
 
@@ -32,13 +22,6 @@ func principalKey(id string) map[string]types.AttributeValue {
 
 func apiKeyIDKey(id string) map[string]types.AttributeValue { return key("APIKEYID#"+id, "APIKEYID") }
 
-// PrincipalChange replaces a principal's role set. Prev is the principal
-// as read (nil if it did not exist): the write applies only if it is still
-// so, and the count of admins follows, never reaching zero.
-type PrincipalChange struct {
-	Prev, Next *domain.Principal
-}
-
 func isAdmin(p *domain.Principal) bool {
 	return p != nil && slices.Contains(p.Roles, domain.RoleAdmin)
 }
@@ -46,7 +29,7 @@ func isAdmin(p *domain.Principal) bool {
 func adminsKey() map[string]types.AttributeValue { return key("ADMINS", "ADMINS") }
 
 // principalWrite is the transaction items of a role change.
-func (st *Store) principalWrite(c *PrincipalChange) ([]types.TransactWriteItem, error) {
+func (st *Store) principalWrite(c *apikey.PrincipalChange) ([]types.TransactWriteItem, error) {
 	item, err := marshal(c.Next)
 	if err != nil {
 		return nil, err
@@ -82,7 +65,7 @@ func (st *Store) principalWrite(c *PrincipalChange) ([]types.TransactWriteItem, 
 }
 
 // principalRefused says why a role change did not apply.
-func (st *Store) principalRefused(ctx context.Context, c *PrincipalChange) error {
+func (st *Store) principalRefused(ctx context.Context, c *apikey.PrincipalChange) error {
 	cur, err := st.GetPrincipal(ctx, c.Next.ID)
 	switch {
 	case err != nil && !errors.Is(err, domain.ErrNotFound):
@@ -98,7 +81,7 @@ func (st *Store) principalRefused(ctx context.Context, c *PrincipalChange) error
 // role set, with the audit rows, in one transaction. The key is stored
 // twice: under its hash (what the authorizer looks up) and under its id
 // (what revocation names), each write conditional on being new.
-func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, roles *PrincipalChange, audits ...*domain.AuditEvent) error {
+func (st *Store) PutAPIKey(ctx context.Context, k *apikey.Key, roles *apikey.PrincipalChange, audits ...*domain.AuditEvent) error {
 	keyItem, err := marshal(k)
 	if err != nil {
 		return err
@@ -121,19 +104,19 @@ func (st *Store) PutAPIKey(ctx context.Context, k *APIKey, roles *PrincipalChang
 		items = append(items, pw...)
 	}
 	err = st.commit(ctx, items, audits...)
-	if errors.Is(err, ErrConditionFailed) && roles != nil {
+	if errors.Is(err, workflow.ErrChanged) && roles != nil {
 		return st.principalRefused(ctx, roles)
 	}
 	return err
 }
 
 // GetAPIKey looks a key up by the SHA-256 of its secret.
-func (st *Store) GetAPIKey(ctx context.Context, hash string) (*APIKey, error) {
+func (st *Store) GetAPIKey(ctx context.Context, hash string) (*apikey.Key, error) {
 	item, err := st.get(ctx, "APIKEY#"+hash, "APIKEY", "api key")
 	if err != nil {
 		return nil, err
 	}
-	var k APIKey
+	var k apikey.Key
 	return &k, unmarshal(item, &k)
 }
 
@@ -148,7 +131,7 @@ func (st *Store) GetPrincipal(ctx context.Context, id string) (*domain.Principal
 }
 
 // GetAPIKeyByID reads a key by its id.
-func (st *Store) GetAPIKeyByID(ctx context.Context, id string) (*APIKey, error) {
+func (st *Store) GetAPIKeyByID(ctx context.Context, id string) (*apikey.Key, error) {
 	item, err := st.get(ctx, "APIKEYID#"+id, "APIKEYID", "api key "+id)
 	if err != nil {
 		return nil, err
@@ -157,7 +140,7 @@ func (st *Store) GetAPIKeyByID(ctx context.Context, id string) (*APIKey, error) 
 }
 
 // RevokeAPIKey marks a key revoked; the authorizer refuses it from then on.
-func (st *Store) RevokeAPIKey(ctx context.Context, k *APIKey, at time.Time, audit *domain.AuditEvent) error {
+func (st *Store) RevokeAPIKey(ctx context.Context, k *apikey.Key, at time.Time, audit *domain.AuditEvent) error {
 	err := st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(st.stateTable),
 		Key:                       apiKeyKey(k.Hash),
@@ -165,27 +148,27 @@ func (st *Store) RevokeAPIKey(ctx context.Context, k *APIKey, at time.Time, audi
 		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":at": s(at.UTC().Format(time.RFC3339Nano))},
 	}}}, audit)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		return domain.Conflictf("api key %s is already revoked", k.ID)
 	}
 	return err
 }
 
 // ListAPIKeys lists keys newest first, optionally of one principal.
-func (st *Store) ListAPIKeys(ctx context.Context, principal string, page PageRequest) ([]*APIKey, string, error) {
+func (st *Store) ListAPIKeys(ctx context.Context, principal string, page domain.PageRequest) ([]*apikey.Key, string, error) {
 	in := st.listQuery("APIKEY")
 	filter(in, map[string]string{"principal": principal})
-	return queryAs(ctx, st, in, page, as[APIKey])
+	return queryAs(ctx, st, in, page, as[apikey.Key])
 }
 
 // PutPrincipal replaces a principal's role set, with its audit row.
-func (st *Store) PutPrincipal(ctx context.Context, c *PrincipalChange, audit *domain.AuditEvent) error {
+func (st *Store) PutPrincipal(ctx context.Context, c *apikey.PrincipalChange, audit *domain.AuditEvent) error {
 	items, err := st.principalWrite(c)
 	if err != nil {
 		return err
 	}
 	err = st.commit(ctx, items, audit)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		return st.principalRefused(ctx, c)
 	}
 	return err

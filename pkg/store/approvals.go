@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // GetApproval reads one approval request, task token included.
@@ -22,18 +23,9 @@ func (st *Store) GetApproval(ctx context.Context, id string) (*domain.Approval, 
 	return approvalFromItem(item)
 }
 
-// ApprovalFilter narrows ListApprovals.
-type ApprovalFilter struct {
-	State         string
-	Kind          string
-	ProfileID     string
-	CertificateID string
-	RequestedBy   string
-}
-
 // ListApprovals lists requests newest first; pending ones come from the
 // sparse pending index, so the queue stays cheap however long history grows.
-func (st *Store) ListApprovals(ctx context.Context, f ApprovalFilter, page PageRequest) ([]*domain.Approval, string, error) {
+func (st *Store) ListApprovals(ctx context.Context, f domain.ApprovalFilter, page domain.PageRequest) ([]*domain.Approval, string, error) {
 	in := st.listQuery("APPROVAL")
 	state := f.State
 	if f.State == string(domain.ApprovalPending) {
@@ -62,7 +54,7 @@ func (st *Store) pendingQuery(oldestFirst bool) *dynamodb.QueryInput {
 
 // PendingOlderThan pages through pending requests created before cutoff,
 // oldest first.
-func (st *Store) PendingOlderThan(ctx context.Context, cutoff time.Time, page PageRequest) ([]*domain.Approval, string, error) {
+func (st *Store) PendingOlderThan(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*domain.Approval, string, error) {
 	in := st.pendingQuery(true)
 	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
 	in.ExpressionAttributeValues[":cut"] = s(SortTime(cutoff))
@@ -91,54 +83,11 @@ func (st *Store) StoreTaskToken(ctx context.Context, id, token string) (a *domai
 		a, err := approvalFromItem(out.Attributes)
 		return a, true, err
 	}
-	if !errors.Is(err, ErrConditionFailed) {
+	if !errors.Is(err, workflow.ErrChanged) {
 		return nil, false, err
 	}
 	a, err = st.GetApproval(ctx, id)
 	return a, false, err
-}
-
-// Decision is one terminal transition of a pending approval request, with
-// everything that must change with it.
-type Decision struct {
-	Approval  *domain.Approval // as read; its task token (or its absence) is part of the condition
-	State     domain.ApprovalState
-	DecidedBy string
-	ActorType domain.ActorType
-	Note      string
-	Reason    string
-	At        time.Time
-	// Job transition: AwaitingApproval → JobStatus (Pending to issue, Cancelled otherwise).
-	JobStatus domain.JobStatus
-	JobError  string
-	// RestoreCert puts the certificate back to the request's PrevCertStatus
-	// and clears the in-flight job.
-	RestoreCert bool
-	// RetryAt is when the sweep may next renew the certificate, so a
-	// rejected or expired renewal is not re-requested every sweep.
-	RetryAt time.Time
-	Audit   *domain.AuditEvent
-	// Profile is what a profile_edit decision does to the profile.
-	Profile *ProfileChange
-	// MoreAudits are appended after Audit (e.g. profile.edit_applied).
-	MoreAudits []*domain.AuditEvent
-}
-
-// ProfileChange ends a pending profile edit: it creates, applies or
-// deletes (when approved), or just releases the one-pending-edit lock.
-// Applying and deleting require the profile to still be at BaseVersion;
-// creating, that it does not exist. Governance follows: an approval-tier
-// profile's names are governed while it exists.
-type ProfileChange struct {
-	ID          string
-	ApprovalID  string
-	BaseVersion int64
-	Base        *domain.Profile // as the edit found it; nil for a create
-	Apply       *domain.Profile // the result of a create or an update
-	Create      bool
-	Delete      bool
-	// Governance is the governance step an approved change makes.
-	Governance *domain.GovernanceChange
 }
 
 // Decide records a decision atomically: the request, its job, the
@@ -146,8 +95,8 @@ type ProfileChange struct {
 // The conditions enforce invariants: the request is still pending, the decider
 // is not the requester (two-person integrity inside the write), the task
 // token is unchanged since it was read, and the job is still waiting.
-// ErrConditionFailed means the caller must re-read and classify.
-func (st *Store) Decide(ctx context.Context, d Decision) error {
+// workflow.ErrChanged means the caller must re-read and classify.
+func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 	a := d.Approval
 	values := map[string]types.AttributeValue{
 		":state":   s(string(d.State)),
@@ -207,7 +156,7 @@ func (st *Store) Decide(ctx context.Context, d Decision) error {
 	return st.commit(ctx, items, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
 }
 
-func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, error) {
+func (st *Store) profileChange(c *workflow.ProfileChange) ([]types.TransactWriteItem, error) {
 	values := map[string]types.AttributeValue{":aid": s(c.ApprovalID), ":base": n(c.BaseVersion)}
 	guarded := "pending_edit_approval_id = :aid AND version = :base"
 	switch {
@@ -251,7 +200,7 @@ func (st *Store) profileChange(c *ProfileChange) ([]types.TransactWriteItem, err
 }
 
 // jobTransition moves a job from one of from to status. A job that ends
-// leaves the start queue (see NewJob).
+// leaves the start queue (see workflow.NewJob).
 func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time) types.TransactWriteItem {
 	names := map[string]string{"#status": "status"}
 	values := map[string]types.AttributeValue{
@@ -309,7 +258,7 @@ func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at,
 }
 
 // IsConditionFailed reports whether err is a failed condition.
-func IsConditionFailed(err error) bool { return errors.Is(err, ErrConditionFailed) }
+func IsConditionFailed(err error) bool { return workflow.IsChanged(err) }
 
 // handoffPartition holds decided requests whose decision has not been
 // confirmed delivered to the waiting execution. Decide puts a request here;
@@ -318,7 +267,7 @@ const handoffPartition = "HANDOFF"
 
 // PendingHandoffs pages through decided requests queued for delivery before
 // cutoff, oldest first.
-func (st *Store) PendingHandoffs(ctx context.Context, cutoff time.Time, page PageRequest) ([]*domain.Approval, string, error) {
+func (st *Store) PendingHandoffs(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*domain.Approval, string, error) {
 	in := st.pendingQuery(true)
 	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
 	in.ExpressionAttributeValues[":p"] = s(handoffPartition)
@@ -338,7 +287,7 @@ func (st *Store) ClearHandoff(ctx context.Context, id string) error {
 		})
 		return err
 	})
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		return nil // already cleared
 	}
 	return err

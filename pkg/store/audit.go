@@ -13,15 +13,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-// AuditFilter narrows ListAudit. Zero times mean unbounded.
-type AuditFilter struct {
-	Actor      string
-	Action     string
-	ResourceID string
-	Since      time.Time
-	Until      time.Time
-}
-
 // UnfilteredAuditDays bounds how far back an audit listing with no actor,
 // action, resource or since goes: it walks the by_day index one day at a time.
 const UnfilteredAuditDays = 90
@@ -29,7 +20,7 @@ const UnfilteredAuditDays = 90
 // ListAudit lists audit rows newest first. It picks the narrowest key: the
 // resource's own partition, then the actor or action index, and only
 // without any of those walks the by_day index day by day.
-func (st *Store) ListAudit(ctx context.Context, f AuditFilter, page PageRequest) ([]*domain.AuditEvent, string, error) {
+func (st *Store) ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error) {
 	until := f.Until
 	if until.IsZero() {
 		until = time.Now().UTC()
@@ -69,7 +60,7 @@ type dayCursor struct {
 	Key string `json:"k,omitempty"`
 }
 
-func (st *Store) listAuditByDay(ctx context.Context, f AuditFilter, until time.Time, page PageRequest) ([]*domain.AuditEvent, string, error) {
+func (st *Store) listAuditByDay(ctx context.Context, f domain.AuditFilter, until time.Time, page domain.PageRequest) ([]*domain.AuditEvent, string, error) {
 	since := f.Since
 	if floor := until.AddDate(0, 0, -UnfilteredAuditDays); since.Before(floor) {
 		since = floor
@@ -95,7 +86,7 @@ func (st *Store) listAuditByDay(ctx context.Context, f AuditFilter, until time.T
 			},
 			ScanIndexForward: aws.Bool(false),
 		}
-		got, next, err := st.queryPage(ctx, in, PageRequest{Limit: page.Limit - len(items), Token: cur.Key})
+		got, next, err := st.queryPage(ctx, in, domain.PageRequest{Limit: page.Limit - len(items), Token: cur.Key})
 		if err != nil {
 			return nil, "", err
 		}

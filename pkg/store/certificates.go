@@ -10,35 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
-
-// NewJob is everything written atomically when an issuance or renewal starts.
-type NewJob struct {
-	Cert           *domain.Certificate // the new certificate (issuance) or the current one (renewal)
-	Job            *domain.Job
-	Approval       *domain.Approval // nil when the profile does not require approval
-	ProfileVersion int64            // the profile version the gate decision was based on
-	Audits         []*domain.AuditEvent
-	// Bypassed counts the approval as a bypass decision in the metrics.
-	Bypassed bool
-	// Governance, set for a job that needs no approval, is the governance
-	// version its names were found ungoverned at; the write checks it.
-	Governance *int64
-	// StartInput is the execution input; the job stays in the start queue
-	// until ClearStart confirms the execution exists.
-	StartInput string
-	// ExpectRenewAt, when set, makes a renewal conditional on the
-	// certificate's renewal time still being this one: the sweep reads an
-	// eventually consistent index, and this refuses a copy that predates a
-	// renewal that just completed.
-	ExpectRenewAt *time.Time
-}
 
 // CreateCertificate inserts a certificate together with its first (issuance)
 // job, its approval request if gated, and the audit rows. The profile must
 // still be at the version the gate was read from, so a concurrent profile
 // edit cannot slip an ungated issuance through.
-func (st *Store) CreateCertificate(ctx context.Context, in NewJob) error {
+func (st *Store) CreateCertificate(ctx context.Context, in workflow.NewJob) error {
 	item, err := certItem(in.Cert)
 	if err != nil {
 		return err
@@ -48,7 +27,7 @@ func (st *Store) CreateCertificate(ctx context.Context, in NewJob) error {
 		st.profileGainsCertificate(in.Cert.ProfileID, in.ProfileVersion),
 	}
 	err = st.writeJob(ctx, in, items)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		if _, getErr := st.GetCertificate(ctx, in.Cert.ID); getErr == nil {
 			return domain.Conflictf("certificate %q already exists", in.Cert.ID)
 		}
@@ -59,7 +38,7 @@ func (st *Store) CreateCertificate(ctx context.Context, in NewJob) error {
 
 // StartRenewal marks the certificate RenewalInProgress and records the job,
 // only if no other job is in flight and the status is still the one read.
-func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
+func (st *Store) StartRenewal(ctx context.Context, in workflow.NewJob) error {
 	set := "SET #status = :rip, current_job_id = :job, updated_at = :now"
 	values := map[string]types.AttributeValue{
 		":rip":  s(string(domain.CertRenewalInProgress)),
@@ -82,7 +61,7 @@ func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
 	}}}
 	items = append(items, st.profileUnchanged(in.Cert.ProfileID, in.ProfileVersion))
 	err := st.writeJob(ctx, in, items)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetCertificate(ctx, in.Cert.ID)
 		switch {
 		case getErr != nil:
@@ -96,7 +75,7 @@ func (st *Store) StartRenewal(ctx context.Context, in NewJob) error {
 	return err
 }
 
-func (st *Store) writeJob(ctx context.Context, in NewJob, items []types.TransactWriteItem) error {
+func (st *Store) writeJob(ctx context.Context, in workflow.NewJob, items []types.TransactWriteItem) error {
 	jobIt, err := jobItem(in.Job, in.StartInput)
 	if err != nil {
 		return err
@@ -130,21 +109,15 @@ func (st *Store) GetCertificate(ctx context.Context, id string) (*domain.Certifi
 	return &c, unmarshal(item, &c)
 }
 
-// CertificateFilter narrows ListCertificates.
-type CertificateFilter struct {
-	Status    string
-	ProfileID string
-}
-
 // ListCertificates lists certificates, newest first.
-func (st *Store) ListCertificates(ctx context.Context, f CertificateFilter, page PageRequest) ([]*domain.Certificate, string, error) {
+func (st *Store) ListCertificates(ctx context.Context, f domain.CertificateFilter, page domain.PageRequest) ([]*domain.Certificate, string, error) {
 	in := st.listQuery("CERT")
 	filter(in, map[string]string{"status": f.Status, "profile_id": f.ProfileID})
 	return queryAs(ctx, st, in, page, as[domain.Certificate])
 }
 
 // ListVersions lists a certificate's issued versions, newest first.
-func (st *Store) ListVersions(ctx context.Context, certID string, page PageRequest) ([]*domain.CertificateVersion, string, error) {
+func (st *Store) ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(st.stateTable),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :v)"),
@@ -179,20 +152,14 @@ func (st *Store) GetVersion(ctx context.Context, certID, jobID string) (*domain.
 	return as[domain.CertificateVersion](item)
 }
 
-// PendingStart is a job whose execution was not confirmed started.
-type PendingStart struct {
-	JobID string
-	Input string
-}
-
 // PendingStarts pages through jobs queued for a start before cutoff, oldest first.
-func (st *Store) PendingStarts(ctx context.Context, cutoff time.Time, page PageRequest) ([]PendingStart, string, error) {
+func (st *Store) PendingStarts(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]workflow.PendingStart, string, error) {
 	in := st.pendingQuery(true)
 	in.KeyConditionExpression = aws.String("pending_pk = :p AND pending_sk < :cut")
 	in.ExpressionAttributeValues[":p"] = s(startPartition)
 	in.ExpressionAttributeValues[":cut"] = s(SortTime(cutoff))
-	return queryAs(ctx, st, in, page, func(item map[string]types.AttributeValue) (PendingStart, error) {
-		return PendingStart{JobID: str(item, "id"), Input: str(item, "start_input")}, nil
+	return queryAs(ctx, st, in, page, func(item map[string]types.AttributeValue) (workflow.PendingStart, error) {
+		return workflow.PendingStart{JobID: str(item, "id"), Input: str(item, "start_input")}, nil
 	})
 }
 
@@ -208,7 +175,7 @@ func (st *Store) ClearStart(ctx context.Context, jobID string) error {
 		})
 		return err
 	})
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		return nil // already cleared, or the job has ended
 	}
 	return err
@@ -217,7 +184,7 @@ func (st *Store) ClearStart(ctx context.Context, jobID string) error {
 // DueBefore pages through certificates whose renewal time is before t and
 // that have no job in flight, oldest first. It reads the sparse due index,
 // so its cost follows the number of due certificates, not the total.
-func (st *Store) DueBefore(ctx context.Context, t time.Time, page PageRequest) ([]*domain.Certificate, string, error) {
+func (st *Store) DueBefore(ctx context.Context, t time.Time, page domain.PageRequest) ([]*domain.Certificate, string, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(st.stateTable),
 		IndexName:              aws.String(IndexDue),

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // SetCertStatus moves an idle certificate from one status to another
@@ -44,34 +45,17 @@ func (st *Store) MarkJobRunning(ctx context.Context, jobID string, at time.Time)
 		})
 		return err
 	})
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		return domain.Conflictf("job %s is not pending issuance", jobID)
 	}
 	return err
-}
-
-// Completion is everything written atomically when a job's certificate is issued.
-type Completion struct {
-	Job      *domain.Job
-	Version  *domain.CertificateVersion
-	RenewAt  time.Time
-	CSR      string
-	KeyAlg   string
-	Audit    *domain.AuditEvent
-	Approval string // the approval id that authorised a gated job, re-checked here
-	// ProfileVersion is the profile version issuance was checked against;
-	// a policy change meanwhile fails the completion.
-	ProfileVersion int64
-	// Governance, for a job that needs no approval, is the governance
-	// version its names were found ungoverned at.
-	Governance *int64
 }
 
 // CompleteIssuance stores the version (keyed by job id, so a retried
 // issuance can never store a second one), activates the certificate, ends the
 // job and appends the audit row. For a gated job the approval must still say
 // approved or bypassed: the last guard of invariant 2.
-func (st *Store) CompleteIssuance(ctx context.Context, c Completion) error {
+func (st *Store) CompleteIssuance(ctx context.Context, c workflow.Completion) error {
 	v := c.Version
 	verItem, err := versionItem(v)
 	if err != nil {
@@ -119,24 +103,9 @@ func (st *Store) CompleteIssuance(ctx context.Context, c Completion) error {
 	return st.commit(ctx, items, c.Audit)
 }
 
-// Failure ends a job as Failed (or Cancelled) with everything that goes with it.
-type Failure struct {
-	Job        *domain.Job
-	Status     domain.JobStatus // Failed or Cancelled
-	Error      string
-	CertStatus domain.CertStatus // status to restore on the certificate
-	// ExpireApproval, when set, is a still-pending request that can no longer
-	// be decided because its execution is ending. It is counted as an
-	// expired decision; Audits must include its approval_expired row.
-	ExpireApproval *domain.Approval
-	At             time.Time
-	RetryAt        time.Time // see Decision.RetryAt
-	Audits         []*domain.AuditEvent
-}
-
-// FailJob records a job's failure atomically. ErrConditionFailed means the
+// FailJob records a job's failure atomically. workflow.ErrChanged means the
 // job, certificate or request moved on meanwhile: re-read and decide again.
-func (st *Store) FailJob(ctx context.Context, f Failure) error {
+func (st *Store) FailJob(ctx context.Context, f workflow.Failure) error {
 	from := []domain.JobStatus{domain.JobAwaitingApproval, domain.JobPending, domain.JobRunning}
 	items := []types.TransactWriteItem{
 		st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At),
@@ -163,28 +132,20 @@ func (st *Store) FailJob(ctx context.Context, f Failure) error {
 	return st.commit(ctx, items, f.Audits...)
 }
 
-// Issuer is a CA's stored certificate.
-type Issuer struct {
-	ID        string    `json:"id"`
-	CAPEM     string    `json:"ca_certificate_pem"`
-	KeyID     string    `json:"kms_key_id"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 // GetIssuer reads an issuer's CA certificate.
-func (st *Store) GetIssuer(ctx context.Context, id string) (*Issuer, error) {
+func (st *Store) GetIssuer(ctx context.Context, id string) (*domain.Issuer, error) {
 	item, err := st.get(ctx, "ISSUER#"+id, "ISSUER", "issuer "+id)
 	if err != nil {
 		return nil, err
 	}
-	var is Issuer
+	var is domain.Issuer
 	return &is, unmarshal(item, &is)
 }
 
 // PutIssuerIfAbsent stores the CA certificate unless one exists; it returns
 // the stored issuer, which is the caller's only if created is true. Two cold
 // starts racing to create a CA therefore agree on one.
-func (st *Store) PutIssuerIfAbsent(ctx context.Context, is *Issuer, audit *domain.AuditEvent) (stored *Issuer, created bool, err error) {
+func (st *Store) PutIssuerIfAbsent(ctx context.Context, is *domain.Issuer, audit *domain.AuditEvent) (stored *domain.Issuer, created bool, err error) {
 	item, err := marshal(is)
 	if err != nil {
 		return nil, false, err
@@ -195,7 +156,7 @@ func (st *Store) PutIssuerIfAbsent(ctx context.Context, is *Issuer, audit *domai
 	err = st.commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}, audit)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		existing, getErr := st.GetIssuer(ctx, is.ID)
 		return existing, false, getErr
 	}

@@ -19,15 +19,9 @@ func (st *Store) GetJob(ctx context.Context, id string) (*domain.Job, error) {
 	return jobFromItem(item)
 }
 
-// JobFilter narrows ListJobs.
-type JobFilter struct {
-	CertificateID string
-	Status        string
-}
-
 // ListJobs lists jobs newest first, through the per-certificate index when a
 // certificate is given.
-func (st *Store) ListJobs(ctx context.Context, f JobFilter, page PageRequest) ([]*domain.Job, string, error) {
+func (st *Store) ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error) {
 	in := st.listQuery("JOB")
 	if f.CertificateID != "" {
 		in = &dynamodb.QueryInput{

@@ -11,19 +11,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-// DecisionMetric is the stored state of one (outcome, profile) series: the
-// decision counter and the pending-age histogram observed at each decision.
-type DecisionMetric struct {
-	Kind      domain.ApprovalKind
-	Outcome   string
-	ProfileID string
-	Count     int64
-	SumSecs   float64
-	// Buckets holds per-bucket (not cumulative) counts, one per
-	// domain.PendingAgeBuckets bound plus a final +Inf bucket.
-	Buckets []int64
-}
-
 // bucketAttr names the attribute counting observations that fall in the
 // bucket with upper bound bound (or above every bound: "inf").
 func bucketAttr(i int) string {
@@ -77,18 +64,18 @@ func (st *Store) observeDecision(kind domain.ApprovalKind, outcome, profileID st
 }
 
 // ListDecisionMetrics reads every decision series of one kind.
-func (st *Store) ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]DecisionMetric, error) {
+func (st *Store) ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error) {
 	in := st.listQuery(metricPartition(kind))
 	in.ScanIndexForward = aws.Bool(true)
-	var out []DecisionMetric
+	var out []domain.DecisionMetric
 	token := ""
 	for {
-		items, next, err := st.queryPage(ctx, in, PageRequest{Limit: 500, Token: token})
+		items, next, err := st.queryPage(ctx, in, domain.PageRequest{Limit: 500, Token: token})
 		if err != nil {
 			return nil, err
 		}
 		for _, item := range items {
-			m := DecisionMetric{Kind: kind, Outcome: str(item, "outcome"), ProfileID: str(item, "profile_id")}
+			m := domain.DecisionMetric{Kind: kind, Outcome: str(item, "outcome"), ProfileID: str(item, "profile_id")}
 			m.Count = num(item, "count")
 			m.SumSecs, _ = strconv.ParseFloat(numText(item, "sum_seconds"), 64)
 			for i := 0; i <= len(domain.PendingAgeBuckets); i++ {

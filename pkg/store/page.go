@@ -13,12 +13,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-// PageRequest asks for one page of a list.
-type PageRequest struct {
-	Limit int    // 1..500
-	Token string // opaque; empty for the first page
-}
-
 // encodeToken makes an opaque cursor from a LastEvaluatedKey. Every key
 // attribute in this schema is a string.
 func encodeToken(lek map[string]types.AttributeValue) string {
@@ -80,7 +74,7 @@ var indexKeys = map[string][]string{
 // matches more than needed, the cursor is built from the last item kept,
 // so it is always exact. A page may hold fewer items than asked (even none)
 // and still have a cursor: the caller follows it.
-func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, page PageRequest) ([]map[string]types.AttributeValue, string, error) {
+func (st *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, page domain.PageRequest) ([]map[string]types.AttributeValue, string, error) {
 	start, err := decodeToken(page.Token)
 	if err != nil {
 		return nil, "", err
@@ -161,7 +155,7 @@ func filter(in *dynamodb.QueryInput, eq map[string]string) {
 }
 
 // queryAs runs queryPage and decodes each item with decode.
-func queryAs[T any](ctx context.Context, st *Store, in *dynamodb.QueryInput, page PageRequest, decode func(map[string]types.AttributeValue) (T, error)) ([]T, string, error) {
+func queryAs[T any](ctx context.Context, st *Store, in *dynamodb.QueryInput, page domain.PageRequest, decode func(map[string]types.AttributeValue) (T, error)) ([]T, string, error) {
 	items, next, err := st.queryPage(ctx, in, page)
 	if err != nil {
 		return nil, "", err

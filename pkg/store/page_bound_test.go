@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/sivchari/kumo"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 // countingDB counts the Query calls a list makes.
@@ -75,7 +77,7 @@ func TestFilteredListsAreBoundedInWork(t *testing.T) {
 	var found []string
 	token, calls := "", 0
 	for {
-		items, next, err := st.queryPage(ctx, in(), PageRequest{Limit: 1, Token: token})
+		items, next, err := st.queryPage(ctx, in(), domain.PageRequest{Limit: 1, Token: token})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // Name governance. A name pattern declared by an approval-tier profile is
@@ -32,18 +33,11 @@ func markerKey(p domain.NamePattern) map[string]types.AttributeValue {
 	return key(markerPrefix+string(p), "GOV")
 }
 
-// Governance is what governs the names a write relies on: the version it
-// was read at and the governed patterns among those asked about.
-type Governance struct {
-	Version  int64
-	Governed map[domain.NamePattern]bool
-}
-
 // ReadGovernance reads the governance version, then which of patterns are
 // governed (strongly consistent). Reading the version first makes a check
 // of it at write time cover the markers read after it.
-func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*Governance, error) {
-	g := &Governance{Governed: map[domain.NamePattern]bool{}}
+func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*workflow.Governance, error) {
+	g := &workflow.Governance{Governed: map[domain.NamePattern]bool{}}
 	item, err := st.get(ctx, governancePK, governancePK, "governance")
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -129,7 +123,7 @@ func (st *Store) governanceItems(c *domain.GovernanceChange) []types.TransactWri
 }
 
 // CreateProfile inserts a new profile, the governance step it makes (if
-// any) and its audit row. ErrConditionFailed means the profile exists or
+// any) and its audit row. workflow.ErrChanged means the profile exists or
 // governance moved on: the caller re-reads.
 func (st *Store) CreateProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error {
 	create, err := st.profileCreate(p)
@@ -203,7 +197,7 @@ func (st *Store) UpdateProfile(ctx context.Context, p *domain.Profile, expectVer
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}}}, audit)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetProfile(ctx, p.ID)
 		switch {
 		case getErr != nil:
@@ -244,7 +238,7 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 		}})
 	}
 	err = st.commit(ctx, items, audit)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetProfile(ctx, a.ProfileID)
 		switch {
 		case a.ProfileEdit.Create && getErr == nil:
@@ -273,7 +267,7 @@ func (st *Store) DeleteProfile(ctx context.Context, p *domain.Profile, gov *doma
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(p.Version), ":zero": n(0)},
 	}}}
 	err := st.commit(ctx, append(items, st.governanceItems(gov)...), audit)
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetProfile(ctx, p.ID)
 		if getErr == nil && cur.CertificateCount > 0 {
 			return domain.Conflictf("profile %q is used by %d certificates; move or archive them first", p.ID, cur.CertificateCount)
@@ -294,7 +288,7 @@ func (st *Store) GetProfile(ctx context.Context, id string) (*domain.Profile, er
 }
 
 // ListProfiles lists profiles, newest first.
-func (st *Store) ListProfiles(ctx context.Context, page PageRequest) ([]*domain.Profile, string, error) {
+func (st *Store) ListProfiles(ctx context.Context, page domain.PageRequest) ([]*domain.Profile, string, error) {
 	return queryAs(ctx, st, st.listQuery("PROFILE"), page, as[domain.Profile])
 }
 

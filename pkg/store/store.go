@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // DB is the subset of the DynamoDB API the store uses.
@@ -41,10 +42,6 @@ type Store struct {
 func New(db DB, stateTable, auditTable string) *Store {
 	return &Store{db: db, stateTable: stateTable, auditTable: auditTable}
 }
-
-// ErrConditionFailed means a conditional write or a transaction's condition
-// did not hold: someone else changed the item first.
-var ErrConditionFailed = errors.New("store: condition failed")
 
 // tsLayout is fixed-width so that timestamps sort lexicographically in keys.
 const tsLayout = "2006-01-02T15:04:05.000000000Z"
@@ -112,9 +109,9 @@ func (st *Store) get(ctx context.Context, pk, sk, what string) (map[string]types
 const conflictRetries = 3
 
 // transact runs a TransactWriteItems call. A cancellation whose reasons are
-// all conditional-check failures becomes ErrConditionFailed; one caused by
+// all conditional-check failures becomes workflow.ErrChanged; one caused by
 // conflicting transactions is resent a few times and then also reported as
-// ErrConditionFailed, so callers re-read and reclassify instead of failing.
+// workflow.ErrChanged, so callers re-read and reclassify instead of failing.
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 	for attempt := 0; ; attempt++ {
@@ -128,12 +125,12 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 		}
 		switch cancellation(cancelled) {
 		case cancelledByCondition:
-			return fmt.Errorf("%w: %v", ErrConditionFailed, err)
+			return fmt.Errorf("%w: %v", workflow.ErrChanged, err)
 		case cancelledByConflict:
 			if attempt < conflictRetries && sleepJittered(ctx, attempt) {
 				continue
 			}
-			return fmt.Errorf("%w: still conflicting after %d attempts: %v", ErrConditionFailed, attempt+1, err)
+			return fmt.Errorf("%w: still conflicting after %d attempts: %v", workflow.ErrChanged, attempt+1, err)
 		default:
 			return transient(fmt.Errorf("store: transaction cancelled: %w", err))
 		}
@@ -189,7 +186,7 @@ func isConditionFailed(err error) bool {
 
 // write runs one conditional single-item write. A TransactionConflict
 // (the item is part of a transaction in progress) is retried like the SDK
-// retries throttling; a failed condition is ErrConditionFailed.
+// retries throttling; a failed condition is workflow.ErrChanged.
 func (st *Store) write(ctx context.Context, what string, call func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := call()
@@ -198,11 +195,11 @@ func (st *Store) write(ctx context.Context, what string, call func() error) erro
 		case err == nil:
 			return nil
 		case isConditionFailed(err):
-			return fmt.Errorf("%w: %s", ErrConditionFailed, what)
+			return fmt.Errorf("%w: %s", workflow.ErrChanged, what)
 		case errors.As(err, &conflict) && attempt < conflictRetries && sleepJittered(ctx, attempt):
 			continue
 		case errors.As(err, &conflict):
-			return fmt.Errorf("%w: %s: still conflicting: %v", ErrConditionFailed, what, err)
+			return fmt.Errorf("%w: %s: still conflicting: %v", workflow.ErrChanged, what, err)
 		}
 		return transient(fmt.Errorf("store: %s: %w", what, err))
 	}
@@ -257,7 +254,7 @@ func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, au
 // outcomeUnknown reports errors after which the transaction may or may not
 // have been applied: anything but a definitive answer from DynamoDB.
 func outcomeUnknown(err error) bool {
-	if errors.Is(err, ErrConditionFailed) {
+	if errors.Is(err, workflow.ErrChanged) {
 		return false
 	}
 	var re interface{ HTTPStatusCode() int }

@@ -26,6 +26,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 var (
@@ -81,7 +82,7 @@ func gatedJob(t *testing.T, st *store.Store) (*domain.Certificate, *domain.Job, 
 	c := &domain.Certificate{ID: "c1", CommonName: "a.example.com", SANs: []string{}, ProfileID: p.ID, IssuerID: "default", Status: domain.CertPending, CSR: "csr", CreatedAt: now, CurrentJobID: "j1"}
 	j := &domain.Job{ID: "j1", CertificateID: c.ID, ProfileID: p.ID, Type: domain.JobIssuance, Status: domain.JobAwaitingApproval, RequiresApproval: true, ApprovalID: "a1", RequestedBy: "alice", CSR: "csr", PrevCertStatus: domain.CertPending, CreatedAt: now}
 	a := &domain.Approval{ID: "a1", Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: j.ID, CertificateID: c.ID, ProfileID: p.ID, RequestedBy: "alice", RequestedType: domain.ActorUser, CreatedAt: now, ExpiresAt: now.Add(time.Hour), PrevCertStatus: domain.CertPending}
-	err := st.CreateCertificate(ctx, store.NewJob{Cert: c, Job: j, Approval: a, ProfileVersion: 1, StartInput: `{"job_id":"j1"}`,
+	err := st.CreateCertificate(ctx, workflow.NewJob{Cert: c, Job: j, Approval: a, ProfileVersion: 1, StartInput: `{"job_id":"j1"}`,
 		Audits: []*domain.AuditEvent{ev("certificate.created", c.ID)}})
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +90,8 @@ func gatedJob(t *testing.T, st *store.Store) (*domain.Certificate, *domain.Job, 
 	return c, j, a
 }
 
-func decision(a *domain.Approval, by string, state domain.ApprovalState) store.Decision {
-	d := store.Decision{Approval: a, State: state, DecidedBy: by, ActorType: domain.ActorUser, At: now, RetryAt: now.Add(time.Hour), Audit: ev("approval_"+string(state), a.ID)}
+func decision(a *domain.Approval, by string, state domain.ApprovalState) workflow.Decision {
+	d := workflow.Decision{Approval: a, State: state, DecidedBy: by, ActorType: domain.ActorUser, At: now, RetryAt: now.Add(time.Hour), Audit: ev("approval_"+string(state), a.ID)}
 	if state == domain.ApprovalApproved {
 		d.JobStatus = domain.JobPending
 	} else {
@@ -104,7 +105,7 @@ func TestDecideConditions(t *testing.T) {
 	st, _, _, _ := newStore(t)
 	ctx := t.Context()
 	_, _, a := gatedJob(t, st)
-	if err := st.Decide(ctx, decision(a, "alice", domain.ApprovalApproved)); !store.IsConditionFailed(err) {
+	if err := st.Decide(ctx, decision(a, "alice", domain.ApprovalApproved)); !workflow.IsChanged(err) {
 		t.Fatalf("the requester deciding: %v, want a failed condition", err)
 	}
 	stored, ok, err := st.StoreTaskToken(ctx, a.ID, "token-1")
@@ -112,13 +113,13 @@ func TestDecideConditions(t *testing.T) {
 		t.Fatalf("store token: %v %v %+v", ok, err, stored)
 	}
 	// Read before the token arrived: the decision must not pass.
-	if err := st.Decide(ctx, decision(a, "bob", domain.ApprovalApproved)); !store.IsConditionFailed(err) {
+	if err := st.Decide(ctx, decision(a, "bob", domain.ApprovalApproved)); !workflow.IsChanged(err) {
 		t.Fatalf("decision without the stored token: %v", err)
 	}
 	if err := st.Decide(ctx, decision(stored, "bob", domain.ApprovalApproved)); err != nil {
 		t.Fatalf("valid decision: %v", err)
 	}
-	if err := st.Decide(ctx, decision(stored, "carol", domain.ApprovalRejected)); !store.IsConditionFailed(err) {
+	if err := st.Decide(ctx, decision(stored, "carol", domain.ApprovalRejected)); !workflow.IsChanged(err) {
 		t.Fatalf("second decision: %v", err)
 	}
 	j, err := st.GetJob(ctx, "j1")
@@ -126,7 +127,7 @@ func TestDecideConditions(t *testing.T) {
 		t.Fatalf("job after approval: %+v %v", j, err)
 	}
 	// The decision waits in the hand-off queue until delivery is confirmed.
-	queued, _, err := st.PendingHandoffs(ctx, now.Add(time.Minute), store.PageRequest{Limit: 10})
+	queued, _, err := st.PendingHandoffs(ctx, now.Add(time.Minute), domain.PageRequest{Limit: 10})
 	if err != nil || len(queued) != 1 || queued[0].ID != "a1" || queued[0].TaskToken != "token-1" {
 		t.Fatalf("hand-off queue: %+v %v", queued, err)
 	}
@@ -136,7 +137,7 @@ func TestDecideConditions(t *testing.T) {
 	if err := st.ClearHandoff(ctx, "a1"); err != nil {
 		t.Fatalf("clearing twice must be harmless: %v", err)
 	}
-	if queued, _, _ := st.PendingHandoffs(ctx, now.Add(time.Minute), store.PageRequest{Limit: 10}); len(queued) != 0 {
+	if queued, _, _ := st.PendingHandoffs(ctx, now.Add(time.Minute), domain.PageRequest{Limit: 10}); len(queued) != 0 {
 		t.Fatalf("queue after clearing: %+v", queued)
 	}
 	// Once decided, a late token is not stored and the decision comes back.
@@ -164,7 +165,7 @@ func TestJobTransitionsPassStrictValidation(t *testing.T) {
 		t.Fatalf("certificate restored: %+v %v", c, err)
 	}
 	// The job left the start queue when it ended.
-	if q, _, err := st.PendingStarts(ctx, now.Add(time.Minute), store.PageRequest{Limit: 10}); err != nil || len(q) != 0 {
+	if q, _, err := st.PendingStarts(ctx, now.Add(time.Minute), domain.PageRequest{Limit: 10}); err != nil || len(q) != 0 {
 		t.Fatalf("start queue: %+v %v", q, err)
 	}
 }
@@ -173,28 +174,28 @@ func TestIssuanceAndTheStartQueue(t *testing.T) {
 	st, db, state, _ := newStore(t)
 	ctx := t.Context()
 	_, j, a := gatedJob(t, st)
-	q, _, err := st.PendingStarts(ctx, now.Add(time.Minute), store.PageRequest{Limit: 10})
+	q, _, err := st.PendingStarts(ctx, now.Add(time.Minute), domain.PageRequest{Limit: 10})
 	if err != nil || len(q) != 1 || q[0].JobID != "j1" || q[0].Input != `{"job_id":"j1"}` {
 		t.Fatalf("start queue: %+v %v", q, err)
 	}
-	if q, _, _ := st.PendingStarts(ctx, now.Add(-time.Minute), store.PageRequest{Limit: 10}); len(q) != 0 {
+	if q, _, _ := st.PendingStarts(ctx, now.Add(-time.Minute), domain.PageRequest{Limit: 10}); len(q) != 0 {
 		t.Fatalf("an entry younger than the cutoff was returned: %+v", q)
 	}
 	if err := st.ClearStart(ctx, "j1"); err != nil {
 		t.Fatal(err)
 	}
-	complete := store.Completion{Job: j, Approval: a.ID, ProfileVersion: 1, RenewAt: now.Add(time.Hour), CSR: "csr", KeyAlg: domain.KeyECDSAP256, Audit: ev("renewal_job_completed", j.ID),
+	complete := workflow.Completion{Job: j, Approval: a.ID, ProfileVersion: 1, RenewAt: now.Add(time.Hour), CSR: "csr", KeyAlg: domain.KeyECDSAP256, Audit: ev("renewal_job_completed", j.ID),
 		Version: &domain.CertificateVersion{CertificateID: "c1", JobID: j.ID, SerialNumber: "01", NotBefore: now, NotAfter: now.Add(2 * time.Hour), IssuedAt: now}}
 	if err := st.MarkJobRunning(ctx, j.ID, now); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("a job awaiting approval cannot run: %v", err)
 	}
 	// The last guard of invariant 2: completion re-checks the request.
 	forceJobStatus(t, db, state, j.ID, "Running")
-	if err := st.CompleteIssuance(ctx, complete); !store.IsConditionFailed(err) {
+	if err := st.CompleteIssuance(ctx, complete); !workflow.IsChanged(err) {
 		t.Fatalf("completing with the request still pending: %v", err)
 	}
 	s, _ := st.GetApproval(ctx, a.ID)
-	if err := st.Decide(ctx, decision(s, "bob", domain.ApprovalApproved)); !store.IsConditionFailed(err) {
+	if err := st.Decide(ctx, decision(s, "bob", domain.ApprovalApproved)); !workflow.IsChanged(err) {
 		t.Fatalf("deciding for a job that is no longer waiting: %v", err)
 	}
 	forceJobStatus(t, db, state, j.ID, "AwaitingApproval")
@@ -212,7 +213,7 @@ func TestIssuanceAndTheStartQueue(t *testing.T) {
 	}
 	again := complete
 	again.Audit = ev("renewal_job_completed", j.ID)
-	if err := st.CompleteIssuance(ctx, again); !store.IsConditionFailed(err) {
+	if err := st.CompleteIssuance(ctx, again); !workflow.IsChanged(err) {
 		t.Fatalf("a second completion must fail its conditions: %v", err)
 	}
 	v, err := st.GetVersion(ctx, "c1", j.ID)
@@ -288,7 +289,7 @@ func TestTransactionConflictsAreRetriedThenReportedAsRaces(t *testing.T) {
 	f.conflicts = 100
 	q := domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile()
 	err := st.CreateProfile(t.Context(), q, nil, ev("profile.created", "q"))
-	if !store.IsConditionFailed(err) {
+	if !workflow.IsChanged(err) {
 		t.Fatalf("lasting contention must be reported as a race the caller reclassifies (a 409), not a 500: %v", err)
 	}
 }

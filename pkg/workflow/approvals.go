@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // MaxNoteLen bounds a decision note.
@@ -48,7 +46,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 			}
 		}
 		err = s.Store.Decide(ctx, d)
-		if store.IsConditionFailed(err) {
+		if IsChanged(err) {
 			if stale := s.staleEdit(ctx, a); stale != "" && state == domain.ApprovalApproved {
 				return nil, s.rejectStale(ctx, a, stale)
 			}
@@ -82,9 +80,9 @@ func decidable(a *domain.Approval, actor domain.Actor) error {
 
 // decision builds the transition for a decision on a, including what happens
 // to its job and certificate.
-func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by string, byType domain.ActorType, note string) store.Decision {
+func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by string, byType domain.ActorType, note string) Decision {
 	now := s.now()
-	d := store.Decision{
+	d := Decision{
 		Approval: a, State: state, DecidedBy: by, ActorType: byType, Note: note, At: now,
 		RetryAt: now.Add(RenewalRetryBackoff),
 	}
@@ -125,7 +123,7 @@ func (s *Service) handOff(ctx context.Context, a *domain.Approval, outcome strin
 		return
 	}
 	err := s.Exec.SendDecision(ctx, a.TaskToken, outcome)
-	if err != nil && !errors.Is(err, stepfn.ErrTokenUnknown) {
+	if err != nil && !errors.Is(err, ErrTokenUnknown) {
 		s.log().ErrorContext(ctx, "decision recorded but hand-off to the execution failed; the reaper will send it again",
 			"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
 		return
@@ -141,13 +139,13 @@ func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
 	token := ""
 	cutoff := s.now().Add(-s.handoffGrace())
 	for {
-		queued, next, err := s.Store.PendingHandoffs(ctx, cutoff, store.PageRequest{Limit: reapPageSize, Token: token})
+		queued, next, err := s.Store.PendingHandoffs(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return sent, failed, err
 		}
 		for _, a := range queued {
 			err := s.Exec.SendDecision(ctx, a.TaskToken, string(a.State))
-			if err != nil && !errors.Is(err, stepfn.ErrTokenUnknown) {
+			if err != nil && !errors.Is(err, ErrTokenUnknown) {
 				failed++
 				s.log().ErrorContext(ctx, "redelivery failed; will retry", "approval_id", a.ID, "error", err)
 				continue
@@ -183,7 +181,7 @@ func (s *Service) view(a *domain.Approval) *domain.ApprovalView {
 }
 
 // ListApprovals lists requests, validating the filters.
-func (s *Service) ListApprovals(ctx context.Context, f store.ApprovalFilter, page store.PageRequest) ([]*domain.ApprovalView, string, error) {
+func (s *Service) ListApprovals(ctx context.Context, f domain.ApprovalFilter, page domain.PageRequest) ([]*domain.ApprovalView, string, error) {
 	if f.State != "" {
 		if _, ok := domain.ParseApprovalState(f.State); !ok {
 			return nil, "", domain.Invalidf("state must be one of pending, approved, rejected, expired, bypassed")

@@ -9,8 +9,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/csr"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // CreateCertificate registers a certificate and starts its issuance job at
@@ -139,13 +137,13 @@ func (e *renewalRefused) Error() string { return e.err.Error() }
 func (e *renewalRefused) Unwrap() error { return e.err }
 
 type jobPlan struct {
-	nj    store.NewJob
-	input stepfn.Input
+	nj    NewJob
+	input ExecutionInput
 }
 
 // queued returns the job write with the execution input attached, so the
 // job enters the start queue atomically with its creation.
-func (p jobPlan) queued() store.NewJob {
+func (p jobPlan) queued() NewJob {
 	raw, _ := json.Marshal(p.input) // plain strings, numbers and bools
 	p.nj.StartInput = string(raw)
 	return p.nj
@@ -224,13 +222,13 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		UpdatedAt:        now,
 	}
 	cert.CurrentJobID = job.ID
-	nj := store.NewJob{Cert: cert, Job: job, ProfileVersion: profile.Version, Governance: governance}
+	nj := NewJob{Cert: cert, Job: job, ProfileVersion: profile.Version, Governance: governance}
 	nj.Audits = append(nj.Audits, &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRenewalTriggered,
 		ResourceType: "job", ResourceID: job.ID, Timestamp: now,
 		Details: map[string]any{"certificate_id": cert.ID, "type": string(jobType), "requires_approval": profile.RequiresApproval},
 	})
-	input := stepfn.Input{JobID: job.ID, CertificateID: cert.ID, TimeoutSeconds: int64(s.ApprovalTimeout.Seconds())}
+	input := ExecutionInput{JobID: job.ID, CertificateID: cert.ID, TimeoutSeconds: int64(s.ApprovalTimeout.Seconds())}
 	if !profile.RequiresApproval {
 		return jobPlan{nj: nj, input: input}, nil
 	}

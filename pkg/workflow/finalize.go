@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // FinalizeInput is what the ResolveTimeout and RecordFailure states send.
@@ -82,7 +80,7 @@ func (s *Service) RepairJob(ctx context.Context, actor domain.Actor, jobID strin
 	if err != nil {
 		return nil, err
 	}
-	if status == stepfn.StatusRunning {
+	if status == ExecutionRunning {
 		return nil, domain.Conflictf("job %s: its execution is running and will finish it; nothing to repair", jobID)
 	}
 	msg := fmt.Sprintf("repaired by %s: the workflow execution had ended (%s) before the job finished", actor.ID, status)
@@ -109,7 +107,7 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		d := s.decision(a, domain.ApprovalExpired, domain.SystemReaper, domain.ActorSystem, "")
 		d.Audit.Details["via"] = via
 		err = s.Store.Decide(ctx, d)
-		if store.IsConditionFailed(err) {
+		if IsChanged(err) {
 			continue
 		}
 		if err != nil {
@@ -144,7 +142,7 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 			return nil
 		}
 		now := s.now()
-		f := store.Failure{Job: job, Status: domain.JobFailed, Error: msg, CertStatus: job.PrevCertStatus, At: now, RetryAt: now.Add(RenewalRetryBackoff)}
+		f := Failure{Job: job, Status: domain.JobFailed, Error: msg, CertStatus: job.PrevCertStatus, At: now, RetryAt: now.Add(RenewalRetryBackoff)}
 		if job.PrevCertStatus == domain.CertPending {
 			f.CertStatus = domain.CertFailed // never issued: say so rather than look merely new
 		}
@@ -174,7 +172,7 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 			})
 		}
 		err = s.Store.FailJob(ctx, f)
-		if store.IsConditionFailed(err) {
+		if IsChanged(err) {
 			continue
 		}
 		if err == nil && f.ExpireApproval != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/csr"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // Authorities returns the CA for an issuer id.
@@ -134,7 +133,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		IssuedAt:          now,
 		GovernanceVersion: governance,
 	}
-	c := store.Completion{
+	c := Completion{
 		Job:            job,
 		Version:        version,
 		RenewAt:        leaf.NotAfter.Add(-time.Duration(profile.RenewBeforeSeconds) * time.Second),
@@ -155,7 +154,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		c.Approval = job.ApprovalID
 	}
 	err = s.Store.CompleteIssuance(ctx, c)
-	if store.IsConditionFailed(err) {
+	if IsChanged(err) {
 		// A concurrent attempt may have completed the job; if so, its result stands.
 		if again, getErr := s.Store.GetJob(ctx, job.ID); getErr == nil && again.Status == domain.JobCompleted {
 			return s.issued(ctx, again)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // requestProfileEdit records a gated change of cur as a profile_edit
@@ -47,9 +46,9 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 // profileEditDecision fills in what a decision on a profile_edit request
 // does: approval applies (or deletes) at the base version; anything else
 // drops the edit and releases the profile.
-func (s *Service) profileEditDecision(d *store.Decision, note string) {
+func (s *Service) profileEditDecision(d *Decision, note string) {
 	a, edit := d.Approval, d.Approval.ProfileEdit
-	change := &store.ProfileChange{ID: a.ProfileID, ApprovalID: a.ID, BaseVersion: edit.BaseVersion, Base: edit.Base, Create: edit.Create}
+	change := &ProfileChange{ID: a.ProfileID, ApprovalID: a.ID, BaseVersion: edit.BaseVersion, Base: edit.Base, Create: edit.Create}
 	d.Profile = change
 	if d.State != domain.ApprovalApproved {
 		return
@@ -80,7 +79,7 @@ func (s *Service) profileEditDecision(d *store.Decision, note string) {
 // profile change the governance step it makes, recorded in the change's
 // audit row: the write then applies only if governance is still at that
 // version.
-func (s *Service) stepGovernance(ctx context.Context, d *store.Decision) error {
+func (s *Service) stepGovernance(ctx context.Context, d *Decision) error {
 	c := d.Profile
 	var before, after []domain.NamePattern
 	if c.Base != nil {
@@ -144,7 +143,7 @@ func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason st
 		d.Reason = reason
 		d.Audit.Details["reason"] = reason
 		err = s.Store.Decide(ctx, d)
-		if store.IsConditionFailed(err) {
+		if IsChanged(err) {
 			continue // decided or changed meanwhile: read again and tell the truth
 		}
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // checkPool stores IAM ARNs in a pool in canonical form, so the pool
@@ -92,7 +91,7 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in doma
 			Details: map[string]any{"requires_approval": p.RequiresApproval, "version": p.Version, "allowed_names": p.AllowedNames, "governance": gov},
 		}
 		err = s.Store.CreateProfile(ctx, p, gov, audit)
-		if !store.IsConditionFailed(err) {
+		if !IsChanged(err) {
 			if err != nil {
 				return nil, nil, err
 			}
@@ -177,6 +176,6 @@ func (s *Service) GetProfile(ctx context.Context, id string) (*domain.Profile, e
 }
 
 // ListProfiles lists profiles.
-func (s *Service) ListProfiles(ctx context.Context, page store.PageRequest) ([]*domain.Profile, string, error) {
+func (s *Service) ListProfiles(ctx context.Context, page domain.PageRequest) ([]*domain.Profile, string, error) {
 	return s.Store.ListProfiles(ctx, page)
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // ReapResult summarises one reaper run.
@@ -47,7 +45,7 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	cutoff := s.now().Add(-s.ApprovalTimeout)
 	token := ""
 	for {
-		stale, next, err := s.Store.PendingOlderThan(ctx, cutoff, store.PageRequest{Limit: reapPageSize, Token: token})
+		stale, next, err := s.Store.PendingOlderThan(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return res, err
 		}
@@ -88,12 +86,12 @@ func (s *Service) restartQueued(ctx context.Context) (started, failed int, err e
 	token := ""
 	cutoff := s.now().Add(-s.handoffGrace())
 	for {
-		queued, next, err := s.Store.PendingStarts(ctx, cutoff, store.PageRequest{Limit: reapPageSize, Token: token})
+		queued, next, err := s.Store.PendingStarts(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return started, failed, err
 		}
 		for _, q := range queued {
-			var in stepfn.Input
+			var in ExecutionInput
 			if err := json.Unmarshal([]byte(q.Input), &in); err != nil || in.JobID != q.JobID {
 				failed++
 				s.log().ErrorContext(ctx, "reaper: queued start has no valid input", "job_id", q.JobID, "error", err)
@@ -121,7 +119,7 @@ func (s *Service) restartQueued(ctx context.Context) (started, failed int, err e
 // length of the hand-off and start queues (entries past the grace period:
 // what the run could not clear), and reports them.
 func (s *Service) measureQueues(ctx context.Context, res *ReapResult) error {
-	oldest, _, err := s.Store.PendingOlderThan(ctx, s.now(), store.PageRequest{Limit: 1})
+	oldest, _, err := s.Store.PendingOlderThan(ctx, s.now(), domain.PageRequest{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -129,11 +127,11 @@ func (s *Service) measureQueues(ctx context.Context, res *ReapResult) error {
 		res.OldestPendingSeconds = int64(s.now().Sub(oldest[0].CreatedAt).Seconds())
 	}
 	cutoff := s.now().Add(-s.handoffGrace())
-	handoffs, _, err := s.Store.PendingHandoffs(ctx, cutoff, store.PageRequest{Limit: reapPageSize})
+	handoffs, _, err := s.Store.PendingHandoffs(ctx, cutoff, domain.PageRequest{Limit: reapPageSize})
 	if err != nil {
 		return err
 	}
-	starts, _, err := s.Store.PendingStarts(ctx, cutoff, store.PageRequest{Limit: reapPageSize})
+	starts, _, err := s.Store.PendingStarts(ctx, cutoff, domain.PageRequest{Limit: reapPageSize})
 	if err != nil {
 		return err
 	}

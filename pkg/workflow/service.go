@@ -11,18 +11,15 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-
-	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // Executions starts renewal executions and resumes waiting ones.
 type Executions interface {
-	Start(ctx context.Context, in stepfn.Input) error
+	Start(ctx context.Context, in ExecutionInput) error
 	SendDecision(ctx context.Context, token, outcome string) error
 	ExecutionARN(jobID string) string
-	// Status is the status of the job's execution (stepfn.StatusRunning,
-	// …, or stepfn.StatusMissing).
+	// Status is the status of the job's execution (ExecutionRunning,
+	// …, or ExecutionMissing).
 	Status(ctx context.Context, jobID string) (string, error)
 }
 
@@ -61,7 +58,7 @@ func (s *Service) observe(outcome, profileID string, age time.Duration) {
 }
 
 // observeDecision reports a recorded decision and the request's pending age.
-func (s *Service) observeDecision(d store.Decision) {
+func (s *Service) observeDecision(d Decision) {
 	s.observe(string(d.State), d.Approval.ProfileID, d.At.Sub(d.Approval.CreatedAt))
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 )
 
 // SweepResult summarises one sweep run.
@@ -29,7 +28,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	profiles := map[string]*domain.Profile{} // one read per profile per run
 	token := ""
 	for {
-		due, next, err := s.Store.DueBefore(ctx, s.now(), store.PageRequest{Limit: reapPageSize, Token: token})
+		due, next, err := s.Store.DueBefore(ctx, s.now(), domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return res, err
 		}
@@ -100,7 +99,7 @@ func (s *Service) refreshStatus(ctx context.Context, c *domain.Certificate) {
 	switch {
 	case err == nil:
 		c.Status = to
-	case !store.IsConditionFailed(err):
+	case !IsChanged(err):
 		s.log().WarnContext(ctx, "sweep: could not update certificate status", "certificate_id", c.ID, "error", err)
 	}
 }
@@ -115,7 +114,7 @@ func (s *Service) deferRefused(ctx context.Context, c *domain.Certificate, refus
 		ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
 		Details: map[string]any{"reason": refused.Error(), "retry_at": now.Add(RenewalRetryBackoff)},
 	}
-	if err := s.Store.DeferRenewal(ctx, c.ID, now.Add(RenewalRetryBackoff), audit); err != nil && !store.IsConditionFailed(err) {
+	if err := s.Store.DeferRenewal(ctx, c.ID, now.Add(RenewalRetryBackoff), audit); err != nil && !IsChanged(err) {
 		s.log().WarnContext(ctx, "sweep: could not defer the refused renewal", "certificate_id", c.ID, "error", err)
 	}
 }

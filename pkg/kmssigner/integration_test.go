@@ -1,4 +1,4 @@
-package ca
+package kmssigner
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/sivchari/kumo"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 )
 
 // TestKMSIntegration runs the CA over the real KMS wire protocol against the
@@ -42,18 +44,18 @@ func TestKMSIntegration(t *testing.T) {
 	}
 	keyID := aws.ToString(created.KeyMetadata.KeyId)
 
-	signer, err := NewKMSSigner(ctx, client, keyID)
+	signer, err := New(ctx, client, keyID)
 	if err != nil {
-		t.Fatalf("NewKMSSigner: %v", err)
+		t.Fatalf("NewSigner: %v", err)
 	}
 	now := time.Now()
-	caDER, err := NewCACertificate(signer, "default", now)
+	caDER, err := ca.NewCACertificate(signer, "default", now)
 	if err != nil {
-		t.Fatalf("NewCACertificate: %v", err)
+		t.Fatalf("ca.NewCACertificate: %v", err)
 	}
-	authority, err := NewAuthority(caDER, signer)
+	authority, err := ca.NewAuthority(caDER, signer)
 	if err != nil {
-		t.Fatalf("NewAuthority: %v", err)
+		t.Fatalf("ca.NewAuthority: %v", err)
 	}
 
 	leafKey := newKey(t)
@@ -62,7 +64,7 @@ func TestKMSIntegration(t *testing.T) {
 		DNSNames: []string{"svc.example.com", "api.example.com"},
 	})
 	dnsNames := []string{"api.example.com", "svc.example.com"}
-	leaf, err := authority.Issue(LeafRequest{
+	leaf, err := authority.Issue(ca.LeafRequest{
 		CSR:         csr,
 		CommonName:  "svc.example.com",
 		DNSNames:    dnsNames,

@@ -1,4 +1,6 @@
-package ca
+// Package kmssigner is a crypto.Signer whose private key never leaves AWS
+// KMS: the CA signs certificates (package ca) through it.
+package kmssigner
 
 import (
 	"context"
@@ -22,76 +24,76 @@ type KMS interface {
 	GetPublicKey(ctx context.Context, in *kms.GetPublicKeyInput, optFns ...func(*kms.Options)) (*kms.GetPublicKeyOutput, error)
 }
 
-// KMSSigner is a crypto.Signer backed by an ECC_NIST_P256 SIGN_VERIFY KMS
+// Signer is a crypto.Signer backed by an ECC_NIST_P256 SIGN_VERIFY KMS
 // key. The private key never leaves KMS: Sign sends the SHA-256 digest
 // (MessageType DIGEST) and gets back an ASN.1 ECDSA signature.
 //
 // crypto.Signer's Sign takes no context, so it uses the context the signer
 // was built with; use WithContext to bind a per-request context, or call
 // SignContext directly.
-type KMSSigner struct {
+type Signer struct {
 	api   KMS
 	keyID string
 	pub   *ecdsa.PublicKey
 	ctx   context.Context
 }
 
-var _ crypto.Signer = (*KMSSigner)(nil)
+var _ crypto.Signer = (*Signer)(nil)
 
-// NewKMSSigner fetches the key's public key once and checks that the key is
+// NewSigner fetches the key's public key once and checks that the key is
 // an ECC_NIST_P256 signing key. ctx is used for this call and kept for Sign.
-func NewKMSSigner(ctx context.Context, api KMS, keyID string) (*KMSSigner, error) {
+func New(ctx context.Context, api KMS, keyID string) (*Signer, error) {
 	if keyID == "" {
-		return nil, errors.New("ca: kms signer: no key id")
+		return nil, errors.New("kmssigner: signer: no key id")
 	}
 	out, err := api.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(keyID)})
 	if err != nil {
-		return nil, fmt.Errorf("ca: kms get public key %s: %w", keyID, err)
+		return nil, fmt.Errorf("kmssigner: get public key %s: %w", keyID, err)
 	}
 	// The public key itself is checked below; the label, when given, too.
 	if out.KeySpec != "" && out.KeySpec != types.KeySpecEccNistP256 {
-		return nil, fmt.Errorf("ca: kms key %s has key spec %q, want %q", keyID, out.KeySpec, types.KeySpecEccNistP256)
+		return nil, fmt.Errorf("kmssigner: key %s has key spec %q, want %q", keyID, out.KeySpec, types.KeySpecEccNistP256)
 	}
 	if out.KeyUsage != types.KeyUsageTypeSignVerify {
-		return nil, fmt.Errorf("ca: kms key %s has key usage %q, want %q", keyID, out.KeyUsage, types.KeyUsageTypeSignVerify)
+		return nil, fmt.Errorf("kmssigner: key %s has key usage %q, want %q", keyID, out.KeyUsage, types.KeyUsageTypeSignVerify)
 	}
 	// The key spec says P-256; the DER is what certificates will carry, so
 	// check that too rather than trust the label.
 	parsed, err := x509.ParsePKIXPublicKey(out.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("ca: kms key %s: parse public key: %w", keyID, err)
+		return nil, fmt.Errorf("kmssigner: key %s: parse public key: %w", keyID, err)
 	}
 	pub, ok := parsed.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("ca: kms key %s: public key is %T, want an ECDSA P-256 key", keyID, parsed)
+		return nil, fmt.Errorf("kmssigner: key %s: public key is %T, want an ECDSA P-256 key", keyID, parsed)
 	}
-	return &KMSSigner{api: api, keyID: keyID, pub: pub, ctx: ctx}, nil
+	return &Signer{api: api, keyID: keyID, pub: pub, ctx: ctx}, nil
 }
 
 // WithContext returns a copy of s whose Sign uses ctx.
-func (s *KMSSigner) WithContext(ctx context.Context) *KMSSigner {
+func (s *Signer) WithContext(ctx context.Context) crypto.Signer {
 	c := *s
 	c.ctx = ctx
 	return &c
 }
 
 // Public returns the key's *ecdsa.PublicKey.
-func (s *KMSSigner) Public() crypto.PublicKey { return s.pub }
+func (s *Signer) Public() crypto.PublicKey { return s.pub }
 
 // Sign implements crypto.Signer using the signer's stored context. rand is
 // unused: KMS supplies the randomness.
-func (s *KMSSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+func (s *Signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return s.SignContext(s.ctx, digest, opts)
 }
 
 // SignContext signs a SHA-256 digest with the KMS key. Any other hash is
 // refused: the key only supports ECDSA_SHA_256.
-func (s *KMSSigner) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+func (s *Signer) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if opts == nil || opts.HashFunc() != crypto.SHA256 {
-		return nil, fmt.Errorf("ca: kms key %s signs SHA-256 digests only, got %v", s.keyID, hashOf(opts))
+		return nil, fmt.Errorf("kmssigner: key %s signs SHA-256 digests only, got %v", s.keyID, hashOf(opts))
 	}
 	if len(digest) != sha256.Size {
-		return nil, fmt.Errorf("ca: kms key %s: digest is %d bytes, want %d", s.keyID, len(digest), sha256.Size)
+		return nil, fmt.Errorf("kmssigner: key %s: digest is %d bytes, want %d", s.keyID, len(digest), sha256.Size)
 	}
 	out, err := s.api.Sign(ctx, &kms.SignInput{
 		KeyId:            aws.String(s.keyID),
@@ -100,12 +102,12 @@ func (s *KMSSigner) SignContext(ctx context.Context, digest []byte, opts crypto.
 		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ca: kms sign with key %s: %w", s.keyID, err)
+		return nil, fmt.Errorf("kmssigner: sign with key %s: %w", s.keyID, err)
 	}
 	// Verify locally so a wrong key or a corrupt response fails here, not in
 	// a relying party.
 	if !ecdsa.VerifyASN1(s.pub, digest, out.Signature) {
-		return nil, fmt.Errorf("ca: kms sign with key %s: signature does not verify with the key's public key", s.keyID)
+		return nil, fmt.Errorf("kmssigner: sign with key %s: signature does not verify with the key's public key", s.keyID)
 	}
 	return out.Signature, nil
 }

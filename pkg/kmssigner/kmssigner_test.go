@@ -1,4 +1,4 @@
-package ca
+package kmssigner
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 )
 
 // fakeKMS signs with an in-memory key and records what it was asked.
@@ -66,9 +68,9 @@ func (f *fakeKMS) Sign(ctx context.Context, in *kms.SignInput, _ ...func(*kms.Op
 	return &kms.SignOutput{KeyId: in.KeyId, Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
-func TestNewKMSSigner(t *testing.T) {
+func TestNew(t *testing.T) {
 	f := newFakeKMS(t)
-	s, err := NewKMSSigner(context.Background(), f, "alias/ca")
+	s, err := New(context.Background(), f, "alias/ca")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestNewKMSSigner(t *testing.T) {
 	}
 }
 
-func TestNewKMSSignerErrors(t *testing.T) {
+func TestNewSignerErrors(t *testing.T) {
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	p384DER, _ := x509.MarshalPKIXPublicKey(&p384.PublicKey)
 
@@ -88,7 +90,7 @@ func TestNewKMSSignerErrors(t *testing.T) {
 		want   string
 	}{
 		{"no key id", "", func(*fakeKMS) {}, "no key id"},
-		{"API error", "k", func(f *fakeKMS) { f.getErr = errors.New("AccessDenied") }, "kms get public key k: AccessDenied"},
+		{"API error", "k", func(f *fakeKMS) { f.getErr = errors.New("AccessDenied") }, "get public key k: AccessDenied"},
 		{"RSA key spec", "k", func(f *fakeKMS) { f.spec = types.KeySpecRsa2048 }, `key spec "RSA_2048", want "ECC_NIST_P256"`},
 		{"encryption key", "k", func(f *fakeKMS) { f.usage = types.KeyUsageTypeEncryptDecrypt }, `key usage "ENCRYPT_DECRYPT"`},
 		{"garbage DER", "k", func(f *fakeKMS) { f.pubDER = []byte{1, 2, 3} }, "parse public key"},
@@ -98,9 +100,9 @@ func TestNewKMSSignerErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeKMS(t)
 			tt.modify(f)
-			_, err := NewKMSSigner(context.Background(), f, tt.keyID)
+			_, err := New(context.Background(), f, tt.keyID)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("NewKMSSigner: %v, want error containing %q", err, tt.want)
+				t.Fatalf("NewSigner: %v, want error containing %q", err, tt.want)
 			}
 		})
 	}
@@ -108,10 +110,10 @@ func TestNewKMSSignerErrors(t *testing.T) {
 
 type ctxKey struct{}
 
-func TestKMSSignerSign(t *testing.T) {
+func TestSignerSign(t *testing.T) {
 	f := newFakeKMS(t)
 	built := context.WithValue(context.Background(), ctxKey{}, "built")
-	s, err := NewKMSSigner(built, f, "alias/ca")
+	s, err := New(built, f, "alias/ca")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,7 @@ func TestKMSSignerSign(t *testing.T) {
 	}
 }
 
-func TestKMSSignerSignErrors(t *testing.T) {
+func TestSignerSignErrors(t *testing.T) {
 	d256 := sha256.Sum256([]byte("x"))
 	d384 := make([]byte, 48)
 
@@ -159,13 +161,13 @@ func TestKMSSignerSignErrors(t *testing.T) {
 		{"nil opts", d256[:], nil, nil, "signs SHA-256 digests only, got no hash"},
 		{"no hash", d256[:], crypto.Hash(0), nil, "signs SHA-256 digests only"},
 		{"short digest", d256[:31], crypto.SHA256, nil, "digest is 31 bytes, want 32"},
-		{"API error", d256[:], crypto.SHA256, func(f *fakeKMS) { f.signErr = errors.New("KMSInvalidStateException") }, "kms sign with key k: KMSInvalidStateException"},
+		{"API error", d256[:], crypto.SHA256, func(f *fakeKMS) { f.signErr = errors.New("KMSInvalidStateException") }, "sign with key k: KMSInvalidStateException"},
 		{"wrong key", d256[:], crypto.SHA256, func(f *fakeKMS) { f.signWith = newKey(t) }, "signature does not verify"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeKMS(t)
-			s, err := NewKMSSigner(context.Background(), f, "k")
+			s, err := New(context.Background(), f, "k")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,21 +185,21 @@ func TestKMSSignerSignErrors(t *testing.T) {
 	}
 }
 
-// TestKMSSignerAsCA runs the CA with the KMS signer over the fake.
-func TestKMSSignerAsCA(t *testing.T) {
-	s, err := NewKMSSigner(context.Background(), newFakeKMS(t), "k")
+// TestSignerAsCA runs the CA with the KMS signer over the fake.
+func TestSignerAsCA(t *testing.T) {
+	s, err := New(context.Background(), newFakeKMS(t), "k")
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := NewCACertificate(s, "default", testNow)
+	der, err := ca.NewCACertificate(s, "default", testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAuthority(der, s)
+	a, err := ca.NewAuthority(der, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := a.Issue(LeafRequest{CSR: newCSR(t, newKey(t), &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow})
+	leaf, err := a.Issue(ca.LeafRequest{CSR: newCSR(t, newKey(t), &x509.CertificateRequest{}), CommonName: "a.example", DNSNames: []string{"a.example"}, Validity: 24 * time.Hour, KeyUsage: ecKU, ExtKeyUsage: serverAuth, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,337 @@
+package bench
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+)
+
+// maxInitRatio is the cold-start budget of one function: its median init
+// time at most this many times the bare function's.
+const maxInitRatio = 1.10
+
+// initRuns is the number of measured cold starts of each binary.
+const initRuns = 30
+
+// coldStartTimeout bounds one cold start: exec to the first Runtime API poll.
+const coldStartTimeout = 15 * time.Second
+
+// The fake KMS key every function is configured with; the issue function
+// reads its public key at cold start.
+const benchKeyID = "arn:aws:kms:us-east-1:123456789012:key/0b3c2d1e-0000-4000-8000-00000000be4c"
+
+// BenchmarkInitTime measures each function's cold-start init, from exec to
+// its first Runtime API poll (GET /2018-06-01/runtime/invocation/next), and
+// checks the median against the bare function's. Lambda runs linux/arm64;
+// when this host cannot execute that, the binaries measured are built for
+// the host's GOOS/GOARCH with the same flags.
+func BenchmarkInitTime(b *testing.B) {
+	goos, goarch := runtime.GOOS, runtime.GOARCH
+	paths := lambdaBinaries(b, goos, goarch)
+	names := binaryNames()
+
+	rt := newFakeRuntimeAPI()
+	defer rt.Close()
+	fake := newFakeAWS(b)
+	defer fake.Close()
+	dir := b.TempDir()
+
+	samples := map[string][]time.Duration{}
+	calls := map[string]map[string]int{} // name -> AWS operation -> calls, all cold starts
+	starts := map[string]int{}
+	// Round 0 warms the page cache and is not recorded. Each round starts
+	// one binary later than the one before, so none always follows another.
+	for round := range initRuns + 1 {
+		for i := range names {
+			name := names[(round+i)%len(names)]
+			before := fake.count()
+			d, err := coldStart(rt, paths[name], lambdaEnv(name, rt.addr, fake.URL, dir))
+			if err != nil {
+				b.Fatalf("%s: cold start: %v", name, err)
+			}
+			starts[name]++
+			if calls[name] == nil {
+				calls[name] = map[string]int{}
+			}
+			for _, op := range fake.since(before) {
+				calls[name][op]++
+			}
+			if round > 0 {
+				samples[name] = append(samples[name], d)
+			}
+		}
+	}
+
+	medians := map[string]time.Duration{}
+	for b.Loop() {
+		for _, name := range names {
+			medians[name] = median(samples[name])
+		}
+	}
+
+	if goos == lambdaGOOS && goarch == lambdaGOARCH {
+		fmt.Printf("\nCold-start init, %s/%s (the size table's binaries)", goos, goarch)
+	} else {
+		fmt.Printf("\nCold-start init, %s/%s: host-architecture builds, same flags (%s cannot execute %s/%s binaries)",
+			goos, goarch, goos+"/"+goarch, lambdaGOOS, lambdaGOARCH)
+	}
+	fmt.Printf(";\nexec to the first Runtime API poll, median of %d cold starts each, round-robin across binaries after one unrecorded round\n(budget: at most %.2f× the bare function's median):\n", initRuns, maxInitRatio)
+	fmt.Printf("  %-14s %9s %8s %8s  %-11s  %s\n", "function", "median ms", "× bare", "budget", "", "AWS calls per cold start")
+	bare := float64(medians[bareName])
+	var over []string
+	for _, name := range names {
+		ms := float64(medians[name]) / float64(time.Millisecond)
+		ratio := float64(medians[name]) / bare
+		budget, flag := "-", ""
+		if name != bareName {
+			budget = fmt.Sprintf("%.2f×", maxInitRatio)
+			if ratio > maxInitRatio {
+				flag = "OVER BUDGET"
+				over = append(over, fmt.Sprintf("%s (%.2f× bare)", name, ratio))
+			}
+			b.ReportMetric(ratio, "x-bare-init/"+name)
+		}
+		fmt.Printf("  %-14s %9.2f %8.2f %8s  %-11s  %s\n", name, ms, ratio, budget, flag, perStart(calls[name], starts[name]))
+		b.ReportMetric(ms, "ms-init/"+name)
+	}
+	fmt.Println()
+	if len(over) > 0 {
+		b.Fatalf("over the init time budget (%.2f× bare): %s", maxInitRatio, strings.Join(over, ", "))
+	}
+}
+
+// perStart describes the AWS calls a binary made per cold start.
+func perStart(calls map[string]int, starts int) string {
+	if len(calls) == 0 {
+		return "none"
+	}
+	var parts []string
+	for op, n := range calls {
+		if n%starts == 0 {
+			parts = append(parts, fmt.Sprintf("%s ×%d", op, n/starts))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s ×%.2f", op, float64(n)/float64(starts)))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// lambdaEnv is the environment of one cold start: what Lambda sets for a
+// provided.al2023 function that matters to ours, dummy credentials, the
+// settings every function's cold-start checks require, and the fake
+// endpoints. The host's environment is not passed on (no shared AWS config
+// or credentials files, profiles or proxies).
+func lambdaEnv(name, runtimeAddr, awsURL, dir string) []string {
+	return []string{
+		"AWS_LAMBDA_RUNTIME_API=" + runtimeAddr,
+		"AWS_LAMBDA_FUNCTION_NAME=certctl-bench-" + name,
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"AWS_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIABENCHEXAMPLE0000",
+		"AWS_SECRET_ACCESS_KEY=bench-secret-not-a-real-key",
+		"AWS_SESSION_TOKEN=bench-session-token",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-aws-credentials"),
+		"TZ=:UTC",
+		// KMS for the issue function's GetPublicKey; every other service
+		// too, so a call at init is answered (with an error) and shown
+		// rather than sent to AWS.
+		"AWS_ENDPOINT_URL_KMS=" + awsURL,
+		"AWS_ENDPOINT_URL=" + awsURL,
+		config.EnvStateTable + "=certctl-bench-state",
+		config.EnvAuditTable + "=certctl-bench-audit",
+		config.EnvStateMachineARN + "=arn:aws:states:us-east-1:123456789012:stateMachine:certctl-bench-renewal",
+		config.EnvCAKeyID + "=" + benchKeyID,
+		config.EnvStage + "=bench",
+	}
+}
+
+// coldStart execs path with env and returns the time from just before exec
+// to the process's first Runtime API poll. The process is killed then.
+func coldStart(rt *fakeRuntimeAPI, path string, env []string) (time.Duration, error) {
+	rt.reset()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(path)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	timer := time.NewTimer(coldStartTimeout)
+	defer timer.Stop()
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	select {
+	case at := <-rt.polls:
+		stop()
+		return at.Sub(start), nil
+	case err := <-exited:
+		return 0, fmt.Errorf("exited (%v) before polling the Runtime API; stderr: %s; stdout: %s",
+			err, bytes.TrimSpace(stderr.Bytes()), bytes.TrimSpace(stdout.Bytes()))
+	case <-timer.C:
+		stop()
+		return 0, fmt.Errorf("no Runtime API poll within %s; stderr: %s", coldStartTimeout, bytes.TrimSpace(stderr.Bytes()))
+	}
+}
+
+// fakeRuntimeAPI is the Lambda Runtime API as far as a cold start goes: it
+// notes when `next` is first requested and holds the request until the
+// process is killed. Cold starts run one at a time.
+type fakeRuntimeAPI struct {
+	srv    *httptest.Server
+	addr   string         // host:port, as AWS_LAMBDA_RUNTIME_API wants it
+	polls  chan time.Time // arrival of a `next` request
+	closed chan struct{}
+}
+
+func newFakeRuntimeAPI() *fakeRuntimeAPI {
+	rt := &fakeRuntimeAPI{polls: make(chan time.Time, 1), closed: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		select {
+		case rt.polls <- at:
+		default: // a second poll of the same cold start: the first counts
+		}
+		select {
+		case <-r.Context().Done():
+		case <-rt.closed:
+		}
+	})
+	rt.srv = httptest.NewServer(mux)
+	rt.addr = rt.srv.Listener.Addr().String()
+	return rt
+}
+
+// reset forgets a poll left from an earlier cold start.
+func (rt *fakeRuntimeAPI) reset() {
+	select {
+	case <-rt.polls:
+	default:
+	}
+}
+
+func (rt *fakeRuntimeAPI) Close() {
+	close(rt.closed)
+	rt.srv.Close()
+}
+
+// fakeAWS answers KMS GetPublicKey (AWS JSON 1.1) with a real P-256 public
+// key, and any other AWS call with an error; it records every call.
+type fakeAWS struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []string // "Service.Operation", in arrival order
+}
+
+func newFakeAWS(b *testing.B) *fakeAWS {
+	b.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	publicKey, err := json.Marshal(map[string]any{
+		"KeyId":                 benchKeyID,
+		"PublicKey":             der, // []byte: base64, as AWS JSON sends blobs
+		"KeySpec":               "ECC_NIST_P256",
+		"CustomerMasterKeySpec": "ECC_NIST_P256",
+		"KeyUsage":              "SIGN_VERIFY",
+		"SigningAlgorithms":     []string{"ECDSA_SHA_256"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fakeAWS{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		op := target
+		if svc, name, ok := strings.Cut(target, "."); ok {
+			op = awsServiceName(svc) + "." + name
+		} else if op == "" {
+			op = r.Method + " " + r.URL.Path
+		}
+		f.mu.Lock()
+		f.calls = append(f.calls, op)
+		f.mu.Unlock()
+		w.Header().Set("X-Amzn-RequestId", "bench")
+		if r.Method == http.MethodPost && target == "TrentService.GetPublicKey" {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			_, _ = w.Write(publicKey)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprintf(w, `{"__type":"UnknownOperationException","message":"the bench's fake AWS answers only KMS GetPublicKey, not %s"}`, op)
+	}))
+	return f
+}
+
+// awsServiceName names the services whose X-Amz-Target prefixes are not
+// their names.
+func awsServiceName(prefix string) string {
+	switch {
+	case prefix == "TrentService":
+		return "KMS"
+	case strings.HasPrefix(prefix, "DynamoDB_"):
+		return "DynamoDB"
+	case prefix == "AWSStepFunctions":
+		return "SFN"
+	}
+	return prefix
+}
+
+func (f *fakeAWS) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// since returns the calls recorded after the first n.
+func (f *fakeAWS) since(n int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls[n:])
+}

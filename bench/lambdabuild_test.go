@@ -1,0 +1,227 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
+)
+
+// lambdaBuildFlags are the Makefile's LAMBDA_FLAGS, as go build arguments.
+// TestLambdaFlagsMatchMakefile keeps the two in step.
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+
+// lambdaFlagsText is lambdaBuildFlags as the tables print them.
+const lambdaFlagsText = `CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags="-s -w"`
+
+// The target Lambda runs (provided.al2023 on Graviton).
+const (
+	lambdaGOOS   = "linux"
+	lambdaGOARCH = "arm64"
+)
+
+// bareName names the reference function (bench/testdata/bare) among the
+// built binaries; no function is called that.
+const bareName = "bare"
+
+// barePkg is the reference function's package, relative to the module root.
+// It is under testdata, so `./...` patterns skip it and it is built by path.
+const barePkg = "./bench/testdata/bare"
+
+// moduleRoot is the module's root, seen from this package.
+const moduleRoot = ".."
+
+// lambdaBuild is one set of binaries (every function and the bare one) for
+// one GOOS/GOARCH, built once per test binary run.
+type lambdaBuild struct {
+	once  sync.Once
+	paths map[string]string // function name or bareName -> .../<name>/bootstrap
+	took  time.Duration
+	err   error
+}
+
+var (
+	buildMu   sync.Mutex
+	buildRoot string // temporary; removed by removeLambdaBuilds
+	builds    = map[string]*lambdaBuild{}
+)
+
+// binaryNames lists the bare function first, then every function.
+func binaryNames() []string {
+	return append([]string{bareName}, app.FunctionNames...)
+}
+
+// lambdaBinaries builds every function and the bare function for goos/goarch
+// with the Lambda flags (once per run; later calls reuse the binaries) and
+// returns each one's path, named bootstrap as on Lambda.
+func lambdaBinaries(b *testing.B, goos, goarch string) map[string]string {
+	b.Helper()
+	buildMu.Lock()
+	target := goos + "/" + goarch
+	lb := builds[target]
+	if lb == nil {
+		lb = &lambdaBuild{}
+		builds[target] = lb
+	}
+	if buildRoot == "" {
+		var err error
+		if buildRoot, err = os.MkdirTemp("", "certctl-bench-lambda-*"); err != nil {
+			buildMu.Unlock()
+			b.Fatal(err)
+		}
+	}
+	root := buildRoot
+	buildMu.Unlock()
+
+	lb.once.Do(func() {
+		start := time.Now()
+		lb.paths, lb.err = buildLambdas(filepath.Join(root, goos+"-"+goarch), goos, goarch)
+		lb.took = time.Since(start)
+		if lb.err == nil {
+			fmt.Printf("built %d binaries for %s with the Lambda flags in %.1f s\n", len(lb.paths), target, lb.took.Seconds())
+		}
+	})
+	if lb.err != nil {
+		b.Fatalf("build for %s: %v", target, lb.err)
+	}
+	return lb.paths
+}
+
+// buildLambdas runs one go build for every function and the bare function
+// (so the toolchain shares the work), then moves each binary to
+// dir/<name>/bootstrap.
+func buildLambdas(dir, goos, goarch string) (map[string]string, error) {
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	pkgs := map[string]string{bareName: barePkg}
+	for _, fn := range app.FunctionNames {
+		pkgs[fn] = "./functions/" + fn
+	}
+	args := append([]string{"build"}, lambdaBuildFlags...)
+	args = append(args, "-o", out+string(filepath.Separator))
+	for _, name := range binaryNames() {
+		args = append(args, pkgs[name])
+	}
+	// `go test` puts the go command that runs it first on PATH.
+	cmd := exec.Command("go", args...)
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	paths := map[string]string{}
+	for _, name := range binaryNames() {
+		// go build names each binary after its package's last element.
+		built := filepath.Join(out, filepath.Base(pkgs[name]))
+		if goos == "windows" {
+			built += ".exe"
+		}
+		to := filepath.Join(dir, name, "bootstrap")
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(built, to); err != nil {
+			return nil, err
+		}
+		paths[name] = to
+	}
+	return paths, nil
+}
+
+// removeLambdaBuilds deletes every binary lambdaBinaries built (TestMain).
+func removeLambdaBuilds() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildRoot != "" {
+		if err := os.RemoveAll(buildRoot); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: remove lambda builds:", err)
+		}
+		buildRoot = ""
+	}
+}
+
+// TestLambdaFlagsMatchMakefile checks that the benchmarks build with the
+// flags `make build` uses for the deployed functions (fast: reads the
+// Makefile only).
+func TestLambdaFlagsMatchMakefile(t *testing.T) {
+	f, err := os.Open(filepath.Join(moduleRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	var recipe string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, op := range []string{":=", "?="} {
+			name, value, ok := strings.Cut(line, op)
+			if name = strings.TrimSpace(name); ok && name != "" && !strings.ContainsAny(name, " \t") {
+				vars[name] = strings.TrimSpace(value)
+			}
+		}
+		if strings.Contains(line, "go build") || strings.Contains(line, "$(GO) build") {
+			if recipe == "" {
+				recipe = line
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := shellWords(vars["LAMBDA_FLAGS"])
+	if err != nil {
+		t.Fatalf("LAMBDA_FLAGS: %v", err)
+	}
+	if !slices.Equal(got, lambdaBuildFlags) {
+		t.Errorf("the Makefile's LAMBDA_FLAGS are %q, the benchmarks build with %q", got, lambdaBuildFlags)
+	}
+	if vars["GOARCH_LAMBDA"] != lambdaGOARCH {
+		t.Errorf("the Makefile's GOARCH_LAMBDA is %q, the benchmarks build for %s", vars["GOARCH_LAMBDA"], lambdaGOARCH)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "GOOS=" + lambdaGOOS, "GOARCH=$(GOARCH_LAMBDA)", "$(LAMBDA_FLAGS)"} {
+		if !strings.Contains(recipe, want) {
+			t.Errorf("the Makefile's build recipe %q does not set %s", strings.TrimSpace(recipe), want)
+		}
+	}
+}
+
+// shellWords splits s as a shell would for the forms the Makefile uses:
+// words separated by blanks, double quotes grouping (and disappearing).
+func shellWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, inWord = !quoted, true
+		case (r == ' ' || r == '\t') && !quoted:
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unbalanced quote in %q", s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

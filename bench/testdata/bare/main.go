@@ -1,0 +1,42 @@
+// Command bare is the reference function the `make bench` budgets compare
+// every Lambda function against: the least each of them does. It loads the
+// SDK configuration, builds a DynamoDB and a Step Functions client, and
+// serves a handler that makes one call with each, so the linker keeps what a
+// real function keeps for a call (serializers, signing, retries, endpoint
+// resolution), not just the constructors. It lives under testdata so that
+// `go build ./...` and `go vet ./...` skip it; the benchmarks build it by
+// path with the Lambda flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bare: aws config:", err)
+		os.Exit(1)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	sf := sfn.NewFromConfig(cfg)
+	lambda.Start(func(ctx context.Context) (int, error) {
+		if _, err := db.DescribeLimits(ctx, &dynamodb.DescribeLimitsInput{}); err != nil {
+			return 0, err
+		}
+		out, err := sf.ListStateMachines(ctx, &sfn.ListStateMachinesInput{MaxResults: 1})
+		if err != nil {
+			return 0, err
+		}
+		return len(out.StateMachines) + len(aws.ToString(out.NextToken)), nil
+	})
+}

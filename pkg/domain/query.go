@@ -1,0 +1,63 @@
+package domain
+
+import "time"
+
+// What the read side asks for: pages and filters of the lists, and the
+// stored decision metrics.
+
+// PageRequest asks for one page of a list.
+type PageRequest struct {
+	Limit int    // 1..500
+	Token string // opaque; empty for the first page
+}
+
+// ApprovalFilter narrows ListApprovals.
+type ApprovalFilter struct {
+	State         string
+	Kind          string
+	ProfileID     string
+	CertificateID string
+	RequestedBy   string
+}
+
+// CertificateFilter narrows ListCertificates.
+type CertificateFilter struct {
+	Status    string
+	ProfileID string
+}
+
+// JobFilter narrows ListJobs.
+type JobFilter struct {
+	CertificateID string
+	Status        string
+}
+
+// AuditFilter narrows ListAudit. Zero times mean unbounded.
+type AuditFilter struct {
+	Actor      string
+	Action     string
+	ResourceID string
+	Since      time.Time
+	Until      time.Time
+}
+
+// DecisionMetric is the stored state of one (outcome, profile) series: the
+// decision counter and the pending-age histogram observed at each decision.
+type DecisionMetric struct {
+	Kind      ApprovalKind
+	Outcome   string
+	ProfileID string
+	Count     int64
+	SumSecs   float64
+	// Buckets holds per-bucket (not cumulative) counts, one per
+	// PendingAgeBuckets bound plus a final +Inf bucket.
+	Buckets []int64
+}
+
+// Issuer is a CA's stored certificate.
+type Issuer struct {
+	ID        string    `json:"id"`
+	CAPEM     string    `json:"ca_certificate_pem"`
+	KeyID     string    `json:"kms_key_id"`
+	CreatedAt time.Time `json:"created_at"`
+}

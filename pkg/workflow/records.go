@@ -1,0 +1,153 @@
+package workflow
+
+import (
+	"errors"
+	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// The transitions the workflow asks its store to write, each atomically
+// with its audit rows, and what it reads back. The store's conditions
+// enforce the invariants; a condition that fails is ErrChanged.
+
+// NewJob is everything written atomically when an issuance or renewal starts.
+type NewJob struct {
+	Cert           *domain.Certificate // the new certificate (issuance) or the current one (renewal)
+	Job            *domain.Job
+	Approval       *domain.Approval // nil when the profile does not require approval
+	ProfileVersion int64            // the profile version the gate decision was based on
+	Audits         []*domain.AuditEvent
+	// Bypassed counts the approval as a bypass decision in the metrics.
+	Bypassed bool
+	// Governance, set for a job that needs no approval, is the governance
+	// version its names were found ungoverned at; the write checks it.
+	Governance *int64
+	// StartInput is the execution input; the job stays in the start queue
+	// until ClearStart confirms the execution exists.
+	StartInput string
+	// ExpectRenewAt, when set, makes a renewal conditional on the
+	// certificate's renewal time still being this one: the sweep reads an
+	// eventually consistent index, and this refuses a copy that predates a
+	// renewal that just completed.
+	ExpectRenewAt *time.Time
+}
+
+// Decision is one terminal transition of a pending approval request, with
+// everything that must change with it.
+type Decision struct {
+	Approval  *domain.Approval // as read; its task token (or its absence) is part of the condition
+	State     domain.ApprovalState
+	DecidedBy string
+	ActorType domain.ActorType
+	Note      string
+	Reason    string
+	At        time.Time
+	// Job transition: AwaitingApproval → JobStatus (Pending to issue, Cancelled otherwise).
+	JobStatus domain.JobStatus
+	JobError  string
+	// RestoreCert puts the certificate back to the request's PrevCertStatus
+	// and clears the in-flight job.
+	RestoreCert bool
+	// RetryAt is when the sweep may next renew the certificate, so a
+	// rejected or expired renewal is not re-requested every sweep.
+	RetryAt time.Time
+	Audit   *domain.AuditEvent
+	// Profile is what a profile_edit decision does to the profile.
+	Profile *ProfileChange
+	// MoreAudits are appended after Audit (e.g. profile.edit_applied).
+	MoreAudits []*domain.AuditEvent
+}
+
+// ProfileChange ends a pending profile edit: it creates, applies or
+// deletes (when approved), or just releases the one-pending-edit lock.
+// Applying and deleting require the profile to still be at BaseVersion;
+// creating, that it does not exist. Governance follows: an approval-tier
+// profile's names are governed while it exists.
+type ProfileChange struct {
+	ID          string
+	ApprovalID  string
+	BaseVersion int64
+	Base        *domain.Profile // as the edit found it; nil for a create
+	Apply       *domain.Profile // the result of a create or an update
+	Create      bool
+	Delete      bool
+	// Governance is the governance step an approved change makes.
+	Governance *domain.GovernanceChange
+}
+
+// Completion is everything written atomically when a job's certificate is issued.
+type Completion struct {
+	Job      *domain.Job
+	Version  *domain.CertificateVersion
+	RenewAt  time.Time
+	CSR      string
+	KeyAlg   string
+	Audit    *domain.AuditEvent
+	Approval string // the approval id that authorised a gated job, re-checked here
+	// ProfileVersion is the profile version issuance was checked against;
+	// a policy change meanwhile fails the completion.
+	ProfileVersion int64
+	// Governance, for a job that needs no approval, is the governance
+	// version its names were found ungoverned at.
+	Governance *int64
+}
+
+// Failure ends a job as Failed (or Cancelled) with everything that goes with it.
+type Failure struct {
+	Job        *domain.Job
+	Status     domain.JobStatus // Failed or Cancelled
+	Error      string
+	CertStatus domain.CertStatus // status to restore on the certificate
+	// ExpireApproval, when set, is a still-pending request that can no longer
+	// be decided because its execution is ending. It is counted as an
+	// expired decision; Audits must include its approval_expired row.
+	ExpireApproval *domain.Approval
+	At             time.Time
+	RetryAt        time.Time // see Decision.RetryAt
+	Audits         []*domain.AuditEvent
+}
+
+// PendingStart is a job whose execution was not confirmed started.
+type PendingStart struct {
+	JobID string
+	Input string
+}
+
+// Governance is what governs the names a write relies on: the version it
+// was read at and the governed patterns among those asked about.
+type Governance struct {
+	Version  int64
+	Governed map[domain.NamePattern]bool
+}
+
+// ErrChanged means a conditional write found the state other than read:
+// someone else changed it first. The caller re-reads and decides again;
+// it is never a failure to report as such.
+var ErrChanged = errors.New("changed concurrently")
+
+// IsChanged reports whether err is ErrChanged.
+func IsChanged(err error) bool { return errors.Is(err, ErrChanged) }
+
+// ExecutionInput is a renewal execution's input (see
+// statemachines/renewal.asl.json): the job, its approval request, and how
+// long the AwaitApproval state waits for a decision.
+type ExecutionInput struct {
+	JobID            string `json:"job_id"`
+	ApprovalID       string `json:"approval_id"`
+	CertificateID    string `json:"certificate_id"`
+	RequiresApproval bool   `json:"requires_approval"`
+	TimeoutSeconds   int64  `json:"timeout_seconds"`
+}
+
+// ErrTokenUnknown means the execution engine does not know a task token at
+// all (not merely that its task has closed).
+var ErrTokenUnknown = errors.New("task token unknown")
+
+// Execution statuses the workflow acts on: a running one, and a job with
+// no execution at all. Others (ABORTED, FAILED, TIMED_OUT, SUCCEEDED) are
+// ended.
+const (
+	ExecutionRunning = "RUNNING"
+	ExecutionMissing = "MISSING"
+)
