@@ -79,10 +79,28 @@ func TestSelfApprovalThroughALinkedIAMIdentityIsRefused(t *testing.T) {
 			t.Fatalf("linked IAM identity %s: %d %s", arn, r.Status, r.Raw)
 		}
 	}
-	// bob, through an IAM role session mapped to approver, may approve.
+	// A role mapped to approver may approve: its sessions are one actor,
+	// the role, since the caller chooses the session name.
 	r := iamCall(t, "arn:aws:sts::123456789012:assumed-role/certctl-operator/bob-session", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
-	if r.Status != http.StatusOK || r.str("decided_by") != "iam:aws:123456789012:role/certctl-operator/bob-session" {
+	if r.Status != http.StatusOK || r.str("decided_by") != "iam:aws:123456789012:role/certctl-operator" {
 		t.Fatalf("IAM approver: %d %s", r.Status, r.Raw)
+	}
+}
+
+// One person who may assume a role cannot create with one session name and
+// approve with another: both sessions are the role, one actor.
+func TestRoleSessionsCannotSplitOnePerson(t *testing.T) {
+	profile := newProfile(t, true)
+	cn := uniq("split") + "." + zone(profile)
+	created := iamCall(t, "arn:aws:sts::123456789012:assumed-role/certctl-operator/a", "POST", "/api/v1/certificates", map[string]any{
+		"common_name": cn, "profile_id": profile, "csr": newCSR(t, cn, cn),
+	})
+	if created.Status != http.StatusCreated {
+		t.Fatalf("create as session a: %d %s", created.Status, created.Raw)
+	}
+	r := iamCall(t, "arn:aws:sts::123456789012:assumed-role/certctl-operator/b", "POST", "/api/v1/approvals/"+created.str("approval_id")+"/approve", nil)
+	if r.Status != http.StatusForbidden || !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("approve as session b of the same role: %d %s", r.Status, r.Raw)
 	}
 }
 
