@@ -1,6 +1,7 @@
 // Package bench holds the budgets `make bench` checks: AWS calls per API
-// operation, Lambda binary sizes and the state-machine path of an approved
-// job. The benchmarks live in the _test files; this file and aslpath.go are
+// operation, each Lambda function's binary size and cold-start init time
+// against a bare function (testdata/bare), and the state-machine path of an
+// approved job. The benchmarks live in the _test files; this file and aslpath.go are
 // the small helpers they share.
 package bench
 

@@ -79,21 +79,22 @@ func BenchmarkInitTime(b *testing.B) {
 		}
 	}
 
-	medians := map[string]time.Duration{}
+	medians, q1, q3 := map[string]time.Duration{}, map[string]time.Duration{}, map[string]time.Duration{}
 	for b.Loop() {
 		for _, name := range names {
-			medians[name] = median(samples[name])
+			medians[name] = quantile(samples[name], 0.5)
+			q1[name], q3[name] = quantile(samples[name], 0.25), quantile(samples[name], 0.75)
 		}
 	}
 
 	if goos == lambdaGOOS && goarch == lambdaGOARCH {
 		fmt.Printf("\nCold-start init, %s/%s (the size table's binaries)", goos, goarch)
 	} else {
-		fmt.Printf("\nCold-start init, %s/%s: host-architecture builds, same flags (%s cannot execute %s/%s binaries)",
-			goos, goarch, goos+"/"+goarch, lambdaGOOS, lambdaGOARCH)
+		fmt.Printf("\nCold-start init, %s/%s: builds for this host's architecture with the same flags (Lambda runs %s/%s, which is not executed here)",
+			goos, goarch, lambdaGOOS, lambdaGOARCH)
 	}
 	fmt.Printf(";\nexec to the first Runtime API poll, median of %d cold starts each, round-robin across binaries after one unrecorded round\n(budget: at most %.2f× the bare function's median):\n", initRuns, maxInitRatio)
-	fmt.Printf("  %-14s %9s %8s %8s  %-11s  %s\n", "function", "median ms", "× bare", "budget", "", "AWS calls per cold start")
+	fmt.Printf("  %-14s %9s %11s %8s %8s  %-11s  %s\n", "function", "median ms", "IQR ms", "× bare", "budget", "", "AWS calls per cold start")
 	bare := float64(medians[bareName])
 	var over []string
 	for _, name := range names {
@@ -108,7 +109,8 @@ func BenchmarkInitTime(b *testing.B) {
 			}
 			b.ReportMetric(ratio, "x-bare-init/"+name)
 		}
-		fmt.Printf("  %-14s %9.2f %8.2f %8s  %-11s  %s\n", name, ms, ratio, budget, flag, perStart(calls[name], starts[name]))
+		iqr := fmt.Sprintf("%.2f–%.2f", float64(q1[name])/float64(time.Millisecond), float64(q3[name])/float64(time.Millisecond))
+		fmt.Printf("  %-14s %9.2f %11s %8.2f %8s  %-11s  %s\n", name, ms, iqr, ratio, budget, flag, perStart(calls[name], starts[name]))
 		b.ReportMetric(ms, "ms-init/"+name)
 	}
 	fmt.Println()
@@ -134,16 +136,20 @@ func perStart(calls map[string]int, starts int) string {
 	return strings.Join(parts, ", ")
 }
 
-func median(ds []time.Duration) time.Duration {
+// quantile is the p-quantile of ds, interpolating between the two nearest
+// samples (p=0.5 is the median: the mean of the middle two of an even count).
+func quantile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+	pos := p * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return s[i] + time.Duration((pos-float64(i))*float64(s[i+1]-s[i]))
 }
 
 // lambdaEnv is the environment of one cold start: what Lambda sets for a
