@@ -5,20 +5,28 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 )
 
 // API error bodies in the API's own shape (DESIGN §3) for the responses
-// API Gateway produces itself, before the api function runs.
+// API Gateway produces itself, before the api function runs. As in the
+// API: 401 when the caller is not authenticated (no key or signature, an
+// unknown or revoked key, a bad or expired signature), 403 when an
+// authenticated caller is refused (an IAM or resource policy denies it).
+// API Gateway answers a path that matches no route the way it answers a
+// missing signature (MISSING_AUTHENTICATION_TOKEN), so such paths get 401
+// too; every route is under /health and /api/v1/.
 // (A function, not a var: package-level jsii calls would start the jsii
 // runtime before main can adjust its environment.)
 func gatewayResponses() []gatewayResponse {
 	return []gatewayResponse{
 		{awsapigateway.ResponseType_UNAUTHORIZED(), "401", "Unauthorized"},
+		{awsapigateway.ResponseType_MISSING_AUTHENTICATION_TOKEN(), "401", "Unauthorized"},
+		{awsapigateway.ResponseType_INVALID_SIGNATURE(), "401", "Unauthorized"},
+		{awsapigateway.ResponseType_EXPIRED_TOKEN(), "401", "Unauthorized"},
 		{awsapigateway.ResponseType_ACCESS_DENIED(), "403", "Forbidden"},
-		{awsapigateway.ResponseType_MISSING_AUTHENTICATION_TOKEN(), "403", "Forbidden"},
-		{awsapigateway.ResponseType_INVALID_SIGNATURE(), "403", "Forbidden"},
-		{awsapigateway.ResponseType_EXPIRED_TOKEN(), "403", "Forbidden"},
 		{awsapigateway.ResponseType_THROTTLED(), "429", "Too Many Requests"},
 		{awsapigateway.ResponseType_AUTHORIZER_FAILURE(), "500", "Internal Server Error"},
 		{awsapigateway.ResponseType_AUTHORIZER_CONFIGURATION_ERROR(), "500", "Internal Server Error"},
@@ -33,7 +41,7 @@ type gatewayResponse struct {
 
 // Access log line: who called (IAM identity or API key principal), never
 // the key itself.
-const accessLogFormat = `{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId",` +
+const accessLogFormat = `{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId","stage":"$context.stage",` +
 	`"ip":"$context.identity.sourceIp","userAgent":"$context.identity.userAgent",` +
 	`"caller":"$context.identity.caller","user":"$context.identity.user","userArn":"$context.identity.userArn",` +
 	`"principalId":"$context.authorizer.principalId","requestTime":"$context.requestTime",` +
@@ -55,16 +63,17 @@ func (s *Stack) apis() {
 	// region's account settings name a CloudWatch Logs role. The IAM API
 	// sets it (AWS::ApiGateway::Account, role and setting retained on
 	// delete); both stages wait for it.
-	s.IamAPI = s.restAPI("IamApi", "iam", awsapigateway.AuthorizationType_IAM, nil,
-		"SigV4-signed requests (AWS_IAM); identity from requestContext.identity", s.Props.APIGatewayAccountRole)
-	s.KeyAPI = s.restAPI("KeyApi", "key", awsapigateway.AuthorizationType_CUSTOM, authorizer,
-		"API keys in X-Api-Key, validated by the REQUEST authorizer; identity from requestContext.authorizer", false)
+	s.IamAPI, _ = s.restAPI("IamApi", "iam", awsapigateway.AuthorizationType_IAM, nil,
+		"SigV4-signed requests (AWS_IAM); identity from requestContext.identity", s.Props.APIGatewayAccountRole, s.sessionIdentityPolicy())
+	s.KeyAPI, s.KeyAPIAccessLogs = s.restAPI("KeyApi", "key", awsapigateway.AuthorizationType_CUSTOM, authorizer,
+		"API keys in X-Api-Key, validated by the REQUEST authorizer; identity from requestContext.authorizer", false, nil)
 	if account := s.IamAPI.Node().TryFindChild(jsii.String("Account")); account != nil {
 		s.KeyAPI.DeploymentStage().Node().AddDependency(account)
 	}
 }
 
-func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, authorizer awsapigateway.IAuthorizer, desc string, accountRole bool) awsapigateway.RestApi {
+func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, authorizer awsapigateway.IAuthorizer,
+	desc string, accountRole bool, policy awsiam.PolicyDocument) (awsapigateway.RestApi, awslogs.LogGroup) {
 	logs := s.logGroup(id+"AccessLogs", "/aws/apigateway/"+s.name(kind)+"-access")
 	logging := awsapigateway.MethodLoggingLevel_OFF
 	if s.Props.APIExecutionLogs {
@@ -75,6 +84,7 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		Description:    jsii.String(fmt.Sprintf("certctl-serverless %s: %s", s.Props.Stage, desc)),
 		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
 		CloudWatchRole: jsii.Bool(accountRole),
+		Policy:         policy,
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(s.Props.Stage),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(logs),
@@ -95,13 +105,13 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		Proxy:           jsii.Bool(true),
 		AllowTestInvoke: jsii.Bool(false),
 	})
-	health := api.Root().AddResource(jsii.String("health"), nil)
-	health.AddMethod(jsii.String("GET"), integ, &awsapigateway.MethodOptions{
-		AuthorizationType: awsapigateway.AuthorizationType_NONE,
-	})
-	proxy := api.Root().AddResource(jsii.String("api"), nil).
-		AddResource(jsii.String("v1"), nil).
-		AddResource(jsii.String("{proxy+}"), nil)
+	// The liveness probe is public on both paths the API serves it at;
+	// everything else under /api/v1/ needs the API's authentication.
+	public := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
+	api.Root().AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), integ, public)
+	v1 := api.Root().AddResource(jsii.String("api"), nil).AddResource(jsii.String("v1"), nil)
+	v1.AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), integ, public)
+	proxy := v1.AddResource(jsii.String("{proxy+}"), nil)
 	opts := &awsapigateway.MethodOptions{AuthorizationType: auth}
 	if authorizer != nil {
 		opts.Authorizer = authorizer
@@ -118,7 +128,56 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 			},
 		})
 	}
-	return api
+	return api, logs
+}
+
+// sessionIdentityPolicy is the IAM API's resource policy when some rule of
+// iamPrincipals says a role's sessions are people ("sessions":
+// "source-identity"): a session of such a role may call only if it carries
+// a source identity and its session name is that source identity. The
+// role's trust policy requires the source identity and sets it to the
+// caller's own identity; once set it cannot change, so the session name,
+// which the api function sees, names the person. Without such rules the
+// API has no resource policy (IAM policies alone decide, as before).
+//
+// The policy only denies: for callers in the API's own account an Allow in
+// either the caller's IAM policy or the resource policy suffices, so this
+// adds no access. aws:userid of a role session is <role id>:<session name>.
+func (s *Stack) sessionIdentityPolicy() awsiam.PolicyDocument {
+	roles := s.Props.sourceIdentityRoles()
+	if len(roles) == 0 {
+		return nil
+	}
+	var arns []any
+	for _, r := range roles {
+		account := r[0]
+		if account == "" {
+			account = *s.Account()
+		}
+		for _, p := range []string{"role/", "role/*/"} { // any path
+			arns = append(arns, "arn:"+*s.Partition()+":iam::"+account+":"+p+r[1])
+		}
+	}
+	deny := func(sid string, cond map[string]any) awsiam.PolicyStatement {
+		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(sid),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("execute-api:Invoke"),
+			Resources:  jsii.Strings("execute-api:/*"),
+			Conditions: &cond,
+		})
+	}
+	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+		deny("SessionsNeedASourceIdentity", map[string]any{
+			"ArnLike": map[string]any{"aws:PrincipalArn": arns},
+			"Null":    map[string]any{"aws:SourceIdentity": "true"},
+		}),
+		deny("SessionNameIsTheSourceIdentity", map[string]any{
+			"ArnLike":       map[string]any{"aws:PrincipalArn": arns},
+			"StringNotLike": map[string]any{"aws:userid": "*:${aws:SourceIdentity}"},
+		}),
+	}})
 }
 
 // apiBaseURL is the API's base URL including the stage, without a trailing slash.

@@ -66,7 +66,7 @@ type Props struct {
 	RepoRoot                string        // holds statemachines/renewal.asl.json
 	LogLevel                string        // CERTCTL_LOG_LEVEL
 	LogRetentionDays        int           // retention of every log group
-	ReservedConcurrency     bool          // reserve concurrency for sweep, reaper and issue
+	ReservedConcurrency     bool          // reserve concurrency for sweep, reaper and issue (off by default: small accounts refuse it)
 	IssueConcurrency        int           // reserved (and so maximum) concurrency of issue
 	APIThrottleRate         float64       // stage-wide steady-state requests per second
 	APIThrottleBurst        int           // stage-wide burst
@@ -75,21 +75,34 @@ type Props struct {
 	AlarmEmail              string        // subscribe this address to the alarm topic
 	AlarmTopic              bool          // create an SNS topic for alarm actions (implied by AlarmEmail)
 	IAMPrincipals           string        // CERTCTL_IAM_PRINCIPALS (api only): JSON array mapping IAM callers to roles
+
+	StateTableName string // use this existing state table (a point-in-time restore) instead of creating one
+	AuditTableName string // the same for the audit table; both or neither
+
+	AlarmPendingApprovalAge time.Duration // alarm when the oldest pending approval is older (default: half the approval timeout)
+	AlarmHandoffQueue       int           // alarm when this many decisions wait for redelivery after two reaper runs
+	AlarmStartQueue         int           // alarm when this many job starts wait for a retry after two reaper runs
+	AlarmAPI5xx             int           // alarm when an API answers this many 5XX in five minutes
+
+	iamRules []iamRule // IAMPrincipals, parsed
 }
 
 // Defaults.
 const (
-	DefaultStage            = "dev"
-	DefaultApprovalTimeout  = 168 * time.Hour
-	DefaultSweepRate        = time.Hour
-	DefaultReaperRate       = 10 * time.Minute
-	DefaultArchitecture     = "arm64"
-	DefaultAssetsDir        = "bin"
-	DefaultLogLevel         = "INFO"
-	DefaultLogRetentionDays = 90
-	DefaultIssueConcurrency = 5
-	DefaultAPIThrottleRate  = 50
-	DefaultAPIThrottleBurst = 100
+	DefaultStage             = "dev"
+	DefaultApprovalTimeout   = 168 * time.Hour
+	DefaultSweepRate         = time.Hour
+	DefaultReaperRate        = 10 * time.Minute
+	DefaultArchitecture      = "arm64"
+	DefaultAssetsDir         = "bin"
+	DefaultLogLevel          = "INFO"
+	DefaultLogRetentionDays  = 90
+	DefaultIssueConcurrency  = 5
+	DefaultAPIThrottleRate   = 50
+	DefaultAPIThrottleBurst  = 100
+	DefaultAlarmHandoffQueue = 1
+	DefaultAlarmStartQueue   = 1
+	DefaultAlarmAPI5xx       = 1
 )
 
 // contextKeys are the CDK context keys the app reads, e.g. `cdk deploy -c stage=prod`
@@ -98,7 +111,8 @@ var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
 	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
-	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals", "nag",
+	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
+	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "nag",
 }
 
 // DefaultProps returns the defaults, with RepoRoot found from the working
@@ -112,7 +126,9 @@ func DefaultProps() Props {
 		Architecture:          DefaultArchitecture,
 		LogLevel:              DefaultLogLevel,
 		LogRetentionDays:      DefaultLogRetentionDays,
-		ReservedConcurrency:   true,
+		AlarmHandoffQueue:     DefaultAlarmHandoffQueue,
+		AlarmStartQueue:       DefaultAlarmStartQueue,
+		AlarmAPI5xx:           DefaultAlarmAPI5xx,
 		IssueConcurrency:      DefaultIssueConcurrency,
 		APIGatewayAccountRole: true,
 		APIThrottleRate:       DefaultAPIThrottleRate,
@@ -198,6 +214,16 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 		p.AlarmEmail = s
 	}
 	boolean("alarmTopic", &p.AlarmTopic)
+	duration("alarmPendingApprovalAge", &p.AlarmPendingApprovalAge)
+	if s, ok := str("stateTableName"); ok {
+		p.StateTableName = s
+	}
+	if s, ok := str("auditTableName"); ok {
+		p.AuditTableName = s
+	}
+	integer("alarmHandoffQueue", &p.AlarmHandoffQueue)
+	integer("alarmStartQueue", &p.AlarmStartQueue)
+	integer("alarmApi5xx", &p.AlarmAPI5xx)
 	// From -c it is a JSON string; from cdk.json it may be the array itself.
 	switch v := get("iamPrincipals").(type) {
 	case nil:
@@ -304,8 +330,34 @@ func (p Props) Normalize() (Props, error) {
 		errs = append(errs, errors.New("apiThrottleRate and apiThrottleBurst must be positive"))
 	}
 	if p.IAMPrincipals != "" {
-		if err := checkIAMPrincipals(p.IAMPrincipals); err != nil {
+		rules, err := parseIAMPrincipals(p.IAMPrincipals)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		p.iamRules = rules
+	}
+	// State and audit rows are written together: restore both tables to the
+	// same moment, and use both.
+	if (p.StateTableName == "") != (p.AuditTableName == "") {
+		errs = append(errs, errors.New("stateTableName and auditTableName: give both (tables restored to the same moment) or neither"))
+	}
+	for name, v := range map[string]string{"stateTableName": p.StateTableName, "auditTableName": p.AuditTableName} {
+		if v != "" && !tableNameRE.MatchString(v) {
+			errs = append(errs, fmt.Errorf("%s %q: not a DynamoDB table name", name, v))
+		}
+	}
+	if p.AlarmPendingApprovalAge == 0 {
+		p.AlarmPendingApprovalAge = (p.ApprovalTimeout / 2).Truncate(time.Minute)
+	}
+	// The reaper expires requests at the approval timeout, so an age at or
+	// past it can never be seen.
+	if p.AlarmPendingApprovalAge < time.Minute || p.AlarmPendingApprovalAge >= p.ApprovalTimeout {
+		errs = append(errs, fmt.Errorf("alarmPendingApprovalAge %s: want at least 1m and below approvalTimeout (%s), "+
+			"which expires every request older than that", p.AlarmPendingApprovalAge, p.ApprovalTimeout))
+	}
+	for name, n := range map[string]int{"alarmHandoffQueue": p.AlarmHandoffQueue, "alarmStartQueue": p.AlarmStartQueue, "alarmApi5xx": p.AlarmAPI5xx} {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("%s %d: want at least 1", name, n))
 		}
 	}
 	if p.AlarmEmail != "" {
@@ -386,30 +438,120 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("rate(%d %s)", n, unit)
 }
 
-// checkIAMPrincipals catches a malformed CERTCTL_IAM_PRINCIPALS at synth
-// time (the api function validates it fully at cold start): a JSON array of
-// rules, each with exactly one of arn/role and one of principal/roles.
-func checkIAMPrincipals(v string) error {
-	var rules []map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(v), &rules); err != nil {
-		return fmt.Errorf("iamPrincipals: want a JSON array of rules such as "+
+// iamRule is one rule of CERTCTL_IAM_PRINCIPALS, as far as the stack needs
+// it: the api function validates the mapping fully at cold start
+// (pkg/identity); the stack checks its shape and builds the IAM API's
+// resource policy from the roles whose sessions are people.
+type iamRule struct {
+	ARN       string   `json:"arn"`
+	Role      string   `json:"role"`
+	Account   string   `json:"account"`
+	Sessions  string   `json:"sessions"`
+	Principal string   `json:"principal"`
+	Roles     []string `json:"roles"`
+}
+
+// sessionsSourceIdentity marks a rule whose role's session names are pinned
+// to the caller's source identity (pkg/identity.SessionsSourceIdentity).
+const sessionsSourceIdentity = "source-identity"
+
+var (
+	tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,255}$`)
+	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+	// An exact IAM role name: the resource policy names it, with its case.
+	roleNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+)
+
+// parseIAMPrincipals catches a malformed CERTCTL_IAM_PRINCIPALS at synth
+// time: a JSON array of rules, each with exactly one of arn/role and one of
+// principal/roles, and the fields pkg/identity knows.
+func parseIAMPrincipals(v string) ([]iamRule, error) {
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &raw); err != nil {
+		return nil, fmt.Errorf("iamPrincipals: want a JSON array of rules such as "+
 			`[{"role":"CertOps","roles":["operator"]}]: %w`, err)
 	}
-	for i, r := range rules {
+	var rules []iamRule
+	if err := json.Unmarshal([]byte(v), &rules); err != nil {
+		return nil, fmt.Errorf("iamPrincipals: %w", err)
+	}
+	for i, r := range raw {
 		_, arn := r["arn"]
 		_, role := r["role"]
 		_, principal := r["principal"]
 		_, roles := r["roles"]
 		if arn == role || principal == roles {
-			return fmt.Errorf("iamPrincipals rule %d: set exactly one of arn and role, and exactly one of principal and roles", i)
+			return nil, fmt.Errorf("iamPrincipals rule %d: set exactly one of arn and role, and exactly one of principal and roles", i)
 		}
 		for k := range r {
 			switch k {
-			case "arn", "role", "principal", "roles":
+			case "arn", "role", "account", "sessions", "principal", "roles":
 			default:
-				return fmt.Errorf("iamPrincipals rule %d: unknown field %q", i, k)
+				return nil, fmt.Errorf("iamPrincipals rule %d: unknown field %q", i, k)
 			}
 		}
+		rule := rules[i]
+		if rule.Account != "" && (!accountRE.MatchString(rule.Account) || rule.Role == "") {
+			return nil, fmt.Errorf("iamPrincipals rule %d: account %q: want a 12-digit account id beside a role pattern", i, rule.Account)
+		}
+		switch rule.Sessions {
+		case "":
+		case sessionsSourceIdentity:
+			if rule.Role != "" && !roleNameRE.MatchString(rule.Role) {
+				return nil, fmt.Errorf("iamPrincipals rule %d: sessions %q needs an exact role name, not %q", i, sessionsSourceIdentity, rule.Role)
+			}
+			if rule.ARN != "" {
+				if _, _, ok := roleOfARN(rule.ARN); !ok {
+					return nil, fmt.Errorf("iamPrincipals rule %d: sessions %q goes with a role or role session ARN, not %q", i, sessionsSourceIdentity, rule.ARN)
+				}
+			}
+		default:
+			return nil, fmt.Errorf("iamPrincipals rule %d: sessions %q: the only value is %q", i, rule.Sessions, sessionsSourceIdentity)
+		}
 	}
-	return nil
+	return rules, nil
+}
+
+// roleOfARN reads the account and role name of an IAM role ARN
+// (arn:aws:iam::<account>:role/<path>/<name>) or role session ARN
+// (arn:aws:sts::<account>:assumed-role/<name>/<session>).
+func roleOfARN(arn string) (account, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || !accountRE.MatchString(parts[4]) {
+		return "", "", false
+	}
+	kind, rest, _ := strings.Cut(parts[5], "/")
+	segments := strings.Split(rest, "/")
+	switch {
+	case parts[2] == "iam" && kind == "role" && rest != "":
+		name = segments[len(segments)-1]
+	case parts[2] == "sts" && kind == "assumed-role" && len(segments) == 2:
+		name = segments[0]
+	default:
+		return "", "", false
+	}
+	return parts[4], name, roleNameRE.MatchString(name)
+}
+
+// sourceIdentityRoles are the roles whose sessions are pinned to their
+// source identity, as (account, role name); an empty account is the
+// stack's own.
+func (p Props) sourceIdentityRoles() [][2]string {
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	for _, r := range p.iamRules {
+		if r.Sessions != sessionsSourceIdentity {
+			continue
+		}
+		key := [2]string{r.Account, r.Role}
+		if r.ARN != "" {
+			account, name, _ := roleOfARN(r.ARN)
+			key = [2]string{account, name}
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, key)
+		}
+	}
+	return out
 }

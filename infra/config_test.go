@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,16 +15,19 @@ import (
 
 func TestPropsFromContext(t *testing.T) {
 	ctx := map[string]any{
-		"stage":            "prod",
-		"production":       true, // cdk.json gives JSON values
-		"bypass":           "false",
-		"approvalTimeout":  "72h",
-		"sweepRate":        "2h",
-		"reaperRate":       "5m",
-		"architecture":     "x86_64",
-		"issueConcurrency": "3",
-		"alarmEmail":       "ops@example.com",
-		"iamPrincipals":    []any{map[string]any{"role": "CertOps", "roles": []any{"operator"}}},
+		"stage":                   "prod",
+		"production":              true, // cdk.json gives JSON values
+		"bypass":                  "false",
+		"approvalTimeout":         "72h",
+		"sweepRate":               "2h",
+		"reaperRate":              "5m",
+		"architecture":            "x86_64",
+		"issueConcurrency":        "3",
+		"alarmEmail":              "ops@example.com",
+		"alarmPendingApprovalAge": "36h",
+		"alarmHandoffQueue":       "2",
+		"alarmApi5xx":             5,
+		"iamPrincipals":           []any{map[string]any{"role": "CertOps", "roles": []any{"operator"}}},
 	}
 	p, err := PropsFromContext(func(k string) any { return ctx[k] })
 	if err != nil {
@@ -31,7 +35,8 @@ func TestPropsFromContext(t *testing.T) {
 	}
 	if p.Stage != "prod" || !p.Production || p.Bypass || p.ApprovalTimeout != 72*time.Hour ||
 		p.SweepRate != 2*time.Hour || p.ReaperRate != 5*time.Minute || p.Architecture != "x86_64" ||
-		p.IssueConcurrency != 3 || p.AlarmEmail != "ops@example.com" || !p.ReservedConcurrency ||
+		p.IssueConcurrency != 3 || p.AlarmEmail != "ops@example.com" || p.ReservedConcurrency ||
+		p.AlarmPendingApprovalAge != 36*time.Hour || p.AlarmHandoffQueue != 2 || p.AlarmStartQueue != DefaultAlarmStartQueue || p.AlarmAPI5xx != 5 ||
 		p.IAMPrincipals != `[{"role":"CertOps","roles":["operator"]}]` {
 		t.Errorf("props %+v", p)
 	}
@@ -60,6 +65,15 @@ func TestNormalizeRejects(t *testing.T) {
 		"approvalTimeout":  func(p *Props) { p.ApprovalTimeout = 9000 * time.Hour },
 		"logRetentionDays": func(p *Props) { p.LogRetentionDays = 42 },
 		"logLevel":         func(p *Props) { p.LogLevel = "trace" },
+		// An age the reaper never lets a request reach could never fire.
+		"alarmPendingApprovalAge": func(p *Props) { p.AlarmPendingApprovalAge = p.ApprovalTimeout },
+		"alarmHandoffQueue":       func(p *Props) { p.AlarmHandoffQueue = -1 },
+		"alarmApi5xx":             func(p *Props) { p.AlarmAPI5xx = -2 },
+		"auditTableName":          func(p *Props) { p.StateTableName = "certctl-prod-state-restored" },
+		"stateTableName":          func(p *Props) { p.StateTableName, p.AuditTableName = "x y", "certctl-audit" },
+		"iamPrincipals": func(p *Props) {
+			p.IAMPrincipals = `[{"role":"Cert*","sessions":"source-identity","roles":["approver"]}]`
+		},
 	} {
 		p := DefaultProps()
 		p.AssetsDir = assets
@@ -150,6 +164,10 @@ func TestContractWithGoCode(t *testing.T) {
 		"FnFinalize": FnFinalize, "FnSweep": FnSweep, "FnReaper": FnReaper,
 		"IndexList": IndexList, "IndexParent": IndexParent, "IndexPending": IndexPending, "IndexDue": IndexDue,
 		"AuditIndexActor": AuditIndexActor, "AuditIndexAction": AuditIndexAction, "AuditIndexDay": AuditIndexDay,
+		// The metrics the alarms read (pkg/emf) and the event finalize
+		// accepts (pkg/app).
+		"Namespace": MetricNamespace, "DecisionsTotal": MetricApprovalDecisions, "OldestPending": MetricOldestPending,
+		"HandoffQueue": MetricHandoffQueue, "StartQueue": MetricStartQueue, "ExecutionStatusChange": executionStatusChange,
 	} {
 		got, ok := consts[name]
 		if !ok {
@@ -184,5 +202,50 @@ func TestContextKeysDocumented(t *testing.T) {
 		if !found {
 			t.Errorf("context key %s is not in the first column of a table in README.md", k)
 		}
+	}
+}
+
+// Reserved concurrency is off unless asked for: an account whose Lambda
+// quota leaves less than 100 unreserved refuses any reservation.
+func TestReservedConcurrencyIsOptIn(t *testing.T) {
+	if DefaultProps().ReservedConcurrency {
+		t.Fatal("reserved concurrency on by default")
+	}
+	p, err := PropsFromContext(func(k string) any {
+		return map[string]any{"reservedConcurrency": "true"}[k]
+	})
+	if err != nil || !p.ReservedConcurrency {
+		t.Fatalf("reservedConcurrency=true: %v %v", p.ReservedConcurrency, err)
+	}
+}
+
+func TestIAMPrincipalsShape(t *testing.T) {
+	for _, bad := range []string{
+		`{"role":"X"}`,
+		`[{"role":"X","arn":"arn:aws:iam::123456789012:user/a","roles":["viewer"]}]`,
+		`[{"role":"X","roles":["viewer"],"extra":1}]`,
+		`[{"role":"X","account":"12","roles":["viewer"]}]`,
+		`[{"arn":"arn:aws:iam::123456789012:user/a","account":"123456789012","roles":["viewer"]}]`,
+		`[{"role":"X","sessions":"maybe","roles":["viewer"]}]`,
+		`[{"role":"X*","sessions":"source-identity","roles":["viewer"]}]`,
+		`[{"arn":"arn:aws:iam::123456789012:user/a","sessions":"source-identity","roles":["viewer"]}]`,
+	} {
+		if _, err := parseIAMPrincipals(bad); err == nil || !strings.Contains(err.Error(), "iamPrincipals") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	p := Props{}
+	var err error
+	p.iamRules, err = parseIAMPrincipals(`[{"role":"CertOps","roles":["operator"]},
+		{"role":"CertApprovers","sessions":"source-identity","roles":["approver"]},
+		{"role":"CertApprovers","account":"210987654321","sessions":"source-identity","roles":["approver"]},
+		{"arn":"arn:aws:sts::123456789012:assumed-role/CertApprovers/alice","sessions":"source-identity","principal":"alice"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.sourceIdentityRoles()
+	want := [][2]string{{"", "CertApprovers"}, {"210987654321", "CertApprovers"}, {"123456789012", "CertApprovers"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("source-identity roles %v, want %v", got, want)
 	}
 }

@@ -51,6 +51,7 @@ const (
 	tmplPartition = "aws"
 	tmplRegion    = "us-east-1"
 	tmplAccount   = "111122223333"
+	tmplStackID   = "arn:aws:cloudformation:us-east-1:111122223333:stack/certctl-test/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
 )
 
 // recording is the file iamrecord writes.
@@ -276,12 +277,28 @@ func (m *iamModel) value(v any) (string, error) {
 				return tmplAccount, nil
 			case "AWS::URLSuffix":
 				return "amazonaws.com", nil
+			case "AWS::StackId":
+				return tmplStackID, nil
 			}
 			return "", fmt.Errorf("cannot resolve Ref %s", ref)
 		}
 		if g, ok := x["Fn::GetAtt"].([]any); ok && len(g) == 2 && g[1] == "Arn" {
 			id, _ := g[0].(string)
 			return m.arnOf(id)
+		}
+		if sel, ok := x["Fn::Select"].([]any); ok && len(sel) == 2 {
+			i, ok := sel[0].(float64)
+			if !ok {
+				break
+			}
+			items, err := m.values(sel[1])
+			if err != nil {
+				return "", err
+			}
+			if int(i) < 0 || int(i) >= len(items) {
+				return "", fmt.Errorf("Fn::Select %d of %d items", int(i), len(items))
+			}
+			return items[int(i)], nil
 		}
 		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
 			sep, _ := j[0].(string)
@@ -297,6 +314,21 @@ func (m *iamModel) value(v any) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot resolve %s", render(v))
+}
+
+// values resolves a list-valued template expression: Fn::Split.
+func (m *iamModel) values(v any) ([]string, error) {
+	if x, ok := v.(map[string]any); ok && len(x) == 1 {
+		if sp, ok := x["Fn::Split"].([]any); ok && len(sp) == 2 {
+			sep, _ := sp[0].(string)
+			whole, err := m.value(sp[1])
+			if err != nil {
+				return nil, err
+			}
+			return strings.Split(whole, sep), nil
+		}
+	}
+	return nil, fmt.Errorf("cannot resolve the list %s", render(v))
 }
 
 // arnOf is the ARN of a template resource, named by its physical name when
@@ -490,6 +522,14 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine string, 
 		}
 		swap[p.local] = arn
 	}
+	// Executions are named under their state machine:
+	// …:stateMachine:<name> → …:execution:<name>:<execution>.
+	smLocal, err := m.arnOf(m.ids.StateMachine)
+	if err != nil {
+		return nil, err
+	}
+	execution := func(arn string) string { return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" }
+	swap[execution(stateMachine)] = execution(smLocal)
 	return func(resource string) (string, bool) {
 		if resource == "*" {
 			return resource, true
@@ -500,6 +540,11 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine string, 
 			}
 			if rest, ok := strings.CutPrefix(resource, local+"/"); ok {
 				return tmpl + "/" + rest, true
+			}
+			if strings.HasSuffix(local, ":") {
+				if rest, ok := strings.CutPrefix(resource, local); ok && rest != "" {
+					return tmpl + rest, true
+				}
 			}
 		}
 		return "", false

@@ -206,6 +206,9 @@ func render(v any) string {
 			a := g.([]any)
 			return "${" + logical(a[0].(string)) + "." + a[1].(string) + "}"
 		}
+		if isInstance(x) {
+			return "${Instance}"
+		}
 		if j, ok := x["Fn::Join"]; ok {
 			a := j.([]any)
 			var parts []string
@@ -219,10 +222,25 @@ func render(v any) string {
 	return string(b)
 }
 
+// instanceExpr is how the template spells the stack's instance suffix:
+// the first group of the GUID in the stack id.
+const instanceExpr = `{"Fn::Select":[0,{"Fn::Split":["-",{"Fn::Select":[2,{"Fn::Split":["/",{"Ref":"AWS::StackId"}]}]}]}]}`
+
+func isInstance(v map[string]any) bool {
+	if _, ok := v["Fn::Select"]; !ok {
+		return false
+	}
+	b, _ := json.Marshal(v)
+	return string(b) == instanceExpr
+}
+
 // normalize replaces intrinsics anywhere in v with their rendered strings.
 func normalize(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
+		if isInstance(x) {
+			return render(x)
+		}
 		for _, k := range []string{"Ref", "Fn::GetAtt", "Fn::Join"} {
 			if _, ok := x[k]; ok && len(x) == 1 {
 				return render(x)

@@ -3,6 +3,7 @@ package main
 import (
 	"sort"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
@@ -19,6 +20,7 @@ type Access struct {
 	AuditQuery      []string // Query targets on the audit table: BaseTable or index names (nil: no Query)
 	StartExec       bool     // states:StartExecution on the state machine
 	SendTaskSuccess bool     // states:SendTaskSuccess: hands a decision to the waiting execution
+	DescribeExec    bool     // states:DescribeExecution on the state machine's executions (job repair)
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
 }
 
@@ -34,13 +36,15 @@ const BaseTable = "(table)"
 // FunctionAccess is the least-privilege contract of every function.
 var FunctionAccess = map[string]Access{
 	FnAPI: {
-		StateItem: []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		// BatchGetItem: the governance markers of a request's names (ReadGovernance).
+		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		// Versions are read by the certificate's own key; due is the sweep's.
 		StateQuery:      []string{BaseTable, IndexList, IndexParent, IndexPending},
 		AuditItem:       []string{"PutItem", "GetItem"},
 		AuditQuery:      []string{BaseTable, AuditIndexActor, AuditIndexAction, AuditIndexDay},
 		StartExec:       true,
 		SendTaskSuccess: true,
+		DescribeExec:    true, // POST /jobs/{id}/repair reads whether the job's execution has ended
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -51,7 +55,7 @@ var FunctionAccess = map[string]Access{
 		SendTaskSuccess: true,
 	},
 	FnIssue: {
-		StateItem: []string{"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
+		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
 		AuditItem: []string{"PutItem", "GetItem"},
 		CASign:    true,
 	},
@@ -61,7 +65,7 @@ var FunctionAccess = map[string]Access{
 		AuditItem: []string{"PutItem", "GetItem"},
 	},
 	FnSweep: {
-		StateItem:  []string{"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
+		StateItem:  []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
 		StateQuery: []string{IndexDue},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		StartExec:  true,
@@ -86,7 +90,7 @@ func dynamo(actions []string) *[]*string {
 }
 
 // queryArns are the ARNs of Query targets: the table, or its indexes.
-func queryArns(t awsdynamodb.Table, targets []string) *[]*string {
+func queryArns(t awsdynamodb.ITable, targets []string) *[]*string {
 	out := make([]*string, 0, len(targets))
 	for _, n := range targets {
 		if n == BaseTable {
@@ -138,6 +142,9 @@ func (s *Stack) permissions() {
 			// whose task the token belongs to.
 			add(statement("SendApprovalDecision", jsii.Strings("states:SendTaskSuccess"), &[]*string{s.StateMachineARN}))
 		}
+		if a.DescribeExec {
+			add(statement("DescribeRenewal", jsii.Strings("states:DescribeExecution"), &[]*string{s.executionsARN()}))
+		}
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))
 		}
@@ -153,4 +160,15 @@ func (s *Stack) permissions() {
 			"ArnNotEquals": map[string]any{"aws:PrincipalArn": s.Roles[FnIssue].RoleArn()},
 		},
 	}), jsii.Bool(false))
+}
+
+// executionsARN names every execution of the renewal state machine:
+// arn:<partition>:states:<region>:<account>:execution:<state machine>:*.
+func (s *Stack) executionsARN() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("states"),
+		Resource:     jsii.String("execution"),
+		ResourceName: jsii.String(s.StateMachineName + ":*"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"sort"
@@ -19,7 +20,8 @@ func expectedGrants(fn string) []string {
 		}
 	}
 	state, audit := "${StateTable.Arn}", "${AuditTable.Arn}"
-	sm := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:certctl-test-renewal"
+	sm := stateMachineARN
+	executions := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:certctl-test-renewal-${Instance}:*"
 	add("${"+construct(fn)+"Logs.Arn}", "logs:CreateLogStream", "logs:PutLogEvents")
 	add("*", "xray:PutTraceSegments", "xray:PutTelemetryRecords")
 	query := func(table string, targets ...string) {
@@ -35,25 +37,28 @@ func expectedGrants(fn string) []string {
 	// back (GetItem) when the outcome is unknown.
 	switch fn {
 	case FnAPI:
-		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
+		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 		query(state, "", "list", "by_parent", "pending")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		query(audit, "", "by_actor", "by_action", "by_day")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
+		add(executions, "states:DescribeExecution")
 	case FnAuthorizer:
 		add(state, "dynamodb:GetItem")
 	case FnApprovalWait:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		add(sm, "states:SendTaskSuccess")
 	case FnIssue:
-		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
 	case FnFinalize:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		// Execution events EventBridge delivers that still fail (async).
+		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnSweep:
-		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 		query(state, "due")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add(sm, "states:StartExecution")
@@ -70,11 +75,25 @@ func expectedGrants(fn string) []string {
 }
 
 func TestRolePolicies(t *testing.T) {
-	s := defaultStack(t)
+	for _, st := range stages(t) {
+		t.Run(st.name, func(t *testing.T) { checkRolePolicies(t, st.s) })
+	}
+}
+
+func checkRolePolicies(t *testing.T, s *synthed) {
 	for _, fn := range FunctionNames {
 		got, want := s.grants(construct(fn)+"Role"), expectedGrants(fn)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s role:%s", fn, diffLines(want, got))
+		}
+	}
+	// No grant nothing uses: no function sends task failures (outcomes
+	// travel as data), and only the api queries by_parent.
+	for _, fn := range FunctionNames {
+		for _, g := range s.grants(construct(fn) + "Role") {
+			if strings.Contains(g, "SendTaskFailure") || (fn != FnAPI && strings.Contains(g, "/index/by_parent")) {
+				t.Errorf("%s role: %s", fn, g)
+			}
 		}
 	}
 	// The state machine invokes exactly the three workflow functions; the
@@ -146,9 +165,6 @@ func TestRolePolicies(t *testing.T) {
 		if p["KeySpec"] != "ECC_NIST_P256" || p["KeyUsage"] != "SIGN_VERIFY" {
 			t.Errorf("CA key spec %v usage %v", p["KeySpec"], p["KeyUsage"])
 		}
-		if r["DeletionPolicy"] != "Retain" {
-			t.Errorf("CA key deletion policy %v", r["DeletionPolicy"])
-		}
 		var deny string
 		for _, st := range list(p["KeyPolicy"].(map[string]any)["Statement"]) {
 			m := st.(map[string]any)
@@ -163,7 +179,12 @@ func TestRolePolicies(t *testing.T) {
 }
 
 func TestAPIAuthorization(t *testing.T) {
-	s := defaultStack(t)
+	for _, st := range stages(t) {
+		t.Run(st.name, func(t *testing.T) { checkAPIAuthorization(t, st.s) })
+	}
+}
+
+func checkAPIAuthorization(t *testing.T, s *synthed) {
 	apis := map[string]string{} // logical id prefix → name
 	for id, r := range s.resources("AWS::ApiGateway::RestApi") {
 		apis[logical(id)] = props(r)["Name"].(string)
@@ -205,10 +226,14 @@ func TestAPIAuthorization(t *testing.T) {
 			t.Errorf("%s: integration %s", key, render(integ))
 		}
 	}
+	// The health probe is public on both of its paths (the API serves it
+	// at /health and /api/v1/health); everything else is authenticated.
 	want := map[string]string{
 		"IamApi GET /health":          "NONE",
+		"IamApi GET /api/v1/health":   "NONE",
 		"IamApi ANY /api/v1/{proxy+}": "AWS_IAM",
 		"KeyApi GET /health":          "NONE",
+		"KeyApi GET /api/v1/health":   "NONE",
 		"KeyApi ANY /api/v1/{proxy+}": "CUSTOM",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -242,6 +267,98 @@ func TestAPIAuthorization(t *testing.T) {
 		if !strings.Contains(ms, `"ThrottlingRateLimit":50`) || !strings.Contains(ms, `"ThrottlingBurstLimit":100`) ||
 			!strings.Contains(ms, `"DataTraceEnabled":false`) {
 			t.Errorf("%s: method settings %s", logical(id), ms)
+		}
+	}
+}
+
+// Responses API Gateway makes itself follow the API's rule: 401 for a
+// caller who is not authenticated (no signature or key, a bad or expired
+// signature, a refused key), 403 for one who is but may not, in the API's
+// error shape, on both APIs.
+func TestGatewayResponses(t *testing.T) {
+	want := map[string]string{
+		"UNAUTHORIZED": "401", "MISSING_AUTHENTICATION_TOKEN": "401", "INVALID_SIGNATURE": "401", "EXPIRED_TOKEN": "401",
+		"ACCESS_DENIED": "403", "THROTTLED": "429", "AUTHORIZER_FAILURE": "500", "AUTHORIZER_CONFIGURATION_ERROR": "500",
+	}
+	for _, st := range stages(t) {
+		got := map[string]map[string]string{}
+		for _, r := range st.s.resources("AWS::ApiGateway::GatewayResponse") {
+			p := props(r)
+			api := strings.Trim(render(p["RestApiId"]), "${}")
+			if got[api] == nil {
+				got[api] = map[string]string{}
+			}
+			got[api][p["ResponseType"].(string)] = p["StatusCode"].(string)
+			tmpl := render(p["ResponseTemplates"])
+			if !strings.Contains(tmpl, `\"error\":`) || !strings.Contains(tmpl, `\"request_id\":\"$context.requestId\"`) {
+				t.Errorf("%s %s %s: template %s", st.name, api, p["ResponseType"], tmpl)
+			}
+		}
+		for _, api := range []string{"IamApi", "KeyApi"} {
+			if !reflect.DeepEqual(got[api], want) {
+				t.Errorf("%s %s: gateway responses\n got  %v\n want %v", st.name, api, got[api], want)
+			}
+		}
+	}
+}
+
+// Roles whose sessions are people ("sessions": "source-identity"): the IAM
+// API refuses their sessions unless the session carries a source identity
+// and is named after it. The key API has no resource policy, nor has the
+// IAM API without such rules.
+func TestSessionIdentityPolicy(t *testing.T) {
+	for _, s := range []*synthed{defaultStack(t), customStack(t)} {
+		for id, r := range s.resources("AWS::ApiGateway::RestApi") {
+			if _, ok := props(r)["Policy"]; ok {
+				t.Errorf("%s has a resource policy without source-identity rules: %s", logical(id), render(props(r)["Policy"]))
+			}
+		}
+	}
+	p := prodStack(t)
+	policies := map[string]string{}
+	for id, r := range p.resources("AWS::ApiGateway::RestApi") {
+		policies[logical(id)] = render(props(r)["Policy"])
+	}
+	if policies["KeyApi"] != "null" {
+		t.Errorf("key API policy %s", policies["KeyApi"])
+	}
+	var doc struct {
+		Statement []struct {
+			Sid, Effect, Action, Resource string
+			Principal                     map[string]any
+			Condition                     map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(policies["IamApi"]), &doc); err != nil {
+		t.Fatalf("IAM API policy %s: %v", policies["IamApi"], err)
+	}
+	roles := []any{
+		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/CertApprovers",
+		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*/CertApprovers",
+		"arn:${AWS::Partition}:iam::210987654321:role/Auditors",
+		"arn:${AWS::Partition}:iam::210987654321:role/*/Auditors",
+	}
+	want := map[string]map[string]map[string]any{
+		"SessionsNeedASourceIdentity": {
+			"ArnLike": {"aws:PrincipalArn": roles},
+			"Null":    {"aws:SourceIdentity": "true"},
+		},
+		"SessionNameIsTheSourceIdentity": {
+			"ArnLike":       {"aws:PrincipalArn": roles},
+			"StringNotLike": {"aws:userid": "*:${aws:SourceIdentity}"},
+		},
+	}
+	if len(doc.Statement) != len(want) {
+		t.Fatalf("IAM API policy: %s", policies["IamApi"])
+	}
+	for _, st := range doc.Statement {
+		cond := map[string]map[string]any{}
+		for op, m := range st.Condition {
+			cond[op] = normalize(any(m)).(map[string]any)
+		}
+		if st.Effect != "Deny" || st.Action != "execute-api:Invoke" || st.Resource != "execute-api:/*" ||
+			render(st.Principal) != `{"AWS":"*"}` || !reflect.DeepEqual(cond, want[st.Sid]) {
+			t.Errorf("statement %s: %s %s %s %s %s\n want %v", st.Sid, st.Effect, st.Action, st.Resource, render(st.Principal), render(cond), want[st.Sid])
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -52,10 +53,16 @@ var (
 	}
 )
 
-// Bypass alarm metric: emitted by the functions in CloudWatch EMF.
+// Metrics the alarms read. The functions emit all but the last in
+// CloudWatch EMF (pkg/emf; a test keeps the names in step); the last comes
+// from a metric filter on the key API's access log.
 const (
-	MetricNamespace         = "certctl-serverless"
-	MetricApprovalDecisions = "certctl_approval_decisions_total"
+	MetricNamespace          = "certctl-serverless"
+	MetricApprovalDecisions  = "certctl_approval_decisions_total"
+	MetricOldestPending      = "certctl_oldest_pending_approval_seconds"
+	MetricHandoffQueue       = "certctl_handoff_queue_length"
+	MetricStartQueue         = "certctl_start_queue_length"
+	MetricAuthorizerFailures = "certctl_authorizer_failures"
 )
 
 // Output names (CloudFormation output keys).
@@ -97,8 +104,8 @@ var funcSpecs = map[string]funcSpec{
 type Stack struct {
 	awscdk.Stack
 	Props            Props
-	StateTable       awsdynamodb.Table
-	AuditTable       awsdynamodb.Table
+	StateTable       awsdynamodb.ITable // created, or existing (stateTableName)
+	AuditTable       awsdynamodb.ITable // created, or existing (auditTableName)
 	CAKey            awskms.Key
 	DLQ              awssqs.Queue
 	Functions        map[string]awslambda.Function
@@ -107,8 +114,17 @@ type Stack struct {
 	StateMachineName string
 	StateMachineARN  *string // built with FormatArn, so functions can name it without a cycle
 	IamAPI, KeyAPI   awsapigateway.RestApi
+	KeyAPIAccessLogs awslogs.LogGroup
+	ExecutionEnded   awsevents.Rule // routes failed, aborted and timed-out executions to finalize
 	AlarmTopic       awssns.Topic
 	Alarms           []awscloudwatch.Alarm
+
+	// instance tells this deployment of the stack from an earlier one of
+	// the same stage: the first group of the stack id's GUID. Names that
+	// outlive a destroyed stack (retained log groups) or stay taken for a
+	// while after it (a state machine with waiting executions) carry it,
+	// so `cdk destroy` then `cdk deploy` never meets "already exists".
+	instance *string
 }
 
 // StackName is the CloudFormation stack name of a stage.
@@ -139,7 +155,9 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("project"), jsii.String("certctl-serverless"), nil)
 	awscdk.Tags_Of(s.Stack).Add(jsii.String("stage"), jsii.String(p.Stage), nil)
 
-	s.StateMachineName = s.name("renewal")
+	s.instance = awscdk.Fn_Select(jsii.Number(0), awscdk.Fn_Split(jsii.String("-"),
+		awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), s.StackId(), nil)), nil))
+	s.StateMachineName = s.name("renewal-" + *s.instance)
 	s.StateMachineARN = s.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("states"),
 		Resource:     jsii.String("stateMachine"),
@@ -164,6 +182,8 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 // name is a physical name for the stage: certctl-<stage>-<suffix>.
 func (s *Stack) name(suffix string) string { return "certctl-" + s.Props.Stage + "-" + suffix }
 
+// removal is what `cdk destroy` does with the stage's data: a production
+// stage keeps its tables, CA key and logs; any other stage deletes them.
 func (s *Stack) removal() awscdk.RemovalPolicy {
 	if s.Props.Production {
 		return awscdk.RemovalPolicy_RETAIN
@@ -171,9 +191,12 @@ func (s *Stack) removal() awscdk.RemovalPolicy {
 	return awscdk.RemovalPolicy_DESTROY
 }
 
+// logGroup names its group <name>-<instance>: a production stage retains
+// its log groups, and the next deployment of the stage must not collide
+// with them.
 func (s *Stack) logGroup(id, name string) awslogs.LogGroup {
 	return awslogs.NewLogGroup(s.Stack, jsii.String(id), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(name),
+		LogGroupName:  jsii.String(name + "-" + *s.instance),
 		Retention:     retentionEnum[s.Props.LogRetentionDays],
 		RemovalPolicy: s.removal(),
 	})
@@ -183,7 +206,10 @@ func str(k string) *awsdynamodb.Attribute {
 	return &awsdynamodb.Attribute{Name: jsii.String(k), Type: awsdynamodb.AttributeType_STRING}
 }
 
-// tables: on-demand, PITR, deletion protection, retained on stack deletion.
+// tables: on-demand, PITR. A production stage protects them from deletion
+// and retains them when the stack is deleted; any other stage deletes them
+// with the stack (table names are generated, so a redeploy never collides
+// with retained tables).
 // Encryption uses the AWS-managed key (aws/dynamodb): every use is logged in
 // CloudTrail, access is governed by the per-function IAM statements, and it
 // costs no key fee. A customer-managed key would add $1/month per table and
@@ -197,9 +223,9 @@ func (s *Stack) tables() {
 			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 				PointInTimeRecoveryEnabled: jsii.Bool(true),
 			},
-			DeletionProtection: jsii.Bool(true),
+			DeletionProtection: jsii.Bool(s.Props.Production),
 			Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
-			RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+			RemovalPolicy:      s.removal(),
 		})
 		for _, i := range idx {
 			t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
@@ -211,21 +237,35 @@ func (s *Stack) tables() {
 		}
 		return t
 	}
+	// Existing tables (a point-in-time restore of the stage's own tables):
+	// the stack uses them as they are and does not manage them.
+	if s.Props.StateTableName != "" {
+		s.StateTable = awsdynamodb.Table_FromTableName(s.Stack, jsii.String("StateTable"), jsii.String(s.Props.StateTableName))
+		s.AuditTable = awsdynamodb.Table_FromTableName(s.Stack, jsii.String("AuditTable"), jsii.String(s.Props.AuditTableName))
+		return
+	}
 	s.StateTable = newTable("StateTable", StateIndexes)
 	s.AuditTable = newTable("AuditTable", AuditIndexes)
 }
 
 // caKey is the CA's signing key. Only the issue function's role may sign:
 // its IAM policy allows kms:Sign, and the key policy denies kms:Sign to every
-// other principal, administrators included.
+// other principal, administrators included. A production stage retains it
+// when the stack is deleted (30-day window if someone schedules deletion);
+// any other stage schedules its deletion, 7 days out (KMS's minimum). The
+// alias goes with the stack either way, so a redeploy can take it again.
 func (s *Stack) caKey() {
+	window := 7.0
+	if s.Props.Production {
+		window = 30
+	}
 	s.CAKey = awskms.NewKey(s.Stack, jsii.String("CaKey"), &awskms.KeyProps{
 		Description:       jsii.String(fmt.Sprintf("certctl-serverless %s: CA signing key (issuer %q)", s.Props.Stage, CAIssuerID)),
 		KeySpec:           awskms.KeySpec_ECC_NIST_P256,
 		KeyUsage:          awskms.KeyUsage_SIGN_VERIFY,
 		EnableKeyRotation: jsii.Bool(false), // KMS does not rotate asymmetric keys
-		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(window)),
+		RemovalPolicy:     s.removal(),
 		Alias:             jsii.String("alias/" + s.name("ca-"+CAIssuerID)),
 	})
 }
@@ -256,12 +296,14 @@ func (s *Stack) functions() {
 	if s.Props.Architecture == "x86_64" {
 		arch = awslambda.Architecture_X86_64()
 	}
-	level := map[string]awslambda.ApplicationLogLevel{
-		"DEBUG": awslambda.ApplicationLogLevel_DEBUG,
-		"INFO":  awslambda.ApplicationLogLevel_INFO,
-		"WARN":  awslambda.ApplicationLogLevel_WARN,
-		"ERROR": awslambda.ApplicationLogLevel_ERROR,
-	}[s.Props.LogLevel]
+	// Lambda's own filter stays at INFO (DEBUG when asked): it would drop
+	// every line without a "level" field as INFO, the EMF metric lines
+	// included, and with them the alarms on those metrics. The functions
+	// filter their own log lines by CERTCTL_LOG_LEVEL instead.
+	level := awslambda.ApplicationLogLevel_INFO
+	if s.Props.LogLevel == "DEBUG" {
+		level = awslambda.ApplicationLogLevel_DEBUG
+	}
 	for _, name := range FunctionNames {
 		spec := funcSpecs[name]
 		id := construct(name)
@@ -321,10 +363,13 @@ func (s *Stack) functions() {
 	// Scheduler invokes sweep and reaper asynchronously: failed invocations
 	// (after Lambda's own retries) land in the dead-letter queue. A run older
 	// than one cadence is dropped: the next scheduled run supersedes it.
-	for name, rate := range map[string]time.Duration{FnSweep: s.Props.SweepRate, FnReaper: s.Props.ReaperRate} {
+	// EventBridge invokes finalize asynchronously with execution status
+	// changes: one that still fails after Lambda's retries lands there too,
+	// so no job stays in flight unnoticed (the queue is alarmed).
+	for name, age := range map[string]time.Duration{FnSweep: s.Props.SweepRate, FnReaper: s.Props.ReaperRate, FnFinalize: 6 * time.Hour} {
 		s.Functions[name].ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
 			OnFailure:     awslambdadestinations.NewSqsDestination(s.DLQ),
-			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(clampSeconds(rate, 60, 6*3600))),
+			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(clampSeconds(age, 60, 6*3600))),
 			RetryAttempts: jsii.Number(2),
 		})
 	}

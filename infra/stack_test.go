@@ -18,11 +18,20 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Configurations under test.
+// Configurations under test. Every point of the production-readiness work
+// is pinned on a development stage (defaultStack) and a production stage
+// (prodStack); customStack turns the remaining knobs.
 func defaultStack(t *testing.T) *synthed { return synth(t, "default", nil) }
 
-// prodStack: production with bypass explicitly allowed, alarm e-mail and
-// execution logs, so the optional parts are synthesized and nagged too.
+// prodIAMPrincipals: a shared role, and a role whose sessions are people
+// (its trust policy requires sts:SourceIdentity), in this and in another account.
+const prodIAMPrincipals = `[{"role":"CertOps","roles":["operator"]},` +
+	`{"role":"CertApprovers","sessions":"source-identity","roles":["approver"]},` +
+	`{"arn":"arn:aws:iam::210987654321:role/people/Auditors","sessions":"source-identity","roles":["auditor"]}]`
+
+// prodStack: production with bypass explicitly allowed, alarm e-mail,
+// execution logs and the log level at WARN, so the optional parts are
+// synthesized and nagged too.
 func prodStack(t *testing.T) *synthed {
 	return synth(t, "prod", func(p *Props) {
 		p.Production = true
@@ -31,44 +40,66 @@ func prodStack(t *testing.T) *synthed {
 		p.AlarmEmail = "ops@example.com"
 		p.APIExecutionLogs = true
 		p.ApprovalTimeout = 48 * time.Hour
+		p.LogLevel = "warn"
+		p.IAMPrincipals = prodIAMPrincipals
 	})
 }
 
-// customStack: the knobs LocalStack and small accounts use.
+// customStack: the knobs LocalStack and larger accounts use.
 func customStack(t *testing.T) *synthed {
 	return synth(t, "custom", func(p *Props) {
 		p.Architecture = "amd64"
 		p.SweepRate = 30 * time.Minute
 		p.ReaperRate = 2 * time.Hour
-		p.ReservedConcurrency = false
+		p.ReservedConcurrency = true
 		p.LogLevel = "debug"
 		p.IAMPrincipals = `[{"role":"CertOps","roles":["operator"]}]`
 		p.APIGatewayAccountRole = false
+		p.AlarmPendingApprovalAge = 24 * time.Hour
+		p.AlarmHandoffQueue = 3
+		p.AlarmStartQueue = 4
+		p.AlarmAPI5xx = 10
 	})
 }
 
+type stage struct {
+	name string
+	s    *synthed
+}
+
+// stages are the development and the production stage.
+func stages(t *testing.T) []stage {
+	return []stage{{"dev", defaultStack(t)}, {"prod", prodStack(t)}}
+}
+
 func TestResourceCounts(t *testing.T) {
-	s := defaultStack(t)
-	for typ, n := range map[string]float64{
-		"AWS::Lambda::Function":            7,
-		"AWS::DynamoDB::Table":             2,
-		"AWS::StepFunctions::StateMachine": 1,
-		"AWS::Scheduler::Schedule":         2,
-		"AWS::ApiGateway::RestApi":         2,
-		"AWS::ApiGateway::Stage":           2,
-		"AWS::ApiGateway::Authorizer":      1,
-		"AWS::ApiGateway::Method":          4,
-		"AWS::KMS::Key":                    1,
-		"AWS::SQS::Queue":                  1,
-		"AWS::CloudWatch::Alarm":           10, // 7 functions + failed + timed out + DLQ
-		"AWS::SNS::Topic":                  0,
-		"AWS::Lambda::EventInvokeConfig":   2,
-	} {
-		check(t, typ, func() { s.T.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+	for _, st := range stages(t) {
+		alarms := 14.0 // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports
+		topics := 0.0
+		if st.name == "prod" {
+			alarms, topics = 15, 1 // + bypass
+		}
+		for typ, n := range map[string]float64{
+			"AWS::Lambda::Function":            7,
+			"AWS::DynamoDB::Table":             2,
+			"AWS::StepFunctions::StateMachine": 1,
+			"AWS::Scheduler::Schedule":         2,
+			"AWS::ApiGateway::RestApi":         2,
+			"AWS::ApiGateway::Stage":           2,
+			"AWS::ApiGateway::Authorizer":      1,
+			"AWS::ApiGateway::Method":          6,
+			"AWS::KMS::Key":                    1,
+			"AWS::SQS::Queue":                  1,
+			"AWS::CloudWatch::Alarm":           alarms,
+			"AWS::SNS::Topic":                  topics,
+			"AWS::Lambda::EventInvokeConfig":   3,
+			"AWS::Events::Rule":                1,
+			"AWS::Logs::MetricFilter":          1,
+		} {
+			check(t, st.name+" "+typ, func() { st.s.T.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+		}
 	}
 	p := prodStack(t)
-	check(t, "prod alarms", func() { p.T.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(11)) })
-	check(t, "prod topic", func() { p.T.ResourceCountIs(jsii.String("AWS::SNS::Topic"), jsii.Number(1)) })
 	check(t, "prod subscription", func() {
 		p.T.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), &map[string]any{
 			"Protocol": "email", "Endpoint": "ops@example.com",
@@ -76,86 +107,105 @@ func TestResourceCounts(t *testing.T) {
 	})
 }
 
+// stateMachineARN is the formatted ARN the functions name the state
+// machine by (its name carries the stack instance).
+const stateMachineARN = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:certctl-test-renewal-${Instance}"
+
 func TestFunctions(t *testing.T) {
-	s := defaultStack(t)
-	fns := s.resources("AWS::Lambda::Function")
-	byName := map[string]map[string]any{}
-	for _, r := range fns {
-		byName[props(r)["FunctionName"].(string)] = props(r)
-	}
-	smArn := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:certctl-test-renewal"
-	for _, fn := range FunctionNames {
-		p, ok := byName["certctl-test-"+fn]
-		if !ok {
-			t.Errorf("no function certctl-test-%s (have %v)", fn, keys(byName))
-			continue
+	for _, st := range stages(t) {
+		byName := map[string]map[string]any{}
+		for _, r := range st.s.resources("AWS::Lambda::Function") {
+			byName[props(r)["FunctionName"].(string)] = props(r)
 		}
-		if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
-			t.Errorf("%s: runtime %v handler %v", fn, p["Runtime"], p["Handler"])
+		for _, fn := range FunctionNames {
+			p, ok := byName["certctl-test-"+fn]
+			if !ok {
+				t.Errorf("%s: no function certctl-test-%s (have %v)", st.name, fn, keys(byName))
+				continue
+			}
+			if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
+				t.Errorf("%s %s: runtime %v handler %v", st.name, fn, p["Runtime"], p["Handler"])
+			}
+			if got := render(p["Architectures"]); got != `["arm64"]` {
+				t.Errorf("%s %s: architectures %s, want arm64 by default", st.name, fn, got)
+			}
+			if got := render(p["TracingConfig"]); got != `{"Mode":"Active"}` {
+				t.Errorf("%s %s: tracing %s", st.name, fn, got)
+			}
+			// Lambda's filter stays at INFO whatever CERTCTL_LOG_LEVEL says:
+			// it would drop the EMF lines (no "level" field, so INFO) at
+			// WARN or ERROR, and the alarms on them with it.
+			lc := p["LoggingConfig"].(map[string]any)
+			if lc["LogFormat"] != "JSON" || render(lc["LogGroup"]) != "${"+construct(fn)+"Logs}" ||
+				lc["ApplicationLogLevel"] != "INFO" || lc["SystemLogLevel"] != "INFO" {
+				t.Errorf("%s %s: logging %s", st.name, fn, render(lc))
+			}
+			env := map[string]string{}
+			for k, v := range p["Environment"].(map[string]any)["Variables"].(map[string]any) {
+				env[k] = render(v)
+			}
+			want := map[string]string{
+				EnvStateTable:      "${StateTable}",
+				EnvAuditTable:      "${AuditTable}",
+				EnvStage:           testStage,
+				EnvBypass:          "false",
+				EnvApprovalTimeout: "168h",
+				EnvLogLevel:        "INFO",
+			}
+			if st.name == "prod" {
+				want[EnvBypass], want[EnvApprovalTimeout], want[EnvLogLevel] = "true", "48h", "WARN"
+			}
+			switch fn {
+			case FnAPI, FnSweep, FnReaper:
+				want[EnvStateMachineARN] = stateMachineARN
+			case FnIssue:
+				want[EnvCAKeyID] = "${CaKey.Arn}"
+			}
+			if fn == FnAPI && st.name == "prod" {
+				want[EnvIAMPrincipals] = prodIAMPrincipals
+			}
+			if !reflect.DeepEqual(env, want) {
+				t.Errorf("%s %s: environment\n got  %v\n want %v", st.name, fn, env, want)
+			}
+			// No reserved concurrency by default: an account whose quota is
+			// below 100 + the reservation refuses the deployment.
+			if r, ok := p["ReservedConcurrentExecutions"]; ok {
+				t.Errorf("%s %s: reserved concurrency %v by default", st.name, fn, r)
+			}
 		}
-		if got := render(p["Architectures"]); got != `["arm64"]` {
-			t.Errorf("%s: architectures %s, want arm64 by default", fn, got)
+
+		// Async invocations fail into the DLQ: Scheduler → sweep/reaper, and
+		// EventBridge → finalize.
+		seen := map[string]bool{}
+		for _, r := range st.s.resources("AWS::Lambda::EventInvokeConfig") {
+			p := props(r)
+			seen[render(p["FunctionName"])] = true
+			if got := render(p["DestinationConfig"]); got != `{"OnFailure":{"Destination":"${DeadLetterQueue.Arn}"}}` || p["MaximumRetryAttempts"] != 2.0 {
+				t.Errorf("%s: async config %s", st.name, render(p))
+			}
 		}
-		if got := render(p["TracingConfig"]); got != `{"Mode":"Active"}` {
-			t.Errorf("%s: tracing %s", fn, got)
-		}
-		lc := p["LoggingConfig"].(map[string]any)
-		if lc["LogFormat"] != "JSON" || render(lc["LogGroup"]) != "${"+construct(fn)+"Logs}" {
-			t.Errorf("%s: logging %s", fn, render(lc))
-		}
-		env := map[string]string{}
-		for k, v := range p["Environment"].(map[string]any)["Variables"].(map[string]any) {
-			env[k] = render(v)
-		}
-		want := map[string]string{
-			EnvStateTable:      "${StateTable}",
-			EnvAuditTable:      "${AuditTable}",
-			EnvStage:           testStage,
-			EnvBypass:          "false",
-			EnvApprovalTimeout: "168h",
-			EnvLogLevel:        "INFO",
-		}
-		switch fn {
-		case FnAPI, FnSweep, FnReaper:
-			want[EnvStateMachineARN] = smArn
-		case FnIssue:
-			want[EnvCAKeyID] = "${CaKey.Arn}"
-		}
-		if !reflect.DeepEqual(env, want) {
-			t.Errorf("%s: environment\n got  %v\n want %v", fn, env, want)
-		}
-		wantReserved := map[string]any{FnSweep: 1.0, FnReaper: 1.0, FnIssue: float64(DefaultIssueConcurrency)}[fn]
-		if p["ReservedConcurrentExecutions"] != wantReserved {
-			t.Errorf("%s: reserved concurrency %v, want %v", fn, p["ReservedConcurrentExecutions"], wantReserved)
+		if !seen["${Sweep}"] || !seen["${Reaper}"] || !seen["${Finalize}"] {
+			t.Errorf("%s: async invoke configs for %v, want sweep, reaper and finalize", st.name, seen)
 		}
 	}
 
-	// Async invocations (Scheduler → sweep/reaper) fail into the DLQ.
-	cfgs := s.resources("AWS::Lambda::EventInvokeConfig")
-	seen := map[string]bool{}
-	for _, r := range cfgs {
-		p := props(r)
-		seen[render(p["FunctionName"])] = true
-		if got := render(p["DestinationConfig"]); got != `{"OnFailure":{"Destination":"${DeadLetterQueue.Arn}"}}` {
-			t.Errorf("async destination %s", got)
-		}
-	}
-	if !seen["${Sweep}"] || !seen["${Reaper}"] {
-		t.Errorf("async invoke configs for %v, want sweep and reaper", seen)
-	}
-
-	// Knobs: architecture, log level, no reserved concurrency.
+	// Knobs: architecture, log level, reserved concurrency when asked.
 	c := customStack(t)
 	for _, r := range c.resources("AWS::Lambda::Function") {
 		p := props(r)
 		if got := render(p["Architectures"]); got != `["x86_64"]` {
 			t.Errorf("custom: architectures %s", got)
 		}
-		if _, ok := p["ReservedConcurrentExecutions"]; ok {
-			t.Errorf("custom: %v has reserved concurrency with reservedConcurrency=false", p["FunctionName"])
+		name := strings.TrimPrefix(p["FunctionName"].(string), "certctl-test-")
+		wantReserved := map[string]any{FnSweep: 1.0, FnReaper: 1.0, FnIssue: float64(DefaultIssueConcurrency)}[name]
+		if p["ReservedConcurrentExecutions"] != wantReserved {
+			t.Errorf("custom %s: reserved concurrency %v, want %v", name, p["ReservedConcurrentExecutions"], wantReserved)
 		}
 		if got := p["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvLogLevel]; got != "DEBUG" {
 			t.Errorf("custom: log level %v", got)
+		}
+		if got := p["LoggingConfig"].(map[string]any)["ApplicationLogLevel"]; got != "DEBUG" {
+			t.Errorf("custom: Lambda's application log level %v, want DEBUG", got)
 		}
 	}
 	// The IAM mapping goes to the api function only.
@@ -167,13 +217,6 @@ func TestFunctions(t *testing.T) {
 		}
 		if ok && got != `[{"role":"CertOps","roles":["operator"]}]` {
 			t.Errorf("custom: %s=%v", EnvIAMPrincipals, got)
-		}
-	}
-	// Production with the override: bypass on, timeout passed through.
-	for _, r := range prodStack(t).resources("AWS::Lambda::Function") {
-		v := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if v[EnvBypass] != "true" || v[EnvApprovalTimeout] != "48h" {
-			t.Errorf("prod: bypass %v timeout %v", v[EnvBypass], v[EnvApprovalTimeout])
 		}
 	}
 }
@@ -188,48 +231,181 @@ func keys[M ~map[string]V, V any](m M) []string {
 }
 
 func TestTables(t *testing.T) {
-	s := defaultStack(t)
 	want := map[string][]string{
 		"StateTable": {"list list_pk list_sk", "by_parent parent_pk parent_sk", "pending pending_pk pending_sk", "due due_pk due_sk"},
 		"AuditTable": {"by_actor actor sk", "by_action action sk", "by_day day sk"},
 	}
-	for id, r := range s.resources("AWS::DynamoDB::Table") {
-		name := logical(id)
-		p := props(r)
-		if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
-			t.Errorf("%s: deletion policy %v/%v, want Retain", name, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+	for _, st := range stages(t) {
+		// A production stage keeps and protects its tables; any other
+		// stage deletes them with the stack.
+		policy, protection := "Delete", false
+		if st.name == "prod" {
+			policy, protection = "Retain", true
 		}
-		if got := render(p["KeySchema"]); got != `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]` {
-			t.Errorf("%s: key schema %s", name, got)
-		}
-		if p["BillingMode"] != "PAY_PER_REQUEST" || p["DeletionProtectionEnabled"] != true {
-			t.Errorf("%s: billing %v deletion protection %v", name, p["BillingMode"], p["DeletionProtectionEnabled"])
-		}
-		if got := render(p["PointInTimeRecoverySpecification"]); got != `{"PointInTimeRecoveryEnabled":true}` {
-			t.Errorf("%s: PITR %s", name, got)
-		}
-		if got := render(p["SSESpecification"]); got != `{"SSEEnabled":true}` {
-			t.Errorf("%s: SSE %s (want the AWS-managed KMS key)", name, got)
-		}
-		var got []string
-		for _, g := range list(p["GlobalSecondaryIndexes"]) {
-			gm := g.(map[string]any)
-			ks := list(gm["KeySchema"])
-			line := gm["IndexName"].(string)
-			for _, k := range ks {
-				line += " " + k.(map[string]any)["AttributeName"].(string)
+		for id, r := range st.s.resources("AWS::DynamoDB::Table") {
+			name := st.name + " " + logical(id)
+			p := props(r)
+			if r["DeletionPolicy"] != policy || r["UpdateReplacePolicy"] != policy {
+				t.Errorf("%s: deletion policy %v/%v, want %s", name, r["DeletionPolicy"], r["UpdateReplacePolicy"], policy)
 			}
-			if render(gm["Projection"]) != `{"ProjectionType":"ALL"}` {
-				t.Errorf("%s/%s: projection %s", name, gm["IndexName"], render(gm["Projection"]))
+			if _, named := p["TableName"]; named {
+				t.Errorf("%s: a fixed table name would collide with a retained table on the next deploy", name)
 			}
-			got = append(got, line)
+			if got := render(p["KeySchema"]); got != `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]` {
+				t.Errorf("%s: key schema %s", name, got)
+			}
+			if p["BillingMode"] != "PAY_PER_REQUEST" || p["DeletionProtectionEnabled"] != protection {
+				t.Errorf("%s: billing %v deletion protection %v, want %v", name, p["BillingMode"], p["DeletionProtectionEnabled"], protection)
+			}
+			if got := render(p["PointInTimeRecoverySpecification"]); got != `{"PointInTimeRecoveryEnabled":true}` {
+				t.Errorf("%s: PITR %s", name, got)
+			}
+			if got := render(p["SSESpecification"]); got != `{"SSEEnabled":true}` {
+				t.Errorf("%s: SSE %s (want the AWS-managed KMS key)", name, got)
+			}
+			var got []string
+			for _, g := range list(p["GlobalSecondaryIndexes"]) {
+				gm := g.(map[string]any)
+				line := gm["IndexName"].(string)
+				for _, k := range list(gm["KeySchema"]) {
+					line += " " + k.(map[string]any)["AttributeName"].(string)
+				}
+				if render(gm["Projection"]) != `{"ProjectionType":"ALL"}` {
+					t.Errorf("%s/%s: projection %s", name, gm["IndexName"], render(gm["Projection"]))
+				}
+				got = append(got, line)
+			}
+			if !reflect.DeepEqual(got, want[logical(id)]) {
+				t.Errorf("%s: GSIs\n got  %v\n want %v", name, got, want[logical(id)])
+			}
+			for _, a := range list(p["AttributeDefinitions"]) {
+				if a.(map[string]any)["AttributeType"] != "S" {
+					t.Errorf("%s: attribute %v not a string", name, a)
+				}
+			}
 		}
-		if !reflect.DeepEqual(got, want[name]) {
-			t.Errorf("%s: GSIs\n got  %v\n want %v", name, got, want[name])
+	}
+}
+
+// The CA key: a production stage retains it (deletion, if someone asks,
+// waits 30 days); any other stage schedules its deletion with the stack
+// (7 days, KMS's minimum). Its alias is never retained: a redeploy takes it.
+func TestCAKeyLifecycle(t *testing.T) {
+	for _, st := range stages(t) {
+		policy, window := "Delete", 7.0
+		if st.name == "prod" {
+			policy, window = "Retain", 30
 		}
-		for _, a := range list(p["AttributeDefinitions"]) {
-			if a.(map[string]any)["AttributeType"] != "S" {
-				t.Errorf("%s: attribute %v not a string", name, a)
+		for _, r := range st.s.resources("AWS::KMS::Key") {
+			if r["DeletionPolicy"] != policy || props(r)["PendingWindowInDays"] != window {
+				t.Errorf("%s: CA key deletion policy %v window %v, want %s and %v days", st.name, r["DeletionPolicy"], props(r)["PendingWindowInDays"], policy, window)
+			}
+		}
+		aliases := st.s.resources("AWS::KMS::Alias")
+		if len(aliases) != 1 {
+			t.Fatalf("%s: %d aliases", st.name, len(aliases))
+		}
+		for _, r := range aliases {
+			if props(r)["AliasName"] != "alias/certctl-test-ca-default" || r["DeletionPolicy"] == "Retain" {
+				t.Errorf("%s: alias %v deletion policy %v", st.name, props(r)["AliasName"], r["DeletionPolicy"])
+			}
+		}
+	}
+}
+
+// A point-in-time restore: a production stage uses the restored tables,
+// names them everywhere the stack named its own, and manages none.
+func TestRestoredTables(t *testing.T) {
+	s := synth(t, "restored", func(p *Props) {
+		p.Production = true
+		p.StateTableName = "certctl-prod-state-restored"
+		p.AuditTableName = "certctl-prod-audit-restored"
+	})
+	check(t, "no tables", func() { s.T.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(0)) })
+	for _, r := range s.resources("AWS::Lambda::Function") {
+		v := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if v[EnvStateTable] != "certctl-prod-state-restored" || v[EnvAuditTable] != "certctl-prod-audit-restored" {
+			t.Errorf("%v: tables %v %v", props(r)["FunctionName"], v[EnvStateTable], v[EnvAuditTable])
+		}
+	}
+	table := "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+	grants := strings.Join(s.grants("ApiRole"), "\n")
+	for _, want := range []string{
+		"Allow dynamodb:GetItem " + table + "certctl-prod-state-restored",
+		"Allow dynamodb:Query " + table + "certctl-prod-state-restored/index/pending",
+		"Allow dynamodb:PutItem " + table + "certctl-prod-audit-restored",
+	} {
+		if !strings.Contains(grants, want) {
+			t.Errorf("api role lacks %q:\n%s", want, grants)
+		}
+	}
+	outs := s.Template["Outputs"].(map[string]any)
+	if render(outs[OutStateTable].(map[string]any)["Value"]) != "certctl-prod-state-restored" {
+		t.Errorf("output %s", render(outs[OutStateTable]))
+	}
+	for _, m := range s.Messages {
+		if strings.Contains(m.Text, "AwsSolutions-") {
+			t.Errorf("unsuppressed cdk-nag %s at %s: %.160s", m.Level, m.Path, m.Text)
+		}
+	}
+}
+
+// nameProperty is the physical-name property of the types the stack might
+// name; a fixed name on a resource that outlives the stack, or whose name
+// stays taken after deletion, breaks the next deploy of the stage.
+var nameProperty = map[string]string{
+	"AWS::Logs::LogGroup":              "LogGroupName",
+	"AWS::StepFunctions::StateMachine": "StateMachineName",
+	"AWS::DynamoDB::Table":             "TableName",
+	"AWS::KMS::Key":                    "",
+	"AWS::KMS::Alias":                  "AliasName",
+	"AWS::SQS::Queue":                  "QueueName",
+	"AWS::SNS::Topic":                  "TopicName",
+	"AWS::IAM::Role":                   "RoleName",
+	"AWS::ApiGateway::Account":         "",
+}
+
+// `cdk destroy` then `cdk deploy` works for every stage: whatever the
+// stack retains has no name or one unique to this deployment, and the
+// state machine (whose name stays taken while executions of a deleted one
+// wait for their next transition, up to the approval timeout) has one too.
+func TestRedeployAfterDestroy(t *testing.T) {
+	for _, st := range stages(t) {
+		retained := map[string]bool{}
+		for id, r := range st.s.Template["Resources"].(map[string]any) {
+			m := r.(map[string]any)
+			typ, _ := m["Type"].(string)
+			if m["DeletionPolicy"] != "Retain" && m["UpdateReplacePolicy"] != "Retain" {
+				continue
+			}
+			retained[logical(id)] = true
+			prop, known := nameProperty[typ]
+			if !known {
+				t.Errorf("%s: %s (%s) is retained; the test does not know its name property", st.name, logical(id), typ)
+				continue
+			}
+			if name, ok := props(m)[prop]; ok && prop != "" && !strings.Contains(render(name), "${Instance}") {
+				t.Errorf("%s: retained %s has the fixed name %s: the next deploy would fail with \"already exists\"", st.name, logical(id), render(name))
+			}
+		}
+		// A development stage keeps nothing of its own; only the region's
+		// API Gateway logging setting and its role, which other APIs rely on.
+		want := []string{"IamApiAccount", "IamApiCloudWatchRole"}
+		if st.name == "prod" {
+			want = append(want, "AuditTable", "StateTable", "CaKey", "StateMachineLogs", "IamApiAccessLogs", "KeyApiAccessLogs")
+			for _, fn := range FunctionNames {
+				want = append(want, construct(fn)+"Logs")
+			}
+		}
+		sort.Strings(want)
+		if got := keys(retained); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: retained %v, want %v", st.name, got, want)
+		}
+		for _, typ := range []string{"AWS::Logs::LogGroup", "AWS::StepFunctions::StateMachine"} {
+			for id, r := range st.s.resources(typ) {
+				if name := render(props(r)[nameProperty[typ]]); !strings.HasSuffix(name, "-${Instance}") {
+					t.Errorf("%s: %s is named %s, not unique to this deployment", st.name, logical(id), name)
+				}
 			}
 		}
 	}
@@ -239,7 +415,12 @@ func TestTables(t *testing.T) {
 var aslPlaceholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
 
 func TestStateMachineDefinition(t *testing.T) {
-	s := defaultStack(t)
+	for _, st := range stages(t) {
+		t.Run(st.name, func(t *testing.T) { checkStateMachineDefinition(t, st.s) })
+	}
+}
+
+func checkStateMachineDefinition(t *testing.T, s *synthed) {
 	root, err := FindRepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +437,8 @@ func TestStateMachineDefinition(t *testing.T) {
 	for _, r := range sms {
 		sm = props(r)
 	}
-	if sm["StateMachineType"] != "STANDARD" || sm["StateMachineName"] != "certctl-test-renewal" {
-		t.Errorf("type %v name %v", sm["StateMachineType"], sm["StateMachineName"])
+	if sm["StateMachineType"] != "STANDARD" || render(sm["StateMachineName"]) != "certctl-test-renewal-${Instance}" {
+		t.Errorf("type %v name %v", sm["StateMachineType"], render(sm["StateMachineName"]))
 	}
 	if _, inline := sm["DefinitionString"]; inline {
 		t.Errorf("definition is inline; want the ASL file as an asset (DefinitionBody.fromFile)")
@@ -272,12 +453,14 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("definition asset differs from %s", ASLFile)
 	}
 
-	// Substitutions: exactly the ASL's placeholders, each the right function.
+	// Substitutions: exactly the ASL's placeholders, each the right function,
+	// and the partition of the stack's region (no hard-coded arn:aws).
 	subs := map[string]string{}
 	for k, v := range sm["DefinitionSubstitutions"].(map[string]any) {
 		subs[k] = render(v)
 	}
 	wantSubs := map[string]string{
+		ASLPartition:              "${AWS::Partition}",
 		"ApprovalWaitFunctionArn": "${ApprovalWait.Arn}",
 		"IssueFunctionArn":        "${Issue.Arn}",
 		"FinalizeFunctionArn":     "${Finalize.Arn}",
@@ -294,7 +477,14 @@ func TestStateMachineDefinition(t *testing.T) {
 	}
 
 	// After substitution the deployed definition is the ASL file with
-	// function ARNs: compare as parsed JSON.
+	// function ARNs and the partition (here GovCloud's): compare as parsed JSON.
+	const partition = "aws-us-gov"
+	value := func(name, sub string) string {
+		if name == ASLPartition {
+			return partition
+		}
+		return "arn:" + partition + ":lambda:us-gov-west-1:123456789012:function:" + strings.Trim(sub, "${}")
+	}
 	substitute := func(text string, arn func(string) string) any {
 		out := aslPlaceholder.ReplaceAllStringFunc(text, func(m string) string {
 			return arn(aslPlaceholder.FindStringSubmatch(m)[1])
@@ -305,24 +495,22 @@ func TestStateMachineDefinition(t *testing.T) {
 		}
 		return v
 	}
-	deployed := substitute(string(asset), func(name string) string {
-		return "arn:aws:lambda:eu-west-1:123456789012:function:" + strings.Trim(subs[name], "${}")
-	})
-	expected := substitute(string(asl), func(name string) string {
-		return "arn:aws:lambda:eu-west-1:123456789012:function:" + strings.Trim(wantSubs[name], "${}")
-	})
+	deployed := substitute(string(asset), func(name string) string { return value(name, subs[name]) })
+	expected := substitute(string(asl), func(name string) string { return value(name, wantSubs[name]) })
 	if !reflect.DeepEqual(deployed, expected) {
 		t.Errorf("deployed definition differs from the ASL file after substitution")
 	}
-	// Every Lambda task names one of the three functions.
+	// Every Lambda task names one of the three functions, through the
+	// stack's partition.
 	for name, st := range deployed.(map[string]any)["States"].(map[string]any) {
 		stm := st.(map[string]any)
 		if stm["Type"] != "Task" {
 			continue
 		}
 		fn, _ := stm["Parameters"].(map[string]any)["FunctionName"].(string)
-		if !strings.HasPrefix(fn, "arn:aws:lambda:eu-west-1:123456789012:function:") {
-			t.Errorf("state %s calls %q", name, fn)
+		res, _ := stm["Resource"].(string)
+		if !strings.HasPrefix(fn, "arn:"+partition+":lambda:") || !strings.HasPrefix(res, "arn:"+partition+":states:::lambda:invoke") {
+			t.Errorf("state %s: resource %q calls %q", name, res, fn)
 		}
 	}
 
@@ -372,52 +560,227 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
+// alarmsOf returns the stack's alarms by name without the stage prefix.
+func alarmsOf(s *synthed) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, r := range s.resources("AWS::CloudWatch::Alarm") {
+		p := props(r)
+		out[strings.TrimPrefix(p["AlarmName"].(string), "certctl-test-")] = p
+	}
+	return out
+}
+
+// wantAlarm is what one alarm watches and when it fires.
+type wantAlarm struct {
+	namespace, metric, stat string
+	dims                    map[string]string
+	period, threshold       float64
+	periods                 float64
+	missing                 string
+}
+
 func TestAlarms(t *testing.T) {
-	alarms := func(s *synthed) map[string]map[string]any {
-		out := map[string]map[string]any{}
-		for _, r := range s.resources("AWS::CloudWatch::Alarm") {
-			p := props(r)
-			out[strings.TrimPrefix(p["AlarmName"].(string), "certctl-test-")] = p
+	for _, st := range stages(t) {
+		pendingAge := 84 * 3600.0 // half the default approval timeout
+		if st.name == "prod" {
+			pendingAge = 24 * 3600 // half of 48h
 		}
-		return out
-	}
-	d := alarms(defaultStack(t))
-	for _, fn := range FunctionNames {
-		a, ok := d[fn+"-errors"]
-		if !ok || a["MetricName"] != "Errors" || a["Namespace"] != "AWS/Lambda" {
-			t.Errorf("%s errors alarm: %v", fn, a)
+		want := map[string]wantAlarm{
+			"dlq-not-empty": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", nil, 300, 1, 1, "notBreaching"},
+			"api-iam-5xx": {"AWS/ApiGateway", "5XXError", "Sum",
+				map[string]string{"ApiName": "certctl-test-iam", "Stage": "${IamApiDeploymentStage" + testStage + "}"}, 300, 1, 1, "notBreaching"},
+			"api-key-5xx": {"AWS/ApiGateway", "5XXError", "Sum",
+				map[string]string{"ApiName": "certctl-test-key", "Stage": "${KeyApiDeploymentStage" + testStage + "}"}, 300, 1, 1, "notBreaching"},
+			"authorizer-failures": {MetricNamespace, MetricAuthorizerFailures, "Sum",
+				map[string]string{"stage": testStage}, 300, 1, 1, "notBreaching"},
+			"approval-pending-too-long": {MetricNamespace, MetricOldestPending, "Maximum",
+				map[string]string{"stage": testStage}, 600, pendingAge, 1, "ignore"},
+			"decisions-awaiting-redelivery": {MetricNamespace, MetricHandoffQueue, "Maximum",
+				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
+			"starts-awaiting-retry": {MetricNamespace, MetricStartQueue, "Maximum",
+				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
 		}
-	}
-	for name, metric := range map[string]string{
-		"executions-failed":    "ExecutionsFailed",
-		"executions-timed-out": "ExecutionsTimedOut",
-		"dlq-not-empty":        "ApproximateNumberOfMessagesVisible",
-	} {
-		if a, ok := d[name]; !ok || a["MetricName"] != metric || a["Threshold"] != 1.0 ||
-			a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" {
-			t.Errorf("%s alarm: %v", name, a)
+		for _, fn := range FunctionNames {
+			if fn != FnAuthorizer {
+				want[fn+"-errors"] = wantAlarm{"AWS/Lambda", "Errors", "Sum",
+					map[string]string{"FunctionName": "${" + construct(fn) + "}"}, 300, 1, 1, "notBreaching"}
+			}
 		}
-	}
-	if _, ok := d["approval-bypassed"]; ok {
-		t.Errorf("bypass alarm in a non-production stage")
-	}
-	if _, ok := d["executions-failed"]["AlarmActions"]; ok {
-		t.Errorf("alarm actions without a topic")
+		if st.name == "prod" {
+			want["approval-bypassed"] = wantAlarm{MetricNamespace, MetricApprovalDecisions, "Sum",
+				map[string]string{"stage": testStage, "outcome": "bypassed"}, 300, 1, 1, "notBreaching"}
+		}
+		got := alarmsOf(st.s)
+		for name, w := range want {
+			a, ok := got[name]
+			if !ok {
+				t.Errorf("%s: no alarm %s", st.name, name)
+				continue
+			}
+			if a["Namespace"] != w.namespace || a["MetricName"] != w.metric || a["Statistic"] != w.stat ||
+				(w.dims != nil && !sameDimensions(normalize(a["Dimensions"]), w.dims)) || a["Period"] != w.period ||
+				a["Threshold"] != w.threshold || a["EvaluationPeriods"] != w.periods ||
+				a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || a["TreatMissingData"] != w.missing {
+				t.Errorf("%s %s: %s\n want %+v", st.name, name, render(a), w)
+			}
+		}
+		// The authorizer's documented refusal is a function error: no
+		// Errors alarm on it, and its real failures are counted apart.
+		if _, ok := got["authorizer-errors"]; ok {
+			t.Errorf("%s: an Errors alarm on the authorizer fires on every bad key", st.name)
+		}
+		// Executions ending failed, aborted or timed out: one alarm over
+		// all three (there is no overall timeout: every state is bounded).
+		ex, ok := got["executions-failed"]
+		if !ok {
+			t.Fatalf("%s: no executions-failed alarm", st.name)
+		}
+		metrics := map[string]string{}
+		var expr string
+		for _, m := range list(ex["Metrics"]) {
+			mm := m.(map[string]any)
+			if e, ok := mm["Expression"].(string); ok {
+				expr = e
+				continue
+			}
+			stat := mm["MetricStat"].(map[string]any)
+			metric := stat["Metric"].(map[string]any)
+			if !sameDimensions(normalize(metric["Dimensions"]), map[string]string{"StateMachineArn": "${RenewalStateMachine}"}) || stat["Stat"] != "Sum" {
+				t.Errorf("%s: executions metric %s", st.name, render(mm))
+			}
+			metrics[mm["Id"].(string)] = metric["MetricName"].(string)
+		}
+		if expr != "FILL(failed, 0) + FILL(aborted, 0) + FILL(timedout, 0)" || !reflect.DeepEqual(metrics, map[string]string{
+			"failed": "ExecutionsFailed", "aborted": "ExecutionsAborted", "timedout": "ExecutionsTimedOut"}) ||
+			ex["Threshold"] != 1.0 || ex["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" {
+			t.Errorf("%s: executions-failed %s", st.name, render(ex))
+		}
+		if len(got) != len(want)+1 {
+			t.Errorf("%s: alarms %v, want %v and executions-failed", st.name, keys(got), keys(want))
+		}
+		// Every alarm points to its runbook section, and the section exists.
+		runbook := runbookAnchors(t)
+		for name, a := range got {
+			desc, _ := a["AlarmDescription"].(string)
+			_, anchor, ok := strings.Cut(desc, " Runbook: "+RunbookPath+"#")
+			if !ok || !runbook[anchor] {
+				t.Errorf("%s %s: description %q names no section of %s", st.name, name, desc, RunbookPath)
+			}
+			topic := render(a["AlarmActions"]) == `["${AlarmTopic}"]` && render(a["OKActions"]) == `["${AlarmTopic}"]`
+			if topic != (st.name == "prod") {
+				t.Errorf("%s %s: actions %s ok %s", st.name, name, render(a["AlarmActions"]), render(a["OKActions"]))
+			}
+		}
 	}
 
-	p := alarms(prodStack(t))
-	b, ok := p["approval-bypassed"]
-	if !ok {
-		t.Fatalf("no bypass alarm in production")
+	// The authorizer-failures metric: API Gateway's own error types in the
+	// key API's access log, which carries the stage for the dimension.
+	for _, st := range stages(t) {
+		filters := st.s.resources("AWS::Logs::MetricFilter")
+		for _, f := range filters {
+			p := props(f)
+			pattern, _ := p["FilterPattern"].(string)
+			tr := render(p["MetricTransformations"])
+			if render(p["LogGroupName"]) != "${KeyApiAccessLogs}" || !strings.Contains(pattern, `$.errorType = "AUTHORIZER_FAILURE"`) ||
+				!strings.Contains(pattern, `$.errorType = "AUTHORIZER_CONFIGURATION_ERROR"`) || strings.Contains(pattern, "UNAUTHORIZED") ||
+				!strings.Contains(tr, `"MetricName":"`+MetricAuthorizerFailures+`"`) || !strings.Contains(tr, `"Value":"$.stage"`) {
+				t.Errorf("%s: authorizer failures filter %s", st.name, render(p))
+			}
+		}
+		if !strings.Contains(accessLogFormat, `"stage":"$context.stage"`) || !strings.Contains(accessLogFormat, `"errorType":"$context.error.responseType"`) {
+			t.Errorf("access log format lacks the stage or the error type: %s", accessLogFormat)
+		}
 	}
-	if b["Namespace"] != MetricNamespace || b["MetricName"] != "certctl_approval_decisions_total" ||
-		!sameDimensions(b["Dimensions"], map[string]string{"outcome": "bypassed", "stage": testStage}) || b["Statistic"] != "Sum" ||
-		b["Period"] != 300.0 || b["Threshold"] != 1.0 || b["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" {
-		t.Errorf("bypass alarm: %s", render(b))
+
+	// Thresholds are configurable.
+	c := alarmsOf(customStack(t))
+	for name, w := range map[string]float64{"approval-pending-too-long": 86400, "decisions-awaiting-redelivery": 3,
+		"starts-awaiting-retry": 4, "api-iam-5xx": 10, "api-key-5xx": 10} {
+		if c[name]["Threshold"] != w {
+			t.Errorf("custom %s: threshold %v, want %v", name, c[name]["Threshold"], w)
+		}
 	}
-	for name, a := range p {
-		if render(a["AlarmActions"]) != `["${AlarmTopic}"]` {
-			t.Errorf("prod %s: actions %s", name, render(a["AlarmActions"]))
+	// A reaper every 2 hours reports every 2 hours: the period follows it.
+	if c["approval-pending-too-long"]["Period"] != 7200.0 {
+		t.Errorf("custom: oldest-pending period %v, want the reaper's 7200", c["approval-pending-too-long"]["Period"])
+	}
+}
+
+// runbookAnchors are the GitHub anchors of the runbook's headings.
+func runbookAnchors(t *testing.T) map[string]bool {
+	t.Helper()
+	root, err := FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, RunbookPath))
+	if err != nil {
+		t.Fatalf("runbook: %v", err)
+	}
+	out := map[string]bool{}
+	drop := regexp.MustCompile(`[^a-z0-9 _-]`)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		h := strings.ToLower(strings.TrimSpace(strings.TrimLeft(line, "#")))
+		out[strings.ReplaceAll(drop.ReplaceAllString(h, ""), " ", "-")] = true
+	}
+	return out
+}
+
+// Executions that end without the state machine's own paths (stopped by
+// hand, failed or timed out by Step Functions) reach finalize through
+// EventBridge, with retries and the dead-letter queue.
+func TestExecutionEndedRule(t *testing.T) {
+	for _, st := range stages(t) {
+		rules := st.s.resources("AWS::Events::Rule")
+		if len(rules) != 1 {
+			t.Fatalf("%s: %d rules", st.name, len(rules))
+		}
+		for _, r := range rules {
+			p := props(r)
+			pattern := normalize(p["EventPattern"]).(map[string]any)
+			wantPattern := map[string]any{
+				"source":      []any{"aws.states"},
+				"detail-type": []any{"Step Functions Execution Status Change"},
+				"detail": map[string]any{
+					"stateMachineArn": []any{"${RenewalStateMachine}"},
+					"status":          []any{"ABORTED", "FAILED", "TIMED_OUT"},
+				},
+			}
+			if !reflect.DeepEqual(pattern, wantPattern) || p["State"] != "ENABLED" || p["Name"] != "certctl-test-execution-ended" {
+				t.Errorf("%s: rule %s", st.name, render(p))
+			}
+			targets := list(p["Targets"])
+			if len(targets) != 1 {
+				t.Fatalf("%s: targets %s", st.name, render(targets))
+			}
+			tg := normalize(targets[0]).(map[string]any)
+			if tg["Arn"] != "${Finalize.Arn}" || render(tg["DeadLetterConfig"]) != `{"Arn":"${DeadLetterQueue.Arn}"}` ||
+				render(tg["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":86400,"MaximumRetryAttempts":8}` {
+				t.Errorf("%s: target %s", st.name, render(tg))
+			}
+		}
+		// EventBridge may invoke finalize for this rule only, and send to
+		// the dead-letter queue for it only.
+		var invoke, send bool
+		for _, r := range st.s.resources("AWS::Lambda::Permission") {
+			p := props(r)
+			if p["Principal"] == "events.amazonaws.com" {
+				invoke = render(p["FunctionName"]) == "${Finalize.Arn}" && render(p["SourceArn"]) == "${ExecutionEndedRule.Arn}"
+			}
+		}
+		for _, r := range st.s.resources("AWS::SQS::QueuePolicy") {
+			for _, stmt := range list(props(r)["PolicyDocument"].(map[string]any)["Statement"]) {
+				m := render(stmt)
+				if strings.Contains(m, `"Service":"events.amazonaws.com"`) {
+					send = strings.Contains(m, `"Action":"sqs:SendMessage"`) && strings.Contains(m, `{"ArnEquals":{"aws:SourceArn":"${ExecutionEndedRule.Arn}"}}`)
+				}
+			}
+		}
+		if !invoke || !send {
+			t.Errorf("%s: finalize invoke permission %v, dead-letter send permission %v", st.name, invoke, send)
 		}
 	}
 }

@@ -6,11 +6,18 @@ import (
 	"sort"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/jsii-runtime-go"
 )
+
+// ASLPartition is the ASL's placeholder for the partition of its service
+// integrations (arn:${Partition}:states:::lambda:invoke): AWS::Partition.
+const ASLPartition = "Partition"
 
 // ASL substitutions: placeholder → function.
 var aslSubstitutions = map[string]string{
@@ -24,7 +31,7 @@ var aslSubstitutions = map[string]string{
 // payloads never reach CloudWatch Logs.
 func (s *Stack) stateMachine() {
 	logs := s.logGroup("StateMachineLogs", "/aws/vendedlogs/states/"+s.StateMachineName)
-	subs := map[string]*string{}
+	subs := map[string]*string{ASLPartition: s.Partition()}
 	var invoke []*string
 	keys := make([]string, 0, len(aslSubstitutions))
 	for k := range aslSubstitutions {
@@ -54,7 +61,46 @@ func (s *Stack) stateMachine() {
 	s.Functions[FnAPI].Node().AddDependency(s.StateMachine)
 	s.Functions[FnSweep].Node().AddDependency(s.StateMachine)
 	s.Functions[FnReaper].Node().AddDependency(s.StateMachine)
+	s.executionEnded()
 }
+
+// Execution statuses that leave the job to finalize: the state machine's
+// own paths close every job, but an execution stopped by hand, failed by
+// Step Functions itself or timed out ends without them.
+var executionEndedStatuses = []string{"ABORTED", "FAILED", "TIMED_OUT"}
+
+// executionEnded routes those status changes of this state machine's
+// executions (EventBridge, default bus) to finalize, which fails a job the
+// execution left in flight (idempotent: a job already ended is left alone).
+// Delivery is retried; what cannot be delivered, and what finalize still
+// fails on after Lambda's retries, lands in the dead-letter queue.
+func (s *Stack) executionEnded() {
+	statuses := make([]any, 0, len(executionEndedStatuses))
+	for _, st := range executionEndedStatuses {
+		statuses = append(statuses, st)
+	}
+	s.ExecutionEnded = awsevents.NewRule(s.Stack, jsii.String("ExecutionEndedRule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(s.name("execution-ended")),
+		Description: jsii.String(fmt.Sprintf("certctl-serverless %s: renewal executions that ended ABORTED, FAILED or TIMED_OUT go to finalize", s.Props.Stage)),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings(executionStatusChange),
+			Detail: &map[string]any{
+				"stateMachineArn": []any{s.StateMachine.StateMachineArn()},
+				"status":          statuses,
+			},
+		},
+	})
+	s.ExecutionEnded.AddTarget(awseventstargets.NewLambdaFunction(s.Functions[FnFinalize], &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: s.DLQ,
+		RetryAttempts:   jsii.Number(8),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
+	}))
+}
+
+// executionStatusChange is the detail-type of Step Functions' execution
+// events (pkg/app.ExecutionStatusChange; a test keeps them in step).
+const executionStatusChange = "Step Functions Execution Status Change"
 
 // schedules: EventBridge Scheduler (L1, so the role gets exactly one invoke
 // statement per function), retries, and the dead-letter queue.

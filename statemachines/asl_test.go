@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -65,5 +66,23 @@ func TestEveryLambdaTaskRetriesTransientErrors(t *testing.T) {
 func TestTaskStatesAreFoundOrRefused(t *testing.T) {
 	if _, err := statemachines.Tasks(`{"States":{"X":{"Type":"Task","Parameters":{"FunctionName":"arn:aws:lambda:x"}}}}`); err == nil {
 		t.Fatal("a hard-coded function ARN must be refused")
+	}
+}
+
+// The definition names no partition: every service integration is
+// arn:${Partition}:states:::…, which the stack fills with AWS::Partition
+// (aws, aws-cn, aws-us-gov, …) and the local harness with "aws".
+func TestNoHardCodedPartition(t *testing.T) {
+	if strings.Contains(statemachines.RenewalASL, "arn:aws") {
+		t.Fatal("the ASL hard-codes the aws partition; use arn:${Partition}:…")
+	}
+	tasks, err := statemachines.Tasks(statemachines.RenewalASL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if !strings.HasPrefix(task.Resource, "arn:${Partition}:states:::lambda:invoke") {
+			t.Errorf("%s: resource %q", task.State, task.Resource)
+		}
 	}
 }
