@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -76,8 +77,9 @@ type Props struct {
 	AlarmTopic              bool          // create an SNS topic for alarm actions (implied by AlarmEmail)
 	IAMPrincipals           string        // CERTCTL_IAM_PRINCIPALS (api only): JSON array mapping IAM callers to roles
 
-	StateTableName string // use this existing state table (a point-in-time restore) instead of creating one
-	AuditTableName string // the same for the audit table; both or neither
+	CallerRoles    map[string][]string // IAM roles the stack creates for callers: name → certctl roles; sessions need a source identity
+	StateTableName string              // use this existing state table (a point-in-time restore) instead of creating one
+	AuditTableName string              // the same for the audit table; both or neither
 
 	AlarmPendingApprovalAge time.Duration // alarm when the oldest pending approval is older (default: half the approval timeout)
 	AlarmHandoffQueue       int           // alarm when this many decisions wait for redelivery after two reaper runs
@@ -112,7 +114,7 @@ var contextKeys = []string{
 	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
 	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
-	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "nag",
+	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "callerRoles", "nag",
 }
 
 // DefaultProps returns the defaults, with RepoRoot found from the working
@@ -236,6 +238,19 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 		}
 		p.IAMPrincipals = string(b)
 	}
+	// From -c it is a JSON string; from cdk.json it may be the object itself.
+	if v := get("callerRoles"); v != nil {
+		raw, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			raw = string(b)
+		}
+		if strings.TrimSpace(raw) != "" {
+			if err := json.Unmarshal([]byte(raw), &p.CallerRoles); err != nil {
+				errs = append(errs, fmt.Errorf(`context callerRoles: want a JSON object such as {"approvers":["approver"]}: %w`, err))
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Props{}, err
 	}
@@ -328,6 +343,15 @@ func (p Props) Normalize() (Props, error) {
 	}
 	if p.APIThrottleRate < 0 || p.APIThrottleBurst < 0 {
 		errs = append(errs, errors.New("apiThrottleRate and apiThrottleBurst must be positive"))
+	}
+	if err := p.checkCallerRoles(); err != nil {
+		errs = append(errs, err)
+	} else if len(p.CallerRoles) > 0 {
+		merged, err := p.withCallerRoleRules()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		p.IAMPrincipals = merged
 	}
 	if p.IAMPrincipals != "" {
 		rules, err := parseIAMPrincipals(p.IAMPrincipals)
@@ -553,5 +577,64 @@ func (p Props) sourceIdentityRoles() [][2]string {
 			out = append(out, key)
 		}
 	}
+	return out
+}
+
+var callerRoleRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,29}$`)
+
+// certctlRoles are the roles a rule may grant (pkg/domain).
+var certctlRoles = map[string]bool{"admin": true, "operator": true, "approver": true, "viewer": true, "auditor": true}
+
+func (p Props) checkCallerRoles() error {
+	for _, name := range sortedKeys(p.CallerRoles) {
+		if !callerRoleRE.MatchString(name) {
+			return fmt.Errorf("callerRoles %q: want 1-30 characters of a-z, 0-9 and -, starting with a letter", name)
+		}
+		if len(p.CallerRoles[name]) == 0 {
+			return fmt.Errorf("callerRoles %q: give it at least one role", name)
+		}
+		for _, r := range p.CallerRoles[name] {
+			if !certctlRoles[r] {
+				return fmt.Errorf("callerRoles %q: unknown role %q (admin, operator, approver, viewer, auditor)", name, r)
+			}
+		}
+	}
+	return nil
+}
+
+// CallerRoleName is the IAM role the stack creates for callerRoles[name].
+func (p Props) CallerRoleName(name string) string { return "certctl-" + p.Stage + "-" + name }
+
+// withCallerRoleRules appends, to the stage's IAM mapping, one rule per
+// caller role: its roles, its sessions people (their trust policy requires
+// the source identity, and the IAM API's resource policy the session name).
+func (p Props) withCallerRoleRules() (string, error) {
+	var rules []json.RawMessage
+	if strings.TrimSpace(p.IAMPrincipals) != "" {
+		if err := json.Unmarshal([]byte(p.IAMPrincipals), &rules); err != nil {
+			return "", fmt.Errorf("iamPrincipals: want a JSON array of rules: %w", err)
+		}
+	}
+	for _, name := range sortedKeys(p.CallerRoles) {
+		b, err := json.Marshal(struct {
+			Role     string   `json:"role"`
+			Sessions string   `json:"sessions"`
+			Roles    []string `json:"roles"`
+		}{p.CallerRoleName(name), sessionsSourceIdentity, p.CallerRoles[name]})
+		if err != nil {
+			return "", err
+		}
+		rules = append(rules, b)
+	}
+	b, err := json.Marshal(rules)
+	return string(b), err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,6 +217,26 @@ func TestReservedConcurrencyIsOptIn(t *testing.T) {
 	})
 	if err != nil || !p.ReservedConcurrency {
 		t.Fatalf("reservedConcurrency=true: %v %v", p.ReservedConcurrency, err)
+	}
+}
+
+func TestCallerRolesContext(t *testing.T) {
+	for _, v := range []any{`{"approvers":["approver"]}`, map[string]any{"approvers": []any{"approver"}}} {
+		p, err := PropsFromContext(func(k string) any { return map[string]any{"callerRoles": v}[k] })
+		if err != nil || !reflect.DeepEqual(p.CallerRoles, map[string][]string{"approvers": {"approver"}}) {
+			t.Errorf("%v: %v %v", v, p.CallerRoles, err)
+		}
+	}
+	if _, err := PropsFromContext(func(k string) any { return map[string]any{"callerRoles": `["approver"]`}[k] }); err == nil {
+		t.Error("a list is not a map of roles")
+	}
+	assets := placeholderAssets(t)
+	for _, bad := range []map[string][]string{{"Approvers": {"approver"}}, {"a": nil}, {"a": {"root"}}} {
+		p := DefaultProps()
+		p.AssetsDir, p.CallerRoles = assets, bad
+		if _, err := p.Normalize(); err == nil || !strings.Contains(err.Error(), "callerRoles") {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }
 

@@ -39,6 +39,9 @@ const (
 	reasonExecutions = "states:DescribeExecution is granted on the executions of the renewal state machine only " +
 		"(arn:<partition>:states:<region>:<account>:execution:<this state machine>:*): execution names are job ids, " +
 		"unknown when the policy is written. The api function reads one execution's status to repair its job (admin route)."
+	reasonCallerInvoke = "A caller role may invoke every method and path of this stage of the IAM API (<api>/<stage>/*/*): " +
+		"which routes it may use is decided per route by the api function from the certctl roles the stage's IAM mapping " +
+		"gives the role; it can invoke nothing else."
 	reasonDLQ = "This queue is itself the dead-letter queue: EventBridge Scheduler's DLQ and the Lambda on-failure " +
 		"destination of sweep and reaper. A queue behind it would add nothing; its depth has an alarm."
 	reasonValidation = "Both APIs proxy (AWS_PROXY) every route to the api function, which validates requests itself " +
@@ -88,6 +91,11 @@ func (s *Stack) Suppressions() []Suppression {
 		if !s.Props.APIExecutionLogs {
 			out = append(out, Suppression{api + "/DeploymentStage." + s.Props.Stage + "/Resource", "AwsSolutions-APIG6", nil, reasonExecLogs, nil})
 		}
+	}
+	for _, name := range sortedKeys(s.Props.CallerRoles) {
+		out = append(out, Suppression{Path: "CallerRole" + construct(name), ID: "AwsSolutions-IAM5", Reason: reasonCallerInvoke,
+			AppliesToRegex: []string{`/^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<IamApi[0-9A-F]*>\/` +
+				regexp.QuoteMeta(s.Props.Stage) + `\/\*\/\*$/g`}})
 	}
 	if s.AlarmTopic != nil {
 		out = append(out, Suppression{"AlarmTopic/Resource", "AwsSolutions-SNS2", nil, reasonSNSKMS, nil})

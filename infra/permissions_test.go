@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -337,6 +338,10 @@ func TestSessionIdentityPolicy(t *testing.T) {
 		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*/CertApprovers",
 		"arn:${AWS::Partition}:iam::210987654321:role/Auditors",
 		"arn:${AWS::Partition}:iam::210987654321:role/*/Auditors",
+		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/certctl-test-approvers",
+		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*/certctl-test-approvers",
+		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/certctl-test-operators",
+		"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*/certctl-test-operators",
 	}
 	want := map[string]map[string]map[string]any{
 		"SessionsNeedASourceIdentity": {
@@ -359,6 +364,58 @@ func TestSessionIdentityPolicy(t *testing.T) {
 		if st.Effect != "Deny" || st.Action != "execute-api:Invoke" || st.Resource != "execute-api:/*" ||
 			render(st.Principal) != `{"AWS":"*"}` || !reflect.DeepEqual(cond, want[st.Sid]) {
 			t.Errorf("statement %s: %s %s %s %s %s\n want %v", st.Sid, st.Effect, st.Action, st.Resource, render(st.Principal), render(cond), want[st.Sid])
+		}
+	}
+}
+
+// Caller roles the stack creates: assumed only with the caller's own
+// source identity (an IAM user's name, or the one a session already
+// carries), allowed to invoke the IAM API's stage and nothing else, and
+// mapped to their certctl roles with sessions that are people.
+func TestCallerRoles(t *testing.T) {
+	p := prodStack(t)
+	roles := map[string]map[string]any{}
+	for id, r := range p.resources("AWS::IAM::Role") {
+		if strings.HasPrefix(logical(id), "CallerRole") {
+			roles[props(r)["RoleName"].(string)] = props(r)
+		}
+	}
+	if got := keys(roles); !reflect.DeepEqual(got, []string{"certctl-test-approvers", "certctl-test-operators"}) {
+		t.Fatalf("caller roles %v", got)
+	}
+	root := `{"AWS":"arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}`
+	for name, r := range roles {
+		var trust []string
+		for _, st := range list(r["AssumeRolePolicyDocument"].(map[string]any)["Statement"]) {
+			m := normalize(st).(map[string]any)
+			trust = append(trust, fmt.Sprintf("%s %s %s %s", m["Effect"], render(m["Principal"]), render(m["Action"]), render(m["Condition"])))
+		}
+		sort.Strings(trust)
+		want := []string{
+			`Allow ` + root + ` ["sts:AssumeRole","sts:SetSourceIdentity"] {"StringEquals":{"sts:SourceIdentity":"${aws:SourceIdentity}"}}`,
+			`Allow ` + root + ` ["sts:AssumeRole","sts:SetSourceIdentity"] {"StringEquals":{"sts:SourceIdentity":"${aws:username}"}}`,
+		}
+		if !reflect.DeepEqual(trust, want) {
+			t.Errorf("%s trust:%s", name, diffLines(want, trust))
+		}
+		pol := render(r["Policies"])
+		if strings.Count(pol, `"Action"`) != 1 || !strings.Contains(pol, `"Action":"execute-api:Invoke"`) ||
+			!strings.Contains(pol, `"Resource":"arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${IamApi}/test/*/*"`) {
+			t.Errorf("%s policies %s", name, pol)
+		}
+		if _, ok := r["ManagedPolicyArns"]; ok {
+			t.Errorf("%s has managed policies", name)
+		}
+	}
+	outs := p.Template["Outputs"].(map[string]any)
+	if got := render(outs["CallerRoleApproversArn"].(map[string]any)["Value"]); got != "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/certctl-test-approvers" {
+		t.Errorf("caller role output %s", got)
+	}
+	for _, s := range []*synthed{defaultStack(t), customStack(t)} {
+		for id := range s.resources("AWS::IAM::Role") {
+			if strings.HasPrefix(logical(id), "CallerRole") {
+				t.Errorf("caller role %s without callerRoles", logical(id))
+			}
 		}
 	}
 }

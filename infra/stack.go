@@ -173,6 +173,7 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 	s.stateMachine()
 	s.schedules()
 	s.apis()
+	s.callerRoles()
 	s.alarms()
 	s.outputs()
 	s.suppressions()

@@ -42,6 +42,7 @@ func prodStack(t *testing.T) *synthed {
 		p.ApprovalTimeout = 48 * time.Hour
 		p.LogLevel = "warn"
 		p.IAMPrincipals = prodIAMPrincipals
+		p.CallerRoles = map[string][]string{"approvers": {"approver"}, "operators": {"operator", "viewer"}}
 	})
 }
 
@@ -162,7 +163,10 @@ func TestFunctions(t *testing.T) {
 				want[EnvCAKeyID] = "${CaKey.Arn}"
 			}
 			if fn == FnAPI && st.name == "prod" {
-				want[EnvIAMPrincipals] = prodIAMPrincipals
+				// The mapping given, then one rule per caller role the stack creates.
+				want[EnvIAMPrincipals] = strings.TrimSuffix(prodIAMPrincipals, "]") +
+					`,{"role":"certctl-test-approvers","sessions":"source-identity","roles":["approver"]}` +
+					`,{"role":"certctl-test-operators","sessions":"source-identity","roles":["operator","viewer"]}]`
 			}
 			if !reflect.DeepEqual(env, want) {
 				t.Errorf("%s %s: environment\n got  %v\n want %v", st.name, fn, env, want)
