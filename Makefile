@@ -68,7 +68,8 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	@if command -v shellcheck >/dev/null; then shellcheck localstack/*.sh .ci/run; else echo "shellcheck not installed: scripts not checked"; fi
 
-## bench: AWS calls per API operation, binary sizes, state-machine path length.
+## bench: AWS calls per API operation, state-machine path length, and each
+## function's binary size and cold-start init against a bare function.
 bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 20x ./bench/...
 
