@@ -110,7 +110,8 @@ func TestScheduleExpression(t *testing.T) {
 }
 
 // goStringConsts collects the values of string constants declared in the
-// Go packages under dir (the functions' module), by name.
+// Go packages under dir (the functions' module), by name, and by
+// <package folder>.<name> (so pkg/function/api's Name is "api.Name").
 func goStringConsts(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -135,6 +136,7 @@ func goStringConsts(t *testing.T, dir string) map[string]string {
 						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 							if v, err := strconv.Unquote(lit.Value); err == nil {
 								out[name.Name] = v
+								out[filepath.Base(filepath.Dir(path))+"."+name.Name] = v
 							}
 						}
 					}
@@ -161,8 +163,6 @@ func TestContractWithGoCode(t *testing.T) {
 		"EnvStateTable": EnvStateTable, "EnvAuditTable": EnvAuditTable, "EnvStateMachineARN": EnvStateMachineARN,
 		"EnvCAKeyID": EnvCAKeyID, "EnvBypass": EnvBypass, "EnvApprovalTimeout": EnvApprovalTimeout,
 		"EnvStage": EnvStage, "EnvLogLevel": EnvLogLevel, "EnvIAMPrincipals": EnvIAMPrincipals,
-		"FnAPI": FnAPI, "FnAuthorizer": FnAuthorizer, "FnApprovalWait": FnApprovalWait, "FnIssue": FnIssue,
-		"FnFinalize": FnFinalize, "FnSweep": FnSweep, "FnReaper": FnReaper,
 		"IndexList": IndexList, "IndexParent": IndexParent, "IndexPending": IndexPending, "IndexDue": IndexDue,
 		"AuditIndexActor": AuditIndexActor, "AuditIndexAction": AuditIndexAction, "AuditIndexDay": AuditIndexDay,
 		// The metrics the alarms read (pkg/emf) and the event finalize
@@ -177,6 +177,18 @@ func TestContractWithGoCode(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("pkg/ %s = %q, infra uses %q", name, got, want)
+		}
+	}
+	// Function names: pkg/app's FnX literals, or each function package's
+	// Name (pkg/function/<name without dashes>).
+	for fn, name := range map[string]string{FnAPI: "FnAPI", FnAuthorizer: "FnAuthorizer", FnApprovalWait: "FnApprovalWait",
+		FnIssue: "FnIssue", FnFinalize: "FnFinalize", FnSweep: "FnSweep", FnReaper: "FnReaper"} {
+		got, ok := consts[strings.ReplaceAll(fn, "-", "")+".Name"]
+		if !ok {
+			got, ok = consts[name]
+		}
+		if !ok || got != fn {
+			t.Errorf("pkg/ names function %s %q (found %v), infra uses %q", name, got, ok, fn)
 		}
 	}
 	// Every function the stack deploys has a main package.
