@@ -20,9 +20,12 @@ stage="$(output Stage)"
 endpoint="$LOCALSTACK_ENDPOINT/_aws/execute-api/$key_api/$stage"
 iam_endpoint="$LOCALSTACK_ENDPOINT/_aws/execute-api/$iam_api/$stage"
 
-log "smoke: GET /health on both APIs"
-curl -fsS "$endpoint/health" >/dev/null || die "GET $endpoint/health failed"
-curl -fsS "$iam_endpoint/health" >/dev/null || die "GET $iam_endpoint/health failed"
+log "smoke: GET /health and /api/v1/health on both APIs (public on both)"
+for base in "$endpoint" "$iam_endpoint"; do
+	for path in /health /api/v1/health; do
+		curl -fsS "$base$path" >/dev/null || die "GET $base$path failed"
+	done
+done
 
 # Scheduler never fires in LocalStack: run sweep and reaper once by hand
 # (Lambda Invoke, SigV4-signed by curl with LocalStack's dummy credentials).
