@@ -85,12 +85,9 @@ func BenchmarkSweepReadCost(b *testing.B) {
 	// The sweep, on clients of its own that count every call and read.
 	calls, reads := NewCounter(), NewReadMeter()
 	cfg := metered(e.stack.AWSConfig, calls.APIOption, reads.APIOption)
-	svc := &workflow.Service{
-		Store:           store.New(dynamodb.NewFromConfig(cfg), e.stack.Config.StateTable, e.stack.Config.AuditTable),
-		Exec:            stepfn.New(sfn.NewFromConfig(cfg), e.stack.Config.StateMachineARN),
-		ApprovalTimeout: e.stack.Config.ApprovalTimeout,
-		Log:             slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	}
+	svc := workflow.New(store.New(dynamodb.NewFromConfig(cfg), e.stack.Config.StateTable, e.stack.Config.AuditTable),
+		stepfn.New(sfn.NewFromConfig(cfg), e.stack.Config.StateMachineARN))
+	svc.ApprovalTimeout, svc.Log = e.stack.Config.ApprovalTimeout, slog.New(slog.NewJSONHandler(io.Discard, nil))
 	start := time.Now()
 	res, err := svc.Sweep(ctx)
 	took := time.Since(start)

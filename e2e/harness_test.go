@@ -346,10 +346,7 @@ func storeOf() *store.Store {
 // serviceOf is the workflow service over the embedded stack, for tests that
 // need to call it from many goroutines at once or with a shifted clock.
 func serviceOf() *workflow.Service {
-	return &workflow.Service{
-		Store:           storeOf(),
-		Exec:            stepfn.New(sfn.NewFromConfig(stack.AWSConfig), stack.Config.StateMachineARN),
-		ApprovalTimeout: stack.Config.ApprovalTimeout,
-		Log:             slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	}
+	svc := workflow.New(storeOf(), stepfn.New(sfn.NewFromConfig(stack.AWSConfig), stack.Config.StateMachineARN))
+	svc.ApprovalTimeout, svc.Log = stack.Config.ApprovalTimeout, slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return svc
 }

@@ -164,12 +164,12 @@ func TestGovernanceAppliesToRenewals(t *testing.T) {
 // governanceRace is a store on which an approval-tier profile governing the
 // job's names is created right after the workflow found them ungoverned.
 type governanceRace struct {
-	workflow.Store
+	workflow.RequestPort
 	race func()
 }
 
 func (s governanceRace) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*workflow.Governance, error) {
-	g, err := s.Store.ReadGovernance(ctx, patterns)
+	g, err := s.RequestPort.ReadGovernance(ctx, patterns)
 	if s.race != nil && len(patterns) > 0 {
 		s.race()
 	}
@@ -184,7 +184,7 @@ func TestGovernanceIsCheckedInsideTheWrite(t *testing.T) {
 	loose := ungatedProfile(t, "**."+host)
 	svc := serviceOf()
 	var once bool
-	svc.Store = governanceRace{Store: svc.Store, race: func() {
+	svc.Requests = governanceRace{RequestPort: svc.Requests, race: func() {
 		if !once {
 			once = true
 			must(t, http.StatusCreated, "admin", "POST", "/api/v1/profiles", map[string]any{

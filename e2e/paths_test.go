@@ -228,7 +228,7 @@ func bumpProfileVersion(t *testing.T, profile string) {
 // lateRival is a store on which someone else rejects a request just before
 // the system's own stale-edit rejection is written.
 type lateRival struct {
-	workflow.Store
+	workflow.DecisionPort
 	rival func(a *domain.Approval)
 }
 
@@ -236,7 +236,7 @@ func (s lateRival) Decide(ctx context.Context, d workflow.Decision) error {
 	if d.DecidedBy == domain.SystemWorkflow && s.rival != nil {
 		s.rival(d.Approval)
 	}
-	return s.Store.Decide(ctx, d)
+	return s.DecisionPort.Decide(ctx, d)
 }
 
 // An approval of a stale edit rejects it as the system; if a person rejects
@@ -249,7 +249,7 @@ func TestStaleEditRejectionThatLosesItsRace(t *testing.T) {
 	bumpProfileVersion(t, profile)
 	svc := serviceOf()
 	admin := domain.Actor{ID: "admin", Type: domain.ActorUser, Roles: []domain.Role{domain.RoleAdmin}}
-	svc.Store = lateRival{Store: svc.Store, rival: func(a *domain.Approval) {
+	svc.Decisions = lateRival{DecisionPort: svc.Decisions, rival: func(a *domain.Approval) {
 		if _, err := serviceOf().Reject(context.Background(), admin, a.ID, "not this one"); err != nil {
 			t.Errorf("rival rejection: %v", err)
 		}

@@ -1,7 +1,11 @@
-// Command api is the certctl-serverless api Lambda function. All wiring
-// lives in pkg/app so the local harness runs the same handler.
+// Command api is the certctl-serverless api Lambda function. It only wires:
+// the handler and the clients it uses are built by pkg/function/api,
+// as the local harness builds them.
 package main
 
-import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+import (
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/api"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+)
 
-func main() { app.Main(app.FnAPI) }
+func main() { lambdafn.Main(api.Name, api.New) }

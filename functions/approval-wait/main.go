@@ -1,7 +1,11 @@
-// Command approval-wait is the certctl-serverless approval-wait Lambda function. All wiring
-// lives in pkg/app so the local harness runs the same handler.
+// Command approval-wait is the certctl-serverless approval-wait Lambda function. It only wires:
+// the handler and the clients it uses are built by pkg/function/approvalwait,
+// as the local harness builds them.
 package main
 
-import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+import (
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/approvalwait"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+)
 
-func main() { app.Main(app.FnApprovalWait) }
+func main() { lambdafn.Main(approvalwait.Name, approvalwait.New) }

@@ -1,7 +1,11 @@
-// Command authorizer is the certctl-serverless authorizer Lambda function. All wiring
-// lives in pkg/app so the local harness runs the same handler.
+// Command authorizer is the certctl-serverless authorizer Lambda function. It only wires:
+// the handler and the clients it uses are built by pkg/function/authorizer,
+// as the local harness builds them.
 package main
 
-import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+import (
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/authorizer"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+)
 
-func main() { app.Main(app.FnAuthorizer) }
+func main() { lambdafn.Main(authorizer.Name, authorizer.New) }

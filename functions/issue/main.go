@@ -1,7 +1,11 @@
-// Command issue is the certctl-serverless issue Lambda function. All wiring
-// lives in pkg/app so the local harness runs the same handler.
+// Command issue is the certctl-serverless issue Lambda function. It only wires:
+// the handler and the clients it uses are built by pkg/function/issue,
+// as the local harness builds them.
 package main
 
-import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+import (
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/issue"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+)
 
-func main() { app.Main(app.FnIssue) }
+func main() { lambdafn.Main(issue.Name, issue.New) }

@@ -1,7 +1,11 @@
-// Command sweep is the certctl-serverless sweep Lambda function. All wiring
-// lives in pkg/app so the local harness runs the same handler.
+// Command sweep is the certctl-serverless sweep Lambda function. It only wires:
+// the handler and the clients it uses are built by pkg/function/sweep,
+// as the local harness builds them.
 package main
 
-import "github.com/certctl-serverless/certctl-serverless/pkg/app"
+import (
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/sweep"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+)
 
-func main() { app.Main(app.FnSweep) }
+func main() { lambdafn.Main(sweep.Name, sweep.New) }

@@ -15,17 +15,30 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
-// Records reads what the workflow does not own: metrics and the audit trail.
-type Records interface {
+// Reader is the API's read side: what it shows without asking the
+// workflow, which owns every change. The DynamoDB adapter implements it.
+type Reader interface {
+	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
+	ListCertificates(ctx context.Context, f domain.CertificateFilter, page domain.PageRequest) ([]*domain.Certificate, string, error)
+	ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error)
+	GetJob(ctx context.Context, id string) (*domain.Job, error)
+	ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error)
+	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
 	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
+}
+
+// Executions names a job's execution; its ARN is derived, not stored.
+type Executions interface {
+	ExecutionARN(jobID string) string
 }
 
 // API serves the HTTP API.
 type API struct {
 	svc        *workflow.Service
 	keys       *apikey.Manager
-	records    Records
+	reads      Reader
+	executions Executions
 	identities Identities
 	log        *slog.Logger
 	mux        *http.ServeMux
@@ -42,8 +55,8 @@ var (
 )
 
 // New returns the API handler.
-func New(svc *workflow.Service, keys *apikey.Manager, records Records, identities Identities, log *slog.Logger) *API {
-	a := &API{svc: svc, keys: keys, records: records, identities: identities, log: log, mux: http.NewServeMux()}
+func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, log *slog.Logger) *API {
+	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, log: log, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }

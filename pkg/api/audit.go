@@ -26,7 +26,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 		if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
 			return nil, "", domain.Invalidf("until must not be before since")
 		}
-		return a.records.ListAudit(r.Context(), f, pg)
+		return a.reads.ListAudit(r.Context(), f, pg)
 	})
 }
 

@@ -106,7 +106,7 @@ func (a *API) createCertificate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
-	c, err := a.svc.Store.GetCertificate(r.Context(), r.PathValue("id"))
+	c, err := a.reads.GetCertificate(r.Context(), r.PathValue("id"))
 	a.respond(w, r, http.StatusOK, c, err)
 }
 
@@ -117,17 +117,17 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
 		if _, ok := domain.ParseCertStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of Pending, Active, Expiring, Expired, RenewalInProgress, Failed, Revoked, Archived")
 		}
-		return a.svc.Store.ListCertificates(r.Context(), f, pg)
+		return a.reads.ListCertificates(r.Context(), f, pg)
 	})
 }
 
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	serveList(a, w, r, nil, func(pg domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
-		if _, err := a.svc.Store.GetCertificate(r.Context(), id); err != nil {
+		if _, err := a.reads.GetCertificate(r.Context(), id); err != nil {
 			return nil, "", err
 		}
-		return a.svc.Store.ListVersions(r.Context(), id, pg)
+		return a.reads.ListVersions(r.Context(), id, pg)
 	})
 }
 
@@ -147,11 +147,11 @@ type jobView struct {
 }
 
 func (a *API) jobView(j *domain.Job) jobView {
-	return jobView{Job: j, ExecutionARN: a.svc.Exec.ExecutionARN(j.ID)}
+	return jobView{Job: j, ExecutionARN: a.executions.ExecutionARN(j.ID)}
 }
 
 func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
-	j, err := a.svc.Store.GetJob(r.Context(), r.PathValue("id"))
+	j, err := a.reads.GetJob(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -177,7 +177,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		if _, ok := domain.ParseJobStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of AwaitingApproval, Pending, Running, Completed, Failed, Cancelled")
 		}
-		jobs, next, err := a.svc.Store.ListJobs(r.Context(), f, pg)
+		jobs, next, err := a.reads.ListJobs(r.Context(), f, pg)
 		views := make([]jobView, len(jobs))
 		for i, j := range jobs {
 			views[i] = a.jobView(j)
@@ -224,7 +224,7 @@ func (a *API) issuer(r *http.Request, id string) (domain.IssuerView, error) {
 	if id != domain.DefaultIssuerID {
 		return domain.IssuerView{}, domain.NotFoundf("issuer %s", id)
 	}
-	is, err := a.svc.Store.GetIssuer(r.Context(), id)
+	is, err := a.reads.GetIssuer(r.Context(), id)
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
 			// Configured, but its CA certificate is made on first issuance.

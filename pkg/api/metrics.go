@@ -17,12 +17,12 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	series, err := a.records.ListDecisionMetrics(r.Context(), domain.KindCertIssuance)
+	series, err := a.reads.ListDecisionMetrics(r.Context(), domain.KindCertIssuance)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	edits, err := a.records.ListDecisionMetrics(r.Context(), domain.KindProfileEdit)
+	edits, err := a.reads.ListDecisionMetrics(r.Context(), domain.KindProfileEdit)
 	if err != nil {
 		a.fail(w, r, err)
 		return

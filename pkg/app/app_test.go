@@ -29,7 +29,7 @@ func captureStdout(t *testing.T, f func()) string {
 }
 
 func TestBypassWarnsAtEveryColdStart(t *testing.T) {
-	cfg := config.Config{StateTable: "s", AuditTable: "a", Bypass: true, Stage: "dev"}
+	cfg := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:m", Bypass: true, Stage: "dev"}
 	for _, fn := range []string{FnFinalize, FnApprovalWait, FnReaper} {
 		out := captureStdout(t, func() {
 			if _, err := Handler(context.Background(), fn, cfg, aws.Config{Region: "us-east-1"}); err != nil {
@@ -54,6 +54,12 @@ func TestHandlerRefusesIncompleteConfig(t *testing.T) {
 	}
 	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvStateMachineARN) {
 		t.Fatalf("api without a state machine: %v", err)
+	}
+	if _, err := Handler(ctx, FnReaper, config.Config{StateTable: "s", AuditTable: "a"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvStateMachineARN) {
+		t.Fatalf("reaper without a state machine (it starts executions): %v", err)
+	}
+	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", LogLevel: "verbose"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvLogLevel) {
+		t.Fatalf("a bad log level must stop the cold start: %v", err)
 	}
 	bad := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", IAMPrincipals: `[{"role":"x"}]`}
 	if _, err := Handler(ctx, FnAPI, bad, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvIAMPrincipals) {

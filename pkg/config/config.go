@@ -4,10 +4,13 @@ package config
 
 import (
 	"fmt"
+
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 )
 
 // Environment variable names. CERTCTL_APPROVAL_BYPASS and
@@ -65,6 +68,9 @@ func Parse(getenv func(string) string) (Config, error) {
 		IAMPrincipals:   getenv(EnvIAMPrincipals),
 	}
 	var err error
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", EnvLogLevel, err)
+	}
 	if c.Bypass, err = ParseBool(EnvBypass, getenv(EnvBypass), false); err != nil {
 		return Config{}, err
 	}

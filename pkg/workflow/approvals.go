@@ -32,7 +32,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		return nil, domain.Invalidf("note must be at most %d characters", MaxNoteLen)
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		a, err := s.Store.GetApproval(ctx, id)
+		a, err := s.Decisions.GetApproval(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +45,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 				return nil, err
 			}
 		}
-		err = s.Store.Decide(ctx, d)
+		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			if stale := s.staleEdit(ctx, a); stale != "" && state == domain.ApprovalApproved {
 				return nil, s.rejectStale(ctx, a, stale)
@@ -128,7 +128,7 @@ func (s *Service) handOff(ctx context.Context, a *domain.Approval, outcome strin
 			"approval_id", a.ID, "job_id", a.JobID, "outcome", outcome, "error", err)
 		return
 	}
-	if err := s.Store.ClearHandoff(context.WithoutCancel(ctx), a.ID); err != nil {
+	if err := s.Decisions.ClearHandoff(context.WithoutCancel(ctx), a.ID); err != nil {
 		s.log().WarnContext(ctx, "decision delivered; clearing its hand-off entry failed (the reaper will clear it)", "approval_id", a.ID, "error", err)
 	}
 }
@@ -139,7 +139,7 @@ func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
 	token := ""
 	cutoff := s.now().Add(-s.handoffGrace())
 	for {
-		queued, next, err := s.Store.PendingHandoffs(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
+		queued, next, err := s.Queues.PendingHandoffs(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return sent, failed, err
 		}
@@ -150,7 +150,7 @@ func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
 				s.log().ErrorContext(ctx, "redelivery failed; will retry", "approval_id", a.ID, "error", err)
 				continue
 			}
-			if err := s.Store.ClearHandoff(ctx, a.ID); err != nil {
+			if err := s.Queues.ClearHandoff(ctx, a.ID); err != nil {
 				failed++
 				continue
 			}
@@ -165,7 +165,7 @@ func (s *Service) redeliver(ctx context.Context) (sent, failed int, err error) {
 
 // GetApproval reads one request for display.
 func (s *Service) GetApproval(ctx context.Context, id string) (*domain.ApprovalView, error) {
-	a, err := s.Store.GetApproval(ctx, id)
+	a, err := s.Decisions.GetApproval(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func (s *Service) ListApprovals(ctx context.Context, f domain.ApprovalFilter, pa
 			return nil, "", domain.Invalidf("kind must be cert_issuance or profile_edit")
 		}
 	}
-	items, next, err := s.Store.ListApprovals(ctx, f, page)
+	items, next, err := s.Decisions.ListApprovals(ctx, f, page)
 	if err != nil {
 		return nil, "", err
 	}

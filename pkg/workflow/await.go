@@ -21,7 +21,7 @@ func (s *Service) AwaitApproval(ctx context.Context, in AwaitInput) error {
 	if in.TaskToken == "" || in.ApprovalID == "" {
 		return domain.Invalidf("approval-wait: task_token and approval_id are required")
 	}
-	a, stored, err := s.Store.StoreTaskToken(ctx, in.ApprovalID, in.TaskToken)
+	a, stored, err := s.Decisions.StoreTaskToken(ctx, in.ApprovalID, in.TaskToken)
 	if err != nil {
 		return retryable(fmt.Errorf("approval-wait: %w", err))
 	}

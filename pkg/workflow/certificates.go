@@ -26,7 +26,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 	if in.CSR == "" {
 		return nil, domain.Invalidf("csr is required (PEM CERTIFICATE REQUEST)")
 	}
-	profile, err := s.Store.GetProfile(ctx, in.ProfileID)
+	profile, err := s.Requests.GetProfile(ctx, in.ProfileID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil, domain.Invalidf("profile_id: profile %q does not exist", in.ProfileID)
 	}
@@ -60,7 +60,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 		ResourceType: "certificate", ResourceID: cert.ID, Timestamp: now,
 		Details: map[string]any{"common_name": cert.CommonName, "sans": cert.SANs, "profile_id": cert.ProfileID},
 	}}, plan.nj.Audits...)
-	if err := s.Store.CreateCertificate(ctx, plan.queued()); err != nil {
+	if err := s.Requests.CreateCertificate(ctx, plan.queued()); err != nil {
 		return nil, err
 	}
 	s.observeBypass(plan)
@@ -76,7 +76,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 // Manual renewals and the scheduled sweep both come through here, so every
 // issuance path passes the same gate.
 func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR string) (*domain.Started, error) {
-	cert, err := s.Store.GetCertificate(ctx, certID)
+	cert, err := s.Requests.GetCertificate(ctx, certID)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	}
 	if profile == nil {
 		var err error
-		if profile, err = s.Store.GetProfile(ctx, cert.ProfileID); err != nil {
+		if profile, err = s.Requests.GetProfile(ctx, cert.ProfileID); err != nil {
 			return nil, fmt.Errorf("profile of certificate %s: %w", cert.ID, err)
 		}
 	}
@@ -121,7 +121,7 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	if fromIndex && cert.RenewAt != nil {
 		plan.nj.ExpectRenewAt = cert.RenewAt
 	}
-	if err := s.Store.StartRenewal(ctx, plan.queued()); err != nil {
+	if err := s.Requests.StartRenewal(ctx, plan.queued()); err != nil {
 		return nil, err
 	}
 	s.observeBypass(plan)
@@ -171,12 +171,12 @@ func subjectFor(cert *domain.Certificate, checked *csr.Checked, profile *domain.
 // subject and returns the governance version that held; a job that needs
 // no approval carries it into its write, so a governance change meanwhile
 // refuses the write.
-func (s *Service) ungoverned(ctx context.Context, subject *domain.Subject) (int64, error) {
+func ungoverned(ctx context.Context, gov governanceReader, subject *domain.Subject) (int64, error) {
 	var patterns []domain.NamePattern
 	for _, name := range subject.Names() {
 		patterns = append(patterns, domain.CoveringPatterns(name)...)
 	}
-	g, err := s.Store.ReadGovernance(ctx, patterns)
+	g, err := gov.ReadGovernance(ctx, patterns)
 	if err != nil {
 		return 0, err
 	}
@@ -197,7 +197,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 	subject := subjectFor(cert, checked, profile)
 	var governance *int64
 	if !profile.RequiresApproval {
-		v, err := s.ungoverned(ctx, subject)
+		v, err := ungoverned(ctx, s.Requests, subject)
 		if errors.Is(err, domain.ErrConflict) {
 			return jobPlan{}, &renewalRefused{err}
 		}
@@ -283,7 +283,7 @@ func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*domain.Sta
 	}
 	err := s.Exec.Start(ctx, plan.input)
 	if err == nil {
-		if err := s.Store.ClearStart(context.WithoutCancel(ctx), job.ID); err != nil {
+		if err := s.Requests.ClearStart(context.WithoutCancel(ctx), job.ID); err != nil {
 			s.log().WarnContext(ctx, "execution started; clearing its start entry failed (the reaper will)", "job_id", job.ID, "error", err)
 		}
 		return started, nil

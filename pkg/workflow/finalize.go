@@ -69,7 +69,7 @@ func (s *Service) ExecutionEnded(ctx context.Context, jobID, status string) erro
 // repair is for when that event was lost. A job whose execution still runs
 // is refused: the workflow will finish it.
 func (s *Service) RepairJob(ctx context.Context, actor domain.Actor, jobID string) (*domain.Job, error) {
-	job, err := s.Store.GetJob(ctx, jobID)
+	job, err := s.Closing.GetJob(ctx, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (s *Service) RepairJob(ctx context.Context, actor domain.Actor, jobID strin
 	if err := s.failJobAs(ctx, actor, jobID, msg); err != nil {
 		return nil, err
 	}
-	return s.Store.GetJob(ctx, jobID)
+	return s.Closing.GetJob(ctx, jobID)
 }
 
 // ExpireApproval moves a pending request to expired as system-reaper, its
@@ -97,7 +97,7 @@ func (s *Service) RepairJob(ctx context.Context, actor domain.Actor, jobID strin
 // rejected: expiry never overrides a recorded decision, and never issues.
 func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome string, err error) {
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		a, err := s.Store.GetApproval(ctx, id)
+		a, err := s.Decisions.GetApproval(ctx, id)
 		if err != nil {
 			return "", err
 		}
@@ -106,7 +106,7 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		}
 		d := s.decision(a, domain.ApprovalExpired, domain.SystemReaper, domain.ActorSystem, "")
 		d.Audit.Details["via"] = via
-		err = s.Store.Decide(ctx, d)
+		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			continue
 		}
@@ -134,7 +134,7 @@ var workflowActor = domain.Actor{ID: domain.SystemWorkflow, Type: domain.ActorSy
 // failJobAs is failJob with the audit rows naming actor.
 func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg string) error {
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		job, err := s.Store.GetJob(ctx, jobID)
+		job, err := s.Closing.GetJob(ctx, jobID)
 		if err != nil {
 			return fmt.Errorf("fail job %s: %w", jobID, err)
 		}
@@ -147,7 +147,7 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 			f.CertStatus = domain.CertFailed // never issued: say so rather than look merely new
 		}
 		if job.ApprovalID != "" {
-			a, err := s.Store.GetApproval(ctx, job.ApprovalID)
+			a, err := s.Closing.GetApproval(ctx, job.ApprovalID)
 			if err != nil && !errors.Is(err, domain.ErrNotFound) {
 				return fmt.Errorf("fail job %s: %w", jobID, err)
 			}
@@ -171,7 +171,7 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 				},
 			})
 		}
-		err = s.Store.FailJob(ctx, f)
+		err = s.Closing.FailJob(ctx, f)
 		if IsChanged(err) {
 			continue
 		}

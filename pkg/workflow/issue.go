@@ -59,7 +59,7 @@ func (e *policyRefusal) Error() string { return "issue: job " + e.jobID + ": " +
 func (e *policyRefusal) Is(target error) bool { return target == domain.ErrConflict }
 
 func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*IssueOutput, error) {
-	job, err := s.Store.GetJob(ctx, jobID)
+	job, err := s.Issuance.GetJob(ctx, jobID)
 	if err != nil {
 		return nil, fmt.Errorf("issue: %w", err)
 	}
@@ -70,7 +70,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		return nil, domain.Conflictf("issue: job %s is %s", job.ID, job.Status)
 	}
 	if job.RequiresApproval {
-		a, err := s.Store.GetApproval(ctx, job.ApprovalID)
+		a, err := s.Issuance.GetApproval(ctx, job.ApprovalID)
 		if err != nil {
 			return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 		}
@@ -83,10 +83,10 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		return nil, domain.Invalidf("issue: job %s has no subject", job.ID)
 	}
 	now := s.now()
-	if err := s.Store.MarkJobRunning(ctx, job.ID, now); err != nil {
+	if err := s.Issuance.MarkJobRunning(ctx, job.ID, now); err != nil {
 		return nil, fmt.Errorf("issue: %w", err)
 	}
-	profile, err := s.Store.GetProfile(ctx, job.ProfileID)
+	profile, err := s.Issuance.GetProfile(ctx, job.ProfileID)
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 	}
@@ -96,7 +96,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	}
 	var governance *int64
 	if !job.RequiresApproval {
-		v, err := s.ungoverned(ctx, subject)
+		v, err := ungoverned(ctx, s.Issuance, subject)
 		switch {
 		case errors.Is(err, domain.ErrConflict):
 			return nil, &policyRefusal{jobID: job.ID, reason: err.Error()}
@@ -153,10 +153,10 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	if job.RequiresApproval {
 		c.Approval = job.ApprovalID
 	}
-	err = s.Store.CompleteIssuance(ctx, c)
+	err = s.Issuance.CompleteIssuance(ctx, c)
 	if IsChanged(err) {
 		// A concurrent attempt may have completed the job; if so, its result stands.
-		if again, getErr := s.Store.GetJob(ctx, job.ID); getErr == nil && again.Status == domain.JobCompleted {
+		if again, getErr := s.Issuance.GetJob(ctx, job.ID); getErr == nil && again.Status == domain.JobCompleted {
 			return s.issued(ctx, again)
 		}
 		// The profile or name governance changed while signing: check again.
@@ -208,7 +208,7 @@ func withinPolicy(job *domain.Job, subject *domain.Subject, profile *domain.Prof
 // issued reports the result of an already completed job: a retried Issue
 // after the first attempt committed but its answer was lost.
 func (s *Service) issued(ctx context.Context, job *domain.Job) (*IssueOutput, error) {
-	v, err := s.Store.GetVersion(ctx, job.CertificateID, job.ID)
+	v, err := s.Issuance.GetVersion(ctx, job.CertificateID, job.ID)
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s is completed but its version cannot be read: %w", job.ID, err)
 	}

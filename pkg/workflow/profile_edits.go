@@ -37,7 +37,7 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 		Details: map[string]any{"profile_id": id, "base_version": edit.BaseVersion, "create": edit.Create, "delete": edit.Delete, "diff": edit.Diff},
 	}
-	if err := s.Store.RequestProfileEdit(ctx, a, audit); err != nil {
+	if err := s.Profiles.RequestProfileEdit(ctx, a, audit); err != nil {
 		return nil, err
 	}
 	return &domain.PendingEdit{Status: "pending_approval", ApprovalID: a.ID}, nil
@@ -91,7 +91,7 @@ func (s *Service) stepGovernance(ctx context.Context, d *Decision) error {
 	if len(before)+len(after) == 0 {
 		return nil
 	}
-	g, err := s.Store.ReadGovernance(ctx, nil)
+	g, err := s.Decisions.ReadGovernance(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Service) staleEdit(ctx context.Context, a *domain.Approval) string {
 	if a.Kind != domain.KindProfileEdit {
 		return ""
 	}
-	cur, err := s.Store.GetProfile(ctx, a.ProfileID)
+	cur, err := s.Decisions.GetProfile(ctx, a.ProfileID)
 	switch {
 	case a.ProfileEdit.Create && err == nil:
 		return "stale edit: a profile with this id was created meanwhile"
@@ -132,7 +132,7 @@ func (s *Service) staleEdit(ctx context.Context, a *domain.Approval) string {
 // request first, the approver is told that instead, and nothing is counted.
 func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason string) error {
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		fresh, err := s.Store.GetApproval(ctx, a.ID)
+		fresh, err := s.Decisions.GetApproval(ctx, a.ID)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason st
 		d := s.decision(fresh, domain.ApprovalRejected, domain.SystemWorkflow, domain.ActorSystem, "")
 		d.Reason = reason
 		d.Audit.Details["reason"] = reason
-		err = s.Store.Decide(ctx, d)
+		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			continue // decided or changed meanwhile: read again and tell the truth
 		}

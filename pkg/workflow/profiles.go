@@ -33,7 +33,7 @@ func (s *Service) checkPool(ctx context.Context, pool *domain.ApproverPool) erro
 		if err := domain.ValidateID("approvers.principals", id); err != nil {
 			return err
 		}
-		p, err := s.Store.GetPrincipal(ctx, id)
+		p, err := s.Profiles.GetPrincipal(ctx, id)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			return domain.Invalidf("approvers.principals: principal %q does not exist", id)
@@ -71,14 +71,14 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in doma
 		return nil, nil, err
 	}
 	if !p.RequiresApproval {
-		if _, err := s.Store.GetProfile(ctx, p.ID); err == nil {
+		if _, err := s.Profiles.GetProfile(ctx, p.ID); err == nil {
 			return nil, nil, domain.Conflictf("profile %q already exists", p.ID)
 		}
 		pending, err := s.requestProfileEdit(ctx, actor, nil, p)
 		return nil, pending, err
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		g, err := s.Store.ReadGovernance(ctx, nil)
+		g, err := s.Profiles.ReadGovernance(ctx, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -90,14 +90,14 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in doma
 			ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
 			Details: map[string]any{"requires_approval": p.RequiresApproval, "version": p.Version, "allowed_names": p.AllowedNames, "governance": gov},
 		}
-		err = s.Store.CreateProfile(ctx, p, gov, audit)
+		err = s.Profiles.CreateProfile(ctx, p, gov, audit)
 		if !IsChanged(err) {
 			if err != nil {
 				return nil, nil, err
 			}
 			return p, nil, nil
 		}
-		if _, getErr := s.Store.GetProfile(ctx, p.ID); getErr == nil {
+		if _, getErr := s.Profiles.GetProfile(ctx, p.ID); getErr == nil {
 			return nil, nil, domain.Conflictf("profile %q already exists", p.ID)
 		}
 		// Governance moved on meanwhile: read it again.
@@ -116,7 +116,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 	if in.ID != "" && in.ID != id {
 		return nil, nil, domain.Invalidf("id in the body (%q) does not match the path (%q)", in.ID, id)
 	}
-	cur, err := s.Store.GetProfile(ctx, id)
+	cur, err := s.Profiles.GetProfile(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,7 +141,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 		ResourceType: "profile", ResourceID: p.ID, Timestamp: now,
 		Details: map[string]any{"from_version": cur.Version, "version": p.Version, "diff": diff},
 	}
-	if err := s.Store.UpdateProfile(ctx, &p, cur.Version, audit); err != nil {
+	if err := s.Profiles.UpdateProfile(ctx, &p, cur.Version, audit); err != nil {
 		return nil, nil, err
 	}
 	return &p, nil, nil
@@ -151,7 +151,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 // approval-tier profile is a gated edit like any other. The delete's own
 // condition refuses a profile that gained a certificate meanwhile.
 func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id string) (*domain.PendingEdit, error) {
-	cur, err := s.Store.GetProfile(ctx, id)
+	cur, err := s.Profiles.GetProfile(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -167,15 +167,15 @@ func (s *Service) DeleteProfile(ctx context.Context, actor domain.Actor, id stri
 		ResourceType: "profile", ResourceID: id, Timestamp: now,
 		Details: map[string]any{"version": cur.Version},
 	}
-	return nil, s.Store.DeleteProfile(ctx, cur, nil, audit) // it governs nothing
+	return nil, s.Profiles.DeleteProfile(ctx, cur, nil, audit) // it governs nothing
 }
 
 // GetProfile reads one profile.
 func (s *Service) GetProfile(ctx context.Context, id string) (*domain.Profile, error) {
-	return s.Store.GetProfile(ctx, id)
+	return s.Profiles.GetProfile(ctx, id)
 }
 
 // ListProfiles lists profiles.
 func (s *Service) ListProfiles(ctx context.Context, page domain.PageRequest) ([]*domain.Profile, string, error) {
-	return s.Store.ListProfiles(ctx, page)
+	return s.Profiles.ListProfiles(ctx, page)
 }

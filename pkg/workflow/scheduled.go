@@ -45,7 +45,7 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	cutoff := s.now().Add(-s.ApprovalTimeout)
 	token := ""
 	for {
-		stale, next, err := s.Store.PendingOlderThan(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
+		stale, next, err := s.Queues.PendingOlderThan(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return res, err
 		}
@@ -86,7 +86,7 @@ func (s *Service) restartQueued(ctx context.Context) (started, failed int, err e
 	token := ""
 	cutoff := s.now().Add(-s.handoffGrace())
 	for {
-		queued, next, err := s.Store.PendingStarts(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
+		queued, next, err := s.Queues.PendingStarts(ctx, cutoff, domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return started, failed, err
 		}
@@ -102,7 +102,7 @@ func (s *Service) restartQueued(ctx context.Context) (started, failed int, err e
 				s.log().ErrorContext(ctx, "reaper: start failed; will retry", "job_id", q.JobID, "error", err)
 				continue
 			}
-			if err := s.Store.ClearStart(ctx, q.JobID); err != nil {
+			if err := s.Queues.ClearStart(ctx, q.JobID); err != nil {
 				failed++
 				continue
 			}
@@ -119,7 +119,7 @@ func (s *Service) restartQueued(ctx context.Context) (started, failed int, err e
 // length of the hand-off and start queues (entries past the grace period:
 // what the run could not clear), and reports them.
 func (s *Service) measureQueues(ctx context.Context, res *ReapResult) error {
-	oldest, _, err := s.Store.PendingOlderThan(ctx, s.now(), domain.PageRequest{Limit: 1})
+	oldest, _, err := s.Queues.PendingOlderThan(ctx, s.now(), domain.PageRequest{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -127,11 +127,11 @@ func (s *Service) measureQueues(ctx context.Context, res *ReapResult) error {
 		res.OldestPendingSeconds = int64(s.now().Sub(oldest[0].CreatedAt).Seconds())
 	}
 	cutoff := s.now().Add(-s.handoffGrace())
-	handoffs, _, err := s.Store.PendingHandoffs(ctx, cutoff, domain.PageRequest{Limit: reapPageSize})
+	handoffs, _, err := s.Queues.PendingHandoffs(ctx, cutoff, domain.PageRequest{Limit: reapPageSize})
 	if err != nil {
 		return err
 	}
-	starts, _, err := s.Store.PendingStarts(ctx, cutoff, domain.PageRequest{Limit: reapPageSize})
+	starts, _, err := s.Queues.PendingStarts(ctx, cutoff, domain.PageRequest{Limit: reapPageSize})
 	if err != nil {
 		return err
 	}

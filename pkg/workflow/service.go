@@ -32,7 +32,15 @@ type Observer interface {
 
 // Service runs the workflow.
 type Service struct {
-	Store           Store
+	// The ports each use case writes through (see store.go). A function
+	// wires the ones its use cases need; New wires them all to one store.
+	Profiles  ProfilePort
+	Requests  RequestPort
+	Decisions DecisionPort
+	Issuance  IssuancePort
+	Closing   ClosingPort
+	Queues    QueuePort
+
 	Exec            Executions
 	Observer        Observer // optional
 	Bypass          bool
@@ -42,6 +50,11 @@ type Service struct {
 	HandoffGrace time.Duration
 	Now          func() time.Time
 	Log          *slog.Logger
+}
+
+// New returns a Service whose ports are all st.
+func New(st Store, exec Executions) *Service {
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

@@ -7,43 +7,96 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-// Store is the persistence the workflow needs; *store.Store implements it.
-type Store interface {
+// The workflow's ports: what each use case needs from persistence, and no
+// more. The DynamoDB adapter (pkg/store) implements them all; a test can
+// implement one. Every write is a conditional transition that either
+// applies whole, with its audit rows, or fails with ErrChanged.
+
+type profileReader interface {
+	GetProfile(ctx context.Context, id string) (*domain.Profile, error)
+}
+
+type approvalReader interface {
+	GetApproval(ctx context.Context, id string) (*domain.Approval, error)
+}
+
+type jobReader interface {
+	GetJob(ctx context.Context, id string) (*domain.Job, error)
+}
+
+type governanceReader interface {
+	ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*Governance, error)
+}
+
+// ProfilePort is what managing profiles and their gated edits needs.
+type ProfilePort interface {
+	profileReader
+	governanceReader
+	ListProfiles(ctx context.Context, page domain.PageRequest) ([]*domain.Profile, string, error)
+	GetPrincipal(ctx context.Context, id string) (*domain.Principal, error)
 	CreateProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error
 	UpdateProfile(ctx context.Context, p *domain.Profile, expectVersion int64, audit *domain.AuditEvent) error
-	ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*Governance, error)
-	GetProfile(ctx context.Context, id string) (*domain.Profile, error)
-	GetPrincipal(ctx context.Context, id string) (*domain.Principal, error)
-	RequestProfileEdit(ctx context.Context, a *domain.Approval, audit *domain.AuditEvent) error
 	DeleteProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error
-	ListProfiles(ctx context.Context, page domain.PageRequest) ([]*domain.Profile, string, error)
+	RequestProfileEdit(ctx context.Context, a *domain.Approval, audit *domain.AuditEvent) error
+}
 
+// RequestPort is what starting a job needs: create, renew and the sweep.
+type RequestPort interface {
+	profileReader
+	governanceReader
+	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
 	CreateCertificate(ctx context.Context, in NewJob) error
 	StartRenewal(ctx context.Context, in NewJob) error
+	ClearStart(ctx context.Context, jobID string) error
 	DueBefore(ctx context.Context, t time.Time, page domain.PageRequest) ([]*domain.Certificate, string, error)
-	DeferRenewal(ctx context.Context, certID string, until time.Time, audit *domain.AuditEvent) error
 	SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error
-	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
-	ListCertificates(ctx context.Context, f domain.CertificateFilter, page domain.PageRequest) ([]*domain.Certificate, string, error)
-	ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error)
-	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
+	DeferRenewal(ctx context.Context, certID string, until time.Time, audit *domain.AuditEvent) error
+}
 
-	GetJob(ctx context.Context, id string) (*domain.Job, error)
-	ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error)
-	MarkJobRunning(ctx context.Context, jobID string, at time.Time) error
-	CompleteIssuance(ctx context.Context, c Completion) error
-	FailJob(ctx context.Context, f Failure) error
-
-	GetApproval(ctx context.Context, id string) (*domain.Approval, error)
+// DecisionPort is what deciding, expiring and handing over requests needs.
+type DecisionPort interface {
+	approvalReader
+	profileReader
+	governanceReader
 	ListApprovals(ctx context.Context, f domain.ApprovalFilter, page domain.PageRequest) ([]*domain.Approval, string, error)
-	PendingOlderThan(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d Decision) error
+	ClearHandoff(ctx context.Context, id string) error
+}
+
+// IssuancePort is what the issue step needs.
+type IssuancePort interface {
+	jobReader
+	approvalReader
+	profileReader
+	governanceReader
+	MarkJobRunning(ctx context.Context, jobID string, at time.Time) error
+	CompleteIssuance(ctx context.Context, c Completion) error
+	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
+}
+
+// ClosingPort is what ending a job that did not finish needs.
+type ClosingPort interface {
+	jobReader
+	approvalReader
+	FailJob(ctx context.Context, f Failure) error
+}
+
+// QueuePort is what the reaper reads and clears.
+type QueuePort interface {
+	PendingOlderThan(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*domain.Approval, string, error)
 	PendingHandoffs(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*domain.Approval, string, error)
 	ClearHandoff(ctx context.Context, id string) error
 	PendingStarts(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]PendingStart, string, error)
 	ClearStart(ctx context.Context, jobID string) error
+}
 
-	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
-	PutIssuerIfAbsent(ctx context.Context, is *domain.Issuer, audit *domain.AuditEvent) (*domain.Issuer, bool, error)
+// Store is every port at once, for wiring a Service over one adapter.
+type Store interface {
+	ProfilePort
+	RequestPort
+	DecisionPort
+	IssuancePort
+	ClosingPort
+	QueuePort
 }

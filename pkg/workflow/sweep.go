@@ -28,7 +28,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	profiles := map[string]*domain.Profile{} // one read per profile per run
 	token := ""
 	for {
-		due, next, err := s.Store.DueBefore(ctx, s.now(), domain.PageRequest{Limit: reapPageSize, Token: token})
+		due, next, err := s.Requests.DueBefore(ctx, s.now(), domain.PageRequest{Limit: reapPageSize, Token: token})
 		if err != nil {
 			return res, err
 		}
@@ -70,7 +70,7 @@ func (s *Service) profileFor(ctx context.Context, cache map[string]*domain.Profi
 	if p, ok := cache[id]; ok {
 		return p, nil
 	}
-	p, err := s.Store.GetProfile(ctx, id)
+	p, err := s.Requests.GetProfile(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (s *Service) refreshStatus(ctx context.Context, c *domain.Certificate) {
 		ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
 		Details: map[string]any{"from": string(c.Status), "to": string(to), "expires_at": c.ExpiresAt},
 	}
-	err := s.Store.SetCertStatus(ctx, c.ID, c.Status, to, now, audit)
+	err := s.Requests.SetCertStatus(ctx, c.ID, c.Status, to, now, audit)
 	switch {
 	case err == nil:
 		c.Status = to
@@ -114,7 +114,7 @@ func (s *Service) deferRefused(ctx context.Context, c *domain.Certificate, refus
 		ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
 		Details: map[string]any{"reason": refused.Error(), "retry_at": now.Add(RenewalRetryBackoff)},
 	}
-	if err := s.Store.DeferRenewal(ctx, c.ID, now.Add(RenewalRetryBackoff), audit); err != nil && !IsChanged(err) {
+	if err := s.Requests.DeferRenewal(ctx, c.ID, now.Add(RenewalRetryBackoff), audit); err != nil && !IsChanged(err) {
 		s.log().WarnContext(ctx, "sweep: could not defer the refused renewal", "certificate_id", c.ID, "error", err)
 	}
 }

@@ -1,0 +1,43 @@
+// Package api builds the api function: the HTTP API behind API Gateway
+// (AWS_PROXY), over DynamoDB and Step Functions.
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	httpapi "github.com/certctl-serverless/certctl-serverless/pkg/api"
+	"github.com/certctl-serverless/certctl-serverless/pkg/apigw"
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
+	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+)
+
+// Name is the function's name.
+const Name = "api"
+
+// Handler serves one API Gateway REST proxy event.
+type Handler = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// New builds the api function.
+func New(_ context.Context, env lambdafn.Env) (Handler, error) {
+	if err := env.Config.Require(config.EnvStateMachineARN); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	rules, err := identity.ParseRules(env.Config.IAMPrincipals)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	st := wire.Store(env)
+	exec := stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
+	svc := wire.Service(env)
+	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
+	keys := &apikey.Manager{Store: st}
+	return apigw.Handler(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log)), nil
+}

@@ -1,0 +1,36 @@
+// Package approvalwait builds the approval-wait function: the AwaitApproval
+// state stores its task token on the request (or hands over a decision
+// already recorded), over DynamoDB and Step Functions.
+package approvalwait
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
+)
+
+// Name is the function's name.
+const Name = "approval-wait"
+
+// Handler runs one AwaitApproval task.
+type Handler = func(context.Context, workflow.AwaitInput) (struct{}, error)
+
+// New builds the approval-wait function. Its task tokens name their own
+// state machine, so it needs no state machine ARN.
+func New(_ context.Context, env lambdafn.Env) (Handler, error) {
+	svc := wire.Service(env)
+	svc.Decisions = wire.Store(env)
+	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
+	return func(ctx context.Context, in workflow.AwaitInput) (struct{}, error) {
+		if err := svc.AwaitApproval(ctx, in); err != nil {
+			return struct{}{}, fmt.Errorf("%s: %w", Name, err)
+		}
+		return struct{}{}, nil
+	}, nil
+}

@@ -1,0 +1,39 @@
+// Package reaper builds the reaper function: scheduled, it expires stale
+// requests, delivers queued decisions, starts queued executions and reports
+// the queues, over DynamoDB and Step Functions.
+package reaper
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
+	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
+)
+
+// Name is the function's name.
+const Name = "reaper"
+
+// Handler runs one reaper pass; the scheduler's event is not read.
+type Handler = func(context.Context, json.RawMessage) (workflow.ReapResult, error)
+
+// New builds the reaper function. It starts executions, so it needs the
+// state machine's ARN.
+func New(_ context.Context, env lambdafn.Env) (Handler, error) {
+	if err := env.Config.Require(config.EnvStateMachineARN); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	st := wire.Store(env)
+	svc := wire.Service(env)
+	svc.Decisions, svc.Queues, svc.Closing = st, st, st
+	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
+	return func(ctx context.Context, _ json.RawMessage) (workflow.ReapResult, error) {
+		return svc.Reap(ctx)
+	}, nil
+}
