@@ -70,7 +70,7 @@ lint:
 
 ## bench: AWS calls per API operation, state-machine path length, and each
 ## function's binary size and cold-start init against a bare function.
-bench: build
+bench:
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 20x ./bench/...
 
 ## iam-conformance: record every AWS call the functions make in both e2e tiers

@@ -184,13 +184,20 @@ func (e *env) must(b *testing.B, want int, who, method, path string, body any) r
 	return r
 }
 
-// newProfile creates a profile as alice and returns its id.
+// newProfile creates a profile as alice and returns its id. A profile that
+// needs no approval is itself a gated request, which bob approves.
 func (e *env) newProfile(b *testing.B, requiresApproval bool) string {
 	b.Helper()
 	id := uniq("prof")
-	e.must(b, http.StatusCreated, "alice", http.MethodPost, "/api/v1/profiles", map[string]any{
-		"id": id, "name": "bench " + id, "requires_approval": requiresApproval,
-	})
+	body := map[string]any{
+		"id": id, "name": "bench " + id, "requires_approval": requiresApproval, "allowed_names": []string{"**.bench.example.com"},
+	}
+	if requiresApproval {
+		e.must(b, http.StatusCreated, "alice", http.MethodPost, "/api/v1/profiles", body)
+		return id
+	}
+	r := e.must(b, http.StatusAccepted, "alice", http.MethodPost, "/api/v1/profiles", body)
+	e.must(b, http.StatusOK, "bob", http.MethodPost, "/api/v1/approvals/"+r.str("approval_id")+"/approve", map[string]string{"note": "bench profile"})
 	return id
 }
 

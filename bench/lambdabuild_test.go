@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,13 +29,21 @@ const (
 	lambdaGOARCH = "arm64"
 )
 
-// bareName names the reference function (bench/testdata/bare) among the
-// built binaries; no function is called that.
-const bareName = "bare"
+// The reference functions (bench/testdata/bare and bare-kms) among the
+// built binaries; no function is called either. A function is measured
+// against bare-kms when it links the KMS client, against bare otherwise.
+const (
+	bareName    = "bare"
+	bareKMSName = "bare-kms"
+)
 
-// barePkg is the reference function's package, relative to the module root.
-// It is under testdata, so `./...` patterns skip it and it is built by path.
-const barePkg = "./bench/testdata/bare"
+// barePkgs are the reference functions' packages, relative to the module
+// root. They are under testdata, so `./...` patterns skip them and they are
+// built by path.
+var barePkgs = map[string]string{bareName: "./bench/testdata/bare", bareKMSName: "./bench/testdata/bare-kms"}
+
+// kmsPkg marks a function that is measured against bare-kms.
+const kmsPkg = "github.com/aws/aws-sdk-go-v2/service/kms"
 
 // moduleRoot is the module's root, seen from this package.
 const moduleRoot = ".."
@@ -43,7 +52,8 @@ const moduleRoot = ".."
 // one GOOS/GOARCH, built once per test binary run.
 type lambdaBuild struct {
 	once  sync.Once
-	paths map[string]string // function name or bareName -> .../<name>/bootstrap
+	paths map[string]string // function or reference name -> .../<name>/bootstrap
+	base  map[string]string // function name -> its reference's name
 	took  time.Duration
 	err   error
 }
@@ -54,15 +64,42 @@ var (
 	builds    = map[string]*lambdaBuild{}
 )
 
-// binaryNames lists the bare function first, then every function.
+// binaryNames lists the reference functions first, then every function.
 func binaryNames() []string {
-	return append([]string{bareName}, app.FunctionNames...)
+	return append([]string{bareName, bareKMSName}, app.FunctionNames...)
+}
+
+// isReference reports the reference functions (and copies of them).
+func isReference(name string) bool {
+	return name == bareName || name == bareKMSName || name == bareCopyName
+}
+
+// baselines maps every function to the reference it is measured against:
+// bare-kms for those whose dependencies include the KMS client.
+func baselines() (map[string]string, error) {
+	args := []string{"list", "-deps", "-f", "{{.ImportPath}}"}
+	base := map[string]string{}
+	for _, fn := range app.FunctionNames {
+		cmd := exec.Command("go", append(args, "./functions/"+fn)...)
+		cmd.Dir = moduleRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+lambdaGOOS, "GOARCH="+lambdaGOARCH)
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("go list -deps ./functions/%s: %w", fn, err)
+		}
+		base[fn] = bareName
+		if slices.Contains(strings.Fields(string(out)), kmsPkg) {
+			base[fn] = bareKMSName
+		}
+	}
+	return base, nil
 }
 
 // lambdaBinaries builds every function and the bare function for goos/goarch
 // with the Lambda flags (once per run; later calls reuse the binaries) and
-// returns each one's path, named bootstrap as on Lambda.
-func lambdaBinaries(b *testing.B, goos, goarch string) map[string]string {
+// returns each one's path, named bootstrap as on Lambda, and each
+// function's reference.
+func lambdaBinaries(b *testing.B, goos, goarch string) (paths, base map[string]string) {
 	b.Helper()
 	buildMu.Lock()
 	target := goos + "/" + goarch
@@ -84,6 +121,9 @@ func lambdaBinaries(b *testing.B, goos, goarch string) map[string]string {
 	lb.once.Do(func() {
 		start := time.Now()
 		lb.paths, lb.err = buildLambdas(filepath.Join(root, goos+"-"+goarch), goos, goarch)
+		if lb.err == nil {
+			lb.base, lb.err = baselines()
+		}
 		lb.took = time.Since(start)
 		if lb.err == nil {
 			fmt.Printf("built %d binaries for %s with the Lambda flags in %.1f s\n", len(lb.paths), target, lb.took.Seconds())
@@ -92,7 +132,7 @@ func lambdaBinaries(b *testing.B, goos, goarch string) map[string]string {
 	if lb.err != nil {
 		b.Fatalf("build for %s: %v", target, lb.err)
 	}
-	return lb.paths
+	return lb.paths, lb.base
 }
 
 // buildLambdas runs one go build for every function and the bare function
@@ -103,7 +143,7 @@ func buildLambdas(dir, goos, goarch string) (map[string]string, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	pkgs := map[string]string{bareName: barePkg}
+	pkgs := maps.Clone(barePkgs)
 	for _, fn := range app.FunctionNames {
 		pkgs[fn] = "./functions/" + fn
 	}

@@ -188,6 +188,32 @@ func (m *ReadMeter) record(op string, input, result any) {
 		}
 		rs.Bytes += size
 		rs.RCU += ReadUnits(size, consistent)
+	case *dynamodb.BatchGetItemOutput:
+		// Each key is billed like a GetItem; a key that found nothing
+		// still costs one read unit when strongly consistent (half if not).
+		in, _ := input.(*dynamodb.BatchGetItemInput)
+		for table, items := range out.Responses {
+			consistent := false
+			if in != nil {
+				if ka, ok := in.RequestItems[table]; ok {
+					consistent = aws.ToBool(ka.ConsistentRead)
+				}
+			}
+			for _, it := range items {
+				size := ItemSize(it)
+				rs.Returned++
+				rs.Examined++
+				rs.Bytes += size
+				rs.RCU += ReadUnits(size, consistent)
+			}
+		}
+		if in != nil {
+			for table, ka := range in.RequestItems {
+				for range len(ka.Keys) - len(out.Responses[table]) - len(out.UnprocessedKeys[table].Keys) {
+					rs.RCU += ReadUnits(0, aws.ToBool(ka.ConsistentRead))
+				}
+			}
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"reflect"
-	"regexp"
 	"slices"
 )
 
@@ -32,13 +31,14 @@ const (
 	minValiditySeconds = 3600
 )
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+// idRule is how ValidateID's errors describe a valid id.
+const idRule = "^[a-z0-9][a-z0-9._-]{0,62}$"
 
 // ValidateID checks a caller-supplied identifier: lower-case letters, digits,
 // '.', '_' and '-', at most 63 characters, so ids are safe in keys and paths.
 func ValidateID(field, id string) error {
-	if !idPattern.MatchString(id) {
-		return Invalidf("%s %q must match %s", field, id, idPattern.String())
+	if !validID(id) {
+		return Invalidf("%s %q must match %s", field, id, idRule)
 	}
 	return nil
 }
@@ -166,4 +166,22 @@ func ProfileDiff(a, b *Profile) map[string]Change {
 	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
 	add("approvers", a.Approvers, b.Approvers, reflect.DeepEqual(a.Approvers, b.Approvers))
 	return d
+}
+
+// validID matches idRule. It is written out rather than compiled from the
+// pattern: a {0,62} repeat compiles to a large program at every cold start.
+func validID(id string) bool {
+	if id == "" || len(id) > 63 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
@@ -31,18 +33,21 @@ type Event struct {
 // Handler runs one Issue task (or ensure_ca).
 type Handler = func(context.Context, json.RawMessage) (*workflow.IssueOutput, error)
 
-// New builds the issue function. It reads the CA key's public key once,
-// at cold start.
-func New(ctx context.Context, env lambdafn.Env) (Handler, error) {
+// New builds the issue function. The CA key's public key is read on the
+// first invocation, not at cold start: a KMS error then fails one task,
+// which the state machine retries, instead of the function's init.
+func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	if err := env.Config.Require(config.EnvCAKeyID); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	signer, err := kmssigner.New(ctx, kms.NewFromConfig(env.AWS), env.Config.CAKeyID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
 	st := wire.Store(env)
-	authorities := issuer.NewProvider(st, signer, env.Config.CAKeyID)
+	authorities := &lazyAuthorities{build: func(ctx context.Context) (*issuer.Provider, error) {
+		signer, err := kmssigner.New(ctx, kms.NewFromConfig(env.AWS), env.Config.CAKeyID)
+		if err != nil {
+			return nil, err
+		}
+		return issuer.NewProvider(st, signer, env.Config.CAKeyID), nil
+	}}
 	svc := wire.Service(env)
 	svc.Issuance, svc.Closing = st, st
 	return func(ctx context.Context, raw json.RawMessage) (*workflow.IssueOutput, error) {
@@ -56,4 +61,28 @@ func New(ctx context.Context, env lambdafn.Env) (Handler, error) {
 		}
 		return svc.Issue(ctx, authorities, ev.IssueInput)
 	}, nil
+}
+
+// lazyAuthorities builds the CA provider on first use and keeps it once
+// built; a failed build is tried again on the next call.
+type lazyAuthorities struct {
+	build func(context.Context) (*issuer.Provider, error)
+
+	mu       sync.Mutex
+	provider *issuer.Provider
+}
+
+func (l *lazyAuthorities) Authority(ctx context.Context, issuerID string) (*ca.Authority, error) {
+	l.mu.Lock()
+	if l.provider == nil {
+		p, err := l.build(ctx)
+		if err != nil {
+			l.mu.Unlock()
+			return nil, err
+		}
+		l.provider = p
+	}
+	p := l.provider
+	l.mu.Unlock()
+	return p.Authority(ctx, issuerID)
 }
