@@ -48,14 +48,51 @@ type handler struct{ next slog.Handler }
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
+// Handle adds the context's attributes that the record does not already
+// have (a call site that names a job explicitly wins; a key is never
+// written twice on one line).
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
-	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+	var have map[string]bool
+	seen := func(key string) bool {
+		if have == nil {
+			have = map[string]bool{}
+			r.Attrs(func(a slog.Attr) bool { have[a.Key] = true; return true })
+		}
+		if have[key] {
+			return true
+		}
+		have[key] = true
+		return false
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" && !seen("aws_request_id") {
 		r.AddAttrs(slog.String("aws_request_id", lc.AwsRequestID))
 	}
-	if attrs, ok := ctx.Value(ctxKey{}).([]any); ok {
-		r.Add(attrs...)
+	attrs, _ := ctx.Value(ctxKey{}).([]any)
+	for _, a := range argsToAttrs(attrs) {
+		if !seen(a.Key) {
+			r.AddAttrs(a)
+		}
 	}
 	return h.next.Handle(ctx, r)
+}
+
+// argsToAttrs reads With's key-value pairs, later ones replacing earlier
+// ones of the same key.
+func argsToAttrs(args []any) []slog.Attr {
+	var rec slog.Record
+	rec.Add(args...)
+	var out []slog.Attr
+	index := map[string]int{}
+	rec.Attrs(func(a slog.Attr) bool {
+		if i, ok := index[a.Key]; ok {
+			out[i] = a
+		} else {
+			index[a.Key] = len(out)
+			out = append(out, a)
+		}
+		return true
+	})
+	return out
 }
 
 func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {

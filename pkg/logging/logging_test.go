@@ -40,3 +40,29 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+// A key the call site names, or a context that names it twice, appears
+// once on the line.
+func TestNoKeyTwice(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, slog.LevelInfo)
+	ctx := With(With(context.Background(), "job_id", "job-outer"), "job_id", "job-inner", "approval_id", "ar-1")
+	log.InfoContext(ctx, "explicit", "job_id", "job-explicit")
+	log.InfoContext(ctx, "implicit")
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines, got %q", buf.String())
+	}
+	for i, want := range []string{"job-explicit", "job-inner"} {
+		if n := bytes.Count(lines[i], []byte(`"job_id"`)); n != 1 {
+			t.Errorf("line %d has job_id %d times: %s", i, n, lines[i])
+		}
+		var line map[string]any
+		if err := json.Unmarshal(lines[i], &line); err != nil {
+			t.Fatal(err)
+		}
+		if line["job_id"] != want || line["approval_id"] != "ar-1" {
+			t.Errorf("line %d: job_id %v approval_id %v, want %s ar-1", i, line["job_id"], line["approval_id"], want)
+		}
+	}
+}

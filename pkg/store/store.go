@@ -212,7 +212,8 @@ func transient(err error) error {
 	var re interface{ HTTPStatusCode() int }
 	var apiErr smithy.APIError
 	switch {
-	case errors.As(err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429):
+	case errors.As(err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429 || re.HTTPStatusCode() == 0):
+		// 0: no response at all (the request could not be sent).
 	case errors.As(err, &apiErr) && isThrottle(apiErr.ErrorCode()):
 	case errors.As(err, &re), errors.As(err, &apiErr):
 		return err // a definitive answer from AWS

@@ -16,6 +16,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 )
 
@@ -39,5 +40,8 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	svc := wire.Service(env)
 	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
 	keys := &apikey.Manager{Store: st}
-	return apigw.Handler(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log)), nil
+	serve := apigw.Handler(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log))
+	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return serve(logging.With(ctx, "api_request_id", ev.RequestContext.RequestID), ev)
+	}, nil
 }

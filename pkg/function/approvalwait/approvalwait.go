@@ -11,6 +11,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
@@ -28,6 +29,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	svc.Decisions = wire.Store(env)
 	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	return func(ctx context.Context, in workflow.AwaitInput) (struct{}, error) {
+		ctx = logging.With(ctx, "job_id", in.JobID, "approval_id", in.ApprovalID)
 		if err := svc.AwaitApproval(ctx, in); err != nil {
 			return struct{}{}, fmt.Errorf("%s: %w", Name, err)
 		}

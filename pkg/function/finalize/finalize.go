@@ -10,6 +10,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -47,8 +48,10 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 			return nil, domain.Invalidf("finalize: the event is not a finalize request: %v", err)
 		}
 		if ev.DetailType == ExecutionStatusChange {
+			// Executions are named after their job.
+			ctx = logging.With(ctx, "job_id", ev.Detail.Name)
 			return &workflow.FinalizeOutput{Outcome: "closed"}, svc.ExecutionEnded(ctx, ev.Detail.Name, ev.Detail.Status)
 		}
-		return svc.Finalize(ctx, ev.FinalizeInput)
+		return svc.Finalize(logging.With(ctx, "job_id", ev.JobID, "approval_id", ev.ApprovalID), ev.FinalizeInput)
 	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
 	"github.com/certctl-serverless/certctl-serverless/pkg/kmssigner"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -59,7 +60,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 			_, err := authorities.Authority(ctx, domain.DefaultIssuerID)
 			return &workflow.IssueOutput{}, err
 		}
-		return svc.Issue(ctx, authorities, ev.IssueInput)
+		return svc.Issue(logging.With(ctx, "job_id", ev.JobID), authorities, ev.IssueInput)
 	}, nil
 }
 
