@@ -26,14 +26,14 @@ func TestTransient(t *testing.T) {
 		retryable bool
 	}{
 		"no response (connection refused)": {respErr(0, errors.New("dial tcp: connection refused")), true},
-		"500":                               {respErr(500, api("InternalServerError")), true},
-		"503":                               {respErr(503, api("ServiceUnavailable")), true},
-		"429":                               {respErr(429, api("Throttling")), true},
-		"throttle code on a 400":            {respErr(400, api("ProvisionedThroughputExceededException")), true},
-		"validation":                        {respErr(400, api("ValidationException")), false},
-		"access denied":                     {respErr(400, api("AccessDeniedException")), false},
-		"resource not found":                {respErr(400, api("ResourceNotFoundException")), false},
-		"no HTTP at all (a local failure)":  {errors.New("marshal: bad value"), true},
+		"500":                              {respErr(500, api("InternalServerError")), true},
+		"503":                              {respErr(503, api("ServiceUnavailable")), true},
+		"429":                              {respErr(429, api("Throttling")), true},
+		"throttle code on a 400":           {respErr(400, api("ProvisionedThroughputExceededException")), true},
+		"validation":                       {respErr(400, api("ValidationException")), false},
+		"access denied":                    {respErr(400, api("AccessDeniedException")), false},
+		"resource not found":               {respErr(400, api("ResourceNotFoundException")), false},
+		"no HTTP at all (a local failure)": {errors.New("marshal: bad value"), true},
 	} {
 		got := errors.Is(transient(tc.err), domain.ErrUnavailable)
 		if got != tc.retryable {
