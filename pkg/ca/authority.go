@@ -70,7 +70,12 @@ type LeafRequest struct {
 	// them for the key; Issue refuses any other.
 	KeyUsage    []string
 	ExtKeyUsage []string
-	Now         time.Time
+	// CRLDistributionPoints are URLs of the issuer's CRL, and
+	// IssuingCertificateURL of its CA certificate (authority information
+	// access), when the stack knows its public URL.
+	CRLDistributionPoints []string
+	IssuingCertificateURL []string
+	Now                   time.Time
 }
 
 // Extension names, as subjects and approvers see them.
@@ -163,6 +168,8 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  false,
 		SubjectKeyId:          ski,
+		CRLDistributionPoints: req.CRLDistributionPoints,
+		IssuingCertificateURL: req.IssuingCertificateURL,
 		// AuthorityKeyId is set by crypto/x509 from a.Cert.SubjectKeyId.
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, req.CSR.PublicKey, a.Signer)
