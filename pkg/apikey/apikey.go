@@ -1,5 +1,7 @@
-// Package apikey creates, hashes and verifies API keys. Secrets are shown
-// once; only their SHA-256 is stored.
+// Package apikey creates, hashes and verifies API keys, and its Manager
+// holds the rules for managing keys and principals' roles (no one grants a
+// role they lack; system names are reserved). Secrets are shown once; only
+// their SHA-256 is stored.
 package apikey
 
 import (

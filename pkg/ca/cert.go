@@ -1,6 +1,8 @@
 // Package ca issues X.509 certificates from a CA key held behind a
-// crypto.Signer, normally a KMS key (see KMSSigner), so the CA's private key
-// never exists in this process.
+// crypto.Signer, normally a KMS key (package kmssigner), so the CA's private
+// key never exists in this process. It makes the self-signed CA certificate
+// (NewCACertificate) and signs TLS server certificates with exactly the
+// names, validity and usages it is given (Authority.Issue).
 package ca
 
 import (

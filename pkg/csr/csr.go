@@ -1,9 +1,9 @@
 // Package csr checks certificate signing requests against a request's names
 // and a profile's key policy before anything is signed. It is pure: no I/O.
 //
-// Every error it returns for a bad CSR or bad names wraps domain.ErrInvalid,
-// and its message, after the "invalid request: " prefix that domain.Invalidf
-// adds, starts with "csr: ".
+// Every error it returns for a bad CSR or bad names is a domain.Error of
+// kind KindInvalid (errors.Is(err, domain.ErrInvalid) holds), and its public
+// message starts with "csr: ".
 package csr
 
 import (

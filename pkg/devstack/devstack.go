@@ -4,7 +4,7 @@
 // front that speaks to the functions exactly as API Gateway REST does.
 //
 // Everything that works around an emulator gap lives in this package and
-// nowhere else (DESIGN §9): production code never imports the emulator.
+// nowhere else: production code never imports the emulator.
 package devstack
 
 import (

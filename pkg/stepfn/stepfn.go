@@ -1,5 +1,6 @@
-// Package stepfn starts renewal executions and hands approval decisions back
-// to them through Step Functions task tokens.
+// Package stepfn starts renewal executions, hands approval decisions back
+// to them through Step Functions task tokens, and reads an execution's
+// status (for job repair). It implements workflow.Executions.
 package stepfn
 
 import (
