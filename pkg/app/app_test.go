@@ -4,12 +4,16 @@ import (
 	"context"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // captureStdout runs f with os.Stdout redirected and returns what it wrote.
@@ -67,5 +71,45 @@ func TestHandlerRefusesIncompleteConfig(t *testing.T) {
 	}
 	if _, err := Handler(ctx, "nope", config.Config{StateTable: "s", AuditTable: "a"}, aws.Config{}); err == nil {
 		t.Fatal("unknown function accepted")
+	}
+}
+
+// A workflow task that fails for a reason retrying can fix must reach
+// Lambda as the error type the state machine retries: a wrapper anywhere
+// between the rule and the runtime renames it and the retry never fires.
+// (Finalize's states retry every error, so its type does not matter.)
+func TestTransientTaskFailuresAreRetryableByName(t *testing.T) {
+	cfg := config.Config{StateTable: "s", AuditTable: "a", CAKeyID: "arn:aws:kms:us-east-1:123456789012:key/k",
+		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:m", Stage: "test", LogLevel: "ERROR"}
+	awsCfg := aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint:     aws.String("http://127.0.0.1:1"), // nothing listens: every AWS call fails transiently
+		RetryMaxAttempts: 1,
+	}
+	for fn, payload := range map[string]string{
+		FnApprovalWait: `{"task_token":"tok","job_id":"job-1","approval_id":"ar-1"}`,
+		FnIssue:        `{"job_id":"job-1"}`,
+	} {
+		var h any
+		captureStdout(t, func() {
+			var err error
+			if h, err = Handler(context.Background(), fn, cfg, awsCfg); err != nil {
+				t.Fatalf("%s: %v", fn, err)
+			}
+		})
+		var err error
+		captureStdout(t, func() { _, err = lambda.NewHandler(h).Invoke(context.Background(), []byte(payload)) })
+		if err == nil {
+			t.Fatalf("%s: succeeded with AWS unreachable", fn)
+		}
+		// aws-lambda-go's errorType: the error's type name, without the pointer.
+		typ := reflect.TypeOf(err)
+		if typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if typ.Name() != workflow.ErrorTypeRetryable {
+			t.Errorf("%s: Lambda would report errorType %q (%v), want %q", fn, typ.Name(), err, workflow.ErrorTypeRetryable)
+		}
 	}
 }

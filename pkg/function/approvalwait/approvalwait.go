@@ -5,7 +5,6 @@ package approvalwait
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -30,9 +29,8 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	return func(ctx context.Context, in workflow.AwaitInput) (struct{}, error) {
 		ctx = logging.With(ctx, "job_id", in.JobID, "approval_id", in.ApprovalID)
-		if err := svc.AwaitApproval(ctx, in); err != nil {
-			return struct{}{}, fmt.Errorf("%s: %w", Name, err)
-		}
-		return struct{}{}, nil
+		// Returned as is: Lambda names the error after its Go type, and the
+		// state machine retries a *workflow.RetryableError by that name.
+		return struct{}{}, svc.AwaitApproval(ctx, in)
 	}, nil
 }
