@@ -10,7 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// API error bodies in the API's own shape (DESIGN §3) for the responses
+// API error bodies in the API's own shape for the responses
 // API Gateway produces itself, before the api function runs. As in the
 // API: 401 when the caller is not authenticated (no key or signature, an
 // unknown or revoked key, a bad or expired signature), 403 when an

@@ -50,7 +50,7 @@ const (
 	reasonWAF = "No WAFv2 web ACL by default: every route but the health probe requires SigV4 or a valid API key, and the " +
 		"stage is throttled (apiThrottleRate/apiThrottleBurst). A web ACL costs $5/month plus per rule and request; " +
 		"associate one with the stage where your account policy requires it."
-	reasonHealth = "GET /health and GET /api/v1/health are the unauthenticated liveness probe of the design (DESIGN §3); " +
+	reasonHealth = "GET /health and GET /api/v1/health are the unauthenticated liveness probe; " +
 		"it returns no data and runs no business logic."
 	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
 		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."

@@ -1,5 +1,6 @@
-// Package api is the HTTP API (DESIGN §3) as a net/http handler: routing,
-// authentication from the API Gateway context, role checks, JSON in and out.
+// Package api is the HTTP API (routes and contract: the README's "API"
+// section) as a net/http handler: routing, authentication from the API
+// Gateway context, role checks, JSON in and out.
 // The rules live in pkg/workflow.
 package api
 

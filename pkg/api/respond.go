@@ -11,7 +11,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-// errorBody is the contract error shape (DESIGN §3).
+// errorBody is the contract error shape: {"error", "message", "request_id"}.
 type errorBody struct {
 	Error     string `json:"error"`
 	Message   string `json:"message"`

@@ -199,7 +199,7 @@ type AuditEvent struct {
 	Timestamp    time.Time      `json:"ts"`
 }
 
-// Audit actions (DESIGN §7). These strings are a contract.
+// Audit actions. These strings are a contract (README "Metrics and audit").
 const (
 	AuditRenewalTriggered     = "renewal_triggered"
 	AuditApprovalRequested    = "approval_requested"

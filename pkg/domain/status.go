@@ -3,7 +3,7 @@ package domain
 // CertStatus is a managed certificate's lifecycle status.
 type CertStatus string
 
-// Certificate statuses (DESIGN §3).
+// Certificate statuses.
 const (
 	CertPending           CertStatus = "Pending"
 	CertActive            CertStatus = "Active"
@@ -18,7 +18,7 @@ const (
 // JobStatus is a renewal or issuance job's status.
 type JobStatus string
 
-// Job statuses (DESIGN §3).
+// Job statuses.
 const (
 	JobAwaitingApproval JobStatus = "AwaitingApproval"
 	JobPending          JobStatus = "Pending"
@@ -54,7 +54,7 @@ const (
 // ApprovalState is an approval request's state.
 type ApprovalState string
 
-// Approval states (DESIGN §3). Every state but pending is terminal.
+// Approval states. Every state but pending is terminal.
 const (
 	ApprovalPending  ApprovalState = "pending"
 	ApprovalApproved ApprovalState = "approved"
