@@ -97,11 +97,17 @@ func TestCRLRefusesBadInput(t *testing.T) {
 	a := newTestAuthority(t, testNow.Add(-time.Hour))
 	ok := CRLRequest{Number: 1, ThisUpdate: testNow, NextUpdate: testNow.Add(time.Hour)}
 	for name, mutate := range map[string]func(*CRLRequest){
-		"number 0":            func(r *CRLRequest) { r.Number = 0 },
-		"next before this":    func(r *CRLRequest) { r.NextUpdate = r.ThisUpdate.Add(-time.Second) },
-		"certificateHold":     func(r *CRLRequest) { r.Revoked = []Revoked{{SerialHex: "01", RevokedAt: testNow, Reason: "certificateHold"}} },
-		"cACompromise":        func(r *CRLRequest) { r.Revoked = []Revoked{{SerialHex: "01", RevokedAt: testNow, Reason: "cACompromise"}} },
-		"serial not hex":      func(r *CRLRequest) { r.Revoked = []Revoked{{SerialHex: "xyz", RevokedAt: testNow, Reason: "superseded"}} },
+		"number 0":         func(r *CRLRequest) { r.Number = 0 },
+		"next before this": func(r *CRLRequest) { r.NextUpdate = r.ThisUpdate.Add(-time.Second) },
+		"certificateHold": func(r *CRLRequest) {
+			r.Revoked = []Revoked{{SerialHex: "01", RevokedAt: testNow, Reason: "certificateHold"}}
+		},
+		"cACompromise": func(r *CRLRequest) {
+			r.Revoked = []Revoked{{SerialHex: "01", RevokedAt: testNow, Reason: "cACompromise"}}
+		},
+		"serial not hex": func(r *CRLRequest) {
+			r.Revoked = []Revoked{{SerialHex: "xyz", RevokedAt: testNow, Reason: "superseded"}}
+		},
 		"no revocation time":  func(r *CRLRequest) { r.Revoked = []Revoked{{SerialHex: "01", Reason: "superseded"}} },
 		"zero serial refused": func(r *CRLRequest) { r.Revoked = []Revoked{{SerialHex: "0", RevokedAt: testNow, Reason: "superseded"}} },
 	} {
