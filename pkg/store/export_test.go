@@ -1,0 +1,7 @@
+package store
+
+// Test helpers shared with the external test package.
+var (
+	CheckGolden = checkGolden
+	AVMapJSON   = avMapJSON
+)

@@ -1,0 +1,225 @@
+package store_test
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/sivchari/kumo"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
+)
+
+// TestTableLayoutGolden runs every kind of write the store makes (puts,
+// conditional updates that SET, REMOVE and ADD, deletes) through a fixed
+// history and compares both tables' items afterwards with
+// testdata/tables.golden.json. It pins what the update expressions write,
+// as TestStoredItemsGolden pins what the puts write. It always runs on the
+// embedded emulator: it checks names and values, not AWS's validation
+// (the other tests do that on the strict tier), and an emulator's own
+// number formatting must not make the golden file tier-dependent.
+func TestTableLayoutGolden(t *testing.T) {
+	srv := kumo.NewServer()
+	t.Cleanup(srv.Close)
+	db := dynamodb.NewFromConfig(aws.Config{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(srv.URL),
+	})
+	ctx := t.Context()
+	state, audit := "layout-state", "layout-audit"
+	for name, def := range map[string]devstack.TableDef{state: devstack.StateTable, audit: devstack.AuditTable} {
+		if _, err := db.CreateTable(ctx, def.CreateTableInput(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := store.New(db, state, audit)
+
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 500000000, time.UTC)
+	tick := 0
+	next := func() time.Time { tick++; return t0.Add(time.Duration(tick) * time.Minute) }
+	evs := 0
+	ev := func(action, resource string) *domain.AuditEvent {
+		evs++
+		return &domain.AuditEvent{
+			ID: fmt.Sprintf("AUD%04d", evs), Actor: "alice", ActorType: domain.ActorUser, Action: action,
+			ResourceType: "test", ResourceID: resource, Details: map[string]any{"n": evs}, Timestamp: next(),
+		}
+	}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	get := func(id string) *domain.Approval {
+		t.Helper()
+		a, err := st.GetApproval(ctx, id)
+		must("get approval "+id, err)
+		return a
+	}
+	subject := &domain.Subject{CommonName: "a.example.com", DNSNames: []string{"a.example.com"}, IPAddresses: []string{}, KeyAlgorithm: domain.KeyECDSAP256,
+		PublicKeySHA256: "ff", ValiditySeconds: 86400, IssuerID: "default", KeyUsage: []string{"digitalSignature"}, ExtKeyUsage: []string{"serverAuth"},
+		ProfileID: "pg", ProfileVersion: 1, ProfileName: "Gated"}
+
+	// Profiles: a gated one (governing its names), an ungated one, and one to delete.
+	pg := &domain.Profile{ID: "pg", Name: "Gated", RequiresApproval: true, AllowedNames: []domain.NamePattern{"**.example.com"},
+		AllowedKeyAlgorithms: []string{domain.KeyECDSAP256}, MaxValiditySeconds: 86400 * 30, RenewBeforeSeconds: 86400, IssuerID: "default",
+		Approvers: &domain.ApproverPool{Roles: []domain.Role{domain.RoleApprover}}, Version: 1, CreatedBy: "alice", CreatedAt: next(), UpdatedAt: next()}
+	must("create pg", st.CreateProfile(ctx, pg, domain.NewGovernanceChange(0, nil, pg.Governs()), ev(domain.AuditProfileCreated, "pg")))
+	pu := &domain.Profile{ID: "pu", Name: "Ungated", AllowedNames: []domain.NamePattern{"*.example.net"}, AllowedKeyAlgorithms: []string{domain.KeyECDSAP256},
+		MaxValiditySeconds: 86400 * 30, RenewBeforeSeconds: 86400, IssuerID: "default", Approvers: &domain.ApproverPool{Principals: []string{"bob"}},
+		Version: 1, CreatedBy: "alice", CreatedAt: next()}
+	must("create pu", st.CreateProfile(ctx, pu, nil, ev(domain.AuditProfileCreated, "pu")))
+	pd := &domain.Profile{ID: "pd", Name: "Doomed", AllowedNames: []domain.NamePattern{"d.example.org"}, Version: 1, CreatedAt: next()}
+	must("create pd", st.CreateProfile(ctx, pd, nil, ev(domain.AuditProfileCreated, "pd")))
+
+	// A gated certificate: token, approval (queued for hand-off), start
+	// queue cleared, issuance, a status change.
+	created := next()
+	c1 := &domain.Certificate{ID: "c1", CommonName: "a.example.com", SANs: []string{"a.example.com"}, ProfileID: "pg", IssuerID: "default",
+		Status: domain.CertPending, CSR: "csr1", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j1"}
+	j1 := &domain.Job{ID: "j1", CertificateID: "c1", ProfileID: "pg", Type: domain.JobIssuance, Status: domain.JobAwaitingApproval, RequiresApproval: true,
+		ApprovalID: "a1", RequestedBy: "alice", Subject: subject, CSR: "csr1", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created}
+	a1 := &domain.Approval{ID: "a1", Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: "j1", CertificateID: "c1", ProfileID: "pg",
+		RequestedBy: "alice", RequestedType: domain.ActorUser, Subject: subject, ApproverPool: pg.Approvers, CreatedAt: created, ExpiresAt: created.Add(time.Hour),
+		PrevCertStatus: domain.CertPending}
+	must("create c1", st.CreateCertificate(ctx, workflow.NewJob{Cert: c1, Job: j1, Approval: a1, ProfileVersion: 1, StartInput: `{"job_id":"j1"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c1"), ev(domain.AuditApprovalRequested, "a1")}}))
+	_, _, err := st.StoreTaskToken(ctx, "a1", "tok1")
+	must("token a1", err)
+	must("approve a1", st.Decide(ctx, workflow.Decision{Approval: get("a1"), State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser,
+		Note: "ok", At: next(), JobStatus: domain.JobPending, Audit: ev(domain.AuditApprovalApproved, "a1")}))
+	must("clear hand-off a1", st.ClearHandoff(ctx, "a1"))
+	must("clear start j1", st.ClearStart(ctx, "j1"))
+	must("run j1", st.MarkJobRunning(ctx, "j1", next()))
+	issued := next()
+	gov := int64(1)
+	must("complete j1", st.CompleteIssuance(ctx, workflow.Completion{Job: j1, Approval: "a1", ProfileVersion: 1, RenewAt: issued.Add(12 * time.Hour),
+		CSR: "csr1", KeyAlg: domain.KeyECDSAP256, Audit: ev(domain.AuditRenewalJobCompleted, "j1"),
+		Version: &domain.CertificateVersion{CertificateID: "c1", JobID: "j1", SerialNumber: "01", NotBefore: issued, NotAfter: issued.Add(24 * time.Hour),
+			FingerprintSHA256: "aa", PEMChain: "pem", IssuedAt: issued}}))
+	must("c1 expiring", st.SetCertStatus(ctx, "c1", domain.CertActive, domain.CertExpiring, next(), ev(domain.AuditCertificateStatus, "c1")))
+
+	// A renewal rejected (its hand-off stays queued), a deferral, and a
+	// renewal whose job fails and expires its request.
+	renew := func(jobID, approvalID string) {
+		t.Helper()
+		c, err := st.GetCertificate(ctx, "c1")
+		must("get c1", err)
+		at := next()
+		j := &domain.Job{ID: jobID, CertificateID: "c1", ProfileID: "pg", Type: domain.JobRenewal, Status: domain.JobAwaitingApproval, RequiresApproval: true,
+			ApprovalID: approvalID, RequestedBy: domain.SystemScheduler, Subject: subject, CSR: "csr1", PrevCertStatus: c.Status, CreatedAt: at, UpdatedAt: at}
+		a := &domain.Approval{ID: approvalID, Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: jobID, CertificateID: "c1", ProfileID: "pg",
+			RequestedBy: domain.SystemScheduler, RequestedType: domain.ActorSystem, Subject: subject, CreatedAt: at, ExpiresAt: at.Add(time.Hour), PrevCertStatus: c.Status}
+		must("renew "+jobID, st.StartRenewal(ctx, workflow.NewJob{Cert: c, Job: j, Approval: a, ProfileVersion: 1, StartInput: `{"job_id":"` + jobID + `"}`,
+			ExpectRenewAt: c.RenewAt, Audits: []*domain.AuditEvent{ev(domain.AuditRenewalTriggered, "c1")}}))
+	}
+	renew("j2", "a2")
+	_, _, err = st.StoreTaskToken(ctx, "a2", "tok2")
+	must("token a2", err)
+	at := next()
+	must("reject a2", st.Decide(ctx, workflow.Decision{Approval: get("a2"), State: domain.ApprovalRejected, DecidedBy: "carol", ActorType: domain.ActorUser,
+		Reason: "no", At: at, JobStatus: domain.JobCancelled, JobError: "approval rejected: no", RestoreCert: true, RetryAt: at.Add(time.Hour),
+		Audit: ev(domain.AuditApprovalRejected, "a2")}))
+	must("defer c1", st.DeferRenewal(ctx, "c1", next(), ev(domain.AuditRenewalRefused, "c1")))
+	renew("j3", "a3")
+	j3, err := st.GetJob(ctx, "j3")
+	must("get j3", err)
+	at = next()
+	must("fail j3", st.FailJob(ctx, workflow.Failure{Job: j3, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertExpiring,
+		ExpireApproval: get("a3"), At: at, RetryAt: at.Add(time.Hour),
+		Audits: []*domain.AuditEvent{ev(domain.AuditRenewalJobFailed, "j3"), ev(domain.AuditApprovalExpired, "a3")}}))
+
+	// An ungated certificate whose request was bypassed, under governance.
+	created = next()
+	must("create c2", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c2", CommonName: "b.example.net", SANs: []string{}, ProfileID: "pu", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr2", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j4"},
+		Job: &domain.Job{ID: "j4", CertificateID: "c2", ProfileID: "pu", Type: domain.JobIssuance, Status: domain.JobPending, ApprovalID: "a4",
+			RequestedBy: "alice", CSR: "csr2", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		Approval: &domain.Approval{ID: "a4", Kind: domain.KindCertIssuance, State: domain.ApprovalBypassed, JobID: "j4", CertificateID: "c2", ProfileID: "pu",
+			RequestedBy: "alice", RequestedType: domain.ActorUser, DecidedBy: domain.SystemBypass, DecidedType: domain.ActorSystem, DecidedAt: &created,
+			CreatedAt: created, ExpiresAt: created.Add(time.Hour), PrevCertStatus: domain.CertPending},
+		ProfileVersion: 1, Bypassed: true, Governance: &gov, StartInput: `{"job_id":"j4"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c2"), ev(domain.AuditApprovalBypassed, "a4")},
+	}))
+
+	// A direct profile update that drops the approver pool.
+	pu2 := *pu
+	pu2.Name, pu2.Approvers, pu2.Version, pu2.UpdatedAt = "Ungated v2", nil, 2, next()
+	must("update pu", st.UpdateProfile(ctx, &pu2, 1, ev(domain.AuditProfileUpdated, "pu")))
+
+	// Gated profile edits: one applied (a governance step), a creation
+	// rejected, a deletion approved.
+	editReq := func(id, profileID string, edit *domain.ProfileEdit) *domain.Approval {
+		t.Helper()
+		at := next()
+		a := &domain.Approval{ID: id, Kind: domain.KindProfileEdit, State: domain.ApprovalPending, ProfileID: profileID, RequestedBy: "alice",
+			RequestedType: domain.ActorUser, ProfileEdit: edit, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		must("request "+id, st.RequestProfileEdit(ctx, a, ev(domain.AuditProfileEditRequested, id)))
+		return get(id)
+	}
+	decide := func(a *domain.Approval, state domain.ApprovalState, change *workflow.ProfileChange) {
+		t.Helper()
+		must("decide "+a.ID, st.Decide(ctx, workflow.Decision{Approval: a, State: state, DecidedBy: "bob", ActorType: domain.ActorUser, At: next(),
+			Profile: change, Audit: ev("approval_"+string(state), a.ID), MoreAudits: []*domain.AuditEvent{ev(domain.AuditProfileEditApplied, a.ProfileID)}}))
+	}
+	pg2 := *pg
+	pg2.AllowedNames, pg2.Version, pg2.UpdatedAt = []domain.NamePattern{"**.example.com", "x.example.org"}, 2, next()
+	a5 := editReq("a5", "pg", &domain.ProfileEdit{BaseVersion: 1, Base: pg, Proposed: &pg2, Diff: domain.ProfileDiff(pg, &pg2)})
+	decide(a5, domain.ApprovalApproved, &workflow.ProfileChange{ID: "pg", ApprovalID: "a5", BaseVersion: 1, Base: pg, Apply: &pg2,
+		Governance: domain.NewGovernanceChange(1, pg.Governs(), pg2.Governs())})
+	pn := &domain.Profile{ID: "pn", Name: "New", AllowedNames: []domain.NamePattern{"n.example.org"}}
+	a6 := editReq("a6", "pn", &domain.ProfileEdit{Create: true, Proposed: pn, Diff: domain.ProfileDiff(nil, pn)})
+	decide(a6, domain.ApprovalRejected, &workflow.ProfileChange{ID: "pn", ApprovalID: "a6", Create: true})
+	a7 := editReq("a7", "pd", &domain.ProfileEdit{BaseVersion: 1, Delete: true, Base: pd, Diff: domain.ProfileDiff(pd, nil)})
+	decide(a7, domain.ApprovalApproved, &workflow.ProfileChange{ID: "pd", ApprovalID: "a7", BaseVersion: 1, Base: pd, Delete: true})
+
+	// The CA certificate, API keys and principals, the admin count.
+	_, _, err = st.PutIssuerIfAbsent(ctx, &domain.Issuer{ID: "default", CAPEM: "ca", KeyID: "key", CreatedAt: next()}, ev(domain.AuditIssuerInitialized, "default"))
+	must("issuer", err)
+	ops := &domain.Principal{ID: "apikey:ops", Roles: []domain.Role{domain.RoleAdmin}, UpdatedAt: next()}
+	key := &apikey.Key{ID: "k1", Hash: "h1", Prefix: "cck_abc", Principal: ops.ID, CreatedBy: domain.BootstrapActor, CreatedAt: next(), ExpiresAt: &t0}
+	must("key", st.PutAPIKey(ctx, key, &apikey.PrincipalChange{Next: ops}, ev(domain.AuditAPIKeyCreated, "k1"), ev(domain.AuditRolesGranted, ops.ID)))
+	dev := &domain.Principal{ID: "apikey:dev", Roles: []domain.Role{domain.RoleAdmin, domain.RoleViewer}, UpdatedAt: next()}
+	must("grant dev", st.PutPrincipal(ctx, &apikey.PrincipalChange{Next: dev}, ev(domain.AuditRolesGranted, dev.ID)))
+	demoted := &domain.Principal{ID: ops.ID, Roles: []domain.Role{domain.RoleViewer}, UpdatedAt: next()}
+	must("demote ops", st.PutPrincipal(ctx, &apikey.PrincipalChange{Prev: ops, Next: demoted}, ev(domain.AuditRolesGranted, ops.ID)))
+	must("revoke k1", st.RevokeAPIKey(ctx, key, next(), ev(domain.AuditAPIKeyRevoked, "k1")))
+
+	store.CheckGolden(t, "tables.golden.json", map[string]any{"state": scanAll(t, db, state), "audit": scanAll(t, db, audit)})
+}
+
+// scanAll reads a table, ordered by key.
+func scanAll(t *testing.T, db *dynamodb.Client, table string) []map[string]any {
+	t.Helper()
+	var items []map[string]types.AttributeValue
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, out.Items...)
+	}
+	keyOf := func(it map[string]types.AttributeValue) string {
+		pk, _ := it["pk"].(*types.AttributeValueMemberS)
+		sk, _ := it["sk"].(*types.AttributeValueMemberS)
+		return pk.Value + "\x00" + sk.Value
+	}
+	slices.SortFunc(items, func(a, b map[string]types.AttributeValue) int { return cmp.Compare(keyOf(a), keyOf(b)) })
+	out := make([]map[string]any, len(items))
+	for i, it := range items {
+		out[i] = store.AVMapJSON(it)
+	}
+	return out
+}
