@@ -391,6 +391,35 @@ func TestDecisionHandOff(t *testing.T) {
 			t.Fatalf("redelivered twice: %+v %v %v", res, err, e.exec.Sends())
 		}
 	})
+	t.Run("a crash right after the decision's write loses nothing", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		s := e.pendingCert("web")
+		e.st.decide = func(ctx context.Context, d workflow.Decision) error {
+			if err := e.st.Store.Decide(ctx, d); err != nil {
+				return err
+			}
+			panic("the function dies here")
+		}
+		func() {
+			defer func() { _ = recover() }()
+			_, _ = e.svc.Approve(t.Context(), bob, s.ApprovalID, "")
+		}()
+		e.st.decide = nil
+		if len(e.exec.Sends()) != 0 {
+			t.Fatal("test setup: the hand-off ran")
+		}
+		if q := e.handoffs(); len(q) != 1 || q[0].ID != s.ApprovalID {
+			t.Fatalf("the recorded decision is not queued: %+v", q)
+		}
+		e.clock.Advance(2 * time.Minute)
+		if res, err := e.svc.Reap(t.Context()); err != nil || res.Redelivered != 1 {
+			t.Fatalf("reap: %+v %v", res, err)
+		}
+		if got := e.exec.Sends(); len(got) != 1 || got[0] != (sent{"token-web", "approved"}) {
+			t.Fatalf("sends: %v", got)
+		}
+	})
 	t.Run("an unknown token is not retried", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
