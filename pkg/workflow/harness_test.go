@@ -141,7 +141,7 @@ type hooked struct {
 	completeIssuance func(ctx context.Context, c workflow.Completion) error
 	clearHandoff     func(ctx context.Context, id string) error
 	clearStart       func(ctx context.Context, jobID string) error
-	createCert       func(ctx context.Context, in workflow.NewJob) error
+	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
 }
 
 func (h *hooked) count(name string) {
@@ -229,12 +229,12 @@ func (h *hooked) ClearStart(ctx context.Context, jobID string) error {
 	return h.Store.ClearStart(ctx, jobID)
 }
 
-func (h *hooked) CreateCertificate(ctx context.Context, in workflow.NewJob) error {
-	h.count("CreateCertificate")
-	if h.createCert != nil {
-		return h.createCert(ctx, in)
+func (h *hooked) GetCertificate(ctx context.Context, id string) (*domain.Certificate, error) {
+	h.count("GetCertificate")
+	if h.getCertificate != nil {
+		return h.getCertificate(ctx, id)
 	}
-	return h.Store.CreateCertificate(ctx, in)
+	return h.Store.GetCertificate(ctx, id)
 }
 
 var _ workflow.Store = (*hooked)(nil)

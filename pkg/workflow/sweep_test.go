@@ -1,6 +1,9 @@
 package workflow_test
 
 import (
+	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,5 +184,55 @@ func TestSweepDefersRenewalsThePolicyRefuses(t *testing.T) {
 				t.Fatalf("a day later: %+v", res)
 			}
 		})
+	}
+}
+
+// A certificate has at most one renewal in flight: of two renewals racing
+// from the same read, one starts and the other is told a job is in flight.
+func TestAtMostOneRenewalInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ungatedProfile("dev", "**.example.com")
+	e.issuedCert("a", "dev", "a.example.com")
+	starts := len(e.exec.Starts())
+	b := newBarrier(2)
+	e.st.getCertificate = func(ctx context.Context, id string) (*domain.Certificate, error) {
+		c, err := e.st.Store.GetCertificate(ctx, id)
+		b.Wait() // both renewals read the idle certificate before either writes
+		return c, err
+	}
+	var wg sync.WaitGroup
+	started, errs := make([]*domain.Started, 2), make([]error, 2)
+	for i, who := range []domain.Actor{alice, olivia} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started[i], errs[i] = e.svc.Renew(context.Background(), who, "a", "")
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("two renewals started: %+v and %+v", started[won], started[i])
+		case err == nil:
+			won = i
+		case !errors.Is(err, domain.ErrConflict):
+			t.Fatalf("the losing renewal: %v, want a conflict", err)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no renewal started: %v", errs)
+	}
+	if c := e.cert("a"); c.CurrentJobID != started[won].JobID {
+		t.Fatalf("job in flight %s, the winner's %s", c.CurrentJobID, started[won].JobID)
+	}
+	if got := e.exec.Starts(); len(got)-starts != 1 || got[len(got)-1].JobID != started[won].JobID {
+		t.Fatalf("executions started: %+v", got[starts:])
+	}
+	jobs, _, err := e.st.Store.ListJobs(t.Context(), domain.JobFilter{CertificateID: "a"}, domain.PageRequest{Limit: 10})
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("jobs of the certificate: %d %v, want its issuance and one renewal", len(jobs), err)
 	}
 }
