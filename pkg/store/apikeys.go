@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
@@ -14,54 +14,29 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
-func apiKeyKey(hash string) map[string]types.AttributeValue { return key("APIKEY#"+hash, "APIKEY") }
-
-func principalKey(id string) map[string]types.AttributeValue {
-	return key("PRINCIPAL#"+id, "PRINCIPAL")
-}
-
-func apiKeyIDKey(id string) map[string]types.AttributeValue { return key("APIKEYID#"+id, "APIKEYID") }
-
 func isAdmin(p *domain.Principal) bool {
 	return p != nil && slices.Contains(p.Roles, domain.RoleAdmin)
 }
 
-func adminsKey() map[string]types.AttributeValue { return key("ADMINS", "ADMINS") }
-
 // principalWrite is the transaction items of a role change.
 func (st *Store) principalWrite(c *apikey.PrincipalChange) ([]types.TransactWriteItem, error) {
-	item, err := marshal(c.Next)
+	item, err := marshalItem(principalItemOf(c.Next))
 	if err != nil {
 		return nil, err
 	}
-	for name, v := range principalKey(c.Next.ID) {
-		item[name] = v
-	}
-	listKeys(item, "PRINCIPAL", c.Next.UpdatedAt, c.Next.ID)
-	put := &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	var t txn
 	if c.Prev != nil {
-		put.ConditionExpression = aws.String("updated_at = :prev")
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": s(c.Prev.UpdatedAt.UTC().Format(time.RFC3339Nano))}
+		t.add(txPut(st.stateTable, item, equals(attrUpdatedAt, s(stamp(c.Prev.UpdatedAt)))))
+	} else {
+		t.add(st.putNew(item))
 	}
-	items := []types.TransactWriteItem{{Put: put}}
 	switch was, is := isAdmin(c.Prev), isAdmin(c.Next); {
 	case was && !is:
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: aws.String(st.stateTable), Key: adminsKey(),
-			UpdateExpression:          aws.String("ADD #count :minus"),
-			ConditionExpression:       aws.String("#count > :one"),
-			ExpressionAttributeNames:  map[string]string{"#count": "count"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1), ":one": n(1)},
-		}})
+		t.add(st.txUpdate(adminsKey(), expression.Add(nameOf(attrCount), valueOf(n(-1))), nameOf(attrCount).GreaterThan(valueOf(n(1)))))
 	case !was && is:
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: aws.String(st.stateTable), Key: adminsKey(),
-			UpdateExpression:          aws.String("ADD #count :one"),
-			ExpressionAttributeNames:  map[string]string{"#count": "count"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
-		}})
+		t.add(st.txUpdate(adminsKey(), expression.Add(nameOf(attrCount), valueOf(n(1)))))
 	}
-	return items, nil
+	return t.items, t.err
 }
 
 // principalRefused says why a role change did not apply.
@@ -82,28 +57,21 @@ func (st *Store) principalRefused(ctx context.Context, c *apikey.PrincipalChange
 // twice: under its hash (what the authorizer looks up) and under its id
 // (what revocation names), each write conditional on being new.
 func (st *Store) PutAPIKey(ctx context.Context, k *apikey.Key, roles *apikey.PrincipalChange, audits ...*domain.AuditEvent) error {
-	keyItem, err := marshal(k)
+	keyItem, err := marshalItem(apiKeyItemOf(k))
 	if err != nil {
 		return err
 	}
-	for name, v := range apiKeyKey(k.Hash) {
-		keyItem[name] = v
+	idItem, err := marshalItem(apiKeyIDItemOf(k))
+	if err != nil {
+		return err
 	}
-	listKeys(keyItem, "APIKEY", k.CreatedAt, k.ID)
-	idItem := apiKeyIDKey(k.ID)
-	idItem["hash"] = s(k.Hash)
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: keyItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: idItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	}
+	var t txn
+	t.add(st.putNew(keyItem))
+	t.add(st.putNew(idItem))
 	if roles != nil {
-		pw, err := st.principalWrite(roles)
-		if err != nil {
-			return err
-		}
-		items = append(items, pw...)
+		t.addAll(st.principalWrite(roles))
 	}
-	err = st.commit(ctx, items, audits...)
+	err = st.commitTxn(ctx, &t, audits...)
 	if errors.Is(err, workflow.ErrChanged) && roles != nil {
 		return st.principalRefused(ctx, roles)
 	}
@@ -112,42 +80,41 @@ func (st *Store) PutAPIKey(ctx context.Context, k *apikey.Key, roles *apikey.Pri
 
 // GetAPIKey looks a key up by the SHA-256 of its secret.
 func (st *Store) GetAPIKey(ctx context.Context, hash string) (*apikey.Key, error) {
-	item, err := st.get(ctx, "APIKEY#"+hash, "APIKEY", "api key")
+	item, err := st.get(ctx, apiKeyKey(hash), "api key")
 	if err != nil {
 		return nil, err
 	}
-	var k apikey.Key
-	return &k, unmarshal(item, &k)
+	return decode(item, (*apiKeyItem).toDomain)
 }
 
 // GetPrincipal reads a principal's roles.
 func (st *Store) GetPrincipal(ctx context.Context, id string) (*domain.Principal, error) {
-	item, err := st.get(ctx, "PRINCIPAL#"+id, "PRINCIPAL", "principal "+id)
+	item, err := st.get(ctx, principalKey(id), "principal "+id)
 	if err != nil {
 		return nil, err
 	}
-	var p domain.Principal
-	return &p, unmarshal(item, &p)
+	return decode(item, (*principalItem).toDomain)
 }
 
 // GetAPIKeyByID reads a key by its id.
 func (st *Store) GetAPIKeyByID(ctx context.Context, id string) (*apikey.Key, error) {
-	item, err := st.get(ctx, "APIKEYID#"+id, "APIKEYID", "api key "+id)
+	item, err := st.get(ctx, apiKeyIDKey(id), "api key "+id)
 	if err != nil {
 		return nil, err
 	}
-	return st.GetAPIKey(ctx, str(item, "hash"))
+	hash, err := decode(item, (*apiKeyIDItem).hash)
+	if err != nil {
+		return nil, err
+	}
+	return st.GetAPIKey(ctx, hash)
 }
 
 // RevokeAPIKey marks a key revoked; the authorizer refuses it from then on.
 func (st *Store) RevokeAPIKey(ctx context.Context, k *apikey.Key, at time.Time, audit *domain.AuditEvent) error {
-	err := st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       apiKeyKey(k.Hash),
-		UpdateExpression:          aws.String("SET revoked_at = :at"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": s(at.UTC().Format(time.RFC3339Nano))},
-	}}}, audit)
+	var t txn
+	t.add(st.txUpdate(apiKeyKey(k.Hash), expression.Set(nameOf(attrRevokedAt), valueOf(s(stamp(at)))),
+		exists(), nameOf(attrRevokedAt).AttributeNotExists()))
+	err := st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
 		return domain.Conflictf("api key %s is already revoked", k.ID)
 	}
@@ -156,18 +123,16 @@ func (st *Store) RevokeAPIKey(ctx context.Context, k *apikey.Key, at time.Time, 
 
 // ListAPIKeys lists keys newest first, optionally of one principal.
 func (st *Store) ListAPIKeys(ctx context.Context, principal string, page domain.PageRequest) ([]*apikey.Key, string, error) {
-	in := st.listQuery("APIKEY")
-	filter(in, map[string]string{"principal": principal})
-	return queryAs(ctx, st, in, page, as[apikey.Key])
+	q := st.listQuery(tagAPIKey)
+	q.filter = eqFilters(map[string]string{attrPrincipal: principal})
+	return queryAs(ctx, st, q, page, decoder((*apiKeyItem).toDomain))
 }
 
 // PutPrincipal replaces a principal's role set, with its audit row.
 func (st *Store) PutPrincipal(ctx context.Context, c *apikey.PrincipalChange, audit *domain.AuditEvent) error {
-	items, err := st.principalWrite(c)
-	if err != nil {
-		return err
-	}
-	err = st.commit(ctx, items, audit)
+	var t txn
+	t.addAll(st.principalWrite(c))
+	err := st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
 		return st.principalRefused(ctx, c)
 	}

@@ -6,8 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -25,32 +24,31 @@ func (st *Store) ListAudit(ctx context.Context, f domain.AuditFilter, page domai
 	if until.IsZero() {
 		until = time.Now().UTC()
 	}
-	values := map[string]types.AttributeValue{
-		":lo": s(SortTime(f.Since)),
-		":hi": s(SortTime(until) + "#~"),
-	}
-	in := &dynamodb.QueryInput{TableName: aws.String(st.auditTable), ScanIndexForward: aws.Bool(false), ExpressionAttributeValues: values}
-	rest := map[string]string{"actor": f.Actor, "action": f.Action}
+	q := query{table: st.auditTable}
+	rest := map[string]string{attrActor: f.Actor, attrAction: f.Action}
+	var partition expression.KeyConditionBuilder
 	switch {
 	case f.ResourceID != "":
-		in.KeyConditionExpression = aws.String("pk = :k AND sk BETWEEN :lo AND :hi")
-		values[":k"] = s("AUDIT#" + f.ResourceID)
+		partition = keyOf(attrPK).Equal(valueOf(s(auditPartition(f.ResourceID))))
 	case f.Actor != "":
-		in.IndexName = aws.String(AuditIndexActor)
-		in.KeyConditionExpression = aws.String("actor = :k AND sk BETWEEN :lo AND :hi")
-		values[":k"] = s(f.Actor)
-		delete(rest, "actor")
+		q.index = AuditIndexActor
+		partition = keyOf(attrActor).Equal(valueOf(s(f.Actor)))
+		delete(rest, attrActor)
 	case f.Action != "":
-		in.IndexName = aws.String(AuditIndexAction)
-		in.KeyConditionExpression = aws.String("#action = :k AND sk BETWEEN :lo AND :hi")
-		in.ExpressionAttributeNames = map[string]string{"#action": "action"}
-		values[":k"] = s(f.Action)
-		delete(rest, "action")
+		q.index = AuditIndexAction
+		partition = keyOf(attrAction).Equal(valueOf(s(f.Action)))
+		delete(rest, attrAction)
 	default:
 		return st.listAuditByDay(ctx, f, until, page)
 	}
-	filter(in, rest)
-	return queryAs(ctx, st, in, page, auditFromItem)
+	q.key = partition.And(auditWindow(f.Since, until))
+	q.filter = eqFilters(rest)
+	return queryAs(ctx, st, q, page, auditFromItem)
+}
+
+// auditWindow is the rows from since to until (inclusive) by sort key.
+func auditWindow(since, until time.Time) expression.KeyConditionBuilder {
+	return keyOf(attrSK).Between(valueOf(s(SortTime(since))), valueOf(s(SortTime(until)+"#~")))
 }
 
 // dayCursor is the page token of a by_day walk: the day being read and the
@@ -65,26 +63,21 @@ func (st *Store) listAuditByDay(ctx context.Context, f domain.AuditFilter, until
 	if floor := until.AddDate(0, 0, -UnfilteredAuditDays); since.Before(floor) {
 		since = floor
 	}
-	cur := dayCursor{Day: until.Format("2006-01-02")}
+	cur := dayCursor{Day: until.Format(dayLayout)}
 	if page.Token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(page.Token)
-		if err != nil || json.Unmarshal(b, &cur) != nil || len(cur.Day) != len("2006-01-02") {
+		if err != nil || json.Unmarshal(b, &cur) != nil || len(cur.Day) != len(dayLayout) {
 			return nil, "", domain.Invalidf("page_token is malformed")
 		}
 	}
 	var items []map[string]types.AttributeValue
-	for cur.Day >= since.Format("2006-01-02") {
-		in := &dynamodb.QueryInput{
-			TableName:                aws.String(st.auditTable),
-			IndexName:                aws.String(AuditIndexDay),
-			KeyConditionExpression:   aws.String("#day = :d AND sk BETWEEN :lo AND :hi"),
-			ExpressionAttributeNames: map[string]string{"#day": "day"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":d":  s(cur.Day),
-				":lo": s(SortTime(since)),
-				":hi": s(SortTime(until) + "#~"),
-			},
-			ScanIndexForward: aws.Bool(false),
+	for cur.Day >= since.Format(dayLayout) {
+		in, err := query{
+			table: st.auditTable, index: AuditIndexDay,
+			key: keyOf(attrDay).Equal(valueOf(s(cur.Day))).And(auditWindow(since, until)),
+		}.input()
+		if err != nil {
+			return nil, "", err
 		}
 		got, next, err := st.queryPage(ctx, in, domain.PageRequest{Limit: page.Limit - len(items), Token: cur.Key})
 		if err != nil {
@@ -93,15 +86,15 @@ func (st *Store) listAuditByDay(ctx context.Context, f domain.AuditFilter, until
 		items = append(items, got...)
 		cur.Key = next
 		if next == "" {
-			day, _ := time.Parse("2006-01-02", cur.Day)
-			cur.Day = day.AddDate(0, 0, -1).Format("2006-01-02")
+			day, _ := time.Parse(dayLayout, cur.Day)
+			cur.Day = day.AddDate(0, 0, -1).Format(dayLayout)
 		}
 		if len(items) >= page.Limit {
 			break
 		}
 	}
 	token := ""
-	if cur.Day >= since.Format("2006-01-02") && len(items) >= page.Limit {
+	if cur.Day >= since.Format(dayLayout) && len(items) >= page.Limit {
 		b, _ := json.Marshal(cur)
 		token = base64.RawURLEncoding.EncodeToString(b)
 	}

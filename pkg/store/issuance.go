@@ -5,9 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -16,33 +14,23 @@ import (
 // SetCertStatus moves an idle certificate from one status to another
 // (Active → Expiring → Expired as time passes), with its audit row.
 func (st *Store) SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error {
-	return st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
-		TableName:                aws.String(st.stateTable),
-		Key:                      certKey(certID),
-		UpdateExpression:         aws.String("SET #status = :to, updated_at = :now"),
-		ConditionExpression:      aws.String("#status = :from AND attribute_not_exists(current_job_id)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":to":   s(string(to)),
-			":from": s(string(from)),
-			":now":  s(at.UTC().Format(time.RFC3339Nano)),
-		},
-	}}}, audit)
+	var t txn
+	t.add(st.txUpdate(certKey(certID),
+		expression.Set(nameOf(attrStatus), valueOf(s(string(to)))).Set(nameOf(attrUpdatedAt), valueOf(s(stamp(at)))),
+		equals(attrStatus, s(string(from))), nameOf(attrCurrentJobID).AttributeNotExists()))
+	return st.commitTxn(ctx, &t, audit)
 }
 
 // MarkJobRunning claims a Pending job for issuance. A job already Running
 // (a retried attempt) is claimed again; anything else is a conflict.
 func (st *Store) MarkJobRunning(ctx context.Context, jobID string, at time.Time) error {
-	t := st.jobTransition(jobID, []domain.JobStatus{domain.JobPending, domain.JobRunning}, domain.JobRunning, "", at).Update
-	err := st.write(ctx, "mark job "+jobID+" running", func() error {
-		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 t.TableName,
-			Key:                       t.Key,
-			UpdateExpression:          t.UpdateExpression,
-			ConditionExpression:       t.ConditionExpression,
-			ExpressionAttributeNames:  t.ExpressionAttributeNames,
-			ExpressionAttributeValues: t.ExpressionAttributeValues,
-		})
+	t, err := st.jobTransition(jobID, []domain.JobStatus{domain.JobPending, domain.JobRunning}, domain.JobRunning, "", at)
+	if err != nil {
+		return err
+	}
+	in := updateItemInput(t.Update)
+	err = st.write(ctx, "mark job "+jobID+" running", func() error {
+		_, err := st.db.UpdateItem(ctx, in)
 		return err
 	})
 	if errors.Is(err, workflow.ErrChanged) {
@@ -57,105 +45,80 @@ func (st *Store) MarkJobRunning(ctx context.Context, jobID string, at time.Time)
 // approved or bypassed: the last guard of invariant 2.
 func (st *Store) CompleteIssuance(ctx context.Context, c workflow.Completion) error {
 	v := c.Version
-	verItem, err := versionItem(v)
+	verItem, err := marshalItem(versionItemOf(v))
 	if err != nil {
 		return err
 	}
-	now := s(v.IssuedAt.UTC().Format(time.RFC3339Nano))
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: verItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Update: &types.Update{
-			TableName: aws.String(st.stateTable),
-			Key:       certKey(v.CertificateID),
-			UpdateExpression: aws.String("SET #status = :active, serial_number = :serial, not_before = :nb, expires_at = :na, renew_at = :ra, " +
-				"last_renewal_at = :now, updated_at = :now, csr = :csr, key_algorithm = :alg, due_pk = :duepk, due_sk = :duesk REMOVE current_job_id"),
-			ConditionExpression:      aws.String("current_job_id = :job"),
-			ExpressionAttributeNames: map[string]string{"#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":active": s(string(domain.CertActive)),
-				":serial": s(v.SerialNumber),
-				":nb":     s(v.NotBefore.UTC().Format(time.RFC3339Nano)),
-				":na":     s(v.NotAfter.UTC().Format(time.RFC3339Nano)),
-				":ra":     s(c.RenewAt.UTC().Format(time.RFC3339Nano)),
-				":now":    now,
-				":csr":    s(c.CSR),
-				":alg":    s(c.KeyAlg),
-				":duepk":  s(duePartition),
-				":duesk":  s(SortTime(c.RenewAt) + "#" + v.CertificateID),
-				":job":    s(c.Job.ID),
-			},
-		}},
-		st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt),
-	}
-	items = append(items, st.profileUnchanged(c.Job.ProfileID, c.ProfileVersion))
+	now := valueOf(s(stamp(v.IssuedAt)))
+	activate := expression.Set(nameOf(attrStatus), valueOf(s(string(domain.CertActive)))).
+		Set(nameOf(attrSerialNumber), valueOf(s(v.SerialNumber))).
+		Set(nameOf(attrNotBefore), valueOf(s(stamp(v.NotBefore)))).
+		Set(nameOf(attrExpiresAt), valueOf(s(stamp(v.NotAfter)))).
+		Set(nameOf(attrRenewAt), valueOf(s(stamp(c.RenewAt)))).
+		Set(nameOf(attrLastRenewalAt), now).
+		Set(nameOf(attrUpdatedAt), now).
+		Set(nameOf(attrCSR), valueOf(s(c.CSR))).
+		Set(nameOf(attrKeyAlgorithm), valueOf(s(c.KeyAlg))).
+		Set(nameOf(attrDuePK), valueOf(s(duePartition))).
+		Set(nameOf(attrDueSK), valueOf(s(dueSK(c.RenewAt, v.CertificateID)))).
+		Remove(nameOf(attrCurrentJobID))
+	var t txn
+	t.add(st.putNew(verItem))
+	t.add(st.txUpdate(certKey(v.CertificateID), activate, equals(attrCurrentJobID, s(c.Job.ID))))
+	t.add(st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt))
+	t.add(st.profileUnchanged(c.Job.ProfileID, c.ProfileVersion))
 	if c.Governance != nil {
-		items = append(items, st.governanceUnchanged(*c.Governance))
+		t.add(st.governanceUnchanged(*c.Governance))
 	}
 	if c.Approval != "" {
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName:                 aws.String(st.stateTable),
-			Key:                       approvalKey(c.Approval),
-			ConditionExpression:       aws.String("#state = :approved OR #state = :bypassed"),
-			ExpressionAttributeNames:  map[string]string{"#state": "state"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":approved": s(string(domain.ApprovalApproved)), ":bypassed": s(string(domain.ApprovalBypassed))},
-		}})
+		t.add(st.txCheck(approvalKey(c.Approval), or(
+			equals(attrState, s(string(domain.ApprovalApproved))),
+			equals(attrState, s(string(domain.ApprovalBypassed))),
+		)))
 	}
-	return st.commit(ctx, items, c.Audit)
+	return st.commitTxn(ctx, &t, c.Audit)
 }
 
 // FailJob records a job's failure atomically. workflow.ErrChanged means the
 // job, certificate or request moved on meanwhile: re-read and decide again.
 func (st *Store) FailJob(ctx context.Context, f workflow.Failure) error {
 	from := []domain.JobStatus{domain.JobAwaitingApproval, domain.JobPending, domain.JobRunning}
-	items := []types.TransactWriteItem{
-		st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At),
-		st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At, f.RetryAt),
-	}
+	var t txn
+	t.add(st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At))
+	t.add(st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At, f.RetryAt))
 	if a := f.ExpireApproval; a != nil {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                aws.String(st.stateTable),
-			Key:                      approvalKey(a.ID),
-			UpdateExpression:         aws.String("SET #state = :expired, decided_by = :by, decided_by_type = :sys, decided_at = :at, reason = :reason REMOVE pending_pk, pending_sk"),
-			ConditionExpression:      aws.String("#state = :pending"),
-			ExpressionAttributeNames: map[string]string{"#state": "state"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":expired": s(string(domain.ApprovalExpired)),
-				":pending": s(string(domain.ApprovalPending)),
-				":by":      s(domain.SystemWorkflow),
-				":sys":     s(string(domain.ActorSystem)),
-				":at":      s(f.At.UTC().Format(time.RFC3339Nano)),
-				":reason":  s(f.Error),
-			},
-		}})
-		items = append(items, st.observeDecision(a.Kind, string(domain.ApprovalExpired), a.ProfileID, f.At.Sub(a.CreatedAt)))
+		expire := expression.Set(nameOf(attrState), valueOf(s(string(domain.ApprovalExpired)))).
+			Set(nameOf(attrDecidedBy), valueOf(s(domain.SystemWorkflow))).
+			Set(nameOf(attrDecidedByType), valueOf(s(string(domain.ActorSystem)))).
+			Set(nameOf(attrDecidedAt), valueOf(s(stamp(f.At)))).
+			Set(nameOf(attrReason), valueOf(s(f.Error))).
+			Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
+		t.add(st.txUpdate(approvalKey(a.ID), expire, equals(attrState, s(string(domain.ApprovalPending)))))
+		t.add(st.observeDecision(a.Kind, string(domain.ApprovalExpired), a.ProfileID, f.At.Sub(a.CreatedAt)))
 	}
-	return st.commit(ctx, items, f.Audits...)
+	return st.commitTxn(ctx, &t, f.Audits...)
 }
 
 // GetIssuer reads an issuer's CA certificate.
 func (st *Store) GetIssuer(ctx context.Context, id string) (*domain.Issuer, error) {
-	item, err := st.get(ctx, "ISSUER#"+id, "ISSUER", "issuer "+id)
+	item, err := st.get(ctx, issuerKey(id), "issuer "+id)
 	if err != nil {
 		return nil, err
 	}
-	var is domain.Issuer
-	return &is, unmarshal(item, &is)
+	return decode(item, (*issuerItem).toDomain)
 }
 
 // PutIssuerIfAbsent stores the CA certificate unless one exists; it returns
 // the stored issuer, which is the caller's only if created is true. Two cold
 // starts racing to create a CA therefore agree on one.
 func (st *Store) PutIssuerIfAbsent(ctx context.Context, is *domain.Issuer, audit *domain.AuditEvent) (stored *domain.Issuer, created bool, err error) {
-	item, err := marshal(is)
+	item, err := marshalItem(issuerItemOf(is))
 	if err != nil {
 		return nil, false, err
 	}
-	for k, v := range issuerKey(is.ID) {
-		item[k] = v
-	}
-	err = st.commit(ctx, []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	}, audit)
+	var t txn
+	t.add(st.putNew(item))
+	err = st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
 		existing, getErr := st.GetIssuer(ctx, is.ID)
 		return existing, false, getErr

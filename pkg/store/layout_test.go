@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"cmp"
+	"context"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +44,7 @@ func TestTableLayoutGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := store.New(db, state, audit)
+	st := store.New(&checkedDB{Client: db, t: t, attrs: store.StoredAttrNames(t)}, state, audit)
 
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 500000000, time.UTC)
 	tick := 0
@@ -196,7 +199,141 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("demote ops", st.PutPrincipal(ctx, &apikey.PrincipalChange{Prev: ops, Next: demoted}, ev(domain.AuditRolesGranted, ops.ID)))
 	must("revoke k1", st.RevokeAPIKey(ctx, key, next(), ev(domain.AuditAPIKeyRevoked, "k1")))
 
+	// Every read path, over what was written (reads change nothing).
+	page := domain.PageRequest{Limit: 50}
+	count := func(what string, want, got int, err error) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Errorf("%s: %d items, %v; want %d", what, got, err, want)
+		}
+	}
+	as, _, err := st.ListApprovals(ctx, domain.ApprovalFilter{Kind: string(domain.KindCertIssuance), ProfileID: "pg", CertificateID: "c1", RequestedBy: domain.SystemScheduler}, page)
+	count("approvals by kind, profile, certificate and requester", 2, len(as), err)
+	as, _, err = st.ListApprovals(ctx, domain.ApprovalFilter{State: string(domain.ApprovalPending)}, page)
+	count("pending approvals", 0, len(as), err)
+	as, _, err = st.PendingHandoffs(ctx, next(), page)
+	count("hand-offs", 1, len(as), err)
+	as, _, err = st.PendingOlderThan(ctx, next(), page)
+	count("pending older than", 0, len(as), err)
+	js, _, err := st.ListJobs(ctx, domain.JobFilter{CertificateID: "c1", Status: string(domain.JobCancelled)}, page)
+	count("jobs of c1, cancelled", 1, len(js), err)
+	cs, _, err := st.ListCertificates(ctx, domain.CertificateFilter{Status: string(domain.CertExpiring), ProfileID: "pg"}, page)
+	count("certificates by status and profile", 1, len(cs), err)
+	vs, _, err := st.ListVersions(ctx, "c1", page)
+	count("versions", 1, len(vs), err)
+	cs, _, err = st.DueBefore(ctx, next().Add(24*time.Hour), page)
+	count("due", 1, len(cs), err)
+	ss, _, err := st.PendingStarts(ctx, next(), page)
+	count("start queue", 1, len(ss), err) // j4: j1 was cleared, ended jobs leave it
+	ks, _, err := st.ListAPIKeys(ctx, ops.ID, page)
+	count("keys of ops", 1, len(ks), err)
+	ps, _, err := st.ListProfiles(ctx, page)
+	count("profiles", 2, len(ps), err)
+	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: "c1", Action: domain.AuditRenewalTriggered}, page)
+	count("audit of c1, renewals", 2, len(rows), err)
+	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Actor: "alice", Action: domain.AuditApprovalApproved, Until: next()}, page)
+	count("audit by actor and action", 3, len(rows), err)
+	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Action: domain.AuditProfileCreated, Until: next()}, page)
+	count("audit by action", 3, len(rows), err)
+	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Since: t0, Until: next()}, page)
+	count("audit by day", evs, len(rows), err)
+	ms, err := st.ListDecisionMetrics(ctx, domain.KindProfileEdit)
+	count("profile edit metrics", 3, len(ms), err)
+	g, err := st.ReadGovernance(ctx, []domain.NamePattern{"**.example.com", "x.example.org", "other.example.org"})
+	if err != nil || g.Version != 2 || len(g.Governed) != 2 {
+		t.Errorf("governance: %+v %v", g, err)
+	}
+	if k, err := st.GetAPIKeyByID(ctx, "k1"); err != nil || k.RevokedAt == nil {
+		t.Errorf("key by id: %+v %v", k, err)
+	}
+
 	store.CheckGolden(t, "tables.golden.json", map[string]any{"state": scanAll(t, db, state), "audit": scanAll(t, db, audit)})
+}
+
+// checkedDB holds every request's expressions to what DynamoDB accepts
+// and the embedded emulator parses: every alias defined and used (and
+// nothing else), every name a stored attribute, clauses on one line, no
+// name alias the prefix of another.
+type checkedDB struct {
+	*dynamodb.Client
+	t     *testing.T
+	attrs map[string]bool
+}
+
+var aliasRE = regexp.MustCompile(`[#:][A-Za-z0-9_]+`)
+
+func (c *checkedDB) check(op string, names map[string]string, values map[string]types.AttributeValue, exprs ...*string) {
+	c.t.Helper()
+	usedNames, usedValues := map[string]bool{}, map[string]bool{}
+	for _, e := range exprs {
+		if e == nil {
+			continue
+		}
+		if strings.Contains(*e, "\n") {
+			c.t.Errorf("%s: expression spans lines: %q", op, *e)
+		}
+		for _, a := range aliasRE.FindAllString(*e, -1) {
+			if a[0] == '#' {
+				usedNames[a] = true
+			} else {
+				usedValues[a] = true
+			}
+		}
+	}
+	for a, name := range names {
+		if !usedNames[a] {
+			c.t.Errorf("%s: name %s (%s) is unused", op, a, name)
+		}
+		if !c.attrs[name] {
+			c.t.Errorf("%s: %s is not a stored attribute name", op, name)
+		}
+		for b := range names {
+			if a != b && strings.HasPrefix(b, a) {
+				c.t.Errorf("%s: alias %s is a prefix of %s", op, a, b)
+			}
+		}
+	}
+	for a := range usedNames {
+		if _, ok := names[a]; !ok {
+			c.t.Errorf("%s: name %s is undefined", op, a)
+		}
+	}
+	for a := range values {
+		if !usedValues[a] {
+			c.t.Errorf("%s: value %s is unused", op, a)
+		}
+	}
+	for a := range usedValues {
+		if _, ok := values[a]; !ok {
+			c.t.Errorf("%s: value %s is undefined", op, a)
+		}
+	}
+}
+
+func (c *checkedDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.check("UpdateItem", in.ExpressionAttributeNames, in.ExpressionAttributeValues, in.UpdateExpression, in.ConditionExpression)
+	return c.Client.UpdateItem(ctx, in, opts...)
+}
+
+func (c *checkedDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.check("Query", in.ExpressionAttributeNames, in.ExpressionAttributeValues, in.KeyConditionExpression, in.FilterExpression, in.ProjectionExpression)
+	return c.Client.Query(ctx, in, opts...)
+}
+
+func (c *checkedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	for _, it := range in.TransactItems {
+		switch {
+		case it.Put != nil:
+			c.check("Put", it.Put.ExpressionAttributeNames, it.Put.ExpressionAttributeValues, it.Put.ConditionExpression)
+		case it.Update != nil:
+			c.check("Update", it.Update.ExpressionAttributeNames, it.Update.ExpressionAttributeValues, it.Update.UpdateExpression, it.Update.ConditionExpression)
+		case it.Delete != nil:
+			c.check("Delete", it.Delete.ExpressionAttributeNames, it.Delete.ExpressionAttributeValues, it.Delete.ConditionExpression)
+		case it.ConditionCheck != nil:
+			c.check("ConditionCheck", it.ConditionCheck.ExpressionAttributeNames, it.ConditionCheck.ExpressionAttributeValues, it.ConditionCheck.ConditionExpression)
+		}
+	}
+	return c.Client.TransactWriteItems(ctx, in, opts...)
 }
 
 // scanAll reads a table, ordered by key.

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -32,7 +32,7 @@ func metricPartition(kind domain.ApprovalKind) string {
 // observeDecision is the transaction item that counts one decision and
 // observes its pending age, with ADD so concurrent decisions never lose a
 // count and every Lambda instance sees the same totals.
-func (st *Store) observeDecision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration) types.TransactWriteItem {
+func (st *Store) observeDecision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration) (types.TransactWriteItem, error) {
 	secs := age.Seconds()
 	if secs < 0 {
 		secs = 0
@@ -44,29 +44,26 @@ func (st *Store) observeDecision(kind domain.ApprovalKind, outcome, profileID st
 			break
 		}
 	}
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:        aws.String(st.stateTable),
-		Key:              key(metricPartition(kind)+"#"+outcome+"#"+profileID, "METRIC"),
-		UpdateExpression: aws.String("ADD #count :one, sum_seconds :age, #bucket :one SET outcome = :o, profile_id = :p, list_pk = :lp, list_sk = :ls"),
-		ExpressionAttributeNames: map[string]string{
-			"#count":  "count",
-			"#bucket": bucketAttr(bucket),
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": n(1),
-			":age": &types.AttributeValueMemberN{Value: strconv.FormatFloat(secs, 'f', 3, 64)},
-			":o":   s(outcome),
-			":p":   s(profileID),
-			":lp":  s(metricPartition(kind)),
-			":ls":  s(outcome + "#" + profileID),
-		},
-	}}
+	partition := metricPartition(kind)
+	k := itemKey{PK: partition + "#" + outcome + "#" + profileID, SK: "METRIC"}
+	upd := expression.Add(nameOf(attrCount), valueOf(n(1))).
+		Add(nameOf(attrSumSeconds), valueOf(&types.AttributeValueMemberN{Value: strconv.FormatFloat(secs, 'f', 3, 64)})).
+		Add(nameOf(bucketAttr(bucket)), valueOf(n(1))).
+		Set(nameOf(attrOutcome), valueOf(s(outcome))).
+		Set(nameOf(attrProfileID), valueOf(s(profileID))).
+		Set(nameOf(attrListPK), valueOf(s(partition))).
+		Set(nameOf(attrListSK), valueOf(s(outcome+"#"+profileID)))
+	return st.txUpdate(k, upd)
 }
 
 // ListDecisionMetrics reads every decision series of one kind.
 func (st *Store) ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error) {
-	in := st.listQuery(metricPartition(kind))
-	in.ScanIndexForward = aws.Bool(true)
+	q := st.listQuery(metricPartition(kind))
+	q.forward = true
+	in, err := q.input()
+	if err != nil {
+		return nil, err
+	}
 	var out []domain.DecisionMetric
 	token := ""
 	for {
@@ -75,11 +72,13 @@ func (st *Store) ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKi
 			return nil, err
 		}
 		for _, item := range items {
-			m := domain.DecisionMetric{Kind: kind, Outcome: str(item, "outcome"), ProfileID: str(item, "profile_id")}
-			m.Count = num(item, "count")
-			m.SumSecs, _ = strconv.ParseFloat(numText(item, "sum_seconds"), 64)
+			var it metricItem
+			if err := unmarshalItem(item, &it); err != nil {
+				return nil, err
+			}
+			m := domain.DecisionMetric{Kind: kind, Outcome: it.Outcome, ProfileID: it.ProfileID, Count: it.Count, SumSecs: it.SumSeconds}
 			for i := 0; i <= len(domain.PendingAgeBuckets); i++ {
-				m.Buckets = append(m.Buckets, num(item, bucketAttr(i)))
+				m.Buckets = append(m.Buckets, bucketCount(item, i))
 			}
 			out = append(out, m)
 		}
@@ -90,15 +89,14 @@ func (st *Store) ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKi
 	}
 }
 
-func numText(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
-		return v.Value
+// bucketCount reads histogram bucket i of a metric item; an absent
+// bucket counts nothing.
+func bucketCount(item map[string]types.AttributeValue, i int) int64 {
+	v, ok := item[bucketAttr(i)].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
 	}
-	return "0"
-}
-
-func num(item map[string]types.AttributeValue, name string) int64 {
 	// Counters are only ever written with ADD of integers.
-	v, _ := strconv.ParseInt(numText(item, name), 10, 64)
-	return v
+	c, _ := strconv.ParseInt(v.Value, 10, 64)
+	return c
 }

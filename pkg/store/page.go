@@ -20,8 +20,11 @@ func encodeToken(lek map[string]types.AttributeValue) string {
 		return ""
 	}
 	m := make(map[string]string, len(lek))
-	for k := range lek {
-		m[k] = str(lek, k)
+	for k, v := range lek {
+		m[k] = ""
+		if sv, ok := v.(*types.AttributeValueMemberS); ok {
+			m[k] = sv.Value
+		}
 	}
 	b, _ := json.Marshal(m)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -57,14 +60,14 @@ const filteredBatch = 100
 // indexKeys are the key attributes of each index; an item's values of
 // them (with the table's own pk and sk) are a cursor positioned on it.
 var indexKeys = map[string][]string{
-	"":               {"pk", "sk"},
-	IndexList:        {"pk", "sk", "list_pk", "list_sk"},
-	IndexParent:      {"pk", "sk", "parent_pk", "parent_sk"},
-	IndexPending:     {"pk", "sk", "pending_pk", "pending_sk"},
-	IndexDue:         {"pk", "sk", "due_pk", "due_sk"},
-	AuditIndexActor:  {"pk", "sk", "actor"},
-	AuditIndexAction: {"pk", "sk", "action"},
-	AuditIndexDay:    {"pk", "sk", "day"},
+	"":               {attrPK, attrSK},
+	IndexList:        {attrPK, attrSK, attrListPK, attrListSK},
+	IndexParent:      {attrPK, attrSK, attrParentPK, attrParentSK},
+	IndexPending:     {attrPK, attrSK, attrPendingPK, attrPendingSK},
+	IndexDue:         {attrPK, attrSK, attrDuePK, attrDueSK},
+	AuditIndexActor:  {attrPK, attrSK, attrActor},
+	AuditIndexAction: {attrPK, attrSK, attrAction},
+	AuditIndexDay:    {attrPK, attrSK, attrDay},
 }
 
 // queryPage runs in (a Query with its key condition and optional filter)
@@ -122,40 +125,16 @@ func cursorAt(item map[string]types.AttributeValue, index string) map[string]typ
 }
 
 // listQuery is a newest-first query of one partition of the list index.
-func (st *Store) listQuery(partition string) *dynamodb.QueryInput {
-	return &dynamodb.QueryInput{
-		TableName:                 aws.String(st.stateTable),
-		IndexName:                 aws.String(IndexList),
-		KeyConditionExpression:    aws.String("list_pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(partition)},
-		ScanIndexForward:          aws.Bool(false),
-	}
+func (st *Store) listQuery(partition string) query {
+	return query{table: st.stateTable, index: IndexList, key: keyOf(attrListPK).Equal(valueOf(s(partition)))}
 }
 
-// filter adds "name = :value" clauses for every non-empty value.
-func filter(in *dynamodb.QueryInput, eq map[string]string) {
-	expr := ""
-	for name, value := range eq {
-		if value == "" {
-			continue
-		}
-		if in.ExpressionAttributeNames == nil {
-			in.ExpressionAttributeNames = map[string]string{}
-		}
-		in.ExpressionAttributeNames["#f_"+name] = name
-		in.ExpressionAttributeValues[":f_"+name] = s(value)
-		if expr != "" {
-			expr += " AND "
-		}
-		expr += "#f_" + name + " = :f_" + name
+// queryAs runs q through queryPage and decodes each item with decode.
+func queryAs[T any](ctx context.Context, st *Store, q query, page domain.PageRequest, decode func(map[string]types.AttributeValue) (T, error)) ([]T, string, error) {
+	in, err := q.input()
+	if err != nil {
+		return nil, "", err
 	}
-	if expr != "" {
-		in.FilterExpression = aws.String(expr)
-	}
-}
-
-// queryAs runs queryPage and decodes each item with decode.
-func queryAs[T any](ctx context.Context, st *Store, in *dynamodb.QueryInput, page domain.PageRequest, decode func(map[string]types.AttributeValue) (T, error)) ([]T, string, error) {
 	items, next, err := st.queryPage(ctx, in, page)
 	if err != nil {
 		return nil, "", err
@@ -173,13 +152,4 @@ func decodeAll[T any](items []map[string]types.AttributeValue, next string, deco
 		out = append(out, v)
 	}
 	return out, next, nil
-}
-
-// as decodes an item into a new T by its json tags.
-func as[T any](item map[string]types.AttributeValue) (*T, error) {
-	var v T
-	if err := unmarshal(item, &v); err != nil {
-		return nil, err
-	}
-	return &v, nil
 }

@@ -71,8 +71,12 @@ func TestFilteredListsAreBoundedInWork(t *testing.T) {
 	st := New(cdb, table, "unused")
 	in := func() *dynamodb.QueryInput {
 		q := st.listQuery("X")
-		filter(q, map[string]string{"owner": "wanted"})
-		return q
+		q.filter = eqFilters(map[string]string{"owner": "wanted"})
+		in, err := q.input()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
 	}
 	var found []string
 	token, calls := "", 0
@@ -83,7 +87,7 @@ func TestFilteredListsAreBoundedInWork(t *testing.T) {
 		}
 		calls++
 		for _, it := range items {
-			found = append(found, str(it, "list_sk"))
+			found = append(found, it[attrListSK].(*types.AttributeValueMemberS).Value)
 		}
 		if next == "" {
 			break

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -27,24 +27,20 @@ const (
 	markerPrefix = "GOV#"
 )
 
-func governanceKey() map[string]types.AttributeValue { return key(governancePK, governancePK) }
-
-func markerKey(p domain.NamePattern) map[string]types.AttributeValue {
-	return key(markerPrefix+string(p), "GOV")
-}
-
 // ReadGovernance reads the governance version, then which of patterns are
 // governed (strongly consistent). Reading the version first makes a check
 // of it at write time cover the markers read after it.
 func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*workflow.Governance, error) {
 	g := &workflow.Governance{Governed: map[domain.NamePattern]bool{}}
-	item, err := st.get(ctx, governancePK, governancePK, "governance")
+	item, err := st.get(ctx, governanceKey(), "governance")
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 	case err != nil:
 		return nil, err
 	default:
-		g.Version = num(item, "version")
+		if g.Version, err = decode(item, (*governanceItem).version); err != nil {
+			return nil, err
+		}
 	}
 	patterns = slices.Compact(slices.Sorted(slices.Values(patterns)))
 	for len(patterns) > 0 {
@@ -52,7 +48,7 @@ func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePatte
 		patterns = patterns[len(batch):]
 		keys := make([]map[string]types.AttributeValue, len(batch))
 		for i, p := range batch {
-			keys[i] = markerKey(p)
+			keys[i] = markerKey(p).av()
 		}
 		for len(keys) > 0 {
 			out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
@@ -62,8 +58,12 @@ func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePatte
 				return nil, transient(fmt.Errorf("store: read governance: %w", err))
 			}
 			for _, it := range out.Responses[st.stateTable] {
-				if num(it, "count") > 0 {
-					g.Governed[domain.NamePattern(str(it, "pattern"))] = true
+				var m markerItem
+				if err := unmarshalItem(it, &m); err != nil {
+					return nil, err
+				}
+				if p, governed := m.governed(); governed {
+					g.Governed[p] = true
 				}
 			}
 			keys = out.UnprocessedKeys[st.stateTable].Keys
@@ -73,34 +73,25 @@ func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePatte
 }
 
 // governanceUnchanged asserts that governance is still at version.
-func (st *Store) governanceUnchanged(version int64) types.TransactWriteItem {
-	cc := &types.ConditionCheck{TableName: aws.String(st.stateTable), Key: governanceKey()}
+func (st *Store) governanceUnchanged(version int64) (types.TransactWriteItem, error) {
+	at := equals(attrVersion, n(version))
 	if version == 0 {
-		cc.ConditionExpression = aws.String("attribute_not_exists(pk) OR version = :v")
-	} else {
-		cc.ConditionExpression = aws.String("version = :v")
+		return st.txCheck(governanceKey(), or(nameOf(attrPK).AttributeNotExists(), at))
 	}
-	cc.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(version)}
-	return types.TransactWriteItem{ConditionCheck: cc}
+	return st.txCheck(governanceKey(), at)
 }
 
 // governanceItems is the transaction items of one governance step: the
 // markers it adds and removes, and the version, which moves only from the
 // version the step was computed from, so governance steps are sequenced
 // and each is recorded with its number.
-func (st *Store) governanceItems(c *domain.GovernanceChange) []types.TransactWriteItem {
+func (st *Store) governanceItems(c *domain.GovernanceChange) ([]types.TransactWriteItem, error) {
 	if c == nil {
-		return nil
+		return nil, nil
 	}
-	var items []types.TransactWriteItem
+	var t txn
 	adjust := func(p domain.NamePattern, by int64) {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(st.stateTable),
-			Key:                       markerKey(p),
-			UpdateExpression:          aws.String("ADD #count :by SET pattern = :p"),
-			ExpressionAttributeNames:  map[string]string{"#count": "count"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":by": n(by), ":p": s(string(p))},
-		}})
+		t.add(st.txUpdate(markerKey(p), expression.Add(nameOf(attrCount), valueOf(n(by))).Set(nameOf(attrPattern), valueOf(s(string(p))))))
 	}
 	for _, p := range c.Added {
 		adjust(p, 1)
@@ -108,74 +99,57 @@ func (st *Store) governanceItems(c *domain.GovernanceChange) []types.TransactWri
 	for _, p := range c.Removed {
 		adjust(p, -1)
 	}
-	version := &types.Update{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       governanceKey(),
-		UpdateExpression:          aws.String("SET version = :next"),
-		ConditionExpression:       aws.String("version = :from"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":next": n(c.Version), ":from": n(c.Version - 1)},
-	}
+	from := equals(attrVersion, n(c.Version-1))
 	if c.Version == 1 {
-		version.ConditionExpression = aws.String("attribute_not_exists(pk)")
-		delete(version.ExpressionAttributeValues, ":from")
+		from = isNew()
 	}
-	return append(items, types.TransactWriteItem{Update: version})
+	t.add(st.txUpdate(governanceKey(), expression.Set(nameOf(attrVersion), valueOf(n(c.Version))), from))
+	return t.items, t.err
 }
 
 // CreateProfile inserts a new profile, the governance step it makes (if
 // any) and its audit row. workflow.ErrChanged means the profile exists or
 // governance moved on: the caller re-reads.
 func (st *Store) CreateProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error {
-	create, err := st.profileCreate(p)
-	if err != nil {
-		return err
-	}
-	return st.commit(ctx, append([]types.TransactWriteItem{create}, st.governanceItems(gov)...), audit)
+	var t txn
+	t.add(st.profileCreate(p))
+	t.addAll(st.governanceItems(gov))
+	return st.commitTxn(ctx, &t, audit)
 }
 
 func (st *Store) profileCreate(p *domain.Profile) (types.TransactWriteItem, error) {
-	item, err := profileItem(p)
+	item, err := marshalItem(profileItemOf(p))
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(st.stateTable), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}}, nil
+	return st.putNew(item)
 }
 
-// profileFields is the update expression that writes p's editable fields,
-// its version and its update time over a stored profile, keeping what the
-// profile's edits do not own (its certificate count, who created it).
-// alsoRemove names more attributes to remove: an update expression may
-// have one REMOVE section only.
-func profileFields(p *domain.Profile, alsoRemove ...string) (string, map[string]string, map[string]types.AttributeValue, error) {
-	item, err := marshal(p)
+// editableFields are the profile attributes an edit owns: the rest (its
+// certificate count, who created it and when) stay as stored.
+var editableFields = []string{attrName, attrRequiresApproval, attrAllowedNames, attrAllowedKeyAlgorithms,
+	attrMaxValiditySeconds, attrRenewBeforeSeconds, attrIssuerID, attrApprovers, attrVersion, attrUpdatedAt}
+
+// profileFields is the update that writes p's editable fields over a
+// stored profile: a field p stores is SET, one it omits (no approver
+// pool) is removed. alsoRemove names more attributes to remove.
+func profileFields(p *domain.Profile, alsoRemove ...string) (expression.UpdateBuilder, error) {
+	item, err := marshalItem(profileRecordOf(p))
 	if err != nil {
-		return "", nil, nil, err
+		return expression.UpdateBuilder{}, err
 	}
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{}
-	set, remove := "", ""
-	for i, field := range []string{"name", "requires_approval", "allowed_names", "allowed_key_algorithms",
-		"max_validity_seconds", "renew_before_seconds", "issuer_id", "approvers", "version", "updated_at"} {
-		name := "#f" + strconv.Itoa(i)
-		names[name] = field
-		v, ok := item[field]
-		if !ok {
-			remove += ", " + name
-			continue
+	var upd expression.UpdateBuilder
+	for _, attr := range editableFields {
+		if v, ok := item[attr]; ok {
+			upd = upd.Set(nameOf(attr), valueOf(v))
+		} else {
+			upd = upd.Remove(nameOf(attr))
 		}
-		values[":f"+strconv.Itoa(i)] = v
-		set += ", " + name + " = :f" + strconv.Itoa(i)
 	}
 	for _, attr := range alsoRemove {
-		remove += ", " + attr
+		upd = upd.Remove(nameOf(attr))
 	}
-	expr := "SET " + set[2:]
-	if remove != "" {
-		expr += " REMOVE " + remove[2:]
-	}
-	return expr, names, values, nil
+	return upd, nil
 }
 
 // UpdateProfile writes p's fields over the stored profile only if the
@@ -183,20 +157,14 @@ func profileFields(p *domain.Profile, alsoRemove ...string) (string, map[string]
 // direct edit never overtakes (or makes stale) an edit awaiting a decision.
 // p.Version must already be expectVersion+1.
 func (st *Store) UpdateProfile(ctx context.Context, p *domain.Profile, expectVersion int64, audit *domain.AuditEvent) error {
-	expr, names, values, err := profileFields(p)
+	upd, err := profileFields(p)
 	if err != nil {
 		return err
 	}
-	values[":base"] = n(expectVersion)
-	names["#ver"] = "version"
-	err = st.commit(ctx, []types.TransactWriteItem{{Update: &types.Update{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       profileKey(p.ID),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #ver = :base AND attribute_not_exists(pending_edit_approval_id)"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	}}}, audit)
+	var t txn
+	t.add(st.txUpdate(profileKey(p.ID), upd,
+		exists(), equals(attrVersion, n(expectVersion)), nameOf(attrPendingEditID).AttributeNotExists()))
+	err = st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetProfile(ctx, p.ID)
 		switch {
@@ -215,29 +183,23 @@ func (st *Store) UpdateProfile(ctx context.Context, p *domain.Profile, expectVer
 // version and has no other pending edit: one pending edit per profile. A
 // request to create a profile marks nothing: the profile does not exist.
 func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, audit *domain.AuditEvent) error {
-	apItem, err := approvalItem(a)
+	rec, err := approvalItemOf(a)
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(st.stateTable), Item: apItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	apItem, err := marshalItem(rec)
+	if err != nil {
+		return err
 	}
+	var t txn
+	t.add(st.putNew(apItem))
 	if a.ProfileEdit.Create {
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(st.stateTable), Key: profileKey(a.ProfileID), ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		}})
+		t.add(st.txCheck(profileKey(a.ProfileID), isNew()))
 	} else {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:           aws.String(st.stateTable),
-			Key:                 profileKey(a.ProfileID),
-			UpdateExpression:    aws.String("SET pending_edit_approval_id = :aid"),
-			ConditionExpression: aws.String("version = :base AND attribute_not_exists(pending_edit_approval_id)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":aid": s(a.ID), ":base": n(a.ProfileEdit.BaseVersion),
-			},
-		}})
+		t.add(st.txUpdate(profileKey(a.ProfileID), expression.Set(nameOf(attrPendingEditID), valueOf(s(a.ID))),
+			equals(attrVersion, n(a.ProfileEdit.BaseVersion)), nameOf(attrPendingEditID).AttributeNotExists()))
 	}
-	err = st.commit(ctx, items, audit)
+	err = st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetProfile(ctx, a.ProfileID)
 		switch {
@@ -255,18 +217,17 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 }
 
 // profileUnused is the condition that no certificate uses the profile.
-const profileUnused = "(attribute_not_exists(certificate_count) OR certificate_count = :zero)"
+func profileUnused() expression.ConditionBuilder {
+	return or(nameOf(attrCertificateCount).AttributeNotExists(), equals(attrCertificateCount, n(0)))
+}
 
 // DeleteProfile deletes a profile still at version, with no pending edit and
 // no certificate, and the governance step that drops what it governed.
 func (st *Store) DeleteProfile(ctx context.Context, p *domain.Profile, gov *domain.GovernanceChange, audit *domain.AuditEvent) error {
-	items := []types.TransactWriteItem{{Delete: &types.Delete{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       profileKey(p.ID),
-		ConditionExpression:       aws.String("version = :v AND attribute_not_exists(pending_edit_approval_id) AND " + profileUnused),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(p.Version), ":zero": n(0)},
-	}}}
-	err := st.commit(ctx, append(items, st.governanceItems(gov)...), audit)
+	var t txn
+	t.add(st.txDelete(profileKey(p.ID), equals(attrVersion, n(p.Version)), nameOf(attrPendingEditID).AttributeNotExists(), profileUnused()))
+	t.addAll(st.governanceItems(gov))
+	err := st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
 		cur, getErr := st.GetProfile(ctx, p.ID)
 		if getErr == nil && cur.CertificateCount > 0 {
@@ -279,39 +240,27 @@ func (st *Store) DeleteProfile(ctx context.Context, p *domain.Profile, gov *doma
 
 // GetProfile reads one profile.
 func (st *Store) GetProfile(ctx context.Context, id string) (*domain.Profile, error) {
-	item, err := st.get(ctx, "PROFILE#"+id, "PROFILE", "profile "+id)
+	item, err := st.get(ctx, profileKey(id), "profile "+id)
 	if err != nil {
 		return nil, err
 	}
-	var p domain.Profile
-	return &p, unmarshal(item, &p)
+	return decode(item, (*profileItem).toDomain)
 }
 
 // ListProfiles lists profiles, newest first.
 func (st *Store) ListProfiles(ctx context.Context, page domain.PageRequest) ([]*domain.Profile, string, error) {
-	return queryAs(ctx, st, st.listQuery("PROFILE"), page, as[domain.Profile])
+	return queryAs(ctx, st, st.listQuery(tagProfile), page, decoder((*profileItem).toDomain))
 }
 
 // profileUnchanged is a transaction item asserting the profile still has the
 // version that a decision was based on.
-func (st *Store) profileUnchanged(id string, version int64) types.TransactWriteItem {
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       profileKey(id),
-		ConditionExpression:       aws.String("version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(version)},
-	}}
+func (st *Store) profileUnchanged(id string, version int64) (types.TransactWriteItem, error) {
+	return st.txCheck(profileKey(id), equals(attrVersion, n(version)))
 }
 
 // profileGainsCertificate counts a new certificate on the profile, only if
 // the profile is still at the version its gate was read from. A delete
 // that would orphan the certificate then fails its own condition.
-func (st *Store) profileGainsCertificate(id string, version int64) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(st.stateTable),
-		Key:                       profileKey(id),
-		UpdateExpression:          aws.String("ADD certificate_count :one"),
-		ConditionExpression:       aws.String("version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(version), ":one": n(1)},
-	}}
+func (st *Store) profileGainsCertificate(id string, version int64) (types.TransactWriteItem, error) {
+	return st.txUpdate(profileKey(id), expression.Add(nameOf(attrCertificateCount), valueOf(n(1))), equals(attrVersion, n(version)))
 }

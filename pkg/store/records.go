@@ -5,15 +5,22 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
-// Key prefixes and index names. The index and attribute names are shared
-// with the CDK app and the local harness.
+// The stored form of every item kind, and of every value object stored
+// inside one: the store's own types, so the API's JSON and the table's
+// layout can change independently. The dynamodbav names are the names
+// stored before these types existed (testdata/*.golden.json pins them);
+// see attrs.go.
+
+// Index names. They are shared with the CDK app and the local harness.
 const (
 	IndexList    = "list"
 	IndexParent  = "by_parent"
@@ -23,132 +30,694 @@ const (
 	AuditIndexActor  = "by_actor"
 	AuditIndexAction = "by_action"
 	AuditIndexDay    = "by_day"
+)
 
+// Entity tags: an entity's key is "<tag>#<id>" / "<tag>", and its list
+// index partition is the tag.
+const (
+	tagProfile   = "PROFILE"
+	tagCert      = "CERT"
+	tagJob       = "JOB"
+	tagApproval  = "APPROVAL"
+	tagIssuer    = "ISSUER"
+	tagAPIKey    = "APIKEY"
+	tagAPIKeyID  = "APIKEYID"
+	tagPrincipal = "PRINCIPAL"
+)
+
+// Partitions of the sparse pending and due indexes.
+const (
 	pendingPartition = "PENDING"
 	startPartition   = "START"
 	duePartition     = "DUE"
+	// handoffPartition holds decided requests whose decision has not been
+	// confirmed delivered to the waiting execution. Decide puts a request
+	// here; ClearHandoff takes it out after a successful send.
+	handoffPartition = "HANDOFF"
 )
 
-func profileKey(id string) map[string]types.AttributeValue  { return key("PROFILE#"+id, "PROFILE") }
-func certKey(id string) map[string]types.AttributeValue     { return key("CERT#"+id, "CERT") }
-func jobKey(id string) map[string]types.AttributeValue      { return key("JOB#"+id, "JOB") }
-func approvalKey(id string) map[string]types.AttributeValue { return key("APPROVAL#"+id, "APPROVAL") }
-func issuerKey(id string) map[string]types.AttributeValue   { return key("ISSUER#"+id, "ISSUER") }
+// tsLayout is fixed-width so that timestamps sort lexicographically in keys.
+const tsLayout = "2006-01-02T15:04:05.000000000Z"
 
-// versionSK orders versions by job id (ULIDs sort by time) and makes the job
-// id the idempotency key of issuance: one version per job, ever.
-func versionSK(jobID string) string { return "VERSION#" + jobID }
+// SortTime formats t for use inside a sort key.
+func SortTime(t time.Time) string { return t.UTC().Format(tsLayout) }
 
-func listKeys(item map[string]types.AttributeValue, partition string, created time.Time, id string) {
-	item["list_pk"] = s(partition)
-	item["list_sk"] = s(SortTime(created) + "#" + id)
+// sortKey orders an entity by a time, then its id.
+func sortKey(t time.Time, id string) string { return SortTime(t) + "#" + id }
+
+// stamp formats a time an update expression writes: RFC 3339 in UTC, the
+// form the items' time fields are read back from.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func n(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+
+// itemKey is the table's primary key.
+type itemKey struct {
+	PK string `dynamodbav:"pk"`
+	SK string `dynamodbav:"sk"`
 }
 
-func profileItem(p *domain.Profile) (map[string]types.AttributeValue, error) {
-	item, err := marshal(p)
+func (k itemKey) av() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(k.PK), attrSK: s(k.SK)}
+}
+
+func entityKey(tag, id string) itemKey { return itemKey{PK: tag + "#" + id, SK: tag} }
+
+func profileKey(id string) itemKey  { return entityKey(tagProfile, id) }
+func certKey(id string) itemKey     { return entityKey(tagCert, id) }
+func jobKey(id string) itemKey      { return entityKey(tagJob, id) }
+func approvalKey(id string) itemKey { return entityKey(tagApproval, id) }
+func issuerKey(id string) itemKey   { return entityKey(tagIssuer, id) }
+
+// versionKey orders versions by job id (ULIDs sort by time) and makes the
+// job id the idempotency key of issuance: one version per job, ever.
+func versionKey(certID, jobID string) itemKey {
+	return itemKey{PK: certKey(certID).PK, SK: "VERSION#" + jobID}
+}
+
+// jobsOf is the by_parent partition of a certificate's jobs.
+func jobsOf(certID string) string { return certKey(certID).PK + "#" + tagJob }
+
+// auditPartition holds one resource's audit rows.
+func auditPartition(resourceID string) string { return "AUDIT#" + resourceID }
+
+func auditKey(ev *domain.AuditEvent) itemKey {
+	return itemKey{PK: auditPartition(ev.ResourceID), SK: sortKey(ev.Timestamp, ev.ID)}
+}
+
+// listKey places an item in the list index: newest first within its
+// partition.
+type listKey struct {
+	ListPK string `dynamodbav:"list_pk"`
+	ListSK string `dynamodbav:"list_sk"`
+}
+
+func listed(partition string, created time.Time, id string) listKey {
+	return listKey{ListPK: partition, ListSK: sortKey(created, id)}
+}
+
+// marshalItem renders an item type. Nulls from custom marshallers and
+// zero times are omitted where a field says omitempty, as they always
+// were.
+func marshalItem(v any) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) {
+		o.OmitNullAttributeValues = true
+		o.OmitEmptyTime = true
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: marshal %T: %w", v, err)
 	}
-	for k, v := range profileKey(p.ID) {
-		item[k] = v
-	}
-	listKeys(item, "PROFILE", p.CreatedAt, p.ID)
 	return item, nil
 }
 
-func certItem(c *domain.Certificate) (map[string]types.AttributeValue, error) {
-	item, err := marshal(c)
-	if err != nil {
-		return nil, err
+func unmarshalItem(item map[string]types.AttributeValue, v any) error {
+	if err := attributevalue.UnmarshalMap(item, v); err != nil {
+		return fmt.Errorf("store: unmarshal %T: %w", v, err)
 	}
-	for k, v := range certKey(c.ID) {
-		item[k] = v
+	return nil
+}
+
+// decode reads an item into a new item type T and converts it with conv.
+func decode[T, D any](item map[string]types.AttributeValue, conv func(*T) D) (D, error) {
+	var v T
+	if err := unmarshalItem(item, &v); err != nil {
+		var zero D
+		return zero, err
 	}
-	listKeys(item, "CERT", c.CreatedAt, c.ID)
+	return conv(&v), nil
+}
+
+// decoder is decode as a function of the item, for query results.
+func decoder[T, D any](conv func(*T) D) func(map[string]types.AttributeValue) (D, error) {
+	return func(item map[string]types.AttributeValue) (D, error) { return decode(item, conv) }
+}
+
+// convert converts between slices of string types, keeping nil apart
+// from empty (one is stored as NULL, the other as an empty list).
+func convert[To, From ~string](in []From) []To {
+	if in == nil {
+		return nil
+	}
+	out := make([]To, len(in))
+	for i, v := range in {
+		out[i] = To(v)
+	}
+	return out
+}
+
+// --- Value objects -------------------------------------------------------
+
+type approverPoolRecord struct {
+	Principals []string `dynamodbav:"principals,omitempty"`
+	Roles      []string `dynamodbav:"roles,omitempty"`
+}
+
+func approverPoolRecordOf(p *domain.ApproverPool) *approverPoolRecord {
+	if p == nil {
+		return nil
+	}
+	return &approverPoolRecord{Principals: p.Principals, Roles: convert[string](p.Roles)}
+}
+
+func (r *approverPoolRecord) toDomain() *domain.ApproverPool {
+	if r == nil {
+		return nil
+	}
+	return &domain.ApproverPool{Principals: r.Principals, Roles: convert[domain.Role](r.Roles)}
+}
+
+type subjectRecord struct {
+	CommonName      string   `dynamodbav:"common_name"`
+	DNSNames        []string `dynamodbav:"dns_names"`
+	IPAddresses     []string `dynamodbav:"ip_addresses"`
+	KeyAlgorithm    string   `dynamodbav:"key_algorithm"`
+	PublicKeySHA256 string   `dynamodbav:"public_key_sha256"`
+	ValiditySeconds int64    `dynamodbav:"validity_seconds"`
+	IssuerID        string   `dynamodbav:"issuer_id"`
+	KeyUsage        []string `dynamodbav:"key_usage"`
+	ExtKeyUsage     []string `dynamodbav:"ext_key_usage"`
+	ProfileID       string   `dynamodbav:"profile_id"`
+	ProfileVersion  int64    `dynamodbav:"profile_version"`
+	ProfileName     string   `dynamodbav:"profile_name,omitempty"`
+}
+
+func subjectRecordOf(x *domain.Subject) *subjectRecord {
+	if x == nil {
+		return nil
+	}
+	return &subjectRecord{
+		CommonName: x.CommonName, DNSNames: x.DNSNames, IPAddresses: x.IPAddresses, KeyAlgorithm: x.KeyAlgorithm,
+		PublicKeySHA256: x.PublicKeySHA256, ValiditySeconds: x.ValiditySeconds, IssuerID: x.IssuerID,
+		KeyUsage: x.KeyUsage, ExtKeyUsage: x.ExtKeyUsage, ProfileID: x.ProfileID, ProfileVersion: x.ProfileVersion,
+		ProfileName: x.ProfileName,
+	}
+}
+
+func (r *subjectRecord) toDomain() *domain.Subject {
+	if r == nil {
+		return nil
+	}
+	return &domain.Subject{
+		CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses, KeyAlgorithm: r.KeyAlgorithm,
+		PublicKeySHA256: r.PublicKeySHA256, ValiditySeconds: r.ValiditySeconds, IssuerID: r.IssuerID,
+		KeyUsage: r.KeyUsage, ExtKeyUsage: r.ExtKeyUsage, ProfileID: r.ProfileID, ProfileVersion: r.ProfileVersion,
+		ProfileName: r.ProfileName,
+	}
+}
+
+// profileRecord is a profile's attributes: the profile item's own, and
+// the base and proposal of a profile edit.
+type profileRecord struct {
+	ID                   string              `dynamodbav:"id"`
+	Name                 string              `dynamodbav:"name"`
+	RequiresApproval     bool                `dynamodbav:"requires_approval"`
+	AllowedNames         []string            `dynamodbav:"allowed_names"`
+	AllowedKeyAlgorithms []string            `dynamodbav:"allowed_key_algorithms"`
+	MaxValiditySeconds   int64               `dynamodbav:"max_validity_seconds"`
+	RenewBeforeSeconds   int64               `dynamodbav:"renew_before_seconds"`
+	IssuerID             string              `dynamodbav:"issuer_id"`
+	Approvers            *approverPoolRecord `dynamodbav:"approvers,omitempty"`
+	Version              int64               `dynamodbav:"version"`
+	PendingEditID        string              `dynamodbav:"pending_edit_approval_id,omitempty"`
+	CertificateCount     int64               `dynamodbav:"certificate_count"`
+	CreatedBy            string              `dynamodbav:"created_by"`
+	CreatedAt            time.Time           `dynamodbav:"created_at"`
+	UpdatedAt            time.Time           `dynamodbav:"updated_at"`
+}
+
+func profileRecordOf(p *domain.Profile) *profileRecord {
+	if p == nil {
+		return nil
+	}
+	return &profileRecord{
+		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
+		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
+		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
+		Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
+		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}
+
+func (r *profileRecord) toDomain() *domain.Profile {
+	if r == nil {
+		return nil
+	}
+	return &domain.Profile{
+		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
+		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
+		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
+		Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
+
+// changeRecord is one field of a profile edit's diff. The values are
+// free-form; read back they are what DynamoDB values decode to (string,
+// bool, float64, []any, map[string]any, nil).
+type changeRecord struct {
+	Old any `dynamodbav:"old"`
+	New any `dynamodbav:"new"`
+}
+
+// storedDiffValue is a diff value in a form that marshals by the store's
+// names: domain value objects become their records. It keeps typed nils
+// typed (a nil list is stored as an empty list, a nil pool as NULL).
+func storedDiffValue(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, string, bool, int64, float64, []string, []any, map[string]any:
+		return v, nil
+	case []domain.NamePattern:
+		return convert[string](x), nil
+	case []domain.Role:
+		return convert[string](x), nil
+	case *domain.ApproverPool:
+		return approverPoolRecordOf(x), nil
+	}
+	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
+}
+
+type profileEditRecord struct {
+	BaseVersion int64                   `dynamodbav:"base_version"`
+	Create      bool                    `dynamodbav:"create,omitempty"`
+	Delete      bool                    `dynamodbav:"delete,omitempty"`
+	Base        *profileRecord          `dynamodbav:"base,omitempty"`
+	Proposed    *profileRecord          `dynamodbav:"proposed,omitempty"`
+	Diff        map[string]changeRecord `dynamodbav:"diff"`
+}
+
+func profileEditRecordOf(e *domain.ProfileEdit) (*profileEditRecord, error) {
+	if e == nil {
+		return nil, nil
+	}
+	r := &profileEditRecord{
+		BaseVersion: e.BaseVersion, Create: e.Create, Delete: e.Delete,
+		Base: profileRecordOf(e.Base), Proposed: profileRecordOf(e.Proposed),
+	}
+	if e.Diff != nil {
+		r.Diff = make(map[string]changeRecord, len(e.Diff))
+		for field, c := range e.Diff {
+			old, err := storedDiffValue(c.Old)
+			if err != nil {
+				return nil, fmt.Errorf("%w (diff of %s)", err, field)
+			}
+			new, err := storedDiffValue(c.New)
+			if err != nil {
+				return nil, fmt.Errorf("%w (diff of %s)", err, field)
+			}
+			r.Diff[field] = changeRecord{Old: old, New: new}
+		}
+	}
+	return r, nil
+}
+
+func (r *profileEditRecord) toDomain() *domain.ProfileEdit {
+	if r == nil {
+		return nil
+	}
+	e := &domain.ProfileEdit{
+		BaseVersion: r.BaseVersion, Create: r.Create, Delete: r.Delete,
+		Base: r.Base.toDomain(), Proposed: r.Proposed.toDomain(),
+	}
+	if r.Diff != nil {
+		e.Diff = make(map[string]domain.Change, len(r.Diff))
+		for field, c := range r.Diff {
+			e.Diff[field] = domain.Change{Old: c.Old, New: c.New}
+		}
+	}
+	return e
+}
+
+// --- Items of the state table ---------------------------------------------
+
+type profileItem struct {
+	itemKey
+	listKey
+	profileRecord
+}
+
+func profileItemOf(p *domain.Profile) *profileItem {
+	return &profileItem{itemKey: profileKey(p.ID), listKey: listed(tagProfile, p.CreatedAt, p.ID), profileRecord: *profileRecordOf(p)}
+}
+
+func (it *profileItem) toDomain() *domain.Profile { return it.profileRecord.toDomain() }
+
+// certItem is a certificate. While it has no job in flight and a renewal
+// time, it is in the due index (which the sweep reads).
+type certItem struct {
+	itemKey
+	listKey
+	DuePK         string     `dynamodbav:"due_pk,omitempty"`
+	DueSK         string     `dynamodbav:"due_sk,omitempty"`
+	ID            string     `dynamodbav:"id"`
+	CommonName    string     `dynamodbav:"common_name"`
+	SANs          []string   `dynamodbav:"sans"`
+	ProfileID     string     `dynamodbav:"profile_id"`
+	IssuerID      string     `dynamodbav:"issuer_id"`
+	Status        string     `dynamodbav:"status"`
+	CSR           string     `dynamodbav:"csr"`
+	KeyAlgorithm  string     `dynamodbav:"key_algorithm"`
+	CurrentJobID  string     `dynamodbav:"current_job_id,omitempty"`
+	SerialNumber  string     `dynamodbav:"serial_number,omitempty"`
+	NotBefore     *time.Time `dynamodbav:"not_before,omitempty"`
+	ExpiresAt     *time.Time `dynamodbav:"expires_at,omitempty"`
+	RenewAt       *time.Time `dynamodbav:"renew_at,omitempty"`
+	LastRenewalAt *time.Time `dynamodbav:"last_renewal_at,omitempty"`
+	CreatedBy     string     `dynamodbav:"created_by"`
+	CreatedAt     time.Time  `dynamodbav:"created_at"`
+	UpdatedAt     time.Time  `dynamodbav:"updated_at"`
+}
+
+// dueSK places a certificate in the due index at t.
+func dueSK(t time.Time, certID string) string { return sortKey(t, certID) }
+
+func certItemOf(c *domain.Certificate) *certItem {
+	it := &certItem{
+		itemKey: certKey(c.ID), listKey: listed(tagCert, c.CreatedAt, c.ID),
+		ID: c.ID, CommonName: c.CommonName, SANs: c.SANs, ProfileID: c.ProfileID, IssuerID: c.IssuerID,
+		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID,
+		SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, RenewAt: c.RenewAt,
+		LastRenewalAt: c.LastRenewalAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
 	if c.RenewAt != nil && c.CurrentJobID == "" {
-		item["due_pk"] = s(duePartition)
-		item["due_sk"] = s(SortTime(*c.RenewAt) + "#" + c.ID)
+		it.DuePK, it.DueSK = duePartition, dueSK(*c.RenewAt, c.ID)
 	}
-	return item, nil
+	return it
 }
 
-// jobItem renders a new job. With startInput set, the job also enters the
+func (it *certItem) toDomain() *domain.Certificate {
+	return &domain.Certificate{
+		ID: it.ID, CommonName: it.CommonName, SANs: it.SANs, ProfileID: it.ProfileID, IssuerID: it.IssuerID,
+		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID,
+		SerialNumber: it.SerialNumber, NotBefore: it.NotBefore, ExpiresAt: it.ExpiresAt, RenewAt: it.RenewAt,
+		LastRenewalAt: it.LastRenewalAt, CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+	}
+}
+
+// jobItem is a job. A new job with an execution input also enters the
 // start queue (the sparse pending index, partition START) until its
-// execution is confirmed started; the reaper starts what a crash left there.
-func jobItem(j *domain.Job, startInput string) (map[string]types.AttributeValue, error) {
-	item, err := marshal(j)
-	if err != nil {
-		return nil, err
+// execution is confirmed started; the reaper starts what a crash left
+// there. CSR and PrevCertStatus are never shown by the API, but stored.
+type jobItem struct {
+	itemKey
+	listKey
+	ParentPK         string         `dynamodbav:"parent_pk"`
+	ParentSK         string         `dynamodbav:"parent_sk"`
+	PendingPK        string         `dynamodbav:"pending_pk,omitempty"`
+	PendingSK        string         `dynamodbav:"pending_sk,omitempty"`
+	StartInput       string         `dynamodbav:"start_input,omitempty"`
+	ID               string         `dynamodbav:"id"`
+	CertificateID    string         `dynamodbav:"certificate_id"`
+	ProfileID        string         `dynamodbav:"profile_id"`
+	Type             string         `dynamodbav:"type"`
+	Status           string         `dynamodbav:"status"`
+	RequiresApproval bool           `dynamodbav:"requires_approval"`
+	ApprovalID       string         `dynamodbav:"approval_id,omitempty"`
+	RequestedBy      string         `dynamodbav:"requested_by"`
+	Subject          *subjectRecord `dynamodbav:"subject,omitempty"`
+	ExecutionARN     string         `dynamodbav:"execution_arn,omitempty"`
+	Error            string         `dynamodbav:"error,omitempty"`
+	CSR              string         `dynamodbav:"csr_pem"`
+	PrevCertStatus   string         `dynamodbav:"prev_cert_status"`
+	CreatedAt        time.Time      `dynamodbav:"created_at"`
+	UpdatedAt        time.Time      `dynamodbav:"updated_at"`
+	CompletedAt      *time.Time     `dynamodbav:"completed_at,omitempty"`
+}
+
+func jobItemOf(j *domain.Job, startInput string) *jobItem {
+	it := &jobItem{
+		itemKey: jobKey(j.ID), listKey: listed(tagJob, j.CreatedAt, j.ID),
+		ParentPK: jobsOf(j.CertificateID), ParentSK: sortKey(j.CreatedAt, j.ID),
+		ID: j.ID, CertificateID: j.CertificateID, ProfileID: j.ProfileID, Type: string(j.Type), Status: string(j.Status),
+		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy,
+		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, CSR: j.CSR,
+		PrevCertStatus: string(j.PrevCertStatus), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 	}
 	if startInput != "" {
-		item["start_input"] = s(startInput)
-		item["pending_pk"] = s(startPartition)
-		item["pending_sk"] = s(SortTime(j.CreatedAt) + "#" + j.ID)
+		it.StartInput, it.PendingPK, it.PendingSK = startInput, startPartition, sortKey(j.CreatedAt, j.ID)
 	}
-	for k, v := range jobKey(j.ID) {
-		item[k] = v
-	}
-	listKeys(item, "JOB", j.CreatedAt, j.ID)
-	item["parent_pk"] = s("CERT#" + j.CertificateID + "#JOB")
-	item["parent_sk"] = s(SortTime(j.CreatedAt) + "#" + j.ID)
-	item["csr_pem"] = s(j.CSR)
-	item["prev_cert_status"] = s(string(j.PrevCertStatus))
-	return item, nil
+	return it
 }
 
-func jobFromItem(item map[string]types.AttributeValue) (*domain.Job, error) {
-	var j domain.Job
-	if err := unmarshal(item, &j); err != nil {
-		return nil, err
+func (it *jobItem) toDomain() *domain.Job {
+	return &domain.Job{
+		ID: it.ID, CertificateID: it.CertificateID, ProfileID: it.ProfileID, Type: domain.JobType(it.Type),
+		Status: domain.JobStatus(it.Status), RequiresApproval: it.RequiresApproval, ApprovalID: it.ApprovalID,
+		RequestedBy: it.RequestedBy, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
+		CSR: it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		CompletedAt: it.CompletedAt,
 	}
-	j.CSR = str(item, "csr_pem")
-	j.PrevCertStatus = domain.CertStatus(str(item, "prev_cert_status"))
-	return &j, nil
 }
 
-func approvalItem(a *domain.Approval) (map[string]types.AttributeValue, error) {
-	item, err := marshal(a)
+func (it *jobItem) pendingStart() workflow.PendingStart {
+	return workflow.PendingStart{JobID: it.ID, Input: it.StartInput}
+}
+
+// approvalItem is an approval request. A pending one is in the pending
+// index (partition PENDING); a decided one waiting for its hand-off, in
+// partition HANDOFF. The task token is a bearer capability the API never
+// shows; it is stored only once an execution waits.
+type approvalItem struct {
+	itemKey
+	listKey
+	PendingPK      string              `dynamodbav:"pending_pk,omitempty"`
+	PendingSK      string              `dynamodbav:"pending_sk,omitempty"`
+	ID             string              `dynamodbav:"id"`
+	Kind           string              `dynamodbav:"kind"`
+	State          string              `dynamodbav:"state"`
+	JobID          string              `dynamodbav:"job_id,omitempty"`
+	CertificateID  string              `dynamodbav:"certificate_id,omitempty"`
+	ProfileID      string              `dynamodbav:"profile_id"`
+	RequestedBy    string              `dynamodbav:"requested_by"`
+	RequestedType  string              `dynamodbav:"requested_by_type"`
+	DecidedBy      string              `dynamodbav:"decided_by,omitempty"`
+	DecidedType    string              `dynamodbav:"decided_by_type,omitempty"`
+	Note           string              `dynamodbav:"note,omitempty"`
+	Reason         string              `dynamodbav:"reason,omitempty"`
+	Subject        *subjectRecord      `dynamodbav:"subject,omitempty"`
+	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
+	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
+	CreatedAt      time.Time           `dynamodbav:"created_at"`
+	ExpiresAt      time.Time           `dynamodbav:"expires_at"`
+	DecidedAt      *time.Time          `dynamodbav:"decided_at,omitempty"`
+	TaskToken      string              `dynamodbav:"task_token,omitempty"`
+	PrevCertStatus string              `dynamodbav:"prev_cert_status"`
+}
+
+func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
+	edit, err := profileEditRecordOf(a.ProfileEdit)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range approvalKey(a.ID) {
-		item[k] = v
+	it := &approvalItem{
+		itemKey: approvalKey(a.ID), listKey: listed(tagApproval, a.CreatedAt, a.ID),
+		ID: a.ID, Kind: string(a.Kind), State: string(a.State), JobID: a.JobID, CertificateID: a.CertificateID,
+		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
+		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason,
+		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, ApproverPool: approverPoolRecordOf(a.ApproverPool),
+		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
+		PrevCertStatus: string(a.PrevCertStatus),
 	}
-	listKeys(item, "APPROVAL", a.CreatedAt, a.ID)
 	if a.State == domain.ApprovalPending {
-		item["pending_pk"] = s(pendingPartition)
-		item["pending_sk"] = s(SortTime(a.CreatedAt) + "#" + a.ID)
+		it.PendingPK, it.PendingSK = pendingPartition, sortKey(a.CreatedAt, a.ID)
 	}
-	if a.TaskToken != "" {
-		item["task_token"] = s(a.TaskToken)
-	}
-	item["prev_cert_status"] = s(string(a.PrevCertStatus))
-	return item, nil
+	return it, nil
 }
 
-func approvalFromItem(item map[string]types.AttributeValue) (*domain.Approval, error) {
-	var a domain.Approval
-	if err := unmarshal(item, &a); err != nil {
-		return nil, err
+func (it *approvalItem) toDomain() *domain.Approval {
+	return &domain.Approval{
+		ID: it.ID, Kind: domain.ApprovalKind(it.Kind), State: domain.ApprovalState(it.State), JobID: it.JobID,
+		CertificateID: it.CertificateID, ProfileID: it.ProfileID, RequestedBy: it.RequestedBy,
+		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
+		Note: it.Note, Reason: it.Reason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		ApproverPool: it.ApproverPool.toDomain(), CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
+		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
 	}
-	a.TaskToken = str(item, "task_token")
-	a.PrevCertStatus = domain.CertStatus(str(item, "prev_cert_status"))
-	return &a, nil
 }
 
-func versionItem(v *domain.CertificateVersion) (map[string]types.AttributeValue, error) {
-	item, err := marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	item["pk"] = s("CERT#" + v.CertificateID)
-	item["sk"] = s(versionSK(v.JobID))
-	return item, nil
+// versionItem is one issued certificate, under its certificate's
+// partition.
+type versionItem struct {
+	itemKey
+	CertificateID     string    `dynamodbav:"certificate_id"`
+	JobID             string    `dynamodbav:"job_id"`
+	SerialNumber      string    `dynamodbav:"serial_number"`
+	NotBefore         time.Time `dynamodbav:"not_before"`
+	NotAfter          time.Time `dynamodbav:"not_after"`
+	FingerprintSHA256 string    `dynamodbav:"fingerprint_sha256"`
+	PEMChain          string    `dynamodbav:"pem_chain"`
+	IssuedAt          time.Time `dynamodbav:"issued_at"`
+	GovernanceVersion *int64    `dynamodbav:"governance_version,omitempty"`
 }
 
-// auditPut is the transaction item that appends one audit row. The row's key
-// is new (time + ULID), and attribute_not_exists makes the write append-only.
-func (st *Store) auditPut(ev *domain.AuditEvent) (types.TransactWriteItem, error) {
+func versionItemOf(v *domain.CertificateVersion) *versionItem {
+	return &versionItem{
+		itemKey: versionKey(v.CertificateID, v.JobID), CertificateID: v.CertificateID, JobID: v.JobID,
+		SerialNumber: v.SerialNumber, NotBefore: v.NotBefore, NotAfter: v.NotAfter, FingerprintSHA256: v.FingerprintSHA256,
+		PEMChain: v.PEMChain, IssuedAt: v.IssuedAt, GovernanceVersion: v.GovernanceVersion,
+	}
+}
+
+func (it *versionItem) toDomain() *domain.CertificateVersion {
+	return &domain.CertificateVersion{
+		CertificateID: it.CertificateID, JobID: it.JobID, SerialNumber: it.SerialNumber, NotBefore: it.NotBefore,
+		NotAfter: it.NotAfter, FingerprintSHA256: it.FingerprintSHA256, PEMChain: it.PEMChain, IssuedAt: it.IssuedAt,
+		GovernanceVersion: it.GovernanceVersion,
+	}
+}
+
+type issuerItem struct {
+	itemKey
+	ID        string    `dynamodbav:"id"`
+	CAPEM     string    `dynamodbav:"ca_certificate_pem"`
+	KeyID     string    `dynamodbav:"kms_key_id"`
+	CreatedAt time.Time `dynamodbav:"created_at"`
+}
+
+func issuerItemOf(is *domain.Issuer) *issuerItem {
+	return &issuerItem{itemKey: issuerKey(is.ID), ID: is.ID, CAPEM: is.CAPEM, KeyID: is.KeyID, CreatedAt: is.CreatedAt}
+}
+
+func (it *issuerItem) toDomain() *domain.Issuer {
+	return &domain.Issuer{ID: it.ID, CAPEM: it.CAPEM, KeyID: it.KeyID, CreatedAt: it.CreatedAt}
+}
+
+// apiKeyItem is an API key under the SHA-256 of its secret (what the
+// authorizer looks up).
+type apiKeyItem struct {
+	itemKey
+	listKey
+	ID        string     `dynamodbav:"id"`
+	Hash      string     `dynamodbav:"hash"`
+	Prefix    string     `dynamodbav:"prefix"`
+	Principal string     `dynamodbav:"principal"`
+	CreatedBy string     `dynamodbav:"created_by"`
+	CreatedAt time.Time  `dynamodbav:"created_at"`
+	ExpiresAt *time.Time `dynamodbav:"expires_at,omitempty"`
+	RevokedAt *time.Time `dynamodbav:"revoked_at,omitempty"`
+}
+
+func apiKeyKey(hash string) itemKey { return entityKey(tagAPIKey, hash) }
+
+func apiKeyItemOf(k *apikey.Key) *apiKeyItem {
+	return &apiKeyItem{
+		itemKey: apiKeyKey(k.Hash), listKey: listed(tagAPIKey, k.CreatedAt, k.ID),
+		ID: k.ID, Hash: k.Hash, Prefix: k.Prefix, Principal: k.Principal, CreatedBy: k.CreatedBy,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
+	}
+}
+
+func (it *apiKeyItem) toDomain() *apikey.Key {
+	return &apikey.Key{
+		ID: it.ID, Hash: it.Hash, Prefix: it.Prefix, Principal: it.Principal, CreatedBy: it.CreatedBy,
+		CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, RevokedAt: it.RevokedAt,
+	}
+}
+
+// apiKeyIDItem finds a key's hash by the key's id (what revocation names).
+type apiKeyIDItem struct {
+	itemKey
+	Hash string `dynamodbav:"hash"`
+}
+
+func apiKeyIDKey(id string) itemKey { return entityKey(tagAPIKeyID, id) }
+
+func apiKeyIDItemOf(k *apikey.Key) *apiKeyIDItem {
+	return &apiKeyIDItem{itemKey: apiKeyIDKey(k.ID), Hash: k.Hash}
+}
+
+func (it *apiKeyIDItem) hash() string { return it.Hash }
+
+// principalItem is a principal's role set; it is listed by its last
+// change.
+type principalItem struct {
+	itemKey
+	listKey
+	ID        string    `dynamodbav:"id"`
+	Roles     []string  `dynamodbav:"roles"`
+	UpdatedAt time.Time `dynamodbav:"updated_at"`
+}
+
+func principalKey(id string) itemKey { return entityKey(tagPrincipal, id) }
+
+func principalItemOf(p *domain.Principal) *principalItem {
+	return &principalItem{
+		itemKey: principalKey(p.ID), listKey: listed(tagPrincipal, p.UpdatedAt, p.ID),
+		ID: p.ID, Roles: convert[string](p.Roles), UpdatedAt: p.UpdatedAt,
+	}
+}
+
+func (it *principalItem) toDomain() *domain.Principal {
+	return &domain.Principal{ID: it.ID, Roles: convert[domain.Role](it.Roles), UpdatedAt: it.UpdatedAt}
+}
+
+// adminsItem counts the principals holding admin, so the last one cannot
+// lose it. It is only ever written with ADD.
+type adminsItem struct {
+	itemKey
+	Count int64 `dynamodbav:"count"`
+}
+
+func adminsKey() itemKey { return itemKey{PK: "ADMINS", SK: "ADMINS"} }
+
+// governanceItem carries the governance version (see profiles.go).
+type governanceItem struct {
+	itemKey
+	Version int64 `dynamodbav:"version"`
+}
+
+func governanceKey() itemKey { return itemKey{PK: governancePK, SK: governancePK} }
+
+func (it *governanceItem) version() int64 { return it.Version }
+
+// markerItem counts the approval-tier profiles that govern a pattern.
+type markerItem struct {
+	itemKey
+	Pattern string `dynamodbav:"pattern"`
+	Count   int64  `dynamodbav:"count"`
+}
+
+func markerKey(p domain.NamePattern) itemKey { return itemKey{PK: markerPrefix + string(p), SK: "GOV"} }
+
+func (it *markerItem) governed() (domain.NamePattern, bool) {
+	return domain.NamePattern(it.Pattern), it.Count > 0
+}
+
+// metricItem is one decision series: counts by outcome and profile, and
+// the pending-age histogram, whose bucket attributes (bucketAttr) are
+// read by name.
+type metricItem struct {
+	itemKey
+	listKey
+	Outcome    string  `dynamodbav:"outcome"`
+	ProfileID  string  `dynamodbav:"profile_id"`
+	Count      int64   `dynamodbav:"count"`
+	SumSeconds float64 `dynamodbav:"sum_seconds"`
+}
+
+// --- The audit table ------------------------------------------------------
+
+// auditItem is one audit row: the details as JSON text, the time as
+// RFC 3339 and as the day it falls in (the by_day index).
+type auditItem struct {
+	itemKey
+	ID           string `dynamodbav:"id"`
+	Actor        string `dynamodbav:"actor"`
+	ActorType    string `dynamodbav:"actor_type"`
+	Action       string `dynamodbav:"action"`
+	ResourceType string `dynamodbav:"resource_type"`
+	ResourceID   string `dynamodbav:"resource_id"`
+	Details      string `dynamodbav:"details"`
+	TS           string `dynamodbav:"ts"`
+	Day          string `dynamodbav:"day"`
+}
+
+const dayLayout = "2006-01-02"
+
+// auditItemOf renders an event, first giving it an id and a time if it
+// has none: the id makes the row's key unique to its transaction.
+func auditItemOf(ev *domain.AuditEvent) (*auditItem, error) {
 	if ev.ID == "" {
 		ev.ID = ulid.Make().String()
 	}
@@ -157,44 +726,34 @@ func (st *Store) auditPut(ev *domain.AuditEvent) (types.TransactWriteItem, error
 	}
 	details, err := json.Marshal(ev.Details)
 	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("store: audit details: %w", err)
+		return nil, fmt.Errorf("store: audit details: %w", err)
 	}
-	sk := SortTime(ev.Timestamp) + "#" + ev.ID
-	item := map[string]types.AttributeValue{
-		"pk":            s("AUDIT#" + ev.ResourceID),
-		"sk":            s(sk),
-		"id":            s(ev.ID),
-		"actor":         s(ev.Actor),
-		"actor_type":    s(string(ev.ActorType)),
-		"action":        s(ev.Action),
-		"resource_type": s(ev.ResourceType),
-		"resource_id":   s(ev.ResourceID),
-		"details":       s(string(details)),
-		"ts":            s(ev.Timestamp.UTC().Format(time.RFC3339Nano)),
-		"day":           s(ev.Timestamp.UTC().Format("2006-01-02")),
-	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName:           aws.String(st.auditTable),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}}, nil
+	return &auditItem{
+		itemKey: auditKey(ev), ID: ev.ID, Actor: ev.Actor, ActorType: string(ev.ActorType), Action: ev.Action,
+		ResourceType: ev.ResourceType, ResourceID: ev.ResourceID, Details: string(details),
+		TS: stamp(ev.Timestamp), Day: ev.Timestamp.UTC().Format(dayLayout),
+	}, nil
 }
 
 func auditFromItem(item map[string]types.AttributeValue) (*domain.AuditEvent, error) {
-	ev := &domain.AuditEvent{
-		ID:           str(item, "id"),
-		Actor:        str(item, "actor"),
-		ActorType:    domain.ActorType(str(item, "actor_type")),
-		Action:       str(item, "action"),
-		ResourceType: str(item, "resource_type"),
-		ResourceID:   str(item, "resource_id"),
+	var it auditItem
+	if err := unmarshalItem(item, &it); err != nil {
+		return nil, err
 	}
-	if d := str(item, "details"); d != "" && d != "null" {
-		if err := json.Unmarshal([]byte(d), &ev.Details); err != nil {
+	return it.toDomain()
+}
+
+func (it *auditItem) toDomain() (*domain.AuditEvent, error) {
+	ev := &domain.AuditEvent{
+		ID: it.ID, Actor: it.Actor, ActorType: domain.ActorType(it.ActorType), Action: it.Action,
+		ResourceType: it.ResourceType, ResourceID: it.ResourceID,
+	}
+	if it.Details != "" && it.Details != "null" {
+		if err := json.Unmarshal([]byte(it.Details), &ev.Details); err != nil {
 			return nil, fmt.Errorf("store: audit details: %w", err)
 		}
 	}
-	ts, err := time.Parse(time.RFC3339Nano, str(item, "ts"))
+	ts, err := time.Parse(time.RFC3339Nano, it.TS)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit ts: %w", err)
 	}

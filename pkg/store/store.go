@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -43,54 +42,12 @@ func New(db DB, stateTable, auditTable string) *Store {
 	return &Store{db: db, stateTable: stateTable, auditTable: auditTable}
 }
 
-// tsLayout is fixed-width so that timestamps sort lexicographically in keys.
-const tsLayout = "2006-01-02T15:04:05.000000000Z"
-
-// SortTime formats t for use inside a sort key.
-func SortTime(t time.Time) string { return t.UTC().Format(tsLayout) }
-
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func n(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": s(pk), "sk": s(sk)}
-}
-
-func marshal(v any) (map[string]types.AttributeValue, error) {
-	item, err := attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) {
-		o.TagKey = "json"
-		o.OmitNullAttributeValues = true
-		o.OmitEmptyTime = true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: marshal %T: %w", v, err)
-	}
-	return item, nil
-}
-
-func unmarshal(item map[string]types.AttributeValue, v any) error {
-	if err := attributevalue.UnmarshalMapWithOptions(item, v, func(o *attributevalue.DecoderOptions) {
-		o.TagKey = "json"
-	}); err != nil {
-		return fmt.Errorf("store: unmarshal %T: %w", v, err)
-	}
-	return nil
-}
-
-func str(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
 // get reads one item with a strongly consistent read; a missing item is
 // domain.ErrNotFound.
-func (st *Store) get(ctx context.Context, pk, sk, what string) (map[string]types.AttributeValue, error) {
+func (st *Store) get(ctx context.Context, k itemKey, what string) (map[string]types.AttributeValue, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(st.stateTable),
-		Key:            key(pk, sk),
+		Key:            k.av(),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -231,14 +188,18 @@ func isThrottle(code string) bool {
 // (the request may have been applied, but the answer was lost), the first
 // audit row, whose key is unique to this transaction, tells what happened.
 func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, audits ...*domain.AuditEvent) error {
-	var marker map[string]types.AttributeValue
+	var marker *itemKey
 	for _, ev := range audits {
-		a, err := st.auditPut(ev)
+		row, err := auditItemOf(ev)
+		if err != nil {
+			return err
+		}
+		a, err := st.auditPut(row)
 		if err != nil {
 			return err
 		}
 		if marker == nil {
-			marker = map[string]types.AttributeValue{"pk": a.Put.Item["pk"], "sk": a.Put.Item["sk"]}
+			marker = &row.itemKey
 		}
 		items = append(items, a)
 	}
@@ -246,10 +207,28 @@ func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, au
 	if err == nil || marker == nil || !outcomeUnknown(err) {
 		return err
 	}
-	if st.committed(ctx, marker) {
+	if st.committed(ctx, *marker) {
 		return nil
 	}
 	return err
+}
+
+// commitTxn commits a transaction whose items were built without error.
+func (st *Store) commitTxn(ctx context.Context, t *txn, audits ...*domain.AuditEvent) error {
+	if t.err != nil {
+		return t.err
+	}
+	return st.commit(ctx, t.items, audits...)
+}
+
+// auditPut is the transaction item that appends one audit row. The row's
+// key is new (time + ULID), and the condition makes the write append-only.
+func (st *Store) auditPut(row *auditItem) (types.TransactWriteItem, error) {
+	item, err := marshalItem(row)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return txPut(st.auditTable, item, isNew())
 }
 
 // outcomeUnknown reports errors after which the transaction may or may not
@@ -264,12 +243,12 @@ func outcomeUnknown(err error) bool {
 
 // committed reads the audit row that only the transaction writes. It runs
 // even when ctx has ended (often the reason the outcome is unknown).
-func (st *Store) committed(ctx context.Context, auditKey map[string]types.AttributeValue) bool {
+func (st *Store) committed(ctx context.Context, row itemKey) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(st.auditTable),
-		Key:            auditKey,
+		Key:            row.av(),
 		ConsistentRead: aws.Bool(true),
 	})
 	return err == nil && len(out.Item) > 0

@@ -1,0 +1,77 @@
+package store
+
+// Stored attribute names, as expressions name them. Each is also the
+// dynamodbav tag of an item type's field (records.go); a test keeps the
+// two in step. They, the key formats and the index names are a contract
+// with the tables already deployed and with the indexes the CDK app and
+// pkg/devstack define: renaming one is a data migration, not a refactor.
+const (
+	// Keys of the table and of its indexes.
+	attrPK        = "pk"
+	attrSK        = "sk"
+	attrListPK    = "list_pk"
+	attrListSK    = "list_sk"
+	attrParentPK  = "parent_pk"
+	attrParentSK  = "parent_sk"
+	attrPendingPK = "pending_pk"
+	attrPendingSK = "pending_sk"
+	attrDuePK     = "due_pk"
+	attrDueSK     = "due_sk"
+
+	// Approvals.
+	attrState         = "state"
+	attrKind          = "kind"
+	attrRequestedBy   = "requested_by"
+	attrDecidedBy     = "decided_by"
+	attrDecidedByType = "decided_by_type"
+	attrDecidedAt     = "decided_at"
+	attrNote          = "note"
+	attrReason        = "reason"
+	attrTaskToken     = "task_token"
+
+	// Jobs and certificates.
+	attrStatus        = "status"
+	attrError         = "error"
+	attrCompletedAt   = "completed_at"
+	attrCertificateID = "certificate_id"
+	attrCurrentJobID  = "current_job_id"
+	attrSerialNumber  = "serial_number"
+	attrNotBefore     = "not_before"
+	attrExpiresAt     = "expires_at"
+	attrRenewAt       = "renew_at"
+	attrLastRenewalAt = "last_renewal_at"
+	attrCSR           = "csr"
+	attrKeyAlgorithm  = "key_algorithm"
+
+	// Profiles: the fields an edit writes, and what it does not own.
+	attrName                 = "name"
+	attrRequiresApproval     = "requires_approval"
+	attrAllowedNames         = "allowed_names"
+	attrAllowedKeyAlgorithms = "allowed_key_algorithms"
+	attrMaxValiditySeconds   = "max_validity_seconds"
+	attrRenewBeforeSeconds   = "renew_before_seconds"
+	attrIssuerID             = "issuer_id"
+	attrApprovers            = "approvers"
+	attrVersion              = "version"
+	attrPendingEditID        = "pending_edit_approval_id"
+	attrCertificateCount     = "certificate_count"
+
+	// Shared by several kinds.
+	attrProfileID = "profile_id"
+	attrUpdatedAt = "updated_at"
+
+	// API keys.
+	attrRevokedAt = "revoked_at"
+	attrPrincipal = "principal"
+
+	// Counters: governance markers, the admin count, decision metrics.
+	attrCount      = "count"
+	attrPattern    = "pattern"
+	attrOutcome    = "outcome"
+	attrSumSeconds = "sum_seconds"
+
+	// Audit rows (the audit table's index keys among them).
+	attrActor  = "actor"
+	attrAction = "action"
+	attrDay    = "day"
+)
