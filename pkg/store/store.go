@@ -88,6 +88,8 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 				continue
 			}
 			return fmt.Errorf("%w: still conflicting after %d attempts: %v", workflow.ErrChanged, attempt+1, err)
+		case cancelledByThrottle:
+			return domain.Unavailable("a dependency (DynamoDB) is throttling; retry", fmt.Errorf("store: transaction throttled: %w", err))
 		default:
 			return transient(fmt.Errorf("store: transaction cancelled: %w", err))
 		}
@@ -99,13 +101,14 @@ type cancelReason int
 const (
 	cancelledByCondition cancelReason = iota
 	cancelledByConflict
-	cancelledOtherwise // throttling, validation, capacity: not a race
+	cancelledByThrottle // the table's or the account's capacity: retry later
+	cancelledOtherwise  // validation, item collection size: not a race
 )
 
 // cancellation classifies a cancelled transaction by its reasons. A failed
 // condition wins over a conflict: resending cannot make it hold.
 func cancellation(e *types.TransactionCanceledException) cancelReason {
-	conflict := false
+	conflict, throttled, other := false, false, false
 	for _, r := range e.CancellationReasons {
 		switch aws.ToString(r.Code) {
 		case "", "None":
@@ -113,11 +116,18 @@ func cancellation(e *types.TransactionCanceledException) cancelReason {
 			return cancelledByCondition
 		case "TransactionConflict":
 			conflict = true
+		case "ThrottlingError", "ProvisionedThroughputExceeded":
+			throttled = true
 		default:
-			return cancelledOtherwise
+			other = true
 		}
 	}
-	if conflict {
+	switch {
+	case other:
+		return cancelledOtherwise
+	case throttled:
+		return cancelledByThrottle
+	case conflict:
 		return cancelledByConflict
 	}
 	return cancelledByCondition

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -38,6 +40,37 @@ func TestTransient(t *testing.T) {
 		got := errors.Is(transient(tc.err), domain.ErrUnavailable)
 		if got != tc.retryable {
 			t.Errorf("%s: retryable = %v, want %v", name, got, tc.retryable)
+		}
+	}
+}
+
+// A cancelled transaction is classified by its reasons: a failed condition
+// is a change to re-read, a conflict is resent, throttling is retried later
+// (503), anything else is a definitive answer.
+func TestCancellation(t *testing.T) {
+	cancelled := func(codes ...string) *types.TransactionCanceledException {
+		e := &types.TransactionCanceledException{}
+		for _, c := range codes {
+			e.CancellationReasons = append(e.CancellationReasons, types.CancellationReason{Code: aws.String(c)})
+		}
+		return e
+	}
+	for name, tc := range map[string]struct {
+		e    *types.TransactionCanceledException
+		want cancelReason
+	}{
+		"condition":                     {cancelled("None", "ConditionalCheckFailed"), cancelledByCondition},
+		"condition beats conflict":      {cancelled("TransactionConflict", "ConditionalCheckFailed"), cancelledByCondition},
+		"conflict":                      {cancelled("None", "TransactionConflict"), cancelledByConflict},
+		"throttled":                     {cancelled("ThrottlingError", "None"), cancelledByThrottle},
+		"provisioned throughput":        {cancelled("None", "ProvisionedThroughputExceeded"), cancelledByThrottle},
+		"throttled and conflict":        {cancelled("ThrottlingError", "TransactionConflict"), cancelledByThrottle},
+		"validation":                    {cancelled("ValidationError"), cancelledOtherwise},
+		"item collection size":          {cancelled("None", "ItemCollectionSizeLimitExceeded"), cancelledOtherwise},
+		"no reasons (nothing to retry)": {cancelled(), cancelledByCondition},
+	} {
+		if got := cancellation(tc.e); got != tc.want {
+			t.Errorf("%s: %v, want %v", name, got, tc.want)
 		}
 	}
 }
