@@ -83,6 +83,7 @@ const v1 = "/api/v1"
 var routeTable = []route{
 	{Route{"GET", "/health", nil, true}, (*API).health},
 	{Route{"GET", v1 + "/health", nil, true}, (*API).health},
+	{Route{"GET", v1 + "/openapi.json", nil, true}, (*API).openapi},
 
 	{Route{"POST", v1 + "/profiles", operators, false}, (*API).createProfile},
 	{Route{"GET", v1 + "/profiles", readers, false}, (*API).listProfiles},
