@@ -44,7 +44,9 @@ func approvalCommands(r *runner) []*cobra.Command {
 	approve := r.leaf("approve ID", "Approve a pending request (not your own: two-person integrity)",
 		"Approve a pending request. The requester cannot decide their own request (two-person integrity). With --wait, "+
 			"follow the certificate job it releases until it ends.", 1, 1,
-		func(r *runner, cmd *cobra.Command, args []string) error { return decide(r, cmd, args[0], note, false, w) })
+		func(r *runner, cmd *cobra.Command, args []string) error {
+			return decide(r, cmd, args[0], note, false, w)
+		})
 	approve.Flags().StringVar(&note, "note", "", "why, e.g. a ticket (`TEXT`); recorded with the decision and in the audit trail")
 	w.register(approve, true)
 	approve.ValidArgsFunction = r.completeIDs(r.pendingApprovalIDs)

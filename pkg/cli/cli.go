@@ -147,6 +147,10 @@ func (r *runner) rootCommand() *cobra.Command {
 		// command but `config` ones, which read and write it themselves.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			r.cmd = cmd
+			if cmd.Flags().Changed("api-key") {
+				fmt.Fprintln(r.stderr, "certctl: --api-key is deprecated: a key on the command line lands in shell history "+
+					"and process lists; use --api-key-file FILE or "+EnvAPIKey)
+			}
 			return r.g.validateOutput()
 		},
 		Args: func(cmd *cobra.Command, args []string) error {

@@ -17,7 +17,7 @@ import (
 // globals are the flags every command accepts.
 type globals struct {
 	endpoint, apiKey, apiKeyFile, output, context, region, config string
-	sigv4                                                          bool
+	sigv4                                                         bool
 }
 
 func (g *globals) register(fs *pflag.FlagSet, r *runner) {
