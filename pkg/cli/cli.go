@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -358,10 +357,4 @@ func (r *runner) required(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	return nil
-}
-
-// fileExists is os.Stat for the few places that must not overwrite.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
