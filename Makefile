@@ -4,10 +4,14 @@ SHELL := /bin/bash
 GO    ?= go
 FUNCTIONS := api authorizer approval-wait issue finalize sweep reaper
 GOARCH_LAMBDA ?= arm64
-LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
+# The version every binary reports (certctl version, GET /health): the
+# nearest v* tag, else the commit, else "dev"; `make release VERSION=v1.2.0`.
+VERSION ?= $(shell git describe --tags --match 'v*' --always --dirty 2>/dev/null || echo dev)
+VERSION_LDFLAGS := -X github.com/certctl-serverless/certctl-serverless/pkg/version.version=$(VERSION)
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w $(VERSION_LDFLAGS)"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build dev test test-go test-strict iam-check lint bench chaos model iam-conformance clean
+.PHONY: all build cli dev test test-go test-strict iam-check lint bench chaos model iam-conformance release clean
 all: build
 
 ## build: one bootstrap per function under bin/<fn>/ (provided.al2023, arm64 by default).
@@ -17,6 +21,27 @@ build:
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build $(LAMBDA_FLAGS) -o bin/$$fn/bootstrap ./functions/$$fn || exit 1; \
 	done
 	@ls -l bin/*/bootstrap | awk '{printf "%-32s %6.1f MB\n", $$9, $$5/1048576}'
+
+## cli: the certctl command for this machine, stamped with VERSION, as bin/certctl.
+cli:
+	$(GO) build -trimpath -ldflags="-s -w $(VERSION_LDFLAGS)" -o bin/certctl ./cmd/certctl
+
+## release: the CLI for every platform and one zip per function (bootstrap,
+## linux/arm64), with SHA256SUMS, in dist/. Offline once the module cache is filled.
+CLI_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST := dist
+release: build
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@for p in $(CLI_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags="-s -w $(VERSION_LDFLAGS)" \
+	    -o $(DIST)/certctl_$(VERSION)_$${os}_$${arch}$$ext ./cmd/certctl || exit 1; \
+	done
+	@for fn in $(FUNCTIONS); do \
+	  $(GO) run ./cmd/distpack zip $(DIST)/certctl-$${fn}_$(VERSION)_linux_$(GOARCH_LAMBDA).zip bin/$$fn/bootstrap || exit 1; \
+	done
+	@$(GO) run ./cmd/distpack sums $(DIST)
+	@ls -l $(DIST) | awk 'NR>1 {printf "%-60s %6.1f MB\n", $$9, $$5/1048576}'
 
 ## dev: the whole system on the embedded emulator at CERTCTL_LOCAL_ADDR (default 127.0.0.1:8080).
 dev:
@@ -87,6 +112,6 @@ iam-conformance:
 	exit $$status
 
 clean:
-	rm -rf bin cdk.out .local
+	rm -rf bin cdk.out .local dist
 
 include infra/infra.mk

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/certctl-serverless/certctl-serverless/e2e/contract"
 	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
@@ -47,6 +48,21 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// Every exchange with the API, through call, the CLI or a raw client,
+	// is validated against the OpenAPI document.
+	checker, err := contract.Install()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	code := runSuite(m)
+	if contract.Failed(os.Stderr, "e2e", checker) {
+		code = max(code, 1)
+	}
+	return code
+}
+
+func runSuite(m *testing.M) int {
 	if ep := os.Getenv("CERTCTL_E2E_ENDPOINT"); ep != "" {
 		baseURL = strings.TrimRight(ep, "/")
 		b, err := os.ReadFile(os.Getenv("CERTCTL_E2E_CREDENTIALS"))

@@ -8,7 +8,7 @@ import (
 // TestSmoke runs on every target, LocalStack's free edition included.
 func TestSmoke(t *testing.T) {
 	r := must(t, http.StatusOK, "", "GET", "/health", nil)
-	if r.str("status") != "ok" {
+	if r.str("status") != "ok" || r.str("version") == "" {
 		t.Fatalf("health: %s", r.Raw)
 	}
 	// No key: refused, by API Gateway or, where no authorizer runs, by the api function.

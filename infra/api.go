@@ -33,6 +33,10 @@ func gatewayResponses() []gatewayResponse {
 	}
 }
 
+// PublicV1Paths are the resources under /api/v1/ that need no
+// authentication (GET only): the API serves them to anyone.
+var PublicV1Paths = []string{"health", "openapi.json"}
+
 type gatewayResponse struct {
 	Type   awsapigateway.ResponseType
 	Status string
@@ -105,12 +109,15 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		Proxy:           jsii.Bool(true),
 		AllowTestInvoke: jsii.Bool(false),
 	})
-	// The liveness probe is public on both paths the API serves it at;
+	// The liveness probe is public on both paths the API serves it at, and
+	// so is the API's OpenAPI document (it describes routes, never data);
 	// everything else under /api/v1/ needs the API's authentication.
 	public := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
 	api.Root().AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), integ, public)
 	v1 := api.Root().AddResource(jsii.String("api"), nil).AddResource(jsii.String("v1"), nil)
-	v1.AddResource(jsii.String("health"), nil).AddMethod(jsii.String("GET"), integ, public)
+	for _, path := range PublicV1Paths {
+		v1.AddResource(jsii.String(path), nil).AddMethod(jsii.String("GET"), integ, public)
+	}
 	proxy := v1.AddResource(jsii.String("{proxy+}"), nil)
 	opts := &awsapigateway.MethodOptions{AuthorizationType: auth}
 	if authorizer != nil {

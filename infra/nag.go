@@ -52,6 +52,8 @@ const (
 		"associate one with the stage where your account policy requires it."
 	reasonHealth = "GET /health and GET /api/v1/health are the unauthenticated liveness probe; " +
 		"it returns no data and runs no business logic."
+	reasonOpenAPI = "GET /api/v1/openapi.json is the API's published OpenAPI description, embedded in the function: " +
+		"it names the routes and their schemas, never any stored data, and runs no business logic."
 	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
 		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."
 	reasonExecLogs = "Execution logs go to a log group API Gateway creates outside the stack (API-Gateway-Execution-Logs_<id>/<stage>) " +
@@ -86,6 +88,8 @@ func (s *Stack) Suppressions() []Suppression {
 			Suppression{api + "/Default/health/GET/Resource", "AwsSolutions-COG4", nil, reasonHealth, nil},
 			Suppression{api + "/Default/api/v1/health/GET/Resource", "AwsSolutions-APIG4", nil, reasonHealth, nil},
 			Suppression{api + "/Default/api/v1/health/GET/Resource", "AwsSolutions-COG4", nil, reasonHealth, nil},
+			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-APIG4", nil, reasonOpenAPI, nil},
+			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-COG4", nil, reasonOpenAPI, nil},
 			Suppression{api + "/Default/api/v1/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
 		)
 		if !s.Props.APIExecutionLogs {

@@ -228,14 +228,17 @@ func checkAPIAuthorization(t *testing.T, s *synthed) {
 		}
 	}
 	// The health probe is public on both of its paths (the API serves it
-	// at /health and /api/v1/health); everything else is authenticated.
+	// at /health and /api/v1/health), and so is the OpenAPI document;
+	// everything else is authenticated.
 	want := map[string]string{
-		"IamApi GET /health":          "NONE",
-		"IamApi GET /api/v1/health":   "NONE",
-		"IamApi ANY /api/v1/{proxy+}": "AWS_IAM",
-		"KeyApi GET /health":          "NONE",
-		"KeyApi GET /api/v1/health":   "NONE",
-		"KeyApi ANY /api/v1/{proxy+}": "CUSTOM",
+		"IamApi GET /health":              "NONE",
+		"IamApi GET /api/v1/health":       "NONE",
+		"IamApi GET /api/v1/openapi.json": "NONE",
+		"IamApi ANY /api/v1/{proxy+}":     "AWS_IAM",
+		"KeyApi GET /health":              "NONE",
+		"KeyApi GET /api/v1/health":       "NONE",
+		"KeyApi GET /api/v1/openapi.json": "NONE",
+		"KeyApi ANY /api/v1/{proxy+}":     "CUSTOM",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("methods\n got  %v\n want %v", got, want)

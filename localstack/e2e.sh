@@ -20,9 +20,9 @@ stage="$(output Stage)"
 endpoint="$LOCALSTACK_ENDPOINT/_aws/execute-api/$key_api/$stage"
 iam_endpoint="$LOCALSTACK_ENDPOINT/_aws/execute-api/$iam_api/$stage"
 
-log "smoke: GET /health and /api/v1/health on both APIs (public on both)"
+log "smoke: GET /health, /api/v1/health and /api/v1/openapi.json on both APIs (public on both)"
 for base in "$endpoint" "$iam_endpoint"; do
-	for path in /health /api/v1/health; do
+	for path in /health /api/v1/health /api/v1/openapi.json; do
 		curl -fsS "$base$path" >/dev/null || die "GET $base$path failed"
 	done
 done

@@ -13,6 +13,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/version"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -82,6 +83,7 @@ const v1 = "/api/v1"
 var routeTable = []route{
 	{Route{"GET", "/health", nil, true}, (*API).health},
 	{Route{"GET", v1 + "/health", nil, true}, (*API).health},
+	{Route{"GET", v1 + "/openapi.json", nil, true}, (*API).openapi},
 
 	{Route{"POST", v1 + "/profiles", operators, false}, (*API).createProfile},
 	{Route{"GET", v1 + "/profiles", readers, false}, (*API).listProfiles},
@@ -163,8 +165,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
+// health is the liveness probe; it names the build, so a deployment can be
+// matched to a release without credentials.
 func (a *API) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": version.String()})
 }
 
 // statusProbe captures what the mux would answer for an unmatched request.

@@ -41,7 +41,7 @@ func renderEditMetrics(series []domain.DecisionMetric) string {
 	b.WriteString("# HELP certctl_profile_edit_decisions_total Decisions on gated profile changes by outcome and profile.\n")
 	b.WriteString("# TYPE certctl_profile_edit_decisions_total counter\n")
 	for _, m := range series {
-		fmt.Fprintf(&b, "certctl_profile_edit_decisions_total{outcome=%q,profile_id=%q} %d\n", m.Outcome, m.ProfileID, m.Count)
+		fmt.Fprintf(&b, "certctl_profile_edit_decisions_total{%s} %d\n", seriesLabels(m), m.Count)
 	}
 	return b.String()
 }
@@ -58,18 +58,18 @@ func RenderMetrics(series []domain.DecisionMetric) string {
 	b.WriteString("# HELP certctl_approval_decisions_total Approval decisions by outcome and profile.\n")
 	b.WriteString("# TYPE certctl_approval_decisions_total counter\n")
 	for _, m := range series {
-		fmt.Fprintf(&b, "certctl_approval_decisions_total{outcome=%q,profile_id=%q} %d\n", m.Outcome, m.ProfileID, m.Count)
+		fmt.Fprintf(&b, "certctl_approval_decisions_total{%s} %d\n", seriesLabels(m), m.Count)
 	}
 	// The histogram is exposed per (outcome, profile) series; Prometheus sums
 	// across labels when asked for the overall distribution.
 	b.WriteString("# HELP certctl_approval_pending_age_seconds Seconds a request was pending when it was decided.\n")
 	b.WriteString("# TYPE certctl_approval_pending_age_seconds histogram\n")
 	for _, m := range series {
-		labels := fmt.Sprintf("outcome=%q,profile_id=%q", m.Outcome, m.ProfileID)
+		labels := seriesLabels(m)
 		var cum int64
 		for i, bound := range domain.PendingAgeBuckets {
 			cum += m.Buckets[i]
-			fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_bucket{%s,le=%q} %d\n", labels, strconv.FormatInt(bound, 10), cum)
+			fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_bucket{%s,le=\"%d\"} %d\n", labels, bound, cum)
 		}
 		cum += m.Buckets[len(domain.PendingAgeBuckets)]
 		fmt.Fprintf(&b, "certctl_approval_pending_age_seconds_bucket{%s,le=\"+Inf\"} %d\n", labels, cum)
@@ -78,3 +78,17 @@ func RenderMetrics(series []domain.DecisionMetric) string {
 	}
 	return b.String()
 }
+
+// seriesLabels is a decision series' label pairs, without the braces.
+func seriesLabels(m domain.DecisionMetric) string {
+	return `outcome="` + labelValue(m.Outcome) + `",profile_id="` + labelValue(m.ProfileID) + `"`
+}
+
+// labelValue escapes a label value as the text exposition format says:
+// backslash, double quote and line feed, and nothing else (Go's %q would
+// also escape other bytes, which Prometheus reads literally).
+func labelValue(v string) string {
+	return labelEscaper.Replace(v)
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

@@ -6,44 +6,89 @@ import (
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/certctl-serverless/certctl-serverless/pkg/client"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-func issuerCommands() []command {
-	return []command{
-		{"issuers list", "", "List the issuers.", issuersList},
-		{"issuers get", "[ID] [--pem]", "Show an issuer (default: \"default\"). With --pem, print only its CA " +
-			"certificate, to verify chains against. The CA is created on the first issuance.", issuersGet},
-	}
+func issuerCommands(r *runner) []*cobra.Command {
+	list := r.leaf("list", "List the issuers", "", 0, 0, func(r *runner, _ *cobra.Command, _ []string) error { return issuersList(r) })
+	var pemOnly bool
+	get := r.leaf("get [ID]", "Show an issuer (default: \"default\"); --pem prints its CA certificate",
+		"Show an issuer (default: \"default\"). With --pem, print only its CA certificate, to verify chains against. "+
+			"The CA is created on the first issuance.", 0, 1,
+		func(r *runner, _ *cobra.Command, args []string) error { return issuersGet(r, args, pemOnly) })
+	get.Flags().BoolVar(&pemOnly, "pem", false, "print only the CA certificate (PEM)")
+	get.Aliases = []string{"show", "describe"}
+	get.ValidArgsFunction = r.completeIDs(func(string) []string { return []string{domain.DefaultIssuerID} })
+	return []*cobra.Command{list, get}
 }
 
-func auditCommands() []command {
-	return []command{
-		{"audit", "[--actor P] [--action A] [--resource ID] [--since T] [--until T] [--limit N] [--page-token TOKEN]",
-			"List the audit trail, newest first (auditor, admin). Times are RFC 3339 or a duration ago (24h, 7d). " +
-				"Without --actor, --action or --resource the server covers at most the 90 days before --until.", auditList},
-		{"metrics", "", "Print the approval metrics in Prometheus text format.", metrics},
-	}
+func (r *runner) auditCommand() *cobra.Command {
+	var f client.AuditFilter
+	var since, until string
+	var pf *pageFlags
+	cmd := r.leaf("audit", "List the audit trail, newest first (auditor, admin)",
+		"List the audit trail, newest first (auditor, admin). Times are RFC 3339 or a duration ago (24h, 7d). "+
+			"Without --actor, --action or --resource the server covers at most the 90 days before --until.", 0, 0,
+		func(r *runner, cmd *cobra.Command, _ []string) error { return auditList(r, cmd, f, since, until, pf) })
+	fs := cmd.Flags()
+	fs.StringVar(&f.Actor, "actor", "", "only rows by `PRINCIPAL` (system-bypass proves bypass is off)")
+	fs.StringVar(&f.Action, "action", "", "only this `ACTION`, e.g. approval_approved")
+	fs.StringVar(&f.ResourceID, "resource", "", "only rows about resource `ID`")
+	fs.StringVar(&since, "since", "", "from `TIME` on")
+	fs.StringVar(&until, "until", "", "up to `TIME`")
+	pf = addPageFlags(fs)
+	r.completeFlag(fs, "action", func() []string { return domain.AuditActions })
+	cmd.Example = "  certctl audit --actor system-bypass --since 7d"
+	return cmd
 }
 
-func keyCommands() []command {
-	return []command{
-		{"keys create", "--principal P [--role R]... [--expires-in 720h]", "Create an API key (admin), setting the " +
-			"principal's roles if --role is given. The secret is printed once, alone on stdout; nothing stores it.", keysCreate},
-		{"keys list", "[--principal P] [--limit N] [--page-token TOKEN]", "List API keys, never their secrets. " +
-			"Non-admins see only their own.", keysList},
-		{"keys revoke", "ID", "Revoke a key at once (API Gateway's authorizer cache may honour it for up to 30 seconds).", keysRevoke},
-		{"principals set-roles", "P --role R...", "Replace a principal's roles (admin). No one grants a role they do not hold.", setRoles},
-	}
+func (r *runner) metricsCommand() *cobra.Command {
+	return r.leaf("metrics", "Print the approval metrics in Prometheus text format", "", 0, 0,
+		func(r *runner, _ *cobra.Command, _ []string) error { return metrics(r) })
 }
 
-func issuersList(r *runner, args []string) error {
-	fs := r.flags()
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+func keyCommands(r *runner) []*cobra.Command {
+	var in domain.APIKeyRequest
+	var expiresIn durationFlag
+	rl := listFlag{commas: true}
+	create := r.leaf("create", "Create an API key (admin); the secret is printed once, alone on stdout",
+		"Create an API key (admin), setting the principal's roles if --role is given. The secret is printed once, "+
+			"alone on stdout; nothing stores it.", 0, 0,
+		func(r *runner, cmd *cobra.Command, _ []string) error { return keysCreate(r, cmd, in, rl, expiresIn) })
+	create.Flags().StringVar(&in.Principal, "principal", "", "the `PRINCIPAL` the key acts as, e.g. dave")
+	create.Flags().Var(&rl, "role", "set the principal's roles: admin, operator, approver, viewer, auditor; repeatable (`ROLE`)")
+	create.Flags().Var(&expiresIn, "expires-in", "the key stops working after this `DURATION`, e.g. 720h or 30d (default: never)")
+	r.completeFlag(create.Flags(), "role", enumOf(allRoles))
+	create.Example = "  certctl keys create --principal dave --role operator --expires-in 30d > dave.key && chmod 600 dave.key"
+
+	var principal string
+	var pf *pageFlags
+	list := r.leaf("list", "List API keys, never their secrets (non-admins: their own)", "", 0, 0,
+		func(r *runner, _ *cobra.Command, _ []string) error { return keysList(r, principal, pf) })
+	list.Flags().StringVar(&principal, "principal", "", "only keys of `PRINCIPAL`")
+	pf = addPageFlags(list.Flags())
+
+	revoke := r.leaf("revoke ID", "Revoke a key at once",
+		"Revoke a key at once (API Gateway's authorizer cache may honour it for up to 30 seconds).", 1, 1,
+		func(r *runner, _ *cobra.Command, args []string) error { return keysRevoke(r, args[0]) })
+	revoke.ValidArgsFunction = r.completeIDs(r.keyIDs)
+	return []*cobra.Command{create, list, revoke}
+}
+
+func principalCommands(r *runner) []*cobra.Command {
+	rl := listFlag{commas: true}
+	set := r.leaf("set-roles P", "Replace a principal's roles (admin); no one grants a role they do not hold", "", 1, 1,
+		func(r *runner, cmd *cobra.Command, args []string) error { return setRoles(r, cmd, args[0], rl) })
+	set.Flags().Var(&rl, "role", "a `ROLE` to hold: admin, operator, approver, viewer, auditor; repeatable")
+	r.completeFlag(set.Flags(), "role", enumOf(allRoles))
+	return []*cobra.Command{set}
+}
+
+func issuersList(r *runner) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -56,19 +101,12 @@ func issuersList(r *runner, args []string) error {
 	})
 }
 
-func issuersGet(r *runner, args []string) error {
-	fs := r.flags()
-	var pemOnly bool
-	fs.BoolVar(&pemOnly, "pem", false, "print only the CA certificate (PEM)")
-	pos, err := r.parse(fs, args, 0, 1)
-	if err != nil {
-		return err
-	}
+func issuersGet(r *runner, pos []string, pemOnly bool) error {
 	id := domain.DefaultIssuerID
 	if len(pos) == 1 {
 		id = pos[0]
 	}
-	c, err := r.client(r.usage(fs))
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -106,27 +144,15 @@ func (r *runner) parseWhen(s string) (time.Time, error) {
 	return r.now().Add(-d).Truncate(time.Second), nil
 }
 
-func auditList(r *runner, args []string) error {
-	fs := r.flags()
-	var f client.AuditFilter
-	var since, until string
-	fs.StringVar(&f.Actor, "actor", "", "only rows by `PRINCIPAL` (system-bypass proves bypass is off)")
-	fs.StringVar(&f.Action, "action", "", "only this `ACTION`, e.g. approval_approved")
-	fs.StringVar(&f.ResourceID, "resource", "", "only rows about resource `ID`")
-	fs.StringVar(&since, "since", "", "from `TIME` on")
-	fs.StringVar(&until, "until", "", "up to `TIME`")
-	pf := addPageFlags(fs)
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
+func auditList(r *runner, cmd *cobra.Command, f client.AuditFilter, since, until string, pf *pageFlags) error {
 	var err error
 	if f.Since, err = r.parseWhen(since); err != nil {
-		return r.usageErr(fs, "--since: %v", err)
+		return r.usageErr("%s: --since: %v", name(cmd), err)
 	}
 	if f.Until, err = r.parseWhen(until); err != nil {
-		return r.usageErr(fs, "--until: %v", err)
+		return r.usageErr("%s: --until: %v", name(cmd), err)
 	}
-	c, err := r.client(r.usage(fs))
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -138,12 +164,8 @@ func auditList(r *runner, args []string) error {
 	})
 }
 
-func metrics(r *runner, args []string) error {
-	fs := r.flags()
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+func metrics(r *runner) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -163,21 +185,11 @@ func roles(l listFlag) []domain.Role {
 	return out
 }
 
-func keysCreate(r *runner, args []string) error {
-	fs := r.flags()
-	var in domain.APIKeyRequest
-	var expiresIn durationFlag
-	rl := listFlag{commas: true}
-	fs.StringVar(&in.Principal, "principal", "", "the `PRINCIPAL` the key acts as, e.g. dave")
-	fs.Var(&rl, "role", "set the principal's roles: admin, operator, approver, viewer, auditor; repeatable (`ROLE`)")
-	fs.Var(&expiresIn, "expires-in", "the key stops working after this `DURATION`, e.g. 720h or 30d (default: never)")
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
+func keysCreate(r *runner, cmd *cobra.Command, in domain.APIKeyRequest, rl listFlag, expiresIn durationFlag) error {
+	if err := r.required(cmd, "principal"); err != nil {
 		return err
 	}
-	if err := r.required(fs, "principal"); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -190,8 +202,8 @@ func keysCreate(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	if r.jsonOutput() {
-		return r.printJSON(k)
+	if r.structured() {
+		return r.printValue(k)
 	}
 	// The secret alone on stdout, so KEY=$(certctl keys create ...) works,
 	// as with bootstrap-key.
@@ -211,15 +223,8 @@ func keyState(k domain.APIKey, now time.Time) string {
 	return "active"
 }
 
-func keysList(r *runner, args []string) error {
-	fs := r.flags()
-	var principal string
-	fs.StringVar(&principal, "principal", "", "only keys of `PRINCIPAL`")
-	pf := addPageFlags(fs)
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+func keysList(r *runner, principal string, pf *pageFlags) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -232,8 +237,8 @@ func keysList(r *runner, args []string) error {
 		})
 }
 
-func keysRevoke(r *runner, args []string) error {
-	id, c, err := r.idAndClient(args)
+func keysRevoke(r *runner, id string) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -241,35 +246,30 @@ func keysRevoke(r *runner, args []string) error {
 	if err != nil {
 		return err
 	}
-	if r.jsonOutput() {
-		return r.printJSON(k)
+	if r.structured() {
+		return r.printValue(k)
 	}
 	fmt.Fprintf(r.stdout, "revoked %s (%s…, %s)\n", k.ID, k.Prefix, k.Principal)
 	return nil
 }
 
-func setRoles(r *runner, args []string) error {
-	fs := r.flags()
-	rl := listFlag{commas: true}
-	fs.Var(&rl, "role", "a `ROLE` to hold: admin, operator, approver, viewer, auditor; repeatable")
-	pos, err := r.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
+func setRoles(r *runner, cmd *cobra.Command, principal string, rl listFlag) error {
 	if len(rl.vals) == 0 {
-		return r.usageErr(fs, "--role is required (at least one)")
+		return r.usageErr("%s: --role is required (at least one)", name(cmd))
 	}
-	c, err := r.client(r.usage(fs))
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
-	p, err := c.SetRoles(r.ctx, pos[0], roles(rl))
+	p, err := c.SetRoles(r.ctx, principal, roles(rl))
 	if err != nil {
 		return err
 	}
-	if r.jsonOutput() {
-		return r.printJSON(p)
+	if r.structured() {
+		return r.printValue(p)
 	}
 	fmt.Fprintf(r.stdout, "%s now holds: %s\n", p.ID, join(p.Roles))
 	return nil
 }
+
+var allRoles = []domain.Role{domain.RoleAdmin, domain.RoleOperator, domain.RoleApprover, domain.RoleViewer, domain.RoleAuditor}

@@ -7,21 +7,64 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/spf13/cobra"
+
 	"github.com/certctl-serverless/certctl-serverless/pkg/client"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-func approvalCommands() []command {
-	return []command{
-		{"approvals list", "[--state STATE] [--kind KIND] [--profile ID] [--cert ID] [--requested-by PRINCIPAL] [--limit N] [--page-token TOKEN]",
-			"List approval requests, newest first.", approvalsList},
-		{"approvals show", "ID", "Show a request and exactly what it would approve: the certificate's subject, " +
-			"or a profile edit's field-by-field diff.", approvalsShow},
-		{"approvals approve", "ID [--note TEXT]", "Approve a pending request. The requester cannot decide their own " +
-			"request (two-person integrity).", approvalsApprove},
-		{"approvals reject", "ID --note TEXT", "Reject a pending request; the note saying why is required. " +
-			"The job ends Cancelled and the certificate returns to its previous status.", approvalsReject},
-	}
+func approvalCommands(r *runner) []*cobra.Command {
+	var f client.ApprovalFilter
+	var pf *pageFlags
+	list := r.leaf("list", "List approval requests, newest first", "", 0, 0, func(r *runner, _ *cobra.Command, _ []string) error {
+		return approvalsList(r, f, pf)
+	})
+	fs := list.Flags()
+	fs.StringVar(&f.State, "state", "", "only this `STATE`: pending, approved, rejected, expired, bypassed")
+	fs.StringVar(&f.Kind, "kind", "", "only this `KIND`: cert_issuance or profile_edit")
+	fs.StringVar(&f.ProfileID, "profile", "", "only requests under profile `ID`")
+	fs.StringVar(&f.CertificateID, "cert", "", "only requests for certificate `ID`")
+	fs.StringVar(&f.RequestedBy, "requested-by", "", "only requests made by `PRINCIPAL`")
+	pf = addPageFlags(fs)
+	r.completeFlag(fs, "state", enumOf([]domain.ApprovalState{domain.ApprovalPending, domain.ApprovalApproved,
+		domain.ApprovalRejected, domain.ApprovalExpired, domain.ApprovalBypassed}))
+	r.completeFlag(fs, "kind", enumOf([]domain.ApprovalKind{domain.KindCertIssuance, domain.KindProfileEdit}))
+	r.completeFlagWith(fs, "profile", r.profileIDs)
+	r.completeFlagWith(fs, "cert", r.certificateIDs)
+	list.Example = "  certctl approvals list --state pending\n  certctl approvals list --state pending -o jsonpath='{.data[*].id}'"
+
+	show := r.leaf("show ID", "Show a request and exactly what it would approve",
+		"Show a request and exactly what it would approve: the certificate's subject, or a profile edit's field-by-field diff.", 1, 1,
+		func(r *runner, _ *cobra.Command, args []string) error { return approvalsShow(r, args[0]) })
+	show.Aliases = []string{"get", "describe"}
+	show.ValidArgsFunction = r.completeIDs(r.approvalIDs)
+
+	var note string
+	w := &waitFlags{}
+	approve := r.leaf("approve ID", "Approve a pending request (not your own: two-person integrity)",
+		"Approve a pending request. The requester cannot decide their own request (two-person integrity). With --wait, "+
+			"follow the certificate job it releases until it ends.", 1, 1,
+		func(r *runner, cmd *cobra.Command, args []string) error {
+			return decide(r, cmd, args[0], note, false, w)
+		})
+	approve.Flags().StringVar(&note, "note", "", "why, e.g. a ticket (`TEXT`); recorded with the decision and in the audit trail")
+	w.register(approve, true)
+	approve.ValidArgsFunction = r.completeIDs(r.pendingApprovalIDs)
+	approve.Example = "  certctl approvals approve ar-01h… --note \"ticket SEC-1\" --wait"
+
+	var why string
+	reject := r.leaf("reject ID", "Reject a pending request; --note saying why is required",
+		"Reject a pending request; the note saying why is required. The job ends Cancelled and the certificate returns "+
+			"to its previous status.", 1, 1,
+		func(r *runner, cmd *cobra.Command, args []string) error {
+			if err := r.required(cmd, "note"); err != nil {
+				return err
+			}
+			return decide(r, cmd, args[0], why, true, nil)
+		})
+	reject.Flags().StringVar(&why, "note", "", "why, e.g. a ticket (`TEXT`); recorded with the decision and in the audit trail")
+	reject.ValidArgsFunction = r.completeIDs(r.pendingApprovalIDs)
+	return []*cobra.Command{list, show, approve, reject}
 }
 
 // subject is what a request is about, in one cell.
@@ -37,19 +80,8 @@ func subject(a domain.ApprovalView) string {
 	return a.ProfileID
 }
 
-func approvalsList(r *runner, args []string) error {
-	fs := r.flags()
-	var f client.ApprovalFilter
-	fs.StringVar(&f.State, "state", "", "only this `STATE`: pending, approved, rejected, expired, bypassed")
-	fs.StringVar(&f.Kind, "kind", "", "only this `KIND`: cert_issuance or profile_edit")
-	fs.StringVar(&f.ProfileID, "profile", "", "only requests under profile `ID`")
-	fs.StringVar(&f.CertificateID, "cert", "", "only requests for certificate `ID`")
-	fs.StringVar(&f.RequestedBy, "requested-by", "", "only requests made by `PRINCIPAL`")
-	pf := addPageFlags(fs)
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+func approvalsList(r *runner, f client.ApprovalFilter, pf *pageFlags) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -62,8 +94,8 @@ func approvalsList(r *runner, args []string) error {
 		})
 }
 
-func approvalsShow(r *runner, args []string) error {
-	id, c, err := r.idAndClient(args)
+func approvalsShow(r *runner, id string) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -123,41 +155,40 @@ func compact(v any) string {
 	return string(b)
 }
 
-func approvalsApprove(r *runner, args []string) error {
-	return decide(r, args, false)
-}
-
-func approvalsReject(r *runner, args []string) error {
-	return decide(r, args, true)
-}
-
-func decide(r *runner, args []string, reject bool) error {
-	fs := r.flags()
-	var note string
-	fs.StringVar(&note, "note", "", "why, e.g. a ticket (`TEXT`); recorded with the decision and in the audit trail")
-	pos, err := r.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if reject {
-		if err := r.required(fs, "note"); err != nil {
+// decide approves or rejects; an approval with --wait then follows the
+// certificate job it released.
+func decide(r *runner, cmd *cobra.Command, id, note string, reject bool, w *waitFlags) error {
+	if w != nil {
+		if err := w.check(r, cmd); err != nil {
 			return err
 		}
 	}
-	c, err := r.client(r.usage(fs))
+	c, err := r.client()
 	if err != nil {
 		return err
+	}
+	var jobID string
+	if w != nil && w.wait {
+		a, err := c.GetApproval(r.ctx, id)
+		if err != nil {
+			return err
+		}
+		jobID = a.JobID
 	}
 	send := c.Approve
 	if reject {
 		send = c.Reject
 	}
-	res, err := send(r.ctx, pos[0], note)
+	res, err := send(r.ctx, id, note)
 	if err != nil {
 		return err
 	}
-	if r.jsonOutput() {
-		return r.printJSON(res)
+	if jobID != "" {
+		fmt.Fprintf(r.stderr, "%s %s (decided by %s); following job %s\n", res.Action, res.ID, res.DecidedBy, jobID)
+		return r.waitAndShow(c, jobID, w)
+	}
+	if r.structured() {
+		return r.printValue(res)
 	}
 	fmt.Fprintf(r.stdout, "%s %s (decided by %s)\n", res.Action, res.ID, res.DecidedBy)
 	return nil

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/spf13/cobra"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
@@ -23,28 +26,39 @@ $CERTCTL_STATE_TABLE and $CERTCTL_AUDIT_TABLE; the stack outputs them.
 Roles: admin, operator, approver, viewer, auditor.
 `
 
-func bootstrapCommands() []command {
-	return []command{{"bootstrap-key", "--state-table NAME --audit-table NAME --principal ID --roles ROLE[,ROLE...]",
-		"Create an API key straight in DynamoDB with AWS credentials for the stack; the first admin key is made this way.", bootstrapKey}}
+// bootstrapCommand parses its own flags (cobra's are off): see bootstrapKey.
+func (r *runner) bootstrapCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "bootstrap-key --state-table NAME --audit-table NAME --principal ID --roles ROLE[,ROLE...]",
+		Short:              "Create an API key straight in DynamoDB, with AWS credentials for the stack (the first admin key)",
+		Long:               bootstrapUsage,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r.cmd = cmd
+			return bootstrapKey(r, args)
+		},
+	}
 }
 
 // bootstrapKey is the command that predates the API client; its flags and
 // output are a contract with the deploy docs and localstack/e2e.sh, so it
 // keeps its own flag set (no global flags) and usage text.
 func bootstrapKey(r *runner, args []string) error {
-	fs := newFlagSet("bootstrap-key")
+	fs := flag.NewFlagSet("bootstrap-key", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	stateTable := fs.String("state-table", r.env(config.EnvStateTable), "state table name")
 	auditTable := fs.String("audit-table", r.env(config.EnvAuditTable), "audit table name")
 	principal := fs.String("principal", "", "principal id, e.g. alice")
 	rolesCSV := fs.String("roles", "", "comma-separated roles, e.g. admin")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, errHelpFlag) {
+		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(r.stdout, bootstrapUsage)
-			return errHelped
+			return nil
 		}
-		return &usageError{msg: err.Error(), usage: bootstrapUsage}
+		return &usageError{msg: "bootstrap-key: " + err.Error()}
 	}
-	bad := func(msg string) error { return &usageError{msg: msg, usage: bootstrapUsage} }
+	bad := func(msg string) error { return &usageError{msg: "bootstrap-key: " + msg} }
 	parsed := domain.ParseRoles(*rolesCSV)
 	switch {
 	case fs.NArg() > 0:

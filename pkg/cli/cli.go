@@ -1,7 +1,8 @@
-// Package cli is the certctl command line: it parses `certctl <noun> <verb>
-// [flags] [args]`, calls the API through pkg/client and prints tables or
-// JSON. Run is the whole program and touches no process state, so tests
-// drive it in-process with their own environment and streams.
+// Package cli is the certctl command line: `certctl <noun> <verb> [flags]
+// [args]` on cobra, calling the API through pkg/client and printing
+// tables, JSON, YAML or a JSONPath selection. Run is the whole program and
+// touches no process state but the files it is told to read or write, so
+// tests drive it in-process with their own environment and streams.
 package cli
 
 import (
@@ -9,12 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/certctl-serverless/certctl-serverless/pkg/client"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses.
@@ -26,52 +26,12 @@ const (
 
 // Environment variables read for the global flags' defaults.
 const (
-	EnvEndpoint = "CERTCTL_ENDPOINT"
-	EnvAPIKey   = "CERTCTL_API_KEY"
+	EnvEndpoint   = "CERTCTL_ENDPOINT"
+	EnvAPIKey     = "CERTCTL_API_KEY"
+	EnvAPIKeyFile = "CERTCTL_API_KEY_FILE"
+	EnvContext    = "CERTCTL_CONTEXT"
+	EnvConfig     = "CERTCTL_CONFIG"
 )
-
-// command is one `noun verb` (or a single word such as `audit`).
-type command struct {
-	name  string // "approvals approve"
-	args  string // synopsis after the name
-	about string
-	run   func(r *runner, args []string) error
-}
-
-func (c command) noun() string { n, _, _ := strings.Cut(c.name, " "); return n }
-func (c command) verb() string { _, v, _ := strings.Cut(c.name, " "); return v }
-
-// commands is built by a function rather than held in a variable: the help
-// command reads the table, and a variable would be an initialisation cycle.
-func commands() []command {
-	var all []command
-	for _, group := range [][]command{profileCommands(), certCommands(), approvalCommands(),
-		jobCommands(), issuerCommands(), auditCommands(), keyCommands(), bootstrapCommands()} {
-		all = append(all, group...)
-	}
-	return all
-}
-
-// nouns lists the command groups in help order, with what they are about.
-var nouns = [][2]string{
-	{"profiles", "certificate policy: validity, key algorithms, approval tier"},
-	{"certs", "certificates: create from a CSR, renew, fetch the chain"},
-	{"approvals", "two-person approval requests: list, show, decide"},
-	{"jobs", "issuance and renewal jobs"},
-	{"issuers", "the CA and its certificate"},
-	{"audit", "the append-only audit trail (auditor, admin)"},
-	{"metrics", "approval decision metrics, Prometheus text"},
-	{"keys", "API keys: create, list, revoke"},
-	{"principals", "roles of a principal (admin)"},
-	{"bootstrap-key", "create a key straight in DynamoDB, with AWS credentials for the stack"},
-}
-
-// aliases accept the spellings people reach for first.
-var aliases = map[string]string{
-	"profile": "profiles", "cert": "certs", "certificate": "certs", "certificates": "certs",
-	"approval": "approvals", "job": "jobs", "issuer": "issuers", "key": "keys", "apikeys": "keys",
-	"principal": "principals", "show": "get", "describe": "get",
-}
 
 // runner is one invocation: its streams, environment and global flags.
 type runner struct {
@@ -81,7 +41,8 @@ type runner struct {
 	stdout, stderr io.Writer
 	now            func() time.Time
 	g              globals
-	cmd            command // the command being run, for its usage text
+	cmd            *cobra.Command // the command being run
+	completions    map[*pflag.Flag]cobra.CompletionFunc
 }
 
 // Run runs certctl with args (without the program name) and returns the
@@ -99,194 +60,301 @@ func Run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	r := &runner{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
-	return r.exit(r.main(args))
+	r := &runner{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now,
+		completions: map[*pflag.Flag]cobra.CompletionFunc{}}
+	root := r.rootCommand()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if cmd != nil {
+		r.cmd = cmd
+	}
+	return r.exit(err)
 }
 
-// usageError is a bad command line: a one-line hint and the usage to show.
+// usageError is a bad command line: one line saying what is wrong; the
+// command it concerns names the help to read.
 type usageError struct {
-	msg, usage string
+	msg string
 }
 
 func (e *usageError) Error() string { return e.msg }
 
-// errHelped means usage was asked for and printed: success.
-var errHelped = errors.New("help printed")
-
 func (r *runner) exit(err error) int {
 	var ue *usageError
 	switch {
-	case err == nil, errors.Is(err, errHelped):
+	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(r.stderr, "certctl: %s\n", ue.msg)
-		if ue.usage != "" {
-			fmt.Fprint(r.stderr, "\n", ue.usage)
-		}
+		fmt.Fprintf(r.stderr, "certctl: %s\n", visible(ue.msg))
+		fmt.Fprintf(r.stderr, "Run '%s --help' for usage.\n", r.commandPath())
 		return exitUsage
 	default:
-		fmt.Fprintf(r.stderr, "certctl: %s\n", visible(err.Error()))
+		fmt.Fprintf(r.stderr, "certctl: %s\n", visible(friendly(r, err)))
 		return exitError
 	}
 }
 
-func (r *runner) main(args []string) error {
-	r.g = globals{endpoint: r.env(EnvEndpoint), apiKey: r.env(EnvAPIKey), output: "table"}
-	fs := newFlagSet("certctl")
-	r.g.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, errHelpFlag) {
-			fmt.Fprint(r.stdout, r.overview())
-			return errHelped
-		}
-		return &usageError{msg: err.Error(), usage: r.overview()}
+// commandPath names the command a usage error concerns, for the hint.
+func (r *runner) commandPath() string {
+	if r.cmd == nil {
+		return "certctl"
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return &usageError{msg: "missing command", usage: commandList() + "\nRun 'certctl help' for the global flags.\n"}
-	}
-	if rest[0] == "help" {
-		return r.help(rest[1:])
-	}
-	noun := canonical(rest[0])
-	var group []command
-	for _, c := range commands() {
-		if c.noun() == noun {
-			group = append(group, c)
-		}
-	}
-	switch {
-	case len(group) == 0:
-		return &usageError{msg: fmt.Sprintf("unknown command %q", rest[0]), usage: commandList() + "\nRun 'certctl help' for the global flags.\n"}
-	case len(group) == 1 && group[0].verb() == "":
-		r.cmd = group[0]
-		return r.cmd.run(r, rest[1:])
-	case len(rest) == 1:
-		return &usageError{msg: noun + ": missing subcommand", usage: nounUsage(noun, group)}
-	case rest[1] == "-h" || rest[1] == "--help" || rest[1] == "help":
-		fmt.Fprint(r.stdout, nounUsage(noun, group))
-		return errHelped
-	}
-	verb := canonical(rest[1])
-	for _, c := range group {
-		if c.verb() == verb || c.verb() == "show" && verb == "get" {
-			r.cmd = c
-			return c.run(r, rest[2:])
-		}
-	}
-	return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q", noun, rest[1]), usage: nounUsage(noun, group)}
+	return r.cmd.CommandPath()
 }
 
-func canonical(word string) string {
-	if a, ok := aliases[word]; ok {
-		return a
-	}
-	return word
+// name is a command's path without the program's name: "approvals approve".
+func name(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), "certctl ")
 }
 
-// help prints the overview, a group's usage, or (by running it with -h) a
-// command's usage.
-func (r *runner) help(topic []string) error {
-	if len(topic) == 0 {
-		fmt.Fprint(r.stdout, r.overview())
-		return errHelped
-	}
-	return r.main(append(topic, "-h"))
+// usageErr is a usage error about the current command.
+func (r *runner) usageErr(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-func (r *runner) overview() string {
-	var b strings.Builder
-	b.WriteString("certctl drives a certctl-serverless deployment over its HTTPS API.\n\n")
-	b.WriteString(commandList())
-	b.WriteString(globalHelp)
-	b.WriteString("\nRun 'certctl <command> -h' for a command's flags.\n")
-	b.WriteString("Exit status: 0 success; 1 the API refused, the network failed, or a waited-for job failed; 2 bad usage.\n")
-	return b.String()
-}
+const rootLong = `certctl drives a certctl-serverless deployment over its HTTPS API: profiles,
+certificates, two-person approvals, jobs, the audit trail and API keys.
 
-// commandList is the synopsis and the commands, one line per group.
-func commandList() string {
-	var b strings.Builder
-	b.WriteString("usage: certctl [global flags] <command> [<subcommand>] [flags] [args]\n\ncommands:\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	all := commands()
-	for _, n := range nouns {
-		var verbs []string
-		for _, c := range all {
-			if c.noun() == n[0] && c.verb() != "" {
-				verbs = append(verbs, c.verb())
+Where to connect comes from flags, then the environment, then the current
+context of the config file (see 'certctl config --help'):
+  --endpoint, CERTCTL_ENDPOINT          the API's base URL
+  --api-key-file, CERTCTL_API_KEY_FILE  a file holding an API key
+  CERTCTL_API_KEY                       an API key
+  --sigv4                               sign with AWS credentials instead
+
+Output: -o table (default), json, yaml, or jsonpath={.items[*].id} style
+templates on the JSON; hints and progress go to stderr.
+Exit status: 0 success; 1 the API refused, the network failed, or a waited-for
+job failed; 2 bad usage.`
+
+const rootExample = `  # local mode (make dev): a context, then use it
+  certctl config set-context local --endpoint http://127.0.0.1:8080 --api-key-file .local/alice.key
+  certctl config use-context local
+  certctl certs list
+  certctl approvals list --state pending -o json
+  certctl certs create --cn web.example.com --profile prod-web --new-key --key-out web.key --wait`
+
+func (r *runner) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "certctl",
+		Short:         "certctl drives a certctl-serverless deployment over its HTTPS API",
+		Long:          rootLong,
+		Example:       rootExample,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Loading the context reads the config file; it happens for every
+		// command but `config` ones, which read and write it themselves.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			r.cmd = cmd
+			if cmd.Flags().Changed("api-key") {
+				fmt.Fprintln(r.stderr, "certctl: --api-key is deprecated: a key on the command line lands in shell history "+
+					"and process lists; use --api-key-file FILE or "+EnvAPIKey)
 			}
+			return r.g.validateOutput()
+		},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			return r.usageErr("missing command (one of %s)", strings.Join(names, ", "))
+		},
+	}
+	root.SetIn(r.stdin)
+	root.SetOut(r.stdout)
+	root.SetErr(r.stderr)
+	root.SetContext(r.ctx)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		r.cmd = cmd
+		return flagError(cmd, err)
+	})
+	root.CompletionOptions.HiddenDefaultCmd = false
+	r.g.register(root.PersistentFlags(), r)
+
+	for _, g := range groups {
+		root.AddCommand(r.group(g))
+	}
+	root.AddCommand(r.auditCommand(), r.metricsCommand(), r.bootstrapCommand(), r.versionCommand(), r.configCommand())
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Short = "Print a shell completion script: bash, zsh, fish or powershell"
 		}
-		fmt.Fprintf(tw, "  %s %s\t%s\n", n[0], strings.Join(verbs, "|"), n[1])
 	}
-	_ = tw.Flush()
-	return b.String()
+	r.registerCompletions(root)
+	return root
 }
 
-const globalHelp = `
-global flags (accepted before or after the command):
-  --endpoint URL   the API's base URL, e.g. http://127.0.0.1:8080 or a stack's
-                   KeyApiUrl/IamApiUrl with its stage (default $CERTCTL_ENDPOINT)
-  --api-key KEY    an API key, sent as X-Api-Key (default $CERTCTL_API_KEY)
-  --sigv4          sign with AWS credentials (standard AWS chain) instead of a key,
-                   for a stack's IamApiUrl
-  -o table|json    output: table (default; a single object as FIELD  VALUE lines)
-                   or json (the API's objects; lists as {"data","next_page_token"})
-`
-
-func nounUsage(noun string, group []command) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "usage: certctl %s <subcommand> [flags] [args]\n\nsubcommands:\n", noun)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, c := range group {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.verb(), firstSentence(c.about))
-	}
-	_ = tw.Flush()
-	fmt.Fprintf(&b, "\nRun 'certctl %s <subcommand> -h' for its flags.\n", noun)
-	return b.String()
+// group is one noun and its verbs.
+type group struct {
+	name, short string
+	aliases     []string
+	verbs       func(r *runner) []*cobra.Command
 }
 
-func firstSentence(s string) string {
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
-	}
-	return s
+var groups = []group{
+	{"profiles", "Certificate policy: names, validity, key algorithms, approval tier", []string{"profile"}, profileCommands},
+	{"certs", "Certificates: create from a CSR or a new key, renew, fetch the chain", []string{"cert", "certificate", "certificates"}, certCommands},
+	{"approvals", "Two-person approval requests: list, show, decide", []string{"approval"}, approvalCommands},
+	{"jobs", "Issuance and renewal jobs", []string{"job"}, jobCommands},
+	{"issuers", "The CA and its certificate", []string{"issuer"}, issuerCommands},
+	{"keys", "API keys: create, list, revoke", []string{"key", "apikeys"}, keyCommands},
+	{"principals", "Roles of a principal (admin)", []string{"principal"}, principalCommands},
 }
 
-// client builds the API client from the global flags.
-func (r *runner) client(fsUsage string) (*client.Client, error) {
-	if r.g.endpoint == "" {
-		return nil, &usageError{msg: "no endpoint: set --endpoint or " + EnvEndpoint + " (e.g. http://127.0.0.1:8080)", usage: fsUsage}
+// group builds a noun: run alone it is a usage error naming its verbs; an
+// unknown verb is one too, with the nearest verbs suggested.
+func (r *runner) group(g group) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     g.name,
+		Short:   g.short,
+		Aliases: g.aliases,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			return unknownCommand(cmd, args[0])
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var verbs []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					verbs = append(verbs, c.Name())
+				}
+			}
+			return r.usageErr("%s: missing subcommand (one of %s)", g.name, strings.Join(verbs, ", "))
+		},
 	}
-	u, err := url.Parse(r.g.endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &usageError{msg: fmt.Sprintf("endpoint %q is not an http(s) URL", r.g.endpoint), usage: fsUsage}
+	cmd.AddCommand(g.verbs(r)...)
+	return cmd
+}
+
+// unknownCommand is the error for a word that names no command, with the
+// nearest names ("did you mean").
+func unknownCommand(cmd *cobra.Command, word string) error {
+	cmd.SuggestionsMinimumDistance = 2
+	msg := fmt.Sprintf("unknown command %q", word)
+	if cmd.HasParent() {
+		msg = fmt.Sprintf("%s: unknown subcommand %q", name(cmd), word)
 	}
-	var auth client.Auth
+	if s := cmd.SuggestionsFor(word); len(s) > 0 {
+		msg += "; did you mean " + quoteJoin(s) + "?"
+	}
+	return &usageError{msg: msg}
+}
+
+// flagError turns pflag's errors into one-line usage errors, suggesting
+// the nearest flag for a misspelt one.
+func flagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	var name string
 	switch {
-	case r.g.sigv4:
-		if auth, err = client.LoadSigV4(r.ctx); err != nil {
-			return nil, err
-		}
-	case r.g.apiKey != "":
-		auth = client.APIKey(r.g.apiKey)
-	default:
-		return nil, &usageError{msg: "no credentials: set --api-key or " + EnvAPIKey + ", or use --sigv4", usage: fsUsage}
+	case strings.HasPrefix(msg, "unknown flag: --"):
+		name = strings.TrimPrefix(msg, "unknown flag: --")
+	case strings.HasPrefix(msg, "unknown shorthand flag: "):
+		return &usageError{msg: msg}
 	}
-	return client.New(r.g.endpoint, auth, nil), nil
+	if name != "" {
+		if s := nearestFlag(cmd, name); s != "" {
+			msg += "; did you mean --" + s + "?"
+		}
+	}
+	return &usageError{msg: msg}
 }
 
-// idAndClient parses a command whose only argument is an id, with no flags
-// of its own, and returns the id and a client.
-func (r *runner) idAndClient(args []string) (string, *client.Client, error) {
-	fs := r.flags()
-	pos, err := r.parse(fs, args, 1, 1)
-	if err != nil {
-		return "", nil, err
+// nearestFlag is the flag of cmd closest to name, if close enough to be a typo.
+func nearestFlag(cmd *cobra.Command, name string) string {
+	best, bestD := "", 3
+	visit := func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		if d := levenshtein(name, f.Name); d < bestD || (d == bestD && best == "") && d <= 2 {
+			best, bestD = f.Name, d
+		} else if strings.HasPrefix(f.Name, name) && best == "" {
+			best = f.Name
+		}
 	}
-	c, err := r.client(r.usage(fs))
-	if err != nil {
-		return "", nil, err
+	cmd.Flags().VisitAll(visit)
+	cmd.InheritedFlags().VisitAll(visit)
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
 	}
-	return pos[0], c, nil
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func quoteJoin(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + w + "'"
+	}
+	return strings.Join(q, " or ")
+}
+
+// leaf builds a verb: use is "verb ARGS...", the number of positional
+// arguments is checked with messages naming the missing one.
+func (r *runner) leaf(use, short, long string, minArgs, maxArgs int, run func(r *runner, cmd *cobra.Command, args []string) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args: func(cmd *cobra.Command, args []string) error {
+			r.cmd = cmd
+			names := strings.Fields(use)[1:]
+			switch {
+			case len(args) < minArgs:
+				missing := "argument"
+				if len(args) < len(names) {
+					missing = strings.Trim(names[len(args)], "[]")
+				}
+				return r.usageErr("%s: missing argument %s", name(cmd), missing)
+			case len(args) > maxArgs:
+				return r.usageErr("%s: unexpected argument %q", name(cmd), args[maxArgs])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r.cmd = cmd
+			return run(r, cmd, args)
+		},
+	}
+	if long == "" {
+		cmd.Long = short
+	}
+	return cmd
+}
+
+// required reports the first of the named flags left empty.
+func (r *runner) required(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f != nil && f.Value.String() == "" {
+			return r.usageErr("%s: --%s is required", name(cmd), n)
+		}
+	}
+	return nil
 }

@@ -105,36 +105,46 @@ func (r result) want(t *testing.T, code int) result {
 	return r
 }
 
+// A usage error is one line saying what is wrong and one naming the help
+// to read, never the whole usage; nothing is sent.
 func TestUsageErrorsExit2WithAHintAndUsage(t *testing.T) {
 	s := newStub(t, nil)
 	for _, tc := range []struct {
 		args       []string
-		hint, used string
+		hint, help string
 	}{
-		{nil, "missing command", "commands:"},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "commands:"},
-		{[]string{"approvals"}, "approvals: missing subcommand", "usage: certctl approvals <subcommand>"},
-		{[]string{"approvals", "frob"}, `approvals: unknown subcommand "frob"`, "approve"},
-		{[]string{"approvals", "list", "--bogus"}, "flag provided but not defined: -bogus", "usage: certctl approvals list"},
-		{[]string{"approvals", "approve"}, "approvals approve: missing argument ID", "usage: certctl approvals approve ID"},
-		{[]string{"approvals", "approve", "a", "b"}, `unexpected argument "b"`, "usage: certctl approvals approve"},
-		{[]string{"approvals", "reject", "ar-1"}, "approvals reject: --note is required", "--note TEXT"},
-		{[]string{"certs", "create", "--cn", "x", "--csr", "f"}, "--profile is required", "usage: certctl certs create"},
-		{[]string{"profiles", "create", "--name", "x"}, "--id is required", "--requires-approval"},
-		{[]string{"certs", "list", "-o", "yaml"}, `-o "yaml": want table or json`, "usage: certctl certs list"},
-		{[]string{"certs", "list", "--limit", "-1"}, "--limit must be 0 or more", ""},
-		{[]string{"jobs", "get", "j", "--timeout", "0s"}, "--timeout must be positive", "usage: certctl jobs get"},
-		{[]string{"profiles", "create", "--id", "p", "--name", "P", "--max-validity", "soon"}, "want a positive duration", "2160h"},
-		{[]string{"audit", "--since", "yesterday"}, "--since:", "usage: certctl audit"},
-		{[]string{"principals", "set-roles", "dave"}, "--role is required", "usage: certctl principals set-roles"},
-		{[]string{"bootstrap-key", "--principal", "p", "--roles", "admin"}, "--state-table and --audit-table are required", "usage: certctl bootstrap-key"},
+		{nil, "missing command (one of approvals,", "certctl --help"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "certctl --help"},
+		{[]string{"approvals"}, "approvals: missing subcommand (one of approve, list, reject, show)", "certctl approvals --help"},
+		{[]string{"approvals", "frob"}, `approvals: unknown subcommand "frob"`, "certctl approvals --help"},
+		{[]string{"approvals", "aprove", "ar-1"}, `did you mean 'approve'?`, "certctl approvals --help"},
+		{[]string{"certs", "lst"}, `or 'list'?`, "certctl certs --help"},
+		{[]string{"approvals", "list", "--bogus"}, "unknown flag: --bogus", "certctl approvals list --help"},
+		{[]string{"approvals", "list", "--stat", "pending"}, "unknown flag: --stat; did you mean --state?", "certctl approvals list --help"},
+		{[]string{"approvals", "approve"}, "approvals approve: missing argument ID", "certctl approvals approve --help"},
+		{[]string{"approvals", "approve", "a", "b"}, `unexpected argument "b"`, "certctl approvals approve --help"},
+		{[]string{"approvals", "reject", "ar-1"}, "approvals reject: --note is required", "certctl approvals reject --help"},
+		{[]string{"certs", "create", "--cn", "x", "--csr", "f"}, "--profile is required", "certctl certs create --help"},
+		{[]string{"certs", "create", "--cn", "x", "--profile", "p"}, "--csr is required (or --new-key)", "certctl certs create --help"},
+		{[]string{"certs", "create", "--cn", "x", "--profile", "p", "--csr", "f", "--new-key"}, "give --csr or --new-key, not both", "certctl certs create --help"},
+		{[]string{"certs", "create", "--cn", "x", "--profile", "p", "--new-key", "--key-type", "DSA"}, `--key-type "DSA"`, "certctl certs create --help"},
+		{[]string{"profiles", "create", "--name", "x"}, "--id is required", "certctl profiles create --help"},
+		{[]string{"certs", "list", "-o", "xml"}, `-o "xml": want table, json, yaml or jsonpath=TEMPLATE`, "certctl certs list --help"},
+		{[]string{"certs", "list", "-o", "jsonpath={data}"}, "a path starts with .", "certctl certs list --help"},
+		{[]string{"certs", "list", "--limit", "-1"}, "--limit must be 0 or more", "certctl certs list --help"},
+		{[]string{"jobs", "get", "j", "--timeout", "0s"}, "--timeout must be positive", "certctl jobs get --help"},
+		{[]string{"profiles", "create", "--id", "p", "--name", "P", "--max-validity", "soon"}, "want a positive duration", "certctl profiles create --help"},
+		{[]string{"audit", "--since", "yesterday"}, "--since:", "certctl audit --help"},
+		{[]string{"principals", "set-roles", "dave"}, "--role is required", "certctl principals set-roles --help"},
+		{[]string{"bootstrap-key", "--principal", "p", "--roles", "admin"}, "--state-table and --audit-table are required", "certctl bootstrap-key --help"},
 	} {
 		r := run(t, s, tc.args...).want(t, 2)
-		if !strings.HasPrefix(r.stderr, "certctl: ") || !strings.Contains(strings.SplitN(r.stderr, "\n", 2)[0], tc.hint) {
-			t.Errorf("%v: first line of stderr %q, want it to contain %q", tc.args, strings.SplitN(r.stderr, "\n", 2)[0], tc.hint)
+		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+		if !strings.HasPrefix(r.stderr, "certctl: ") || !strings.Contains(lines[0], tc.hint) {
+			t.Errorf("%v: first line of stderr %q, want it to contain %q", tc.args, lines[0], tc.hint)
 		}
-		if !strings.Contains(r.stderr, tc.used) {
-			t.Errorf("%v: stderr lacks the usage %q:\n%s", tc.args, tc.used, r.stderr)
+		if len(lines) != 2 || lines[1] != "Run '"+tc.help+"' for usage." {
+			t.Errorf("%v: want one line and the help hint %q, got:\n%s", tc.args, tc.help, r.stderr)
 		}
 		if r.stdout != "" {
 			t.Errorf("%v: printed %q on stdout", tc.args, r.stdout)
@@ -151,7 +161,7 @@ func TestConfigurationErrors(t *testing.T) {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 	r = runWith(t, map[string]string{EnvEndpoint: "http://127.0.0.1:1"}, "", "certs", "list").want(t, 2)
-	if !strings.Contains(r.stderr, "no credentials: set --api-key or CERTCTL_API_KEY, or use --sigv4") {
+	if !strings.Contains(r.stderr, "no credentials: set --api-key-file or CERTCTL_API_KEY, or use --sigv4") {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 	r = runWith(t, map[string]string{EnvEndpoint: "127.0.0.1:8080", EnvAPIKey: "k"}, "", "certs", "list").want(t, 2)
@@ -167,20 +177,25 @@ func TestConfigurationErrors(t *testing.T) {
 
 func TestHelpExits0OnStdout(t *testing.T) {
 	for args, want := range map[string]string{
-		"help":                    "global flags",
-		"-h":                      "global flags",
-		"approvals -h":            "usage: certctl approvals <subcommand>",
-		"help approvals":          "usage: certctl approvals <subcommand>",
-		"approvals approve -h":    "usage: certctl approvals approve ID [--note TEXT]",
-		"help certs chain":        "certctl certs chain web > chain.pem",
-		"certificates create -h":  "--csr FILE",
-		"audit --help":            "--since TIME",
-		"bootstrap-key -h":        "usage: certctl bootstrap-key --state-table NAME",
-		"profiles update --help":  "changes nothing yet",
-		"keys create -h":          "--expires-in DURATION",
-		"jobs get -h":             "--timeout DURATION",
-		"approval show -h":        "field-by-field diff",
-		"principals set-roles -h": "--role ROLE",
+		"help":                     "--api-key-file FILE",
+		"-h":                       "Available Commands:",
+		"--help":                   "completion",
+		"approvals -h":             "certctl approvals [command]",
+		"help approvals":           "certctl approvals [command]",
+		"approvals approve -h":     "certctl approvals approve ID [flags]",
+		"approvals approve --help": "--note TEXT",
+		"config -h":                "set-context",
+		"completion -h":            "bash",
+		"version -h":               "--client",
+		"help certs chain":         "certctl certs chain web > chain.pem",
+		"certificates create -h":   "--csr FILE",
+		"audit --help":             "--since TIME",
+		"bootstrap-key -h":         "usage: certctl bootstrap-key --state-table NAME",
+		"profiles update --help":   "changes nothing yet",
+		"keys create -h":           "--expires-in DURATION",
+		"jobs get -h":              "--timeout DURATION",
+		"approval show -h":         "field-by-field diff",
+		"principals set-roles -h":  "--role ROLE",
 	} {
 		r := runWith(t, nil, "", strings.Fields(args)...).want(t, 0)
 		if !strings.Contains(r.stdout, want) || r.stderr != "" {

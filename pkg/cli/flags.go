@@ -1,147 +1,142 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
-)
 
-// errHelpFlag is what flag.Parse returns for -h and --help.
-var errHelpFlag = flag.ErrHelp
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/client"
+)
 
 // globals are the flags every command accepts.
 type globals struct {
-	endpoint, apiKey, output string
-	sigv4                    bool
+	endpoint, apiKey, apiKeyFile, output, context, region, config string
+	sigv4                                                         bool
 }
 
-var globalNames = map[string]bool{"endpoint": true, "api-key": true, "sigv4": true, "o": true, "output": true}
-
-// register binds the globals to fs with their current values as defaults,
-// so a command's flags can override what the environment and the flags
-// before the command set.
-func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.endpoint, "endpoint", g.endpoint, "API base URL")
-	fs.StringVar(&g.apiKey, "api-key", g.apiKey, "API key")
-	fs.BoolVar(&g.sigv4, "sigv4", g.sigv4, "sign with AWS credentials")
-	fs.StringVar(&g.output, "o", g.output, "output format: table or json")
-	fs.StringVar(&g.output, "output", g.output, "output format: table or json")
+func (g *globals) register(fs *pflag.FlagSet, r *runner) {
+	fs.StringVar(&g.endpoint, "endpoint", "", "the API's base `URL`, e.g. http://127.0.0.1:8080 or a stack's KeyApiUrl/IamApiUrl with its stage (default $"+EnvEndpoint+", then the context's)")
+	fs.StringVar(&g.apiKeyFile, "api-key-file", "", "read the API key from `FILE` (default $"+EnvAPIKeyFile+", $"+EnvAPIKey+", then the context's key file)")
+	fs.StringVar(&g.apiKey, "api-key", "", "an API key")
+	_ = fs.MarkDeprecated("api-key", "a key on the command line lands in shell history and process lists; use --api-key-file or "+EnvAPIKey)
+	fs.BoolVar(&g.sigv4, "sigv4", false, "sign with AWS credentials (standard AWS chain) instead of a key, for a stack's IamApiUrl")
+	fs.StringVar(&g.region, "region", "", "AWS `REGION` to sign for when the endpoint's host names none (default: the AWS configuration's)")
+	fs.StringVarP(&g.output, "output", "o", "table", "output `FORMAT`: table, json, yaml, or jsonpath=TEMPLATE (e.g. jsonpath={.data[*].id})")
+	fs.StringVar(&g.context, "context", "", "use the config file's context `NAME` instead of the current one (default $"+EnvContext+")")
+	fs.StringVar(&g.config, "config", "", "the config `FILE` (default $"+EnvConfig+", else certctl/config.json in the user config directory)")
+	_ = cobra.MarkFlagFilename(fs, "api-key-file")
+	_ = cobra.MarkFlagFilename(fs, "config", "json")
+	r.completeFlag(fs, "output", func() []string { return []string{"table", "json", "yaml", "jsonpath="} })
+	r.completeFlag(fs, "context", r.contextNames)
 }
 
-// newFlagSet returns a flag set that reports errors instead of printing
-// them: the runner decides what goes where.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// flags returns the current command's flag set, with the globals.
-func (r *runner) flags() *flag.FlagSet {
-	fs := newFlagSet("certctl " + r.cmd.name)
-	r.g.register(fs)
-	return fs
-}
-
-// parse parses flags and positional arguments in any order (the standard
-// package stops at the first argument, and `certctl certs get web -o json`
-// should work) and checks the number of positional arguments.
-func (r *runner) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, errHelpFlag) {
-				fmt.Fprint(r.stdout, r.usage(fs))
-				return nil, errHelped
-			}
-			return nil, r.usageErr(fs, "%v", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+// validateOutput checks -o before anything is sent.
+func (g *globals) validateOutput() error {
 	switch {
-	case len(pos) < minArgs:
-		return nil, r.usageErr(fs, "missing argument %s", strings.Fields(r.cmd.args)[len(pos)])
-	case len(pos) > maxArgs:
-		return nil, r.usageErr(fs, "unexpected argument %q", pos[maxArgs])
-	case r.g.output != "table" && r.g.output != "json":
-		return nil, r.usageErr(fs, "-o %q: want table or json", r.g.output)
+	case g.output == "table", g.output == "json", g.output == "yaml":
+		return nil
+	case strings.HasPrefix(g.output, "jsonpath="):
+		if _, err := parseJSONPath(strings.TrimPrefix(g.output, "jsonpath=")); err != nil {
+			return &usageError{msg: "-o " + g.output + ": " + err.Error()}
+		}
+		return nil
 	}
-	return pos, nil
+	return &usageError{msg: fmt.Sprintf("-o %q: want table, json, yaml or jsonpath=TEMPLATE", g.output)}
 }
 
-func (r *runner) usageErr(fs *flag.FlagSet, format string, args ...any) error {
-	return &usageError{msg: r.cmd.name + ": " + fmt.Sprintf(format, args...), usage: r.usage(fs)}
+// settings is where to connect and how to authenticate, resolved from the
+// flags, the environment and the config file's context, in that order.
+type settings struct {
+	endpoint, key, keySource, region, context string
+	sigv4                                     bool
 }
 
-// required reports the first of the named string flags left empty.
-func (r *runner) required(fs *flag.FlagSet, names ...string) error {
-	for _, n := range names {
-		if f := fs.Lookup(n); f != nil && f.Value.String() == "" {
-			return r.usageErr(fs, "--%s is required", n)
+func (r *runner) settings() (settings, error) {
+	var s settings
+	ctxName, ctx, err := r.currentContext()
+	if err != nil {
+		return s, err
+	}
+	s.context = ctxName
+	s.endpoint = firstOf(r.g.endpoint, r.env(EnvEndpoint), ctx.Endpoint)
+	s.region = firstOf(r.g.region, ctx.Region)
+	keyFile := firstOf(r.g.apiKeyFile, r.env(EnvAPIKeyFile))
+	switch {
+	case keyFile != "":
+		s.keySource = keyFile
+	case r.g.apiKey != "":
+		s.key, s.keySource = r.g.apiKey, "--api-key"
+	case r.env(EnvAPIKey) != "":
+		s.key, s.keySource = r.env(EnvAPIKey), EnvAPIKey
+	case ctx.Auth != authSigV4 && ctx.APIKeyFile != "":
+		keyFile, s.keySource = ctx.APIKeyFile, "context "+ctxName+"'s key file "+ctx.APIKeyFile
+	}
+	if keyFile != "" {
+		if s.key, err = readKeyFile(keyFile); err != nil {
+			return s, err
 		}
 	}
-	return nil
+	s.sigv4 = r.g.sigv4 || (ctx.Auth == authSigV4 && s.key == "")
+	return s, nil
 }
 
-// usage is the current command's help: synopsis, description, its own
-// flags (the globals are described once, in `certctl help`).
-func (r *runner) usage(fs *flag.FlagSet) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "usage: certctl %s %s\n\n%s\n", r.cmd.name, r.cmd.args, wrap(r.cmd.about, 78))
-	var own []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) {
-		if !globalNames[f.Name] {
-			own = append(own, f)
-		}
-	})
-	if len(own) > 0 {
-		b.WriteString("\nflags:\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		for _, f := range own {
-			name, use := flag.UnquoteUsage(f)
-			if name == "value" {
-				name = "VALUE"
-			}
-			if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); isBool {
-				name = ""
-			}
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
-				use += " (default " + f.DefValue + ")"
-			}
-			fmt.Fprintf(tw, "  --%s %s\t%s\n", f.Name, name, use)
-		}
-		_ = tw.Flush()
+// readKeyFile reads an API key: the file's first line, trimmed.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the API key: %w", err)
 	}
-	b.WriteString("\nglobal flags: --endpoint URL, --api-key KEY, --sigv4, -o table|json (see 'certctl help')\n")
-	return b.String()
+	key, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	if key = strings.TrimSpace(key); key == "" {
+		return "", fmt.Errorf("the API key file %s is empty", path)
+	}
+	return key, nil
 }
 
-func wrap(s string, width int) string {
-	var b strings.Builder
-	col := 0
-	for _, w := range strings.Fields(s) {
-		if col > 0 && col+1+len(w) > width {
-			b.WriteByte('\n')
-			col = 0
-		} else if col > 0 {
-			b.WriteByte(' ')
-			col++
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
 		}
-		b.WriteString(w)
-		col += len(w)
 	}
-	return b.String()
+	return ""
+}
+
+// client builds the API client from the settings.
+func (r *runner) client() (*client.Client, error) {
+	s, err := r.settings()
+	if err != nil {
+		return nil, err
+	}
+	return r.clientFor(s)
+}
+
+func (r *runner) clientFor(s settings) (*client.Client, error) {
+	if s.endpoint == "" {
+		return nil, r.usageErr("no endpoint: set --endpoint or %s (e.g. http://127.0.0.1:8080), or a context: certctl config set-context", EnvEndpoint)
+	}
+	u, err := url.Parse(s.endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, r.usageErr("endpoint %q is not an http(s) URL", s.endpoint)
+	}
+	var auth client.Auth
+	switch {
+	case s.sigv4:
+		if auth, err = loadSigV4(r.ctx, s.region); err != nil {
+			return nil, err
+		}
+	case s.key != "":
+		auth = client.APIKey(s.key)
+	default:
+		return nil, r.usageErr("no credentials: set --api-key-file or %s, or use --sigv4 (or a context with either)", EnvAPIKey)
+	}
+	return client.New(s.endpoint, auth, nil), nil
 }
 
 // listFlag collects a repeatable flag; with commas set, each value may also
@@ -152,6 +147,7 @@ type listFlag struct {
 }
 
 func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+func (l *listFlag) Type() string   { return "strings" }
 
 func (l *listFlag) Set(s string) error {
 	parts := []string{s}
@@ -172,6 +168,8 @@ type durationFlag struct {
 	d   time.Duration
 	set bool
 }
+
+func (f *durationFlag) Type() string { return "duration" }
 
 func (f *durationFlag) String() string {
 	if !f.set {
@@ -208,7 +206,7 @@ type pageFlags struct {
 	token string
 }
 
-func addPageFlags(fs *flag.FlagSet) *pageFlags {
+func addPageFlags(fs *pflag.FlagSet) *pageFlags {
 	p := &pageFlags{}
 	fs.IntVar(&p.limit, "limit", 100, "show at most `N` items; 0 shows all")
 	fs.StringVar(&p.token, "page-token", "", "continue a listing where an earlier one stopped (`TOKEN`)")

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,31 +16,76 @@ import (
 )
 
 // Output rules, the same for every command: -o table (the default) prints
-// lists as aligned tables and single objects as FIELD  VALUE lines; -o json
-// prints the API's objects, lists in the API's own {"data",
-// "next_page_token"} shape. Hints and progress go to stderr, so stdout stays
-// clean for pipes.
+// lists as aligned tables (trimmed to a terminal's width) and single
+// objects as FIELD  VALUE lines; -o json prints the API's objects, lists in
+// the API's own {"data", "next_page_token"} shape; -o yaml the same as
+// YAML; -o jsonpath=TEMPLATE what the template selects from that JSON.
+// Hints and progress go to stderr, so stdout stays clean for pipes.
 
-func (r *runner) jsonOutput() bool { return r.g.output == "json" }
+// structured reports an output other than tables.
+func (r *runner) structured() bool { return r.g.output != "table" }
 
+// printJSON prints v as indented JSON, whatever -o says.
 func (r *runner) printJSON(v any) error {
 	enc := json.NewEncoder(r.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
+// printValue prints v as -o asks: JSON, YAML or a JSONPath selection.
+func (r *runner) printValue(v any) error {
+	switch {
+	case r.g.output == "yaml":
+		tree, err := toTree(v)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(r.stdout, toYAML(tree))
+		return err
+	case strings.HasPrefix(r.g.output, "jsonpath="):
+		tree, err := toTree(v)
+		if err != nil {
+			return err
+		}
+		path, err := parseJSONPath(strings.TrimPrefix(r.g.output, "jsonpath="))
+		if err != nil {
+			return err
+		}
+		out, err := path.eval(tree)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(r.stdout, out+"\n")
+		return err
+	}
+	return r.printJSON(v)
+}
+
+// toTree turns v into the generic JSON value the YAML and JSONPath
+// printers read.
+func toTree(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var tree any
+	return tree, dec.Decode(&tree)
+}
+
 // listing fetches up to the --limit items from --page-token on and prints
 // them: a table with one row per item, or JSON.
 func listing[T any](r *runner, pf *pageFlags, fetch func(context.Context, client.PageRequest) ([]T, string, error), header []string, row func(T) []string) error {
 	if pf.limit < 0 {
-		return &usageError{msg: r.cmd.name + ": --limit must be 0 or more"}
+		return r.usageErr("%s: --limit must be 0 or more", name(r.cmd))
 	}
 	items, next, err := client.Collect(r.ctx, client.PageRequest{Token: pf.token}, pf.limit, fetch)
 	if err != nil {
 		return err
 	}
-	if r.jsonOutput() {
-		return r.printJSON(struct {
+	if r.structured() {
+		return r.printValue(struct {
 			Data          []T    `json:"data"`
 			NextPageToken string `json:"next_page_token,omitempty"`
 		}{items, next})
@@ -58,8 +105,11 @@ func listing[T any](r *runner, pf *pageFlags, fetch func(context.Context, client
 	return nil
 }
 
+// table prints aligned columns; on a terminal, lines wider than it are
+// cut (with …) rather than wrapped, which would break the columns.
 func (r *runner) table(header []string, rows [][]string) {
-	tw := tabwriter.NewWriter(r.stdout, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, row := range rows {
 		for i := range row {
@@ -68,6 +118,24 @@ func (r *runner) table(header []string, rows [][]string) {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	_ = tw.Flush()
+	width := terminalWidth(r.stdout, r.env)
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		_, _ = io.WriteString(r.stdout, trimLine(line, width))
+	}
+}
+
+// trimLine cuts line to width runes (0: no limit), keeping its new line.
+func trimLine(line string, width int) string {
+	body, nl := strings.CutSuffix(line, "\n")
+	if width <= 0 || utf8.RuneCountInString(body) <= width {
+		return line
+	}
+	runes := []rune(body)
+	out := strings.TrimRight(string(runes[:width-1]), " ") + "…"
+	if nl {
+		out += "\n"
+	}
+	return out
 }
 
 // field is one line of a single object's view.
@@ -86,8 +154,8 @@ func (r *runner) describe(fields ...field) {
 
 // show prints v as JSON, or as the fields view.
 func (r *runner) show(v any, fields func() []field) error {
-	if r.jsonOutput() {
-		return r.printJSON(v)
+	if r.structured() {
+		return r.printValue(v)
 	}
 	r.describe(fields()...)
 	return nil

@@ -1,31 +1,49 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
-const profileFlagsSynopsis = "[--allowed-name PATTERN]... [--requires-approval] [--max-validity 2160h] [--renew-before 720h] " +
-	"[--key-algorithms ECDSA_P256,...] [--issuer ID] [--approver PRINCIPAL]... [--approver-role ROLE]..."
+func profileCommands(r *runner) []*cobra.Command {
+	var pf *pageFlags
+	list := r.leaf("list", "List certificate profiles", "", 0, 0, func(r *runner, _ *cobra.Command, _ []string) error { return profilesList(r, pf) })
+	pf = addPageFlags(list.Flags())
 
-func profileCommands() []command {
-	return []command{
-		{"profiles list", "[--limit N] [--page-token TOKEN]", "List certificate profiles.", profilesList},
-		{"profiles get", "ID", "Show a profile.", profilesGet},
-		{"profiles create", "--id ID --name NAME --allowed-name PATTERN... " + profileFlagsSynopsis,
-			"Create a profile. An approval-tier profile applies at once; one that needs no approval is a request " +
-				"someone else must approve (it prints \"pending approval ar-...\"). Unset fields take the server's defaults " +
-				"(90d validity, renew 30d before, the common key algorithms, issuer default).", profilesCreate},
-		{"profiles update", "ID [--name NAME] " + profileFlagsSynopsis,
-			"Change a profile: flags not given keep their current values, and giving --approver or " +
-				"--approver-role replaces the whole approver pool (--approver '' clears it). An edit to or from an approval-tier profile " +
-				"changes nothing yet: it prints \"pending approval ar-...\" and applies once someone else approves it.", profilesUpdate},
-		{"profiles delete", "ID", "Delete a profile. Deleting an approval-tier profile needs approval like any other edit; " +
-			"a profile still used by a certificate cannot be deleted.", profilesDelete},
-	}
+	get := r.leaf("get ID", "Show a profile", "", 1, 1, func(r *runner, _ *cobra.Command, args []string) error { return profilesGet(r, args[0]) })
+	get.Aliases = []string{"show", "describe"}
+	get.ValidArgsFunction = r.completeIDs(r.profileIDs)
+
+	var cf *profileFlags
+	create := r.leaf("create", "Create a profile (one that needs no approval is itself a request)",
+		"Create a profile. An approval-tier profile applies at once; one that needs no approval is a request "+
+			"someone else must approve (it prints \"pending approval ar-...\"). Unset fields take the server's defaults "+
+			"(90d validity, renew 30d before, the common key algorithms, issuer default).", 0, 0,
+		func(r *runner, cmd *cobra.Command, _ []string) error { return profilesCreate(r, cmd, cf) })
+	cf = addProfileFlags(r, create.Flags(), true)
+	create.Example = "  certctl profiles create --id prod-web --name \"Production web\" --requires-approval \\\n" +
+		"    --allowed-name web.example.com --allowed-name www.example.com"
+
+	var uf *profileFlags
+	update := r.leaf("update ID", "Change a profile; flags not given keep their values",
+		"Change a profile: flags not given keep their current values, and giving --approver or "+
+			"--approver-role replaces the whole approver pool (--approver '' clears it). An edit to or from an approval-tier profile "+
+			"changes nothing yet: it prints \"pending approval ar-...\" and applies once someone else approves it.", 1, 1,
+		func(r *runner, cmd *cobra.Command, args []string) error { return profilesUpdate(r, cmd, args[0], uf) })
+	uf = addProfileFlags(r, update.Flags(), false)
+	update.ValidArgsFunction = r.completeIDs(r.profileIDs)
+
+	del := r.leaf("delete ID", "Delete a profile (gated like any edit of an approval-tier profile)",
+		"Delete a profile. Deleting an approval-tier profile needs approval like any other edit; "+
+			"a profile still used by a certificate cannot be deleted.", 1, 1,
+		func(r *runner, _ *cobra.Command, args []string) error { return profilesDelete(r, args[0]) })
+	del.ValidArgsFunction = r.completeIDs(r.profileIDs)
+	return []*cobra.Command{list, get, create, update, del}
 }
 
 // profileFlags are the writable fields of a profile as flags.
@@ -36,7 +54,7 @@ type profileFlags struct {
 	names, keyAlgs, approvers, roles listFlag
 }
 
-func addProfileFlags(fs *flag.FlagSet, withID bool) *profileFlags {
+func addProfileFlags(r *runner, fs *pflag.FlagSet, withID bool) *profileFlags {
 	p := &profileFlags{keyAlgs: listFlag{commas: true}, roles: listFlag{commas: true}}
 	if withID {
 		fs.StringVar(&p.id, "id", "", "profile `ID`: lower-case letters, digits, '.', '_', '-'")
@@ -50,12 +68,14 @@ func addProfileFlags(fs *flag.FlagSet, withID bool) *profileFlags {
 	fs.StringVar(&p.issuer, "issuer", "", "issuer `ID`")
 	fs.Var(&p.approvers, "approver", "a `PRINCIPAL` (key principal or IAM ARN) allowed to approve; repeatable")
 	fs.Var(&p.roles, "approver-role", "a `ROLE` whose holders may approve; repeatable")
+	r.completeFlag(fs, "key-algorithms", func() []string { return domain.KnownKeyAlgorithms })
+	r.completeFlag(fs, "approver-role", func() []string { return []string{string(domain.RoleApprover), string(domain.RoleAdmin)} })
 	return p
 }
 
 // apply copies the flags given on the command line onto in.
-func (p *profileFlags) apply(fs *flag.FlagSet, in *domain.ProfileInput) {
-	fs.Visit(func(f *flag.Flag) {
+func (p *profileFlags) apply(fs *pflag.FlagSet, in *domain.ProfileInput) {
+	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
 		case "name":
 			in.Name = domain.Ptr(p.name)
@@ -82,13 +102,8 @@ func (p *profileFlags) apply(fs *flag.FlagSet, in *domain.ProfileInput) {
 	})
 }
 
-func profilesList(r *runner, args []string) error {
-	fs := r.flags()
-	pf := addPageFlags(fs)
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+func profilesList(r *runner, pf *pageFlags) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -104,8 +119,8 @@ func profilesList(r *runner, args []string) error {
 		})
 }
 
-func profilesGet(r *runner, args []string) error {
-	id, c, err := r.idAndClient(args)
+func profilesGet(r *runner, id string) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -134,21 +149,16 @@ func (r *runner) showProfile(p *domain.Profile) error {
 	})
 }
 
-func profilesCreate(r *runner, args []string) error {
-	fs := r.flags()
-	pf := addProfileFlags(fs, true)
-	if _, err := r.parse(fs, args, 0, 0); err != nil {
+func profilesCreate(r *runner, cmd *cobra.Command, pf *profileFlags) error {
+	if err := r.required(cmd, "id", "name", "allowed-name"); err != nil {
 		return err
 	}
-	if err := r.required(fs, "id", "name", "allowed-name"); err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
 	in := domain.ProfileInput{ID: pf.id}
-	pf.apply(fs, &in)
+	pf.apply(cmd.Flags(), &in)
 	p, pending, err := c.CreateProfile(r.ctx, in)
 	switch {
 	case err != nil:
@@ -159,21 +169,15 @@ func profilesCreate(r *runner, args []string) error {
 	return r.showProfile(p)
 }
 
-func profilesUpdate(r *runner, args []string) error {
-	fs := r.flags()
-	pf := addProfileFlags(fs, false)
-	pos, err := r.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	c, err := r.client(r.usage(fs))
+func profilesUpdate(r *runner, cmd *cobra.Command, id string, pf *profileFlags) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
 	// Fields not given keep their values on the server.
 	var in domain.ProfileInput
-	pf.apply(fs, &in)
-	p, pending, err := c.UpdateProfile(r.ctx, pos[0], in)
+	pf.apply(cmd.Flags(), &in)
+	p, pending, err := c.UpdateProfile(r.ctx, id, in)
 	if err != nil {
 		return err
 	}
@@ -183,8 +187,8 @@ func profilesUpdate(r *runner, args []string) error {
 	return r.showProfile(p)
 }
 
-func profilesDelete(r *runner, args []string) error {
-	id, c, err := r.idAndClient(args)
+func profilesDelete(r *runner, id string) error {
+	c, err := r.client()
 	if err != nil {
 		return err
 	}
@@ -194,8 +198,8 @@ func profilesDelete(r *runner, args []string) error {
 		return err
 	case pending != nil:
 		return r.pending(pending)
-	case r.jsonOutput():
-		return r.printJSON(map[string]string{"status": "deleted", "id": id})
+	case r.structured():
+		return r.printValue(map[string]string{"status": "deleted", "id": id})
 	}
 	fmt.Fprintf(r.stdout, "deleted profile %s\n", id)
 	return nil
@@ -203,8 +207,8 @@ func profilesDelete(r *runner, args []string) error {
 
 // pending reports a gated profile edit.
 func (r *runner) pending(p *domain.PendingEdit) error {
-	if r.jsonOutput() {
-		return r.printJSON(p)
+	if r.structured() {
+		return r.printValue(p)
 	}
 	fmt.Fprintf(r.stdout, "pending approval %s\n", p.ApprovalID)
 	fmt.Fprintln(r.stderr, "the edit applies once someone else approves it: certctl approvals approve "+p.ApprovalID)

@@ -18,8 +18,24 @@ const (
 
 // Health calls the open health route; it needs no credentials.
 func (c *Client) Health(ctx context.Context) error {
-	_, err := c.do(ctx, http.MethodGet, apiPrefix+"/health", nil, nil, nil)
+	_, err := c.HealthInfo(ctx)
 	return err
+}
+
+// HealthStatus is what the health route answers.
+type HealthStatus struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+}
+
+// HealthInfo calls the open health route and returns its answer, which
+// names the deployed version.
+func (c *Client) HealthInfo(ctx context.Context) (*HealthStatus, error) {
+	var h HealthStatus
+	if _, err := c.do(ctx, http.MethodGet, apiPrefix+"/health", nil, nil, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
 }
 
 // --- profiles

@@ -22,7 +22,11 @@ import (
 
 // The deployed REST API's resources. The front mirrors them instead of
 // using the emulator's API Gateway, whose proxy events carry the resource
-// template as path and an empty requestContext.authorizer.
+// template as path and an empty requestContext.authorizer. Besides
+// /health, the stack serves these resources under /api/v1/ to GET without
+// authentication (infra's PublicV1Paths).
+var publicResources = map[string]bool{healthResource: true, apiPrefix + "health": true, apiPrefix + "openapi.json": true}
+
 const (
 	healthResource = "/health"
 	apiPrefix      = "/api/v1/"
@@ -51,21 +55,25 @@ func (s *Stack) serveFrontOn(ln net.Listener) {
 }
 
 // gatewayError is a response API Gateway itself produces (never the API
-// function), with its x-amzn-ErrorType.
+// function), with its x-amzn-ErrorType. The stack replaces some of API
+// Gateway's answers with its own gateway responses (infra's
+// gatewayResponses): those carry the status text the stack gives them and
+// the API's error shape, and a missing route is 401 there, not 403.
 type gatewayError struct {
 	status  int
 	kind    string
-	message any // string, or nil for API Gateway's {"message": null}
+	message any    // string, or nil for API Gateway's {"message": null}
+	text    string // the stack's status text, for the answers it reshapes; "" leaves API Gateway's
 }
 
 var (
-	errMissingToken = gatewayError{http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"}
-	errUnauthorized = gatewayError{http.StatusUnauthorized, "UnauthorizedException", "Unauthorized"}
-	errDenied       = gatewayError{http.StatusForbidden, "AccessDeniedException", "User is not authorized to access this resource"}
-	errAuthorizer   = gatewayError{http.StatusInternalServerError, "AuthorizerConfigurationException", nil}
-	errTooLarge     = gatewayError{http.StatusRequestEntityTooLarge, "RequestTooLarge", "Request Too Long"}
-	errIntegration  = gatewayError{http.StatusBadGateway, "InternalServerErrorException", "Internal server error"}
-	errTimeout      = gatewayError{http.StatusGatewayTimeout, "IntegrationTimeout", "Endpoint request timed out"}
+	errMissingToken = gatewayError{http.StatusUnauthorized, "MissingAuthenticationTokenException", "Missing Authentication Token", "Unauthorized"}
+	errUnauthorized = gatewayError{http.StatusUnauthorized, "UnauthorizedException", "Unauthorized", "Unauthorized"}
+	errDenied       = gatewayError{http.StatusForbidden, "AccessDeniedException", "User is not authorized to access this resource", "Forbidden"}
+	errAuthorizer   = gatewayError{http.StatusInternalServerError, "AuthorizerConfigurationException", nil, "Internal Server Error"}
+	errTooLarge     = gatewayError{http.StatusRequestEntityTooLarge, "RequestTooLarge", "Request Too Long", ""}
+	errIntegration  = gatewayError{http.StatusBadGateway, "InternalServerErrorException", "Internal server error", ""}
+	errTimeout      = gatewayError{http.StatusGatewayTimeout, "IntegrationTimeout", "Endpoint request timed out", ""}
 )
 
 func (s *Stack) serveFront(w http.ResponseWriter, r *http.Request) {
@@ -82,8 +90,8 @@ func (s *Stack) handleFront(w http.ResponseWriter, r *http.Request, requestID st
 	var resource string
 	var pathParams map[string]string
 	switch {
-	case r.URL.Path == healthResource && r.Method == http.MethodGet:
-		resource = healthResource
+	case publicResources[r.URL.Path] && r.Method == http.MethodGet:
+		resource = r.URL.Path
 	case strings.HasPrefix(r.URL.Path, apiPrefix) && len(r.URL.Path) > len(apiPrefix):
 		resource = apiResource
 		pathParams = map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, apiPrefix)}
@@ -98,7 +106,7 @@ func (s *Stack) handleFront(w http.ResponseWriter, r *http.Request, requestID st
 		if errors.As(err, &tooLarge) {
 			return writeGatewayError(w, errTooLarge), ""
 		}
-		return writeGatewayError(w, gatewayError{http.StatusBadRequest, "BadRequestException", "Could not read the request body"}), ""
+		return writeGatewayError(w, gatewayError{http.StatusBadRequest, "BadRequestException", "Could not read the request body", ""}), ""
 	}
 
 	req := s.newRequest(r, resource, pathParams, requestID)
@@ -286,8 +294,11 @@ func (s *Stack) proxy(ctx context.Context, w http.ResponseWriter, req *events.AP
 }
 
 func writeGatewayError(w http.ResponseWriter, e gatewayError) int {
-	body, _ := json.Marshal(map[string]any{"message": e.message})
 	h := w.Header()
+	body, _ := json.Marshal(map[string]any{"message": e.message})
+	if e.text != "" {
+		body, _ = json.Marshal(map[string]any{"error": e.text, "message": e.message, "request_id": h.Get("X-Amzn-Requestid")})
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-Errortype", e.kind)
 	if id := h.Get("X-Amzn-Requestid"); id != "" {
@@ -327,8 +338,8 @@ func hasFold(m map[string][]string, key string) bool {
 
 // resourceID is a stable stand-in for API Gateway's resource ids.
 func resourceID(resource string) string {
-	if resource == healthResource {
-		return "health"
+	if publicResources[resource] {
+		return strings.ReplaceAll(strings.Trim(resource, "/"), "/", "-")
 	}
 	return "proxy"
 }

@@ -173,18 +173,20 @@ func TestFront(t *testing.T) {
 		}
 	})
 
-	t.Run("health needs no key", func(t *testing.T) {
-		before := f.authCalls.Load()
-		resp, b := do("GET", "/health", "", nil)
-		if resp.StatusCode != 201 {
-			t.Fatalf("status %d: %s", resp.StatusCode, b)
-		}
-		ev := decode(b).Event
-		if ev.Resource != "/health" || ev.Path != "/health" || ev.PathParameters != nil || ev.RequestContext.Authorizer != nil {
-			t.Errorf("event = %+v", ev)
-		}
-		if f.authCalls.Load() != before {
-			t.Error("authorizer called for /health")
+	t.Run("public resources need no key", func(t *testing.T) {
+		for _, path := range []string{"/health", "/api/v1/health", "/api/v1/openapi.json"} {
+			before := f.authCalls.Load()
+			resp, b := do("GET", path, "", nil)
+			if resp.StatusCode != 201 {
+				t.Fatalf("%s: status %d: %s", path, resp.StatusCode, b)
+			}
+			ev := decode(b).Event
+			if ev.Resource != path || ev.Path != path || ev.PathParameters != nil || ev.RequestContext.Authorizer != nil {
+				t.Errorf("%s: event = %+v", path, ev)
+			}
+			if f.authCalls.Load() != before {
+				t.Errorf("authorizer called for %s", path)
+			}
 		}
 	})
 
@@ -207,22 +209,26 @@ func TestFront(t *testing.T) {
 		message                 string
 		callsAuthorizer         bool
 	}{
-		{"no key", "GET", "/api/v1/certificates", "", nil, 401, `{"message":"Unauthorized"}`, false},
-		{"authorizer says Unauthorized", "GET", "/api/v1/certificates", "wrong", nil, 401, `{"message":"Unauthorized"}`, true},
-		{"explicit deny", "GET", "/api/v1/certificates", "deny", nil, 403, `{"message":"User is not authorized to access this resource"}`, true},
-		{"no matching allow", "POST", "/api/v1/certificates", "get-only", nil, 403, `{"message":"User is not authorized to access this resource"}`, true},
-		{"authorizer error", "GET", "/api/v1/certificates", "boom", nil, 500, `{"message":null}`, true},
-		{"object in context", "GET", "/api/v1/certificates", "nested", nil, 500, `{"message":null}`, true},
-		{"unknown resource", "GET", "/api/v2/x", "good", nil, 403, `{"message":"Missing Authentication Token"}`, false},
-		{"wrong method on health", "POST", "/health", "", nil, 403, `{"message":"Missing Authentication Token"}`, false},
+		// The answers the stack reshapes (its gateway responses) carry the
+		// API's error shape; {id} stands for the request id.
+		{"no key", "GET", "/api/v1/certificates", "", nil, 401, `{"error":"Unauthorized","message":"Unauthorized","request_id":"{id}"}`, false},
+		{"authorizer says Unauthorized", "GET", "/api/v1/certificates", "wrong", nil, 401, `{"error":"Unauthorized","message":"Unauthorized","request_id":"{id}"}`, true},
+		{"explicit deny", "GET", "/api/v1/certificates", "deny", nil, 403, `{"error":"Forbidden","message":"User is not authorized to access this resource","request_id":"{id}"}`, true},
+		{"no matching allow", "POST", "/api/v1/certificates", "get-only", nil, 403, `{"error":"Forbidden","message":"User is not authorized to access this resource","request_id":"{id}"}`, true},
+		{"authorizer error", "GET", "/api/v1/certificates", "boom", nil, 500, `{"error":"Internal Server Error","message":null,"request_id":"{id}"}`, true},
+		{"object in context", "GET", "/api/v1/certificates", "nested", nil, 500, `{"error":"Internal Server Error","message":null,"request_id":"{id}"}`, true},
+		{"unknown resource", "GET", "/api/v2/x", "good", nil, 401, `{"error":"Unauthorized","message":"Missing Authentication Token","request_id":"{id}"}`, false},
+		{"wrong method on health", "POST", "/health", "", nil, 401, `{"error":"Unauthorized","message":"Missing Authentication Token","request_id":"{id}"}`, false},
+		{"wrong method on the document", "DELETE", "/api/v1/openapi.json", "", nil, 401, `{"error":"Unauthorized","message":"Unauthorized","request_id":"{id}"}`, false},
 		{"body too large", "POST", "/api/v1/certificates", "good", make([]byte, MaxBodyBytes+1), 413, `{"message":"Request Too Long"}`, false},
 	}
 	for _, tc := range gatewayErrors {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.authCalls.Load()
 			resp, b := do(tc.method, tc.path, tc.key, tc.body)
-			if resp.StatusCode != tc.status || string(b) != tc.message {
-				t.Errorf("got %d %s, want %d %s", resp.StatusCode, b, tc.status, tc.message)
+			want := strings.ReplaceAll(tc.message, "{id}", resp.Header.Get("X-Amzn-Requestid"))
+			if resp.StatusCode != tc.status || string(b) != want {
+				t.Errorf("got %d %s, want %d %s", resp.StatusCode, b, tc.status, want)
 			}
 			if called := f.authCalls.Load() != before; called != tc.callsAuthorizer {
 				t.Errorf("authorizer called = %v, want %v", called, tc.callsAuthorizer)
