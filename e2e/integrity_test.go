@@ -137,6 +137,18 @@ func TestNoSinglePersonPathAroundTheGate(t *testing.T) {
 	if r := certOn(t, loose, "web."+other); r.Status != http.StatusCreated {
 		t.Fatalf("an ungoverned name: %d %s", r.Status, r.Raw)
 	}
+	// A wildcard is valid for every name one label under it: *.z needs
+	// approval once any exact name under z is governed.
+	wild := uniq("wild") + ".example.net"
+	wildOnly := ungatedProfile(t, "*."+wild)
+	if r := certOn(t, wildOnly, "*."+wild); r.Status != http.StatusCreated {
+		t.Fatalf("a wildcard with nothing governed under it: %d %s", r.Status, r.Raw)
+	}
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": uniq("prof"), "name": "governs one name", "requires_approval": true, "allowed_names": []string{"www." + wild}})
+	if r := certOn(t, wildOnly, "*."+wild); r.Status != http.StatusConflict || !strings.Contains(r.str("message"), "www."+wild) {
+		t.Fatalf("a wildcard over a governed name under a profile that needs no approval: %d %s", r.Status, r.Raw)
+	}
 	// Widening needs a second person; narrowing does not.
 	r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+loose, map[string]any{"allowed_names": []string{"**." + other, "**.example.org"}})
 	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/reject", map[string]string{"note": "no"})
@@ -168,8 +180,8 @@ type governanceRace struct {
 	race func()
 }
 
-func (s governanceRace) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*workflow.Governance, error) {
-	g, err := s.RequestPort.ReadGovernance(ctx, patterns)
+func (s governanceRace) ReadGovernance(ctx context.Context, patterns []domain.NamePattern, zones []string) (*workflow.Governance, error) {
+	g, err := s.RequestPort.ReadGovernance(ctx, patterns, zones)
 	if s.race != nil && len(patterns) > 0 {
 		s.race()
 	}

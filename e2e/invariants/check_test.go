@@ -172,3 +172,27 @@ func TestScope(t *testing.T) {
 		t.Fatalf("out-of-scope violations reported: %v", vs)
 	}
 }
+
+// A wildcard issued without approval while a name one label under it was
+// governed breaks the rule too: the certificate is valid for that name.
+func TestWildcardOverAGovernedName(t *testing.T) {
+	s := healthy()
+	_, subject := issuedFixture()
+	wild := *subject
+	wild.CommonName, wild.DNSNames = "*.example.com", []string{"*.example.com"}
+	withSubject(s.Jobs["j"], &wild)
+	s.Jobs["j"]["requires_approval"] = item("x", false)["x"]
+	delete(s.Jobs["j"], "approval_id")
+	delete(s.Approvals, "a")
+	s.Audit = append(s.Audit[:2], audit("renewal_job_completed", "j"), item("action", "profile.created", "resource_id", "g",
+		"details", `{"governance":{"version":1,"added":["www.example.com"]}}`))
+	s.Versions[0]["governance_version"] = item("x", 1)["x"]
+	delete(s.Metrics, "cert_issuance#approved#p")
+	found := false
+	for _, v := range Check(s, Scope{}, Options{Quiescent: true}) {
+		found = found || (v.Rule == "governed-names-need-approval" && strings.Contains(v.Detail, "www.example.com"))
+	}
+	if !found {
+		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
+	}
+}

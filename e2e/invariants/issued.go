@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -180,6 +181,14 @@ func (c *checker) checkGovernedNeedApproval() {
 				for _, p := range domain.CoveringPatterns(name) {
 					if governed[p] > 0 {
 						c.fail("governed-names-need-approval", "job %s issued %s without approval while %s was governed (version %d)", jobID, name, p, version)
+					}
+				}
+				// A wildcard is valid for every name one label under it.
+				if strings.HasPrefix(name, "*.") {
+					for p, n := range governed {
+						if n > 0 && !strings.HasPrefix(string(p), "*") && domain.NamePattern(name).Covers(string(p)) {
+							c.fail("governed-names-need-approval", "job %s issued %s without approval while %s, which it covers, was governed (version %d)", jobID, name, p, version)
+						}
 					}
 				}
 			}

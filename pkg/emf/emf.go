@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 // Namespace is the CloudWatch namespace of every certctl metric.
@@ -16,7 +18,10 @@ const Namespace = "certctl-serverless"
 // Metric names (the contract names, shared with /metrics).
 const (
 	DecisionsTotal = "certctl_approval_decisions_total"
-	PendingAge     = "certctl_approval_pending_age_seconds"
+	// ProfileEditDecisionsTotal counts decisions on gated profile changes,
+	// kept apart from certificate decisions as on /metrics.
+	ProfileEditDecisionsTotal = "certctl_profile_edit_decisions_total"
+	PendingAge                = "certctl_approval_pending_age_seconds"
 	// The reaper's view of the queues each run: the age of the oldest
 	// pending request, decisions not yet delivered to their execution,
 	// and jobs whose execution start is not confirmed.
@@ -50,23 +55,26 @@ type metric struct {
 }
 
 // Decision records one approval decision: the counter by outcome (and by
-// outcome and profile) and the pending age at the moment of decision.
-func (e *Emitter) Decision(outcome, profileID string, age time.Duration) {
+// outcome and profile) and, for certificate requests, the pending age at
+// the moment of decision. Profile edits count in their own series.
+func (e *Emitter) Decision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration) {
 	age = max(age, 0) // clock skew between writers must not yield a negative age
-	rec := map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": e.now().UnixMilli(),
-			"CloudWatchMetrics": []directive{{
-				Namespace:  Namespace,
-				Dimensions: [][]string{{"stage", "outcome"}, {"stage", "outcome", "profile_id"}},
-				Metrics:    []metric{{Name: DecisionsTotal, Unit: "Count"}, {Name: PendingAge, Unit: "Seconds"}},
-			}},
-		},
-		"stage":        e.stage,
-		"outcome":      outcome,
-		"profile_id":   profileID,
-		DecisionsTotal: 1,
-		PendingAge:     age.Seconds(),
+	metrics := []metric{{Name: DecisionsTotal, Unit: "Count"}, {Name: PendingAge, Unit: "Seconds"}}
+	rec := map[string]any{"stage": e.stage, "outcome": outcome, "profile_id": profileID}
+	if kind == domain.KindProfileEdit {
+		metrics = []metric{{Name: ProfileEditDecisionsTotal, Unit: "Count"}}
+		rec[ProfileEditDecisionsTotal] = 1
+	} else {
+		rec[DecisionsTotal] = 1
+		rec[PendingAge] = age.Seconds()
+	}
+	rec["_aws"] = map[string]any{
+		"Timestamp": e.now().UnixMilli(),
+		"CloudWatchMetrics": []directive{{
+			Namespace:  Namespace,
+			Dimensions: [][]string{{"stage", "outcome"}, {"stage", "outcome", "profile_id"}},
+			Metrics:    metrics,
+		}},
 	}
 	line, err := json.Marshal(rec)
 	if err != nil {

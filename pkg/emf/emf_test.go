@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 func TestDecisionWritesOneEMFRecord(t *testing.T) {
 	var buf bytes.Buffer
 	e := New(&buf, "prod")
 	e.now = func() time.Time { return time.UnixMilli(1700000000000) }
-	e.Decision("bypassed", "p-cdn", 90*time.Second)
+	e.Decision(domain.KindCertIssuance, "bypassed", "p-cdn", 90*time.Second)
 
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
@@ -47,9 +49,28 @@ func TestDecisionWritesOneEMFRecord(t *testing.T) {
 // produce a negative age.
 func TestNegativeAgeIsClamped(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, "dev").Decision("approved", "p", -5*time.Second)
+	New(&buf, "dev").Decision(domain.KindCertIssuance, "approved", "p", -5*time.Second)
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec[PendingAge].(float64) != 0 {
 		t.Fatalf("negative age: %v %v", rec[PendingAge], err)
+	}
+}
+
+// Profile-edit decisions are their own series: they never count as
+// certificate decisions, on /metrics or in CloudWatch.
+func TestProfileEditDecisionsAreTheirOwnSeries(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "dev").Decision(domain.KindProfileEdit, "approved", "p", time.Minute)
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rec[DecisionsTotal]; ok {
+		t.Fatalf("a profile edit counted as a certificate decision: %v", rec)
+	}
+	d := rec["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	ms := d["Metrics"].([]any)
+	if len(ms) != 1 || ms[0].(map[string]any)["Name"] != ProfileEditDecisionsTotal || rec[ProfileEditDecisionsTotal].(float64) != 1 {
+		t.Fatalf("metrics: %v, record %v", ms, rec)
 	}
 }

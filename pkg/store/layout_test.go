@@ -239,8 +239,8 @@ func TestTableLayoutGolden(t *testing.T) {
 	count("audit by day", evs, len(rows), err)
 	ms, err := st.ListDecisionMetrics(ctx, domain.KindProfileEdit)
 	count("profile edit metrics", 3, len(ms), err)
-	g, err := st.ReadGovernance(ctx, []domain.NamePattern{"**.example.com", "x.example.org", "other.example.org"})
-	if err != nil || g.Version != 2 || len(g.Governed) != 2 {
+	g, err := st.ReadGovernance(ctx, []domain.NamePattern{"**.example.com", "x.example.org", "other.example.org"}, []string{"example.org", "example.net"})
+	if err != nil || g.Version != 2 || len(g.Governed) != 2 || len(g.Children) != 1 || g.Children["example.org"] != "x.example.org" {
 		t.Errorf("governance: %+v %v", g, err)
 	}
 	if k, err := st.GetAPIKeyByID(ctx, "k1"); err != nil || k.RevokedAt == nil {

@@ -25,13 +25,19 @@ import (
 const (
 	governancePK = "GOVERNANCE"
 	markerPrefix = "GOV#"
+	zonePrefix   = "GOVZONE#"
 )
+
+// maxZoneChildPages bounds the work of one wildcard check: a zone with
+// more governed names than this reads (100 each) refuses wildcards under it
+// rather than read on.
+const maxZoneChildPages = 5
 
 // ReadGovernance reads the governance version, then which of patterns are
 // governed (strongly consistent). Reading the version first makes a check
 // of it at write time cover the markers read after it.
-func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*workflow.Governance, error) {
-	g := &workflow.Governance{Governed: map[domain.NamePattern]bool{}}
+func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePattern, wildcardZones []string) (*workflow.Governance, error) {
+	g := &workflow.Governance{Governed: map[domain.NamePattern]bool{}, Children: map[string]domain.NamePattern{}}
 	item, err := st.get(ctx, governanceKey(), "governance")
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -69,7 +75,50 @@ func (st *Store) ReadGovernance(ctx context.Context, patterns []domain.NamePatte
 			keys = out.UnprocessedKeys[st.stateTable].Keys
 		}
 	}
+	for _, zone := range slices.Compact(slices.Sorted(slices.Values(wildcardZones))) {
+		child, err := st.governedChild(ctx, zone)
+		if err != nil {
+			return nil, err
+		}
+		if child != "" {
+			g.Children[zone] = child
+		}
+	}
 	return g, nil
+}
+
+// governedChild returns one governed exact name directly under zone, or "":
+// their markers share the zone's partition (markerKey). Names no longer
+// governed keep their marker with a count of 0, which the filter skips.
+func (st *Store) governedChild(ctx context.Context, zone string) (domain.NamePattern, error) {
+	in, err := query{
+		table:  st.stateTable,
+		key:    keyOf(attrPK).Equal(valueOf(s(zonePrefix + zone))),
+		filter: []expression.ConditionBuilder{nameOf(attrCount).GreaterThan(valueOf(n(0)))},
+	}.input()
+	if err != nil {
+		return "", err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	in.Limit = aws.Int32(100)
+	for range maxZoneChildPages {
+		out, err := st.db.Query(ctx, in)
+		if err != nil {
+			return "", transient(fmt.Errorf("store: read governance under %s: %w", zone, err))
+		}
+		if len(out.Items) > 0 {
+			var m markerItem
+			if err := unmarshalItem(out.Items[0], &m); err != nil {
+				return "", err
+			}
+			return domain.NamePattern(m.Pattern), nil
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return "", nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return "", domain.Conflictf("more names under %s were ever governed than one check reads; a wildcard for it needs an approval-tier profile", zone)
 }
 
 // governanceUnchanged asserts that governance is still at version.

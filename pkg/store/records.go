@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -678,7 +680,30 @@ type markerItem struct {
 	Count   int64  `dynamodbav:"count"`
 }
 
-func markerKey(p domain.NamePattern) itemKey { return itemKey{PK: markerPrefix + string(p), SK: "GOV"} }
+// markerKey is where the marker of p lives. An exact DNS name's marker is
+// kept in its parent zone's partition (the first label as sort key), so a
+// wildcard *.zone can find every governed name it would cover with one
+// query; other patterns have a partition each.
+func markerKey(p domain.NamePattern) itemKey {
+	if zone, label, ok := zoneChild(p); ok {
+		return itemKey{PK: zonePrefix + zone, SK: label}
+	}
+	return itemKey{PK: markerPrefix + string(p), SK: "GOV"}
+}
+
+// zoneChild splits an exact DNS name pattern into its parent zone and first
+// label; ok is false for wildcards, IP addresses and single-label names.
+func zoneChild(p domain.NamePattern) (zone, label string, ok bool) {
+	name := string(p)
+	if strings.HasPrefix(name, "*") || strings.Count(name, ".") < 2 {
+		return "", "", false
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return "", "", false
+	}
+	label, zone, _ = strings.Cut(name, ".")
+	return zone, label, true
+}
 
 func (it *markerItem) governed() (domain.NamePattern, bool) {
 	return domain.NamePattern(it.Pattern), it.Count > 0

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/csr"
@@ -173,10 +174,14 @@ func subjectFor(cert *domain.Certificate, checked *csr.Checked, profile *domain.
 // refuses the write.
 func ungoverned(ctx context.Context, gov governanceReader, subject *domain.Subject) (int64, error) {
 	var patterns []domain.NamePattern
+	var zones []string
 	for _, name := range subject.Names() {
 		patterns = append(patterns, domain.CoveringPatterns(name)...)
+		if zone, ok := strings.CutPrefix(name, "*."); ok {
+			zones = append(zones, zone)
+		}
 	}
-	g, err := gov.ReadGovernance(ctx, patterns)
+	g, err := gov.ReadGovernance(ctx, patterns, zones)
 	if err != nil {
 		return 0, err
 	}
@@ -184,6 +189,11 @@ func ungoverned(ctx context.Context, gov governanceReader, subject *domain.Subje
 		for _, p := range domain.CoveringPatterns(name) {
 			if g.Governed[p] {
 				return 0, domain.Conflictf("%s is governed by an approval-tier profile (pattern %s): it can only be issued under a profile that requires approval", name, p)
+			}
+		}
+		if zone, ok := strings.CutPrefix(name, "*."); ok {
+			if child, governed := g.Children[zone]; governed {
+				return 0, domain.Conflictf("%s covers %s, which an approval-tier profile governs: it can only be issued under a profile that requires approval", name, child)
 			}
 		}
 	}
@@ -298,7 +308,7 @@ func (s *Service) startExecution(ctx context.Context, plan jobPlan) (*domain.Sta
 
 func (s *Service) observeBypass(plan jobPlan) {
 	if plan.nj.Bypassed {
-		s.observe(string(domain.ApprovalBypassed), plan.nj.Approval.ProfileID, 0)
+		s.observe(plan.nj.Approval.Kind, string(domain.ApprovalBypassed), plan.nj.Approval.ProfileID, 0)
 	}
 }
 

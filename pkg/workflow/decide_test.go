@@ -480,9 +480,6 @@ func TestDecisionHandOff(t *testing.T) {
 // have certctl_profile_edit_decisions_total.
 func TestObservedDecisionsAreCertificateDecisions(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: decide, rejectStale and ExpireApproval call Observer.Decision for profile_edit requests too, and the " +
-		"Observer has no kind, so the EMF certctl_approval_decisions_total counts profile-edit decisions while the " +
-		"/metrics counter of the same name (kept by the store per kind) does not.")
 	e := newEnv(t)
 	e.ungatedProfile("dev", "**.dev.example.com") // a profile edit, approved
 	_, pending, err := e.svc.CreateProfile(t.Context(), alice, domain.ProfileInput{ID: "dev2", Name: domain.Ptr("dev2"), AllowedNames: names("**.dev2.example.com")})
@@ -494,5 +491,8 @@ func TestObservedDecisionsAreCertificateDecisions(t *testing.T) {
 	}
 	if n := e.obs.Count("approved") + e.obs.Count("rejected"); n != 0 {
 		t.Fatalf("%d profile-edit decisions observed as certificate decisions", n)
+	}
+	if n := len(e.obs.decisions); n != 2 {
+		t.Fatalf("%d decisions observed, want the 2 profile-edit decisions, each as a profile edit", n)
 	}
 }

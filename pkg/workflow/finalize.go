@@ -176,7 +176,7 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 			continue
 		}
 		if err == nil && f.ExpireApproval != nil {
-			s.observe(string(domain.ApprovalExpired), f.ExpireApproval.ProfileID, now.Sub(f.ExpireApproval.CreatedAt))
+			s.observe(f.ExpireApproval.Kind, string(domain.ApprovalExpired), f.ExpireApproval.ProfileID, now.Sub(f.ExpireApproval.CreatedAt))
 		}
 		return err
 	}

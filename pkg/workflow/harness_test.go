@@ -135,7 +135,7 @@ type hooked struct {
 	getApproval      func(ctx context.Context, id string) (*domain.Approval, error)
 	getJob           func(ctx context.Context, id string) (*domain.Job, error)
 	getProfile       func(ctx context.Context, id string) (*domain.Profile, error)
-	readGovernance   func(ctx context.Context, ps []domain.NamePattern) (*workflow.Governance, error)
+	readGovernance   func(ctx context.Context, ps []domain.NamePattern, zones []string) (*workflow.Governance, error)
 	decide           func(ctx context.Context, d workflow.Decision) error
 	markJobRunning   func(ctx context.Context, jobID string, at time.Time) error
 	completeIssuance func(ctx context.Context, c workflow.Completion) error
@@ -181,12 +181,12 @@ func (h *hooked) GetProfile(ctx context.Context, id string) (*domain.Profile, er
 	return h.Store.GetProfile(ctx, id)
 }
 
-func (h *hooked) ReadGovernance(ctx context.Context, ps []domain.NamePattern) (*workflow.Governance, error) {
+func (h *hooked) ReadGovernance(ctx context.Context, ps []domain.NamePattern, zones []string) (*workflow.Governance, error) {
 	h.count("ReadGovernance")
 	if h.readGovernance != nil {
-		return h.readGovernance(ctx, ps)
+		return h.readGovernance(ctx, ps, zones)
 	}
-	return h.Store.ReadGovernance(ctx, ps)
+	return h.Store.ReadGovernance(ctx, ps, zones)
 }
 
 func (h *hooked) Decide(ctx context.Context, d workflow.Decision) error {
@@ -332,6 +332,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type observed struct {
+	Kind               domain.ApprovalKind
 	Outcome, ProfileID string
 	Age                time.Duration
 }
@@ -341,21 +342,21 @@ type observer struct {
 	decisions []observed
 }
 
-func (o *observer) Decision(outcome, profileID string, age time.Duration) {
+func (o *observer) Decision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration) {
 	o.mu.Lock()
-	o.decisions = append(o.decisions, observed{outcome, profileID, age})
+	o.decisions = append(o.decisions, observed{kind, outcome, profileID, age})
 	o.mu.Unlock()
 }
 
 func (o *observer) Queues(time.Duration, int, int) {}
 
-// Count is how many decisions with this outcome were observed.
+// Count is how many certificate decisions with this outcome were observed.
 func (o *observer) Count(outcome string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for _, d := range o.decisions {
-		if d.Outcome == outcome {
+		if d.Outcome == outcome && d.Kind == domain.KindCertIssuance {
 			n++
 		}
 	}

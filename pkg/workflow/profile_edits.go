@@ -91,7 +91,7 @@ func (s *Service) stepGovernance(ctx context.Context, d *Decision) error {
 	if len(before)+len(after) == 0 {
 		return nil
 	}
-	g, err := s.Decisions.ReadGovernance(ctx, nil)
+	g, err := s.Decisions.ReadGovernance(ctx, nil, nil)
 	if err != nil {
 		return err
 	}

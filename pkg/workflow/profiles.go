@@ -78,7 +78,7 @@ func (s *Service) CreateProfile(ctx context.Context, actor domain.Actor, in doma
 		return nil, pending, err
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		g, err := s.Profiles.ReadGovernance(ctx, nil)
+		g, err := s.Profiles.ReadGovernance(ctx, nil, nil)
 		if err != nil {
 			return nil, nil, err
 		}

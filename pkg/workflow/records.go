@@ -119,6 +119,10 @@ type PendingStart struct {
 type Governance struct {
 	Version  int64
 	Governed map[domain.NamePattern]bool
+	// Children maps each wildcard zone asked about (z for *.z) to one
+	// governed exact name directly under it, when there is one: *.z
+	// covers it, so a wildcard certificate must not bypass its gate.
+	Children map[string]domain.NamePattern
 }
 
 // ErrChanged means a conditional write found the state other than read:

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 // Executions starts renewal executions and resumes waiting ones.
@@ -26,7 +28,9 @@ type Executions interface {
 // Observer is told about each recorded decision, and about the queues at
 // each reaper run (CloudWatch EMF in Lambda).
 type Observer interface {
-	Decision(outcome, profileID string, age time.Duration)
+	// Decision is one decision on a request of kind: certificate requests
+	// and profile edits are separate series.
+	Decision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration)
 	Queues(oldestPending time.Duration, handoffs, starts int)
 }
 
@@ -64,15 +68,15 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (s *Service) observe(outcome, profileID string, age time.Duration) {
+func (s *Service) observe(kind domain.ApprovalKind, outcome, profileID string, age time.Duration) {
 	if s.Observer != nil {
-		s.Observer.Decision(outcome, profileID, age)
+		s.Observer.Decision(kind, outcome, profileID, age)
 	}
 }
 
 // observeDecision reports a recorded decision and the request's pending age.
 func (s *Service) observeDecision(d Decision) {
-	s.observe(string(d.State), d.Approval.ProfileID, d.At.Sub(d.Approval.CreatedAt))
+	s.observe(d.Approval.Kind, string(d.State), d.Approval.ProfileID, d.At.Sub(d.Approval.CreatedAt))
 }
 
 func (s *Service) handoffGrace() time.Duration {

@@ -25,7 +25,10 @@ type jobReader interface {
 }
 
 type governanceReader interface {
-	ReadGovernance(ctx context.Context, patterns []domain.NamePattern) (*Governance, error)
+	// ReadGovernance reads the governance version, which of patterns are
+	// governed, and for each of wildcardZones (z of a name *.z) one
+	// governed exact name directly under it.
+	ReadGovernance(ctx context.Context, patterns []domain.NamePattern, wildcardZones []string) (*Governance, error)
 }
 
 // ProfilePort is what managing profiles and their gated edits needs.
