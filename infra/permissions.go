@@ -56,8 +56,10 @@ var FunctionAccess = map[string]Access{
 	},
 	FnIssue: {
 		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		AuditItem: []string{"PutItem", "GetItem"},
-		CASign:    true,
+		// The governed names under a wildcard's zone (ReadGovernance).
+		StateQuery: []string{BaseTable},
+		AuditItem:  []string{"PutItem", "GetItem"},
+		CASign:     true,
 	},
 	FnFinalize: {
 		// Expiry and failure only update existing items.
@@ -65,8 +67,9 @@ var FunctionAccess = map[string]Access{
 		AuditItem: []string{"PutItem", "GetItem"},
 	},
 	FnSweep: {
-		StateItem:  []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		StateQuery: []string{IndexDue},
+		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
+		// Due certificates; the governed names under a wildcard's zone.
+		StateQuery: []string{IndexDue, BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		StartExec:  true,
 	},

@@ -51,6 +51,7 @@ func expectedGrants(fn string) []string {
 		add(sm, "states:SendTaskSuccess")
 	case FnIssue:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+		query(state, "") // governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
 	case FnFinalize:
@@ -60,7 +61,7 @@ func expectedGrants(fn string) []string {
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnSweep:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
-		query(state, "due")
+		query(state, "due", "") // due certificates; governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add(sm, "states:StartExecution")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
