@@ -161,6 +161,7 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	fmt.Fprintf(out, "\ncertctl-serverless is running locally (embedded AWS emulator: no Docker, no AWS account).\n\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  API\t%s/api/v1\n", stack.URL)
+	fmt.Fprintf(tw, "  Console\t%s/console/ (sign in with a key below)\n", stack.URL)
 	fmt.Fprintf(tw, "  Health\t%s/health\n", stack.URL)
 	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
 	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)

@@ -103,6 +103,7 @@ var routeTable = []route{
 
 	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals},
 	{Route{"GET", v1 + "/approvals/{id}", readers, false}, (*API).getApproval},
+	{Route{"GET", v1 + "/approvals/{id}/history", readers, false}, (*API).approvalHistory},
 	{Route{"POST", v1 + "/approvals/{id}/approve", approvers, false}, (*API).approve},
 	{Route{"POST", v1 + "/approvals/{id}/reject", approvers, false}, (*API).reject},
 
@@ -112,6 +113,7 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics},
 	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit},
 
+	{Route{"GET", v1 + "/whoami", anyRole, false}, (*API).whoami},
 	{Route{"POST", v1 + "/apikeys", admins, false}, (*API).createAPIKey},
 	{Route{"GET", v1 + "/apikeys", anyRole, false}, (*API).listAPIKeys},
 	{Route{"DELETE", v1 + "/apikeys/{id}", anyRole, false}, (*API).revokeAPIKey},

@@ -117,12 +117,22 @@ func (r *recorder) response() events.APIGatewayProxyResponse {
 	for k, vs := range r.header {
 		resp.MultiValueHeaders[k] = vs
 	}
-	ct := r.header.Get("Content-Type")
-	if utf8.Valid(r.body.Bytes()) && (ct == "" || strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json")) {
+	if utf8.Valid(r.body.Bytes()) && isText(r.header.Get("Content-Type")) {
 		resp.Body = r.body.String()
 	} else {
 		resp.Body = base64.StdEncoding.EncodeToString(r.body.Bytes())
 		resp.IsBase64Encoded = true
 	}
 	return resp
+}
+
+// isText reports a media type whose body API Gateway passes as text: the
+// stages have no binary media types, so anything else travels base64
+// encoded and only a client that expects that can read it. The console's
+// files are all text (HTML, CSS, JavaScript, SVG).
+func isText(contentType string) bool {
+	mt, _, _ := strings.Cut(strings.ToLower(contentType), ";")
+	mt = strings.TrimSpace(mt)
+	return mt == "" || strings.HasPrefix(mt, "text/") || strings.Contains(mt, "json") ||
+		strings.HasSuffix(mt, "+xml") || mt == "application/xml" || mt == "application/javascript"
 }

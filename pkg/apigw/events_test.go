@@ -281,6 +281,9 @@ func TestBinaryResponse(t *testing.T) {
 		{"DER certificate", "application/pkix-cert", []byte{0x30, 0x82, 0x03, 0x00}, true},
 		{"JSON", "application/json", []byte(`{"a":"é"}`), false},
 		{"PEM text", "text/plain; charset=utf-8", []byte("-----BEGIN CERTIFICATE-----\n"), false},
+		{"JavaScript", "text/javascript; charset=utf-8", []byte("export const a = 1\n"), false},
+		{"SVG", "image/svg+xml; charset=utf-8", []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), false},
+		{"legacy JavaScript type", "application/javascript", []byte("let a\n"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := func(*seen) http.Handler {

@@ -31,7 +31,12 @@ const (
 	healthResource = "/health"
 	apiPrefix      = "/api/v1/"
 	apiResource    = "/api/v1/{proxy+}"
-	apiKeyHeader   = "X-Api-Key" // the authorizer's identity source
+	// The console: public GET routes, no authorizer. API Gateway matches
+	// /console/ (trailing slash) to the /console resource and passes the
+	// path as sent.
+	consoleResource      = "/console"
+	consoleProxyResource = "/console/{proxy+}"
+	apiKeyHeader         = "X-Api-Key" // the authorizer's identity source
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes = 1 << 20
 	// integrationTimeout is API Gateway's default 29 s integration timeout.
@@ -92,6 +97,11 @@ func (s *Stack) handleFront(w http.ResponseWriter, r *http.Request, requestID st
 	switch {
 	case publicResources[r.URL.Path] && r.Method == http.MethodGet:
 		resource = r.URL.Path
+	case (r.URL.Path == consoleResource || r.URL.Path == consoleResource+"/") && r.Method == http.MethodGet:
+		resource = consoleResource
+	case strings.HasPrefix(r.URL.Path, consoleResource+"/") && r.Method == http.MethodGet:
+		resource = consoleProxyResource
+		pathParams = map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, consoleResource+"/")}
 	case strings.HasPrefix(r.URL.Path, apiPrefix) && len(r.URL.Path) > len(apiPrefix):
 		resource = apiResource
 		pathParams = map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, apiPrefix)}
@@ -338,8 +348,13 @@ func hasFold(m map[string][]string, key string) bool {
 
 // resourceID is a stable stand-in for API Gateway's resource ids.
 func resourceID(resource string) string {
-	if publicResources[resource] {
+	switch {
+	case publicResources[resource]:
 		return strings.ReplaceAll(strings.Trim(resource, "/"), "/", "-")
+	case resource == consoleResource:
+		return "console"
+	case resource == consoleProxyResource:
+		return "console-proxy"
 	}
 	return "proxy"
 }

@@ -190,6 +190,27 @@ func TestFront(t *testing.T) {
 		}
 	})
 
+	t.Run("console needs no key", func(t *testing.T) {
+		before := f.authCalls.Load()
+		for path, want := range map[string][2]string{
+			"/console":            {"/console", ""},
+			"/console/":           {"/console", ""},
+			"/console/console.js": {"/console/{proxy+}", "console.js"},
+		} {
+			resp, b := do("GET", path, "", nil)
+			if resp.StatusCode != 201 {
+				t.Fatalf("%s: status %d: %s", path, resp.StatusCode, b)
+			}
+			ev := decode(b).Event
+			if ev.Resource != want[0] || ev.Path != path || ev.PathParameters["proxy"] != want[1] || ev.RequestContext.Authorizer != nil {
+				t.Errorf("%s: event = %+v", path, ev)
+			}
+		}
+		if f.authCalls.Load() != before {
+			t.Error("authorizer called for the console")
+		}
+	})
+
 	t.Run("binary bodies", func(t *testing.T) {
 		resp, b := do("PUT", "/api/v1/binary", "good", []byte{0xff, 0xfe})
 		if resp.StatusCode != 200 || !bytes.Equal(b, []byte{0xff, 0x00, 0xfe}) || resp.Header.Get("Content-Type") != "application/octet-stream" {
@@ -220,6 +241,7 @@ func TestFront(t *testing.T) {
 		{"unknown resource", "GET", "/api/v2/x", "good", nil, 401, `{"error":"Unauthorized","message":"Missing Authentication Token","request_id":"{id}"}`, false},
 		{"wrong method on health", "POST", "/health", "", nil, 401, `{"error":"Unauthorized","message":"Missing Authentication Token","request_id":"{id}"}`, false},
 		{"wrong method on the document", "DELETE", "/api/v1/openapi.json", "", nil, 401, `{"error":"Unauthorized","message":"Unauthorized","request_id":"{id}"}`, false},
+		{"wrong method on the console", "POST", "/console/", "", nil, 401, `{"error":"Unauthorized","message":"Missing Authentication Token","request_id":"{id}"}`, false},
 		{"body too large", "POST", "/api/v1/certificates", "good", make([]byte, MaxBodyBytes+1), 413, `{"message":"Request Too Long"}`, false},
 	}
 	for _, tc := range gatewayErrors {

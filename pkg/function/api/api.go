@@ -1,5 +1,5 @@
 // Package api builds the api function: the HTTP API behind API Gateway
-// (AWS_PROXY), over DynamoDB and Step Functions.
+// (AWS_PROXY), over DynamoDB and Step Functions, and the web console.
 package api
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apigw"
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/console"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
@@ -40,7 +41,13 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	svc := wire.Service(env)
 	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
 	keys := &apikey.Manager{Store: st}
-	serve := apigw.Handler(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log))
+	ui, err := console.New()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	// The console's static files are served by the same function, at
+	// /console/, beside the API they call.
+	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return serve(logging.With(ctx, "api_request_id", ev.RequestContext.RequestID), ev)
 	}, nil
