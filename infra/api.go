@@ -17,7 +17,7 @@ import (
 // authenticated caller is refused (an IAM or resource policy denies it).
 // API Gateway answers a path that matches no route the way it answers a
 // missing signature (MISSING_AUTHENTICATION_TOKEN), so such paths get 401
-// too; every route is under /health and /api/v1/.
+// too; every route is under /health, /api/v1/ and (key API) /console.
 // (A function, not a var: package-level jsii calls would start the jsii
 // runtime before main can adjust its environment.)
 func gatewayResponses() []gatewayResponse {
@@ -68,16 +68,18 @@ func (s *Stack) apis() {
 	// sets it (AWS::ApiGateway::Account, role and setting retained on
 	// delete); both stages wait for it.
 	s.IamAPI, _ = s.restAPI("IamApi", "iam", awsapigateway.AuthorizationType_IAM, nil,
-		"SigV4-signed requests (AWS_IAM); identity from requestContext.identity", s.Props.APIGatewayAccountRole, s.sessionIdentityPolicy())
+		"SigV4-signed requests (AWS_IAM); identity from requestContext.identity", s.Props.APIGatewayAccountRole, s.sessionIdentityPolicy(), false)
+	// The web console signs in with API keys, so only the key API serves
+	// it; SigV4 callers use the CLI.
 	s.KeyAPI, s.KeyAPIAccessLogs = s.restAPI("KeyApi", "key", awsapigateway.AuthorizationType_CUSTOM, authorizer,
-		"API keys in X-Api-Key, validated by the REQUEST authorizer; identity from requestContext.authorizer", false, nil)
+		"API keys in X-Api-Key, validated by the REQUEST authorizer; identity from requestContext.authorizer", false, nil, true)
 	if account := s.IamAPI.Node().TryFindChild(jsii.String("Account")); account != nil {
 		s.KeyAPI.DeploymentStage().Node().AddDependency(account)
 	}
 }
 
 func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, authorizer awsapigateway.IAuthorizer,
-	desc string, accountRole bool, policy awsiam.PolicyDocument) (awsapigateway.RestApi, awslogs.LogGroup) {
+	desc string, accountRole bool, policy awsiam.PolicyDocument, console bool) (awsapigateway.RestApi, awslogs.LogGroup) {
 	logs := s.logGroup(id+"AccessLogs", "/aws/apigateway/"+s.name(kind)+"-access")
 	logging := awsapigateway.MethodLoggingLevel_OFF
 	if s.Props.APIExecutionLogs {
@@ -124,6 +126,14 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		opts.Authorizer = authorizer
 	}
 	proxy.AddMethod(jsii.String("ANY"), integ, opts)
+	if console {
+		// The console's static files are public (GET only): the page holds
+		// no data, and every API call it makes carries the signed-in key.
+		// API Gateway routes /console/ to the /console resource.
+		c := api.Root().AddResource(jsii.String("console"), nil)
+		c.AddMethod(jsii.String("GET"), integ, public)
+		c.AddResource(jsii.String("{proxy+}"), nil).AddMethod(jsii.String("GET"), integ, public)
+	}
 
 	for i, gr := range gatewayResponses() {
 		api.AddGatewayResponse(jsii.String(fmt.Sprintf("GatewayResponse%d", i)), &awsapigateway.GatewayResponseOptions{

@@ -54,6 +54,9 @@ const (
 		"it returns no data and runs no business logic."
 	reasonOpenAPI = "GET /api/v1/openapi.json is the API's published OpenAPI description, embedded in the function: " +
 		"it names the routes and their schemas, never any stored data, and runs no business logic."
+	reasonConsole = "GET /console and GET /console/{proxy+} on the key API serve the web console's static files (HTML, " +
+		"CSS, JavaScript, SVG embedded in the api function), which hold no data; every API call the page makes carries " +
+		"the API key the person signs in with and goes through the REQUEST authorizer."
 	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
 		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."
 	reasonExecLogs = "Execution logs go to a log group API Gateway creates outside the stack (API-Gateway-Execution-Logs_<id>/<stage>) " +
@@ -92,6 +95,13 @@ func (s *Stack) Suppressions() []Suppression {
 			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-COG4", nil, reasonOpenAPI, nil},
 			Suppression{api + "/Default/api/v1/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
 		)
+		if api == "KeyApi" {
+			for _, m := range []string{"console/GET", "console/{proxy+}/GET"} {
+				out = append(out,
+					Suppression{api + "/Default/" + m + "/Resource", "AwsSolutions-APIG4", nil, reasonConsole, nil},
+					Suppression{api + "/Default/" + m + "/Resource", "AwsSolutions-COG4", nil, reasonConsole, nil})
+			}
+		}
 		if !s.Props.APIExecutionLogs {
 			out = append(out, Suppression{api + "/DeploymentStage." + s.Props.Stage + "/Resource", "AwsSolutions-APIG6", nil, reasonExecLogs, nil})
 		}

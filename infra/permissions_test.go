@@ -229,8 +229,9 @@ func checkAPIAuthorization(t *testing.T, s *synthed) {
 		}
 	}
 	// The health probe is public on both of its paths (the API serves it
-	// at /health and /api/v1/health), and so is the OpenAPI document;
-	// everything else is authenticated.
+	// at /health and /api/v1/health), and so are the OpenAPI document and,
+	// on the key API, the console's static files; everything else is
+	// authenticated.
 	want := map[string]string{
 		"IamApi GET /health":              "NONE",
 		"IamApi GET /api/v1/health":       "NONE",
@@ -240,6 +241,9 @@ func checkAPIAuthorization(t *testing.T, s *synthed) {
 		"KeyApi GET /api/v1/health":       "NONE",
 		"KeyApi GET /api/v1/openapi.json": "NONE",
 		"KeyApi ANY /api/v1/{proxy+}":     "CUSTOM",
+		// The console signs in with an API key, so only the key API serves it.
+		"KeyApi GET /console":          "NONE",
+		"KeyApi GET /console/{proxy+}": "NONE",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("methods\n got  %v\n want %v", got, want)

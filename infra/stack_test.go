@@ -88,7 +88,7 @@ func TestResourceCounts(t *testing.T) {
 			"AWS::ApiGateway::RestApi":         2,
 			"AWS::ApiGateway::Stage":           2,
 			"AWS::ApiGateway::Authorizer":      1,
-			"AWS::ApiGateway::Method":          8, // per API: two health paths, the OpenAPI document, the proxy
+			"AWS::ApiGateway::Method":          10, // per API: two health paths, the OpenAPI document, the proxy; the console's two on the key API
 			"AWS::KMS::Key":                    1,
 			"AWS::SQS::Queue":                  1,
 			"AWS::CloudWatch::Alarm":           alarms,

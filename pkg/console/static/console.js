@@ -147,6 +147,7 @@ function paint (mine, title, ...body) {
   const note = flash && el('p', { class: flash.kind, role: flash.kind === 'error' ? 'alert' : 'status', id: 'flash', tabindex: '-1' }, flash.text)
   $('view').replaceChildren()
   add($('view'), [h1, note, body])
+  $('view').dataset.route = location.hash // which page this is, for tests
   // A refresh keeps the focus where it was (on a link or a button).
   if (key) {
     const same = $(key) || [...$('view').querySelectorAll('a[href]')].find(a => a.getAttribute('href') === key)
