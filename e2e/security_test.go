@@ -155,12 +155,16 @@ func TestRevokedAndExpiredKeysAreRefused(t *testing.T) {
 	must(t, http.StatusConflict, "admin", "DELETE", "/api/v1/apikeys/"+k.str("id"), nil)
 	must(t, http.StatusUnauthorized, "revokee", "GET", "/api/v1/profiles", nil)
 
+	// Long enough for the first call to get through on a loaded machine
+	// (the strict tier's moto serves one request at a time, for every
+	// package of the run); then wait for the expiry itself.
+	expiry := time.Now().Add(4 * time.Second)
 	exp := must(t, http.StatusCreated, "admin", "POST", "/api/v1/apikeys", map[string]any{
-		"principal": "expiring", "roles": []string{"viewer"}, "expires_at": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano),
+		"principal": "expiring", "roles": []string{"viewer"}, "expires_at": expiry.UTC().Format(time.RFC3339Nano),
 	})
 	keys["expiring"] = exp.str("secret")
 	must(t, http.StatusOK, "expiring", "GET", "/api/v1/profiles", nil)
-	time.Sleep(1600 * time.Millisecond)
+	time.Sleep(time.Until(expiry) + 100*time.Millisecond)
 	must(t, http.StatusUnauthorized, "expiring", "GET", "/api/v1/profiles", nil)
 
 	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+k.str("id"), nil).Body["data"].([]any)
