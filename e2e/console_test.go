@@ -231,6 +231,23 @@ func TestConsoleInABrowser(t *testing.T) {
 		must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+evil+"/reject", map[string]string{"note": "test"})
 	})
 
+	t.Run("a decision that lost the race is said in plain words", func(t *testing.T) {
+		bob.t = t
+		raced := newCert(t, "alice", profile).str("approval_id")
+		bob.goTo("#/approvals/" + raced)
+		bob.waitFor("the decide form", `document.getElementById("approve")`, 10*time.Second)
+		must(t, http.StatusOK, "admin", "POST", "/api/v1/approvals/"+raced+"/reject", map[string]string{"note": "decided first"})
+		bob.do(chromedp.Click(chromedp.ID("approve")))
+		bob.waitFor("the conflict", `document.getElementById("flash")?.textContent.startsWith("Not done:")`, 10*time.Second)
+		msg := bob.text("#flash")
+		if !strings.Contains(msg, "someone else decided, or the request expired") || strings.Contains(msg, "{") {
+			t.Errorf("conflict says %q", msg)
+		}
+		if state := bob.text(".state"); !strings.Contains(state, "Rejected") || js[int](bob, `document.querySelectorAll("#decide").length`) != 0 {
+			t.Errorf("after the conflict the page shows %q and %d decide forms", state, js[int](bob, `document.querySelectorAll("#decide").length`))
+		}
+	})
+
 	t.Run("phone width and 200% zoom", func(t *testing.T) {
 		bob.t = t
 		admin := b.tab(t, "admin")
