@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -333,4 +334,53 @@ func TestNonCanonicalPathsAreRefused(t *testing.T) {
 	if s := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+b, nil).str("state"); s != "pending" {
 		t.Fatalf("the other request was decided: %s", s)
 	}
+}
+
+// An admin mints keys, so an admin could act as anyone it minted a key
+// for. Whoever minted a principal's key (or controls whoever did) and that
+// principal are one person to two-person integrity: neither decides the
+// other's requests, checked inside the decision's write.
+func TestMintedKeysCannotSplitOnePerson(t *testing.T) {
+	tg := target{baseURL, maps.Clone(keys)}
+	mint := func(as, principal string, roles ...string) string {
+		t.Helper()
+		body := map[string]any{"principal": principal}
+		if roles != nil {
+			body["roles"] = roles
+		}
+		r := tg.must(t, http.StatusCreated, as, "POST", "/api/v1/apikeys", body)
+		tg.keys[principal+" via "+as] = r.str("secret")
+		return principal + " via " + as
+	}
+	u := uniq("u")
+	boss := mint("admin", "boss-"+u, "admin")
+	peer := mint("admin", "peer-"+u, "approver")
+	indep := mint("admin", "indep-"+u, "approver")
+	profile := gatedProfile(t, nil)
+	request := func(as string) string {
+		cn := uniq("mc") + "." + zone(profile)
+		return tg.must(t, http.StatusCreated, as, "POST", "/api/v1/certificates", map[string]any{
+			"common_name": cn, "profile_id": profile, "csr": newCSR(t, cn, cn)}).str("approval_id")
+	}
+	refused := func(what, as, approval string) {
+		t.Helper()
+		r := tg.must(t, http.StatusForbidden, as, "POST", "/api/v1/approvals/"+approval+"/approve", map[string]string{"note": what})
+		if !strings.Contains(r.str("message"), "two-person integrity") {
+			t.Fatalf("%s: %s", what, r.Raw)
+		}
+	}
+	ar := request(boss)
+
+	// A key minted for an existing principal makes the minter its controller:
+	// that key, and the principal's own key, can no longer decide for the minter.
+	asPeer := mint(boss, "peer-"+u)
+	refused("the minter's request, with the key it minted for an existing approver", asPeer, ar)
+	refused("the minter's request, with the approver's own key", peer, ar)
+	// A sock puppet, and one made through a second admin the first one made.
+	refused("a principal the requester created", mint(boss, "sock-"+u, "operator", "approver"), ar)
+	refused("a principal made by an admin the requester made", mint(mint(boss, "sub-"+u, "admin"), "sock2-"+u, "approver"), ar)
+	// The other way round: the puppet requests, its controller approves.
+	refused("the controller deciding its puppet's request", boss, request("sock-"+u+" via "+boss))
+	// Someone the requester does not control (both minted by admin) decides.
+	tg.must(t, http.StatusOK, indep, "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "independent"})
 }

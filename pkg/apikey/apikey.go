@@ -130,6 +130,9 @@ func Bootstrap(ctx context.Context, st Store, principal string, roles []domain.R
 		CreatedAt: now,
 	}
 	p := &domain.Principal{ID: principal, Roles: roles, UpdatedAt: now}
+	if prev != nil {
+		p.Controllers = prev.Controllers // bootstrap is no one: it adds no controller
+	}
 	audit := &domain.AuditEvent{
 		Actor:        domain.BootstrapActor,
 		ActorType:    domain.ActorSystem,

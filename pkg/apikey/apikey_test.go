@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,19 @@ func TestVerify(t *testing.T) {
 	broken := lookup{err: errors.New("throttled")}
 	if _, err := Verify(context.Background(), broken, secret, now); err == nil || errors.Is(err, ErrUnknown) {
 		t.Fatalf("a store failure must not look like a bad key: %v", err)
+	}
+}
+
+func TestControllersAfter(t *testing.T) {
+	minter := &domain.Principal{ID: "boss", Controllers: []string{"admin"}}
+	prev := &domain.Principal{ID: "peer", Controllers: []string{"zed", "admin"}}
+	got := controllersAfter(prev, "peer", "boss", minter)
+	if want := []string{"admin", "boss", "zed"}; !slices.Equal(got, want) {
+		t.Fatalf("controllers %v, want %v (sorted, deduplicated, the minter's own controllers included)", got, want)
+	}
+	// A principal never controls itself, even through a cycle.
+	cyc := controllersAfter(nil, "boss", "sub", &domain.Principal{ID: "sub", Controllers: []string{"boss"}})
+	if want := []string{"sub"}; !slices.Equal(cyc, want) {
+		t.Fatalf("controllers %v, want %v", cyc, want)
 	}
 }

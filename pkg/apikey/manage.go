@@ -67,12 +67,20 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 	}
 	var change *PrincipalChange
 	roles := req.Roles
-	prev, err := m.Store.GetPrincipal(ctx, req.Principal)
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		prev = nil
-	case err != nil:
+	prev, err := m.principal(ctx, req.Principal)
+	if err != nil {
 		return nil, err
+	}
+	// Whoever mints a key for someone else can act as them from then on:
+	// the minter (and whoever controls the minter) joins the principal's
+	// controllers, and two-person integrity keeps them apart.
+	var controllers []string
+	if req.Principal != actor.ID {
+		minter, err := m.principal(ctx, actor.ID)
+		if err != nil {
+			return nil, err
+		}
+		controllers = controllersAfter(prev, req.Principal, actor.ID, minter)
 	}
 	if req.Roles != nil {
 		if !admin {
@@ -81,12 +89,15 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 		if len(req.Roles) == 0 {
 			return nil, domain.Invalidf("roles must name at least one role for a new key (leave roles out to keep the principal's)")
 		}
-		change = &PrincipalChange{Prev: prev, Next: &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), UpdatedAt: now}}
+		change = &PrincipalChange{Prev: prev, Next: &domain.Principal{ID: req.Principal, Roles: dedupe(req.Roles), Controllers: controllers, UpdatedAt: now}}
 	} else {
 		if prev == nil {
 			return nil, domain.Invalidf("principal %q does not exist yet: give it roles", req.Principal)
 		}
 		roles = prev.Roles
+		if !slices.Equal(controllers, prev.Controllers) && req.Principal != actor.ID {
+			change = &PrincipalChange{Prev: prev, Next: &domain.Principal{ID: prev.ID, Roles: prev.Roles, Controllers: controllers, UpdatedAt: now}}
+		}
 	}
 	secret, err := Generate()
 	if err != nil {
@@ -96,11 +107,15 @@ func (m *Manager) Create(ctx context.Context, actor domain.Actor, req domain.API
 		ID: "key-" + strings.ToLower(ulid.Make().String()), Hash: Hash(secret), Prefix: Prefix(secret),
 		Principal: req.Principal, CreatedBy: actor.ID, CreatedAt: now, ExpiresAt: req.ExpiresAt,
 	}
+	details := map[string]any{"principal": k.Principal, "prefix": k.Prefix, "expires_at": k.ExpiresAt}
+	if req.Principal != actor.ID {
+		details["controllers"] = controllers
+	}
 	audits := []*domain.AuditEvent{{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditAPIKeyCreated, ResourceType: "apikey", ResourceID: k.ID, Timestamp: now,
-		Details: map[string]any{"principal": k.Principal, "prefix": k.Prefix, "expires_at": k.ExpiresAt},
+		Details: details,
 	}}
-	if change != nil {
+	if change != nil && req.Roles != nil {
 		audits = append(audits, grantAudit(actor, change.Next, now))
 	}
 	if err := m.Store.PutAPIKey(ctx, k, change, audits...); err != nil {
@@ -163,19 +178,46 @@ func (m *Manager) SetRoles(ctx context.Context, actor domain.Actor, principal st
 	if err := grantable(actor, roles); err != nil {
 		return nil, err
 	}
-	prev, err := m.Store.GetPrincipal(ctx, principal)
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		prev = nil
-	case err != nil:
+	prev, err := m.principal(ctx, principal)
+	if err != nil {
 		return nil, err
 	}
 	now := m.now()
 	p := &domain.Principal{ID: principal, Roles: dedupe(roles), UpdatedAt: now}
+	if prev != nil {
+		p.Controllers = prev.Controllers // roles change; who can act as it does not
+	}
 	if err := m.Store.PutPrincipal(ctx, &PrincipalChange{Prev: prev, Next: p}, grantAudit(actor, p, now)); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// principal reads a principal; nil when it does not exist (an IAM actor, or
+// one not created yet).
+func (m *Manager) principal(ctx context.Context, id string) (*domain.Principal, error) {
+	p, err := m.Store.GetPrincipal(ctx, id)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// controllersAfter is p's controllers once minter (controlled by
+// minter's own controllers) has minted a key for it: a sorted set, never
+// containing p itself.
+func controllersAfter(prev *domain.Principal, p, minter string, minterP *domain.Principal) []string {
+	var all []string
+	if prev != nil {
+		all = append(all, prev.Controllers...)
+	}
+	all = append(all, minter)
+	if minterP != nil {
+		all = append(all, minterP.Controllers...)
+	}
+	all = slices.DeleteFunc(all, func(c string) bool { return c == p })
+	slices.Sort(all)
+	return slices.Compact(all)
 }
 
 // ValidatePrincipal checks a key principal's id, and keeps the names of

@@ -158,7 +158,17 @@ type NewAPIKey struct {
 
 // Principal is an identity and the roles it holds.
 type Principal struct {
-	ID        string    `json:"id"`
-	Roles     []Role    `json:"roles"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID    string `json:"id"`
+	Roles []Role `json:"roles"`
+	// Controllers are the actors who could act as this principal: whoever
+	// minted one of its keys (and, transitively, whoever controls them).
+	// Two-person integrity treats a principal and its controllers as one
+	// person: neither decides the other's requests.
+	Controllers []string  `json:"controllers,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Controls reports whether actor could act as p (see Controllers).
+func (p *Principal) Controls(actor string) bool {
+	return p != nil && slices.Contains(p.Controllers, actor)
 }

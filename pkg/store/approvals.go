@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -135,7 +136,47 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 		t.addAll(st.profileChange(d.Profile))
 	}
 	t.add(st.observeDecision(a.Kind, string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
-	return st.commitTxn(ctx, &t, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
+	if !domain.IsSystemActor(d.DecidedBy) {
+		t.addAll(st.independent(a.RequestedBy, d.DecidedBy))
+	}
+	err := st.commitTxn(ctx, &t, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
+	if errors.Is(err, workflow.ErrChanged) && !domain.IsSystemActor(d.DecidedBy) {
+		if refused := st.dependent(ctx, a.RequestedBy, d.DecidedBy); refused != nil {
+			return refused
+		}
+	}
+	return err
+}
+
+// independent is the part of a decision's condition that keeps a requester
+// and a decider apart beyond their ids: neither may control the other (have
+// minted one of its keys; see domain.Principal.Controllers). Checked inside
+// the write, like requested_by <> decided_by, so a key minted while the
+// decision was being made cannot slip through.
+func (st *Store) independent(requester, decider string) ([]types.TransactWriteItem, error) {
+	notControlledBy := func(who string) expression.ConditionBuilder {
+		return or(nameOf(attrPK).AttributeNotExists(), expression.Not(nameOf(attrControllers).Contains(who)))
+	}
+	var t txn
+	t.add(st.txCheck(principalKey(decider), notControlledBy(requester)))
+	t.add(st.txCheck(principalKey(requester), notControlledBy(decider)))
+	return t.items, t.err
+}
+
+// dependent says why a decision failed its independence check, or nil if it
+// did not (the write failed for another reason).
+func (st *Store) dependent(ctx context.Context, requester, decider string) error {
+	for _, pair := range [][2]string{{decider, requester}, {requester, decider}} {
+		p, err := st.GetPrincipal(ctx, pair[0])
+		if err != nil {
+			continue // absent (an IAM actor) or unreadable: not the reason
+		}
+		if p.Controls(pair[1]) {
+			return &domain.Error{Kind: domain.KindForbidden, Public: fmt.Sprintf(
+				"two-person integrity: %s can act as %s (it minted one of its keys), so neither may decide the other's requests", pair[1], pair[0])}
+		}
+	}
+	return nil
 }
 
 func (st *Store) profileChange(c *workflow.ProfileChange) ([]types.TransactWriteItem, error) {

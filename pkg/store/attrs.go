@@ -60,9 +60,10 @@ const (
 	attrProfileID = "profile_id"
 	attrUpdatedAt = "updated_at"
 
-	// API keys.
-	attrRevokedAt = "revoked_at"
-	attrPrincipal = "principal"
+	// API keys and principals.
+	attrRevokedAt   = "revoked_at"
+	attrPrincipal   = "principal"
+	attrControllers = "controllers"
 
 	// Counters: governance markers, the admin count, decision metrics.
 	attrCount      = "count"

@@ -113,7 +113,7 @@ func fullAPIKey() *apikey.Key {
 }
 
 func fullPrincipal() *domain.Principal {
-	return &domain.Principal{ID: "apikey:ops", Roles: []domain.Role{domain.RoleAdmin, domain.RoleOperator}, UpdatedAt: at(0)}
+	return &domain.Principal{ID: "apikey:ops", Roles: []domain.Role{domain.RoleAdmin, domain.RoleOperator}, Controllers: []string{"admin", "bootstrap-ops"}, UpdatedAt: at(0)}
 }
 
 // fullAudit's details hold every JSON kind.

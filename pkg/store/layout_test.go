@@ -193,7 +193,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	ops := &domain.Principal{ID: "apikey:ops", Roles: []domain.Role{domain.RoleAdmin}, UpdatedAt: next()}
 	key := &apikey.Key{ID: "k1", Hash: "h1", Prefix: "cck_abc", Principal: ops.ID, CreatedBy: domain.BootstrapActor, CreatedAt: next(), ExpiresAt: &t0}
 	must("key", st.PutAPIKey(ctx, key, &apikey.PrincipalChange{Next: ops}, ev(domain.AuditAPIKeyCreated, "k1"), ev(domain.AuditRolesGranted, ops.ID)))
-	dev := &domain.Principal{ID: "apikey:dev", Roles: []domain.Role{domain.RoleAdmin, domain.RoleViewer}, UpdatedAt: next()}
+	dev := &domain.Principal{ID: "apikey:dev", Roles: []domain.Role{domain.RoleAdmin, domain.RoleViewer}, Controllers: []string{"apikey:ops"}, UpdatedAt: next()}
 	must("grant dev", st.PutPrincipal(ctx, &apikey.PrincipalChange{Next: dev}, ev(domain.AuditRolesGranted, dev.ID)))
 	demoted := &domain.Principal{ID: ops.ID, Roles: []domain.Role{domain.RoleViewer}, UpdatedAt: next()}
 	must("demote ops", st.PutPrincipal(ctx, &apikey.PrincipalChange{Prev: ops, Next: demoted}, ev(domain.AuditRolesGranted, ops.ID)))

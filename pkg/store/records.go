@@ -636,9 +636,10 @@ func (it *apiKeyIDItem) hash() string { return it.Hash }
 type principalItem struct {
 	itemKey
 	listKey
-	ID        string    `dynamodbav:"id"`
-	Roles     []string  `dynamodbav:"roles"`
-	UpdatedAt time.Time `dynamodbav:"updated_at"`
+	ID          string    `dynamodbav:"id"`
+	Roles       []string  `dynamodbav:"roles"`
+	Controllers []string  `dynamodbav:"controllers,stringset,omitempty"`
+	UpdatedAt   time.Time `dynamodbav:"updated_at"`
 }
 
 func principalKey(id string) itemKey { return entityKey(tagPrincipal, id) }
@@ -646,12 +647,12 @@ func principalKey(id string) itemKey { return entityKey(tagPrincipal, id) }
 func principalItemOf(p *domain.Principal) *principalItem {
 	return &principalItem{
 		itemKey: principalKey(p.ID), listKey: listed(tagPrincipal, p.UpdatedAt, p.ID),
-		ID: p.ID, Roles: convert[string](p.Roles), UpdatedAt: p.UpdatedAt,
+		ID: p.ID, Roles: convert[string](p.Roles), Controllers: p.Controllers, UpdatedAt: p.UpdatedAt,
 	}
 }
 
 func (it *principalItem) toDomain() *domain.Principal {
-	return &domain.Principal{ID: it.ID, Roles: convert[domain.Role](it.Roles), UpdatedAt: it.UpdatedAt}
+	return &domain.Principal{ID: it.ID, Roles: convert[domain.Role](it.Roles), Controllers: it.Controllers, UpdatedAt: it.UpdatedAt}
 }
 
 // adminsItem counts the principals holding admin, so the last one cannot
