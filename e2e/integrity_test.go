@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -103,6 +104,9 @@ func TestIssuedIsWhatWasApproved(t *testing.T) {
 	if n := versionCount(t, certID(third)); n != 0 {
 		t.Fatalf("%d versions issued under a withdrawn key algorithm", n)
 	}
+	// A refusal is an outcome of policy, not a failure of the workflow: the
+	// execution ends normally, so the failed-executions alarm stays quiet.
+	waitExecution(t, third.str("job_id"), sfntypes.ExecutionStatusSucceeded)
 }
 
 // ungatedProfile creates (through bob's approval) a profile that needs no

@@ -27,6 +27,19 @@ type IssueOutput struct {
 	SerialNumber string `json:"serial_number"`
 }
 
+// IssuanceRefused is a refusal by policy whose job has already been failed
+// with the reason: an outcome of the rules, not a failure of the workflow,
+// so the issue function ends its execution normally (no failed-execution
+// alarm) and the job says why.
+type IssuanceRefused struct {
+	JobID, Reason string
+}
+
+func (e *IssuanceRefused) Error() string { return "issue: job " + e.JobID + ": " + e.Reason }
+
+// Is makes a refusal a conflict (409-class, permanent).
+func (e *IssuanceRefused) Is(target error) bool { return target == domain.ErrConflict }
+
 // Issue signs the job's certificate. It is the single issuance choke point:
 // it refuses any gated job whose request is not approved or bypassed, and the
 // final transaction re-checks that, so no path issues without a decision.
@@ -43,7 +56,9 @@ func (s *Service) Issue(ctx context.Context, auth Authorities, in IssueInput) (*
 	if errors.As(err, &refused) {
 		if ferr := s.failJob(context.WithoutCancel(ctx), in.JobID, "issuance refused: "+refused.reason); ferr != nil {
 			s.log().ErrorContext(ctx, "issue: failing the refused job failed; the workflow's failure path will", "job_id", in.JobID, "error", ferr)
+			return out, err
 		}
+		return out, &IssuanceRefused{JobID: in.JobID, Reason: refused.reason}
 	}
 	return out, retryable(err)
 }

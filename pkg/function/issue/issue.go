@@ -5,6 +5,7 @@ package issue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -60,7 +61,12 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 			_, err := authorities.Authority(ctx, domain.DefaultIssuerID)
 			return &workflow.IssueOutput{}, err
 		}
-		return svc.Issue(logging.With(ctx, "job_id", ev.JobID), authorities, ev.IssueInput)
+		out, err := svc.Issue(logging.With(ctx, "job_id", ev.JobID), authorities, ev.IssueInput)
+		if refused := (*workflow.IssuanceRefused)(nil); errors.As(err, &refused) {
+			// The job is failed with the reason: end the execution normally.
+			return &workflow.IssueOutput{}, nil
+		}
+		return out, err
 	}, nil
 }
 
