@@ -157,6 +157,9 @@ func (st *Store) independent(requester, decider string) ([]types.TransactWriteIt
 	notControlledBy := func(who string) expression.ConditionBuilder {
 		return or(nameOf(attrPK).AttributeNotExists(), expression.Not(nameOf(attrControllers).Contains(who)))
 	}
+	if requester == decider {
+		return nil, nil // requested_by <> decided_by refuses it; one item may appear once
+	}
 	var t txn
 	t.add(st.txCheck(principalKey(decider), notControlledBy(requester)))
 	t.add(st.txCheck(principalKey(requester), notControlledBy(decider)))
