@@ -30,6 +30,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack/kumocompat"
 	"github.com/certctl-serverless/certctl-serverless/statemachines"
 )
 
@@ -324,7 +325,7 @@ func emulatorConfig(endpoint string, apiOptions []func(*middleware.Stack) error)
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("certctl-local", "certctl-local", ""),
 		BaseEndpoint: aws.String(endpoint),
-		APIOptions:   append([]func(*middleware.Stack) error(nil), apiOptions...),
+		APIOptions:   append([]func(*middleware.Stack) error{kumocompat.DynamoDB}, apiOptions...),
 	}
 	if env, err := awsconfig.NewEnvConfig(); err == nil {
 		cfg.ConfigSources = []any{env}

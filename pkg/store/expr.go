@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -60,61 +58,15 @@ type built struct {
 
 // build builds b. Its errors are programming errors (an empty builder),
 // reported like a marshalling error.
-//
-// The output is also reshaped into a form the embedded emulator parses,
-// which is equivalent for DynamoDB: update clauses on one line (the
-// emulator splits them at spaces only), and name aliases of equal width
-// once there are more than ten (it substitutes names as plain text, so
-// #1 would also rewrite #10).
 func build(b expression.Builder) (built, error) {
 	e, err := b.Build()
 	if err != nil {
 		return built{}, fmt.Errorf("store: build expression: %w", err)
 	}
-	width := len(strconv.Itoa(len(e.Names()) - 1))
-	reshape := func(s *string) *string {
-		if s == nil {
-			return nil
-		}
-		out := padAliases(strings.Join(strings.Fields(*s), " "), width)
-		return &out
-	}
-	x := built{
-		update: reshape(e.Update()), condition: reshape(e.Condition()),
-		keyCondition: reshape(e.KeyCondition()), filter: reshape(e.Filter()),
-		values: e.Values(),
-	}
-	if names := e.Names(); names != nil {
-		x.names = make(map[string]string, len(names))
-		for alias, name := range names {
-			x.names[padAliases(alias, width)] = name
-		}
-	}
-	return x, nil
-}
-
-// padAliases left-pads the number of every name alias (#n) in s to width
-// digits. Only aliases contain '#': the builder writes no name or value
-// into the expression itself.
-func padAliases(s string, width int) string {
-	if width < 2 || !strings.Contains(s, "#") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		b.WriteByte(s[i])
-		if s[i] != '#' {
-			continue
-		}
-		j := i + 1
-		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
-			j++
-		}
-		b.WriteString(strings.Repeat("0", max(0, width-(j-i-1))))
-		b.WriteString(s[i+1 : j])
-		i = j - 1
-	}
-	return b.String()
+	return built{
+		update: e.Update(), condition: e.Condition(), keyCondition: e.KeyCondition(), filter: e.Filter(),
+		names: e.Names(), values: e.Values(),
+	}, nil
 }
 
 // updateOf builds an update of one item, with its conditions (all must

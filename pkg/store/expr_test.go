@@ -7,26 +7,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
 
-func TestPadAliases(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		width int
-		want  string
-	}{
-		{"#1 = :1, #10 = :10", 2, "#01 = :1, #10 = :10"},
-		{"attribute_not_exists (#0)", 1, "attribute_not_exists (#0)"},
-		{"(#2 = :0) AND (#11 <> :1)", 2, "(#02 = :0) AND (#11 <> :1)"},
-		{"#5", 3, "#005"},
-	} {
-		if got := padAliases(tc.in, tc.width); got != tc.want {
-			t.Errorf("padAliases(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
-		}
-	}
-}
-
-// A profile update names more than ten attributes: its aliases come out
-// of equal width, on one line, and the names map agrees with them.
-func TestBuildReshapesManyNames(t *testing.T) {
+// A profile update names more than ten attributes; what the builder makes
+// goes out as is (the embedded emulator's needs are met in the devstack),
+// and every alias in the names map is used.
+func TestBuildKeepsTheBuildersOutput(t *testing.T) {
 	upd, err := profileFields(fullProfile(), attrPendingEditID)
 	if err != nil {
 		t.Fatal(err)
@@ -39,12 +23,9 @@ func TestBuildReshapesManyNames(t *testing.T) {
 		t.Fatalf("%d names; the test needs more than ten", len(e.names))
 	}
 	all := *e.update + " " + *e.condition
-	if strings.Contains(all, "\n") {
-		t.Errorf("spans lines: %q", all)
-	}
 	for alias := range e.names {
-		if len(alias) != 3 || !strings.Contains(all, alias) {
-			t.Errorf("alias %q: not of width 2 or unused in %q", alias, all)
+		if !strings.Contains(all, alias) {
+			t.Errorf("alias %q unused in %q", alias, all)
 		}
 	}
 	if _, err := build(expression.NewBuilder()); err == nil {

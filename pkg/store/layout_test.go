@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/sivchari/kumo"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack/kumocompat"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -36,6 +37,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	t.Cleanup(srv.Close)
 	db := dynamodb.NewFromConfig(aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(srv.URL),
+		APIOptions: []func(*middleware.Stack) error{kumocompat.DynamoDB},
 	})
 	ctx := t.Context()
 	state, audit := "layout-state", "layout-audit"
@@ -250,10 +252,10 @@ func TestTableLayoutGolden(t *testing.T) {
 	store.CheckGolden(t, "tables.golden.json", map[string]any{"state": scanAll(t, db, state), "audit": scanAll(t, db, audit)})
 }
 
-// checkedDB holds every request's expressions to what DynamoDB accepts
-// and the embedded emulator parses: every alias defined and used (and
-// nothing else), every name a stored attribute, clauses on one line, no
-// name alias the prefix of another.
+// checkedDB holds every request's expressions to what DynamoDB accepts:
+// every alias defined and used (and nothing else), and every name a stored
+// attribute. (What the embedded emulator needs on top is the devstack's
+// concern: kumocompat.DynamoDB.)
 type checkedDB struct {
 	*dynamodb.Client
 	t     *testing.T
@@ -269,9 +271,6 @@ func (c *checkedDB) check(op string, names map[string]string, values map[string]
 		if e == nil {
 			continue
 		}
-		if strings.Contains(*e, "\n") {
-			c.t.Errorf("%s: expression spans lines: %q", op, *e)
-		}
 		for _, a := range aliasRE.FindAllString(*e, -1) {
 			if a[0] == '#' {
 				usedNames[a] = true
@@ -286,11 +285,6 @@ func (c *checkedDB) check(op string, names map[string]string, values map[string]
 		}
 		if !c.attrs[name] {
 			c.t.Errorf("%s: %s is not a stored attribute name", op, name)
-		}
-		for b := range names {
-			if a != b && strings.HasPrefix(b, a) {
-				c.t.Errorf("%s: alias %s is a prefix of %s", op, a, b)
-			}
 		}
 	}
 	for a := range usedNames {

@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/sivchari/kumo"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack/kumocompat"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
@@ -35,7 +37,8 @@ func TestFilteredListsAreBoundedInWork(t *testing.T) {
 	if endpoint == "" {
 		endpoint = kumo.NewServer().URL
 	}
-	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("t", "t", ""), BaseEndpoint: aws.String(endpoint)})
+	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("t", "t", ""), BaseEndpoint: aws.String(endpoint),
+		APIOptions: []func(*middleware.Stack) error{kumocompat.DynamoDB}})
 	table := fmt.Sprintf("bound-%d", os.Getpid())
 	attr := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}

@@ -20,10 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/sivchari/kumo"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack/kumocompat"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -46,6 +48,7 @@ func testDB(t *testing.T) (*dynamodb.Client, string, string) {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(endpoint),
+		APIOptions:   []func(*middleware.Stack) error{kumocompat.DynamoDB},
 	})
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
