@@ -62,8 +62,19 @@ func (st *Store) get(ctx context.Context, k itemKey, what string) (map[string]ty
 // conflictRetries bounds how often a transaction cancelled only by
 // TransactionConflict (another transaction held one of its items) is sent
 // again. Nothing of a cancelled transaction was written, so resending the
-// same request is safe; the SDK does not retry it by itself.
-const conflictRetries = 3
+// same request is safe; the SDK does not retry it by itself. Items every
+// request of a kind touches (a profile's certificate count, the governance
+// version, a profile's decision counters) make such conflicts routine when
+// requests arrive together, so the budget is sized for bursts: with the
+// backoff below, 16 concurrent creations on one profile all succeed under
+// the contention model the tests apply (e2e/contention_test.go).
+const conflictRetries = 7
+
+// Backoff between resends: full jitter over an exponential ceiling.
+const (
+	conflictBackoffBase = 20 * time.Millisecond
+	conflictBackoffCap  = 800 * time.Millisecond
+)
 
 // transact runs a TransactWriteItems call. A cancellation whose reasons are
 // all conditional-check failures becomes workflow.ErrChanged; one caused by
@@ -133,10 +144,11 @@ func cancellation(e *types.TransactionCanceledException) cancelReason {
 	return cancelledByCondition
 }
 
-// sleepJittered waits a short random time growing with attempt; false if ctx ended.
+// sleepJittered waits a random time up to an exponentially growing
+// ceiling (full jitter); false if ctx ended first.
 func sleepJittered(ctx context.Context, attempt int) bool {
-	d := time.Duration(10+rand.IntN(40*(attempt+1))) * time.Millisecond
-	t := time.NewTimer(d)
+	ceiling := min(conflictBackoffCap, conflictBackoffBase<<attempt)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling)) + 1))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
