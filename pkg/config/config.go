@@ -4,8 +4,10 @@ package config
 
 import (
 	"fmt"
-
+	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +28,21 @@ const (
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 	EnvHandoffGrace    = "CERTCTL_HANDOFF_GRACE"
+
+	// Notifications (see README "Notifications").
+	EnvEventBus         = "CERTCTL_EVENT_BUS"
+	EnvRemindAfter      = "CERTCTL_APPROVAL_REMIND_AFTER"
+	EnvEscalateAfter    = "CERTCTL_APPROVAL_ESCALATE_AFTER"
+	EnvExpiryWarning    = "CERTCTL_EXPIRY_WARNING"
+	EnvConsoleURL       = "CERTCTL_CONSOLE_URL"
+	EnvNotifyTargets    = "CERTCTL_NOTIFY_TARGETS"
+	EnvNotifyDefault    = "CERTCTL_NOTIFY_DEFAULT"
+	EnvNotifyEscalation = "CERTCTL_NOTIFY_ESCALATION"
+	EnvNotifyWebhookURL = "CERTCTL_NOTIFY_WEBHOOK_URL" // local mode only (make dev)
 )
+
+// maxNotifyTargetsConfig bounds each list of target names.
+const maxNotifyTargetsConfig = 50
 
 // Config is every function's view of its settings; each function uses the
 // subset it needs.
@@ -45,6 +61,28 @@ type Config struct {
 	// HandoffGrace is how long the reaper leaves a queued decision
 	// hand-off or execution start to the request that queued it.
 	HandoffGrace time.Duration
+
+	// EventBus is the EventBridge bus (name or ARN) events are published on.
+	EventBus string
+	// RemindAfter is how old a pending request is at its first reminder,
+	// and the interval between reminders; EscalateAfter, how old it is
+	// when it is escalated (once). At or past the approval timeout, none
+	// is ever sent.
+	RemindAfter   time.Duration
+	EscalateAfter time.Duration
+	// ExpiryWarning is how long before its not_after a certificate whose
+	// current version has not been replaced is announced as expiring.
+	ExpiryWarning time.Duration
+	// ConsoleURL is the web console's base URL; messages link to
+	// <ConsoleURL>#/approvals/<id>. Empty: no link.
+	ConsoleURL string
+	// NotifyTargets are the notification targets the stack routes to (a
+	// profile's notify may name only these); NotifyDefault those told when
+	// a profile names none; NotifyEscalation those an escalation goes to
+	// as well.
+	NotifyTargets    []string
+	NotifyDefault    []string
+	NotifyEscalation []string
 }
 
 // DefaultApprovalTimeout is certctl's default: seven days.
@@ -52,6 +90,14 @@ const DefaultApprovalTimeout = 168 * time.Hour
 
 // DefaultHandoffGrace leaves a request a minute to finish its own hand-off.
 const DefaultHandoffGrace = time.Minute
+
+// Notification defaults: a reminder a day, an escalation after three days,
+// an expiry warning two weeks before a certificate ends.
+const (
+	DefaultRemindAfter   = 24 * time.Hour
+	DefaultEscalateAfter = 72 * time.Hour
+	DefaultExpiryWarning = 14 * 24 * time.Hour
+)
 
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Config, error) { return Parse(os.Getenv) }
@@ -66,6 +112,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		Stage:           getenv(EnvStage),
 		LogLevel:        getenv(EnvLogLevel),
 		IAMPrincipals:   getenv(EnvIAMPrincipals),
+		EventBus:        strings.TrimSpace(getenv(EnvEventBus)),
 	}
 	var err error
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
@@ -90,7 +137,95 @@ func Parse(getenv func(string) string) (Config, error) {
 	if c.ApprovalTimeout > 365*24*time.Hour {
 		return Config{}, fmt.Errorf("%s=%s: must be at most 8760h (one year)", EnvApprovalTimeout, c.ApprovalTimeout)
 	}
+	if err := c.parseNotifications(getenv); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// parseNotifications reads and checks the notification settings.
+func (c *Config) parseNotifications(getenv func(string) string) error {
+	var err error
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+		min  time.Duration
+	}{
+		{EnvRemindAfter, &c.RemindAfter, DefaultRemindAfter, time.Second},
+		{EnvEscalateAfter, &c.EscalateAfter, DefaultEscalateAfter, time.Second},
+		{EnvExpiryWarning, &c.ExpiryWarning, DefaultExpiryWarning, time.Minute},
+	} {
+		if *d.dst, err = ParseDuration(d.name, getenv(d.name), d.def); err != nil {
+			return err
+		}
+		if *d.dst < d.min || *d.dst > 366*24*time.Hour {
+			return fmt.Errorf("%s=%s: must be between %s and 8784h", d.name, *d.dst, d.min)
+		}
+	}
+	if c.ConsoleURL, err = ParseBaseURL(EnvConsoleURL, getenv(EnvConsoleURL)); err != nil {
+		return err
+	}
+	if c.NotifyTargets, err = parseNames(EnvNotifyTargets, getenv(EnvNotifyTargets)); err != nil {
+		return err
+	}
+	if c.NotifyDefault, err = parseNames(EnvNotifyDefault, getenv(EnvNotifyDefault)); err != nil {
+		return err
+	}
+	if c.NotifyEscalation, err = parseNames(EnvNotifyEscalation, getenv(EnvNotifyEscalation)); err != nil {
+		return err
+	}
+	for name, list := range map[string][]string{EnvNotifyDefault: c.NotifyDefault, EnvNotifyEscalation: c.NotifyEscalation} {
+		for _, t := range list {
+			if !slices.Contains(c.NotifyTargets, t) {
+				return fmt.Errorf("%s: %q is not among %s (%s)", name, t, EnvNotifyTargets, strings.Join(c.NotifyTargets, ","))
+			}
+		}
+	}
+	return nil
+}
+
+// parseNames reads a comma-separated list of target names: each like an
+// id (a-z, 0-9, '.', '_', '-'), sorted and without repeats.
+func parseNames(name, v string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if !targetNameRE.MatchString(t) {
+			return nil, fmt.Errorf("%s: %q is not a target name (want %s)", name, t, targetNameRE)
+		}
+		out = append(out, t)
+	}
+	if len(out) > maxNotifyTargetsConfig {
+		return nil, fmt.Errorf("%s: at most %d targets", name, maxNotifyTargetsConfig)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+var targetNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// ParseBaseURL accepts an absolute http(s) URL without query or fragment
+// (https, or http to a loopback host) and returns it with one trailing
+// slash; empty stays empty.
+func ParseBaseURL(name, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%s=%q: want an absolute URL such as https://certs.example.com/console/, without query, fragment or credentials", name, v)
+	}
+	host := u.Hostname()
+	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return "", fmt.Errorf("%s=%q: want https (http only for a loopback host)", name, v)
+	}
+	return strings.TrimRight(u.String(), "/") + "/", nil
 }
 
 // Require returns an error naming the first empty setting among names.
@@ -100,6 +235,7 @@ func (c Config) Require(names ...string) error {
 		EnvAuditTable:      c.AuditTable,
 		EnvStateMachineARN: c.StateMachineARN,
 		EnvCAKeyID:         c.CAKeyID,
+		EnvEventBus:        c.EventBus,
 	}
 	for _, n := range names {
 		if values[n] == "" {

@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,7 @@ func TestHandlerConfig(t *testing.T) {
 	if ops["DescribeTable"] != 1 {
 		t.Errorf("counted operations %v, want one DescribeTable", ops)
 	}
-	if got != s.Config || !got.Bypass || got.Stage != "dev" || got.ApprovalTimeout != config.DefaultApprovalTimeout ||
+	if !reflect.DeepEqual(got, s.Config) || !got.Bypass || got.Stage != "dev" || got.ApprovalTimeout != config.DefaultApprovalTimeout ||
 		!strings.HasPrefix(got.CAKeyID, "arn:aws:kms:") || !strings.HasPrefix(got.StateMachineARN, "arn:aws:states:") ||
 		got.StateTable == "" || got.AuditTable == "" {
 		t.Errorf("handler config %+v, stack config %+v", got, s.Config)

@@ -20,7 +20,11 @@ type Profile struct {
 	IssuerID             string        `json:"issuer_id"`
 	// Approvers, when set, limits who may approve this profile's requests.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
-	Version   int64         `json:"version"`
+	// Notify names the notification targets (configured at deploy) told
+	// about this profile's requests and certificates; empty means the
+	// stage's default targets.
+	Notify  []string `json:"notify,omitempty"`
+	Version int64    `json:"version"`
 	// PendingEditID names the profile_edit request awaiting a decision; at
 	// most one exists per profile.
 	PendingEditID string `json:"pending_edit_approval_id,omitempty"`
@@ -81,6 +85,8 @@ type Job struct {
 	RequiresApproval bool      `json:"requires_approval"`
 	ApprovalID       string    `json:"approval_id,omitempty"`
 	RequestedBy      string    `json:"requested_by"`
+	// Notify is the profile's notification targets when the job was planned.
+	Notify []string `json:"-"`
 	// Subject is what the job issues (and, when gated, what was approved).
 	Subject      *Subject `json:"subject,omitempty"`
 	ExecutionARN string   `json:"execution_arn,omitempty"`
@@ -176,9 +182,20 @@ type Approval struct {
 	ProfileEdit   *ProfileEdit  `json:"profile_edit,omitempty"`
 	// ApproverPool is the profile's pool when the request was made.
 	ApproverPool *ApproverPool `json:"approver_pool,omitempty"`
-	CreatedAt    time.Time     `json:"created_at"`
-	ExpiresAt    time.Time     `json:"expires_at"`
-	DecidedAt    *time.Time    `json:"decided_at,omitempty"`
+	// Notify is the profile's notification targets when the request was
+	// made: who its events are for.
+	Notify []string `json:"notify,omitempty"`
+	// RemindersSent counts the reminders sent while it was pending;
+	// EscalatedAt is when it was escalated, if it was.
+	RemindersSent int        `json:"reminders_sent,omitempty"`
+	EscalatedAt   *time.Time `json:"escalated_at,omitempty"`
+	// Gauged says the request counts in its profile's pending gauge
+	// (requests made before the gauge existed do not), so deciding it
+	// counts it out.
+	Gauged    bool       `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	// TaskToken resumes the waiting execution: a bearer capability, never
 	// returned by the API.
 	TaskToken string `json:"-"`
@@ -197,6 +214,10 @@ type AuditEvent struct {
 	ResourceID   string         `json:"resource_id"`
 	Details      map[string]any `json:"details,omitempty"`
 	Timestamp    time.Time      `json:"ts"`
+	// Notice, when set, is the event the transition publishes: the store
+	// writes it to the outbox with the row (see Notice). Never stored in
+	// the row itself.
+	Notice *Notice `json:"-"`
 }
 
 // Audit actions. These strings are a contract (README "Metrics and audit").
@@ -221,6 +242,8 @@ const (
 	AuditAPIKeyCreated        = "apikey.created"
 	AuditAPIKeyRevoked        = "apikey.revoked"
 	AuditRolesGranted         = "principal.roles_granted"
+	// AuditApprovalReminder, AuditApprovalEscalated and AuditCertExpiring
+	// are in events.go.
 )
 
 // AuditActions lists every audit action, for validating filters.
@@ -230,6 +253,7 @@ var AuditActions = []string{
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted,
+	AuditApprovalReminder, AuditApprovalEscalated, AuditCertExpiring,
 }
 
 // PendingAgeBuckets are the upper bounds (seconds) of

@@ -87,6 +87,9 @@ func (p *Profile) Validate() error {
 	if err := p.normalizeNames(); err != nil {
 		return err
 	}
+	if err := p.normalizeNotify(); err != nil {
+		return err
+	}
 	if p.Approvers != nil {
 		for _, r := range p.Approvers.Roles {
 			// Only these roles may call approve; a pool of others is a
@@ -119,6 +122,29 @@ func (p *Profile) normalizeNames() error {
 	}
 	slices.Sort(p.AllowedNames)
 	p.AllowedNames = slices.Compact(p.AllowedNames)
+	return nil
+}
+
+// MaxNotifyTargets bounds a profile's notify list.
+const MaxNotifyTargets = 10
+
+// normalizeNotify checks the shape of Notify (target names are ids) and
+// sorts and deduplicates it; whether each names a configured target is the
+// workflow's check.
+func (p *Profile) normalizeNotify() error {
+	if len(p.Notify) > MaxNotifyTargets {
+		return Invalidf("notify: at most %d targets", MaxNotifyTargets)
+	}
+	for i, t := range p.Notify {
+		if !validID(t) {
+			return Invalidf("notify[%d] %q: a target name must match %s", i, t, idRule)
+		}
+	}
+	slices.Sort(p.Notify)
+	p.Notify = slices.Compact(p.Notify)
+	if len(p.Notify) == 0 {
+		p.Notify = nil
+	}
 	return nil
 }
 
@@ -165,6 +191,7 @@ func ProfileDiff(a, b *Profile) map[string]Change {
 	add("renew_before_seconds", a.RenewBeforeSeconds, b.RenewBeforeSeconds, a.RenewBeforeSeconds == b.RenewBeforeSeconds)
 	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
 	add("approvers", a.Approvers, b.Approvers, reflect.DeepEqual(a.Approvers, b.Approvers))
+	add("notify", a.Notify, b.Notify, slices.Equal(a.Notify, b.Notify))
 	return d
 }
 

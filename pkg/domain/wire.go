@@ -24,6 +24,9 @@ type ProfileInput struct {
 	// Approvers limits who may approve; principals are API-key principal
 	// ids or IAM ARNs (stored canonical). {} clears the limit.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
+	// Notify names the notification targets told about the profile's
+	// requests and certificates; [] means the stage's defaults.
+	Notify *[]string `json:"notify,omitempty"`
 }
 
 // Profile returns the profile the input describes for a create: the
@@ -59,6 +62,12 @@ func (in ProfileInput) ApplyTo(p *Profile) {
 	if in.IssuerID != nil {
 		p.IssuerID = *in.IssuerID
 	}
+	if in.Notify != nil {
+		p.Notify = slices.Clone(*in.Notify)
+		if len(p.Notify) == 0 {
+			p.Notify = nil
+		}
+	}
 	if in.Approvers != nil {
 		pool := *in.Approvers
 		p.Approvers = &pool
@@ -75,6 +84,7 @@ func (p *Profile) Input() ProfileInput {
 		ID: p.ID, Name: Ptr(p.Name), RequiresApproval: Ptr(p.RequiresApproval),
 		AllowedNames: &names, AllowedKeyAlgorithms: &algs, MaxValiditySeconds: Ptr(p.MaxValiditySeconds),
 		RenewBeforeSeconds: Ptr(p.RenewBeforeSeconds), IssuerID: Ptr(p.IssuerID), Approvers: &ApproverPool{},
+		Notify: Ptr(append([]string{}, p.Notify...)),
 	}
 	if p.Approvers != nil {
 		in.Approvers = p.Approvers

@@ -28,6 +28,9 @@ const (
 	OldestPending = "certctl_oldest_pending_approval_seconds"
 	HandoffQueue  = "certctl_handoff_queue_length"
 	StartQueue    = "certctl_start_queue_length"
+	// PendingApprovals is the number of pending requests, for the stage
+	// and per profile (with OldestPending per profile beside it).
+	PendingApprovals = "certctl_approvals_pending"
 )
 
 // Emitter writes EMF records to w.
@@ -102,6 +105,54 @@ func (e *Emitter) Queues(oldestPending time.Duration, handoffs, starts int) {
 		HandoffQueue:  handoffs,
 		StartQueue:    starts,
 	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = e.w.Write(append(line, '\n'))
+}
+
+// Pending records the pending-approval gauges after a reaper run: one
+// record for the stage (how many in all) and one per profile with requests
+// pending (how many, and the age of the oldest), dimensions stage and
+// profile_id. Profiles with none pending are left out: a metric series
+// costs while it is written.
+func (e *Emitter) Pending(gauges []domain.PendingGauge, at time.Time) {
+	var total int64
+	for _, g := range gauges {
+		total += max(g.Count, 0)
+	}
+	e.write(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{Namespace: Namespace, Dimensions: [][]string{{"stage"}},
+				Metrics: []metric{{Name: PendingApprovals, Unit: "Count"}}}},
+		},
+		"stage":          e.stage,
+		PendingApprovals: total,
+	})
+	for _, g := range gauges {
+		if g.Count <= 0 {
+			continue
+		}
+		rec := map[string]any{
+			"_aws": map[string]any{
+				"Timestamp": e.now().UnixMilli(),
+				"CloudWatchMetrics": []directive{{Namespace: Namespace, Dimensions: [][]string{{"stage", "profile_id"}},
+					Metrics: []metric{{Name: PendingApprovals, Unit: "Count"}, {Name: OldestPending, Unit: "Seconds"}}}},
+			},
+			"stage": e.stage, "profile_id": g.ProfileID, PendingApprovals: g.Count, OldestPending: 0.0,
+		}
+		if g.Oldest != nil {
+			rec[OldestPending] = max(at.Sub(*g.Oldest), 0).Seconds()
+		}
+		e.write(rec)
+	}
+}
+
+func (e *Emitter) write(rec map[string]any) {
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return

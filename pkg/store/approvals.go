@@ -124,8 +124,13 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 	} else {
 		upd = upd.Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
 	}
+	// It leaves its profile's pending partition and count.
+	upd = upd.Remove(nameOf(attrParentPK)).Remove(nameOf(attrParentSK))
 	var t txn
 	t.add(st.txUpdate(approvalKey(a.ID), upd, conds...))
+	if a.Gauged {
+		t.add(st.pendingCount(a.ProfileID, -1))
+	}
 	if a.JobID != "" {
 		t.add(st.jobTransition(a.JobID, []domain.JobStatus{domain.JobAwaitingApproval}, d.JobStatus, d.JobError, d.At))
 		if d.RestoreCert {

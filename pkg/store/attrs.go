@@ -28,6 +28,8 @@ const (
 	attrNote          = "note"
 	attrReason        = "reason"
 	attrTaskToken     = "task_token"
+	attrReminders     = "reminders_sent"
+	attrEscalatedAt   = "escalated_at"
 
 	// Jobs and certificates.
 	attrStatus        = "status"

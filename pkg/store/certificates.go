@@ -84,6 +84,9 @@ func (st *Store) writeJob(ctx context.Context, in workflow.NewJob, t *txn) error
 			return err
 		}
 		t.add(st.putNew(apIt))
+		if in.Approval.State == domain.ApprovalPending {
+			t.add(st.pendingCount(in.Approval.ProfileID, 1))
+		}
 	}
 	if in.Bypassed {
 		t.add(st.observeDecision(domain.KindCertIssuance, string(domain.ApprovalBypassed), in.Cert.ProfileID, 0))

@@ -61,6 +61,8 @@ func (st *Store) CompleteIssuance(ctx context.Context, c workflow.Completion) er
 		Set(nameOf(attrKeyAlgorithm), valueOf(s(c.KeyAlg))).
 		Set(nameOf(attrDuePK), valueOf(s(duePartition))).
 		Set(nameOf(attrDueSK), valueOf(s(dueSK(c.RenewAt, v.CertificateID)))).
+		Set(nameOf(attrPendingPK), valueOf(s(expiryPartition))).
+		Set(nameOf(attrPendingSK), valueOf(s(expirySK(v.NotAfter, v.CertificateID)))).
 		Remove(nameOf(attrCurrentJobID))
 	var t txn
 	t.add(st.putNew(verItem))
@@ -92,8 +94,12 @@ func (st *Store) FailJob(ctx context.Context, f workflow.Failure) error {
 			Set(nameOf(attrDecidedByType), valueOf(s(string(domain.ActorSystem)))).
 			Set(nameOf(attrDecidedAt), valueOf(s(stamp(f.At)))).
 			Set(nameOf(attrReason), valueOf(s(f.Error))).
-			Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
+			Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK)).
+			Remove(nameOf(attrParentPK)).Remove(nameOf(attrParentSK))
 		t.add(st.txUpdate(approvalKey(a.ID), expire, equals(attrState, s(string(domain.ApprovalPending)))))
+		if a.Gauged {
+			t.add(st.pendingCount(a.ProfileID, -1))
+		}
 		t.add(st.observeDecision(a.Kind, string(domain.ApprovalExpired), a.ProfileID, f.At.Sub(a.CreatedAt)))
 	}
 	return st.commitTxn(ctx, &t, f.Audits...)

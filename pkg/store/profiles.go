@@ -242,6 +242,7 @@ func (st *Store) RequestProfileEdit(ctx context.Context, a *domain.Approval, aud
 	}
 	var t txn
 	t.add(st.putNew(apItem))
+	t.add(st.pendingCount(a.ProfileID, 1))
 	if a.ProfileEdit.Create {
 		t.add(st.txCheck(profileKey(a.ProfileID), isNew()))
 	} else {

@@ -45,6 +45,7 @@ const (
 	tagAPIKey    = "APIKEY"
 	tagAPIKeyID  = "APIKEYID"
 	tagPrincipal = "PRINCIPAL"
+	tagOutbox    = "OUTBOX"
 )
 
 // Partitions of the sparse pending and due indexes.
@@ -56,7 +57,18 @@ const (
 	// confirmed delivered to the waiting execution. Decide puts a request
 	// here; ClearHandoff takes it out after a successful send.
 	handoffPartition = "HANDOFF"
+	// outboxPartition holds the events of committed transitions not yet
+	// confirmed published; the committing function deletes its own after
+	// PutEvents accepts them, the reaper publishes what is left.
+	outboxPartition = "OUTBOX"
+	// expiryPartition holds each issued certificate, by its not_after,
+	// until its expiry warning is sent; a new version moves it.
+	expiryPartition = "EXPIRY"
 )
+
+// pendingOfProfile is the by_parent partition of a profile's pending
+// requests, oldest first: the pending-age gauge reads its first item.
+func pendingOfProfile(profileID string) string { return "PENDING#" + profileID }
 
 // tsLayout is fixed-width so that timestamps sort lexicographically in keys.
 const tsLayout = "2006-01-02T15:04:05.000000000Z"
@@ -241,6 +253,7 @@ type profileRecord struct {
 	RenewBeforeSeconds   int64               `dynamodbav:"renew_before_seconds"`
 	IssuerID             string              `dynamodbav:"issuer_id"`
 	Approvers            *approverPoolRecord `dynamodbav:"approvers,omitempty"`
+	Notify               []string            `dynamodbav:"notify,omitempty"`
 	Version              int64               `dynamodbav:"version"`
 	PendingEditID        string              `dynamodbav:"pending_edit_approval_id,omitempty"`
 	CertificateCount     int64               `dynamodbav:"certificate_count"`
@@ -257,7 +270,7 @@ func profileRecordOf(p *domain.Profile) *profileRecord {
 		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
 		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
 		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
-		Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
+		Notify: p.Notify, Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -270,7 +283,7 @@ func (r *profileRecord) toDomain() *domain.Profile {
 		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
 		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
 		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
-		Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
+		Notify: r.Notify, Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
@@ -370,6 +383,8 @@ func (it *profileItem) toDomain() *domain.Profile { return it.profileRecord.toDo
 type certItem struct {
 	itemKey
 	listKey
+	PendingPK     string     `dynamodbav:"pending_pk,omitempty"` // EXPIRY until its expiry warning
+	PendingSK     string     `dynamodbav:"pending_sk,omitempty"`
 	DuePK         string     `dynamodbav:"due_pk,omitempty"`
 	DueSK         string     `dynamodbav:"due_sk,omitempty"`
 	ID            string     `dynamodbav:"id"`
@@ -408,6 +423,9 @@ func certItemOf(c *domain.Certificate) *certItem {
 	return it
 }
 
+// expirySK places a certificate in the expiry queue at its not_after.
+func expirySK(notAfter time.Time, certID string) string { return sortKey(notAfter, certID) }
+
 func (it *certItem) toDomain() *domain.Certificate {
 	return &domain.Certificate{
 		ID: it.ID, CommonName: it.CommonName, SANs: it.SANs, ProfileID: it.ProfileID, IssuerID: it.IssuerID,
@@ -437,6 +455,7 @@ type jobItem struct {
 	RequiresApproval bool           `dynamodbav:"requires_approval"`
 	ApprovalID       string         `dynamodbav:"approval_id,omitempty"`
 	RequestedBy      string         `dynamodbav:"requested_by"`
+	Notify           []string       `dynamodbav:"notify,omitempty"`
 	Subject          *subjectRecord `dynamodbav:"subject,omitempty"`
 	ExecutionARN     string         `dynamodbav:"execution_arn,omitempty"`
 	Error            string         `dynamodbav:"error,omitempty"`
@@ -452,7 +471,7 @@ func jobItemOf(j *domain.Job, startInput string) *jobItem {
 		itemKey: jobKey(j.ID), listKey: listed(tagJob, j.CreatedAt, j.ID),
 		ParentPK: jobsOf(j.CertificateID), ParentSK: sortKey(j.CreatedAt, j.ID),
 		ID: j.ID, CertificateID: j.CertificateID, ProfileID: j.ProfileID, Type: string(j.Type), Status: string(j.Status),
-		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy,
+		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy, Notify: j.Notify,
 		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, CSR: j.CSR,
 		PrevCertStatus: string(j.PrevCertStatus), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 	}
@@ -466,7 +485,7 @@ func (it *jobItem) toDomain() *domain.Job {
 	return &domain.Job{
 		ID: it.ID, CertificateID: it.CertificateID, ProfileID: it.ProfileID, Type: domain.JobType(it.Type),
 		Status: domain.JobStatus(it.Status), RequiresApproval: it.RequiresApproval, ApprovalID: it.ApprovalID,
-		RequestedBy: it.RequestedBy, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
+		RequestedBy: it.RequestedBy, Notify: it.Notify, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
 		CSR: it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 		CompletedAt: it.CompletedAt,
 	}
@@ -485,6 +504,8 @@ type approvalItem struct {
 	listKey
 	PendingPK      string              `dynamodbav:"pending_pk,omitempty"`
 	PendingSK      string              `dynamodbav:"pending_sk,omitempty"`
+	ParentPK       string              `dynamodbav:"parent_pk,omitempty"` // PENDING#<profile> while pending
+	ParentSK       string              `dynamodbav:"parent_sk,omitempty"`
 	ID             string              `dynamodbav:"id"`
 	Kind           string              `dynamodbav:"kind"`
 	State          string              `dynamodbav:"state"`
@@ -500,6 +521,9 @@ type approvalItem struct {
 	Subject        *subjectRecord      `dynamodbav:"subject,omitempty"`
 	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
 	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
+	Notify         []string            `dynamodbav:"notify,omitempty"`
+	RemindersSent  int                 `dynamodbav:"reminders_sent,omitempty"`
+	EscalatedAt    *time.Time          `dynamodbav:"escalated_at,omitempty"`
 	CreatedAt      time.Time           `dynamodbav:"created_at"`
 	ExpiresAt      time.Time           `dynamodbav:"expires_at"`
 	DecidedAt      *time.Time          `dynamodbav:"decided_at,omitempty"`
@@ -518,11 +542,12 @@ func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
 		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
 		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason,
 		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, ApproverPool: approverPoolRecordOf(a.ApproverPool),
-		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
+		Notify: a.Notify, RemindersSent: a.RemindersSent, EscalatedAt: a.EscalatedAt, CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
 		PrevCertStatus: string(a.PrevCertStatus),
 	}
 	if a.State == domain.ApprovalPending {
 		it.PendingPK, it.PendingSK = pendingPartition, sortKey(a.CreatedAt, a.ID)
+		it.ParentPK, it.ParentSK = pendingOfProfile(a.ProfileID), sortKey(a.CreatedAt, a.ID)
 	}
 	return it, nil
 }
@@ -533,7 +558,8 @@ func (it *approvalItem) toDomain() *domain.Approval {
 		CertificateID: it.CertificateID, ProfileID: it.ProfileID, RequestedBy: it.RequestedBy,
 		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
 		Note: it.Note, Reason: it.Reason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
-		ApproverPool: it.ApproverPool.toDomain(), CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
+		ApproverPool: it.ApproverPool.toDomain(), Notify: it.Notify, RemindersSent: it.RemindersSent, EscalatedAt: it.EscalatedAt,
+		Gauged: it.ParentPK != "", CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
 		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
 	}
 }
@@ -720,6 +746,48 @@ type metricItem struct {
 	ProfileID  string  `dynamodbav:"profile_id"`
 	Count      int64   `dynamodbav:"count"`
 	SumSeconds float64 `dynamodbav:"sum_seconds"`
+}
+
+// pendingCountItem counts one profile's pending requests: ADD +1 in the
+// transaction that makes a request, -1 in the one that decides it.
+type pendingCountItem struct {
+	itemKey
+	listKey
+	ProfileID string `dynamodbav:"profile_id"`
+	Count     int64  `dynamodbav:"count"`
+}
+
+// pendingCountPartition lists the counters (list index).
+const pendingCountPartition = "METRIC_PENDING"
+
+func pendingCountKey(profileID string) itemKey {
+	return itemKey{PK: pendingCountPartition + "#" + profileID, SK: "METRIC"}
+}
+
+// outboxItem is one event of a committed transition, in the OUTBOX queue
+// until it is confirmed published. Its key is the event's (and the audit
+// row's) id.
+type outboxItem struct {
+	itemKey
+	PendingPK  string    `dynamodbav:"pending_pk"`
+	PendingSK  string    `dynamodbav:"pending_sk"`
+	ID         string    `dynamodbav:"id"`
+	DetailType string    `dynamodbav:"detail_type"`
+	Detail     string    `dynamodbav:"detail"`
+	CreatedAt  time.Time `dynamodbav:"created_at"`
+}
+
+func outboxKey(id string) itemKey { return entityKey(tagOutbox, id) }
+
+func outboxItemOf(n *domain.Notice) *outboxItem {
+	return &outboxItem{
+		itemKey: outboxKey(n.ID), PendingPK: outboxPartition, PendingSK: sortKey(n.Time, n.ID),
+		ID: n.ID, DetailType: n.Type, Detail: string(n.Detail), CreatedAt: n.Time,
+	}
+}
+
+func (it *outboxItem) toDomain() domain.Notice {
+	return domain.Notice{ID: it.ID, Type: it.DetailType, Time: it.CreatedAt, Detail: json.RawMessage(it.Detail)}
 }
 
 // --- The audit table ------------------------------------------------------

@@ -25,6 +25,7 @@ type DB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -206,9 +207,11 @@ func isThrottle(code string) bool {
 }
 
 // commit runs items and the audit rows as one transaction: a state change
-// and its audit trail succeed or fail together. When the outcome is unknown
-// (the request may have been applied, but the answer was lost), the first
-// audit row, whose key is unique to this transaction, tells what happened.
+// and its audit trail succeed or fail together. A row that carries a notice
+// (the event its transition publishes) also queues the notice in the
+// outbox, in the same transaction. When the outcome is unknown (the request
+// may have been applied, but the answer was lost), the first audit row,
+// whose key is unique to this transaction, tells what happened.
 func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, audits ...*domain.AuditEvent) error {
 	var marker *itemKey
 	for _, ev := range audits {
@@ -224,6 +227,16 @@ func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, au
 			marker = &row.itemKey
 		}
 		items = append(items, a)
+		if nt := ev.Notice; nt != nil {
+			if nt.ID != ev.ID {
+				return fmt.Errorf("store: the notice of audit row %s has id %q: an event's id is its row's", ev.ID, nt.ID)
+			}
+			o, err := st.outboxPut(nt)
+			if err != nil {
+				return err
+			}
+			items = append(items, o)
+		}
 	}
 	err := st.transact(ctx, items)
 	if err == nil || marker == nil || !outcomeUnknown(err) {

@@ -45,6 +45,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 				return nil, err
 			}
 		}
+		s.noticeDecision(&d)
 		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			if stale := s.staleEdit(ctx, a); stale != "" && state == domain.ApprovalApproved {
@@ -59,6 +60,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		}
 		s.observeDecision(d)
 		s.handOff(ctx, a, string(d.State))
+		s.publish(ctx, d.Audit)
 		return &domain.Decision{ID: a.ID, DecidedBy: actor.ID, Action: string(state)}, nil
 	}
 	return nil, domain.Conflictf("approval %s is changing concurrently; retry", id)
@@ -112,6 +114,11 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 		s.profileEditDecision(&d, note)
 	}
 	return d
+}
+
+// noticeDecision attaches the decision's event to its audit row.
+func (s *Service) noticeDecision(d *Decision) {
+	s.noticeDecided(d.Audit, d.Approval, d.State, d.DecidedBy, d.Note, d.Reason, d.At)
 }
 
 // handOff sends a recorded decision to the waiting execution and takes it

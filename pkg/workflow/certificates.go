@@ -65,6 +65,7 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 		return nil, err
 	}
 	s.observeBypass(plan)
+	s.publish(ctx, plan.nj.Audits...)
 	started, err := s.startExecution(ctx, plan)
 	if err != nil {
 		return nil, err
@@ -126,6 +127,7 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 		return nil, err
 	}
 	s.observeBypass(plan)
+	s.publish(ctx, plan.nj.Audits...)
 	return s.startExecution(ctx, plan)
 }
 
@@ -225,6 +227,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		Status:           domain.JobPending,
 		RequiresApproval: profile.RequiresApproval,
 		RequestedBy:      actor.ID,
+		Notify:           profile.Notify,
 		Subject:          subject,
 		CSR:              pemCSR,
 		PrevCertStatus:   prev,
@@ -254,6 +257,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		Subject:        subject,
 		PrevCertStatus: prev,
 		ApproverPool:   profile.Approvers,
+		Notify:         profile.Notify,
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(s.ApprovalTimeout),
 	}
@@ -265,20 +269,24 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		// trail; no approval_requested row is written under the requester.
 		a.State, a.DecidedBy, a.DecidedType, a.DecidedAt = domain.ApprovalBypassed, domain.SystemBypass, domain.ActorSystem, &now
 		nj.Bypassed = true
-		nj.Audits = append(nj.Audits, &domain.AuditEvent{
+		bypassed := &domain.AuditEvent{
 			Actor: domain.SystemBypass, ActorType: domain.ActorSystem, Action: domain.AuditApprovalBypassed,
 			ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 			Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "requested_by": actor.ID},
-		})
+		}
+		s.noticeDecided(bypassed, a, domain.ApprovalBypassed, domain.SystemBypass, "", "", now)
+		nj.Audits = append(nj.Audits, bypassed)
 		return jobPlan{nj: nj, input: input}, nil
 	}
 	job.Status = domain.JobAwaitingApproval
 	input.RequiresApproval = true
-	nj.Audits = append(nj.Audits, &domain.AuditEvent{
+	requested := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditApprovalRequested,
 		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 		Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "subject": a.Subject},
-	})
+	}
+	s.noticeRequested(requested, a)
+	nj.Audits = append(nj.Audits, requested)
 	return jobPlan{nj: nj, input: input}, nil
 }
 

@@ -106,6 +106,7 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		}
 		d := s.decision(a, domain.ApprovalExpired, domain.SystemReaper, domain.ActorSystem, "")
 		d.Audit.Details["via"] = via
+		s.noticeDecision(&d)
 		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			continue
@@ -117,6 +118,7 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		if via != viaWorkflowTimeout { // that task has already closed
 			s.handOff(ctx, a, string(d.State))
 		}
+		s.publish(ctx, d.Audit)
 		return string(domain.ApprovalExpired), nil
 	}
 	return "", fmt.Errorf("expire approval %s: still changing after %d attempts", id, maxRetries)
@@ -155,13 +157,15 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 				f.ExpireApproval = a
 			}
 		}
-		f.Audits = []*domain.AuditEvent{{
+		failedRow := &domain.AuditEvent{
 			Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRenewalJobFailed,
 			ResourceType: "job", ResourceID: job.ID, Timestamp: now,
 			Details: map[string]any{"certificate_id": job.CertificateID, "error": msg},
-		}}
+		}
+		s.noticeFailed(failedRow, job, msg)
+		f.Audits = []*domain.AuditEvent{failedRow}
 		if a := f.ExpireApproval; a != nil {
-			f.Audits = append(f.Audits, &domain.AuditEvent{
+			expired := &domain.AuditEvent{
 				Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditApprovalExpired,
 				ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 				Details: map[string]any{
@@ -169,14 +173,19 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 					"requested_by": a.RequestedBy, "state": string(domain.ApprovalExpired), "reason": msg,
 					"pending_age_seconds": int64(now.Sub(a.CreatedAt).Seconds()),
 				},
-			})
+			}
+			s.noticeDecided(expired, a, domain.ApprovalExpired, domain.SystemWorkflow, "", msg, now)
+			f.Audits = append(f.Audits, expired)
 		}
 		err = s.Closing.FailJob(ctx, f)
 		if IsChanged(err) {
 			continue
 		}
-		if err == nil && f.ExpireApproval != nil {
-			s.observe(f.ExpireApproval.Kind, string(domain.ApprovalExpired), f.ExpireApproval.ProfileID, now.Sub(f.ExpireApproval.CreatedAt))
+		if err == nil {
+			if f.ExpireApproval != nil {
+				s.observe(f.ExpireApproval.Kind, string(domain.ApprovalExpired), f.ExpireApproval.ProfileID, now.Sub(f.ExpireApproval.CreatedAt))
+			}
+			s.publish(ctx, f.Audits...)
 		}
 		return err
 	}

@@ -353,6 +353,8 @@ func (o *observer) Decision(kind domain.ApprovalKind, outcome, profileID string,
 
 func (o *observer) Queues(time.Duration, int, int) {}
 
+func (o *observer) Pending([]domain.PendingGauge, time.Time) {}
+
 // Count is how many certificate decisions with this outcome were observed.
 func (o *observer) Count(outcome string) int {
 	o.mu.Lock()

@@ -168,6 +168,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	if job.RequiresApproval {
 		c.Approval = job.ApprovalID
 	}
+	s.noticeIssued(c.Audit, job, version)
 	err = s.Issuance.CompleteIssuance(ctx, c)
 	if IsChanged(err) {
 		// A concurrent attempt may have completed the job; if so, its result stands.
@@ -180,6 +181,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 	}
+	s.publish(ctx, c.Audit)
 	s.log().InfoContext(ctx, "certificate issued", "job_id", job.ID, "certificate_id", job.CertificateID, "serial_number", leaf.SerialHex)
 	return &IssueOutput{SerialNumber: leaf.SerialHex}, nil
 }

@@ -14,11 +14,11 @@ import (
 func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cur, proposed *domain.Profile) (*domain.PendingEdit, error) {
 	now := s.now()
 	edit := &domain.ProfileEdit{Base: cur, Proposed: proposed, Create: cur == nil, Delete: proposed == nil, Diff: domain.ProfileDiff(cur, proposed)}
-	id, pool := "", (*domain.ApproverPool)(nil)
+	id, pool, notify := "", (*domain.ApproverPool)(nil), []string(nil)
 	if cur != nil {
-		id, pool, edit.BaseVersion = cur.ID, cur.Approvers, cur.Version
+		id, pool, notify, edit.BaseVersion = cur.ID, cur.Approvers, cur.Notify, cur.Version
 	} else {
-		id = proposed.ID
+		id, notify = proposed.ID, proposed.Notify
 	}
 	a := &domain.Approval{
 		ID:            newID("ar-"),
@@ -29,6 +29,7 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 		RequestedType: actor.Type,
 		ProfileEdit:   edit,
 		ApproverPool:  pool,
+		Notify:        notify,
 		CreatedAt:     now,
 		ExpiresAt:     now.Add(s.ApprovalTimeout),
 	}
@@ -37,9 +38,11 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
 		Details: map[string]any{"profile_id": id, "base_version": edit.BaseVersion, "create": edit.Create, "delete": edit.Delete, "diff": edit.Diff},
 	}
+	s.noticeRequested(audit, a)
 	if err := s.Profiles.RequestProfileEdit(ctx, a, audit); err != nil {
 		return nil, err
 	}
+	s.publish(ctx, audit)
 	return &domain.PendingEdit{Status: "pending_approval", ApprovalID: a.ID}, nil
 }
 
@@ -142,6 +145,7 @@ func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason st
 		d := s.decision(fresh, domain.ApprovalRejected, domain.SystemWorkflow, domain.ActorSystem, "")
 		d.Reason = reason
 		d.Audit.Details["reason"] = reason
+		s.noticeDecision(&d)
 		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			continue // decided or changed meanwhile: read again and tell the truth
@@ -150,6 +154,7 @@ func (s *Service) rejectStale(ctx context.Context, a *domain.Approval, reason st
 			return err
 		}
 		s.observeDecision(d)
+		s.publish(ctx, d.Audit)
 		return domain.Conflictf("approval %s: %s; nothing was applied and the request is now rejected", a.ID, reason)
 	}
 	return domain.Conflictf("approval %s is changing concurrently; retry", a.ID)

@@ -108,6 +108,17 @@ type Failure struct {
 	Audits         []*domain.AuditEvent
 }
 
+// Reminder is a reminder (Number > 0: the Number-th) and/or the escalation
+// of a request still pending, written only while it is pending and each
+// only once: reminders_sent must be below Number, escalated_at unset.
+type Reminder struct {
+	Approval *domain.Approval
+	Number   int
+	Escalate bool
+	At       time.Time
+	Audits   []*domain.AuditEvent
+}
+
 // PendingStart is a job whose execution was not confirmed started.
 type PendingStart struct {
 	JobID string

@@ -32,6 +32,9 @@ type Observer interface {
 	// and profile edits are separate series.
 	Decision(kind domain.ApprovalKind, outcome, profileID string, age time.Duration)
 	Queues(oldestPending time.Duration, handoffs, starts int)
+	// Pending is the pending-approval gauges per profile, after each
+	// reaper run.
+	Pending(gauges []domain.PendingGauge, at time.Time)
 }
 
 // Service runs the workflow.
@@ -45,8 +48,14 @@ type Service struct {
 	Closing   ClosingPort
 	Queues    QueuePort
 
-	Exec            Executions
-	Observer        Observer // optional
+	Exec     Executions
+	Observer Observer // optional
+	// Events publishes the events of committed transitions and Outbox
+	// clears them once published; without them the events wait in the
+	// outbox (tests).
+	Events          Events
+	Outbox          OutboxPort
+	Notify          NotifySettings
 	Bypass          bool
 	ApprovalTimeout time.Duration
 	// HandoffGrace is how long the reaper leaves a queued decision or
@@ -58,7 +67,7 @@ type Service struct {
 
 // New returns a Service whose ports are all st.
 func New(st Store, exec Executions) *Service {
-	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Exec: exec}
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Outbox: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

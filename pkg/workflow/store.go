@@ -54,6 +54,12 @@ type RequestPort interface {
 	DueBefore(ctx context.Context, t time.Time, page domain.PageRequest) ([]*domain.Certificate, string, error)
 	SetCertStatus(ctx context.Context, certID string, from, to domain.CertStatus, at time.Time, audit *domain.AuditEvent) error
 	DeferRenewal(ctx context.Context, certID string, until time.Time, audit *domain.AuditEvent) error
+	// ExpiringBefore pages through issued certificates whose current
+	// version ends before t and that were not yet announced as expiring.
+	ExpiringBefore(ctx context.Context, t time.Time, page domain.PageRequest) ([]*domain.Certificate, string, error)
+	// WarnExpiring records that the version serial of certID was announced
+	// as expiring, if it is still the current one and not announced yet.
+	WarnExpiring(ctx context.Context, certID, serial string, audit *domain.AuditEvent) error
 }
 
 // DecisionPort is what deciding, expiring and handing over requests needs.
@@ -92,6 +98,12 @@ type QueuePort interface {
 	ClearHandoff(ctx context.Context, id string) error
 	PendingStarts(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]PendingStart, string, error)
 	ClearStart(ctx context.Context, jobID string) error
+	// RemindPending records a reminder or an escalation of a request that
+	// is still pending (each once), with its audit rows.
+	RemindPending(ctx context.Context, r Reminder) error
+	// PendingGauges reads the pending requests per profile: how many, and
+	// the oldest.
+	PendingGauges(ctx context.Context) ([]domain.PendingGauge, error)
 }
 
 // Store is every port at once, for wiring a Service over one adapter.
@@ -102,4 +114,5 @@ type Store interface {
 	IssuancePort
 	ClosingPort
 	QueuePort
+	OutboxPort
 }

@@ -15,6 +15,8 @@ type SweepResult struct {
 	// and audited, for a person to act on.
 	Refused int `json:"refused"`
 	Failed  int `json:"failed"`
+	// Warned counts the certificates announced as expiring.
+	Warned int `json:"expiry_warnings"`
 }
 
 // scheduler is the actor of scheduled renewals.
@@ -59,11 +61,62 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		token = next
 	}
-	s.log().InfoContext(ctx, "sweep run", "started", res.Started, "skipped", res.Skipped, "refused", res.Refused, "failed", res.Failed)
+	warned, failed, err := s.warnExpiring(ctx, profiles)
+	res.Warned, res.Failed = warned, res.Failed+failed
+	if err != nil {
+		return res, err
+	}
+	s.log().InfoContext(ctx, "sweep run", "started", res.Started, "skipped", res.Skipped, "refused", res.Refused,
+		"expiry_warnings", res.Warned, "failed", res.Failed)
 	if res.Failed > 0 {
 		return res, errors.New("sweep: some renewals could not be started; they are retried on the next run")
 	}
 	return res, nil
+}
+
+// warnExpiring announces each issued certificate whose current version
+// ends within ExpiryWarning and was not replaced by a newer one: once per
+// version (the write takes it out of the expiry queue, and a newer version
+// puts it back at its own end).
+func (s *Service) warnExpiring(ctx context.Context, profiles map[string]*domain.Profile) (warned, failed int, err error) {
+	if s.Notify.ExpiryWarning <= 0 {
+		return 0, 0, nil
+	}
+	now := s.now()
+	token := ""
+	for {
+		certs, next, err := s.Requests.ExpiringBefore(ctx, now.Add(s.Notify.ExpiryWarning), domain.PageRequest{Limit: reapPageSize, Token: token})
+		if err != nil {
+			return warned, failed, err
+		}
+		for _, c := range certs {
+			var notify []string
+			if p, err := s.profileFor(ctx, profiles, c.ProfileID); err == nil {
+				notify = p.Notify
+			}
+			audit := &domain.AuditEvent{
+				Actor: domain.SystemScheduler, ActorType: domain.ActorSystem, Action: domain.AuditCertExpiring,
+				ResourceType: "certificate", ResourceID: c.ID, Timestamp: now,
+				Details: map[string]any{"serial_number": c.SerialNumber, "expires_at": c.ExpiresAt, "renewal_job_id": c.CurrentJobID},
+			}
+			s.noticeExpiring(audit, c, s.recipients(notify), now)
+			err := s.Requests.WarnExpiring(ctx, c.ID, c.SerialNumber, audit)
+			switch {
+			case IsChanged(err):
+				continue // replaced or announced meanwhile
+			case err != nil:
+				failed++
+				s.log().ErrorContext(ctx, "sweep: could not announce an expiring certificate", "certificate_id", c.ID, "error", err)
+				continue
+			}
+			warned++
+			s.publish(ctx, audit)
+		}
+		if next == "" {
+			return warned, failed, nil
+		}
+		token = next
+	}
 }
 
 func (s *Service) profileFor(ctx context.Context, cache map[string]*domain.Profile, id string) (*domain.Profile, error) {

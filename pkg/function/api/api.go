@@ -40,6 +40,9 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	exec := stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	svc := wire.Service(env)
 	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
+	if err := wire.Publishing(env, svc, st); err != nil {
+		return nil, err
+	}
 	keys := &apikey.Manager{Store: st}
 	ui, err := console.New()
 	if err != nil {

@@ -42,6 +42,9 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	svc := wire.Service(env)
 	svc.Decisions, svc.Closing = st, st
+	if err := wire.Publishing(env, svc, st); err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, raw json.RawMessage) (*workflow.FinalizeOutput, error) {
 		var ev Event
 		if err := json.Unmarshal(raw, &ev); err != nil {

@@ -52,6 +52,9 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	}}
 	svc := wire.Service(env)
 	svc.Issuance, svc.Closing = st, st
+	if err := wire.Publishing(env, svc, st); err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, raw json.RawMessage) (*workflow.IssueOutput, error) {
 		var ev Event
 		if err := json.Unmarshal(raw, &ev); err != nil {

@@ -32,6 +32,9 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	svc := wire.Service(env)
 	svc.Decisions, svc.Queues, svc.Closing = st, st, st
+	if err := wire.Publishing(env, svc, st); err != nil {
+		return nil, err
+	}
 	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	return func(ctx context.Context, _ json.RawMessage) (workflow.ReapResult, error) {
 		return svc.Reap(ctx)

@@ -31,6 +31,9 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	svc := wire.Service(env)
 	svc.Requests, svc.Closing = st, st
+	if err := wire.Publishing(env, svc, st); err != nil {
+		return nil, err
+	}
 	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	return func(ctx context.Context, _ json.RawMessage) (workflow.SweepResult, error) {
 		return svc.Sweep(ctx)

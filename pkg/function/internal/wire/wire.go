@@ -1,12 +1,17 @@
 // Package wire holds the few lines every function's constructor repeats:
-// the state store and the workflow settings. Each constructor adds only
-// the clients and ports its own use cases need.
+// the state store, the workflow settings and the event publisher. Each
+// constructor adds only the clients and ports its own use cases need.
 package wire
 
 import (
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/emf"
+	"github.com/certctl-serverless/certctl-serverless/pkg/eventbus"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -20,11 +25,29 @@ func Store(env lambdafn.Env) *store.Store {
 // Service is a workflow service with the stack's settings and no ports:
 // the caller wires the ones it uses.
 func Service(env lambdafn.Env) *workflow.Service {
+	c := env.Config
 	return &workflow.Service{
-		Observer:        emf.New(env.Metrics, env.Config.Stage),
-		Bypass:          env.Config.Bypass,
-		ApprovalTimeout: env.Config.ApprovalTimeout,
-		HandoffGrace:    env.Config.HandoffGrace,
+		Observer:        emf.New(env.Metrics, c.Stage),
+		Bypass:          c.Bypass,
+		ApprovalTimeout: c.ApprovalTimeout,
+		HandoffGrace:    c.HandoffGrace,
 		Log:             env.Log,
+		Notify: workflow.NotifySettings{
+			Stage: c.Stage, ConsoleURL: c.ConsoleURL,
+			Targets: c.NotifyTargets, Default: c.NotifyDefault, Escalation: c.NotifyEscalation,
+			RemindAfter: c.RemindAfter, EscalateAfter: c.EscalateAfter, ExpiryWarning: c.ExpiryWarning,
+		},
 	}
+}
+
+// Publishing wires svc to publish the events of the transitions it
+// commits, on the stack's bus, and to clear them from st's outbox. Every
+// function that commits an audited transition needs it.
+func Publishing(env lambdafn.Env, svc *workflow.Service, st *store.Store) error {
+	if err := env.Config.Require(config.EnvEventBus); err != nil {
+		return fmt.Errorf("%s: %w", env.Name, err)
+	}
+	svc.Events = eventbus.New(eventbridge.NewFromConfig(env.AWS), env.Config.EventBus)
+	svc.Outbox = st
+	return nil
 }
