@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -37,7 +39,14 @@ type settings struct {
 	cfg           config.Config
 	addr          string
 	reaper, sweep time.Duration
+	// webhook, when set, receives every message as the deployed stack's
+	// webhook targets send it (CERTCTL_NOTIFY_WEBHOOK_URL).
+	webhook string
 }
+
+// localTarget is the notification target local mode routes every event to
+// when a webhook URL is given.
+const localTarget = "local"
 
 func main() {
 	s, err := readSettings(os.Getenv)
@@ -68,7 +77,40 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if s.sweep, err = config.ParseDuration(envSweepInterval, getenv(envSweepInterval), time.Hour); err != nil {
 		return s, err
 	}
+	if s.webhook, err = webhookURL(getenv(config.EnvNotifyWebhookURL)); err != nil {
+		return s, err
+	}
+	if s.webhook != "" {
+		// One target, "local", told of everything, as a stage's default and
+		// escalation target would be.
+		c := &s.cfg
+		if !slices.Contains(c.NotifyTargets, localTarget) {
+			c.NotifyTargets = append(c.NotifyTargets, localTarget)
+			slices.Sort(c.NotifyTargets)
+		}
+		if len(c.NotifyDefault) == 0 {
+			c.NotifyDefault = []string{localTarget}
+		}
+		if !slices.Contains(c.NotifyEscalation, localTarget) {
+			c.NotifyEscalation = append(c.NotifyEscalation, localTarget)
+		}
+	}
 	return s, nil
+}
+
+// webhookURL checks CERTCTL_NOTIFY_WEBHOOK_URL: an absolute http(s) URL.
+// Unlike a deployed stack's (HTTPS only, its secret part in Secrets
+// Manager), plain http is fine here: a local listener is the usual target.
+func webhookURL(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s=%q: want an absolute http or https URL", config.EnvNotifyWebhookURL, v)
+	}
+	return v, nil
 }
 
 func newLogger(level string) *slog.Logger {
@@ -90,6 +132,7 @@ func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error
 		ReaperInterval: s.reaper,
 		SweepInterval:  s.sweep,
 		Logger:         log,
+		Webhooks:       webhooks(s.webhook),
 	})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -153,6 +196,13 @@ func writeCredentials(path string, keys map[string]string) (string, error) {
 	return path, nil
 }
 
+func webhooks(url string) map[string]string {
+	if url == "" {
+		return nil
+	}
+	return map[string]string{localTarget: url}
+}
+
 func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[string]string, credPath string) {
 	bypass := "off"
 	if s.cfg.Bypass {
@@ -166,6 +216,11 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
 	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)
 	fmt.Fprintf(tw, "  Reaper / sweep\tevery %s / every %s\n", s.reaper, s.sweep)
+	if s.webhook != "" {
+		fmt.Fprintf(tw, "  Notifications\tevery message to %s (and the log)\n", redactURL(s.webhook))
+	} else {
+		fmt.Fprintf(tw, "  Notifications\tin the log (set %s to post them to a webhook)\n", config.EnvNotifyWebhookURL)
+	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -175,4 +230,17 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nTry:\n  curl -s -H \"X-Api-Key: %s\" %s/api/v1/profiles\n", keys["carol"], stack.URL)
 	fmt.Fprintf(out, "\nStop with Ctrl-C. Everything lives in memory and is gone when this process exits.\n\n")
+}
+
+// redactURL shows a webhook URL without its path and query, which often
+// are its secret (a Slack webhook's path is).
+func redactURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "(a webhook)"
+	}
+	if u.Path != "" && u.Path != "/" {
+		return u.Scheme + "://" + u.Host + "/…"
+	}
+	return u.Scheme + "://" + u.Host
 }

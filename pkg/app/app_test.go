@@ -33,7 +33,7 @@ func captureStdout(t *testing.T, f func()) string {
 }
 
 func TestBypassWarnsAtEveryColdStart(t *testing.T) {
-	cfg := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:m", Bypass: true, Stage: "dev"}
+	cfg := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:m", EventBus: "bus", Bypass: true, Stage: "dev"}
 	for _, fn := range []string{FnFinalize, FnApprovalWait, FnReaper} {
 		out := captureStdout(t, func() {
 			if _, err := Handler(context.Background(), fn, cfg, aws.Config{Region: "us-east-1"}); err != nil {
@@ -79,7 +79,7 @@ func TestHandlerRefusesIncompleteConfig(t *testing.T) {
 // between the rule and the runtime renames it and the retry never fires.
 // (Finalize's states retry every error, so its type does not matter.)
 func TestTransientTaskFailuresAreRetryableByName(t *testing.T) {
-	cfg := config.Config{StateTable: "s", AuditTable: "a", CAKeyID: "arn:aws:kms:us-east-1:123456789012:key/k",
+	cfg := config.Config{StateTable: "s", AuditTable: "a", EventBus: "bus", CAKeyID: "arn:aws:kms:us-east-1:123456789012:key/k",
 		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:m", Stage: "test", LogLevel: "ERROR"}
 	awsCfg := aws.Config{
 		Region:           "us-east-1",

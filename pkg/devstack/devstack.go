@@ -67,6 +67,10 @@ type Options struct {
 	StateMachineASL string
 	// Logger receives the harness's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Webhooks maps notification target names to the URLs their webhook
+	// posts to, through a rule and an API destination as on AWS. Every
+	// event is also logged (Stack.Events and the log, at INFO).
+	Webhooks map[string]string
 }
 
 // Stack is a running local deployment. Like the emulator's Lambda, it runs
@@ -102,6 +106,7 @@ type Stack struct {
 	closeOnce sync.Once
 	closeErr  error
 	redrive   *redriveState
+	eventLog  eventLog
 }
 
 // Start provisions a stack into a fresh embedded emulator and starts the
@@ -171,6 +176,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	if s.functions, err = startFunctionServer(s.ctx, s.logger); err != nil {
+		return nil, err
+	}
+	s.functions.onEvent = s.serveEvents
+	if err := s.createEventBus(ctx, opts.Webhooks); err != nil {
 		return nil, err
 	}
 	if err := s.createFunctions(ctx); err != nil {

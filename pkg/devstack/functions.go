@@ -48,8 +48,9 @@ type functionServer struct {
 
 	mu       sync.RWMutex
 	handlers map[string]deployedFunction
-	closed   bool           // set by shutdown, under mu
-	inflight sync.WaitGroup // running invocations; Add only under mu while !closed
+	onEvent  http.HandlerFunc // the stack's event log (POST /events)
+	closed   bool             // set by shutdown, under mu
+	inflight sync.WaitGroup   // running invocations; Add only under mu while !closed
 }
 
 type deployedFunction struct {
@@ -70,6 +71,13 @@ func startFunctionServer(base context.Context, logger *slog.Logger) (*functionSe
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /fn/{name}", fs.serveInvoke)
+	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
+		if fs.onEvent == nil {
+			http.Error(w, "no event log", http.StatusServiceUnavailable)
+			return
+		}
+		fs.onEvent(w, r)
+	})
 	fs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = fs.srv.Serve(ln) }()
 	return fs, nil

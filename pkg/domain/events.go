@@ -52,12 +52,16 @@ type Notice struct {
 // Certificate is set, by type; Message is the text people read, already
 // formatted, and it is also the webhook body ({"text": …}).
 type EventDetail struct {
-	ID          string            `json:"id"`
-	Time        time.Time         `json:"time"`
-	Stage       string            `json:"stage"`
-	Action      string            `json:"action"` // the audit action of the transition
-	Actor       string            `json:"actor"`
-	Notify      []string          `json:"notify"` // the notification targets it is for
+	ID     string    `json:"id"`
+	Time   time.Time `json:"time"`
+	Stage  string    `json:"stage"`
+	Action string    `json:"action"` // the audit action of the transition
+	Actor  string    `json:"actor"`
+	Notify []string  `json:"notify"` // the notification targets it is for
+	// Route has one true field per target in Notify: what the stack's
+	// rules match (an object's fields match the same way everywhere;
+	// array membership does not in every emulator).
+	Route       map[string]bool   `json:"route"`
 	Approval    *EventApproval    `json:"approval,omitempty"`
 	Certificate *EventCertificate `json:"certificate,omitempty"`
 	Message     EventMessage      `json:"message"`

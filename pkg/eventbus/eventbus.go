@@ -72,3 +72,25 @@ func (c *Client) Publish(ctx context.Context, notices []domain.Notice) ([]string
 	}
 	return published, errors.Join(errs...)
 }
+
+// How the stack routes events to notification targets. The CDK app builds
+// the same rules and targets (a test keeps the constants in step), and the
+// local stack builds them in the emulator, so a webhook gets the same
+// JSON in both.
+const (
+	// WebhookInputPath is what a webhook target is sent: the detail's
+	// message, {"text": "…"}, which Slack and Teams incoming webhooks take
+	// as it is.
+	WebhookInputPath = "$.detail.message"
+	// EmailTextPath is the text an e-mail (SNS) target is sent.
+	EmailTextPath = "$.detail.message.text"
+	// RouteField is the detail field the rules match: route.<target> is
+	// true for every target the event is for.
+	RouteField = "route"
+)
+
+// RulePattern is the event pattern of the rule that sends target its
+// events.
+func RulePattern(target string) string {
+	return fmt.Sprintf(`{"source":[%q],"detail":{%q:{%q:[true]}}}`, domain.EventSource, RouteField, target)
+}

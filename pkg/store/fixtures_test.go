@@ -30,7 +30,7 @@ func fullProfile() *domain.Profile {
 		AllowedNames:         []domain.NamePattern{"**.example.com", "www.example.org", "192.0.2.10"},
 		AllowedKeyAlgorithms: []string{domain.KeyECDSAP256, domain.KeyRSA2048},
 		MaxValiditySeconds:   7776000, RenewBeforeSeconds: 2592000, IssuerID: "default",
-		Approvers: fullPool(), Version: 3, PendingEditID: "a-edit", CertificateCount: 2,
+		Approvers: fullPool(), Notify: []string{"ops", "sec"}, Version: 3, PendingEditID: "a-edit", CertificateCount: 2,
 		CreatedBy: "alice", CreatedAt: at(0), UpdatedAt: at(time.Hour),
 	}
 }
@@ -45,6 +45,7 @@ func otherProfile() *domain.Profile {
 		AllowedKeyAlgorithms: []string{domain.KeyEd25519},
 		MaxValiditySeconds:   86400, RenewBeforeSeconds: 3600, IssuerID: "other",
 		Approvers: &domain.ApproverPool{Principals: []string{"carol"}, Roles: []domain.Role{domain.RoleApprover}},
+		Notify:    []string{"team-a"},
 		Version:   4, PendingEditID: "a-other", CertificateCount: 5,
 		CreatedBy: "dave", CreatedAt: at(-time.Hour), UpdatedAt: at(2 * time.Hour),
 	}
@@ -72,7 +73,7 @@ func fullCertificate() *domain.Certificate {
 func fullJob() *domain.Job {
 	return &domain.Job{
 		ID: "j-full", CertificateID: "c-full", ProfileID: "p-full", Type: domain.JobRenewal, Status: domain.JobAwaitingApproval,
-		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", Subject: fullSubject(),
+		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", Notify: []string{"ops"}, Subject: fullSubject(),
 		ExecutionARN: "arn:aws:states:us-east-1:123456789012:execution:renewal:j-full", Error: "an earlier attempt failed",
 		CSR: "-----BEGIN CERTIFICATE REQUEST-----", PrevCertStatus: domain.CertActive,
 		CreatedAt: at(0), UpdatedAt: at(time.Minute), CompletedAt: atPtr(2 * time.Minute),
@@ -88,7 +89,8 @@ func fullApproval() *domain.Approval {
 			BaseVersion: 3, Create: true, Delete: true, Base: fullProfile(), Proposed: otherProfile(),
 			Diff: domain.ProfileDiff(fullProfile(), otherProfile()),
 		},
-		ApproverPool: fullPool(), CreatedAt: at(0), ExpiresAt: at(24 * time.Hour), DecidedAt: atPtr(time.Hour),
+		ApproverPool: fullPool(), Notify: []string{"ops", "sec"}, RemindersSent: 2, EscalatedAt: atPtr(30 * time.Minute), Gauged: true,
+		CreatedAt: at(0), ExpiresAt: at(24 * time.Hour), DecidedAt: atPtr(time.Hour),
 		TaskToken: "token-full", PrevCertStatus: domain.CertActive,
 	}
 }
@@ -123,6 +125,8 @@ func fullAudit() *domain.AuditEvent {
 		ResourceType: "approval", ResourceID: "a-full",
 		Details:   map[string]any{"str": "x", "num": 3.5, "yes": true, "list": []any{"a", 1.0}, "map": map[string]any{"k": "v"}, "nil": nil},
 		Timestamp: at(time.Second),
+		Notice: &domain.Notice{ID: "01JAUDITFULL", Type: domain.EventApprovalDecided, Time: at(time.Second),
+			Detail: []byte(`{"id":"01JAUDITFULL","message":{"text":"approved"}}`)},
 	}
 }
 

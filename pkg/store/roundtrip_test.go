@@ -114,7 +114,9 @@ func TestRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameDomain(t, got, fullAudit())
+		want := fullAudit()
+		want.Notice = nil // it goes to the outbox, not into the row
+		sameDomain(t, got, want)
 	})
 	// Nil and empty stay apart: one is stored as NULL (or left out), the
 	// other as an empty list or map.

@@ -80,6 +80,10 @@ func (s *Service) attach(ev *domain.AuditEvent, typ string, d domain.EventDetail
 	if d.Notify == nil {
 		d.Notify = []string{}
 	}
+	d.Route = make(map[string]bool, len(d.Notify))
+	for _, t := range d.Notify {
+		d.Route[t] = true
+	}
 	raw, err := json.Marshal(d)
 	if err != nil { // plain strings, numbers and times: cannot happen
 		s.log().Error("notify: cannot encode an event", "type", typ, "error", err)

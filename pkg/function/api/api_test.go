@@ -22,7 +22,7 @@ func TestFailureLinesCarryTheirRequestIDs(t *testing.T) {
 	var out bytes.Buffer
 	cfg := config.Config{
 		Stage: "test", StateTable: "state", AuditTable: "audit",
-		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:renewal",
+		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:renewal", EventBus: "bus",
 	}
 	awsCfg := aws.Config{
 		Region:           "us-east-1",
