@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +28,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -46,6 +49,9 @@ const (
 	LostResponse Kind = "lost_response"
 	Die          Kind = "handler_died"
 	Duplicate    Kind = "duplicate_invocation"
+	// PartialFailure makes PutEvents refuse some of its entries (they are
+	// not put; the others are), as EventBridge does when throttled.
+	PartialFailure Kind = "partial_failure"
 )
 
 // ExitErrorType is the errorType Lambda reports when a function's runtime
@@ -61,6 +67,42 @@ type Injector struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
 	counts map[Kind]int
+	script []scripted
+}
+
+// scripted is a fault Script forces on the next calls of one operation.
+type scripted struct {
+	op   string // "Service.Operation"
+	kind Kind
+	left int
+}
+
+// Script forces kind on the next n calls (per attempt for Throttle and
+// ServerError, per operation otherwise) of service.op, such as
+// ("DynamoDB", "TransactWriteItems"), whatever the rate, while injection is
+// enabled: a test's deterministic fault.
+func (i *Injector) Script(service, op string, kind Kind, n int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.script = append(i.script, scripted{op: service + "." + op, kind: kind, left: n})
+}
+
+// scripted returns the fault scripted for op among kinds, using it up.
+func (i *Injector) scripted(op string, kinds ...Kind) Kind {
+	if !i.enabled.Load() {
+		return ""
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for n := range i.script {
+		sc := &i.script[n]
+		if sc.op == op && sc.left > 0 && slices.Contains(kinds, sc.kind) {
+			sc.left--
+			i.counts[sc.kind]++
+			return sc.kind
+		}
+	}
+	return ""
 }
 
 // New returns an injector that gives each eligible call a fault with
@@ -139,6 +181,8 @@ func targeted(service, op string) bool {
 		return op == "StartExecution" || op == "SendTaskSuccess"
 	case "KMS":
 		return op == "Sign"
+	case "EventBridge":
+		return op == "PutEvents"
 	}
 	return false
 }
@@ -164,9 +208,23 @@ func (i *Injector) perOperation(ctx context.Context, in middleware.InitializeInp
 		// Conflicts are the transaction fault AWS produces most under load.
 		kinds = append(kinds, Conflict, Conflict)
 	}
-	switch i.pick(kinds...) {
+	put, isPut := in.Parameters.(*eventbridge.PutEventsInput)
+	if isPut {
+		kinds = append(kinds, PartialFailure)
+	}
+	kind := i.scripted(service+"."+op, append(kinds, Conflict, PartialFailure)...)
+	if kind == "" {
+		kind = i.pick(kinds...)
+	}
+	switch kind {
+	case PartialFailure:
+		if isPut && len(put.Entries) > 0 {
+			return i.partialPut(ctx, in, next, put)
+		}
 	case Conflict:
-		return middleware.InitializeOutput{}, middleware.Metadata{}, conflict(len(tx.TransactItems), i.intn(max(1, len(tx.TransactItems))))
+		if isTx {
+			return middleware.InitializeOutput{}, middleware.Metadata{}, conflict(len(tx.TransactItems), i.intn(max(1, len(tx.TransactItems))))
+		}
 	case Die:
 		if i.intn(2) == 0 {
 			panic(died{service + "." + op + " (before)"})
@@ -191,7 +249,11 @@ func (i *Injector) perAttempt(ctx context.Context, in middleware.DeserializeInpu
 	if !targeted(service, op) {
 		return next.HandleDeserialize(ctx, in)
 	}
-	switch i.pick(Throttle, ServerError) {
+	kind := i.scripted(service+"."+op, Throttle, ServerError)
+	if kind == "" {
+		kind = i.pick(Throttle, ServerError)
+	}
+	switch kind {
 	case Throttle:
 		return middleware.DeserializeOutput{}, middleware.Metadata{}, throttled(service)
 	case ServerError:
@@ -300,4 +362,32 @@ func (w *wrapped) once(ctx context.Context, payload []byte) (out []byte, err err
 		}
 	}()
 	return w.inner.Invoke(ctx, payload)
+}
+
+// partialPut sends PutEvents without one of its entries (chosen at random)
+// and answers as EventBridge does when it refuses an entry: the others
+// have their event ids, the refused one an error code.
+func (i *Injector) partialPut(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler, put *eventbridge.PutEventsInput) (middleware.InitializeOutput, middleware.Metadata, error) {
+	refused := i.intn(len(put.Entries))
+	kept := *put
+	kept.Entries = append(slices.Clone(put.Entries[:refused]), put.Entries[refused+1:]...)
+	failedEntry := ebtypes.PutEventsResultEntry{ErrorCode: aws.String("ThrottlingException"), ErrorMessage: aws.String("fault injected: entry refused")}
+	if len(kept.Entries) == 0 {
+		return middleware.InitializeOutput{Result: &eventbridge.PutEventsOutput{FailedEntryCount: 1, Entries: []ebtypes.PutEventsResultEntry{failedEntry}}},
+			middleware.Metadata{}, nil
+	}
+	in.Parameters = &kept
+	out, md, err := next.HandleInitialize(ctx, in)
+	if err != nil {
+		return out, md, err
+	}
+	res, ok := out.Result.(*eventbridge.PutEventsOutput)
+	if !ok || len(res.Entries) != len(kept.Entries) {
+		return out, md, err
+	}
+	merged := *res
+	merged.Entries = append(append(slices.Clone(res.Entries[:refused]), failedEntry), res.Entries[refused:]...)
+	merged.FailedEntryCount = res.FailedEntryCount + 1
+	out.Result = &merged
+	return out, md, nil
 }
