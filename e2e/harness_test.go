@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/certctl-serverless/certctl-serverless/e2e/contract"
+	"github.com/certctl-serverless/certctl-serverless/e2e/eventcheck"
 	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
@@ -103,19 +104,45 @@ func runSuite(m *testing.M) int {
 }
 
 // checkInvariants reads the main stack's tables and checks the invariants
-// that hold at any moment (requests may still be pending).
+// that hold at any moment (requests may still be pending), the outbox
+// against the events the bus delivered among them.
 func checkInvariants() ([]invariants.Violation, error) {
-	if err := stack.DeliverExecutionEvents(context.Background()); err != nil {
+	return checkStack(stack)
+}
+
+// checkStack checks one embedded stack's tables and its delivered events
+// (each valid against its schema).
+func checkStack(s *devstack.Stack) ([]invariants.Violation, error) {
+	ctx := context.Background()
+	if err := s.DeliverExecutionEvents(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := invariants.Take(context.Background(), invariants.Source{
-		AWS: stack.AWSConfig, StateTable: stack.Config.StateTable, AuditTable: stack.Config.AuditTable,
-		StateMachineARN: stack.Config.StateMachineARN,
+	if err := s.SettleEvents(ctx, 500*time.Millisecond); err != nil {
+		return nil, err
+	}
+	snap, err := invariants.Take(ctx, invariants.Source{
+		AWS: s.AWSConfig, StateTable: s.Config.StateTable, AuditTable: s.Config.AuditTable,
+		StateMachineARN: s.Config.StateMachineARN,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return invariants.Check(snap, invariants.Scope{}, invariants.Options{}), nil
+	events := s.Events()
+	delivered := make([]invariants.Delivered, 0, len(events))
+	checked := make([]eventcheck.Event, 0, len(events))
+	for _, e := range events {
+		delivered = append(delivered, invariants.Delivered{ID: e.EventID(), DetailType: e.DetailType})
+		checked = append(checked, eventcheck.Event{DetailType: e.DetailType, Source: e.Source, Detail: e.Detail})
+	}
+	out := invariants.Check(snap, invariants.Scope{}, invariants.Options{Delivered: delivered})
+	v, err := eventcheck.Load()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range v.Audit(checked) {
+		out = append(out, invariants.Violation{Rule: "event-schema", Detail: p})
+	}
+	return out, nil
 }
 
 // iamRules link alice's SSO session to her key principal and give two IAM

@@ -31,6 +31,14 @@ type Options struct {
 	// Quiescent: nothing is in flight any more, every execution ended and
 	// every queue was drained.
 	Quiescent bool
+	// Delivered, when not nil, is every event the stack's bus delivered
+	// (its event log): the outbox rules run against it.
+	Delivered []Delivered
+}
+
+// Delivered is one delivered event: the detail's id and its detail-type.
+type Delivered struct {
+	ID, DetailType string
 }
 
 var terminalJob = map[string]bool{"Completed": true, "Failed": true, "Cancelled": true}
@@ -46,6 +54,9 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkMetrics()
 	c.checkIssuedEqualsApproved()
 	c.checkGovernedNeedApproval()
+	if opt.Delivered != nil {
+		c.checkOutbox(opt.Delivered, opt.Quiescent)
+	}
 	sort.Slice(c.out, func(i, j int) bool { return c.out[i].String() < c.out[j].String() })
 	return c.out
 }
@@ -294,17 +305,91 @@ func (c *checker) checkAudit() {
 	}
 }
 
-// checkMetrics: the decision counters equal the decisions.
+// notifiable maps the audit actions whose transitions publish an event
+// to the event's detail-type.
+var notifiable = map[string]string{
+	"approval_requested": "Approval Requested", "approval_profile_edit_requested": "Approval Requested",
+	"approval_approved": "Approval Decided", "approval_rejected": "Approval Decided", "approval_bypassed": "Approval Decided",
+	"approval_expired": "Approval Expired", "approval_reminder_sent": "Approval Reminder", "approval_escalated": "Approval Escalated",
+	"renewal_job_completed": "Certificate Issued", "renewal_job_failed": "Renewal Failed", "certificate.expiring": "Certificate Expiring",
+}
+
+// checkOutbox: every committed notifiable transition (its audit row) has
+// its event delivered or still queued in the outbox, of the right type; no
+// event is delivered for a transition that did not commit; an outbox item
+// always belongs to a committed row; at rest the outbox is empty.
+func (c *checker) checkOutbox(delivered []Delivered, quiescent bool) {
+	byID := map[string][]Delivered{}
+	for _, d := range delivered {
+		byID[d.ID] = append(byID[d.ID], d)
+	}
+	rows := map[string]Item{}
+	for _, a := range c.s.Audit {
+		rows[a.S("id")] = a
+		want, ok := notifiable[a.S("action")]
+		if !ok {
+			continue
+		}
+		id := a.S("id")
+		got := byID[id]
+		_, queued := c.s.Outbox[id]
+		switch {
+		case len(got) == 0 && !queued:
+			c.fail("outbox", "%s row %s (%s) was committed but its event was neither published nor queued", a.S("action"), id, a.S("resource_id"))
+		case len(got) > 0 && got[0].DetailType != want:
+			c.fail("outbox", "%s row %s published as %q, want %q", a.S("action"), id, got[0].DetailType, want)
+		}
+		if queued && quiescent {
+			c.fail("quiescent", "event %s (%s) is still in the outbox", id, a.S("action"))
+		}
+	}
+	for id, ds := range byID {
+		if _, ok := rows[id]; !ok {
+			c.fail("outbox", "event %s (%s) was published but no transition with that id committed", id, ds[0].DetailType)
+		}
+	}
+	for id := range c.s.Outbox {
+		if _, ok := rows[id]; !ok {
+			c.fail("outbox", "outbox item %s has no committed audit row", id)
+		}
+	}
+}
+
+// checkMetrics: the decision counters equal the decisions, and each
+// profile's pending counter equals its requests still pending (that were
+// made with the counter: a request carries parent_pk while counted).
 func (c *checker) checkMetrics() {
 	want := map[string]int{}
+	pending := map[string]int{}
 	for _, a := range c.s.Approvals {
-		if st := a.S("state"); st != "pending" && c.sc.profile(a.S("profile_id")) {
-			want[a.S("kind")+"#"+st+"#"+a.S("profile_id")]++
+		if !c.sc.profile(a.S("profile_id")) {
+			continue
 		}
+		if st := a.S("state"); st != "pending" {
+			want[a.S("kind")+"#"+st+"#"+a.S("profile_id")]++
+		} else if a.Has("parent_pk") {
+			pending[a.S("profile_id")]++
+		}
+		if a.S("state") != "pending" && a.Has("parent_pk") {
+			c.fail("pending-index", "decided approval %s is still in its profile's pending partition", a.S("id"))
+		}
+	}
+	for key, m := range c.s.Metrics {
+		profile, ok := strings.CutPrefix(key, "pending#")
+		if !ok || !c.sc.profile(profile) {
+			continue
+		}
+		if got := int(m.N("count")); got != pending[profile] {
+			c.fail("metrics", "pending counter of profile %s is %d, %d requests pending", profile, got, pending[profile])
+		}
+		delete(pending, profile)
+	}
+	for profile, n := range pending {
+		c.fail("metrics", "no pending counter for profile %s, %d requests pending", profile, n)
 	}
 	seen := map[string]bool{}
 	for key, m := range c.s.Metrics {
-		if !c.sc.profile(m.S("profile_id")) {
+		if strings.HasPrefix(key, "pending#") || !c.sc.profile(m.S("profile_id")) {
 			continue
 		}
 		seen[key] = true

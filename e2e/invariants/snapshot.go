@@ -65,6 +65,7 @@ type Snapshot struct {
 	Metrics    map[string]Item // kind#outcome#profile
 	Audit      []Item
 	Executions map[string]string // execution name -> status
+	Outbox     map[string]Item   // event id -> its outbox item (not yet confirmed published)
 }
 
 // Source names the resources of one stack.
@@ -79,7 +80,7 @@ type Source struct {
 func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	snap := &Snapshot{
 		Profiles: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
-		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
+		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{}, Outbox: map[string]Item{},
 	}
 	db := dynamodb.NewFromConfig(src.AWS)
 	err := scan(ctx, db, src.StateTable, func(it Item) {
@@ -95,6 +96,11 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 			snap.Jobs[it.S("id")] = it
 		case strings.HasPrefix(pk, "APPROVAL#"):
 			snap.Approvals[it.S("id")] = it
+		case strings.HasPrefix(pk, "OUTBOX#"):
+			snap.Outbox[it.S("id")] = it
+		case strings.HasPrefix(pk, "METRIC_PENDING#"):
+			// pending gauges: checked by checkApprovals' pending counts
+			snap.Metrics["pending#"+strings.TrimPrefix(pk, "METRIC_PENDING#")] = it
 		case strings.HasPrefix(pk, "METRIC#"):
 			snap.Metrics["cert_issuance#"+strings.TrimPrefix(pk, "METRIC#")] = it
 		case strings.HasPrefix(pk, "METRIC_"):

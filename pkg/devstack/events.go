@@ -159,3 +159,25 @@ func (s *Stack) createEventBus(ctx context.Context, webhooks map[string]string) 
 	}
 	return nil
 }
+
+// SettleEvents waits until no event has arrived for quiet (at most 15 s):
+// delivery is asynchronous, and a check of the event log right after a
+// transition could miss one on its way.
+func (s *Stack) SettleEvents(ctx context.Context, quiet time.Duration) error {
+	deadline := time.Now().Add(15 * time.Second)
+	last, since := len(s.Events()), time.Now()
+	for time.Since(since) < quiet {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devstack: events still arriving after 15s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if n := len(s.Events()); n != last {
+			last, since = n, time.Now()
+		}
+	}
+	return nil
+}

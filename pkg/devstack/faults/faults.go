@@ -87,6 +87,13 @@ func (i *Injector) Script(service, op string, kind Kind, n int) {
 	i.script = append(i.script, scripted{op: service + "." + op, kind: kind, left: n})
 }
 
+// Unscript drops every fault Script forced that has not fired.
+func (i *Injector) Unscript() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.script = nil
+}
+
 // scripted returns the fault scripted for op among kinds, using it up.
 func (i *Injector) scripted(op string, kinds ...Kind) Kind {
 	if !i.enabled.Load() {
