@@ -86,6 +86,7 @@ func (r *iamRecorder) register(ctx context.Context, s *devstack.Stack) error {
 		AuditTable:   arns.AuditTable,
 		CAKey:        arns.CAKey,
 		StateMachine: arns.StateMachine,
+		EventBus:     arns.EventBus,
 		Functions:    arns.Functions,
 	})
 	return nil

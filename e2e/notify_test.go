@@ -301,6 +301,13 @@ func TestNotifications(t *testing.T) {
 		if len(d.Notify) != 1 || d.Notify[0] != "team" {
 			t.Fatalf("notify %v, want [team]", d.Notify)
 		}
+		// The pending gauges on /metrics: one request, waiting.
+		time.Sleep(1100 * time.Millisecond)
+		m := string(n.tg.must(t, http.StatusOK, "carol", "GET", "/api/v1/metrics", nil).Raw)
+		if !strings.Contains(m, `certctl_approvals_pending{profile_id="`+p+`"} 1`+"\n") ||
+			!strings.Contains(m, `certctl_oldest_pending_approval_seconds{profile_id="`+p+`"} `) {
+			t.Fatalf("/metrics lacks the pending gauges of %s:\n%s", p, m)
+		}
 	})
 
 	t.Run("reminders and the escalation stop at the decision", func(t *testing.T) {

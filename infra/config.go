@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -86,6 +87,13 @@ type Props struct {
 	AlarmStartQueue         int           // alarm when this many job starts wait for a retry after two reaper runs
 	AlarmAPI5xx             int           // alarm when an API answers this many 5XX in five minutes
 
+	// Notifications (see notify.go and README "Notifications").
+	Notify        *NotifyConfig // the `notify` context: targets, default, escalation
+	ConsoleURL    string        // CERTCTL_CONSOLE_URL
+	RemindAfter   time.Duration // CERTCTL_APPROVAL_REMIND_AFTER
+	EscalateAfter time.Duration // CERTCTL_APPROVAL_ESCALATE_AFTER
+	ExpiryWarning time.Duration // CERTCTL_EXPIRY_WARNING
+
 	iamRules []iamRule // IAMPrincipals, parsed
 }
 
@@ -115,6 +123,7 @@ var contextKeys = []string{
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
 	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
 	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "callerRoles", "nag",
+	"notify", "consoleUrl", "remindAfter", "escalateAfter", "expiryWarning",
 }
 
 // DefaultProps returns the defaults, with RepoRoot found from the working
@@ -135,6 +144,9 @@ func DefaultProps() Props {
 		APIGatewayAccountRole: true,
 		APIThrottleRate:       DefaultAPIThrottleRate,
 		APIThrottleBurst:      DefaultAPIThrottleBurst,
+		RemindAfter:           DefaultRemindAfter,
+		EscalateAfter:         DefaultEscalateAfter,
+		ExpiryWarning:         DefaultExpiryWarning,
 	}
 }
 
@@ -251,6 +263,17 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 			}
 		}
 	}
+	duration("remindAfter", &p.RemindAfter)
+	duration("escalateAfter", &p.EscalateAfter)
+	duration("expiryWarning", &p.ExpiryWarning)
+	if s, ok := str("consoleUrl"); ok {
+		p.ConsoleURL = s
+	}
+	notify, err := ParseNotify(get("notify"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	p.Notify = notify
 	if err := errors.Join(errs...); err != nil {
 		return Props{}, err
 	}
@@ -382,6 +405,26 @@ func (p Props) Normalize() (Props, error) {
 	for name, n := range map[string]int{"alarmHandoffQueue": p.AlarmHandoffQueue, "alarmStartQueue": p.AlarmStartQueue, "alarmApi5xx": p.AlarmAPI5xx} {
 		if n < 1 {
 			errs = append(errs, fmt.Errorf("%s %d: want at least 1", name, n))
+		}
+	}
+	for name, d := range map[string]*time.Duration{"remindAfter": &p.RemindAfter, "escalateAfter": &p.EscalateAfter, "expiryWarning": &p.ExpiryWarning} {
+		def := map[string]time.Duration{"remindAfter": DefaultRemindAfter, "escalateAfter": DefaultEscalateAfter, "expiryWarning": DefaultExpiryWarning}[name]
+		if *d == 0 {
+			*d = def
+		}
+		if *d < time.Minute || *d > 366*24*time.Hour {
+			errs = append(errs, fmt.Errorf("%s %s: want between 1m and 8784h", name, *d))
+		}
+	}
+	if p.ConsoleURL != "" {
+		u, err := url.Parse(p.ConsoleURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("consoleUrl %q: want an https URL without query, fragment or credentials", p.ConsoleURL))
+		}
+	}
+	if p.Notify != nil {
+		if err := p.Notify.check(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if p.AlarmEmail != "" {

@@ -95,11 +95,17 @@ func (s *Stack) alarms() {
 			Period:        awscdk.Duration_Seconds(jsii.Number(reaper)),
 		})
 	}
-	s.alarm(alarmSpec{id: "OldestPendingApprovalAlarm", name: "approval-pending-too-long", runbook: "approval-pending-too-long",
+	pending := s.alarm(alarmSpec{id: "OldestPendingApprovalAlarm", name: "approval-pending-too-long", runbook: "approval-pending-too-long",
 		threshold: s.Props.AlarmPendingApprovalAge.Seconds(), missing: awscloudwatch.TreatMissingData_IGNORE,
 		desc: fmt.Sprintf("An approval request has been pending for more than %s (it expires at %s): nobody in its approver "+
 			"pool is deciding.", FormatDuration(s.Props.AlarmPendingApprovalAge), FormatDuration(s.Props.ApprovalTimeout)),
 		metric: queue(MetricOldestPending)})
+	// The people told about requests (the default targets' topics) hear of
+	// this one too: it is about a request they were told of.
+	for _, topic := range s.pendingAlarmTopics() {
+		s.allowAlarms(topic)
+		pending.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	}
 	s.alarm(alarmSpec{id: "HandoffQueueAlarm", name: "decisions-awaiting-redelivery", runbook: "decisions-awaiting-redelivery",
 		threshold: float64(s.Props.AlarmHandoffQueue), periods: 2, missing: awscloudwatch.TreatMissingData_IGNORE,
 		desc: fmt.Sprintf("%d or more recorded decisions could not be handed to their executions for two reaper runs "+
@@ -140,7 +146,7 @@ type alarmSpec struct {
 	missing                 awscloudwatch.TreatMissingData
 }
 
-func (s *Stack) alarm(a alarmSpec) {
+func (s *Stack) alarm(a alarmSpec) awscloudwatch.Alarm {
 	if a.threshold == 0 {
 		a.threshold = 1
 	}
@@ -164,6 +170,7 @@ func (s *Stack) alarm(a alarmSpec) {
 		alarm.AddOkAction(awscloudwatchactions.NewSnsAction(s.AlarmTopic))
 	}
 	s.Alarms = append(s.Alarms, alarm)
+	return alarm
 }
 
 // authorizerFailures counts, from the key API's access log, the requests
@@ -214,6 +221,8 @@ func (s *Stack) outputs() {
 	if s.AlarmTopic != nil {
 		out(OutAlarmTopicARN, s.AlarmTopic.TopicArn(), "SNS topic the alarms notify")
 	}
+	out(OutEventBusName, s.EventBus.EventBusName(), "EventBridge bus of the approval and certificate events (source "+EventSource+")")
+	out(OutEventBusARN, s.EventBus.EventBusArn(), "ARN of the event bus")
 }
 
 var retentionEnum = map[int]awslogs.RetentionDays{

@@ -22,6 +22,7 @@ type Access struct {
 	SendTaskSuccess bool     // states:SendTaskSuccess: hands a decision to the waiting execution
 	DescribeExec    bool     // states:DescribeExecution on the state machine's executions (job repair)
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
+	PutEvents       bool     // events:PutEvents on the stack's bus: the events of the transitions it commits
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -45,6 +46,7 @@ var FunctionAccess = map[string]Access{
 		StartExec:       true,
 		SendTaskSuccess: true,
 		DescribeExec:    true, // POST /jobs/{id}/repair reads whether the job's execution has ended
+		PutEvents:       true,
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -55,32 +57,42 @@ var FunctionAccess = map[string]Access{
 		SendTaskSuccess: true,
 	},
 	FnIssue: {
-		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
+		// PutItem: the version and the outbox entry of its event;
+		// DeleteItem: the outbox entry, once the event is published.
+		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		// The governed names under a wildcard's zone (ReadGovernance).
 		StateQuery: []string{BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		CASign:     true,
+		PutEvents:  true,
 	},
 	FnFinalize: {
-		// Expiry and failure only update existing items.
-		StateItem: []string{"GetItem", "UpdateItem"},
+		// Expiry and failure update existing items; PutItem and DeleteItem
+		// write and clear the outbox entries of their events.
+		StateItem: []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
 		AuditItem: []string{"PutItem", "GetItem"},
+		PutEvents: true,
 	},
 	FnSweep: {
-		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		// Due certificates; the governed names under a wildcard's zone.
-		StateQuery: []string{IndexDue, BaseTable},
+		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		// Due certificates; the governed names under a wildcard's zone;
+		// certificates to warn about (the pending index's EXPIRY queue).
+		StateQuery: []string{IndexDue, BaseTable, IndexPending},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		StartExec:  true,
+		PutEvents:  true,
 	},
 	FnReaper: {
-		// Expiry, redelivery and restarts only update existing items; the
-		// pending index holds all three queues (PENDING, HANDOFF, START).
-		StateItem:       []string{"GetItem", "UpdateItem"},
-		StateQuery:      []string{IndexPending},
+		// Expiry, reminders, redelivery and restarts update existing items;
+		// the outbox entries of their events are Put and deleted. The
+		// pending index holds the queues (PENDING, HANDOFF, START, OUTBOX);
+		// list and by_parent give the pending gauges.
+		StateItem:       []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+		StateQuery:      []string{IndexPending, IndexList, IndexParent},
 		AuditItem:       []string{"PutItem", "GetItem"},
 		StartExec:       true, // restarts executions whose start was never confirmed
 		SendTaskSuccess: true,
+		PutEvents:       true,
 	},
 }
 
@@ -150,6 +162,9 @@ func (s *Stack) permissions() {
 		}
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))
+		}
+		if a.PutEvents {
+			add(statement("PublishEvents", jsii.Strings("events:PutEvents"), &[]*string{s.EventBus.EventBusArn()}))
 		}
 	}
 	// Key policy: nobody but the issue role signs with the CA key.

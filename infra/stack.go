@@ -80,6 +80,8 @@ const (
 	OutDLQURL             = "DeadLetterQueueUrl"
 	OutAuthorizerCacheTTL = "AuthorizerCacheTtlSeconds"
 	OutAlarmTopicARN      = "AlarmTopicArn"
+	OutEventBusName       = "EventBusName"
+	OutEventBusARN        = "EventBusArn"
 )
 
 // funcSpec sizes one function. Go binaries are small and fast: 256 MB on
@@ -116,6 +118,9 @@ type Stack struct {
 	IamAPI, KeyAPI   awsapigateway.RestApi
 	KeyAPIAccessLogs awslogs.LogGroup
 	ExecutionEnded   awsevents.Rule // routes failed, aborted and timed-out executions to finalize
+	EventBus         awsevents.EventBus
+	NotifyTopics     map[string]awssns.Topic // SNS targets by name
+	NotifyRules      map[string]awsevents.Rule
 	AlarmTopic       awssns.Topic
 	Alarms           []awscloudwatch.Alarm
 
@@ -168,6 +173,7 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 	s.tables()
 	s.caKey()
 	s.deadLetterQueue()
+	s.notifications()
 	s.functions()
 	s.permissions()
 	s.stateMachine()
@@ -324,6 +330,11 @@ func (s *Stack) functions() {
 		}
 		if name == FnAPI && s.Props.IAMPrincipals != "" {
 			env[EnvIAMPrincipals] = jsii.String(s.Props.IAMPrincipals)
+		}
+		if publishers[name] {
+			for k, v := range s.notifyEnv() {
+				env[k] = v
+			}
 		}
 		role := awsiam.NewRole(s.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),

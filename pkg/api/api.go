@@ -27,6 +27,8 @@ type Reader interface {
 	ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error)
 	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
 	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
+	// PendingGauges: bounded by the number of profiles (see pkg/store).
+	PendingGauges(ctx context.Context) ([]domain.PendingGauge, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
 }
 

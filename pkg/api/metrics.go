@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
@@ -27,8 +28,34 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	gauges, err := a.reads.PendingGauges(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = w.Write([]byte(RenderMetrics(series) + renderEditMetrics(edits)))
+	_, _ = w.Write([]byte(RenderMetrics(series) + renderEditMetrics(edits) + RenderPending(gauges, time.Now())))
+}
+
+// RenderPending formats the pending-approval gauges: how many requests
+// each profile has pending (counters kept in the requests' own
+// transactions) and the age of its oldest, at now.
+func RenderPending(gauges []domain.PendingGauge, now time.Time) string {
+	var b strings.Builder
+	b.WriteString("# HELP certctl_approvals_pending Approval requests pending, by profile.\n")
+	b.WriteString("# TYPE certctl_approvals_pending gauge\n")
+	for _, g := range gauges {
+		fmt.Fprintf(&b, "certctl_approvals_pending{profile_id=\"%s\"} %d\n", labelValue(g.ProfileID), max(g.Count, 0))
+	}
+	b.WriteString("# HELP certctl_oldest_pending_approval_seconds Age of the oldest pending approval request, by profile.\n")
+	b.WriteString("# TYPE certctl_oldest_pending_approval_seconds gauge\n")
+	for _, g := range gauges {
+		if g.Oldest != nil && g.Count > 0 {
+			fmt.Fprintf(&b, "certctl_oldest_pending_approval_seconds{profile_id=\"%s\"} %s\n", labelValue(g.ProfileID),
+				strconv.FormatFloat(max(now.Sub(*g.Oldest), 0).Seconds(), 'f', 0, 64))
+		}
+	}
+	return b.String()
 }
 
 // renderEditMetrics counts profile-edit decisions apart from certificate

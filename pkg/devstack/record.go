@@ -57,13 +57,15 @@ type ResourceARNs struct {
 	StateTable, AuditTable string
 	CAKey                  string
 	StateMachine           string
+	EventBus               string
 	Functions              map[string]string // app function name -> ARN
 }
 
 // ResourceARNs reads the tables' ARNs from DynamoDB and returns them with
 // the ARNs the stack already knows.
 func (s *Stack) ResourceARNs(ctx context.Context) (ResourceARNs, error) {
-	out := ResourceARNs{CAKey: s.Config.CAKeyID, StateMachine: s.Config.StateMachineARN, Functions: map[string]string{}}
+	out := ResourceARNs{CAKey: s.Config.CAKeyID, StateMachine: s.Config.StateMachineARN, Functions: map[string]string{},
+		EventBus: "arn:aws:events:" + Region + ":" + AccountID + ":event-bus/" + s.Config.EventBus}
 	for name, arn := range s.Functions {
 		out.Functions[name] = arn
 	}

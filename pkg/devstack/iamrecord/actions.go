@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -97,6 +98,14 @@ func authorizations(params any, serviceID, operation string) []authorization {
 	case *sfn.StopExecutionInput:
 		return []authorization{{"states:StopExecution", target{kind: targetARN, name: aws.ToString(in.ExecutionArn)}}}
 
+	// EventBridge authorizes PutEvents per entry, on the entry's bus.
+	case *eventbridge.PutEventsInput:
+		var out []authorization
+		for _, e := range in.Entries {
+			out = append(out, authorization{"events:PutEvents", target{kind: targetBus, name: aws.ToString(e.EventBusName)}})
+		}
+		return out
+
 	case *lambda.InvokeInput:
 		return []authorization{{"lambda:InvokeFunction", target{kind: targetFunction, name: aws.ToString(in.FunctionName)}}}
 	}
@@ -122,7 +131,7 @@ func keys[V any](m map[string]V) []string {
 
 // iamPrefix is the IAM service prefix of an SDK service ID where they differ.
 func iamPrefix(serviceID string) string {
-	if p, ok := map[string]string{"SFN": "states"}[serviceID]; ok {
+	if p, ok := map[string]string{"SFN": "states", "EventBridge": "events"}[serviceID]; ok {
 		return p
 	}
 	return strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))

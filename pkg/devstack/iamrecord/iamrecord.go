@@ -52,6 +52,7 @@ type Stack struct {
 	AuditTable   string            `json:"audit_table"`
 	CAKey        string            `json:"ca_key"`
 	StateMachine string            `json:"state_machine"`
+	EventBus     string            `json:"event_bus"` // the bus's ARN
 	Functions    map[string]string `json:"functions"` // app function name -> ARN
 }
 
@@ -108,6 +109,7 @@ const (
 	targetKey                         // name is a KMS key id or ARN
 	targetTaskToken                   // the state machine whose task the token belongs to
 	targetFunction                    // name is a deployed function name or ARN
+	targetBus                         // name is an event bus name or ARN
 )
 
 type target struct {
@@ -129,6 +131,8 @@ func (t target) String() string {
 		return "a task token"
 	case targetFunction:
 		return "function " + t.name
+	case targetBus:
+		return "event bus " + t.name
 	case targetARN:
 		return t.name
 	}

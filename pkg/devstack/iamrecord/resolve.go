@@ -84,6 +84,11 @@ func resourceIn(s Stack, t target) (arn, reason string) {
 			return "", "the stack has no state machine"
 		}
 		return s.StateMachine, "" // the stack has one state machine
+	case targetBus:
+		if s.EventBus != "" && (t.name == s.EventBus || strings.HasSuffix(s.EventBus, ":event-bus/"+t.name)) {
+			return s.EventBus, ""
+		}
+		return "", "event bus " + t.name + " is not the stack's"
 	case targetFunction:
 		if fn, ok := functionByNameOrARN(s, t.name); ok {
 			return s.Functions[fn], ""
