@@ -169,6 +169,12 @@ func TestContractWithGoCode(t *testing.T) {
 		// accepts (pkg/app).
 		"Namespace": MetricNamespace, "DecisionsTotal": MetricApprovalDecisions, "OldestPending": MetricOldestPending,
 		"HandoffQueue": MetricHandoffQueue, "StartQueue": MetricStartQueue, "ExecutionStatusChange": executionStatusChange,
+		// Notifications: the settings (pkg/config), the events' source
+		// (pkg/domain) and how the stack routes them (pkg/eventbus).
+		"EnvEventBus": EnvEventBus, "EnvRemindAfter": EnvRemindAfter, "EnvEscalateAfter": EnvEscalateAfter,
+		"EnvExpiryWarning": EnvExpiryWarning, "EnvConsoleURL": EnvConsoleURL, "EnvNotifyTargets": EnvNotifyTargets,
+		"EnvNotifyDefault": EnvNotifyDefault, "EnvNotifyEscalation": EnvNotifyEscalation,
+		"EventSource": EventSource, "WebhookInputPath": WebhookInputPath, "EmailTextPath": EmailTextPath, "RouteField": RouteField,
 	} {
 		got, ok := consts[name]
 		if !ok {

@@ -63,6 +63,7 @@ type recording struct {
 		AuditTable   string            `json:"audit_table"`
 		CAKey        string            `json:"ca_key"`
 		StateMachine string            `json:"state_machine"`
+		EventBus     string            `json:"event_bus"`
 		Functions    map[string]string `json:"functions"`
 		Calls        []recordedCall    `json:"calls"`
 	} `json:"stacks"`
@@ -144,7 +145,7 @@ func loadRecordings(paths []string) ([]recording, error) {
 
 // stackIDs are the logical ids of the constructs a recording refers to.
 type stackIDs struct {
-	StateTable, AuditTable, CAKey, StateMachine string
+	StateTable, AuditTable, CAKey, StateMachine, EventBus string
 	Functions                                   map[string]string // app function -> function
 	FunctionRoles                               map[string]string // app function -> its execution role
 	StateMachineRole                            string
@@ -161,6 +162,7 @@ func stackIDsOf(s *synthed) stackIDs {
 		AuditTable:       id(st.AuditTable),
 		CAKey:            id(st.CAKey),
 		StateMachine:     id(st.StateMachine),
+		EventBus:         id(st.EventBus),
 		StateMachineRole: id(st.StateMachine.Role()),
 		Functions:        map[string]string{},
 		FunctionRoles:    map[string]string{},
@@ -363,6 +365,8 @@ func (m *iamModel) arnOf(id string) (string, error) {
 		format, prop = prefix("logs")+"log-group:%s:*", "LogGroupName"
 	case "AWS::SNS::Topic":
 		format, prop = prefix("sns")+"%s", "TopicName"
+	case "AWS::Events::EventBus":
+		format, prop = prefix("events")+"event-bus/%s", "Name"
 	case "AWS::IAM::Role":
 		format, prop = "arn:"+tmplPartition+":iam::"+tmplAccount+":role/%s", "RoleName"
 	default:
@@ -431,7 +435,7 @@ func (m *iamModel) check(recs []recording) conformance {
 		}
 		for _, st := range rec.Stacks {
 			where := rec.file
-			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.StateMachine, st.Functions)
+			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.StateMachine, st.EventBus, st.Functions)
 			if err != nil {
 				problem(where, "%v", err)
 				continue
@@ -501,9 +505,10 @@ func (m *iamModel) check(recs []recording) conformance {
 
 // rewriter maps a recorded stack's ARNs (and their /index/... suffixes) to
 // the template's ARNs of the same constructs. "*" stays "*".
-func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine string, functions map[string]string) (func(string) (string, bool), error) {
+func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine, eventBus string, functions map[string]string) (func(string) (string, bool), error) {
 	type pair struct{ local, id string }
-	pairs := []pair{{stateTable, m.ids.StateTable}, {auditTable, m.ids.AuditTable}, {caKey, m.ids.CAKey}, {stateMachine, m.ids.StateMachine}}
+	pairs := []pair{{stateTable, m.ids.StateTable}, {auditTable, m.ids.AuditTable}, {caKey, m.ids.CAKey}, {stateMachine, m.ids.StateMachine},
+		{eventBus, m.ids.EventBus}}
 	for fn, arn := range functions {
 		id, ok := m.ids.Functions[fn]
 		if !ok {
@@ -513,6 +518,9 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine string, 
 	}
 	swap := map[string]string{}
 	for _, p := range pairs {
+		if p.local == "" && p.id == m.ids.EventBus {
+			continue // a recording from before the stack had a bus
+		}
 		if p.local == "" {
 			return nil, errors.New("a recorded stack lacks one of its resource ARNs")
 		}

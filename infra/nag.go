@@ -65,6 +65,9 @@ const (
 	reasonAPIGWRole = "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-managed policy documented for API Gateway's " +
 		"account-level logging role; only apigateway.amazonaws.com can assume this role, and stage logging " +
 		"(access logs included) cannot work without it."
+	reasonNotifyKMS = "Notification messages carry what people are asked to approve (names, key fingerprints, requesters), " +
+		"which every approver sees anyway. EventBridge and CloudWatch cannot publish to a topic encrypted with the AWS-managed " +
+		"aws/sns key, and a customer-managed key would cost $1/month per stage; publishing requires TLS (enforceSSL)."
 	reasonSNSKMS = "Alarm notifications carry only alarm names and states. CloudWatch cannot publish to a topic encrypted " +
 		"with the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; " +
 		"publishing requires TLS (enforceSSL)."
@@ -113,6 +116,9 @@ func (s *Stack) Suppressions() []Suppression {
 	}
 	if s.AlarmTopic != nil {
 		out = append(out, Suppression{"AlarmTopic/Resource", "AwsSolutions-SNS2", nil, reasonSNSKMS, nil})
+	}
+	for _, name := range sortedKeys(s.NotifyTopics) {
+		out = append(out, Suppression{*s.NotifyTopics[name].Node().Id() + "/Resource", "AwsSolutions-SNS2", nil, reasonNotifyKMS, nil})
 	}
 	if s.Props.APIGatewayAccountRole {
 		out = append(out, Suppression{"IamApi/CloudWatchRole/Resource", "AwsSolutions-IAM4",

@@ -43,7 +43,22 @@ func prodStack(t *testing.T) *synthed {
 		p.LogLevel = "warn"
 		p.IAMPrincipals = prodIAMPrincipals
 		p.CallerRoles = map[string][]string{"approvers": {"approver"}, "operators": {"operator", "viewer"}}
+		p.Notify = prodNotify
+		p.ConsoleURL = "https://certs.example.com/console/"
 	})
+}
+
+// prodNotify: an e-mail target (the default), a webhook whose URL is a
+// secret (Slack), and one with a literal URL and a bearer token (the
+// escalation).
+var prodNotify = &NotifyConfig{
+	Targets: map[string]NotifyTarget{
+		"ops":   {Emails: []string{"ops@example.com", "oncall@example.com"}},
+		"chat":  {URLSecret: "certctl/prod/slack-webhook"},
+		"pager": {Webhook: "https://pager.example.com/hooks/certctl", AuthSecret: "certctl/prod/pager-token"},
+	},
+	Default:    []string{"ops", "chat"},
+	Escalation: []string{"pager"},
 }
 
 // customStack: the knobs LocalStack and larger accounts use.
@@ -76,9 +91,9 @@ func stages(t *testing.T) []stage {
 func TestResourceCounts(t *testing.T) {
 	for _, st := range stages(t) {
 		alarms := 14.0 // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports
-		topics := 0.0
+		topics, rules := 0.0, 1.0 // the execution-ended rule
 		if st.name == "prod" {
-			alarms, topics = 15, 1 // + bypass
+			alarms, topics, rules = 15, 2, 4 // + bypass; the alarm and ops topics; a rule per notification target
 		}
 		for typ, n := range map[string]float64{
 			"AWS::Lambda::Function":            7,
@@ -94,7 +109,8 @@ func TestResourceCounts(t *testing.T) {
 			"AWS::CloudWatch::Alarm":           alarms,
 			"AWS::SNS::Topic":                  topics,
 			"AWS::Lambda::EventInvokeConfig":   3,
-			"AWS::Events::Rule":                1,
+			"AWS::Events::Rule":                rules,
+			"AWS::Events::EventBus":            1,
 			"AWS::Logs::MetricFilter":          1,
 		} {
 			check(t, st.name+" "+typ, func() { st.s.T.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
@@ -161,6 +177,13 @@ func TestFunctions(t *testing.T) {
 				want[EnvStateMachineARN] = stateMachineARN
 			case FnIssue:
 				want[EnvCAKeyID] = "${CaKey.Arn}"
+			}
+			if publishers[fn] {
+				want[EnvEventBus], want[EnvRemindAfter], want[EnvEscalateAfter], want[EnvExpiryWarning] = "${EventBus}", "24h", "72h", "336h"
+				if st.name == "prod" {
+					want[EnvConsoleURL] = "https://certs.example.com/console/"
+					want[EnvNotifyTargets], want[EnvNotifyDefault], want[EnvNotifyEscalation] = "chat,ops,pager", "ops,chat", "pager"
+				}
 			}
 			if fn == FnAPI && st.name == "prod" {
 				// The mapping given, then one rule per caller role the stack creates.
@@ -670,7 +693,11 @@ func TestAlarms(t *testing.T) {
 			if !ok || !runbook[anchor] {
 				t.Errorf("%s %s: description %q names no section of %s", st.name, name, desc, RunbookPath)
 			}
-			topic := render(a["AlarmActions"]) == `["${AlarmTopic}"]` && render(a["OKActions"]) == `["${AlarmTopic}"]`
+			actions := `["${AlarmTopic}"]`
+			if name == "approval-pending-too-long" && st.name == "prod" {
+				actions = `["${AlarmTopic}","${NotifyOpsTopic}"]` // and the default notification target's topic
+			}
+			topic := render(a["AlarmActions"]) == actions && render(a["OKActions"]) == `["${AlarmTopic}"]`
 			if topic != (st.name == "prod") {
 				t.Errorf("%s %s: actions %s ok %s", st.name, name, render(a["AlarmActions"]), render(a["OKActions"]))
 			}
@@ -739,6 +766,11 @@ func runbookAnchors(t *testing.T) map[string]bool {
 func TestExecutionEndedRule(t *testing.T) {
 	for _, st := range stages(t) {
 		rules := st.s.resources("AWS::Events::Rule")
+		for id := range rules {
+			if logical(id) != "ExecutionEndedRule" {
+				delete(rules, id) // the notification targets' rules (TestNotifyTargets)
+			}
+		}
 		if len(rules) != 1 {
 			t.Fatalf("%s: %d rules", st.name, len(rules))
 		}
@@ -779,7 +811,7 @@ func TestExecutionEndedRule(t *testing.T) {
 			for _, stmt := range list(props(r)["PolicyDocument"].(map[string]any)["Statement"]) {
 				m := render(stmt)
 				if strings.Contains(m, `"Service":"events.amazonaws.com"`) {
-					send = strings.Contains(m, `"Action":"sqs:SendMessage"`) && strings.Contains(m, `{"ArnEquals":{"aws:SourceArn":"${ExecutionEndedRule.Arn}"}}`)
+					send = send || strings.Contains(m, `"Action":"sqs:SendMessage"`) && strings.Contains(m, `{"ArnEquals":{"aws:SourceArn":"${ExecutionEndedRule.Arn}"}}`)
 				}
 			}
 		}
@@ -793,7 +825,7 @@ func TestOutputs(t *testing.T) {
 	s := defaultStack(t)
 	outs := s.Template["Outputs"].(map[string]any)
 	want := []string{OutAuditTable, OutAuthorizerCacheTTL, OutCAIssuerID, OutCAKeyARN, OutDLQURL, OutIamAPIID,
-		OutIamAPIURL, OutKeyAPIID, OutKeyAPIURL, OutStage, OutStateMachineARN, OutStateTable}
+		OutIamAPIURL, OutKeyAPIID, OutKeyAPIURL, OutStage, OutStateMachineARN, OutStateTable, OutEventBusName, OutEventBusARN}
 	sort.Strings(want)
 	if got := keys(outs); !reflect.DeepEqual(got, want) {
 		t.Errorf("outputs %v, want %v", got, want)
