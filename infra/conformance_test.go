@@ -146,10 +146,10 @@ func loadRecordings(paths []string) ([]recording, error) {
 // stackIDs are the logical ids of the constructs a recording refers to.
 type stackIDs struct {
 	StateTable, AuditTable, CAKey, StateMachine, EventBus string
-	Functions                                   map[string]string // app function -> function
-	FunctionRoles                               map[string]string // app function -> its execution role
-	StateMachineRole                            string
-	SchedulerRoles                              map[string]string // sweep/reaper -> the schedule's role
+	Functions                                             map[string]string // app function -> function
+	FunctionRoles                                         map[string]string // app function -> its execution role
+	StateMachineRole                                      string
+	SchedulerRoles                                        map[string]string // sweep/reaper -> the schedule's role
 }
 
 func stackIDsOf(s *synthed) stackIDs {

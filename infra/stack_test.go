@@ -90,7 +90,7 @@ func stages(t *testing.T) []stage {
 
 func TestResourceCounts(t *testing.T) {
 	for _, st := range stages(t) {
-		alarms := 14.0 // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports
+		alarms := 14.0            // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports
 		topics, rules := 0.0, 1.0 // the execution-ended rule
 		if st.name == "prod" {
 			alarms, topics, rules = 15, 2, 4 // + bypass; the alarm and ops topics; a rule per notification target
