@@ -39,10 +39,18 @@ type callBudget struct {
 
 // budgets are per operation, for the api function. The approve budget is
 // the point of the design: one read, one transaction (which also queues the
-// hand-off), one hand-off, and one write to take it off the queue.
+// hand-off and writes the decision's event to the outbox), one hand-off and
+// one write to take it off the queue, then one PutEvents for the event and
+// one DeleteItem to take it out of the outbox.
 var budgets = map[string]callBudget{
 	opApprove: {
-		exact:  map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1},
+		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
+		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
+	},
+	opReject: {
+		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
 	opGetApproval: {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certctl-serverless/certctl-serverless/e2e/eventcheck"
 	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 )
@@ -97,7 +98,8 @@ func TestChaos(t *testing.T) {
 	for _, v := range violations {
 		t.Errorf("violation: %s", v)
 	}
-	summary := fmt.Sprintf("chaos: %d scenarios, %d faults injected, %d invariant violations", scenarios, sys.inj.Total(), len(violations))
+	summary := fmt.Sprintf("chaos: %d scenarios, %d faults injected, %d invariant violations, %d events delivered",
+		scenarios, sys.inj.Total(), len(violations), len(sys.stack.Events()))
 	t.Logf("faults by kind: %s", sys.inj)
 	t.Log(summary)
 	if path := os.Getenv("CHAOS_SUMMARY"); path != "" {
@@ -120,16 +122,44 @@ func drain(ctx context.Context, t *testing.T, sys *system) []invariants.Violatio
 		if err := sys.stack.DeliverExecutionEvents(ctx); err != nil {
 			t.Logf("drain: execution events: %v", err)
 		}
+		if err := sys.stack.SettleEvents(ctx, 500*time.Millisecond); err != nil {
+			t.Logf("drain: events: %v", err)
+		}
 		var err error
 		if snap, err = invariants.Take(ctx, sys.source()); err != nil {
 			return []invariants.Violation{{Rule: "harness", Detail: "final snapshot: " + err.Error()}}
 		}
-		found = invariants.Check(snap, invariants.Scope{}, invariants.Options{Quiescent: true})
+		delivered, schema := deliveredEvents(sys)
+		found = invariants.Check(snap, invariants.Scope{}, invariants.Options{Quiescent: true, Delivered: delivered})
+		found = append(found, schema...)
 		if len(found) == 0 || time.Now().After(end) {
 			return found
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// deliveredEvents is every event the bus delivered, for the outbox rules,
+// and what is wrong with them: a detail its schema refuses, or one id
+// delivered twice with different contents (a fault may make an event go
+// out twice, but only as the same event).
+func deliveredEvents(sys *system) ([]invariants.Delivered, []invariants.Violation) {
+	events := sys.stack.Events()
+	delivered := make([]invariants.Delivered, 0, len(events))
+	checked := make([]eventcheck.Event, 0, len(events))
+	for _, e := range events {
+		delivered = append(delivered, invariants.Delivered{ID: e.EventID(), DetailType: e.DetailType})
+		checked = append(checked, eventcheck.Event{DetailType: e.DetailType, Source: e.Source, Detail: e.Detail})
+	}
+	v, err := eventcheck.Load()
+	if err != nil {
+		return delivered, []invariants.Violation{{Rule: "harness", Detail: err.Error()}}
+	}
+	var out []invariants.Violation
+	for _, p := range v.Audit(checked) {
+		out = append(out, invariants.Violation{Rule: "event-schema", Detail: p})
+	}
+	return delivered, out
 }
 
 func tier() string {

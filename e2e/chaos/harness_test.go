@@ -57,6 +57,9 @@ func startSystem(ctx context.Context, seed uint64, rate float64) (*system, error
 	cfg.LogLevel = "ERROR"
 	cfg.ApprovalTimeout = approvalTimeout
 	cfg.HandoffGrace = time.Second
+	// Reminders and an escalation before the timeout, so they race
+	// decisions and expiry under faults too.
+	cfg.RemindAfter, cfg.EscalateAfter = 2*time.Second, 3*time.Second
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Config:         cfg,
 		Logger:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
