@@ -52,10 +52,11 @@ type profileFlags struct {
 	requiresApproval                 bool
 	maxValidity, renewBefore         durationFlag
 	names, keyAlgs, approvers, roles listFlag
+	notify                           listFlag
 }
 
 func addProfileFlags(r *runner, fs *pflag.FlagSet, withID bool) *profileFlags {
-	p := &profileFlags{keyAlgs: listFlag{commas: true}, roles: listFlag{commas: true}}
+	p := &profileFlags{keyAlgs: listFlag{commas: true}, roles: listFlag{commas: true}, notify: listFlag{commas: true}}
 	if withID {
 		fs.StringVar(&p.id, "id", "", "profile `ID`: lower-case letters, digits, '.', '_', '-'")
 	}
@@ -68,6 +69,8 @@ func addProfileFlags(r *runner, fs *pflag.FlagSet, withID bool) *profileFlags {
 	fs.StringVar(&p.issuer, "issuer", "", "issuer `ID`")
 	fs.Var(&p.approvers, "approver", "a `PRINCIPAL` (key principal or IAM ARN) allowed to approve; repeatable")
 	fs.Var(&p.roles, "approver-role", "a `ROLE` whose holders may approve; repeatable")
+	fs.Var(&p.notify, "notify", "notification `TARGETS` told about the profile's requests and certificates (names configured at deploy), "+
+		"comma-separated or repeated; --notify '' returns to the stage's defaults")
 	r.completeFlag(fs, "key-algorithms", func() []string { return domain.KnownKeyAlgorithms })
 	r.completeFlag(fs, "approver-role", func() []string { return []string{string(domain.RoleApprover), string(domain.RoleAdmin)} })
 	return p
@@ -98,6 +101,8 @@ func (p *profileFlags) apply(fs *pflag.FlagSet, in *domain.ProfileInput) {
 		case "approver", "approver-role":
 			// --approver '' clears the pool: anyone holding approver may approve.
 			in.Approvers = &domain.ApproverPool{Principals: p.approvers.vals, Roles: roles(p.roles)}
+		case "notify":
+			in.Notify = domain.Ptr(append([]string{}, p.notify.vals...))
 		}
 	})
 }
