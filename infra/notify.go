@@ -270,6 +270,22 @@ func (s *Stack) notifyEnv() map[string]*string {
 	return env
 }
 
+// consoleLinks points the messages at the stage's own console (the key
+// API's /console/) unless consoleUrl names another. The URL is built from
+// the API's id and the stage name, not from its deployment stage, which
+// depends on the api function: a reference to it would be a cycle.
+func (s *Stack) consoleLinks() {
+	if s.Props.ConsoleURL != "" {
+		return
+	}
+	url := awscdk.Fn_Join(jsii.String(""), &[]*string{s.apiBaseURL(s.KeyAPI), jsii.String("/console/")})
+	for _, fn := range FunctionNames {
+		if publishers[fn] {
+			s.Functions[fn].AddEnvironment(jsii.String(EnvConsoleURL), url, nil)
+		}
+	}
+}
+
 // publishers are the functions that commit audited transitions and so
 // publish their events.
 var publishers = map[string]bool{FnAPI: true, FnIssue: true, FnFinalize: true, FnSweep: true, FnReaper: true}

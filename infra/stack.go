@@ -179,6 +179,7 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 	s.stateMachine()
 	s.schedules()
 	s.apis()
+	s.consoleLinks()
 	s.callerRoles()
 	s.alarms()
 	s.outputs()

@@ -180,6 +180,8 @@ func TestFunctions(t *testing.T) {
 			}
 			if publishers[fn] {
 				want[EnvEventBus], want[EnvRemindAfter], want[EnvEscalateAfter], want[EnvExpiryWarning] = "${EventBus}", "24h", "72h", "336h"
+				// The stage's own console, unless consoleUrl names another.
+				want[EnvConsoleURL] = "https://${KeyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/test/console/"
 				if st.name == "prod" {
 					want[EnvConsoleURL] = "https://certs.example.com/console/"
 					want[EnvNotifyTargets], want[EnvNotifyDefault], want[EnvNotifyEscalation] = "chat,ops,pager", "ops,chat", "pager"

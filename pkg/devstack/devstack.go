@@ -161,6 +161,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.lambda = lambda.NewFromConfig(s.AWSConfig)
 
 	s.Config = opts.Config
+	if s.Config.ConsoleURL == "" {
+		// Messages link to the local front's console, as a deployed
+		// stage's link to its own.
+		s.Config.ConsoleURL = "http://" + ln.Addr().String() + "/console/"
+	}
 	if s.Config.Stage == "" {
 		s.Config.Stage = DefaultStage
 	}
