@@ -262,10 +262,13 @@ func TestNotifications(t *testing.T) {
 			}
 		}
 		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "ticket SEC-1"})
-		dec := detailOf(t, n.expect(t, domain.EventApprovalDecided, ar, 1))
+		decEvent := n.expect(t, domain.EventApprovalDecided, ar, 1)
+		dec := detailOf(t, decEvent)
 		if dec.Approval.State != "approved" || dec.Approval.DecidedBy != "bob" || dec.Approval.Note != "ticket SEC-1" {
 			t.Fatalf("decision: %+v", dec.Approval)
 		}
+		// From the commit (the audit row's time) to the event log.
+		t.Logf("publish latency: %s from the decision's commit to its delivery", decEvent.Received.Sub(dec.Time).Round(time.Millisecond))
 		n.waitJob(t, job, "Completed")
 		iss := detailOf(t, n.expect(t, domain.EventCertificateIssued, cert, 1))
 		versions := n.tg.must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+cert+"/versions", nil)

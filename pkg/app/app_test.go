@@ -69,6 +69,19 @@ func TestHandlerRefusesIncompleteConfig(t *testing.T) {
 	if _, err := Handler(ctx, FnAPI, bad, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvIAMPrincipals) {
 		t.Fatalf("bad IAM mapping: %v", err)
 	}
+	// Every function that commits a transition people hear about needs the
+	// bus its events go to; approval-wait and the authorizer commit none.
+	full := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", CAKeyID: "arn:aws:kms:us-east-1:1:key/k"}
+	for _, fn := range []string{FnAPI, FnIssue, FnFinalize, FnSweep, FnReaper} {
+		if _, err := Handler(ctx, fn, full, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvEventBus) {
+			t.Errorf("%s without an event bus: %v", fn, err)
+		}
+	}
+	for _, fn := range []string{FnApprovalWait, FnAuthorizer} {
+		if _, err := Handler(ctx, fn, full, aws.Config{}); err != nil {
+			t.Errorf("%s needs no event bus: %v", fn, err)
+		}
+	}
 	if _, err := Handler(ctx, "nope", config.Config{StateTable: "s", AuditTable: "a"}, aws.Config{}); err == nil {
 		t.Fatal("unknown function accepted")
 	}

@@ -14,6 +14,7 @@ const AUDIT_ACTIONS = [
   'renewal_job_completed', 'renewal_job_failed', 'profile.created', 'profile.updated',
   'profile.deleted', 'certificate.created', 'certificate.status_changed', 'certificate.renewal_refused',
   'issuer.initialized', 'apikey.created', 'apikey.revoked', 'principal.roles_granted',
+  'approval_reminder_sent', 'approval_escalated', 'certificate.expiring',
 ]
 const JOB_STATUSES = ['AwaitingApproval', 'Pending', 'Running', 'Completed', 'Failed', 'Cancelled']
 const PENDING_REFRESH_MS = 5000
