@@ -71,7 +71,7 @@ iam-check:
 	  $(GO) test -count=1 -run '^TestIAMConformance$$' .
 
 ## chaos: random fault schedules on the strict tier for CHAOS_SECONDS (120);
-## the last line is "chaos: N scenarios, F faults injected, V invariant violations".
+## the last line is "chaos: N scenarios, F faults injected, V invariant violations, E events delivered".
 CHAOS_SECONDS ?= 120
 chaos:
 	@mkdir -p .local && rm -f .local/chaos-summary.txt
