@@ -131,7 +131,7 @@ func BenchmarkInitTime(b *testing.B) {
 	}
 	fmt.Printf(";\nexec to the first Runtime API poll, median of %d cold starts each, interleaved (every round runs each binary once,\n"+
 		"in a shuffled order) after one unrecorded round, each from a fresh copy of its binary. Budget: the median over rounds of a cold start divided by its\n"+
-		"reference's in the same round (bare-kms for a function that links the KMS client, bare otherwise) at most %.2f×.\n"+
+		"reference's in the same round (bare-kms for a function that links the KMS client, bare otherwise; -events for one that links EventBridge) at most %.2f×.\n"+
 		"%s is a second copy of the bare binary: how far apart two identical programs land in this run. CPU ms (not budgeted)\n"+
 		"is the median user+system time the process had used when killed after its poll; it moves less with machine load.\n"+
 		"× bare (not budgeted) is the paired ratio against bare whatever the reference.\n",
@@ -264,6 +264,7 @@ func lambdaEnv(name, runtimeAddr, awsURL, dir string) []string {
 		config.EnvStateTable + "=certctl-bench-state",
 		config.EnvAuditTable + "=certctl-bench-audit",
 		config.EnvStateMachineARN + "=arn:aws:states:us-east-1:123456789012:stateMachine:certctl-bench-renewal",
+		config.EnvEventBus + "=certctl-bench-events",
 		config.EnvCAKeyID + "=" + benchKeyID,
 		config.EnvStage + "=bench",
 	}

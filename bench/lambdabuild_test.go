@@ -34,21 +34,30 @@ const (
 	lambdaGOARCH = "arm64"
 )
 
-// The reference functions (bench/testdata/bare and bare-kms) among the
-// built binaries; no function is called either. A function is measured
-// against bare-kms when it links the KMS client, against bare otherwise.
+// The reference functions (bench/testdata/bare, bare-kms and their
+// -events variants) among the built binaries; no function is called
+// either. A function is measured against the reference that links the SDK
+// clients it links: bare-kms when it links the KMS client, bare otherwise,
+// each with -events when it links the EventBridge client (it publishes).
 const (
-	bareName    = "bare"
-	bareKMSName = "bare-kms"
+	bareName          = "bare"
+	bareKMSName       = "bare-kms"
+	bareEventsName    = "bare-events"
+	bareKMSEventsName = "bare-kms-events"
 )
 
 // barePkgs are the reference functions' packages, relative to the module
 // root. They are under testdata, so `./...` patterns skip them and they are
 // built by path.
-var barePkgs = map[string]string{bareName: "./bench/testdata/bare", bareKMSName: "./bench/testdata/bare-kms"}
+var barePkgs = map[string]string{bareName: "./bench/testdata/bare", bareKMSName: "./bench/testdata/bare-kms",
+	bareEventsName: "./bench/testdata/bare-events", bareKMSEventsName: "./bench/testdata/bare-kms-events"}
 
-// kmsPkg marks a function that is measured against bare-kms.
-const kmsPkg = "github.com/aws/aws-sdk-go-v2/service/kms"
+// kmsPkg and eventsPkg mark a function measured against bare-kms, and
+// against an -events reference.
+const (
+	kmsPkg    = "github.com/aws/aws-sdk-go-v2/service/kms"
+	eventsPkg = "github.com/aws/aws-sdk-go-v2/service/eventbridge"
+)
 
 // moduleRoot is the module's root, seen from this package.
 const moduleRoot = ".."
@@ -71,12 +80,12 @@ var (
 
 // binaryNames lists the reference functions first, then every function.
 func binaryNames() []string {
-	return append([]string{bareName, bareKMSName}, app.FunctionNames...)
+	return append([]string{bareName, bareKMSName, bareEventsName, bareKMSEventsName}, app.FunctionNames...)
 }
 
 // isReference reports the reference functions (and copies of them).
 func isReference(name string) bool {
-	return name == bareName || name == bareKMSName || name == bareCopyName
+	return name == bareName || name == bareKMSName || name == bareEventsName || name == bareKMSEventsName || name == bareCopyName
 }
 
 // baselines maps every function to the reference it is measured against:
@@ -92,9 +101,13 @@ func baselines() (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("go list -deps ./functions/%s: %w", fn, err)
 		}
+		deps := strings.Fields(string(out))
 		base[fn] = bareName
-		if slices.Contains(strings.Fields(string(out)), kmsPkg) {
+		if slices.Contains(deps, kmsPkg) {
 			base[fn] = bareKMSName
+		}
+		if slices.Contains(deps, eventsPkg) {
+			base[fn] += "-events"
 		}
 	}
 	return base, nil

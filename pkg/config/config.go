@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,8 +193,8 @@ func parseNames(name, v string) ([]string, error) {
 		if t == "" {
 			continue
 		}
-		if !targetNameRE.MatchString(t) {
-			return nil, fmt.Errorf("%s: %q is not a target name (want %s)", name, t, targetNameRE)
+		if !targetName(t) {
+			return nil, fmt.Errorf("%s: %q is not a target name (want 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)", name, t)
 		}
 		out = append(out, t)
 	}
@@ -206,7 +205,24 @@ func parseNames(name, v string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-var targetNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+// targetName reports a target name: an id, ^[a-z0-9][a-z0-9._-]{0,62}$.
+// Written out: a {0,62} repeat would compile to a large regexp program at
+// every cold start of every function.
+func targetName(t string) bool {
+	if t == "" || len(t) > 63 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ParseBaseURL accepts an absolute http(s) URL without query or fragment
 // (https, or http to a loopback host) and returns it with one trailing

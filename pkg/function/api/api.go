@@ -14,6 +14,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/console"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/publish"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
@@ -40,7 +41,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	exec := stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	svc := wire.Service(env)
 	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
-	if err := wire.Publishing(env, svc, st); err != nil {
+	if err := publish.Wire(env, svc, st); err != nil {
 		return nil, err
 	}
 	keys := &apikey.Manager{Store: st}

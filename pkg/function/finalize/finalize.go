@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/publish"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
@@ -42,7 +43,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	svc := wire.Service(env)
 	svc.Decisions, svc.Closing = st, st
-	if err := wire.Publishing(env, svc, st); err != nil {
+	if err := publish.Wire(env, svc, st); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context, raw json.RawMessage) (*workflow.FinalizeOutput, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/publish"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
 	"github.com/certctl-serverless/certctl-serverless/pkg/kmssigner"
@@ -52,7 +53,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	}}
 	svc := wire.Service(env)
 	svc.Issuance, svc.Closing = st, st
-	if err := wire.Publishing(env, svc, st); err != nil {
+	if err := publish.Wire(env, svc, st); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context, raw json.RawMessage) (*workflow.IssueOutput, error) {

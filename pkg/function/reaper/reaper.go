@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/publish"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
@@ -32,7 +33,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	svc := wire.Service(env)
 	svc.Decisions, svc.Queues, svc.Closing = st, st, st
-	if err := wire.Publishing(env, svc, st); err != nil {
+	if err := publish.Wire(env, svc, st); err != nil {
 		return nil, err
 	}
 	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)

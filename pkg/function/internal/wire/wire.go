@@ -1,17 +1,13 @@
 // Package wire holds the few lines every function's constructor repeats:
-// the state store, the workflow settings and the event publisher. Each
-// constructor adds only the clients and ports its own use cases need.
+// the state store and the workflow settings. Each constructor adds only
+// the clients and ports its own use cases need (package publish adds the
+// event bus).
 package wire
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/emf"
-	"github.com/certctl-serverless/certctl-serverless/pkg/eventbus"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -38,16 +34,4 @@ func Service(env lambdafn.Env) *workflow.Service {
 			RemindAfter: c.RemindAfter, EscalateAfter: c.EscalateAfter, ExpiryWarning: c.ExpiryWarning,
 		},
 	}
-}
-
-// Publishing wires svc to publish the events of the transitions it
-// commits, on the stack's bus, and to clear them from st's outbox. Every
-// function that commits an audited transition needs it.
-func Publishing(env lambdafn.Env, svc *workflow.Service, st *store.Store) error {
-	if err := env.Config.Require(config.EnvEventBus); err != nil {
-		return fmt.Errorf("%s: %w", env.Name, err)
-	}
-	svc.Events = eventbus.New(eventbridge.NewFromConfig(env.AWS), env.Config.EventBus)
-	svc.Outbox = st
-	return nil
 }
