@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 )
 
 // checkPool stores IAM ARNs in a pool in canonical form, so the pool
@@ -20,7 +19,7 @@ func (s *Service) checkPool(ctx context.Context, pool *domain.ApproverPool) erro
 	}
 	for i, id := range pool.Principals {
 		if strings.HasPrefix(id, "arn:") {
-			c, err := identity.CanonicalARN(id)
+			c, err := domain.CanonicalIAMARN(id)
 			if err != nil {
 				return domain.Invalidf("approvers.principals: %v", err)
 			}
