@@ -1,7 +1,7 @@
 package domain
 
 import (
-	"strings"
+	"slices"
 	"time"
 )
 
@@ -132,8 +132,10 @@ func (p *ApproverPool) Allows(actor Actor) bool {
 		return true
 	}
 	for _, id := range p.Principals {
-		// A role id (iam:…:role/name) admits every session of that role.
-		if id == actor.ID || (strings.HasPrefix(id, "iam:") && strings.HasPrefix(actor.ID, id+"/")) {
+		// A role id (iam:…:role/name) admits every session of that role:
+		// the role itself when its sessions are one actor, else each
+		// person, who carries the role as an alias.
+		if id == actor.ID || slices.Contains(actor.Aliases, id) {
 			return true
 		}
 	}

@@ -93,3 +93,54 @@ func IsAccountID(s string) bool {
 	}
 	return true
 }
+
+// IAMPersonOf returns the person behind a canonical IAM id whose name is
+// not the caller's choice: iam:<partition>:person/<name>, independent of
+// the account and of the role, for an IAM user (user/<name>) or a role
+// session (role/<role>/<name>) whose session names are people. It returns
+// "" for any other id. Whether a session's name is a person is the IAM
+// mapping's call (pkg/identity); this only spells the id. One person who
+// holds two roles or permission sets is then one actor, and a user and the
+// sessions named after that user are one actor: folding across accounts
+// and roles can only merge identities, the safe direction for two-person
+// integrity.
+func IAMPersonOf(canonical string) string {
+	rest, ok := strings.CutPrefix(canonical, "iam:")
+	if !ok {
+		return ""
+	}
+	parts := strings.SplitN(rest, ":", 3) // partition, account, resource
+	if len(parts) != 3 || parts[0] == "" || !IsAccountID(parts[1]) {
+		return ""
+	}
+	name := ""
+	switch kind, tail, _ := strings.Cut(parts[2], "/"); kind {
+	case "user":
+		if !strings.Contains(tail, "/") {
+			name = tail
+		}
+	case "role":
+		if role, session, ok := strings.Cut(tail, "/"); ok && role != "" && !strings.Contains(session, "/") {
+			name = session
+		}
+	}
+	if name == "" {
+		return ""
+	}
+	return IAMPerson(parts[0], name)
+}
+
+// IAMPerson spells the canonical id of a person of partition.
+func IAMPerson(partition, name string) string {
+	return strings.ToLower("iam:" + partition + ":person/" + name)
+}
+
+// IsIAMPerson reports a canonical person id (iam:<partition>:person/<name>).
+func IsIAMPerson(id string) bool {
+	rest, ok := strings.CutPrefix(id, "iam:")
+	if !ok {
+		return false
+	}
+	partition, name, ok := strings.Cut(rest, ":person/")
+	return ok && partition != "" && !strings.Contains(partition, ":") && name != "" && id == strings.ToLower(id)
+}

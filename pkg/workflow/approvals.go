@@ -69,7 +69,7 @@ func decidable(a *domain.Approval, actor domain.Actor) error {
 	if a.State != domain.ApprovalPending {
 		return domain.Conflictf("approval %s is already %s", a.ID, a.State)
 	}
-	if a.RequestedBy == actor.ID {
+	if actor.Is(a.RequestedBy) {
 		return domain.ErrSameActor
 	}
 	if !a.ApproverPool.Allows(actor) {
