@@ -123,7 +123,7 @@ func checkInvariants() ([]invariants.Violation, error) {
 // CERTCTL_IAM_PRINCIPALS would.
 const iamRules = `[
   {"arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com", "principal": "alice"},
-  {"role": "certctl-operator", "roles": ["operator", "approver"]},
+  {"role": "certctl-operator", "account": "123456789012", "roles": ["operator", "approver"]},
   {"role": "ReadOnly*", "roles": ["viewer"]},
   {"role": "AWSReservedSSO_CertOps_*", "roles": ["operator"]},
   {"role": "AWSReservedSSO_CertApprovers_*", "roles": ["approver"]}

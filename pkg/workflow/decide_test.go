@@ -182,6 +182,12 @@ func TestApproverPool(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
+	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]},
+		{"role": "Others", "account": "123456789012", "roles": ["approver"]}, {"role": "Viewers", "account": "123456789012", "roles": ["viewer"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	mk := func(id string, pool domain.ApproverPool) {
 		t.Helper()
 		if _, _, err := e.svc.CreateProfile(ctx, alice, domain.ProfileInput{
@@ -225,9 +231,17 @@ func TestApproverPool(t *testing.T) {
 	}
 	// A pool no one can satisfy is refused when the profile is written.
 	for what, pool := range map[string]domain.ApproverPool{
-		"unknown principal":        {Principals: []string{"nobody"}},
-		"principal who can't vote": {Principals: []string{"olivia"}},
-		"role that can't decide":   {Roles: []domain.Role{domain.RoleOperator}},
+		"unknown principal":               {Principals: []string{"nobody"}},
+		"principal who can't vote":        {Principals: []string{"olivia"}},
+		"role that can't decide":          {Roles: []domain.Role{domain.RoleOperator}},
+		"IAM role no rule covers":         {Principals: []string{"iam:aws:000000000000:role/nobody"}},
+		"IAM role ARN no rule covers":     {Principals: []string{"arn:aws:iam::000000000000:role/nobody"}},
+		"IAM role without approver":       {Principals: []string{"iam:aws:123456789012:role/viewers"}},
+		"IAM id not canonical":            {Principals: []string{"iam:aws:123456789012:role/Approvers"}},
+		"old spelling of a session":       {Principals: []string{"iam:aws:123456789012:role/approvers/x"}},
+		"junk iam id":                     {Principals: []string{"iam:whatever"}},
+		"session of a role, not a person": {Principals: []string{"arn:aws:sts::123456789012:assumed-role/Approvers/x"}},
+		"person no rule could make":       {Principals: []string{"iam:aws:person/zed"}},
 	} {
 		_, _, err := e.svc.CreateProfile(ctx, alice, domain.ProfileInput{
 			ID: "bad", Name: domain.Ptr("bad"), RequiresApproval: domain.Ptr(true), AllowedNames: names("bad.example.com"), Approvers: &pool,

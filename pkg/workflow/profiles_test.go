@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -376,5 +377,64 @@ func TestProfileEditsAreDecidedByTheCurrentPool(t *testing.T) {
 	e.approve(bob, pending.ApprovalID)
 	if p := e.profile("prod"); p.Approvers == nil || len(p.Approvers.Principals) != 1 || p.Approvers.Principals[0] != "carol" {
 		t.Fatalf("pool after the approved edit: %+v", p.Approvers)
+	}
+}
+
+// An admin may decide any profile edit whatever its pool (break glass), so
+// a pool only its own members can satisfy never locks the profile; never
+// their own edit, and certificate requests keep their pool.
+func TestAdminBreaksGlassOnProfileEditsOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	p := e.gatedProfileFrom(domain.ProfileInput{
+		ID: "locked", Name: domain.Ptr("locked"), RequiresApproval: domain.Ptr(true), AllowedNames: names("**.locked.example.com"),
+		Approvers: &domain.ApproverPool{Principals: []string{"bob"}},
+	})
+	s := e.newCert(alice, "c-locked", p.ID, "www.locked.example.com")
+	_, err := e.svc.Approve(ctx, admin, s.ApprovalID, "")
+	wantKind(t, "admin approving a certificate request outside the pool", err, domain.ErrForbidden)
+
+	_, edit, err := e.svc.UpdateProfile(ctx, alice, p.ID, domain.ProfileInput{Name: domain.Ptr("renamed")})
+	if err != nil || edit == nil {
+		t.Fatalf("gated edit: %v %v", edit, err)
+	}
+	_, err = e.svc.Approve(ctx, carol, edit.ApprovalID, "")
+	wantKind(t, "an approver outside the pool", err, domain.ErrForbidden)
+	if _, err := e.svc.Approve(ctx, admin, edit.ApprovalID, "break glass"); err != nil {
+		t.Fatalf("admin deciding a profile edit outside the pool: %v", err)
+	}
+	if got := e.profile(p.ID); got.Name != "renamed" {
+		t.Fatalf("the edit was not applied: %+v", got)
+	}
+	// The admin's own edit still needs someone else.
+	_, own, err := e.svc.UpdateProfile(ctx, admin, p.ID, domain.ProfileInput{Name: domain.Ptr("mine")})
+	if err != nil || own == nil {
+		t.Fatalf("admin's gated edit: %v %v", own, err)
+	}
+	_, err = e.svc.Approve(ctx, admin, own.ApprovalID, "")
+	wantKind(t, "admin approving their own edit", err, domain.ErrSameActor)
+}
+
+// A name pattern that is a public suffix, or a wildcard directly over one,
+// would cover a whole registry: refused, for every kind of profile.
+func TestPublicSuffixPatternsAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i, pat := range []string{"**.co.uk", "*.co.uk", "co.uk", "*.com", "**.com", "**.github.io", "*.s3.amazonaws.com"} {
+		_, _, err := e.svc.CreateProfile(t.Context(), alice, domain.ProfileInput{
+			ID: fmt.Sprintf("ps%d", i), Name: domain.Ptr("x"), RequiresApproval: domain.Ptr(true), AllowedNames: names(pat),
+		})
+		// (*.com and **.com were already refused for naming one label.)
+		if err == nil || !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "public suffix") && !strings.Contains(err.Error(), "two labels") {
+			t.Errorf("%s: %v, want a public-suffix refusal", pat, err)
+		}
+	}
+	for i, pat := range []string{"**.example.co.uk", "*.example.com", "www.example.com", "**.example.github.io", "10.0.0.1"} {
+		if _, _, err := e.svc.CreateProfile(t.Context(), alice, domain.ProfileInput{
+			ID: fmt.Sprintf("ok%d", i), Name: domain.Ptr("x"), RequiresApproval: domain.Ptr(true), AllowedNames: names(pat),
+		}); err != nil {
+			t.Errorf("%s: %v", pat, err)
+		}
 	}
 }
