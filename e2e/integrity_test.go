@@ -388,3 +388,17 @@ func TestMintedKeysCannotSplitOnePerson(t *testing.T) {
 	// Someone the requester does not control (both minted by admin) decides.
 	tg.must(t, http.StatusOK, indep, "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "independent"})
 }
+
+// An IP address is named only exactly: a DNS pattern ending in an
+// all-digit label (which would stand for addresses governance looks up as
+// themselves) is refused.
+func TestIPAddressesAreNamedOnlyExactly(t *testing.T) {
+	for _, pat := range []string{"**.0.1", "*.0.0.1", "0.0.1"} {
+		r := must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", map[string]any{
+			"name": "ip", "requires_approval": true, "allowed_names": []string{pat},
+		})
+		if !strings.Contains(r.str("message"), "all-digit") {
+			t.Errorf("%s: %s", pat, r.Raw)
+		}
+	}
+}

@@ -196,3 +196,28 @@ func TestWildcardOverAGovernedName(t *testing.T) {
 		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
 	}
 }
+
+// An IP address issued without approval while a pattern that stands for it
+// was governed (as **.0.1 once could) is a violation: the checker matches
+// names itself rather than asking the domain which patterns to look up.
+func TestIPUnderAGovernedWildcard(t *testing.T) {
+	s := healthy()
+	_, subject := issuedFixture()
+	ip := *subject
+	ip.IPAddresses = []string{"10.0.0.1"}
+	withSubject(s.Jobs["j"], &ip)
+	s.Jobs["j"]["requires_approval"] = item("x", false)["x"]
+	delete(s.Jobs["j"], "approval_id")
+	delete(s.Approvals, "a")
+	s.Audit = append(s.Audit[:2], audit("renewal_job_completed", "j"), item("action", "profile.created", "resource_id", "g",
+		"details", `{"governance":{"version":1,"added":["**.0.1"]}}`))
+	s.Versions[0]["governance_version"] = item("x", 1)["x"]
+	delete(s.Metrics, "cert_issuance#approved#p")
+	found := false
+	for _, v := range Check(s, Scope{}, Options{Quiescent: true}) {
+		found = found || (v.Rule == "governed-names-need-approval" && strings.Contains(v.Detail, "10.0.0.1"))
+	}
+	if !found {
+		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
+	}
+}
