@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"maps"
 	"net/http"
@@ -399,6 +400,25 @@ func TestIPAddressesAreNamedOnlyExactly(t *testing.T) {
 		})
 		if !strings.Contains(r.str("message"), "all-digit") {
 			t.Errorf("%s: %s", pat, r.Raw)
+		}
+	}
+}
+
+// A page token this list did not return is a 400 that says so, on every
+// list, never a 5xx from DynamoDB refusing the start key.
+func TestForgedPageTokenIs400(t *testing.T) {
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"pk":"x","sk":"y","list_pk":"NOPE","list_sk":"z"}`))
+	junk := base64.RawURLEncoding.EncodeToString([]byte(`{"nope":"x"}`))
+	for _, path := range []string{"/api/v1/certificates", "/api/v1/profiles", "/api/v1/jobs", "/api/v1/approvals", "/api/v1/audit", "/api/v1/audit?actor=alice"} {
+		for _, tok := range []string{forged, junk} {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			r := must(t, http.StatusBadRequest, "admin", "GET", path+sep+"page_token="+tok, nil)
+			if !strings.Contains(r.str("message"), "page_token") {
+				t.Errorf("%s: %s", path, r.Raw)
+			}
 		}
 	}
 }

@@ -7,10 +7,13 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,5 +316,61 @@ func TestUnknownOutcomeIsResolvedByTheAuditRow(t *testing.T) {
 	err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), nil, ev("profile.created", "q"))
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("not applied: %v, want a 503-class error", err)
+	}
+}
+
+// A page token that is not one this list returned is the caller's mistake:
+// 400 (domain.Invalid) with a message saying so, never a request DynamoDB
+// refuses (500). Checked on the emulator and, in the strict tier, on moto,
+// which validates ExclusiveStartKey as DynamoDB does.
+func TestForgedPageTokensAreInvalid(t *testing.T) {
+	st, _, _, _ := newStore(t)
+	ctx := t.Context()
+	gatedJob(t, st)
+	tok := func(m map[string]string) string {
+		b, _ := json.Marshal(m)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	certs := func(token string) error {
+		_, _, err := st.ListCertificates(ctx, domain.CertificateFilter{}, domain.PageRequest{Limit: 1, Token: token})
+		return err
+	}
+	jobsOf := func(token string) error {
+		_, _, err := st.ListJobs(ctx, domain.JobFilter{CertificateID: "c1"}, domain.PageRequest{Limit: 1, Token: token})
+		return err
+	}
+	audit := func(token string) error {
+		_, _, err := st.ListAudit(ctx, domain.AuditFilter{}, domain.PageRequest{Limit: 1, Token: token})
+		return err
+	}
+	listKeys := map[string]string{"pk": "CERT#c1", "sk": "CERT", "list_pk": "CERT", "list_sk": "2026#c1"}
+	for name, tc := range map[string]struct {
+		list  func(string) error
+		token string
+	}{
+		"not base64":                    {certs, "!!"},
+		"not JSON":                      {certs, base64.RawURLEncoding.EncodeToString([]byte("nope"))},
+		"unknown key names":             {certs, tok(map[string]string{"x": "y"})},
+		"an extra key":                  {certs, tok(map[string]string{"pk": "CERT#c1", "sk": "CERT", "list_pk": "CERT", "list_sk": "x", "due_pk": "DUE"})},
+		"an empty value":                {certs, tok(map[string]string{"pk": "CERT#c1", "sk": "CERT", "list_pk": "CERT", "list_sk": ""})},
+		"another list's partition":      {certs, tok(map[string]string{"pk": "JOB#j1", "sk": "JOB", "list_pk": "JOB", "list_sk": "2026#j1"})},
+		"a certificates token for jobs": {jobsOf, tok(listKeys)},
+		"another certificate's jobs":    {jobsOf, tok(map[string]string{"pk": "JOB#j1", "sk": "JOB", "parent_pk": "CERT#other#JOB", "parent_sk": "x"})},
+		"an audit day that is no day":   {audit, tok(map[string]string{"d": "yesterday"})},
+	} {
+		err := tc.list(tc.token)
+		if !errors.Is(err, domain.ErrInvalid) || !strings.Contains(domain.PublicMessage(err), "page_token") {
+			t.Errorf("%s: %v, want a 400 naming page_token", name, err)
+		}
+	}
+	// A real token still works.
+	_, next, err := st.ListCertificates(ctx, domain.CertificateFilter{}, domain.PageRequest{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != "" {
+		if err := certs(next); err != nil {
+			t.Fatalf("the list's own token: %v", err)
+		}
 	}
 }
