@@ -366,3 +366,15 @@ func TestApproverPoolLimitsWhoMayApprove(t *testing.T) {
 	}
 	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
 }
+
+// Every route of the table refuses a query parameter it does not take
+// (README, API): through the whole stack, as an admin, who may call them all.
+func TestEveryRouteRefusesUnknownQueryParameters(t *testing.T) {
+	for _, rt := range api.Routes() {
+		path := strings.ReplaceAll(rt.Path, "{id}", "x") + "?bogus=1"
+		r := must(t, http.StatusBadRequest, "admin", rt.Method, path, map[string]any{})
+		if !strings.Contains(r.str("message"), `unknown query parameter "bogus"`) {
+			t.Errorf("%s %s: %s", rt.Method, path, r.Raw)
+		}
+	}
+}
