@@ -218,8 +218,8 @@ type Approval struct {
 	ApprovalPolicy ApprovalPolicy `json:"approval_policy,omitempty"`
 	Votes          []Vote         `json:"votes"`
 	CreatedAt      time.Time      `json:"created_at"`
-	ExpiresAt    time.Time     `json:"expires_at"`
-	DecidedAt    *time.Time    `json:"decided_at,omitempty"`
+	ExpiresAt      time.Time      `json:"expires_at"`
+	DecidedAt      *time.Time     `json:"decided_at,omitempty"`
 	// TaskToken resumes the waiting execution: a bearer capability, never
 	// returned by the API.
 	TaskToken string `json:"-"`
