@@ -190,7 +190,14 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) {
 		CertificateID: q.Get("certificate_id"), RequestedBy: q.Get("requested_by"),
 	}
 	serveList(a, w, r, func(pg domain.PageRequest) ([]*domain.ApprovalView, string, error) {
-		return a.svc.ListApprovals(r.Context(), f, pg)
+		switch q.Get("can_vote") {
+		case "":
+		case "true":
+			f.CanVote = true
+		default:
+			return nil, "", domain.Invalidf("can_vote must be true (or left out)")
+		}
+		return a.svc.ListApprovals(r.Context(), actorFrom(r.Context()), f, pg)
 	})
 }
 

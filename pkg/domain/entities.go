@@ -174,14 +174,15 @@ func (a *Approval) Policy() ApprovalPolicy {
 	return SimplePolicy(a.ApproverPool, 1)
 }
 
-// VotedBy reports whether actor has voted on the request.
-func (a *Approval) VotedBy(actor string) bool {
+// VoteBy returns the id under which actor has voted on the request (its
+// own, or one of the ids it answers to), or "".
+func (a *Approval) VoteBy(actor Actor) string {
 	for _, v := range a.Votes {
-		if v.Actor == actor {
-			return true
+		if actor.Is(v.Actor) {
+			return v.Actor
 		}
 	}
-	return false
+	return ""
 }
 
 // Policy is the profile's approval policy as its requests snapshot it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -110,6 +111,16 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 		equals(attrState, s(string(domain.ApprovalPending))),
 		nameOf(attrRequestedBy).NotEqual(valueOf(s(d.DecidedBy))),
 	}
+	if d.PinVotes {
+		conds = append(conds, votesAsRead(len(a.Votes)))
+	}
+	if d.Votes != nil {
+		votes, err := marshalValue(votesRecordOf(d.Votes))
+		if err != nil {
+			return err
+		}
+		upd = upd.Set(nameOf(attrVotes), valueOf(votes))
+	}
 	if a.TaskToken == "" {
 		conds = append(conds, nameOf(attrTaskToken).AttributeNotExists())
 	} else {
@@ -139,7 +150,11 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 	if !domain.IsSystemActor(d.DecidedBy) {
 		t.addAll(st.independent(a.RequestedBy, d.DecidedBy))
 	}
-	err := st.commitTxn(ctx, &t, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
+	audits := append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)
+	if d.VoteAudit != nil {
+		audits = append([]*domain.AuditEvent{d.VoteAudit}, audits...)
+	}
+	err := st.commitTxn(ctx, &t, audits...)
 	if errors.Is(err, workflow.ErrChanged) && !domain.IsSystemActor(d.DecidedBy) {
 		if refused := st.dependent(ctx, a.RequestedBy, d.DecidedBy); refused != nil {
 			return refused
@@ -180,6 +195,38 @@ func (st *Store) dependent(ctx context.Context, requester, decider string) error
 		}
 	}
 	return nil
+}
+
+// Vote adds a vote that leaves the request pending, with its audit row.
+// The conditions: the request is still pending, the voter is not the
+// requester, and its votes are exactly those read, so the workflow's
+// checks (no second vote by the voter; this vote does not complete the
+// policy) hold for what is stored. Concurrent votes therefore commit one
+// at a time: each is classified against every vote before it, and only
+// the vote that completes the policy, written by Decide, approves.
+// workflow.ErrChanged means the caller must re-read and classify.
+func (st *Store) Vote(ctx context.Context, b workflow.Ballot) error {
+	a := b.Approval
+	votes, err := marshalValue(votesRecordOf(append(slices.Clone(a.Votes), b.Vote)))
+	if err != nil {
+		return err
+	}
+	var t txn
+	t.add(st.txUpdate(approvalKey(a.ID), expression.Set(nameOf(attrVotes), valueOf(votes)),
+		equals(attrState, s(string(domain.ApprovalPending))),
+		nameOf(attrRequestedBy).NotEqual(valueOf(s(b.Vote.Actor))),
+		votesAsRead(len(a.Votes))))
+	return st.commitTxn(ctx, &t, b.Audit)
+}
+
+// votesAsRead is the condition that a request's votes are the count
+// read: votes are only ever appended, and only by a write pinned this
+// way, so the count pins the list.
+func votesAsRead(count int) expression.ConditionBuilder {
+	if count == 0 {
+		return nameOf(attrVotes).AttributeNotExists()
+	}
+	return nameOf(attrVotes).Size().Equal(valueOf(n(int64(count))))
 }
 
 func (st *Store) profileChange(c *workflow.ProfileChange) ([]types.TransactWriteItem, error) {

@@ -155,6 +155,70 @@ func TestDecideConditions(t *testing.T) {
 
 // A rejection (job error set) and a completion (no error) both pass a
 // strict DynamoDB: no unused expression attribute names or values.
+// A vote and a person's decision are written only against the votes they
+// were classified with: a vote built from a stale read (fewer votes than
+// stored) fails, so is the requester's, and one on a decided request;
+// the completing vote writes every vote with the decision.
+func TestVoteConditions(t *testing.T) {
+	st, _, _, _ := newStore(t)
+	ctx := t.Context()
+	_, _, a := gatedJob(t, st)
+	v := func(actor string) domain.Vote {
+		return domain.Vote{Actor: actor, ActorType: domain.ActorUser, At: now, Eligible: []string{domain.DefaultFactorName}}
+	}
+	ballot := func(read *domain.Approval, actor string) workflow.Ballot {
+		return workflow.Ballot{Approval: read, Vote: v(actor), Audit: ev(domain.AuditApprovalVote, read.ID)}
+	}
+	if err := st.Vote(ctx, ballot(a, "alice")); !workflow.IsChanged(err) {
+		t.Fatalf("the requester's vote: %v, want a failed condition", err)
+	}
+	if err := st.Vote(ctx, ballot(a, "bob")); err != nil {
+		t.Fatalf("first vote: %v", err)
+	}
+	// Read before bob's vote: neither a vote nor a decision may pass.
+	if err := st.Vote(ctx, ballot(a, "bob")); !workflow.IsChanged(err) {
+		t.Fatalf("a vote from a read without bob's: %v", err)
+	}
+	stale := decision(a, "carol", domain.ApprovalRejected)
+	stale.PinVotes = true
+	if err := st.Decide(ctx, stale); !workflow.IsChanged(err) {
+		t.Fatalf("a rejection from a read without bob's vote: %v", err)
+	}
+	read, err := st.GetApproval(ctx, a.ID)
+	if err != nil || len(read.Votes) != 1 || read.Votes[0].Actor != "bob" || read.State != domain.ApprovalPending {
+		t.Fatalf("after one vote: %+v %v", read, err)
+	}
+	if err := st.Vote(ctx, ballot(read, "carol")); err != nil {
+		t.Fatalf("second vote: %v", err)
+	}
+	read, err = st.GetApproval(ctx, a.ID)
+	if err != nil || len(read.Votes) != 2 {
+		t.Fatalf("after two votes: %+v %v", read, err)
+	}
+	done := decision(read, "dana", domain.ApprovalApproved)
+	done.PinVotes, done.Votes, done.VoteAudit = true, append(read.Votes, v("dana")), ev(domain.AuditApprovalVote, a.ID)
+	if err := st.Decide(ctx, done); err != nil {
+		t.Fatalf("completing vote: %v", err)
+	}
+	if err := st.Vote(ctx, ballot(read, "erin")); !workflow.IsChanged(err) {
+		t.Fatalf("a vote after the decision: %v", err)
+	}
+	got, err := st.GetApproval(ctx, a.ID)
+	if err != nil || got.State != domain.ApprovalApproved || got.DecidedBy != "dana" || len(got.Votes) != 3 || got.Votes[2].Actor != "dana" {
+		t.Fatalf("approved: %+v %v", got, err)
+	}
+	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: a.ID, Until: now.Add(time.Hour)}, domain.PageRequest{Limit: 50})
+	votes := 0
+	for _, r := range rows {
+		if r.Action == domain.AuditApprovalVote {
+			votes++
+		}
+	}
+	if err != nil || votes != 3 {
+		t.Fatalf("approval_vote rows: %d %v", votes, err)
+	}
+}
+
 func TestJobTransitionsPassStrictValidation(t *testing.T) {
 	st, _, _, _ := newStore(t)
 	ctx := t.Context()

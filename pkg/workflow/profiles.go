@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -18,14 +19,14 @@ import (
 // or cannot decide, an IAM identity that is not canonical or that no rule
 // of the IAM mapping grants approver (or admin). A pool no one can satisfy
 // would leave every request to expire.
-func (s *Service) checkPool(ctx context.Context, pool *domain.ApproverPool) error {
+func (s *Service) checkPool(ctx context.Context, field string, pool *domain.ApproverPool) error {
 	if pool == nil {
 		return nil
 	}
 	for i, id := range pool.Principals {
 		if strings.HasPrefix(id, "arn:") || strings.HasPrefix(id, "iam:") {
 			if s.IAMApprovers == nil {
-				return domain.Invalidf("approvers.principals: %q: this deployment maps no IAM callers, so no IAM identity can decide", id)
+				return domain.Invalidf("%s.principals: %q: this deployment maps no IAM callers, so no IAM identity can decide", field, id)
 			}
 			c, err := s.IAMApprovers.ApproverID(ctx, id)
 			if err != nil {
@@ -34,18 +35,18 @@ func (s *Service) checkPool(ctx context.Context, pool *domain.ApproverPool) erro
 			pool.Principals[i] = c
 			continue
 		}
-		if err := domain.ValidateID("approvers.principals", id); err != nil {
+		if err := domain.ValidateID(field+".principals", id); err != nil {
 			return err
 		}
 		p, err := s.Profiles.GetPrincipal(ctx, id)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
-			return domain.Invalidf("approvers.principals: principal %q does not exist", id)
+			return domain.Invalidf("%s.principals: principal %q does not exist", field, id)
 		case err != nil:
 			return err
 		}
 		if !(domain.Actor{Roles: p.Roles}).Has(domain.RoleApprover) {
-			return domain.Invalidf("approvers.principals: %q holds no approver role, so could never decide", id)
+			return domain.Invalidf("%s.principals: %q holds no approver role, so could never decide", field, id)
 		}
 	}
 	return nil
@@ -75,7 +76,10 @@ func checkNames(p *domain.Profile) error {
 	return nil
 }
 
-// checkProfile validates a profile about to be stored.
+// checkProfile validates a profile about to be stored. Its pools are
+// checked (and stored canonical) after its shape, and whether its policy
+// can be satisfied is asked again of the canonical pools: two spellings
+// of one identity are one approver.
 func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -86,7 +90,15 @@ func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if p.IssuerID != domain.DefaultIssuerID {
 		return domain.Invalidf("issuer_id: issuer %q does not exist (configured: %s)", p.IssuerID, domain.DefaultIssuerID)
 	}
-	return s.checkPool(ctx, p.Approvers)
+	if err := s.checkPool(ctx, "approvers", p.Approvers); err != nil {
+		return err
+	}
+	for i, f := range p.ApprovalPolicy {
+		if err := s.checkPool(ctx, fmt.Sprintf("approval_policy[%d].approvers", i), f.Approvers); err != nil {
+			return err
+		}
+	}
+	return p.Policy().Satisfiable("")
 }
 
 // CreateProfile validates a new profile. An approval-tier profile applies
@@ -161,7 +173,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 	if len(diff) == 0 {
 		return cur, nil, nil // nothing to change, nothing to approve
 	}
-	if cur.RequiresApproval || p.RequiresApproval || cur.Widens(&p) {
+	if cur.RequiresApproval || p.RequiresApproval || cur.Widens(&p) || cur.PolicyChanges(&p) {
 		pending, err := s.requestProfileEdit(ctx, actor, cur, &p)
 		return nil, pending, err
 	}
