@@ -24,12 +24,12 @@ func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cu
 		id = proposed.ID
 	}
 	a := &domain.Approval{
-		ID:            newID("ar-"),
-		Kind:          domain.KindProfileEdit,
-		State:         domain.ApprovalPending,
-		ProfileID:     id,
-		RequestedBy:   actor.ID,
-		RequestedType: actor.Type,
+		ID:             newID("ar-"),
+		Kind:           domain.KindProfileEdit,
+		State:          domain.ApprovalPending,
+		ProfileID:      id,
+		RequestedBy:    actor.ID,
+		RequestedType:  actor.Type,
 		ProfileEdit:    edit,
 		ApproverPool:   pool,
 		ApprovalPolicy: policy,

@@ -85,11 +85,11 @@ func TestEditingAnUngatedProfile(t *testing.T) {
 		}
 	}
 	for what, in := range map[string]domain.ProfileInput{
-		"a name fewer":           {AllowedNames: names("a.example.com")},
-		"a key algorithm fewer":  {AllowedKeyAlgorithms: &[]string{domain.KeyECDSAP384}},
-		"a shorter validity":     {MaxValiditySeconds: domain.Ptr(int64(20 * 86400))},
-		"another display name":   {Name: domain.Ptr("development")},
-		"an earlier renewal":     {RenewBeforeSeconds: domain.Ptr(int64(15 * 86400))},
+		"a name fewer":          {AllowedNames: names("a.example.com")},
+		"a key algorithm fewer": {AllowedKeyAlgorithms: &[]string{domain.KeyECDSAP384}},
+		"a shorter validity":    {MaxValiditySeconds: domain.Ptr(int64(20 * 86400))},
+		"another display name":  {Name: domain.Ptr("development")},
+		"an earlier renewal":    {RenewBeforeSeconds: domain.Ptr(int64(15 * 86400))},
 	} {
 		before := e.profile("dev")
 		p, pending, err := e.svc.UpdateProfile(t.Context(), olivia, "dev", in)
