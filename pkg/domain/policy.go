@@ -256,6 +256,23 @@ type Missing struct {
 	Factors   []MissingFactor `json:"factors"`
 }
 
+// String says in words what is missing: "1 approval from security (up
+// to 1) or owners (up to 2)".
+func (m *Missing) String() string {
+	if m == nil || m.Approvals == 0 {
+		return "nothing"
+	}
+	parts := make([]string, len(m.Factors))
+	for i, f := range m.Factors {
+		parts[i] = fmt.Sprintf("%s (up to %d)", f.Name, f.Votes)
+	}
+	plural := "s"
+	if m.Approvals == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("%d approval%s from %s", m.Approvals, plural, strings.Join(parts, " or "))
+}
+
 // MissingFactor is a factor that can still take votes: up to Votes more
 // votes of actors its pool admits would count.
 type MissingFactor struct {

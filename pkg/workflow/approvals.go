@@ -3,7 +3,6 @@ package workflow
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -136,23 +135,7 @@ func decidable(a *domain.Approval, actor domain.Actor) ([]string, error) {
 // voter may count toward is already filled, whatever the assignment.
 func wouldNotCount(a *domain.Approval, actor domain.Actor, policy domain.ApprovalPolicy) error {
 	return domain.Conflictf("approval %s: a vote by %s would not count: the factors it may count toward (%s) already have their votes; still missing: %s",
-		a.ID, actor.ID, strings.Join(policy.Eligible(actor), ", "), DescribeMissing(policy.Missing(a.Votes)))
-}
-
-// DescribeMissing says in words what a request still needs.
-func DescribeMissing(m *domain.Missing) string {
-	if m == nil || m.Approvals == 0 {
-		return "nothing"
-	}
-	parts := make([]string, len(m.Factors))
-	for i, f := range m.Factors {
-		parts[i] = fmt.Sprintf("%s (up to %d)", f.Name, f.Votes)
-	}
-	plural := "s"
-	if m.Approvals == 1 {
-		plural = ""
-	}
-	return fmt.Sprintf("%d approval%s from %s", m.Approvals, plural, strings.Join(parts, " or "))
+		a.ID, actor.ID, strings.Join(policy.Eligible(actor), ", "), policy.Missing(a.Votes))
 }
 
 // voteAudit is the approval_vote row of the last of votes.
