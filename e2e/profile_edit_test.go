@@ -54,7 +54,8 @@ func TestLooseningAGatedProfileNeedsASecondPerson(t *testing.T) {
 		t.Fatalf("edit_applied row: %v", row)
 	}
 	reqRows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+approvalID, nil).Body["data"].([]any)
-	if len(reqRows) != 2 || reqRows[1].(map[string]any)["action"] != "approval_profile_edit_requested" || reqRows[0].(map[string]any)["action"] != "approval_approved" {
+	if len(reqRows) != 3 || reqRows[2].(map[string]any)["action"] != "approval_profile_edit_requested" ||
+		reqRows[1].(map[string]any)["action"] != "approval_vote" || reqRows[0].(map[string]any)["action"] != "approval_approved" {
 		t.Fatalf("request trail: %v", reqRows)
 	}
 }
