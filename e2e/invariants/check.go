@@ -40,6 +40,7 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c := &checker{s: s, sc: sc}
 	c.index()
 	c.checkApprovals()
+	c.checkVotes()
 	c.checkJobsAndCertificates(opt.Quiescent)
 	c.checkVersions()
 	c.checkAudit()

@@ -43,6 +43,44 @@ func (it Item) B(name string) bool {
 	return ok && v.Value
 }
 
+// L returns a list attribute's elements, or nil.
+func (it Item) L(name string) []types.AttributeValue {
+	if v, ok := it[name].(*types.AttributeValueMemberL); ok {
+		return v.Value
+	}
+	return nil
+}
+
+// M returns a map attribute as an Item, or nil.
+func (it Item) M(name string) Item {
+	if v, ok := it[name].(*types.AttributeValueMemberM); ok {
+		return Item(v.Value)
+	}
+	return nil
+}
+
+// Strings returns a list attribute's string elements.
+func (it Item) Strings(name string) []string {
+	var out []string
+	for _, e := range it.L(name) {
+		if v, ok := e.(*types.AttributeValueMemberS); ok {
+			out = append(out, v.Value)
+		}
+	}
+	return out
+}
+
+// Items returns a list attribute's map elements.
+func (it Item) Items(name string) []Item {
+	var out []Item
+	for _, e := range it.L(name) {
+		if v, ok := e.(*types.AttributeValueMemberM); ok {
+			out = append(out, Item(v.Value))
+		}
+	}
+	return out
+}
+
 // Has reports whether the attribute is present.
 func (it Item) Has(name string) bool { _, ok := it[name]; return ok }
 

@@ -1,0 +1,155 @@
+package invariants
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// The checks of votes read the request's snapshotted policy and its
+// votes as stored and decide, with their own arithmetic (Hall's theorem,
+// not the matching the workflow runs), whether the votes satisfy the
+// policy and whether every vote counts.
+
+// factor is one factor of a stored policy.
+type factor struct {
+	name       string
+	count      int
+	principals []string
+	roles      []string
+}
+
+// admits reports whether a factor whose pool names principals only (and
+// so can be checked without the voter's roles) admits actor; pools that
+// name roles, or nothing, are taken as admitting.
+func (f factor) admits(actor string) bool {
+	if len(f.roles) > 0 || len(f.principals) == 0 {
+		return true
+	}
+	for _, p := range f.principals {
+		if p == actor || (strings.Contains(p, ":role/") && strings.HasPrefix(actor, p+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+type vote struct {
+	actor    string
+	at       time.Time
+	eligible []string
+}
+
+func policyOf(a Item) []factor {
+	var out []factor
+	for _, f := range a.Items("approval_policy") {
+		pool := f.M("approvers")
+		out = append(out, factor{name: f.S("name"), count: int(f.N("count")), principals: pool.Strings("principals"), roles: pool.Strings("roles")})
+	}
+	return out
+}
+
+func votesOf(a Item) []vote {
+	var out []vote
+	for _, v := range a.Items("votes") {
+		at, _ := time.Parse(time.RFC3339Nano, v.S("at"))
+		out = append(out, vote{actor: v.S("actor"), at: at, eligible: v.Strings("eligible")})
+	}
+	return out
+}
+
+// matched is how many of votes a maximum assignment to the factors
+// counts: the total the policy needs less the largest shortfall of any
+// set of factors (their counts beyond the votes eligible for any of them).
+func matched(policy []factor, votes []vote) (counted, total int) {
+	for _, f := range policy {
+		total += f.count
+	}
+	shortfall := 0
+	for set := 1; set < 1<<len(policy); set++ {
+		need, names := 0, []string{}
+		for i, f := range policy {
+			if set&(1<<i) != 0 {
+				need += f.count
+				names = append(names, f.name)
+			}
+		}
+		have := 0
+		for _, v := range votes {
+			if slices.ContainsFunc(v.eligible, func(n string) bool { return slices.Contains(names, n) }) {
+				have++
+			}
+		}
+		shortfall = max(shortfall, need-have)
+	}
+	return total - shortfall, total
+}
+
+// checkVotes: the votes of every request that has a policy. No vote by
+// the requester, no actor twice, none after the decision, each eligible
+// only for factors of the policy whose pools admit it; every vote counts;
+// an approved request's votes satisfy its policy exactly, the last of
+// them its decision; any other request's votes do not (the vote that
+// satisfies a policy is the approval); one approval_vote row per vote.
+func (c *checker) checkVotes() {
+	for id, a := range c.approvals {
+		if !a.Has("approval_policy") {
+			continue // stored before policies: one approval, no votes
+		}
+		policy, votes := policyOf(a), votesOf(a)
+		state := a.S("state")
+		decidedAt, decided := time.Time{}, false
+		if t, err := time.Parse(time.RFC3339Nano, a.S("decided_at")); err == nil {
+			decidedAt, decided = t, true
+		}
+		seen := map[string]bool{}
+		for _, v := range votes {
+			if v.actor == a.S("requested_by") {
+				c.fail("vote-requester", "approval %s has a vote by its requester %s", id, v.actor)
+			}
+			if seen[v.actor] {
+				c.fail("vote-twice", "approval %s has two votes by %s", id, v.actor)
+			}
+			seen[v.actor] = true
+			if decided && v.at.After(decidedAt) {
+				c.fail("vote-after-decision", "approval %s has a vote by %s at %s, after its decision at %s", id, v.actor, v.at, decidedAt)
+			}
+			if len(v.eligible) == 0 {
+				c.fail("vote-eligibility", "approval %s: the vote by %s is eligible for no factor", id, v.actor)
+			}
+			for _, name := range v.eligible {
+				i := slices.IndexFunc(policy, func(f factor) bool { return f.name == name })
+				switch {
+				case i < 0:
+					c.fail("vote-eligibility", "approval %s: the vote by %s names factor %q, which its policy lacks", id, v.actor, name)
+				case !policy[i].admits(v.actor):
+					c.fail("vote-eligibility", "approval %s: the vote by %s counts toward factor %s, whose pool does not name it", id, v.actor, name)
+				}
+			}
+		}
+		if state == "bypassed" && len(votes) > 0 {
+			c.fail("vote-after-decision", "approval %s was bypassed but has %d votes", id, len(votes))
+		}
+		counted, total := matched(policy, votes)
+		if counted != len(votes) {
+			c.fail("quorum", "approval %s: only %d of its %d votes can count toward its policy", id, counted, len(votes))
+		}
+		switch {
+		case state == "approved" && (counted != total || len(votes) != total):
+			c.fail("quorum", "approval %s is approved with %d votes counting of the %d its policy needs (%d votes)", id, counted, total, len(votes))
+		case state == "approved" && len(votes) > 0 && (votes[len(votes)-1].actor != a.S("decided_by") || !votes[len(votes)-1].at.Equal(decidedAt)):
+			c.fail("quorum", "approval %s was approved by %s, not by its last vote", id, a.S("decided_by"))
+		case state != "approved" && state != "bypassed" && len(policy) > 0 && counted >= total:
+			c.fail("quorum", "approval %s is %s although its votes satisfy its policy", id, state)
+		}
+		rows := c.audit["approval_vote|"+id]
+		if len(rows) != len(votes) {
+			c.fail("audit-one-to-one", "approval %s has %d votes and %d approval_vote rows", id, len(votes), len(rows))
+		}
+		for _, v := range votes {
+			if n := len(slices.DeleteFunc(slices.Clone(rows), func(r Item) bool { return r.S("actor") != v.actor })); n != 1 {
+				c.fail("audit-one-to-one", "approval %s: %d approval_vote rows for the vote by %s, want 1", id, n, v.actor)
+			}
+		}
+	}
+}
