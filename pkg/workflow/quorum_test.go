@@ -12,6 +12,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // approverActor is an approver named id (the principal exists too, for
@@ -554,5 +555,37 @@ func TestACompletingVoteIsPinnedToTheStoredVotes(t *testing.T) {
 	}
 	if j := e.job(s.JobID); j.Status != domain.JobAwaitingApproval || len(e.exec.Sends()) != 0 {
 		t.Fatalf("job %s, sends %v", j.Status, e.exec.Sends())
+	}
+}
+
+// A token write that loses to a vote's transaction (on DynamoDB, a
+// TransactionConflict that outlasts the store's retries) leaves the
+// request pending: approval-wait stores the token again, and never hands
+// the execution a "pending" outcome; if it keeps losing, the task fails
+// as retryable and the state machine runs it again.
+func TestATokenThatLosesToAVoteIsStoredAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gatedProfileFrom(domain.ProfileInput{ID: "p", Name: domain.Ptr("p"), RequiresApproval: domain.Ptr(true), AllowedNames: names("**.example.com"),
+		RequiredApprovals: domain.Ptr(2)})
+	s := e.newCert(alice, "c", "p", "c.example.com")
+	lose := 1
+	e.st.storeTaskToken = func(ctx context.Context, id, token string) (*domain.Approval, bool, error) {
+		if lose > 0 {
+			lose--
+			a, err := e.st.Store.GetApproval(ctx, id)
+			return a, false, err
+		}
+		return e.st.Store.StoreTaskToken(ctx, id, token)
+	}
+	e.waitToken(s.ApprovalID, "token-c")
+	if a := e.approval(s.ApprovalID); a.TaskToken != "token-c" || len(e.exec.Sends()) != 0 {
+		t.Fatalf("token %q, sends %v", a.TaskToken, e.exec.Sends())
+	}
+	lose = 100
+	err := e.svc.AwaitApproval(t.Context(), workflow.AwaitInput{TaskToken: "token-d", ApprovalID: s.ApprovalID})
+	var retry *workflow.RetryableError
+	if !errors.As(err, &retry) || len(e.exec.Sends()) != 0 {
+		t.Fatalf("a token that keeps losing: %v, sends %v", err, e.exec.Sends())
 	}
 }
