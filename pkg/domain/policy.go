@@ -205,12 +205,16 @@ func (p ApprovalPolicy) Satisfiable(without string) error {
 
 // bounded reports a pool whose members are known in full: principals
 // only, none of them an IAM role (a role admits the sessions of its
-// people, whose number is not known).
+// people, whose number is not known) nor an ARN not yet in canonical form
+// (what it names is known once it is).
 func (pool *ApproverPool) bounded() bool {
 	if pool.empty() || len(pool.Roles) > 0 {
 		return false
 	}
 	for _, id := range pool.Principals {
+		if strings.HasPrefix(id, "arn:") {
+			return false
+		}
 		if _, after, ok := strings.Cut(id, ":role/"); ok && strings.HasPrefix(id, "iam:") && !strings.Contains(after, "/") {
 			return false
 		}

@@ -200,6 +200,7 @@ func TestSatisfiable(t *testing.T) {
 		{"roles always find people", SimplePolicy(&ApproverPool{Principals: []string{"bob"}, Roles: []Role{RoleApprover}}, 5), "", ""},
 		{"anyone", SimplePolicy(nil, 10), "", ""},
 		{"an IAM role admits its sessions", SimplePolicy(pool("iam:aws:123456789012:role/approvers"), 3), "", ""},
+		{"an IAM role ARN, before it is made canonical", SimplePolicy(pool("arn:aws:iam::123456789012:role/team/Approvers"), 3), "", ""},
 		{"an IAM role session is one person", SimplePolicy(pool("iam:aws:123456789012:role/sso/alice"), 2), "", "1 short"},
 		{"one person in two factors counts once", ApprovalPolicy{{Name: "a", Approvers: pool("dana"), Count: 1}, {Name: "b", Approvers: pool("dana"), Count: 1}}, "",
 			"factors a, b need 2 distinct approvers, but the principals named there are 1 (dana)"},

@@ -305,6 +305,12 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 		_, _, err := e.svc.CreateProfile(ctx, alice, in)
 		wantKind(t, what, err, domain.ErrInvalid)
 	}
+	// An IAM role admits its people's sessions: any number may count.
+	in := base("role")
+	in.Approvers, in.RequiredApprovals = &domain.ApproverPool{Principals: []string{"arn:aws:iam::123456789012:role/team/Approvers"}}, domain.Ptr(3)
+	if p := e.gatedProfileFrom(in); p.Approvers.Principals[0] != "iam:aws:123456789012:role/approvers" {
+		t.Fatalf("pool: %+v", p.Approvers)
+	}
 	// An edit to an unsatisfiable policy is refused before it is requested.
 	e.gatedProfileFrom(base("ok"))
 	_, pending, err := e.svc.UpdateProfile(ctx, alice, "ok", domain.ProfileInput{Approvers: &domain.ApproverPool{Principals: []string{"bob"}}, RequiredApprovals: domain.Ptr(2)})
@@ -313,7 +319,7 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 		t.Fatal("an unsatisfiable edit was requested")
 	}
 	// Two of alice and bob: alice's own request could never be approved.
-	in := base("pair")
+	in = base("pair")
 	in.Approvers, in.RequiredApprovals = &domain.ApproverPool{Principals: []string{"alice", "bob"}}, domain.Ptr(2)
 	e.gatedProfileFrom(in)
 	_, err = e.svc.CreateCertificate(ctx, alice, domainCert(t, "c", "pair", "c.pair.example.com"))
