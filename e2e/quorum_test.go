@@ -368,3 +368,22 @@ func TestPolicyValidationAndChanges(t *testing.T) {
 	waitJob(t, before.str("job_id"), "Completed")
 	waitJob(t, after.str("job_id"), "Cancelled")
 }
+
+// An admin and a principal whose key it minted are one person: the
+// second of their votes is refused (409), and the quorum needs someone
+// else.
+func TestOnePersonOneVoteAcrossMintedKeys(t *testing.T) {
+	dana := newApprover(t, "dana") // admin minted dana's key: admin can act as dana
+	created := newCert(t, "alice", policyProfile(t, map[string]any{"required_approvals": 2}))
+	approvalID := created.str("approval_id")
+	if r := approve(t, http.StatusOK, "admin", approvalID); r.str("action") != "voted" {
+		t.Fatalf("admin: %s", r.Raw)
+	}
+	if r := approve(t, http.StatusConflict, dana, approvalID); !strings.Contains(r.str("message"), "can act as") {
+		t.Fatalf("dana after admin: %s", r.Raw)
+	}
+	if r := approve(t, http.StatusOK, "bob", approvalID); r.str("action") != "approved" {
+		t.Fatalf("bob: %s", r.Raw)
+	}
+	waitJob(t, created.str("job_id"), "Completed")
+}

@@ -259,6 +259,32 @@ func TestQuorumRule(t *testing.T) {
 	}
 }
 
+// Principals that can act as each other are one person: a puppet's vote
+// after its minter's, or a vote by the requester's puppet, is caught.
+func TestControllersAreOnePerson(t *testing.T) {
+	puppet := func(s *Snapshot, id, minter string) {
+		if s.Principals == nil {
+			s.Principals = map[string]Item{}
+		}
+		s.Principals[id] = Item{"id": item("x", id)["x"], "controllers": &types.AttributeValueMemberSS{Value: []string{minter}}}
+	}
+	for rule, breakIt := range map[string]func(s *Snapshot){
+		"vote-twice":     func(s *Snapshot) { puppet(s, "carol", "bob") },
+		"vote-requester": func(s *Snapshot) { puppet(s, "carol", "alice") },
+	} {
+		s := healthy()
+		breakIt(s)
+		if got := rules(Check(s, Scope{}, Options{})); !strings.Contains(","+got+",", ","+rule+",") {
+			t.Errorf("%s: not found; found %q", rule, got)
+		}
+	}
+	s := healthy()
+	puppet(s, "carol", "admin") // minted by someone who did not vote
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("independent voters: %v", vs)
+	}
+}
+
 // Every vote has its one approval_vote row, under its voter.
 func TestVoteRowsAreOneToOne(t *testing.T) {
 	for name, breakIt := range map[string]func(s *Snapshot){

@@ -59,8 +59,11 @@ func (it Item) M(name string) Item {
 	return nil
 }
 
-// Strings returns a list attribute's string elements.
+// Strings returns a list (or string set) attribute's string elements.
 func (it Item) Strings(name string) []string {
+	if v, ok := it[name].(*types.AttributeValueMemberSS); ok {
+		return v.Value
+	}
 	var out []string
 	for _, e := range it.L(name) {
 		if v, ok := e.(*types.AttributeValueMemberS); ok {
@@ -96,6 +99,7 @@ func (it Item) Details() map[string]any {
 // ones never miss).
 type Snapshot struct {
 	Profiles   map[string]Item
+	Principals map[string]Item
 	Certs      map[string]Item
 	Jobs       map[string]Item
 	Approvals  map[string]Item
@@ -116,7 +120,7 @@ type Source struct {
 // Take reads everything.
 func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	snap := &Snapshot{
-		Profiles: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
+		Profiles: map[string]Item{}, Principals: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
 		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
 	}
 	db := dynamodb.NewFromConfig(src.AWS)
@@ -125,6 +129,8 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 		switch {
 		case strings.HasPrefix(pk, "PROFILE#") && sk == "PROFILE":
 			snap.Profiles[it.S("id")] = it
+		case strings.HasPrefix(pk, "PRINCIPAL#") && sk == "PRINCIPAL":
+			snap.Principals[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && sk == "CERT":
 			snap.Certs[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):

@@ -85,8 +85,17 @@ func matched(policy []factor, votes []vote) (counted, total int) {
 	return total - shortfall, total
 }
 
+// oneActor reports whether a and b are one person to two-person
+// integrity: the same id, or one can act as the other (it minted one of
+// the other's keys: the other's stored controllers name it).
+func (c *checker) oneActor(a, b string) bool {
+	return a == b || slices.Contains(c.s.Principals[a].Strings("controllers"), b) || slices.Contains(c.s.Principals[b].Strings("controllers"), a)
+}
+
 // checkVotes: the votes of every request that has a policy. No vote by
-// the requester, no actor twice, none after the decision, each eligible
+// the requester (or anyone who can act as the requester, or as whom the
+// requester can act), no actor twice (counting those who can act as each
+// other as one), none after the decision, each eligible
 // only for factors of the policy whose pools admit it; every vote counts;
 // an approved request's votes satisfy its policy exactly, the last of
 // them its decision; any other request's votes do not (the vote that
@@ -102,15 +111,15 @@ func (c *checker) checkVotes() {
 		if t, err := time.Parse(time.RFC3339Nano, a.S("decided_at")); err == nil {
 			decidedAt, decided = t, true
 		}
-		seen := map[string]bool{}
-		for _, v := range votes {
-			if v.actor == a.S("requested_by") {
-				c.fail("vote-requester", "approval %s has a vote by its requester %s", id, v.actor)
+		for i, v := range votes {
+			if c.oneActor(v.actor, a.S("requested_by")) {
+				c.fail("vote-requester", "approval %s has a vote by %s, who is (or can act as) its requester %s", id, v.actor, a.S("requested_by"))
 			}
-			if seen[v.actor] {
-				c.fail("vote-twice", "approval %s has two votes by %s", id, v.actor)
+			for _, earlier := range votes[:i] {
+				if c.oneActor(v.actor, earlier.actor) {
+					c.fail("vote-twice", "approval %s has votes by %s and %s, who are one person", id, earlier.actor, v.actor)
+				}
 			}
-			seen[v.actor] = true
 			if decided && v.at.After(decidedAt) {
 				c.fail("vote-after-decision", "approval %s has a vote by %s at %s, after its decision at %s", id, v.actor, v.at, decidedAt)
 			}

@@ -595,3 +595,50 @@ func TestATokenThatLosesToAVoteIsStoredAgain(t *testing.T) {
 		t.Fatalf("a token that keeps losing: %v, sends %v", err, e.exec.Sends())
 	}
 }
+
+// One person, one vote, across the keys they minted: a principal whose
+// key another minted is that other's puppet (it can act as it), so the
+// two count as one voter. The second of them is refused (409), inside
+// the write, in either order; and a puppet of the requester cannot vote
+// at all (403, two-person integrity).
+func TestOnePersonOneVoteAcrossTheKeysTheyMinted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	puppet := func(id, minter string) domain.Actor {
+		t.Helper()
+		p := domain.Principal{ID: id, Roles: []domain.Role{domain.RoleApprover}, Controllers: []string{minter}, UpdatedAt: epoch}
+		if err := e.st.PutPrincipal(ctx, &apikey.PrincipalChange{Next: &p}, &domain.AuditEvent{
+			Actor: minter, ActorType: domain.ActorUser, Action: domain.AuditAPIKeyCreated, ResourceType: "principal", ResourceID: id, Timestamp: epoch,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return domain.Actor{ID: id, Type: domain.ActorUser, Roles: []domain.Role{domain.RoleApprover}}
+	}
+	bobs, alices := puppet("bobs-puppet", "bob"), puppet("alices-puppet", "alice")
+	dana := e.approverActor("dana")
+	refused := func(who domain.Actor, id string, want error) {
+		t.Helper()
+		_, err := e.svc.Approve(ctx, who, id, "me again")
+		wantKind(t, who.ID, err, want)
+		if want == domain.ErrConflict && !strings.Contains(err.Error(), "can act as") {
+			t.Fatalf("message: %v", err)
+		}
+	}
+	// A quorum of three: the puppet's vote is refused both as a vote that
+	// leaves the request pending and as the one that would complete it.
+	for i, order := range [][]domain.Actor{{bob, bobs}, {bobs, bob}} {
+		s := e.quorumCert(fmt.Sprintf("puppet%d", i), domain.ProfileInput{RequiredApprovals: domain.Ptr(3)})
+		e.vote(order[0], s.ApprovalID)
+		refused(order[1], s.ApprovalID, domain.ErrConflict)
+		refused(alices, s.ApprovalID, domain.ErrForbidden)
+		e.vote(carol, s.ApprovalID)
+		refused(order[1], s.ApprovalID, domain.ErrConflict)
+		if a := e.approval(s.ApprovalID); len(a.Votes) != 2 || a.State != domain.ApprovalPending {
+			t.Fatalf("after the puppet's votes: %+v", a)
+		}
+		if d := e.vote(dana, s.ApprovalID); d.Action != domain.ActionApproved {
+			t.Fatalf("dana: %+v", d)
+		}
+	}
+}
