@@ -60,6 +60,7 @@ type checker struct {
 	approvals map[string]Item // in scope
 	versions  map[string][]Item
 	audit     map[string][]Item // action + "|" + resource id
+	mints     []mint            // apikey.created rows naming controllers
 }
 
 func (c *checker) fail(rule, format string, args ...any) {

@@ -283,6 +283,19 @@ func TestControllersAreOnePerson(t *testing.T) {
 	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
 		t.Fatalf("independent voters: %v", vs)
 	}
+	// bob minted carol's key only after both had voted: not one person then.
+	s = healthy()
+	puppet(s, "carol", "bob")
+	s.Audit = append(s.Audit, item("action", "apikey.created", "resource_id", "key-1", "actor", "bob", "ts", "2030-02-01T00:00:00Z",
+		"details", `{"principal":"carol","controllers":["bob"]}`))
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("a key minted after the votes: %v", vs)
+	}
+	// ... and before: one person.
+	s.Audit[len(s.Audit)-1]["ts"] = item("x", "2029-01-01T00:00:00Z")["x"]
+	if got := rules(Check(s, Scope{}, Options{})); !strings.Contains(got, "vote-twice") {
+		t.Fatalf("a key minted before the votes: %q", got)
+	}
 }
 
 // Every vote has its one approval_vote row, under its voter.

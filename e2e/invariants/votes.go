@@ -85,11 +85,59 @@ func matched(policy []factor, votes []vote) (counted, total int) {
 	return total - shortfall, total
 }
 
-// oneActor reports whether a and b are one person to two-person
-// integrity: the same id, or one can act as the other (it minted one of
-// the other's keys: the other's stored controllers name it).
-func (c *checker) oneActor(a, b string) bool {
-	return a == b || slices.Contains(c.s.Principals[a].Strings("controllers"), b) || slices.Contains(c.s.Principals[b].Strings("controllers"), a)
+// oneActor reports whether a and b were one person to two-person
+// integrity at time at: the same id, or one could act as the other (it
+// had minted one of the other's keys: the other's stored controllers name
+// it, since the first apikey.created row that made it so; without such a
+// row, since always).
+func (c *checker) oneActor(a, b string, at time.Time) bool {
+	return a == b || c.controlled(a, b, at) || c.controlled(b, a, at)
+}
+
+// controlled reports whether controller could act as principal at time at.
+func (c *checker) controlled(principal, controller string, at time.Time) bool {
+	if !slices.Contains(c.s.Principals[principal].Strings("controllers"), controller) {
+		return false
+	}
+	since, known := time.Time{}, false
+	for _, m := range c.mints {
+		if m.principal == principal && slices.Contains(m.controllers, controller) && (!known || m.at.Before(since)) {
+			since, known = m.at, true
+		}
+	}
+	return !known || !at.Before(since)
+}
+
+// mint is one apikey.created row for another principal: from its time
+// on, the controllers it names could act as the principal.
+type mint struct {
+	principal   string
+	controllers []string
+	at          time.Time
+}
+
+// indexMints reads the apikey.created rows that name controllers.
+func (c *checker) indexMints() {
+	c.mints = nil
+	for _, row := range c.s.Audit {
+		if row.S("action") != "apikey.created" {
+			continue
+		}
+		d := row.Details()
+		principal, _ := d["principal"].(string)
+		list, _ := d["controllers"].([]any)
+		at, err := time.Parse(time.RFC3339Nano, row.S("ts"))
+		if principal == "" || len(list) == 0 || err != nil {
+			continue
+		}
+		m := mint{principal: principal, at: at}
+		for _, x := range list {
+			if s, ok := x.(string); ok {
+				m.controllers = append(m.controllers, s)
+			}
+		}
+		c.mints = append(c.mints, m)
+	}
 }
 
 // checkVotes: the votes of every request that has a policy. No vote by
@@ -101,6 +149,7 @@ func (c *checker) oneActor(a, b string) bool {
 // them its decision; any other request's votes do not (the vote that
 // satisfies a policy is the approval); one approval_vote row per vote.
 func (c *checker) checkVotes() {
+	c.indexMints()
 	for id, a := range c.approvals {
 		if !a.Has("approval_policy") {
 			continue // stored before policies: one approval, no votes
@@ -112,11 +161,11 @@ func (c *checker) checkVotes() {
 			decidedAt, decided = t, true
 		}
 		for i, v := range votes {
-			if c.oneActor(v.actor, a.S("requested_by")) {
+			if c.oneActor(v.actor, a.S("requested_by"), v.at) {
 				c.fail("vote-requester", "approval %s has a vote by %s, who is (or can act as) its requester %s", id, v.actor, a.S("requested_by"))
 			}
 			for _, earlier := range votes[:i] {
-				if c.oneActor(v.actor, earlier.actor) {
+				if c.oneActor(v.actor, earlier.actor, v.at) {
 					c.fail("vote-twice", "approval %s has votes by %s and %s, who are one person", id, earlier.actor, v.actor)
 				}
 			}
