@@ -189,6 +189,13 @@ func actorsOf(votes []domain.Vote) []string {
 // transaction may name an item once): actor's is controlled by none of
 // others, and each of others' is not controlled by actor.
 func (st *Store) independent(actor string, others ...string) ([]types.TransactWriteItem, error) {
+	// actor among others (a requester deciding their own request, which
+	// requested_by <> :by refuses) would name its item twice, which
+	// DynamoDB refuses as invalid rather than as a failed condition.
+	others = slices.Compact(slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(others), func(o string) bool { return o == actor }))))
+	if len(others) == 0 {
+		return nil, nil
+	}
 	notControlledBy := func(who ...string) expression.ConditionBuilder {
 		controlled := make([]expression.ConditionBuilder, len(who))
 		for i, w := range who {
