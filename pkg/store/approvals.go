@@ -203,9 +203,6 @@ func (st *Store) independent(actor string, others ...string) ([]types.TransactWr
 		}
 		return or(nameOf(attrPK).AttributeNotExists(), expression.Not(or(controlled...)))
 	}
-	if requester == decider {
-		return nil, nil // requested_by <> decided_by refuses it; one item may appear once
-	}
 	var t txn
 	t.add(st.txCheck(principalKey(actor), notControlledBy(others...)))
 	for _, o := range others {
