@@ -82,11 +82,22 @@ const (
 // conflicting transactions is resent a few times and then also reported as
 // workflow.ErrChanged, so callers re-read and reclassify instead of failing.
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 	for attempt := 0; ; attempt++ {
+		// A new input each time: the SDK fills in ClientRequestToken (and
+		// keeps it across its own retries of one call, which is what the
+		// token is for). A resend after a definitive cancellation is a new
+		// request and must not reuse the token of the cancelled one.
+		in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 		_, err := st.db.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil
+		}
+		var inProgress *types.TransactionInProgressException
+		if errors.As(err, &inProgress) {
+			// An earlier send with this token (an SDK retry after a lost
+			// answer) is still running: it may yet commit. commit() reads
+			// the audit row to learn which.
+			return fmt.Errorf("%w: %w", errOutcomeUnknown, domain.Unavailable("a DynamoDB transaction is still in progress; retry", err))
 		}
 		var cancelled *types.TransactionCanceledException
 		if !errors.As(err, &cancelled) {
@@ -266,9 +277,16 @@ func (st *Store) auditPut(row *auditItem) (types.TransactWriteItem, error) {
 	return txPut(st.auditTable, item, isNew())
 }
 
+// errOutcomeUnknown marks an answer that says the transaction may still be
+// applied (TransactionInProgressException).
+var errOutcomeUnknown = errors.New("store: transaction outcome unknown")
+
 // outcomeUnknown reports errors after which the transaction may or may not
 // have been applied: anything but a definitive answer from DynamoDB.
 func outcomeUnknown(err error) bool {
+	if errors.Is(err, errOutcomeUnknown) {
+		return true
+	}
 	if errors.Is(err, workflow.ErrChanged) {
 		return false
 	}

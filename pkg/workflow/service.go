@@ -37,6 +37,15 @@ type Observer interface {
 	Pending(gauges []domain.PendingGauge, at time.Time)
 }
 
+// IAMApprovers checks an IAM identity named in an approver pool against the
+// IAM mapping (pkg/identity implements it from CERTCTL_IAM_PRINCIPALS).
+type IAMApprovers interface {
+	// ApproverID returns the canonical pool entry for an IAM ARN or a
+	// canonical IAM id, or an Invalid error saying why no IAM caller could
+	// ever decide as it (not canonical, or no rule grants it approver).
+	ApproverID(ctx context.Context, entry string) (string, error)
+}
+
 // Service runs the workflow.
 type Service struct {
 	// The ports each use case writes through (see store.go). A function
@@ -53,9 +62,12 @@ type Service struct {
 	// Events publishes the events of committed transitions and Outbox
 	// clears them once published; without them the events wait in the
 	// outbox (tests).
-	Events          Events
-	Outbox          OutboxPort
-	Notify          NotifySettings
+	Events Events
+	Outbox OutboxPort
+	Notify NotifySettings
+	// IAMApprovers vets IAM entries of approver pools; without it a pool
+	// may name key principals and roles only.
+	IAMApprovers    IAMApprovers
 	Bypass          bool
 	ApprovalTimeout time.Duration
 	// HandoffGrace is how long the reaper leaves a queued decision or
