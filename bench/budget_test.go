@@ -59,9 +59,12 @@ var budgets = map[string]callBudget{
 		exact: map[string]int{"DynamoDB.GetItem": 1},
 	},
 	// A vote that leaves the request pending: one read and one transaction
-	// (the request's votes and the vote's audit row); nothing to hand over.
+	// (the request's votes, the vote's audit row and its Approval Vote
+	// Recorded event in the outbox), then the event's PutEvents and
+	// DeleteItem; nothing to hand over.
 	opVote: {
-		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1},
+		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 	},
 	// The vote that completes a quorum is an approval like any other,
 	// publishing its Approval Decided event.

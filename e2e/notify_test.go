@@ -280,6 +280,42 @@ func TestNotifications(t *testing.T) {
 		n.none(t, domain.EventApprovalExpired, ar)
 	})
 
+	t.Run("a quorum says the votes and what is still missing", func(t *testing.T) {
+		dana := uniq("dana")
+		n.tg.keys[dana] = n.tg.must(t, http.StatusCreated, "admin", "POST", "/api/v1/apikeys",
+			map[string]any{"principal": dana, "roles": []string{"approver"}}).str("secret")
+		p := uniq("nprof")
+		n.tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{"id": p, "name": "Quorum " + p,
+			"requires_approval": true, "allowed_names": []string{"**." + zone(p)}, "max_validity_seconds": 3600, "renew_before_seconds": 60,
+			"required_approvals": 2})
+		cert, ar, job := n.cert(t, p)
+		req := detailOf(t, n.expect(t, domain.EventApprovalRequested, ar, 1))
+		if a := req.Approval; a.RequiredApprovals != 2 || len(a.Votes) != 0 || a.Missing == nil || a.Missing.Approvals != 2 ||
+			!strings.Contains(req.Message.Text, "Still missing: 2 approvals from approvers") {
+			t.Fatalf("quorum requested: %+v\n%s", a, req.Message.Text)
+		}
+		if r := n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "first"}); r.str("action") != domain.ActionVoted {
+			t.Fatalf("first vote: %s", r.Raw)
+		}
+		v := detailOf(t, n.expect(t, domain.EventApprovalVoteRecorded, ar, 1))
+		if a := v.Approval; v.Actor != "bob" || a.State != "pending" || len(a.Votes) != 1 || a.Votes[0].Actor != "bob" ||
+			a.Missing == nil || a.Missing.Approvals != 1 || !strings.Contains(v.Message.Text, "Votes: 1 of 2 (bob).") {
+			t.Fatalf("vote recorded: %+v\n%s", a, v.Message.Text)
+		}
+		n.none(t, domain.EventApprovalDecided, ar)
+		if r := n.tg.must(t, http.StatusOK, dana, "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "second"}); r.str("action") != domain.ActionApproved {
+			t.Fatalf("completing vote: %s", r.Raw)
+		}
+		dec := detailOf(t, n.expect(t, domain.EventApprovalDecided, ar, 1))
+		if a := dec.Approval; a.State != "approved" || a.DecidedBy != dana || len(a.Votes) != 2 || a.Votes[1].Actor != dana || a.Missing != nil {
+			t.Fatalf("decided: %+v", a)
+		}
+		// The completing vote is announced by the decision alone.
+		n.expect(t, domain.EventApprovalVoteRecorded, ar, 1)
+		n.waitJob(t, job, "Completed")
+		n.expect(t, domain.EventCertificateIssued, cert, 1)
+	})
+
 	t.Run("rejected issues nothing", func(t *testing.T) {
 		p := n.profile(t)
 		cert, ar, job := n.cert(t, p)

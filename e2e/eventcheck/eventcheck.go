@@ -21,14 +21,15 @@ import (
 
 // SchemaFiles maps each detail-type to its schema file under events/schemas.
 var SchemaFiles = map[string]string{
-	domain.EventApprovalRequested:   "approval-requested.schema.json",
-	domain.EventApprovalDecided:     "approval-decided.schema.json",
-	domain.EventApprovalExpired:     "approval-expired.schema.json",
-	domain.EventApprovalReminder:    "approval-reminder.schema.json",
-	domain.EventApprovalEscalated:   "approval-escalated.schema.json",
-	domain.EventCertificateIssued:   "certificate-issued.schema.json",
-	domain.EventRenewalFailed:       "renewal-failed.schema.json",
-	domain.EventCertificateExpiring: "certificate-expiring.schema.json",
+	domain.EventApprovalRequested:    "approval-requested.schema.json",
+	domain.EventApprovalDecided:      "approval-decided.schema.json",
+	domain.EventApprovalVoteRecorded: "approval-vote-recorded.schema.json",
+	domain.EventApprovalExpired:      "approval-expired.schema.json",
+	domain.EventApprovalReminder:     "approval-reminder.schema.json",
+	domain.EventApprovalEscalated:    "approval-escalated.schema.json",
+	domain.EventCertificateIssued:    "certificate-issued.schema.json",
+	domain.EventRenewalFailed:        "renewal-failed.schema.json",
+	domain.EventCertificateExpiring:  "certificate-expiring.schema.json",
 }
 
 // Validator holds the compiled schemas.

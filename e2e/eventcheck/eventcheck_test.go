@@ -1,6 +1,7 @@
 package eventcheck
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -44,6 +45,62 @@ func TestCheckWebhookBody(t *testing.T) {
 	for _, bad := range []string{`{"text":""}`, `{"text":"a","title":"b"}`, `"text"`, `{}`} {
 		if _, err := CheckWebhookBody([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// Approval events carry the policy's size, the votes and, unless the
+// request was approved, what is missing; a recorded vote is pending and
+// has at least one vote of a quorum.
+func TestApprovalSchemasKnowVotes(t *testing.T) {
+	v, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	approval := func(state, extra string) string {
+		return `{"id":"ar-1","kind":"profile_edit","state":"` + state + `","profile_id":"p","requested_by":"alice",
+		  "profile_change":{"operation":"update","fields":["name"]},"created_at":"2026-03-01T12:00:00Z","expires_at":"2026-03-08T12:00:00Z",
+		  "pending_seconds":60` + extra + `}`
+	}
+	event := func(action, approval string) []byte {
+		return []byte(`{"id":"01JQ2Z5N8E3KX0T4V6W8Y9ZABC","time":"2026-03-01T12:01:00Z","stage":"dev","action":"` + action + `",
+		  "actor":"bob","notify":["ops"],"route":{"ops":true},"message":{"text":"bob voted"},"approval":` + approval + `}`)
+	}
+	vote := `{"actor":"bob","actor_type":"User","at":"2026-03-01T12:01:00Z","note":"ok","eligible":["approvers"],"factor":"approvers"}`
+	missing := `"missing":{"approvals":1,"factors":[{"name":"approvers","votes":1}]}`
+	decide := `"decide":["certctl approvals approve ar-1"]`
+	good := map[string][]byte{
+		domain.EventApprovalVoteRecorded: event("approval_vote", approval("pending", `,"required_approvals":2,"votes":[`+vote+`],`+missing+`,`+decide)),
+		domain.EventApprovalDecided: event("approval_approved", approval("approved", `,"decided_by":"carol","required_approvals":2,"votes":[`+vote+`,`+
+			strings.ReplaceAll(vote, "bob", "carol")+`]`)),
+		domain.EventApprovalExpired: event("approval_expired", approval("expired", `,"decided_by":"system-workflow","required_approvals":2,"votes":[`+vote+`],`+missing)),
+	}
+	for typ, detail := range good {
+		if err := v.Check(typ, detail); err != nil {
+			t.Errorf("a valid %s: %v", typ, err)
+		}
+	}
+	for name, bad := range map[string]struct {
+		typ    string
+		detail []byte
+	}{
+		"a recorded vote without missing": {domain.EventApprovalVoteRecorded,
+			event("approval_vote", approval("pending", `,"required_approvals":2,"votes":[`+vote+`],`+decide))},
+		"a recorded vote of no quorum": {domain.EventApprovalVoteRecorded,
+			event("approval_vote", approval("pending", `,"required_approvals":1,"votes":[`+vote+`],`+missing+`,`+decide))},
+		"a recorded vote with no votes": {domain.EventApprovalVoteRecorded,
+			event("approval_vote", approval("pending", `,"required_approvals":2,"votes":[],`+missing+`,`+decide))},
+		"an approval that still misses something": {domain.EventApprovalDecided,
+			event("approval_approved", approval("approved", `,"decided_by":"carol","required_approvals":2,"votes":[`+vote+`],`+missing))},
+		"a rejection that does not say what was missing": {domain.EventApprovalDecided,
+			event("approval_rejected", approval("rejected", `,"decided_by":"carol","required_approvals":2,"votes":[`+vote+`]`))},
+		"no votes": {domain.EventApprovalExpired,
+			event("approval_expired", approval("expired", `,"decided_by":"system-workflow","required_approvals":2,`+missing))},
+		"a vote without its voter": {domain.EventApprovalExpired,
+			event("approval_expired", approval("expired", `,"decided_by":"system-workflow","required_approvals":2,"votes":[{"actor_type":"User","at":"2026-03-01T12:01:00Z","eligible":[]}],`+missing))},
+	} {
+		if err := v.Check(bad.typ, bad.detail); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

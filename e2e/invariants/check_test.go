@@ -377,3 +377,61 @@ func TestIPUnderAGovernedWildcard(t *testing.T) {
 		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
 	}
 }
+
+// A vote that leaves its request pending has its own event; the vote
+// that completes the policy has none (the decision's event says it).
+func TestVoteEvents(t *testing.T) {
+	build := func() (*Snapshot, []Delivered) {
+		s := healthy()
+		var delivered []Delivered
+		for i, r := range s.Audit {
+			id := fmt.Sprintf("row-%d", i)
+			r["id"] = item("x", id)["x"]
+			switch r.S("action") {
+			case "approval_vote":
+				completes := r.S("actor") == "bob" // the last vote
+				r["details"] = item("x", fmt.Sprintf(`{"completes":%v}`, completes))["x"]
+				if !completes {
+					delivered = append(delivered, Delivered{ID: id, DetailType: "Approval Vote Recorded"})
+				}
+			case "approval_requested":
+				delivered = append(delivered, Delivered{ID: id, DetailType: "Approval Requested"})
+			case "approval_approved":
+				delivered = append(delivered, Delivered{ID: id, DetailType: "Approval Decided"})
+			case "renewal_job_completed":
+				delivered = append(delivered, Delivered{ID: id, DetailType: "Certificate Issued"})
+			}
+		}
+		return s, delivered
+	}
+	s, delivered := build()
+	if vs := Check(s, Scope{}, Options{Quiescent: true, Delivered: delivered}); len(vs) != 0 {
+		t.Fatalf("violations with every event delivered: %v", vs)
+	}
+	for name, breakIt := range map[string]func(s *Snapshot, d []Delivered) []Delivered{
+		"a pending vote without its event": func(s *Snapshot, d []Delivered) []Delivered {
+			return slices.DeleteFunc(d, func(e Delivered) bool { return e.DetailType == "Approval Vote Recorded" })
+		},
+		"the completing vote with an event of its own": func(s *Snapshot, d []Delivered) []Delivered {
+			for _, r := range s.Audit {
+				if r.S("action") == "approval_vote" && r.S("actor") == "bob" {
+					d = append(d, Delivered{ID: r.S("id"), DetailType: "Approval Vote Recorded"})
+				}
+			}
+			return d
+		},
+		"a vote's event of another type": func(s *Snapshot, d []Delivered) []Delivered {
+			for i := range d {
+				if d[i].DetailType == "Approval Vote Recorded" {
+					d[i].DetailType = "Approval Decided"
+				}
+			}
+			return d
+		},
+	} {
+		s, d := build()
+		if got := rules(Check(s, Scope{}, Options{Quiescent: true, Delivered: breakIt(s, d)})); !strings.Contains(","+got+",", ",outbox,") {
+			t.Errorf("%s: not found; found %q", name, got)
+		}
+	}
+}

@@ -13,19 +13,23 @@ const (
 	// EventSource is the source of every event.
 	EventSource = "certctl-serverless"
 
-	EventApprovalRequested   = "Approval Requested"
-	EventApprovalDecided     = "Approval Decided" // approved, rejected or bypassed
-	EventApprovalExpired     = "Approval Expired"
-	EventApprovalReminder    = "Approval Reminder"
-	EventApprovalEscalated   = "Approval Escalated"
-	EventCertificateIssued   = "Certificate Issued"
-	EventRenewalFailed       = "Renewal Failed"
-	EventCertificateExpiring = "Certificate Expiring"
+	EventApprovalRequested = "Approval Requested"
+	EventApprovalDecided   = "Approval Decided" // approved, rejected or bypassed
+	// EventApprovalVoteRecorded is a vote that leaves a quorum pending:
+	// who voted, the votes so far and what is still missing. The vote
+	// that completes a policy publishes Approval Decided instead.
+	EventApprovalVoteRecorded = "Approval Vote Recorded"
+	EventApprovalExpired      = "Approval Expired"
+	EventApprovalReminder     = "Approval Reminder"
+	EventApprovalEscalated    = "Approval Escalated"
+	EventCertificateIssued    = "Certificate Issued"
+	EventRenewalFailed        = "Renewal Failed"
+	EventCertificateExpiring  = "Certificate Expiring"
 )
 
 // EventTypes lists every detail-type.
 var EventTypes = []string{
-	EventApprovalRequested, EventApprovalDecided, EventApprovalExpired, EventApprovalReminder,
+	EventApprovalRequested, EventApprovalDecided, EventApprovalVoteRecorded, EventApprovalExpired, EventApprovalReminder,
 	EventApprovalEscalated, EventCertificateIssued, EventRenewalFailed, EventCertificateExpiring,
 }
 
@@ -95,6 +99,14 @@ type EventApproval struct {
 	Note           string              `json:"note,omitempty"`
 	DecisionReason string              `json:"decision_reason,omitempty"`
 	Reminder       int                 `json:"reminder,omitempty"` // which reminder this is (1, 2, …)
+	// RequiredApprovals is how many votes the request's policy needs;
+	// Votes are the approvals so far, oldest first, each with the factor
+	// it counts toward (after a vote, it is the last); Missing is what a
+	// request that was not approved still needs (pending, rejected,
+	// expired).
+	RequiredApprovals int      `json:"required_approvals"`
+	Votes             []Vote   `json:"votes"`
+	Missing           *Missing `json:"missing,omitempty"`
 	// Decide is how to decide a pending request: the CLI commands.
 	Decide []string `json:"decide,omitempty"`
 }

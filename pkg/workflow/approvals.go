@@ -67,6 +67,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 			votes := append(slices.Clone(a.Votes), v)
 			ballot := Ballot{Approval: a, Vote: v, Audit: voteAudit(a, policy, votes)}
 			if !policy.Tally(votes).Satisfied() {
+				s.noticeVote(&ballot, votes)
 				err := s.Decisions.Vote(ctx, ballot)
 				if IsChanged(err) {
 					continue // another vote or a decision came first: classify again
@@ -74,6 +75,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 				if err != nil {
 					return nil, err
 				}
+				s.publish(ctx, ballot.Audit)
 				return &domain.Decision{ID: a.ID, Action: domain.ActionVoted, State: domain.ApprovalPending, Missing: policy.Missing(votes)}, nil
 			}
 			d.Votes, d.VoteAudit = votes, ballot.Audit
@@ -196,14 +198,31 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 	return d
 }
 
-// noticeDecision attaches the decision's event to its audit row (and
-// first names the completing vote's row, so that it sorts before the
-// decision's, as the store would have named it).
+// noticeVote attaches Approval Vote Recorded to the row of a vote that
+// leaves the request pending: the request with votes (those read and this
+// one), what is still missing.
+func (s *Service) noticeVote(b *Ballot, votes []domain.Vote) {
+	withVote := *b.Approval
+	withVote.Votes = votes
+	s.noticeVoted(b.Audit, &withVote, b.Vote)
+}
+
+// noticeDecision attaches the decision's event to its audit row. The
+// event of the vote that completes a policy is this one, with the votes
+// including it; that vote's own approval_vote row carries none (one
+// transition, one event), and is named first, so that it sorts before
+// the decision's row, as the store would have named it.
 func (s *Service) noticeDecision(d *Decision) {
 	if d.VoteAudit != nil && d.VoteAudit.ID == "" {
 		d.VoteAudit.ID = ulid.Make().String()
 	}
-	s.noticeDecided(d.Audit, d.Approval, d.State, d.DecidedBy, d.Note, d.Reason, d.At)
+	a := d.Approval
+	if d.Votes != nil {
+		withVote := *a
+		withVote.Votes = d.Votes
+		a = &withVote
+	}
+	s.noticeDecided(d.Audit, a, d.State, d.DecidedBy, d.Note, d.Reason, d.At)
 }
 
 // handOff sends a recorded decision to the waiting execution and takes it

@@ -163,6 +163,11 @@ func (s *Service) approvalFacts(a *domain.Approval, at time.Time) *domain.EventA
 		Subject: a.Subject, CreatedAt: a.CreatedAt.UTC(), ExpiresAt: a.ExpiresAt.UTC(),
 		PendingSeconds: max(0, int64(at.Sub(a.CreatedAt).Seconds())),
 	}
+	policy := a.Policy()
+	e.RequiredApprovals, e.Votes = policy.Total(), assigned(policy, a.Votes)
+	if a.State == domain.ApprovalPending {
+		e.Missing = policy.Missing(a.Votes)
+	}
 	if pe := a.ProfileEdit; pe != nil {
 		op := "update"
 		switch {
@@ -181,6 +186,44 @@ func (s *Service) approvalFacts(a *domain.Approval, at time.Time) *domain.EventA
 	return e
 }
 
+// assigned copies votes with the factor each counts toward (never nil).
+func assigned(policy domain.ApprovalPolicy, votes []domain.Vote) []domain.Vote {
+	out := make([]domain.Vote, len(votes))
+	for i, v := range votes {
+		out[i] = v
+		out[i].Eligible = append([]string{}, v.Eligible...)
+	}
+	policy.Assign(out)
+	return out
+}
+
+// quorum reports a request whose policy needs more than one vote: its
+// messages say the votes so far and what is still missing.
+func quorum(a *domain.Approval) bool { return a.Policy().Total() > 1 }
+
+// writeVotes says, for a quorum, the votes so far (and the factor each
+// counts toward, when the policy has several) and, unless the votes
+// satisfied it, what is still missing.
+func writeVotes(b *strings.Builder, a *domain.Approval, satisfied bool) {
+	policy := a.Policy()
+	votes := assigned(policy, a.Votes)
+	who := make([]string, len(votes))
+	for i, v := range votes {
+		who[i] = v.Actor
+		if len(policy) > 1 && v.Factor != "" {
+			who[i] += " for " + v.Factor
+		}
+	}
+	fmt.Fprintf(b, "Votes: %d of %d", len(votes), policy.Total())
+	if len(who) > 0 {
+		fmt.Fprintf(b, " (%s)", strings.Join(who, ", "))
+	}
+	b.WriteString(".\n")
+	if !satisfied {
+		fmt.Fprintf(b, "Still missing: %s.\n", policy.Missing(a.Votes))
+	}
+}
+
 // requestReason is the requester's own reason for a request. Requests do
 // not carry one yet; the events and messages show it once they do.
 func requestReason(*domain.Approval) string { return "" }
@@ -188,6 +231,11 @@ func requestReason(*domain.Approval) string { return "" }
 // pendingDetail is the event of a request still waiting: requested,
 // reminder, escalation. It says what is asked and how to decide.
 func (s *Service) pendingDetail(a *domain.Approval, at time.Time, notify []string, headline string, reminder int) domain.EventDetail {
+	return s.pendingDetailWith(a, at, notify, headline, "", reminder)
+}
+
+// pendingDetailWith is pendingDetail with a line after the headline.
+func (s *Service) pendingDetailWith(a *domain.Approval, at time.Time, notify []string, headline, lead string, reminder int) domain.EventDetail {
 	facts := s.approvalFacts(a, at)
 	facts.Reminder = reminder
 	facts.Decide = []string{
@@ -197,11 +245,19 @@ func (s *Service) pendingDetail(a *domain.Approval, at time.Time, notify []strin
 	d := domain.EventDetail{Notify: notify, Approval: facts}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[certctl %s] %s: %s (%s)\n", s.Notify.Stage, headline, what(a), a.ID)
+	if lead != "" {
+		fmt.Fprintf(&b, "%s\n", lead)
+	}
 	writeAsk(&b, a)
 	waited := at.Sub(a.CreatedAt)
 	fmt.Fprintf(&b, "Requested %s by %s; waiting %s; expires %s (in %s).\n",
 		stamp(a.CreatedAt), a.RequestedBy, human(waited), stamp(a.ExpiresAt), human(a.ExpiresAt.Sub(at)))
-	fmt.Fprintf(&b, "To decide (anyone in the approver pool but %s):\n", a.RequestedBy)
+	if quorum(a) {
+		writeVotes(&b, a, false)
+		fmt.Fprintf(&b, "To vote or reject (one vote per person, in a pool still missing votes; not %s):\n", a.RequestedBy)
+	} else {
+		fmt.Fprintf(&b, "To decide (anyone in the approver pool but %s):\n", a.RequestedBy)
+	}
 	for _, c := range facts.Decide {
 		fmt.Fprintf(&b, "  %s\n", c)
 	}
@@ -274,11 +330,27 @@ func (s *Service) noticeRequested(ev *domain.AuditEvent, a *domain.Approval) {
 	s.attach(ev, domain.EventApprovalRequested, s.pendingDetail(a, a.CreatedAt, s.recipients(a.Notify), "Approval requested", 0))
 }
 
+// noticeVoted attaches Approval Vote Recorded to the approval_vote row of
+// a vote that leaves the request pending; a holds the votes with it.
+func (s *Service) noticeVoted(ev *domain.AuditEvent, a *domain.Approval, v domain.Vote) {
+	headline := fmt.Sprintf("%s voted (%d of %d), approval waiting", v.Actor, len(a.Votes), a.Policy().Total())
+	lead := ""
+	if v.Note != "" {
+		lead = fmt.Sprintf("%s's note: %s", v.Actor, v.Note)
+	}
+	s.attach(ev, domain.EventApprovalVoteRecorded, s.pendingDetailWith(a, v.At, s.recipients(a.Notify), headline, lead, 0))
+}
+
 // noticeDecided attaches the event of a decision (approved, rejected, bypassed,
 // expired) to its row.
 func (s *Service) noticeDecided(ev *domain.AuditEvent, a *domain.Approval, state domain.ApprovalState, by, note, reason string, at time.Time) {
 	facts := s.approvalFacts(a, at)
 	facts.State, facts.DecidedBy, facts.Note, facts.DecisionReason = string(state), by, note, reason
+	satisfied := state == domain.ApprovalApproved || state == domain.ApprovalBypassed
+	facts.Missing = nil
+	if !satisfied {
+		facts.Missing = a.Policy().Missing(a.Votes)
+	}
 	d := domain.EventDetail{Notify: s.recipients(a.Notify), Approval: facts}
 	var b strings.Builder
 	typ := domain.EventApprovalDecided
@@ -307,6 +379,11 @@ func (s *Service) noticeDecided(ev *domain.AuditEvent, a *domain.Approval, state
 	}
 	if note != "" {
 		fmt.Fprintf(&b, "\nNote: %s", note)
+	}
+	if quorum(a) && state != domain.ApprovalBypassed {
+		var votes strings.Builder
+		writeVotes(&votes, a, satisfied)
+		fmt.Fprintf(&b, "\n%s", strings.TrimRight(votes.String(), "\n"))
 	}
 	switch {
 	case a.Kind == domain.KindCertIssuance && (state == domain.ApprovalApproved || state == domain.ApprovalBypassed):

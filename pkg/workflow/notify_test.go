@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +152,150 @@ func TestFailedPublishIsPublishedByTheReaper(t *testing.T) {
 	}
 	if rows := e.rowsBy(a, domain.AuditApprovalApproved); len(rows) != 1 || rows[0].ID != queued[0].ID {
 		t.Fatalf("the event's id %s is not its audit row's: %+v", queued[0].ID, rows)
+	}
+}
+
+// about returns the events about an approval, in order.
+func (b *fakeBus) about(approvalID string) []domain.Notice {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []domain.Notice
+	for _, n := range b.published {
+		var d domain.EventDetail
+		_ = json.Unmarshal(n.Detail, &d)
+		if d.Approval != nil && d.Approval.ID == approvalID {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func detail(t *testing.T, n domain.Notice) domain.EventDetail {
+	t.Helper()
+	var d domain.EventDetail
+	if err := json.Unmarshal(n.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func voteActors(vs []domain.Vote) string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Actor)
+	}
+	return strings.Join(out, ",")
+}
+
+// A quorum's events say the votes so far and what is still missing: the
+// request (none yet), each vote that leaves it pending (its own event,
+// written in the vote's transaction under its approval_vote row's id),
+// a reminder, and the decision, whose event is the completing vote's (that
+// vote's row publishes nothing of its own). A rejection says what it
+// lacked.
+func TestQuorumEventsSayWhatIsMissing(t *testing.T) {
+	e, bus := notifyEnv(t)
+	ctx := t.Context()
+	s := e.quorumCert("nq", domain.ProfileInput{RequiredApprovals: domain.Ptr(2)})
+	evs := bus.about(s.ApprovalID)
+	if len(evs) != 1 || evs[0].Type != domain.EventApprovalRequested {
+		t.Fatalf("after the request: %+v", evs)
+	}
+	req := detail(t, evs[0])
+	if a := req.Approval; a.RequiredApprovals != 2 || a.Votes == nil || len(a.Votes) != 0 || a.Missing == nil || a.Missing.Approvals != 2 {
+		t.Fatalf("requested: %+v", a)
+	}
+	for _, want := range []string{"Votes: 0 of 2.", "Still missing: 2 approvals from approvers (up to 2).", "To vote or reject"} {
+		if !strings.Contains(req.Message.Text, want) {
+			t.Errorf("request message lacks %q:\n%s", want, req.Message.Text)
+		}
+	}
+
+	e.vote(bob, s.ApprovalID)
+	evs = bus.about(s.ApprovalID)
+	if len(evs) != 2 || evs[1].Type != domain.EventApprovalVoteRecorded {
+		t.Fatalf("after one vote: %v", bus.types(s.ApprovalID))
+	}
+	voted := detail(t, evs[1])
+	if a := voted.Approval; voted.Actor != "bob" || voted.Action != domain.AuditApprovalVote || a.State != "pending" ||
+		voteActors(a.Votes) != "bob" || a.Votes[0].Factor != domain.DefaultFactorName || a.Missing == nil || a.Missing.Approvals != 1 || len(a.Decide) == 0 {
+		t.Fatalf("vote recorded: %+v %+v", voted, a)
+	}
+	for _, want := range []string{"bob voted (1 of 2), approval waiting", "Votes: 1 of 2 (bob).", "Still missing: 1 approval from approvers (up to 1).", "bob's note: vote of bob"} {
+		if !strings.Contains(voted.Message.Text, want) {
+			t.Errorf("vote message lacks %q:\n%s", want, voted.Message.Text)
+		}
+	}
+	if rows := e.rowsBy(s.ApprovalID, domain.AuditApprovalVote); len(rows) != 1 || rows[0].ID != evs[1].ID {
+		t.Fatalf("the vote's event %s is not its approval_vote row's: %+v", evs[1].ID, rows)
+	}
+
+	// A reminder while it waits says the same.
+	e.clock.Advance(25 * time.Hour)
+	if _, err := e.svc.Reap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs = bus.about(s.ApprovalID)
+	if len(evs) != 3 || evs[2].Type != domain.EventApprovalReminder {
+		t.Fatalf("after the reminder: %v", bus.types(s.ApprovalID))
+	}
+	if rem := detail(t, evs[2]); voteActors(rem.Approval.Votes) != "bob" || rem.Approval.Missing.Approvals != 1 || !strings.Contains(rem.Message.Text, "Votes: 1 of 2 (bob).") {
+		t.Fatalf("reminder: %+v\n%s", rem.Approval, rem.Message.Text)
+	}
+
+	e.vote(carol, s.ApprovalID)
+	evs = bus.about(s.ApprovalID)
+	if len(evs) != 4 || evs[3].Type != domain.EventApprovalDecided {
+		t.Fatalf("after the completing vote: %v", bus.types(s.ApprovalID))
+	}
+	dec := detail(t, evs[3])
+	if a := dec.Approval; a.State != "approved" || a.DecidedBy != "carol" || voteActors(a.Votes) != "bob,carol" || a.Missing != nil {
+		t.Fatalf("decided: %+v", a)
+	}
+	if !strings.Contains(dec.Message.Text, "Votes: 2 of 2 (bob, carol).") || strings.Contains(dec.Message.Text, "missing") {
+		t.Errorf("decision message:\n%s", dec.Message.Text)
+	}
+	rows := e.rowsBy(s.ApprovalID, domain.AuditApprovalVote)
+	if len(rows) != 2 || rows[1].ID == evs[3].ID || rows[1].Notice != nil {
+		t.Fatalf("the completing vote's row: %+v", rows)
+	}
+	if queued, _, err := e.st.PendingOutbox(ctx, e.clock.Now().Add(time.Hour), domain.PageRequest{Limit: 10}); err != nil || len(queued) != 0 {
+		t.Fatalf("outbox after publishing: %+v %v", queued, err)
+	}
+
+	// Rejected after one vote: the event says what it lacked.
+	r := e.newCert(alice, "nq2", "p-nq", "www2.nq.example.com")
+	e.vote(bob, r.ApprovalID)
+	if _, err := e.svc.Reject(ctx, carol, r.ApprovalID, "no"); err != nil {
+		t.Fatal(err)
+	}
+	evs = bus.about(r.ApprovalID)
+	if got := bus.types(r.ApprovalID); len(got) != 3 || got[1] != domain.EventApprovalVoteRecorded || got[2] != domain.EventApprovalDecided {
+		t.Fatalf("rejected after a vote: %v", got)
+	}
+	rej := detail(t, evs[2])
+	if a := rej.Approval; a.State != "rejected" || voteActors(a.Votes) != "bob" || a.Missing == nil || a.Missing.Approvals != 1 ||
+		!strings.Contains(rej.Message.Text, "Still missing: 1 approval") {
+		t.Fatalf("rejected: %+v\n%s", a, rej.Message.Text)
+	}
+}
+
+// A request that needs one approval says so in its event, and its
+// messages stay as they were (no votes line).
+func TestSingleApprovalEventsCarryThePolicy(t *testing.T) {
+	e, bus := notifyEnv(t)
+	e.gatedProfile("ps", "**.s.example.com")
+	a := e.newCert(alice, "c1", "ps", "a.s.example.com").ApprovalID
+	e.approve(bob, a)
+	evs := bus.about(a)
+	if len(evs) != 2 {
+		t.Fatalf("events: %v", bus.types(a))
+	}
+	req, dec := detail(t, evs[0]), detail(t, evs[1])
+	if req.Approval.RequiredApprovals != 1 || req.Approval.Missing == nil || req.Approval.Missing.Approvals != 1 || strings.Contains(req.Message.Text, "Votes:") {
+		t.Fatalf("requested: %+v\n%s", req.Approval, req.Message.Text)
+	}
+	if voteActors(dec.Approval.Votes) != "bob" || dec.Approval.Missing != nil || strings.Contains(dec.Message.Text, "Votes:") {
+		t.Fatalf("decided: %+v\n%s", dec.Approval, dec.Message.Text)
 	}
 }
