@@ -12,6 +12,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -261,6 +262,14 @@ func TestRejectExpiryAndBypassUnderAQuorum(t *testing.T) {
 func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	// IAM entries of a pool are vetted against the IAM mapping: these
+	// identities may decide.
+	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]},
+		{"arn": "arn:aws:iam::123456789012:user/Dan", "roles": ["approver"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	e.approverActor("alice")
 	e.approverActor("dana")
 	ctx := t.Context()
