@@ -435,3 +435,28 @@ func TestVoteEvents(t *testing.T) {
 		}
 	}
 }
+
+// An admin's vote on a profile edit counts whatever the pools (break
+// glass); on a certificate request, or by someone who is not an admin, it
+// does not.
+func TestBreakGlassVotes(t *testing.T) {
+	build := func(kind string, roles ...string) *Snapshot {
+		s := healthy()
+		s.Approvals["a"]["kind"] = item("x", kind)["x"]
+		s.Approvals["a"]["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"carol", "dana"}}}})
+		s.Principals = map[string]Item{"bob": {"id": item("x", "bob")["x"], "roles": av(roles)}}
+		return s
+	}
+	has := func(s *Snapshot) bool {
+		return strings.Contains(","+rules(Check(s, Scope{}, Options{}))+",", ",vote-eligibility,")
+	}
+	if has(build("profile_edit", "admin")) {
+		t.Error("an admin's vote on a profile edit was refused")
+	}
+	if !has(build("cert_issuance", "admin")) {
+		t.Error("an admin's vote outside its pool on a certificate request was accepted")
+	}
+	if !has(build("profile_edit", "approver")) {
+		t.Error("an approver's vote outside its pool on a profile edit was accepted")
+	}
+}
