@@ -454,9 +454,12 @@ func TestNotifications(t *testing.T) {
 		}
 	})
 
+	// The subtests below script faults of every call of an operation: each
+	// waits for the issuance its approval sets off, so that no background
+	// publish of one takes the next one's fault.
 	t.Run("a rolled-back decision publishes nothing", func(t *testing.T) {
 		p := n.profile(t)
-		_, ar, _ := n.cert(t, p)
+		cert, ar, job := n.cert(t, p)
 		n.expect(t, domain.EventApprovalRequested, ar, 1)
 		// Every attempt of the decision's transaction fails: nothing
 		// commits, so nothing may be published, now or by the reaper.
@@ -474,11 +477,13 @@ func TestNotifications(t *testing.T) {
 		}
 		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "again"})
 		n.expect(t, domain.EventApprovalDecided, ar, 1)
+		n.waitJob(t, job, "Completed")
+		n.expect(t, domain.EventCertificateIssued, cert, 1)
 	})
 
 	t.Run("a publish that fails is published by the reaper, once", func(t *testing.T) {
 		p := n.profile(t)
-		_, ar, _ := n.cert(t, p)
+		cert, ar, job := n.cert(t, p)
 		n.expect(t, domain.EventApprovalRequested, ar, 1)
 		n.inj.Script("EventBridge", "PutEvents", faults.ServerError, 20)
 		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "x"})
@@ -489,6 +494,12 @@ func TestNotifications(t *testing.T) {
 		n.expect(t, domain.EventApprovalDecided, ar, 1)
 		n.reap(t)
 		n.expect(t, domain.EventApprovalDecided, ar, 1)
+		// The issuance may have published while the faults were scripted:
+		// then its event waits for the reaper too.
+		n.waitJob(t, job, "Completed")
+		time.Sleep(1100 * time.Millisecond)
+		n.reap(t)
+		n.expect(t, domain.EventCertificateIssued, cert, 1)
 	})
 
 	t.Run("a lost answer publishes twice with one id", func(t *testing.T) {
