@@ -96,7 +96,8 @@ func (st *Store) FailJob(ctx context.Context, f workflow.Failure) error {
 			Set(nameOf(attrReason), valueOf(s(f.Error))).
 			Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK)).
 			Remove(nameOf(attrParentPK)).Remove(nameOf(attrParentSK))
-		t.add(st.txUpdate(approvalKey(a.ID), expire, equals(attrState, s(string(domain.ApprovalPending)))))
+		// Pinned to the votes read, which its Approval Expired event reports.
+		t.add(st.txUpdate(approvalKey(a.ID), expire, equals(attrState, s(string(domain.ApprovalPending))), votesAsRead(len(a.Votes))))
 		if a.Gauged {
 			t.add(st.pendingCount(a.ProfileID, -1))
 		}

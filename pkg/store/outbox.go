@@ -57,10 +57,11 @@ func (st *Store) pendingCount(profileID string, delta int64) (types.TransactWrit
 }
 
 // RemindPending records a reminder and/or an escalation of a request, only
-// while it is pending and each only once, with the audit rows (and so the
-// events) in the same transaction.
+// while it is pending, each only once, and while it has the votes read
+// (its events report them), with the audit rows (and so the events) in
+// the same transaction.
 func (st *Store) RemindPending(ctx context.Context, r workflow.Reminder) error {
-	conds := []expression.ConditionBuilder{equals(attrState, s(string(domain.ApprovalPending)))}
+	conds := []expression.ConditionBuilder{equals(attrState, s(string(domain.ApprovalPending))), votesAsRead(len(r.Approval.Votes))}
 	var upd expression.UpdateBuilder
 	set := false
 	if r.Number > 0 {

@@ -89,14 +89,30 @@ func TestRemindPendingConditions(t *testing.T) {
 	if err := remind(0, true); !workflow.IsChanged(err) {
 		t.Fatalf("a second escalation: %v", err)
 	}
+	// A vote committed after the request was read: the reminder, which
+	// reports the votes, is not written (the next run sends it).
+	if err := st.Vote(ctx, workflow.Ballot{Approval: a, Vote: domain.Vote{Actor: "bob", ActorType: domain.ActorUser, At: now.Add(time.Minute), Eligible: []string{"approvers"}},
+		Audit: ev(domain.AuditApprovalVote, a.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := remind(4, false); !workflow.IsChanged(err) {
+		t.Fatalf("a reminder counted against votes it does not know: %v", err)
+	}
 	got, err := st.GetApproval(ctx, a.ID)
-	if err != nil || got.RemindersSent != 3 || got.EscalatedAt == nil || !got.Gauged {
+	if err != nil || got.RemindersSent != 3 || got.EscalatedAt == nil || !got.Gauged || len(got.Votes) != 1 {
 		t.Fatalf("after reminders: %+v %v", got, err)
+	}
+	a = got
+	if err := remind(4, false); err != nil {
+		t.Fatalf("the reminder counted against the vote: %v", err)
+	}
+	if got, err = st.GetApproval(ctx, a.ID); err != nil {
+		t.Fatal(err)
 	}
 	if err := st.Decide(ctx, decision(got, "bob", domain.ApprovalRejected)); err != nil {
 		t.Fatal(err)
 	}
-	if err := remind(4, false); !workflow.IsChanged(err) {
+	if err := remind(5, false); !workflow.IsChanged(err) {
 		t.Fatalf("a reminder of a decided request: %v", err)
 	}
 	g, err = st.PendingGauges(ctx)

@@ -106,6 +106,7 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		}
 		d := s.decision(a, domain.ApprovalExpired, domain.SystemReaper, domain.ActorSystem, "")
 		d.Audit.Details["via"] = via
+		d.PinVotes = true // its event reports the votes read
 		s.noticeDecision(&d)
 		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {

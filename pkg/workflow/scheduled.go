@@ -217,7 +217,7 @@ func (s *Service) remind(ctx context.Context) (reminded, escalated, failed int, 
 			err := s.Queues.RemindPending(ctx, r)
 			switch {
 			case IsChanged(err):
-				continue // decided, or reminded by another run, meanwhile
+				continue // decided, voted on, or reminded by another run, meanwhile (the next run sends what is still due)
 			case err != nil:
 				failed++
 				s.log().ErrorContext(ctx, "reaper: could not send a reminder", "approval_id", a.ID, "error", err)

@@ -100,7 +100,7 @@ type QueuePort interface {
 	PendingStarts(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]PendingStart, string, error)
 	ClearStart(ctx context.Context, jobID string) error
 	// RemindPending records a reminder or an escalation of a request that
-	// is still pending (each once), with its audit rows.
+	// is still pending with the votes read (each once), with its audit rows.
 	RemindPending(ctx context.Context, r Reminder) error
 	// PendingGauges reads the pending requests per profile: how many, and
 	// the oldest.
