@@ -506,8 +506,10 @@ func TestNotifications(t *testing.T) {
 		p := n.profile(t)
 		_, ar, _ := n.cert(t, p)
 		n.expect(t, domain.EventApprovalRequested, ar, 1)
+		// A rejection: an approval hands over before it publishes, and the
+		// issuance it sets off could publish first and take the fault.
 		n.inj.Script("EventBridge", "PutEvents", faults.LostResponse, 1)
-		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "x"})
+		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/reject", map[string]string{"note": "x"})
 		time.Sleep(1100 * time.Millisecond)
 		n.reap(t)
 		if err := n.stack.SettleEvents(t.Context(), 300*time.Millisecond); err != nil {
