@@ -44,6 +44,10 @@ const (
 // so the index's string sort key sorts as a number.
 const SeqWidth = 12
 
+// TimeLayout is how digests write times: RFC 3339 in UTC, fixed width,
+// so that stored times sort as text.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
 // ZeroHash is the predecessor of a shard's first row and of the first
 // digest.
 var ZeroHash = strings.Repeat("0", 64)

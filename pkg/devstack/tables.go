@@ -41,13 +41,15 @@ var StateTable = TableDef{
 	},
 }
 
-// AuditTable is the append-only audit trail.
+// AuditTable is the append-only audit trail: its rows, the heads of their
+// hash chains and the signed digests (pkg/auditchain).
 var AuditTable = TableDef{
 	PartitionKey: "pk", SortKey: "sk",
 	GSIs: []GSIDef{
 		{Name: "by_actor", PartitionKey: "actor", SortKey: "sk"},
 		{Name: "by_action", PartitionKey: "action", SortKey: "sk"},
 		{Name: "by_day", PartitionKey: "day", SortKey: "sk"},
+		{Name: "by_chain", PartitionKey: "chain", SortKey: "chain_seq"},
 	},
 }
 

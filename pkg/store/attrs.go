@@ -75,4 +75,12 @@ const (
 	attrActor  = "actor"
 	attrAction = "action"
 	attrDay    = "day"
+
+	// The audit chain: a row's link (the by_chain index's keys among
+	// them), and the shard heads' sequence number. pkg/auditchain names
+	// the same attributes.
+	attrChain    = "chain"
+	attrChainSeq = "chain_seq"
+	attrHeadSeq  = "seq"
+	attrCreated  = "created_at"
 )

@@ -41,7 +41,7 @@ func attrConstants(t testing.TB) map[string]string {
 // the records nested in them, are every stored attribute.
 var itemTypes = []any{
 	profileItem{}, certItem{}, jobItem{}, approvalItem{}, versionItem{}, issuerItem{}, apiKeyItem{}, apiKeyIDItem{},
-	principalItem{}, adminsItem{}, governanceItem{}, markerItem{}, metricItem{}, auditItem{},
+	principalItem{}, adminsItem{}, governanceItem{}, markerItem{}, metricItem{}, auditItem{}, chainHeadItem{}, digestItem{},
 }
 
 // storedNames collects the dynamodbav names of t's fields, following

@@ -68,6 +68,7 @@ var indexKeys = map[string][]string{
 	AuditIndexActor:  {attrPK, attrSK, attrActor},
 	AuditIndexAction: {attrPK, attrSK, attrAction},
 	AuditIndexDay:    {attrPK, attrSK, attrDay},
+	IndexByChain:     {attrPK, attrSK, attrChain, attrChainSeq},
 }
 
 // queryPage runs in (a Query with its key condition and optional filter)

@@ -725,7 +725,9 @@ type metricItem struct {
 // --- The audit table ------------------------------------------------------
 
 // auditItem is one audit row: the details as JSON text, the time as
-// RFC 3339 and as the day it falls in (the by_day index).
+// RFC 3339 and as the day it falls in (the by_day index), and its link in
+// its shard's hash chain (chain.go; pkg/auditchain defines the hash),
+// set when the row is committed.
 type auditItem struct {
 	itemKey
 	ID           string `dynamodbav:"id"`
@@ -737,6 +739,10 @@ type auditItem struct {
 	Details      string `dynamodbav:"details"`
 	TS           string `dynamodbav:"ts"`
 	Day          string `dynamodbav:"day"`
+	Chain        string `dynamodbav:"chain,omitempty"`
+	ChainSeq     string `dynamodbav:"chain_seq,omitempty"`
+	PrevHash     string `dynamodbav:"prev_hash,omitempty"`
+	RowHash      string `dynamodbav:"row_hash,omitempty"`
 }
 
 const dayLayout = "2006-01-02"

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +28,7 @@ type DB interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -35,6 +38,10 @@ type Store struct {
 	db         DB
 	stateTable string
 	auditTable string
+
+	// chainRetries counts transactions resent because another one moved
+	// a chain head first (ChainRetries).
+	chainRetries atomic.Int64
 }
 
 // New returns a Store over the two tables.
@@ -93,7 +100,7 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 		}
 		switch cancellation(cancelled) {
 		case cancelledByCondition:
-			return fmt.Errorf("%w: %v", workflow.ErrChanged, err)
+			return &conditionFailed{reasons: cancelled.CancellationReasons, err: err}
 		case cancelledByConflict:
 			if attempt < conflictRetries && sleepJittered(ctx, attempt) {
 				continue
@@ -105,6 +112,33 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 			return transient(fmt.Errorf("store: transaction cancelled: %w", err))
 		}
 	}
+}
+
+// conditionFailed is a transaction cancelled because conditions failed.
+// It is workflow.ErrChanged to every caller; commit also reads which
+// items failed (and, where the request asked, what they held), to tell a
+// lost race for a chain head from a changed transition.
+type conditionFailed struct {
+	reasons []types.CancellationReason
+	err     error
+}
+
+func (e *conditionFailed) Error() string   { return workflow.ErrChanged.Error() + ": " + e.err.Error() }
+func (e *conditionFailed) Unwrap() []error { return []error{workflow.ErrChanged, e.err} }
+
+// failed reports whether item i's condition failed.
+func (e *conditionFailed) failed(i int) bool {
+	return i < len(e.reasons) && aws.ToString(e.reasons[i].Code) == "ConditionalCheckFailed"
+}
+
+// onlyAmong reports whether every failed condition is one of items.
+func (e *conditionFailed) onlyAmong(items []int) bool {
+	for i := range e.reasons {
+		if e.failed(i) && !slices.Contains(items, i) {
+			return false
+		}
+	}
+	return true
 }
 
 type cancelReason int
@@ -149,6 +183,20 @@ func cancellation(e *types.TransactionCanceledException) cancelReason {
 func sleepJittered(ctx context.Context, attempt int) bool {
 	ceiling := min(conflictBackoffCap, conflictBackoffBase<<attempt)
 	t := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling)) + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// sleepBackoff waits a random time up to an exponentially growing bound
+// (5 ms doubling, at most 200 ms: full jitter); false if ctx ended.
+func sleepBackoff(ctx context.Context, attempt int) bool {
+	bound := min(5*time.Millisecond<<min(attempt, 6), 200*time.Millisecond)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(bound))) + time.Millisecond)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -206,33 +254,59 @@ func isThrottle(code string) bool {
 }
 
 // commit runs items and the audit rows as one transaction: a state change
-// and its audit trail succeed or fail together. When the outcome is unknown
-// (the request may have been applied, but the answer was lost), the first
-// audit row, whose key is unique to this transaction, tells what happened.
+// and its audit trail succeed or fail together. Each row is linked into
+// its shard's hash chain in the same transaction (chain.go): the rows
+// carry their hashes and the shard heads move, each on the condition that
+// it is still where it was read. A transaction that lost only the race
+// for a head is linked again on the new head and resent; the transition's
+// own items are resent unchanged, with their own conditions.
+//
+// When the outcome is unknown (the request may have been applied, but the
+// answer was lost), the first audit row, whose key is unique to this
+// transaction, tells what happened; so does a resend refused because that
+// row already exists.
 func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, audits ...*domain.AuditEvent) error {
-	var marker *itemKey
-	for _, ev := range audits {
+	if len(audits) == 0 {
+		return st.transact(ctx, items)
+	}
+	rows := make([]*auditItem, len(audits))
+	for i, ev := range audits {
 		row, err := auditItemOf(ev)
 		if err != nil {
 			return err
 		}
-		a, err := st.auditPut(row)
+		rows[i] = row
+	}
+	var known map[string]*chainHeadItem
+	started := time.Now()
+	for attempt := 1; ; attempt++ {
+		heads, err := st.chainHeads(ctx, rows, known)
 		if err != nil {
 			return err
 		}
-		if marker == nil {
-			marker = &row.itemKey
+		tx, err := st.chained(items, rows, heads)
+		if err != nil {
+			return err
 		}
-		items = append(items, a)
-	}
-	err := st.transact(ctx, items)
-	if err == nil || marker == nil || !outcomeUnknown(err) {
+		err = st.transact(ctx, tx.items)
+		var cf *conditionFailed
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &cf) && slices.ContainsFunc(tx.rowAt, cf.failed):
+			return nil // a row of this transaction exists: an earlier send of it was applied
+		case errors.As(err, &cf) && cf.onlyAmong(tx.headAt):
+			st.chainRetries.Add(1)
+			if time.Since(started) > chainPatience || !sleepBackoff(ctx, attempt) {
+				return domain.Unavailable("the audit trail is busy; retry", fmt.Errorf("store: chain heads still moving after %d attempts: %w", attempt, err))
+			}
+			known = tx.headsAfter(cf)
+			continue
+		case outcomeUnknown(err) && st.committed(ctx, rows[0].itemKey):
+			return nil
+		}
 		return err
 	}
-	if st.committed(ctx, *marker) {
-		return nil
-	}
-	return err
 }
 
 // commitTxn commits a transaction whose items were built without error.
@@ -243,15 +317,6 @@ func (st *Store) commitTxn(ctx context.Context, t *txn, audits ...*domain.AuditE
 	return st.commit(ctx, t.items, audits...)
 }
 
-// auditPut is the transaction item that appends one audit row. The row's
-// key is new (time + ULID), and the condition makes the write append-only.
-func (st *Store) auditPut(row *auditItem) (types.TransactWriteItem, error) {
-	item, err := marshalItem(row)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return txPut(st.auditTable, item, isNew())
-}
 
 // outcomeUnknown reports errors after which the transaction may or may not
 // have been applied: anything but a definitive answer from DynamoDB.
