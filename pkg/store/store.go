@@ -317,7 +317,6 @@ func (st *Store) commitTxn(ctx context.Context, t *txn, audits ...*domain.AuditE
 	return st.commit(ctx, t.items, audits...)
 }
 
-
 // outcomeUnknown reports errors after which the transaction may or may not
 // have been applied: anything but a definitive answer from DynamoDB.
 func outcomeUnknown(err error) bool {
