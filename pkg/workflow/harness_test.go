@@ -71,6 +71,7 @@ type env struct {
 	t     *testing.T
 	db    *dynamodb.Client
 	state string
+	trail string // the audit table
 	st    *hooked
 	exec  *fakeExec
 	clock *clock
@@ -96,7 +97,7 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	e := &env{
-		t: t, db: db, state: state,
+		t: t, db: db, state: state, trail: audit,
 		st:    &hooked{Store: store.New(db, state, audit), calls: map[string]int{}},
 		exec:  &fakeExec{status: workflow.ExecutionRunning},
 		clock: &clock{t: epoch},

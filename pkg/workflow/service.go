@@ -44,6 +44,7 @@ type Service struct {
 	Issuance  IssuancePort
 	Closing   ClosingPort
 	Queues    QueuePort
+	Digests   DigestPort
 
 	Exec            Executions
 	Observer        Observer // optional
@@ -58,7 +59,7 @@ type Service struct {
 
 // New returns a Service whose ports are all st.
 func New(st Store, exec Executions) *Service {
-	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Exec: exec}
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Digests: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

@@ -94,6 +94,16 @@ type QueuePort interface {
 	ClearStart(ctx context.Context, jobID string) error
 }
 
+// DigestPort is what signing a digest of the audit chain needs.
+type DigestPort interface {
+	// ChainHeads reads every shard's head (strongly consistent).
+	ChainHeads(ctx context.Context) ([]domain.AuditChainHead, error)
+	// LatestDigest is the newest digest, or nil before the first.
+	LatestDigest(ctx context.Context) (*domain.AuditDigest, error)
+	// PutDigest stores a digest at its seq; ErrChanged if one is there.
+	PutDigest(ctx context.Context, d *domain.AuditDigest) error
+}
+
 // Store is every port at once, for wiring a Service over one adapter.
 type Store interface {
 	ProfilePort
@@ -102,4 +112,5 @@ type Store interface {
 	IssuancePort
 	ClosingPort
 	QueuePort
+	DigestPort
 }
