@@ -2,7 +2,7 @@
 # no Docker, no AWS account); `make test` runs every test.
 SHELL := /bin/bash
 GO    ?= go
-FUNCTIONS := api authorizer approval-wait issue finalize sweep reaper
+FUNCTIONS := api authorizer approval-wait issue finalize sweep reaper digest
 GOARCH_LAMBDA ?= arm64
 # The version every binary reports (certctl version, GET /health): the
 # nearest v* tag, else the commit, else "dev"; `make release VERSION=v1.2.0`.

@@ -110,7 +110,7 @@ func checkInvariants() ([]invariants.Violation, error) {
 	}
 	snap, err := invariants.Take(context.Background(), invariants.Source{
 		AWS: stack.AWSConfig, StateTable: stack.Config.StateTable, AuditTable: stack.Config.AuditTable,
-		StateMachineARN: stack.Config.StateMachineARN,
+		StateMachineARN: stack.Config.StateMachineARN, DigestKeyID: stack.Config.DigestKeyID,
 	})
 	if err != nil {
 		return nil, err

@@ -50,6 +50,8 @@ func New(next http.RoundTripper) (*Checker, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	// The digest key's public half is served as PEM text.
+	openapi3filter.RegisterBodyDecoder("application/x-pem-file", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(api.OpenAPI())
 	if err != nil {

@@ -43,6 +43,7 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkJobsAndCertificates(opt.Quiescent)
 	c.checkVersions()
 	c.checkAudit()
+	c.checkChain()
 	c.checkMetrics()
 	c.checkIssuedEqualsApproved()
 	c.checkGovernedNeedApproval()

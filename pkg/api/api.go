@@ -28,6 +28,19 @@ type Reader interface {
 	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
 	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
+	// The audit chain, for verification: heads, rows in chain order,
+	// items outside every chain, and the signed digests.
+	ChainStatus(ctx context.Context) (*domain.AuditChainStatus, error)
+	ListChainRows(ctx context.Context, shard string, afterSeq int64, page domain.PageRequest) ([]domain.AuditChainRow, string, error)
+	ListUnchained(ctx context.Context, page domain.PageRequest) ([]domain.AuditChainRow, string, error)
+	ListDigests(ctx context.Context, f domain.DigestFilter, page domain.PageRequest) ([]*domain.AuditDigest, string, error)
+}
+
+// Digests is the digest function, which alone holds the digest key: the
+// api asks it for a digest on demand and for the key's public half.
+type Digests interface {
+	WriteDigest(ctx context.Context) (*domain.AuditDigest, error)
+	PublicKey(ctx context.Context) (keyID, pem string, err error)
 }
 
 // Executions names a job's execution; its ARN is derived, not stored.
@@ -42,6 +55,7 @@ type API struct {
 	reads      Reader
 	executions Executions
 	identities Identities
+	digests    Digests
 	log        *slog.Logger
 	mux        *http.ServeMux
 }
@@ -56,9 +70,10 @@ var (
 	admins    = []domain.Role{domain.RoleAdmin}
 )
 
-// New returns the API handler.
-func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, log *slog.Logger) *API {
-	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, log: log, mux: http.NewServeMux()}
+// New returns the API handler. digests may be nil: the digest routes
+// then answer 503.
+func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, digests Digests, log *slog.Logger) *API {
+	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, digests: digests, log: log, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }
@@ -112,6 +127,12 @@ var routeTable = []route{
 
 	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics},
 	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit},
+	{Route{"GET", v1 + "/audit/chain", auditors, false}, (*API).chainStatus},
+	{Route{"GET", v1 + "/audit/chain/{shard}", auditors, false}, (*API).listChainRows},
+	{Route{"GET", v1 + "/audit/unchained", auditors, false}, (*API).listUnchained},
+	{Route{"GET", v1 + "/audit/digests", auditors, false}, (*API).listDigests},
+	{Route{"POST", v1 + "/audit/digests", auditors, false}, (*API).writeDigest},
+	{Route{"GET", v1 + "/audit/public-key", anyRole, false}, (*API).publicKey},
 
 	{Route{"GET", v1 + "/whoami", anyRole, false}, (*API).whoami},
 	{Route{"POST", v1 + "/apikeys", admins, false}, (*API).createAPIKey},

@@ -51,12 +51,14 @@ type Options struct {
 	Addr string
 	// Config carries the settings read from the environment (Bypass,
 	// ApprovalTimeout, Stage, LogLevel). Start fills in the table names,
-	// state-machine ARN and CA key.
+	// state-machine ARN, the CA and digest keys and the digest function.
 	Config config.Config
-	// ReaperInterval and SweepInterval drive the scheduled functions;
-	// 0 starts no ticker (tests invoke the functions themselves).
+	// ReaperInterval, SweepInterval and DigestInterval drive the
+	// scheduled functions; 0 starts no ticker (tests invoke the functions
+	// themselves).
 	ReaperInterval time.Duration
 	SweepInterval  time.Duration
+	DigestInterval time.Duration
 	// Handler builds each function's handler; nil means app.Handler.
 	Handler HandlerFunc
 	// AWSAPIOptions are appended to the handlers' aws.Config.APIOptions,
@@ -167,7 +169,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.createTables(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.createCAKey(ctx); err != nil {
+	if err := s.createKeys(ctx); err != nil {
 		return nil, err
 	}
 	if s.functions, err = startFunctionServer(s.ctx, s.logger); err != nil {
@@ -176,6 +178,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.createFunctions(ctx); err != nil {
 		return nil, err
 	}
+	s.Config.DigestFunction = s.Functions[app.FnDigest]
 	if err := s.createStateMachine(ctx, asl); err != nil {
 		return nil, err
 	}
@@ -200,6 +203,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.serveFrontOn(ln)
 	s.startTicker(app.FnReaper, opts.ReaperInterval)
 	s.startTicker(app.FnSweep, opts.SweepInterval)
+	s.startTicker(app.FnDigest, opts.DigestInterval)
 	s.startRedriver(redrivePollInterval)
 
 	s.logger.Info("local stack ready", "url", s.URL, "emulator", s.EmulatorURL, "prefix", s.Prefix,

@@ -56,3 +56,24 @@ type DigestFilter struct {
 	FromSeq   int64
 	Until     time.Time
 }
+
+// Digest function actions: what the api (or a person with AWS
+// credentials) asks of the digest function. Its schedule sends neither,
+// which means ActionDigest.
+const (
+	DigestActionWrite     = "digest"
+	DigestActionPublicKey = "public_key"
+)
+
+// DigestRequest is the digest function's input.
+type DigestRequest struct {
+	Action string `json:"action,omitempty"`
+}
+
+// DigestResponse is the digest function's output: the digest written, or
+// the digest key's public half.
+type DigestResponse struct {
+	Digest       *AuditDigest `json:"digest,omitempty"`
+	KeyID        string       `json:"key_id,omitempty"`
+	PublicKeyPEM string       `json:"public_key_pem,omitempty"`
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +111,25 @@ func (s *Signer) SignContext(ctx context.Context, digest []byte, opts crypto.Sig
 		return nil, fmt.Errorf("kmssigner: sign with key %s: signature does not verify with the key's public key", s.keyID)
 	}
 	return out.Signature, nil
+}
+
+// KeyID is the key the signer signs with, as it was given.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// SignDigest signs a SHA-256 digest (the audit digest key's use; see
+// workflow.DigestSigner).
+func (s *Signer) SignDigest(ctx context.Context, sha256Digest []byte) ([]byte, error) {
+	return s.SignContext(ctx, sha256Digest, crypto.SHA256)
+}
+
+// PublicKeyPEM is the key's public half as a PEM "PUBLIC KEY" block
+// (SubjectPublicKeyInfo), the form openssl reads.
+func (s *Signer) PublicKeyPEM() (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(s.pub)
+	if err != nil {
+		return "", fmt.Errorf("kmssigner: key %s: %w", s.keyID, err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
 }
 
 func hashOf(opts crypto.SignerOpts) any {

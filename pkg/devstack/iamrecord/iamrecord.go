@@ -51,6 +51,7 @@ type Stack struct {
 	StateTable   string            `json:"state_table"`
 	AuditTable   string            `json:"audit_table"`
 	CAKey        string            `json:"ca_key"`
+	DigestKey    string            `json:"digest_key"`
 	StateMachine string            `json:"state_machine"`
 	Functions    map[string]string `json:"functions"` // app function name -> ARN
 }

@@ -75,10 +75,12 @@ func resourceIn(s Stack, t target) (arn, reason string) {
 		}
 		return "", "table " + t.name + " is not one of the stack's tables"
 	case targetKey:
-		if t.name != "" && (t.name == s.CAKey || strings.HasSuffix(s.CAKey, ":key/"+t.name)) {
-			return s.CAKey, ""
+		for _, key := range []string{s.CAKey, s.DigestKey} {
+			if t.name != "" && key != "" && (t.name == key || strings.HasSuffix(key, ":key/"+t.name)) {
+				return key, ""
+			}
 		}
-		return "", "key " + t.name + " is not the stack's CA key"
+		return "", "key " + t.name + " is neither the stack's CA key nor its digest key"
 	case targetTaskToken:
 		if s.StateMachine == "" {
 			return "", "the stack has no state machine"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	httpapi "github.com/certctl-serverless/certctl-serverless/pkg/api"
@@ -14,6 +15,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/console"
+	"github.com/certctl-serverless/certctl-serverless/pkg/digestclient"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
@@ -29,7 +31,7 @@ type Handler = func(context.Context, events.APIGatewayProxyRequest) (events.APIG
 
 // New builds the api function.
 func New(_ context.Context, env lambdafn.Env) (Handler, error) {
-	if err := env.Config.Require(config.EnvStateMachineARN); err != nil {
+	if err := env.Config.Require(config.EnvStateMachineARN, config.EnvDigestFunction); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	rules, err := identity.ParseRules(env.Config.IAMPrincipals)
@@ -45,9 +47,10 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
+	digests := digestclient.New(lambda.NewFromConfig(env.AWS), env.Config.DigestFunction)
 	// The console's static files are served by the same function, at
 	// /console/, beside the API they call.
-	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log)))
+	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), digests, env.Log)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return serve(logging.With(ctx, "api_request_id", ev.RequestContext.RequestID), ev)
 	}, nil

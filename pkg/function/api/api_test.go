@@ -23,6 +23,7 @@ func TestFailureLinesCarryTheirRequestIDs(t *testing.T) {
 	cfg := config.Config{
 		Stage: "test", StateTable: "state", AuditTable: "audit",
 		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:renewal",
+		DigestFunction:  "arn:aws:lambda:us-east-1:123456789012:function:digest",
 	}
 	awsCfg := aws.Config{
 		Region:           "us-east-1",
