@@ -67,8 +67,8 @@ type Snapshot struct {
 	Certs      map[string]Item
 	Jobs       map[string]Item
 	Approvals  map[string]Item
-	Versions   []Item          // pk CERT#<id>, sk VERSION#<job>
-	Metrics    map[string]Item // kind#outcome#profile
+	Versions   []Item            // pk CERT#<id>, sk VERSION#<job>
+	Metrics    map[string]Item   // kind#outcome#profile
 	Audit      []Item            // the audit rows (pk AUDIT#…)
 	Executions map[string]string // execution name -> status
 
