@@ -41,7 +41,8 @@ func (r *runner) auditCommand() *cobra.Command {
 	fs.StringVar(&until, "until", "", "up to `TIME`")
 	pf = addPageFlags(fs)
 	r.completeFlag(fs, "action", func() []string { return domain.AuditActions })
-	cmd.Example = "  certctl audit --actor system-bypass --since 7d"
+	cmd.Example = "  certctl audit --actor system-bypass --since 7d\n  certctl audit verify"
+	cmd.AddCommand(auditChainCommands(r)...)
 	return cmd
 }
 
