@@ -301,3 +301,10 @@ func (w *wrapped) once(ctx context.Context, payload []byte) (out []byte, err err
 	}()
 	return w.inner.Invoke(ctx, payload)
 }
+
+// IsDeath reports whether a recovered panic value is an injected death
+// (a caller that runs the workflow without a handler Wrap recovers it).
+func IsDeath(v any) bool {
+	_, ok := v.(died)
+	return ok
+}
