@@ -24,10 +24,11 @@ const (
 	FnFinalize     = "finalize"
 	FnSweep        = "sweep"
 	FnReaper       = "reaper"
+	FnDigest       = "digest"
 )
 
 // FunctionNames lists every function, in deployment order.
-var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper}
+var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper, FnDigest}
 
 // Environment variable names read by pkg/config. Kept in step by a test.
 const (
@@ -40,6 +41,8 @@ const (
 	EnvStage           = "CERTCTL_STAGE"
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
+	EnvDigestKeyID     = "CERTCTL_DIGEST_KMS_KEY_ID"
+	EnvDigestFunction  = "CERTCTL_DIGEST_FUNCTION"
 )
 
 // ASLFile is the state machine definition, relative to the repository root.
@@ -62,6 +65,7 @@ type Props struct {
 	ApprovalTimeout         time.Duration // CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT
 	SweepRate               time.Duration // sweep schedule cadence
 	ReaperRate              time.Duration // reaper schedule cadence
+	DigestRate              time.Duration // audit digest schedule cadence
 	Architecture            string        // arm64 or x86_64
 	AssetsDir               string        // holds <name>/bootstrap for every function
 	RepoRoot                string        // holds statemachines/renewal.asl.json
@@ -95,6 +99,7 @@ const (
 	DefaultApprovalTimeout   = 168 * time.Hour
 	DefaultSweepRate         = time.Hour
 	DefaultReaperRate        = 10 * time.Minute
+	DefaultDigestRate        = time.Hour
 	DefaultArchitecture      = "arm64"
 	DefaultAssetsDir         = "bin"
 	DefaultLogLevel          = "INFO"
@@ -111,7 +116,7 @@ const (
 // (all but "nag", read by main, go into Props). README.md documents each.
 var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
-	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
+	"sweepRate", "reaperRate", "digestRate", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
 	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
 	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "callerRoles", "nag",
@@ -125,6 +130,7 @@ func DefaultProps() Props {
 		ApprovalTimeout:       DefaultApprovalTimeout,
 		SweepRate:             DefaultSweepRate,
 		ReaperRate:            DefaultReaperRate,
+		DigestRate:            DefaultDigestRate,
 		Architecture:          DefaultArchitecture,
 		LogLevel:              DefaultLogLevel,
 		LogRetentionDays:      DefaultLogRetentionDays,
@@ -190,6 +196,7 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 	duration("approvalTimeout", &p.ApprovalTimeout)
 	duration("sweepRate", &p.SweepRate)
 	duration("reaperRate", &p.ReaperRate)
+	duration("digestRate", &p.DigestRate)
 	if s, ok := str("architecture"); ok {
 		p.Architecture = s
 	}
@@ -301,10 +308,18 @@ func (p Props) Normalize() (Props, error) {
 	if p.ReaperRate == 0 {
 		p.ReaperRate = DefaultReaperRate
 	}
-	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate} {
+	if p.DigestRate == 0 {
+		p.DigestRate = DefaultDigestRate
+	}
+	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate, "digestRate": p.DigestRate} {
 		if d < time.Minute || d%time.Minute != 0 {
 			errs = append(errs, fmt.Errorf("%s %s: want a whole number of minutes, at least 1m", name, d))
 		}
+	}
+	// The alarm on digests that stopped looks at two cadences, and an
+	// alarm evaluates at most one day.
+	if p.DigestRate > 12*time.Hour {
+		errs = append(errs, fmt.Errorf("digestRate %s: want at most 12h (a digest bounds what truncation can hide)", p.DigestRate))
 	}
 	switch strings.ToLower(p.Architecture) {
 	case "", "arm64", "aarch64":

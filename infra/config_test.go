@@ -169,6 +169,9 @@ func TestContractWithGoCode(t *testing.T) {
 		// accepts (pkg/app).
 		"Namespace": MetricNamespace, "DecisionsTotal": MetricApprovalDecisions, "OldestPending": MetricOldestPending,
 		"HandoffQueue": MetricHandoffQueue, "StartQueue": MetricStartQueue, "ExecutionStatusChange": executionStatusChange,
+		"DigestsWritten": MetricDigestsWritten,
+		// The audit chain: the digest function's settings and the index of a shard's rows.
+		"EnvDigestKeyID": EnvDigestKeyID, "EnvDigestFunction": EnvDigestFunction, "IndexByChain": AuditIndexChain,
 	} {
 		got, ok := consts[name]
 		if !ok {
@@ -182,7 +185,7 @@ func TestContractWithGoCode(t *testing.T) {
 	// Function names: pkg/app's FnX literals, or each function package's
 	// Name (pkg/function/<name without dashes>).
 	for fn, name := range map[string]string{FnAPI: "FnAPI", FnAuthorizer: "FnAuthorizer", FnApprovalWait: "FnApprovalWait",
-		FnIssue: "FnIssue", FnFinalize: "FnFinalize", FnSweep: "FnSweep", FnReaper: "FnReaper"} {
+		FnIssue: "FnIssue", FnFinalize: "FnFinalize", FnSweep: "FnSweep", FnReaper: "FnReaper", FnDigest: "FnDigest"} {
 		got, ok := consts[strings.ReplaceAll(fn, "-", "")+".Name"]
 		if !ok {
 			got, ok = consts[name]

@@ -62,6 +62,7 @@ type recording struct {
 		StateTable   string            `json:"state_table"`
 		AuditTable   string            `json:"audit_table"`
 		CAKey        string            `json:"ca_key"`
+		DigestKey    string            `json:"digest_key"`
 		StateMachine string            `json:"state_machine"`
 		Functions    map[string]string `json:"functions"`
 		Calls        []recordedCall    `json:"calls"`
@@ -144,11 +145,11 @@ func loadRecordings(paths []string) ([]recording, error) {
 
 // stackIDs are the logical ids of the constructs a recording refers to.
 type stackIDs struct {
-	StateTable, AuditTable, CAKey, StateMachine string
-	Functions                                   map[string]string // app function -> function
-	FunctionRoles                               map[string]string // app function -> its execution role
-	StateMachineRole                            string
-	SchedulerRoles                              map[string]string // sweep/reaper -> the schedule's role
+	StateTable, AuditTable, CAKey, DigestKey, StateMachine string
+	Functions                                              map[string]string // app function -> function
+	FunctionRoles                                          map[string]string // app function -> its execution role
+	StateMachineRole                                       string
+	SchedulerRoles                                         map[string]string // sweep/reaper -> the schedule's role
 }
 
 func stackIDsOf(s *synthed) stackIDs {
@@ -160,6 +161,7 @@ func stackIDsOf(s *synthed) stackIDs {
 		StateTable:       id(st.StateTable),
 		AuditTable:       id(st.AuditTable),
 		CAKey:            id(st.CAKey),
+		DigestKey:        id(st.DigestKey),
 		StateMachine:     id(st.StateMachine),
 		StateMachineRole: id(st.StateMachine.Role()),
 		Functions:        map[string]string{},
@@ -170,7 +172,7 @@ func stackIDsOf(s *synthed) stackIDs {
 		ids.Functions[fn] = id(st.Functions[fn])
 		ids.FunctionRoles[fn] = id(st.Roles[fn])
 	}
-	for _, fn := range []string{FnSweep, FnReaper} {
+	for _, fn := range []string{FnSweep, FnReaper, FnDigest} {
 		ids.SchedulerRoles[fn] = id(st.Node().FindChild(jsii.String(construct(fn) + "SchedulerRole")))
 	}
 	return ids
@@ -431,7 +433,7 @@ func (m *iamModel) check(recs []recording) conformance {
 		}
 		for _, st := range rec.Stacks {
 			where := rec.file
-			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.StateMachine, st.Functions)
+			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.DigestKey, st.StateMachine, st.Functions)
 			if err != nil {
 				problem(where, "%v", err)
 				continue
@@ -501,9 +503,12 @@ func (m *iamModel) check(recs []recording) conformance {
 
 // rewriter maps a recorded stack's ARNs (and their /index/... suffixes) to
 // the template's ARNs of the same constructs. "*" stays "*".
-func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine string, functions map[string]string) (func(string) (string, bool), error) {
+func (m *iamModel) rewriter(stateTable, auditTable, caKey, digestKey, stateMachine string, functions map[string]string) (func(string) (string, bool), error) {
 	type pair struct{ local, id string }
 	pairs := []pair{{stateTable, m.ids.StateTable}, {auditTable, m.ids.AuditTable}, {caKey, m.ids.CAKey}, {stateMachine, m.ids.StateMachine}}
+	if m.ids.DigestKey != "" {
+		pairs = append(pairs, pair{digestKey, m.ids.DigestKey})
+	}
 	for fn, arn := range functions {
 		id, ok := m.ids.Functions[fn]
 		if !ok {

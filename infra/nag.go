@@ -65,6 +65,10 @@ const (
 	reasonAPIGWRole = "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-managed policy documented for API Gateway's " +
 		"account-level logging role; only apigateway.amazonaws.com can assume this role, and stage logging " +
 		"(access logs included) cannot work without it."
+	reasonKeyChangesKMS = "The topic carries CloudTrail's record of a KMS call on the stack's signing keys (who, when, which key), " +
+		"which CloudTrail already holds for anyone with read access to it. EventBridge cannot publish to a topic encrypted with " +
+		"the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; publishing " +
+		"requires TLS (enforceSSL)."
 	reasonSNSKMS = "Alarm notifications carry only alarm names and states. CloudWatch cannot publish to a topic encrypted " +
 		"with the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; " +
 		"publishing requires TLS (enforceSSL)."
@@ -114,6 +118,7 @@ func (s *Stack) Suppressions() []Suppression {
 	if s.AlarmTopic != nil {
 		out = append(out, Suppression{"AlarmTopic/Resource", "AwsSolutions-SNS2", nil, reasonSNSKMS, nil})
 	}
+	out = append(out, Suppression{"KeyChangesTopic/Resource", "AwsSolutions-SNS2", nil, reasonKeyChangesKMS, nil})
 	if s.Props.APIGatewayAccountRole {
 		out = append(out, Suppression{"IamApi/CloudWatchRole/Resource", "AwsSolutions-IAM4",
 			[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}, reasonAPIGWRole, nil})

@@ -22,6 +22,9 @@ type Access struct {
 	SendTaskSuccess bool     // states:SendTaskSuccess: hands a decision to the waiting execution
 	DescribeExec    bool     // states:DescribeExecution on the state machine's executions (job repair)
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
+	AuditScan       bool     // dynamodb:Scan of the audit table: items outside the chain (verification)
+	DigestSign      bool     // kms:Sign, kms:GetPublicKey on the digest key
+	InvokeDigest    bool     // lambda:InvokeFunction on the digest function (digests on demand, the public key)
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -30,6 +33,12 @@ const BaseTable = "(table)"
 // Every function that commits a transaction appends audit rows in it and,
 // when the outcome is unknown (the answer was lost), reads its first audit
 // row back with GetItem to learn whether it was applied (pkg/store commit).
+// Each row is linked into its shard's hash chain in the same transaction:
+// the shard's head is read first (GetItem, or one Query of the heads'
+// partition when the rows go to several shards) and moved by a
+// conditional Put. So every committing function has PutItem, GetItem and
+// a Query of the audit table's own key, and never UpdateItem or DeleteItem:
+// the heads, like the rows and the digests, are only ever Put.
 // No function calls states:SendTaskFailure: outcomes travel as data in
 // SendTaskSuccess, failures as errors of the Lambda tasks.
 
@@ -39,12 +48,16 @@ var FunctionAccess = map[string]Access{
 		// BatchGetItem: the governance markers of a request's names (ReadGovernance).
 		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		// Versions are read by the certificate's own key; due is the sweep's.
-		StateQuery:      []string{BaseTable, IndexList, IndexParent, IndexPending},
-		AuditItem:       []string{"PutItem", "GetItem"},
-		AuditQuery:      []string{BaseTable, AuditIndexActor, AuditIndexAction, AuditIndexDay},
+		StateQuery: []string{BaseTable, IndexList, IndexParent, IndexPending},
+		AuditItem:  []string{"PutItem", "GetItem"},
+		// The trail's listings, and its chain for verification: rows in
+		// order (by_chain) and the items outside it (Scan).
+		AuditQuery:      []string{BaseTable, AuditIndexActor, AuditIndexAction, AuditIndexDay, AuditIndexChain},
+		AuditScan:       true,
 		StartExec:       true,
 		SendTaskSuccess: true,
 		DescribeExec:    true, // POST /jobs/{id}/repair reads whether the job's execution has ended
+		InvokeDigest:    true, // POST /audit/digests and GET /audit/public-key: never the digest key itself
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -59,18 +72,21 @@ var FunctionAccess = map[string]Access{
 		// The governed names under a wildcard's zone (ReadGovernance).
 		StateQuery: []string{BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
+		AuditQuery: []string{BaseTable},
 		CASign:     true,
 	},
 	FnFinalize: {
 		// Expiry and failure only update existing items.
-		StateItem: []string{"GetItem", "UpdateItem"},
-		AuditItem: []string{"PutItem", "GetItem"},
+		StateItem:  []string{"GetItem", "UpdateItem"},
+		AuditItem:  []string{"PutItem", "GetItem"},
+		AuditQuery: []string{BaseTable},
 	},
 	FnSweep: {
 		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
 		// Due certificates; the governed names under a wildcard's zone.
 		StateQuery: []string{IndexDue, BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
+		AuditQuery: []string{BaseTable},
 		StartExec:  true,
 	},
 	FnReaper: {
@@ -79,8 +95,17 @@ var FunctionAccess = map[string]Access{
 		StateItem:       []string{"GetItem", "UpdateItem"},
 		StateQuery:      []string{IndexPending},
 		AuditItem:       []string{"PutItem", "GetItem"},
+		AuditQuery:      []string{BaseTable},
 		StartExec:       true, // restarts executions whose start was never confirmed
 		SendTaskSuccess: true,
+	},
+	FnDigest: {
+		// Reads the heads and the latest digest (Queries of the audit
+		// table's own key) and Puts the new digest; signs with the digest
+		// key, which nothing else may.
+		AuditItem:  []string{"PutItem"},
+		AuditQuery: []string{BaseTable},
+		DigestSign: true,
 	},
 }
 
@@ -151,7 +176,17 @@ func (s *Stack) permissions() {
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))
 		}
+		if a.AuditScan {
+			add(statement("AuditTableScan", dynamo([]string{"Scan"}), &[]*string{s.AuditTable.TableArn()}))
+		}
+		if a.DigestSign {
+			add(statement("DigestSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.DigestKey.KeyArn()}))
+		}
+		if a.InvokeDigest {
+			add(statement("InvokeDigest", jsii.Strings("lambda:InvokeFunction"), &[]*string{s.Functions[FnDigest].FunctionArn()}))
+		}
 	}
+	s.digestKeyPolicy()
 	// Key policy: nobody but the issue role signs with the CA key.
 	s.CAKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("OnlyIssueFunctionSigns"),

@@ -40,10 +40,11 @@ func expectedGrants(fn string) []string {
 	case FnAPI:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 		query(state, "", "list", "by_parent", "pending")
-		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
-		query(audit, "", "by_actor", "by_action", "by_day")
+		add(audit, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
+		query(audit, "", "by_actor", "by_action", "by_day", "by_chain")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add(executions, "states:DescribeExecution")
+		add("${Digest.Arn}", "lambda:InvokeFunction")
 	case FnAuthorizer:
 		add(state, "dynamodb:GetItem")
 	case FnApprovalWait:
@@ -53,23 +54,33 @@ func expectedGrants(fn string) []string {
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 		query(state, "") // governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "") // the chain heads' partition
 		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
 	case FnFinalize:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "")
 		// Execution events EventBridge delivers that still fail (async).
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnSweep:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 		query(state, "due", "") // due certificates; governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "")
 		add(sm, "states:StartExecution")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnReaper:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		query(state, "pending")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
+		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+	case FnDigest:
+		// The heads and the latest digest are Queries; the digest a Put.
+		add(audit, "dynamodb:PutItem")
+		query(audit, "")
+		add("${DigestKey.Arn}", "kms:Sign", "kms:GetPublicKey")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	}
 	sort.Strings(out)
@@ -116,7 +127,7 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 		t.Errorf("state machine role:%s", diffLines(wantSM, got))
 	}
 	// Scheduler roles: invoke their own function, write the DLQ.
-	for _, fn := range []string{FnSweep, FnReaper} {
+	for _, fn := range []string{FnSweep, FnReaper, FnDigest} {
 		got := s.grants(construct(fn) + "SchedulerRole")
 		want := []string{
 			"Allow lambda:InvokeFunction ${" + construct(fn) + ".Arn}",
@@ -129,7 +140,7 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 
 	// Across every policy of every role: no wildcard actions, no writes to
 	// the audit table but PutItem, no managed policies.
-	auditActions := map[string]bool{"dynamodb:PutItem": true, "dynamodb:GetItem": true, "dynamodb:Query": true}
+	auditActions := map[string]bool{"dynamodb:PutItem": true, "dynamodb:GetItem": true, "dynamodb:Query": true, "dynamodb:Scan": true}
 	for id, r := range s.resources("AWS::IAM::Role") {
 		// Only API Gateway's account-level logging role uses the AWS-managed
 		// policy made for it.
@@ -153,29 +164,64 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 			}
 		}
 	}
-	// Only the issue role may use the CA key, and the key policy denies
-	// kms:Sign to everyone else.
+	// Only the issue role may use the CA key and only the digest role the
+	// digest key; each key's policy denies kms:Sign to everyone else.
+	signer := map[string]string{"CaKey": "IssueRole", "DigestKey": "DigestRole"}
 	for id := range s.resources("AWS::IAM::Role") {
 		for _, g := range s.grants(logical(id)) {
-			if strings.Contains(g, " kms:") && logical(id) != "IssueRole" {
+			if !strings.Contains(g, " kms:") {
+				continue
+			}
+			key := strings.TrimSuffix(strings.TrimPrefix(strings.Fields(g)[2], "${"), ".Arn}")
+			if signer[key] != logical(id) {
 				t.Errorf("role %s: %s", logical(id), g)
 			}
 		}
 	}
-	for _, r := range s.resources("AWS::KMS::Key") {
+	for id, r := range s.resources("AWS::KMS::Key") {
 		p := props(r)
 		if p["KeySpec"] != "ECC_NIST_P256" || p["KeyUsage"] != "SIGN_VERIFY" {
-			t.Errorf("CA key spec %v usage %v", p["KeySpec"], p["KeyUsage"])
+			t.Errorf("%s spec %v usage %v", logical(id), p["KeySpec"], p["KeyUsage"])
 		}
-		var deny string
+		var deny []string
 		for _, st := range list(p["KeyPolicy"].(map[string]any)["Statement"]) {
 			m := st.(map[string]any)
 			if m["Effect"] == "Deny" {
-				deny = render(m)
+				deny = append(deny, render(m))
 			}
 		}
-		if !strings.Contains(deny, `"Action":"kms:Sign"`) || !strings.Contains(deny, `"ArnNotEquals":{"aws:PrincipalArn":"${IssueRole.Arn}"}`) {
-			t.Errorf("CA key policy deny: %s", deny)
+		want := `"ArnNotEquals":{"aws:PrincipalArn":"${` + signer[logical(id)] + `.Arn}"}`
+		if len(deny) != 1 || !strings.Contains(deny[0], `"Action":"kms:Sign"`) || !strings.Contains(deny[0], `"Principal":{"AWS":"*"}`) ||
+			!strings.Contains(deny[0], want) {
+			t.Errorf("%s policy deny: %v, want kms:Sign denied unless %s", logical(id), deny, want)
+		}
+	}
+}
+
+// The digest key's policy: its Sign only to the digest function (above),
+// its public half and Verify to the account, and nothing else added to the
+// key's default (the account's administrators, through IAM).
+func TestDigestKeyPolicy(t *testing.T) {
+	for _, st := range stages(t) {
+		for id, r := range st.s.resources("AWS::KMS::Key") {
+			if logical(id) != "DigestKey" {
+				continue
+			}
+			var stmts []string
+			for _, raw := range list(props(r)["KeyPolicy"].(map[string]any)["Statement"]) {
+				m := normalize(raw).(map[string]any)
+				stmts = append(stmts, fmt.Sprintf("%v %v %s %s %s", m["Sid"], m["Effect"], render(m["Principal"]), render(m["Action"]), render(m["Condition"])))
+			}
+			sort.Strings(stmts)
+			root := `{"AWS":"arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}`
+			want := []string{
+				`<nil> Allow ` + root + ` kms:* null`,
+				`AccountMayVerifyDigests Allow ` + root + ` ["kms:GetPublicKey","kms:Verify","kms:DescribeKey"] null`,
+				`OnlyDigestFunctionSigns Deny {"AWS":"*"} kms:Sign {"ArnNotEquals":{"aws:PrincipalArn":"${DigestRole.Arn}"}}`,
+			}
+			if !reflect.DeepEqual(stmts, want) {
+				t.Errorf("%s: digest key policy:%s", st.name, diffLines(want, stmts))
+			}
 		}
 	}
 }

@@ -33,6 +33,7 @@ const (
 	AuditIndexActor  = "by_actor"
 	AuditIndexAction = "by_action"
 	AuditIndexDay    = "by_day"
+	AuditIndexChain  = "by_chain" // a shard's rows of the hash chain, in order
 )
 
 // index is a GSI with string partition and sort keys, projection ALL.
@@ -50,6 +51,7 @@ var (
 		{AuditIndexActor, "actor", "sk"},
 		{AuditIndexAction, "action", "sk"},
 		{AuditIndexDay, "day", "sk"},
+		{AuditIndexChain, "chain", "chain_seq"},
 	}
 )
 
@@ -63,6 +65,7 @@ const (
 	MetricHandoffQueue       = "certctl_handoff_queue_length"
 	MetricStartQueue         = "certctl_start_queue_length"
 	MetricAuthorizerFailures = "certctl_authorizer_failures"
+	MetricDigestsWritten     = "certctl_audit_digests_written"
 )
 
 // Output names (CloudFormation output keys).
@@ -80,6 +83,8 @@ const (
 	OutDLQURL             = "DeadLetterQueueUrl"
 	OutAuthorizerCacheTTL = "AuthorizerCacheTtlSeconds"
 	OutAlarmTopicARN      = "AlarmTopicArn"
+	OutDigestKeyARN       = "DigestKeyArn"
+	OutDigestFunction     = "DigestFunctionName"
 )
 
 // funcSpec sizes one function. Go binaries are small and fast: 256 MB on
@@ -98,6 +103,7 @@ var funcSpecs = map[string]funcSpec{
 	FnFinalize:     {256, 30 * time.Second, "Expires, cancels or fails a job (idempotent)"},
 	FnSweep:        {256, 5 * time.Minute, "Scheduled: starts renewals that are due"},
 	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests"},
+	FnDigest:       {256, 30 * time.Second, "Scheduled and on demand: signs a digest of the audit chain heads with the digest key"},
 }
 
 // Stack is the deployed service. Its fields are exposed for tests.
@@ -107,6 +113,8 @@ type Stack struct {
 	StateTable       awsdynamodb.ITable // created, or existing (stateTableName)
 	AuditTable       awsdynamodb.ITable // created, or existing (auditTableName)
 	CAKey            awskms.Key
+	DigestKey        awskms.Key     // signs audit digests; only the digest function may Sign
+	KeyChanges       awsevents.Rule // CloudTrail: deletion scheduled, disabled or policy replaced, on either key
 	DLQ              awssqs.Queue
 	Functions        map[string]awslambda.Function
 	Roles            map[string]awsiam.Role
@@ -167,6 +175,7 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 
 	s.tables()
 	s.caKey()
+	s.digestKey()
 	s.deadLetterQueue()
 	s.functions()
 	s.permissions()
@@ -321,6 +330,8 @@ func (s *Stack) functions() {
 			env[EnvStateMachineARN] = s.StateMachineARN
 		case FnIssue:
 			env[EnvCAKeyID] = s.CAKey.KeyArn()
+		case FnDigest:
+			env[EnvDigestKeyID] = s.DigestKey.KeyArn()
 		}
 		if name == FnAPI && s.Props.IAMPrincipals != "" {
 			env[EnvIAMPrincipals] = jsii.String(s.Props.IAMPrincipals)
@@ -361,13 +372,15 @@ func (s *Stack) functions() {
 		s.Functions[name] = fn
 		s.Roles[name] = role
 	}
-	// Scheduler invokes sweep and reaper asynchronously: failed invocations
+	// The api asks the digest function for digests and its public key.
+	s.Functions[FnAPI].AddEnvironment(jsii.String(EnvDigestFunction), s.Functions[FnDigest].FunctionArn(), nil)
+	// Scheduler invokes sweep, reaper and digest asynchronously: failed invocations
 	// (after Lambda's own retries) land in the dead-letter queue. A run older
 	// than one cadence is dropped: the next scheduled run supersedes it.
 	// EventBridge invokes finalize asynchronously with execution status
 	// changes: one that still fails after Lambda's retries lands there too,
 	// so no job stays in flight unnoticed (the queue is alarmed).
-	for name, age := range map[string]time.Duration{FnSweep: s.Props.SweepRate, FnReaper: s.Props.ReaperRate, FnFinalize: 6 * time.Hour} {
+	for name, age := range map[string]time.Duration{FnSweep: s.Props.SweepRate, FnReaper: s.Props.ReaperRate, FnDigest: s.Props.DigestRate, FnFinalize: 6 * time.Hour} {
 		s.Functions[name].ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
 			OnFailure:     awslambdadestinations.NewSqsDestination(s.DLQ),
 			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(clampSeconds(age, 60, 6*3600))),

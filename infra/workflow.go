@@ -103,12 +103,13 @@ func (s *Stack) executionEnded() {
 const executionStatusChange = "Step Functions Execution Status Change"
 
 // schedules: EventBridge Scheduler (L1, so the role gets exactly one invoke
-// statement per function), retries, and the dead-letter queue.
+// statement per function), retries, and the dead-letter queue, for sweep,
+// reaper and the audit digest.
 func (s *Stack) schedules() {
 	for _, sc := range []struct {
 		fn   string
 		rate time.Duration
-	}{{FnSweep, s.Props.SweepRate}, {FnReaper, s.Props.ReaperRate}} {
+	}{{FnSweep, s.Props.SweepRate}, {FnReaper, s.Props.ReaperRate}, {FnDigest, s.Props.DigestRate}} {
 		id := construct(sc.fn)
 		fn := s.Functions[sc.fn]
 		role := awsiam.NewRole(s.Stack, jsii.String(id+"SchedulerRole"), &awsiam.RoleProps{
