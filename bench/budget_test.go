@@ -38,11 +38,13 @@ type callBudget struct {
 }
 
 // budgets are per operation, for the api function. The approve budget is
-// the point of the design: one read, one transaction (which also queues the
-// hand-off), one hand-off, and one write to take it off the queue.
+// the point of the design: one read of the request and one of the audit
+// chain head its decision's row links into, one transaction (which also
+// queues the hand-off and moves the head), one hand-off, and one write to
+// take it off the queue.
 var budgets = map[string]callBudget{
 	opApprove: {
-		exact:  map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1},
+		exact:  map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
 	opGetApproval: {

@@ -265,6 +265,7 @@ func lambdaEnv(name, runtimeAddr, awsURL, dir string) []string {
 		config.EnvAuditTable + "=certctl-bench-audit",
 		config.EnvStateMachineARN + "=arn:aws:states:us-east-1:123456789012:stateMachine:certctl-bench-renewal",
 		config.EnvCAKeyID + "=" + benchKeyID,
+		config.EnvDigestKeyID + "=" + benchKeyID,
 		config.EnvStage + "=bench",
 	}
 }

@@ -42,7 +42,6 @@ const (
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 	EnvDigestKeyID     = "CERTCTL_DIGEST_KMS_KEY_ID"
-	EnvDigestFunction  = "CERTCTL_DIGEST_FUNCTION"
 )
 
 // ASLFile is the state machine definition, relative to the repository root.

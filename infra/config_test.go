@@ -171,7 +171,7 @@ func TestContractWithGoCode(t *testing.T) {
 		"HandoffQueue": MetricHandoffQueue, "StartQueue": MetricStartQueue, "ExecutionStatusChange": executionStatusChange,
 		"DigestsWritten": MetricDigestsWritten,
 		// The audit chain: the digest function's settings and the index of a shard's rows.
-		"EnvDigestKeyID": EnvDigestKeyID, "EnvDigestFunction": EnvDigestFunction, "IndexByChain": AuditIndexChain,
+		"EnvDigestKeyID": EnvDigestKeyID, "IndexByChain": AuditIndexChain,
 	} {
 		got, ok := consts[name]
 		if !ok {

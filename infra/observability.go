@@ -219,7 +219,7 @@ func (s *Stack) outputs() {
 	out(OutCAKeyARN, s.CAKey.KeyArn(), "KMS key of the CA (not secret; only the issue function may sign)")
 	out(OutDigestKeyARN, s.DigestKey.KeyArn(), "KMS key that signs audit digests (only the digest function may sign; "+
 		"aws kms get-public-key gives its public half to verify digests with)")
-	out(OutDigestFunction, s.Functions[FnDigest].FunctionName(), "Function that signs an audit digest (scheduled; invoke it for one now)")
+	out(OutDigestFunction, s.Functions[FnDigest].FunctionName(), "Function that signs an audit digest (scheduled; certctl audit digest --function <it> for one now)")
 	out(OutDLQURL, s.DLQ.QueueUrl(), "Dead-letter queue of scheduled runs")
 	out(OutAuthorizerCacheTTL, jsii.String(fmt.Sprint(int(AuthorizerCacheTTL.Seconds()))),
 		"API Gateway caches an API key's authorizer result this long: a revoked key may work for up to this many seconds")

@@ -24,7 +24,7 @@ type Access struct {
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
 	AuditScan       bool     // dynamodb:Scan of the audit table: items outside the chain (verification)
 	DigestSign      bool     // kms:Sign, kms:GetPublicKey on the digest key
-	InvokeDigest    bool     // lambda:InvokeFunction on the digest function (digests on demand, the public key)
+	DigestPublicKey bool     // kms:GetPublicKey on the digest key (GET /audit/public-key)
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -57,7 +57,9 @@ var FunctionAccess = map[string]Access{
 		StartExec:       true,
 		SendTaskSuccess: true,
 		DescribeExec:    true, // POST /jobs/{id}/repair reads whether the job's execution has ended
-		InvokeDigest:    true, // POST /audit/digests and GET /audit/public-key: never the digest key itself
+		// GET /audit/public-key reads the digest key's public half; the
+		// api never signs with it nor invokes the digest function.
+		DigestPublicKey: true,
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -182,8 +184,8 @@ func (s *Stack) permissions() {
 		if a.DigestSign {
 			add(statement("DigestSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.DigestKey.KeyArn()}))
 		}
-		if a.InvokeDigest {
-			add(statement("InvokeDigest", jsii.Strings("lambda:InvokeFunction"), &[]*string{s.Functions[FnDigest].FunctionArn()}))
+		if a.DigestPublicKey {
+			add(statement("DigestPublicKey", jsii.Strings("kms:GetPublicKey"), &[]*string{s.DigestKey.KeyArn()}))
 		}
 	}
 	s.digestKeyPolicy()

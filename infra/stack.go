@@ -330,7 +330,8 @@ func (s *Stack) functions() {
 			env[EnvStateMachineARN] = s.StateMachineARN
 		case FnIssue:
 			env[EnvCAKeyID] = s.CAKey.KeyArn()
-		case FnDigest:
+		}
+		if name == FnDigest || name == FnAPI { // the api serves the key's public half
 			env[EnvDigestKeyID] = s.DigestKey.KeyArn()
 		}
 		if name == FnAPI && s.Props.IAMPrincipals != "" {
@@ -372,8 +373,6 @@ func (s *Stack) functions() {
 		s.Functions[name] = fn
 		s.Roles[name] = role
 	}
-	// The api asks the digest function for digests and its public key.
-	s.Functions[FnAPI].AddEnvironment(jsii.String(EnvDigestFunction), s.Functions[FnDigest].FunctionArn(), nil)
 	// Scheduler invokes sweep, reaper and digest asynchronously: failed invocations
 	// (after Lambda's own retries) land in the dead-letter queue. A run older
 	// than one cadence is dropped: the next scheduled run supersedes it.

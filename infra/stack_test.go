@@ -164,11 +164,9 @@ func TestFunctions(t *testing.T) {
 				want[EnvStateMachineARN] = stateMachineARN
 			case FnIssue:
 				want[EnvCAKeyID] = "${CaKey.Arn}"
-			case FnDigest:
-				want[EnvDigestKeyID] = "${DigestKey.Arn}"
 			}
-			if fn == FnAPI {
-				want[EnvDigestFunction] = "${Digest.Arn}"
+			if fn == FnDigest || fn == FnAPI {
+				want[EnvDigestKeyID] = "${DigestKey.Arn}"
 			}
 			if fn == FnAPI && st.name == "prod" {
 				// The mapping given, then one rule per caller role the stack creates.

@@ -36,11 +36,10 @@ type Reader interface {
 	ListDigests(ctx context.Context, f domain.DigestFilter, page domain.PageRequest) ([]*domain.AuditDigest, string, error)
 }
 
-// Digests is the digest function, which alone holds the digest key: the
-// api asks it for a digest on demand and for the key's public half.
-type Digests interface {
-	WriteDigest(ctx context.Context) (*domain.AuditDigest, error)
-	PublicKey(ctx context.Context) (keyID, pem string, err error)
+// DigestKey is the audit digest key's public half (KMS): the api never
+// signs with that key, and never asks for a digest.
+type DigestKey interface {
+	PublicKeyPEM(ctx context.Context) (keyID, pem string, err error)
 }
 
 // Executions names a job's execution; its ARN is derived, not stored.
@@ -55,7 +54,7 @@ type API struct {
 	reads      Reader
 	executions Executions
 	identities Identities
-	digests    Digests
+	digestKey  DigestKey
 	log        *slog.Logger
 	mux        *http.ServeMux
 }
@@ -70,10 +69,10 @@ var (
 	admins    = []domain.Role{domain.RoleAdmin}
 )
 
-// New returns the API handler. digests may be nil: the digest routes
-// then answer 503.
-func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, digests Digests, log *slog.Logger) *API {
-	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, digests: digests, log: log, mux: http.NewServeMux()}
+// New returns the API handler. digestKey may be nil: the public key's
+// route then answers 503.
+func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, digestKey DigestKey, log *slog.Logger) *API {
+	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, digestKey: digestKey, log: log, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }
@@ -131,7 +130,6 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/audit/chain/{shard}", auditors, false}, (*API).listChainRows},
 	{Route{"GET", v1 + "/audit/unchained", auditors, false}, (*API).listUnchained},
 	{Route{"GET", v1 + "/audit/digests", auditors, false}, (*API).listDigests},
-	{Route{"POST", v1 + "/audit/digests", auditors, false}, (*API).writeDigest},
 	{Route{"GET", v1 + "/audit/public-key", anyRole, false}, (*API).publicKey},
 
 	{Route{"GET", v1 + "/whoami", anyRole, false}, (*API).whoami},

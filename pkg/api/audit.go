@@ -94,19 +94,6 @@ func (a *API) listDigests(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// writeDigest serves POST /audit/digests: the digest function signs a
-// digest of the chain now (it also runs on a schedule). No body.
-func (a *API) writeDigest(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, true, func(struct{}) {
-		if a.digests == nil {
-			a.fail(w, r, domain.Unavailable("audit digests are not configured here", nil))
-			return
-		}
-		d, err := a.digests.WriteDigest(r.Context())
-		a.respond(w, r, http.StatusCreated, d, err)
-	})
-}
-
 // publicKey serves GET /audit/public-key: the digest key's public half as
 // PEM, which `openssl dgst -verify` reads; the key's ARN is in
 // X-Key-Id. Every digest also names the key that signed it.
@@ -115,13 +102,13 @@ func (a *API) publicKey(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if a.digests == nil {
+	if a.digestKey == nil {
 		a.fail(w, r, domain.Unavailable("audit digests are not configured here", nil))
 		return
 	}
-	keyID, pem, err := a.digests.PublicKey(r.Context())
+	keyID, pem, err := a.digestKey.PublicKeyPEM(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
+		a.fail(w, r, domain.Unavailable("the digest key's public half could not be read from KMS; retry", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")

@@ -65,13 +65,13 @@ func TestHandlerRefusesIncompleteConfig(t *testing.T) {
 	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", LogLevel: "verbose"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvLogLevel) {
 		t.Fatalf("a bad log level must stop the cold start: %v", err)
 	}
-	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvDigestFunction) {
-		t.Fatalf("api without the digest function (on-demand digests, the public key): %v", err)
+	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvDigestKeyID) {
+		t.Fatalf("api without the digest key (its public half): %v", err)
 	}
 	if _, err := Handler(ctx, FnDigest, config.Config{StateTable: "s", AuditTable: "a"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvDigestKeyID) {
 		t.Fatalf("digest without its key: %v", err)
 	}
-	bad := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", DigestFunction: "fn", IAMPrincipals: `[{"role":"x"}]`}
+	bad := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", DigestKeyID: "k", IAMPrincipals: `[{"role":"x"}]`}
 	if _, err := Handler(ctx, FnAPI, bad, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvIAMPrincipals) {
 		t.Fatalf("bad IAM mapping: %v", err)
 	}

@@ -6,9 +6,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +59,10 @@ func TestCanonicalRowExample(t *testing.T) {
 		t.Fatalf("canonical:\n%s\nwant:\n%s", got, want)
 	}
 	sum := sha256.Sum256([]byte(want))
-	if h != fmt.Sprintf("%x", sum) || row[auditchain.AttrHash] != h {
-		t.Fatalf("hash %s, want %x", h, sum)
+	const documented = "8225351980b35187a7e69411ab0aa14878ba0e40083ec18f80ad9050c49db001"
+	if h != fmt.Sprintf("%x", sum) || row[auditchain.AttrHash] != h || h != documented {
+		t.Fatalf("hash %s, want %x (documented: %s)", h, sum, documented)
 	}
-	t.Logf("row_hash of the documented example: %s", h)
 }
 
 func TestCanonicalRefusesWhatItCannotEncode(t *testing.T) {
@@ -437,4 +443,61 @@ func TestRewriteBeforeADigestIsCaught(t *testing.T) {
 		t.Fatalf("findings: %v", rep.Findings)
 	}
 	t.Log(rep.Findings[0])
+}
+
+// The procedure without certctl (docs/audit-chain.md): the Python script
+// over a scan of the table, and openssl over each digest it writes out.
+// Skipped where python3 or openssl is missing.
+func TestDocumentedProcedure(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	tr, shard := busyShard(t)
+	tr.digest()
+	dir := t.TempDir()
+	scan := func() string {
+		var items []map[string]map[string]string
+		for _, k := range tr.order {
+			a, ok := tr.items[k]
+			if !ok {
+				continue
+			}
+			item := map[string]map[string]string{}
+			for name, v := range a {
+				item[name] = map[string]string{"S": v}
+			}
+			items = append(items, item)
+		}
+		b, _ := json.Marshal(map[string]any{"Items": items})
+		path := filepath.Join(dir, "audit.json")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	run := func() (string, error) {
+		out, err := exec.Command(python, "../../docs/audit-chain-verify.py", scan(), filepath.Join(dir, "digests")).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run()
+	if err != nil || !strings.Contains(out, "21 rows, 2 digests") || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("untouched: %v\n%s", err, out)
+	}
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		der, _ := x509.MarshalPKIXPublicKey(&tr.key.PublicKey)
+		pemPath := filepath.Join(dir, "digest.pem")
+		_ = os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+		for _, seq := range []string{"000000000001", "000000000002"} {
+			base := filepath.Join(dir, "digests", "digest-"+seq)
+			if b, err := exec.Command(openssl, "dgst", "-sha256", "-verify", pemPath, "-signature", base+".sig", base+".txt").CombinedOutput(); err != nil {
+				t.Fatalf("openssl on digest %s: %v\n%s", seq, err, b)
+			}
+		}
+	}
+	rows := tr.rowsOf(shard)
+	tr.items[rows[3]]["actor"] = "mallory"
+	if out, err := run(); err == nil || !strings.Contains(out, "edited: shard "+shard+" seq 4") {
+		t.Fatalf("edited row: %v\n%s", err, out)
+	}
 }

@@ -14,10 +14,13 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/auditchain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/client"
+	"github.com/certctl-serverless/certctl-serverless/pkg/digestclient"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
@@ -47,9 +50,15 @@ func auditChainCommands(r *runner) []*cobra.Command {
 	fs.DurationVar(&lag, "index-lag", 2*time.Second, "how long to wait for an index that lags before calling a shard truncated (`DURATION`)")
 	verify.Example = "  certctl audit verify\n  certctl audit verify --since 30d --public-key digest.pem --anchor 412:3f1c…"
 
-	digest := r.leaf("digest", "Have the digest function sign a digest of the chain now (auditor, admin)",
-		"Have the digest function sign a digest of every shard's head now (it also runs on a schedule) and print it.", 0, 0,
-		func(r *runner, _ *cobra.Command, _ []string) error { return auditDigest(r) })
+	var function, region string
+	digest := r.leaf("digest", "Have the digest function sign a digest of the chain now (AWS credentials)",
+		"Invoke the digest function with your AWS credentials (lambda:InvokeFunction on it) to sign a digest of every "+
+			"shard's head now, and print it. It also runs on a schedule (digestRate). The API has no such route: the "+
+			"internet-facing function can neither sign with the digest key nor cause a digest.", 0, 0,
+		func(r *runner, cmd *cobra.Command, _ []string) error { return auditDigest(r, cmd, function, region) })
+	digest.Flags().StringVar(&function, "function", "", "the digest function's `NAME` or ARN (stack output DigestFunctionName)")
+	digest.Flags().StringVar(&region, "region", "", "the stack's AWS `REGION` (default: from the AWS configuration)")
+	digest.Example = "  certctl audit digest --function certctl-prod-digest"
 
 	var asc bool
 	var pf *pageFlags
@@ -195,12 +204,19 @@ func printReport(w io.Writer, rep *auditchain.Report, took time.Duration) {
 	}
 }
 
-func auditDigest(r *runner) error {
-	c, err := r.client()
-	if err != nil {
+func auditDigest(r *runner, cmd *cobra.Command, function, region string) error {
+	if err := r.required(cmd, "function"); err != nil {
 		return err
 	}
-	d, err := c.WriteDigest(r.ctx)
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(r.ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("AWS configuration: %w", err)
+	}
+	d, err := digestclient.New(lambda.NewFromConfig(cfg), function).WriteDigest(r.ctx)
 	if err != nil {
 		return err
 	}

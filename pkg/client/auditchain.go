@@ -62,15 +62,6 @@ func (c *Client) ListDigests(ctx context.Context, f DigestFilter, p PageRequest)
 	return getList[domain.AuditDigest](ctx, c, pathAuditDigests, q, p)
 }
 
-// WriteDigest has the digest function sign a digest of the chain now.
-func (c *Client) WriteDigest(ctx context.Context) (*domain.AuditDigest, error) {
-	var d domain.AuditDigest
-	if _, err := c.do(ctx, http.MethodPost, pathAuditDigests, nil, nil, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
-}
-
 // DigestPublicKey reads the digest key's public half (PEM).
 func (c *Client) DigestPublicKey(ctx context.Context) (string, error) {
 	_, body, err := c.send(ctx, http.MethodGet, pathAuditPublicKey, nil, nil)

@@ -27,7 +27,6 @@ const (
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 	EnvHandoffGrace    = "CERTCTL_HANDOFF_GRACE"
 	EnvDigestKeyID     = "CERTCTL_DIGEST_KMS_KEY_ID"
-	EnvDigestFunction  = "CERTCTL_DIGEST_FUNCTION"
 )
 
 // Config is every function's view of its settings; each function uses the
@@ -37,11 +36,10 @@ type Config struct {
 	AuditTable      string
 	StateMachineARN string
 	CAKeyID         string
-	// DigestKeyID is the KMS key that signs audit digests (the digest
-	// function's only); DigestFunction names that function, which the api
-	// invokes for a digest on demand and for the key's public half.
+	// DigestKeyID is the KMS key that signs audit digests: the digest
+	// function signs with it (nothing else may), the api serves its
+	// public half.
 	DigestKeyID     string
-	DigestFunction  string
 	Bypass          bool
 	ApprovalTimeout time.Duration
 	Stage           string
@@ -71,7 +69,6 @@ func Parse(getenv func(string) string) (Config, error) {
 		StateMachineARN: getenv(EnvStateMachineARN),
 		CAKeyID:         getenv(EnvCAKeyID),
 		DigestKeyID:     getenv(EnvDigestKeyID),
-		DigestFunction:  getenv(EnvDigestFunction),
 		Stage:           getenv(EnvStage),
 		LogLevel:        getenv(EnvLogLevel),
 		IAMPrincipals:   getenv(EnvIAMPrincipals),
@@ -110,7 +107,6 @@ func (c Config) Require(names ...string) error {
 		EnvStateMachineARN: c.StateMachineARN,
 		EnvCAKeyID:         c.CAKeyID,
 		EnvDigestKeyID:     c.DigestKeyID,
-		EnvDigestFunction:  c.DigestFunction,
 	}
 	for _, n := range names {
 		if values[n] == "" {

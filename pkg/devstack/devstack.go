@@ -51,7 +51,7 @@ type Options struct {
 	Addr string
 	// Config carries the settings read from the environment (Bypass,
 	// ApprovalTimeout, Stage, LogLevel). Start fills in the table names,
-	// state-machine ARN, the CA and digest keys and the digest function.
+	// state-machine ARN, and the CA and digest keys.
 	Config config.Config
 	// ReaperInterval, SweepInterval and DigestInterval drive the
 	// scheduled functions; 0 starts no ticker (tests invoke the functions
@@ -178,7 +178,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.createFunctions(ctx); err != nil {
 		return nil, err
 	}
-	s.Config.DigestFunction = s.Functions[app.FnDigest]
 	if err := s.createStateMachine(ctx, asl); err != nil {
 		return nil, err
 	}

@@ -57,23 +57,18 @@ type DigestFilter struct {
 	Until     time.Time
 }
 
-// Digest function actions: what the api (or a person with AWS
-// credentials) asks of the digest function. Its schedule sends neither,
-// which means ActionDigest.
-const (
-	DigestActionWrite     = "digest"
-	DigestActionPublicKey = "public_key"
-)
+// DigestActionWrite is what a person with AWS credentials (certctl audit
+// digest) asks of the digest function; its schedule sends no action,
+// which means the same.
+const DigestActionWrite = "digest"
 
 // DigestRequest is the digest function's input.
 type DigestRequest struct {
 	Action string `json:"action,omitempty"`
 }
 
-// DigestResponse is the digest function's output: the digest written, or
-// the digest key's public half.
+// DigestResponse is the digest function's output: the digest written.
 type DigestResponse struct {
-	Digest       *AuditDigest `json:"digest,omitempty"`
-	KeyID        string       `json:"key_id,omitempty"`
-	PublicKeyPEM string       `json:"public_key_pem,omitempty"`
+	Digest *AuditDigest `json:"digest,omitempty"`
+	KeyID  string       `json:"key_id,omitempty"`
 }

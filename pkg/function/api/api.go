@@ -1,5 +1,6 @@
 // Package api builds the api function: the HTTP API behind API Gateway
-// (AWS_PROXY), over DynamoDB and Step Functions, and the web console.
+// (AWS_PROXY), over DynamoDB and Step Functions, and the web console; KMS
+// for the audit digest key's public half.
 package api
 
 import (
@@ -7,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	httpapi "github.com/certctl-serverless/certctl-serverless/pkg/api"
@@ -15,9 +16,9 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/console"
-	"github.com/certctl-serverless/certctl-serverless/pkg/digestclient"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
+	"github.com/certctl-serverless/certctl-serverless/pkg/kmssigner"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
@@ -31,7 +32,7 @@ type Handler = func(context.Context, events.APIGatewayProxyRequest) (events.APIG
 
 // New builds the api function.
 func New(_ context.Context, env lambdafn.Env) (Handler, error) {
-	if err := env.Config.Require(config.EnvStateMachineARN, config.EnvDigestFunction); err != nil {
+	if err := env.Config.Require(config.EnvStateMachineARN, config.EnvDigestKeyID); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	rules, err := identity.ParseRules(env.Config.IAMPrincipals)
@@ -47,10 +48,12 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	digests := digestclient.New(lambda.NewFromConfig(env.AWS), env.Config.DigestFunction)
+	// The digest key's public half (kms:GetPublicKey only: the api never
+	// signs, nor asks for a digest).
+	digestKey := kmssigner.NewPublicKeys(kms.NewFromConfig(env.AWS), env.Config.DigestKeyID)
 	// The console's static files are served by the same function, at
 	// /console/, beside the API they call.
-	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), digests, env.Log)))
+	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), digestKey, env.Log)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return serve(logging.With(ctx, "api_request_id", ev.RequestContext.RequestID), ev)
 	}, nil

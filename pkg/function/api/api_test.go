@@ -23,7 +23,7 @@ func TestFailureLinesCarryTheirRequestIDs(t *testing.T) {
 	cfg := config.Config{
 		Stage: "test", StateTable: "state", AuditTable: "audit",
 		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:renewal",
-		DigestFunction:  "arn:aws:lambda:us-east-1:123456789012:function:digest",
+		DigestKeyID:     "arn:aws:kms:us-east-1:123456789012:key/digest",
 	}
 	awsCfg := aws.Config{
 		Region:           "us-east-1",

@@ -1,9 +1,9 @@
-// Package digest builds the digest function: on its schedule (and when
-// the api asks), it signs a digest of the audit chain's heads with the
-// digest key in KMS and stores it; it also hands out that key's public
-// half. It is the only function whose role may sign with the digest key,
-// and it takes no input that could change what it signs: whatever
-// invokes it, it signs the heads as they are.
+// Package digest builds the digest function: on its schedule, or when
+// someone allowed to invoke it asks (certctl audit digest, aws lambda
+// invoke), it signs a digest of the audit chain's heads with the digest
+// key in KMS and stores it. It is the only function whose role may sign
+// with the digest key, and it takes no input that could change what it
+// signs: whatever invokes it, it signs the heads as they are.
 package digest
 
 import (
@@ -56,12 +56,6 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 			}
 			env.Log.InfoContext(ctx, "audit digest written", "digest_seq", d.Seq, "digest_hash", d.DigestHash)
 			return &domain.DigestResponse{Digest: d, KeyID: s.KeyID()}, nil
-		case domain.DigestActionPublicKey:
-			pem, err := s.PublicKeyPEM()
-			if err != nil {
-				return nil, err
-			}
-			return &domain.DigestResponse{KeyID: s.KeyID(), PublicKeyPEM: pem}, nil
 		}
 		return nil, domain.Invalidf("digest: unknown action %q", req.Action)
 	}, nil
