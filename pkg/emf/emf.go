@@ -28,10 +28,9 @@ const (
 	OldestPending = "certctl_oldest_pending_approval_seconds"
 	HandoffQueue  = "certctl_handoff_queue_length"
 	StartQueue    = "certctl_start_queue_length"
-	// DigestsWritten counts signed audit digests (an alarm fires when
-	// they stop); AuditChainRows is the row count they signed.
+	// DigestsWritten counts signed audit digests: an alarm fires when
+	// they stop.
 	DigestsWritten = "certctl_audit_digests_written"
-	AuditChainRows = "certctl_audit_chain_rows"
 )
 
 // Emitter writes EMF records to w.
@@ -115,20 +114,19 @@ func (e *Emitter) Queues(oldestPending time.Duration, handoffs, starts int) {
 	_, _ = e.w.Write(append(line, '\n'))
 }
 
-// Digest records one signed audit digest and how many rows it covers.
-func (e *Emitter) Digest(rows int64) {
+// Digest records one signed audit digest.
+func (e *Emitter) Digest() {
 	rec := map[string]any{
 		"_aws": map[string]any{
 			"Timestamp": e.now().UnixMilli(),
 			"CloudWatchMetrics": []directive{{
 				Namespace:  Namespace,
 				Dimensions: [][]string{{"stage"}},
-				Metrics:    []metric{{Name: DigestsWritten, Unit: "Count"}, {Name: AuditChainRows, Unit: "Count"}},
+				Metrics:    []metric{{Name: DigestsWritten, Unit: "Count"}},
 			}},
 		},
 		"stage":        e.stage,
 		DigestsWritten: 1,
-		AuditChainRows: rows,
 	}
 	line, err := json.Marshal(rec)
 	if err != nil {

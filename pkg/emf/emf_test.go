@@ -74,3 +74,20 @@ func TestProfileEditDecisionsAreTheirOwnSeries(t *testing.T) {
 		t.Fatalf("metrics: %v, record %v", ms, rec)
 	}
 }
+
+// A digest is one count under the stage, what the alarm on digests that
+// stopped reads.
+func TestDigestWritesOneEMFRecord(t *testing.T) {
+	var buf bytes.Buffer
+	e := New(&buf, "prod")
+	e.Digest()
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
+	}
+	d := rec["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	if rec["stage"] != "prod" || rec[DigestsWritten].(float64) != 1 || len(d["Metrics"].([]any)) != 1 ||
+		d["Metrics"].([]any)[0].(map[string]any)["Name"] != DigestsWritten {
+		t.Fatalf("record: %s", buf.String())
+	}
+}

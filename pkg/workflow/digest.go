@@ -22,7 +22,7 @@ type DigestSigner interface {
 // DigestObserver is told of each digest written (CloudWatch EMF in
 // Lambda: an alarm fires when digests stop). An Observer may implement it.
 type DigestObserver interface {
-	Digest(rows int64)
+	Digest()
 }
 
 // digestAttempts bounds how often a digest is made again after another
@@ -46,7 +46,7 @@ func (s *Service) WriteDigest(ctx context.Context, signer DigestSigner) (*domain
 		switch {
 		case err == nil:
 			if o, ok := s.Observer.(DigestObserver); ok {
-				o.Digest(rowsOf(d))
+				o.Digest()
 			}
 			return d, nil
 		case IsChanged(err) && attempt < digestAttempts:
@@ -100,17 +100,4 @@ func (s *Service) digest(ctx context.Context, signer DigestSigner) (*domain.Audi
 		Seq: d.Seq, CreatedAt: now, KeyID: d.KeyID, DigestHash: auditchain.Sum(content),
 		Content: string(content), Signature: base64.StdEncoding.EncodeToString(sig),
 	}, nil
-}
-
-// rowsOf is the number of rows a digest covers.
-func rowsOf(d *domain.AuditDigest) int64 {
-	parsed, err := auditchain.ParseDigest([]byte(d.Content))
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, h := range parsed.Heads {
-		n += h.Seq
-	}
-	return n
 }
