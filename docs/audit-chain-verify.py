@@ -97,6 +97,9 @@ def main(scan_file, outdir):
                 problems.append("%s: shard %s seq %d: %d rows" % ("missing" if not found else "inserted", shard, seq, len(found)))
                 break
             r = found[0]
+            if "resource_id" in r and "%02d" % (hashlib.sha256(r["resource_id"].encode("utf-8")).digest()[0] % SHARDS) != shard:
+                problems.append("edited: shard %s seq %d holds a row whose resource belongs in another shard" % (shard, seq))
+                break
             if row_hash(r) != r["row_hash"]:
                 problems.append("edited: shard %s seq %d (%s %s)" % (shard, seq, r["pk"], r["sk"]))
                 break

@@ -32,7 +32,7 @@ func TestCanonicalRowExample(t *testing.T) {
 		"resource_type": "approval", "resource_id": "ar-1", "details": `{"note":"ok"}`,
 		"ts": "2026-01-02T03:04:05Z", "day": "2026-01-02",
 	}
-	h, err := auditchain.Link(row, "07", 1, auditchain.ZeroHash)
+	h, err := auditchain.Link(row, auditchain.ShardOf("ar-1"), 1, auditchain.ZeroHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestCanonicalRowExample(t *testing.T) {
 		"action=17:approval_approved\n" +
 		"actor=3:bob\n" +
 		"actor_type=4:User\n" +
-		"chain=2:07\n" +
+		"chain=2:06\n" +
 		"chain_seq=12:000000000001\n" +
 		"day=10:2026-01-02\n" +
 		`details=13:{"note":"ok"}` + "\n" +
@@ -59,7 +59,7 @@ func TestCanonicalRowExample(t *testing.T) {
 		t.Fatalf("canonical:\n%s\nwant:\n%s", got, want)
 	}
 	sum := sha256.Sum256([]byte(want))
-	const documented = "8225351980b35187a7e69411ab0aa14878ba0e40083ec18f80ad9050c49db001"
+	const documented = "835dffe4ab4581a5a113aafadefa133a6e45ede32869a1db03c2c044a40fdb05"
 	if h != fmt.Sprintf("%x", sum) || row[auditchain.AttrHash] != h || h != documented {
 		t.Fatalf("hash %s, want %x (documented: %s)", h, sum, documented)
 	}
@@ -96,8 +96,8 @@ func TestShardOf(t *testing.T) {
 	if len(seen) != auditchain.Shards {
 		t.Fatalf("1000 resources used %d of %d shards", len(seen), auditchain.Shards)
 	}
-	if auditchain.ShardOf("ar-1") != auditchain.ShardOf("ar-1") {
-		t.Fatal("not a function")
+	if got := auditchain.ShardOf("ar-1"); got != "06" { // the documented example
+		t.Fatalf("ShardOf(ar-1) = %s", got)
 	}
 	for _, bad := range []string{"", "16", "7", "007", "-1", "xx"} {
 		if auditchain.ValidShard(bad) {
@@ -499,5 +499,30 @@ func TestDocumentedProcedure(t *testing.T) {
 	tr.items[rows[3]]["actor"] = "mallory"
 	if out, err := run(); err == nil || !strings.Contains(out, "edited: shard "+shard+" seq 4") {
 		t.Fatalf("edited row: %v\n%s", err, out)
+	}
+}
+
+// A row linked, consistently, into a shard its resource does not belong
+// to (moved between chains and re-linked) is found.
+func TestRowInTheWrongShard(t *testing.T) {
+	tr, shard := busyShard(t)
+	other := "other-resource"
+	for auditchain.ShardOf(other) == shard {
+		other += "x"
+	}
+	// Append a row about other at the end of shard, as an attacker who
+	// relinks would: a valid hash and link, the head moved.
+	h := tr.heads[shard]
+	attrs := map[string]string{"pk": "AUDIT#" + other, "sk": "2026-01-02T00:00:00Z#MOVED", "resource_id": other, "action": "approval_approved"}
+	hash, err := auditchain.Link(attrs, shard, h.Seq+1, h.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.put(attrs)
+	h.Seq, h.Hash = h.Seq+1, hash
+	tr.putHead(h)
+	rep := tr.verify(auditchain.Options{})
+	if len(rep.Findings) != 1 || rep.Findings[0].Kind != auditchain.Edited || !strings.Contains(rep.Findings[0].Detail, "belongs in shard") {
+		t.Fatalf("findings: %v", rep.Findings)
 	}
 }

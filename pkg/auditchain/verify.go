@@ -480,6 +480,9 @@ func (w *walk) check(r domain.AuditChainRow, e int64) string {
 	if r.Attributes[AttrChain] != w.shard {
 		return fmt.Sprintf("it is listed in shard %s but names shard %q", w.shard, r.Attributes[AttrChain])
 	}
+	if res, ok := r.Attributes[AttrResource]; ok && ShardOf(res) != w.shard {
+		return fmt.Sprintf("its resource %q belongs in shard %s, not %s: it was moved", res, ShardOf(res), w.shard)
+	}
 	h, err := RowHash(r.Attributes)
 	switch {
 	case err != nil:
