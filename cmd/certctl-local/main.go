@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -172,6 +173,7 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
 	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)
 	fmt.Fprintf(tw, "  Reaper / sweep / audit digest\tevery %s / every %s / every %s\n", s.reaper, s.sweep, s.digest)
+	fmt.Fprintf(tw, "  Audit digest now\tAWS_ENDPOINT_URL=%s certctl audit digest --function %s\n", stack.EmulatorURL, stack.FunctionName(app.FnDigest))
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

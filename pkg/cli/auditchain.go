@@ -124,7 +124,7 @@ func auditVerify(r *runner, cmd *cobra.Command, since, keyFile, anchor string, p
 		printReport(r.stdout, rep, r.now().Sub(start))
 	}
 	if !rep.OK() {
-		return fmt.Errorf("the audit trail does not verify: %d finding(s)", len(rep.Findings))
+		return fmt.Errorf("the audit trail does not verify: %s", plural(int64(len(rep.Findings)), "finding"))
 	}
 	return nil
 }
@@ -190,8 +190,8 @@ func printReport(w io.Writer, rep *auditchain.Report, took time.Duration) {
 	if rep.Start != nil {
 		from = fmt.Sprintf("from digest %d (signed %s) on", rep.Start.Seq, rep.Start.CreatedAt)
 	}
-	fmt.Fprintf(w, "%d rows in %d shards verified %s, %d digests signed by the digest key, in %s\n",
-		rep.Rows, auditchain.Shards, from, rep.Digests, took.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s in %d shards verified %s, %s signed by the digest key, in %s\n",
+		plural(rep.Rows, "row"), auditchain.Shards, from, plural(int64(rep.Digests), "digest"), took.Round(time.Millisecond))
 	if rep.Latest != nil {
 		fmt.Fprintf(w, "latest digest: %s (signed %s); keep it and pass --anchor to catch deleted digests later\n", rep.Latest, rep.Latest.CreatedAt)
 	} else {
@@ -200,7 +200,7 @@ func printReport(w io.Writer, rep *auditchain.Report, took time.Duration) {
 	if rep.OK() {
 		fmt.Fprintln(w, "OK: no row edited, missing, inserted, reordered or truncated")
 	} else {
-		fmt.Fprintf(w, "FAILED: %d finding(s)\n", len(rep.Findings))
+		fmt.Fprintf(w, "FAILED: %s\n", plural(int64(len(rep.Findings)), "finding"))
 	}
 }
 
@@ -253,4 +253,12 @@ func auditPublicKey(r *runner) error {
 	}
 	_, err = io.WriteString(r.stdout, text)
 	return err
+}
+
+// plural is "1 row" or "2 rows".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
