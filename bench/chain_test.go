@@ -27,6 +27,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/auditchain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
+	"github.com/certctl-serverless/certctl-serverless/pkg/devstack/kumocompat"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -139,15 +140,17 @@ type chainBench struct {
 func newChainBench(b *testing.B) *chainBench {
 	b.Helper()
 	endpoint, tier := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), "strict (moto)"
+	tap := newTap()
+	options := []func(*middleware.Stack) error{tap.apiOption}
 	if endpoint == "" {
 		srv := kumo.NewServer()
 		b.Cleanup(srv.Close)
 		endpoint, tier = srv.URL, "embedded emulator"
+		options = append(options, kumocompat.DynamoDB)
 	}
-	tap := newTap()
 	db := dynamodb.NewFromConfig(aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-		BaseEndpoint: aws.String(endpoint), APIOptions: []func(*middleware.Stack) error{tap.apiOption},
+		BaseEndpoint: aws.String(endpoint), APIOptions: options,
 	})
 	suffix := randomSuffix()
 	state, audit := "chain-bench-"+suffix+"-state", "chain-bench-"+suffix+"-audit"
