@@ -91,31 +91,48 @@ const (
 // conflicting transactions is resent a few times and then also reported as
 // workflow.ErrChanged, so callers re-read and reclassify instead of failing.
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 	for attempt := 0; ; attempt++ {
-		_, err := st.db.TransactWriteItems(ctx, in)
-		if err == nil {
-			return nil
+		err := st.transactOnce(ctx, items)
+		var c *conflicted
+		switch {
+		case !errors.As(err, &c):
+			return err
+		case attempt < conflictRetries && sleepJittered(ctx, attempt):
+			continue
 		}
-		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) {
-			return transient(fmt.Errorf("store: transaction: %w", err))
-		}
-		switch cancellation(cancelled) {
-		case cancelledByCondition:
-			return &conditionFailed{reasons: cancelled.CancellationReasons, err: err}
-		case cancelledByConflict:
-			if attempt < conflictRetries && sleepJittered(ctx, attempt) {
-				continue
-			}
-			return fmt.Errorf("%w: still conflicting after %d attempts: %v", workflow.ErrChanged, attempt+1, err)
-		case cancelledByThrottle:
-			return domain.Unavailable("a dependency (DynamoDB) is throttling; retry", fmt.Errorf("store: transaction throttled: %w", err))
-		default:
-			return transient(fmt.Errorf("store: transaction cancelled: %w", err))
-		}
+		return fmt.Errorf("%w: still conflicting after %d attempts: %v", workflow.ErrChanged, attempt+1, c.err)
 	}
 }
+
+// transactOnce sends a TransactWriteItems call once and classifies a
+// cancellation: conditions that failed (*conditionFailed), another
+// transaction holding an item (*conflicted), throttling (503).
+func (st *Store) transactOnce(ctx context.Context, items []types.TransactWriteItem) error {
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	var cancelled *types.TransactionCanceledException
+	if !errors.As(err, &cancelled) {
+		return transient(fmt.Errorf("store: transaction: %w", err))
+	}
+	switch cancellation(cancelled) {
+	case cancelledByCondition:
+		return &conditionFailed{reasons: cancelled.CancellationReasons, err: err}
+	case cancelledByConflict:
+		return &conflicted{err: err}
+	case cancelledByThrottle:
+		return domain.Unavailable("a dependency (DynamoDB) is throttling; retry", fmt.Errorf("store: transaction throttled: %w", err))
+	}
+	return transient(fmt.Errorf("store: transaction cancelled: %w", err))
+}
+
+// conflicted is a transaction cancelled only because another transaction
+// held one of its items: nothing was written, and a later send may pass.
+type conflicted struct{ err error }
+
+func (e *conflicted) Error() string   { return workflow.ErrChanged.Error() + ": conflicting: " + e.err.Error() }
+func (e *conflicted) Unwrap() []error { return []error{workflow.ErrChanged, e.err} }
 
 // conditionFailed is a transaction cancelled because conditions failed.
 // It is workflow.ErrChanged to every caller; commit also reads which
@@ -285,6 +302,7 @@ func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, au
 	}
 	var known map[string]*chainHeadItem
 	started := time.Now()
+	conflicts := 0
 	for attempt := 1; ; attempt++ {
 		heads, err := st.chainHeads(ctx, rows, known)
 		if err != nil {
@@ -294,19 +312,34 @@ func (st *Store) commit(ctx context.Context, items []types.TransactWriteItem, au
 		if err != nil {
 			return err
 		}
-		err = st.transact(ctx, tx.items)
+		err = st.transactOnce(ctx, tx.items)
 		var cf *conditionFailed
+		var c *conflicted
 		switch {
 		case err == nil:
 			return nil
 		case errors.As(err, &cf) && slices.ContainsFunc(tx.rowAt, cf.failed):
 			return nil // a row of this transaction exists: an earlier send of it was applied
 		case errors.As(err, &cf) && cf.onlyAmong(tx.headAt):
+			// Another transaction moved a head first: link again on it.
 			st.chainRetries.Add(1)
 			if time.Since(started) > chainPatience || !sleepBackoff(ctx, attempt) {
 				return domain.Unavailable("the audit trail is busy; retry", fmt.Errorf("store: chain heads still moving after %d attempts: %w", attempt, err))
 			}
 			known = tx.headsAfter(cf)
+			continue
+		case errors.As(err, &c):
+			// Another transaction held an item (often a head it was
+			// moving): nothing was written. Resending the same links
+			// would only meet the moved head, so wait as transact does,
+			// then read the heads again and link anew. The transition's
+			// items are sent unchanged; past the budget it is a race the
+			// caller reclassifies, as for any transaction.
+			conflicts++
+			if (conflicts > conflictRetries && time.Since(started) > chainPatience) || !sleepJittered(ctx, min(conflicts-1, conflictRetries)) {
+				return fmt.Errorf("%w: still conflicting after %d attempts: %v", workflow.ErrChanged, attempt, c.err)
+			}
+			known = nil
 			continue
 		case outcomeUnknown(err) && st.committed(ctx, rows[0].itemKey):
 			return nil
