@@ -131,7 +131,9 @@ func (st *Store) transactOnce(ctx context.Context, items []types.TransactWriteIt
 // held one of its items: nothing was written, and a later send may pass.
 type conflicted struct{ err error }
 
-func (e *conflicted) Error() string   { return workflow.ErrChanged.Error() + ": conflicting: " + e.err.Error() }
+func (e *conflicted) Error() string {
+	return workflow.ErrChanged.Error() + ": conflicting: " + e.err.Error()
+}
 func (e *conflicted) Unwrap() []error { return []error{workflow.ErrChanged, e.err} }
 
 // conditionFailed is a transaction cancelled because conditions failed.
