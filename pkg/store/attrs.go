@@ -28,6 +28,7 @@ const (
 	attrNote          = "note"
 	attrReason        = "reason"
 	attrTaskToken     = "task_token"
+	attrVotes         = "votes"
 
 	// Jobs and certificates.
 	attrStatus        = "status"
@@ -52,6 +53,8 @@ const (
 	attrRenewBeforeSeconds   = "renew_before_seconds"
 	attrIssuerID             = "issuer_id"
 	attrApprovers            = "approvers"
+	attrRequiredApprovals    = "required_approvals"
+	attrApprovalPolicy       = "approval_policy"
 	attrVersion              = "version"
 	attrPendingEditID        = "pending_edit_approval_id"
 	attrCertificateCount     = "certificate_count"

@@ -388,7 +388,10 @@ func (st *Store) ListUnchained(ctx context.Context, page domain.PageRequest) ([]
 
 // scanPage is queryPage for a filtered Scan of the table.
 func (st *Store) scanPage(ctx context.Context, in *dynamodb.ScanInput, page domain.PageRequest) ([]map[string]types.AttributeValue, string, error) {
-	start, err := decodeToken(page.Token)
+	// A scan's cursor is a position in the table itself: its pk and sk,
+	// in any partition (a query of the table's key with no partition
+	// named is checked for exactly that).
+	start, err := decodeToken(page.Token, &dynamodb.QueryInput{TableName: in.TableName})
 	if err != nil {
 		return nil, "", err
 	}

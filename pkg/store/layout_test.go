@@ -158,6 +158,30 @@ func TestTableLayoutGolden(t *testing.T) {
 		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c2"), ev(domain.AuditApprovalBypassed, "a4")},
 	}))
 
+	// A request that needs two votes, one from each factor: a vote, then
+	// the vote that completes the policy and approves.
+	created = next()
+	policy := domain.ApprovalPolicy{{Name: "security", Approvers: &domain.ApproverPool{Principals: []string{"bob"}}, Count: 1}, {Name: "owners", Count: 1}}
+	must("create c3", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c3", CommonName: "c.example.com", SANs: []string{}, ProfileID: "pg", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr3", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j5"},
+		Job: &domain.Job{ID: "j5", CertificateID: "c3", ProfileID: "pg", Type: domain.JobIssuance, Status: domain.JobAwaitingApproval, RequiresApproval: true,
+			ApprovalID: "a8", RequestedBy: "alice", Subject: subject, CSR: "csr3", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		Approval: &domain.Approval{ID: "a8", Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: "j5", CertificateID: "c3", ProfileID: "pg",
+			RequestedBy: "alice", RequestedType: domain.ActorUser, Subject: subject, ApprovalPolicy: policy, CreatedAt: created,
+			ExpiresAt: created.Add(time.Hour), PrevCertStatus: domain.CertPending},
+		ProfileVersion: 1, StartInput: `{"job_id":"j5"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c3"), ev(domain.AuditApprovalRequested, "a8")},
+	}))
+	must("vote a8", st.Vote(ctx, workflow.Ballot{Approval: get("a8"), Audit: ev(domain.AuditApprovalVote, "a8"),
+		Vote: domain.Vote{Actor: "carol", ActorType: domain.ActorUser, At: next(), Note: "owner", Eligible: []string{"owners"}}}))
+	a8 := get("a8")
+	at = next()
+	must("approve a8", st.Decide(ctx, workflow.Decision{Approval: a8, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser,
+		Note: "security", At: at, JobStatus: domain.JobPending, PinVotes: true,
+		Votes:     append(a8.Votes, domain.Vote{Actor: "bob", ActorType: domain.ActorUser, At: at, Note: "security", Eligible: []string{"security", "owners"}}),
+		VoteAudit: ev(domain.AuditApprovalVote, "a8"), Audit: ev(domain.AuditApprovalApproved, "a8")}))
+
 	// A direct profile update that drops the approver pool.
 	pu2 := *pu
 	pu2.Name, pu2.Approvers, pu2.Version, pu2.UpdatedAt = "Ungated v2", nil, 2, next()
@@ -226,7 +250,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	cs, _, err = st.DueBefore(ctx, next().Add(24*time.Hour), page)
 	count("due", 1, len(cs), err)
 	ss, _, err := st.PendingStarts(ctx, next(), page)
-	count("start queue", 1, len(ss), err) // j4: j1 was cleared, ended jobs leave it
+	count("start queue", 2, len(ss), err) // j4 and j5: j1 was cleared, ended jobs leave it
 	ks, _, err := st.ListAPIKeys(ctx, ops.ID, page)
 	count("keys of ops", 1, len(ks), err)
 	ps, _, err := st.ListProfiles(ctx, page)
@@ -234,7 +258,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: "c1", Action: domain.AuditRenewalTriggered}, page)
 	count("audit of c1, renewals", 2, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Actor: "alice", Action: domain.AuditApprovalApproved, Until: next()}, page)
-	count("audit by actor and action", 3, len(rows), err)
+	count("audit by actor and action", 4, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Action: domain.AuditProfileCreated, Until: next()}, page)
 	count("audit by action", 3, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Since: t0, Until: next()}, page)

@@ -134,6 +134,19 @@ func marshalItem(v any) (map[string]types.AttributeValue, error) {
 	return item, nil
 }
 
+// marshalValue renders one attribute value the way marshalItem renders
+// an item's.
+func marshalValue(v any) (types.AttributeValue, error) {
+	av, err := attributevalue.MarshalWithOptions(v, func(o *attributevalue.EncoderOptions) {
+		o.OmitNullAttributeValues = true
+		o.OmitEmptyTime = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: marshal %T: %w", v, err)
+	}
+	return av, nil
+}
+
 func unmarshalItem(item map[string]types.AttributeValue, v any) error {
 	if err := attributevalue.UnmarshalMap(item, v); err != nil {
 		return fmt.Errorf("store: unmarshal %T: %w", v, err)
@@ -190,6 +203,70 @@ func (r *approverPoolRecord) toDomain() *domain.ApproverPool {
 	return &domain.ApproverPool{Principals: r.Principals, Roles: convert[domain.Role](r.Roles)}
 }
 
+// factorRecord is one factor of an approval policy.
+type factorRecord struct {
+	Name      string              `dynamodbav:"name"`
+	Approvers *approverPoolRecord `dynamodbav:"approvers,omitempty"`
+	Count     int                 `dynamodbav:"count"`
+}
+
+func policyRecordOf(p domain.ApprovalPolicy) []factorRecord {
+	if len(p) == 0 {
+		return nil
+	}
+	out := make([]factorRecord, len(p))
+	for i, f := range p {
+		out[i] = factorRecord{Name: f.Name, Approvers: approverPoolRecordOf(f.Approvers), Count: f.Count}
+	}
+	return out
+}
+
+func policyOf(rs []factorRecord) domain.ApprovalPolicy {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make(domain.ApprovalPolicy, len(rs))
+	for i, r := range rs {
+		out[i] = domain.ApprovalFactor{Name: r.Name, Approvers: r.Approvers.toDomain(), Count: r.Count}
+	}
+	return out
+}
+
+// voteRecord is one vote on a request. Which factor it counts toward is
+// not stored: it follows from the votes and the policy.
+type voteRecord struct {
+	Actor     string    `dynamodbav:"actor"`
+	ActorType string    `dynamodbav:"actor_type"`
+	At        time.Time `dynamodbav:"at"`
+	Note      string    `dynamodbav:"note,omitempty"`
+	Eligible  []string  `dynamodbav:"eligible"`
+}
+
+func votesRecordOf(vs []domain.Vote) []voteRecord {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]voteRecord, len(vs))
+	for i, v := range vs {
+		out[i] = voteRecord{Actor: v.Actor, ActorType: string(v.ActorType), At: v.At, Note: v.Note, Eligible: v.Eligible}
+		if out[i].Eligible == nil {
+			out[i].Eligible = []string{}
+		}
+	}
+	return out
+}
+
+func votesOf(rs []voteRecord) []domain.Vote {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]domain.Vote, len(rs))
+	for i, r := range rs {
+		out[i] = domain.Vote{Actor: r.Actor, ActorType: domain.ActorType(r.ActorType), At: r.At, Note: r.Note, Eligible: r.Eligible}
+	}
+	return out
+}
+
 type subjectRecord struct {
 	CommonName      string   `dynamodbav:"common_name"`
 	DNSNames        []string `dynamodbav:"dns_names"`
@@ -241,6 +318,8 @@ type profileRecord struct {
 	RenewBeforeSeconds   int64               `dynamodbav:"renew_before_seconds"`
 	IssuerID             string              `dynamodbav:"issuer_id"`
 	Approvers            *approverPoolRecord `dynamodbav:"approvers,omitempty"`
+	RequiredApprovals    int                 `dynamodbav:"required_approvals,omitempty"`
+	ApprovalPolicy       []factorRecord      `dynamodbav:"approval_policy,omitempty"`
 	Version              int64               `dynamodbav:"version"`
 	PendingEditID        string              `dynamodbav:"pending_edit_approval_id,omitempty"`
 	CertificateCount     int64               `dynamodbav:"certificate_count"`
@@ -257,6 +336,7 @@ func profileRecordOf(p *domain.Profile) *profileRecord {
 		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
 		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
 		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
+		RequiredApprovals: p.RequiredApprovals, ApprovalPolicy: policyRecordOf(p.ApprovalPolicy),
 		Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
@@ -266,13 +346,18 @@ func (r *profileRecord) toDomain() *domain.Profile {
 	if r == nil {
 		return nil
 	}
-	return &domain.Profile{
+	p := &domain.Profile{
 		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
 		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
 		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
+		RequiredApprovals: r.RequiredApprovals, ApprovalPolicy: policyOf(r.ApprovalPolicy),
 		Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
+	if p.RequiredApprovals == 0 {
+		p.RequiredApprovals = 1 // stored before required_approvals existed: one approval
+	}
+	return p
 }
 
 // changeRecord is one field of a profile edit's diff. The values are
@@ -296,6 +381,8 @@ func storedDiffValue(v any) (any, error) {
 		return convert[string](x), nil
 	case *domain.ApproverPool:
 		return approverPoolRecordOf(x), nil
+	case domain.ApprovalPolicy:
+		return policyRecordOf(x), nil
 	}
 	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
 }
@@ -500,6 +587,8 @@ type approvalItem struct {
 	Subject        *subjectRecord      `dynamodbav:"subject,omitempty"`
 	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
 	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
+	ApprovalPolicy []factorRecord      `dynamodbav:"approval_policy,omitempty"`
+	Votes          []voteRecord        `dynamodbav:"votes,omitempty"`
 	CreatedAt      time.Time           `dynamodbav:"created_at"`
 	ExpiresAt      time.Time           `dynamodbav:"expires_at"`
 	DecidedAt      *time.Time          `dynamodbav:"decided_at,omitempty"`
@@ -518,7 +607,7 @@ func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
 		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
 		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason,
 		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, ApproverPool: approverPoolRecordOf(a.ApproverPool),
-		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
+		ApprovalPolicy: policyRecordOf(a.ApprovalPolicy), Votes: votesRecordOf(a.Votes), CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
 		PrevCertStatus: string(a.PrevCertStatus),
 	}
 	if a.State == domain.ApprovalPending {
@@ -533,7 +622,8 @@ func (it *approvalItem) toDomain() *domain.Approval {
 		CertificateID: it.CertificateID, ProfileID: it.ProfileID, RequestedBy: it.RequestedBy,
 		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
 		Note: it.Note, Reason: it.Reason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
-		ApproverPool: it.ApproverPool.toDomain(), CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
+		ApproverPool: it.ApproverPool.toDomain(), ApprovalPolicy: policyOf(it.ApprovalPolicy), Votes: votesOf(it.Votes),
+		CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
 		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
 	}
 }

@@ -108,9 +108,22 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 // cancellation: conditions that failed (*conditionFailed), another
 // transaction holding an item (*conflicted), throttling (503).
 func (st *Store) transactOnce(ctx context.Context, items []types.TransactWriteItem) error {
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	// A new input each time: the SDK fills in ClientRequestToken (and
+	// keeps it across its own retries of one call, which is what the
+	// token is for). A resend after a definitive cancellation, or of a
+	// transaction linked again on moved chain heads, is a new request and
+	// must not reuse the token of the cancelled one.
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
+	_, err := st.db.TransactWriteItems(ctx, in)
 	if err == nil {
 		return nil
+	}
+	var inProgress *types.TransactionInProgressException
+	if errors.As(err, &inProgress) {
+		// An earlier send with this token (an SDK retry after a lost
+		// answer) is still running: it may yet commit. commit() reads
+		// the audit row to learn which.
+		return fmt.Errorf("%w: %w", errOutcomeUnknown, domain.Unavailable("a DynamoDB transaction is still in progress; retry", err))
 	}
 	var cancelled *types.TransactionCanceledException
 	if !errors.As(err, &cancelled) {
@@ -380,9 +393,16 @@ func (st *Store) commitTxn(ctx context.Context, t *txn, audits ...*domain.AuditE
 	return st.commit(ctx, t.items, audits...)
 }
 
+// errOutcomeUnknown marks an answer that says the transaction may still be
+// applied (TransactionInProgressException).
+var errOutcomeUnknown = errors.New("store: transaction outcome unknown")
+
 // outcomeUnknown reports errors after which the transaction may or may not
 // have been applied: anything but a definitive answer from DynamoDB.
 func outcomeUnknown(err error) bool {
+	if errors.Is(err, errOutcomeUnknown) {
+		return true
+	}
 	if errors.Is(err, workflow.ErrChanged) {
 		return false
 	}

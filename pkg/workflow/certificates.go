@@ -254,6 +254,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		Subject:        subject,
 		PrevCertStatus: prev,
 		ApproverPool:   profile.Approvers,
+		ApprovalPolicy: profile.Policy(),
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(s.ApprovalTimeout),
 	}
@@ -271,6 +272,9 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 			Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "requested_by": actor.ID},
 		})
 		return jobPlan{nj: nj, input: input}, nil
+	}
+	if err := satisfiableWithout(a, actor.ID); err != nil {
+		return jobPlan{}, err
 	}
 	job.Status = domain.JobAwaitingApproval
 	input.RequiresApproval = true
@@ -310,6 +314,16 @@ func (s *Service) observeBypass(plan jobPlan) {
 	if plan.nj.Bypassed {
 		s.observe(plan.nj.Approval.Kind, string(domain.ApprovalBypassed), plan.nj.Approval.ProfileID, 0)
 	}
+}
+
+// satisfiableWithout refuses a request whose policy its requester's own
+// approver pools would have to satisfy: it could only ever expire (and a
+// profile edit would hold the profile's one pending edit until then).
+func satisfiableWithout(a *domain.Approval, requester string) error {
+	if err := a.ApprovalPolicy.Satisfiable(requester); err != nil {
+		return domain.Conflictf("profile %s: %s", a.ProfileID, domain.PublicMessage(err))
+	}
+	return nil
 }
 
 func nonNil(v []string) []string {

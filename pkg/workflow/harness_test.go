@@ -146,6 +146,7 @@ type hooked struct {
 	clearHandoff     func(ctx context.Context, id string) error
 	clearStart       func(ctx context.Context, jobID string) error
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
+	storeTaskToken   func(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 }
 
 func (h *hooked) count(name string) {
@@ -239,6 +240,14 @@ func (h *hooked) GetCertificate(ctx context.Context, id string) (*domain.Certifi
 		return h.getCertificate(ctx, id)
 	}
 	return h.Store.GetCertificate(ctx, id)
+}
+
+func (h *hooked) StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error) {
+	h.count("StoreTaskToken")
+	if h.storeTaskToken != nil {
+		return h.storeTaskToken(ctx, id, token)
+	}
+	return h.Store.StoreTaskToken(ctx, id, token)
 }
 
 var _ workflow.Store = (*hooked)(nil)
