@@ -12,6 +12,7 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/apikey"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -264,6 +265,13 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 	e.approverActor("alice")
 	e.approverActor("dana")
 	ctx := t.Context()
+	// IAM callers in approver pools need a mapping that lets them decide.
+	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]},
+		{"arn": "arn:aws:iam::123456789012:user/dan", "roles": ["approver"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	base := func(id string) domain.ProfileInput {
 		return domain.ProfileInput{ID: id, Name: domain.Ptr(id), RequiresApproval: domain.Ptr(true), AllowedNames: names("**." + id + ".example.com")}
 	}
