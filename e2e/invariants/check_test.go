@@ -414,3 +414,26 @@ func TestIPUnderAGovernedWildcard(t *testing.T) {
 		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
 	}
 }
+
+// An admin's vote on a profile edit counts whatever the pools (the
+// workflow's break glass); on a certificate request, or by a non-admin,
+// it is still outside the pool.
+func TestAnAdminsVoteOnAProfileEditIsEligible(t *testing.T) {
+	votes := func(kind string, roles ...string) string {
+		s := healthy()
+		s.Approvals["a"]["kind"] = item("x", kind)["x"]
+		s.Approvals["a"]["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"bob", "dana"}}}})
+		s.Principals = map[string]Item{"carol": {"id": item("x", "carol")["x"], "roles": av(roles)}}
+		return rules(Check(s, Scope{}, Options{Quiescent: true}))
+	}
+	has := func(got string) bool { return strings.Contains(","+got+",", ",vote-eligibility,") }
+	if got := votes("profile_edit", "admin"); has(got) {
+		t.Errorf("an admin's vote on a profile edit: %s", got)
+	}
+	if got := votes("profile_edit", "approver"); !has(got) {
+		t.Errorf("an approver outside the pool, on a profile edit: %s", got)
+	}
+	if got := votes("cert_issuance", "admin"); !has(got) {
+		t.Errorf("an admin outside the pool, on a certificate request: %s", got)
+	}
+}
