@@ -377,3 +377,18 @@ func TestIPUnderAGovernedWildcard(t *testing.T) {
 		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
 	}
 }
+
+// An admin's vote outside the pools counts on a profile edit (break
+// glass) and nowhere else.
+func TestAdminBreakGlassCountsOnlyOnProfileEdits(t *testing.T) {
+	for kind, want := range map[string]bool{"cert_issuance": true, "profile_edit": false} {
+		s := healthy()
+		s.Approvals["a"]["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"bob", "dana"}}}})
+		s.Approvals["a"]["kind"] = item("x", kind)["x"]
+		s.Principals = map[string]Item{"carol": {"id": item("x", "carol")["x"], "roles": &types.AttributeValueMemberSS{Value: []string{"admin"}}}}
+		got := rules(Check(s, Scope{}, Options{}))
+		if strings.Contains(","+got+",", ",vote-eligibility,") != want {
+			t.Errorf("an admin's vote outside the pool on a %s: rules %q, want vote-eligibility %v", kind, got, want)
+		}
+	}
+}
