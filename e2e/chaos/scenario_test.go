@@ -64,7 +64,7 @@ func (sc *scenario) run(ctx context.Context) []invariants.Violation {
 	if err != nil {
 		return []invariants.Violation{{Rule: "harness", Detail: sc.name + ": snapshot: " + err.Error()}}
 	}
-	out := invariants.Check(snap, invariants.Scope{Certs: sc.certs, Profiles: sc.profiles}, invariants.Options{})
+	out := invariants.Check(snap, invariants.Scope{Certs: sc.certs, Profiles: sc.profiles}, invariants.Options{Lint: true})
 	for _, p := range sc.problems {
 		out = append(out, invariants.Violation{Rule: "api", Detail: p})
 	}

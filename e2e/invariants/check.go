@@ -29,8 +29,11 @@ func (sc Scope) profile(id string) bool { return sc.all() || sc.Profiles[id] }
 // Options selects the checks that only hold once the system is at rest.
 type Options struct {
 	// Quiescent: nothing is in flight any more, every execution ended and
-	// every queue was drained.
+	// every queue was drained (and each CRL made again since its last
+	// revocation).
 	Quiescent bool
+	// Lint runs zlint over every issued leaf and every stored CRL in scope.
+	Lint bool
 }
 
 var terminalJob = map[string]bool{"Completed": true, "Failed": true, "Cancelled": true}
@@ -46,6 +49,10 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkMetrics()
 	c.checkIssuedEqualsApproved()
 	c.checkGovernedNeedApproval()
+	c.checkRevocations(opt.Quiescent)
+	if opt.Lint {
+		c.checkLint()
+	}
 	sort.Slice(c.out, func(i, j int) bool { return c.out[i].String() < c.out[j].String() })
 	return c.out
 }
@@ -177,8 +184,12 @@ func (c *checker) checkJobsAndCertificates(quiescent bool) {
 		if cur == "" && cert.S("status") == "RenewalInProgress" {
 			c.fail("current-job-released", "certificate %s is RenewalInProgress with no job in flight", id)
 		}
-		if cert.Has("renew_at") && cur == "" && cert.S("due_pk") != "DUE" {
+		retired := cert.S("status") == "Revoked" || cert.S("status") == "Archived"
+		if cert.Has("renew_at") && cur == "" && !retired && cert.S("due_pk") != "DUE" {
 			c.fail("due-index", "issued certificate %s with no job in flight is not in the due index", id)
+		}
+		if retired && cert.S("due_pk") != "" {
+			c.fail("due-index", "%s certificate %s is still in the due index: the sweep would try to renew it", cert.S("status"), id)
 		}
 	}
 	if quiescent {

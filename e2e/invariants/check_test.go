@@ -154,11 +154,40 @@ func TestEachRuleFires(t *testing.T) {
 			delete(s.Metrics, "cert_issuance#approved#p")
 		},
 	}
+	// Revocation: a revoked certificate, its CRL entry and a CRL listing it.
+	revoked := func(s *Snapshot) {
+		s.Certs["c"]["status"] = item("x", "Revoked")["x"]
+		s.Certs["c"]["revoked_at"] = item("x", "2026-01-01T00:00:00Z")["x"]
+		delete(s.Certs["c"], "due_pk")
+		s.Versions[0]["issued_at"] = item("x", "2025-12-31T00:00:00Z")["x"]
+		s.Versions[0]["revoked_at"] = item("x", "2026-01-01T00:00:00Z")["x"]
+		s.Versions[0]["not_after"] = item("x", "2099-01-01T00:00:00Z")["x"]
+		s.Entries = []Item{item("issuer_id", "default", "serial_number", "02", "certificate_id", "c", "not_after", "2099-01-01T00:00:00Z")}
+		s.Audit = append(s.Audit, item("action", "certificate.revoked", "resource_id", "c", "details", `{"serials":["02"]}`))
+	}
+	cases["revoked-no-new-version"] = func(s *Snapshot) {
+		revoked(s)
+		s.Versions[0]["issued_at"] = item("x", "2026-01-02T00:00:00Z")["x"]
+	}
+	cases["due-index/retired"] = func(s *Snapshot) { revoked(s); s.Certs["c"]["due_pk"] = item("x", "DUE")["x"] }
+	cases["revocation-recorded"] = func(s *Snapshot) { revoked(s); s.Entries = nil }
+	cases["crl-numbers-increase"] = func(s *Snapshot) {
+		s.CRLs = map[string]Item{"default": item("number", 2)}
+		s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default", "sk", "2026-01-01T00:00:00.000000000Z#A", "details", `{"number":2}`),
+			item("action", "crl.published", "resource_id", "default", "sk", "2026-01-02T00:00:00.000000000Z#B", "details", `{"number":1}`))
+	}
+	cases["crl-covers-revoked"] = func(s *Snapshot) {
+		revoked(s)
+		s.CRLs = map[string]Item{"default": item("number", 1, "revision", 1, "built_revision", 1)}
+		s.CRLs["default"]["der"] = &types.AttributeValueMemberB{Value: emptyCRL(1)}
+		s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default", "sk", "2026-01-01T00:00:00.000000000Z#A", "details", `{"number":1}`))
+	}
+	cases["lint"] = func(*Snapshot) {} // the fixture's leaf has a two-byte serial and no key identifiers
 	for rule, breakIt := range cases {
 		s := healthy()
 		breakIt(s)
-		got := rules(Check(s, Scope{}, Options{Quiescent: true}))
-		if !strings.Contains(","+got+",", ","+rule+",") {
+		got := rules(Check(s, Scope{}, Options{Quiescent: true, Lint: rule == "lint"}))
+		if rule, _, _ := strings.Cut(rule, "/"); !strings.Contains(","+got+",", ","+rule+",") {
 			t.Errorf("%s: not found; found %q", rule, got)
 		}
 	}
@@ -195,4 +224,16 @@ func TestWildcardOverAGovernedName(t *testing.T) {
 	if !found {
 		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
 	}
+}
+
+// emptyCRL is a CRL listing nothing, signed by a throwaway key.
+func emptyCRL(number int64) []byte {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: now, NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCRLSign | x509.KeyUsageCertSign, SubjectKeyId: []byte{1, 2, 3}}
+	caDER, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	ca, _ := x509.ParseCertificate(caDER)
+	der, _ := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(time.Hour)}, ca, key)
+	return der
 }

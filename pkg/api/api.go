@@ -26,6 +26,7 @@ type Reader interface {
 	GetJob(ctx context.Context, id string) (*domain.Job, error)
 	ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error)
 	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
+	GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error)
 	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
 }
@@ -96,6 +97,7 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/certificates/{id}", readers, false}, (*API).getCertificate},
 	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions},
 	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew},
+	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke},
 
 	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs},
 	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob},
@@ -109,6 +111,8 @@ var routeTable = []route{
 
 	{Route{"GET", v1 + "/issuers", readers, false}, (*API).listIssuers},
 	{Route{"GET", v1 + "/issuers/{id}", readers, false}, (*API).getIssuer},
+	{Route{"GET", v1 + "/issuers/{id}/crl", nil, true}, (*API).getCRL},
+	{Route{"GET", v1 + "/issuers/{id}/ca", nil, true}, (*API).getCACertificate},
 
 	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics},
 	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit},

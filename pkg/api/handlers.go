@@ -140,6 +140,13 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, false, func(in domain.RevokeInput) {
+		res, err := a.svc.Revoke(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+		a.respond(w, r, http.StatusOK, res, err)
+	})
+}
+
 // jobView adds the execution ARN, derived rather than stored.
 type jobView struct {
 	*domain.Job

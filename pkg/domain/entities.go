@@ -51,10 +51,19 @@ type Certificate struct {
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	RenewAt       *time.Time `json:"renew_at,omitempty"`
 	LastRenewalAt *time.Time `json:"last_renewal_at,omitempty"`
-	CreatedBy     string     `json:"created_by"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// RevokedAt and RevocationReason are set once its current version (or
+	// every version) was revoked; ArchivedAt once it was archived.
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	ArchivedAt       *time.Time `json:"archived_at,omitempty"`
+	CreatedBy        string     `json:"created_by"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
 }
+
+// Retired reports whether the certificate is Revoked or Archived: it is
+// never renewed or issued again.
+func (c *Certificate) Retired() bool { return c.Status.Retired() }
 
 // CertificateVersion is one issued certificate.
 type CertificateVersion struct {
@@ -69,6 +78,12 @@ type CertificateVersion struct {
 	// GovernanceVersion, for a certificate issued without approval, is the
 	// governance version under which none of its names was governed.
 	GovernanceVersion *int64 `json:"governance_version,omitempty"`
+	// RevokedAt, RevocationReason (an RFC 5280 reason name) and RevokedBy
+	// are set once the version is revoked; it is on its issuer's CRL
+	// until it expires.
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	RevokedBy        string     `json:"revoked_by,omitempty"`
 }
 
 // Job is one issuance or renewal: one Step Functions execution.
@@ -221,6 +236,9 @@ const (
 	AuditAPIKeyCreated        = "apikey.created"
 	AuditAPIKeyRevoked        = "apikey.revoked"
 	AuditRolesGranted         = "principal.roles_granted"
+	AuditCertificateRevoked   = "certificate.revoked"
+	AuditCRLPublished         = "crl.published"
+	AuditCRLPruned            = "crl.entries_pruned"
 )
 
 // AuditActions lists every audit action, for validating filters.
@@ -229,7 +247,7 @@ var AuditActions = []string{
 	AuditApprovalExpired, AuditApprovalBypassed, AuditProfileEditRequested, AuditProfileEditApplied,
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
-	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted,
+	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted, AuditCertificateRevoked, AuditCRLPublished, AuditCRLPruned,
 }
 
 // PendingAgeBuckets are the upper bounds (seconds) of

@@ -15,6 +15,10 @@ const (
 	CertArchived          CertStatus = "Archived"
 )
 
+// Retired reports a status after which nothing is issued for the
+// certificate again: Revoked or Archived.
+func (s CertStatus) Retired() bool { return s == CertRevoked || s == CertArchived }
+
 // JobStatus is a renewal or issuance job's status.
 type JobStatus string
 

@@ -122,6 +122,31 @@ type Decision struct {
 	Action    string `json:"action"`
 }
 
+// RevokeInput is the body of POST /certificates/{id}/revoke: an RFC 5280
+// reason name and, optionally, the serial of the one version to revoke
+// (without it, every unexpired version not yet revoked).
+type RevokeInput struct {
+	Reason string `json:"reason"`
+	Serial string `json:"serial,omitempty"`
+}
+
+// RevokedVersion is one version a revocation revoked.
+type RevokedVersion struct {
+	SerialNumber string    `json:"serial_number"`
+	JobID        string    `json:"job_id"`
+	NotAfter     time.Time `json:"not_after"`
+}
+
+// Revocation is the answer to a revocation: what was revoked and the
+// certificate as it now stands. The issuer's CRL is regenerated at once,
+// in the background.
+type Revocation struct {
+	Certificate *Certificate     `json:"certificate"`
+	Reason      string           `json:"reason"`
+	RevokedAt   time.Time        `json:"revoked_at"`
+	Revoked     []RevokedVersion `json:"revoked"`
+}
+
 // IssuerView is a CA: its certificate once created ("active"), or
 // "uninitialized" before the first issuance.
 type IssuerView struct {

@@ -43,6 +43,21 @@ const (
 	attrCSR           = "csr"
 	attrKeyAlgorithm  = "key_algorithm"
 
+	// Revocation (versions, certificates, CRL entries) and archiving.
+	attrRevocationReason = "revocation_reason"
+	attrRevokedBy        = "revoked_by"
+	attrArchivedAt       = "archived_at"
+
+	// An issuer's CRL.
+	attrNumber        = "number"
+	attrDER           = "der"
+	attrThisUpdate    = "this_update"
+	attrNextUpdate    = "next_update"
+	attrEntries       = "entries"
+	attrRevision      = "revision"
+	attrBuiltRevision = "built_revision"
+	attrEntryCount    = "entry_count"
+
 	// Profiles: the fields an edit writes, and what it does not own.
 	attrName                 = "name"
 	attrRequiresApproval     = "requires_approval"

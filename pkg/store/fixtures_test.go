@@ -65,6 +65,7 @@ func fullCertificate() *domain.Certificate {
 		ProfileID: "p-full", IssuerID: "default", Status: domain.CertRenewalInProgress, CSR: "-----BEGIN CERTIFICATE REQUEST-----",
 		KeyAlgorithm: domain.KeyECDSAP256, CurrentJobID: "j-full", SerialNumber: "0a1b",
 		NotBefore: atPtr(-24 * time.Hour), ExpiresAt: atPtr(48 * time.Hour), RenewAt: atPtr(24 * time.Hour), LastRenewalAt: atPtr(-24 * time.Hour),
+		RevokedAt: atPtr(30 * time.Minute), RevocationReason: "keyCompromise", ArchivedAt: atPtr(40 * time.Minute),
 		CreatedBy: "alice", CreatedAt: at(-48 * time.Hour), UpdatedAt: at(time.Minute),
 	}
 }
@@ -98,6 +99,7 @@ func fullVersion() *domain.CertificateVersion {
 	return &domain.CertificateVersion{
 		CertificateID: "c-full", JobID: "j-full", SerialNumber: "0a1b", NotBefore: at(-time.Minute), NotAfter: at(48 * time.Hour),
 		FingerprintSHA256: "ab12", PEMChain: "-----BEGIN CERTIFICATE-----", IssuedAt: at(0), GovernanceVersion: &gv,
+		RevokedAt: atPtr(time.Hour), RevocationReason: "superseded", RevokedBy: "bob",
 	}
 }
 

@@ -64,7 +64,10 @@ func (st *Store) CompleteIssuance(ctx context.Context, c workflow.Completion) er
 		Remove(nameOf(attrCurrentJobID))
 	var t txn
 	t.add(st.putNew(verItem))
-	t.add(st.txUpdate(certKey(v.CertificateID), activate, equals(attrCurrentJobID, s(c.Job.ID))))
+	// Never for a certificate revoked or archived while the job was in flight.
+	t.add(st.txUpdate(certKey(v.CertificateID), activate, equals(attrCurrentJobID, s(c.Job.ID)),
+		nameOf(attrStatus).NotEqual(valueOf(s(string(domain.CertRevoked)))),
+		nameOf(attrStatus).NotEqual(valueOf(s(string(domain.CertArchived))))))
 	t.add(st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt))
 	t.add(st.profileUnchanged(c.Job.ProfileID, c.ProfileVersion))
 	if c.Governance != nil {
@@ -85,7 +88,7 @@ func (st *Store) FailJob(ctx context.Context, f workflow.Failure) error {
 	from := []domain.JobStatus{domain.JobAwaitingApproval, domain.JobPending, domain.JobRunning}
 	var t txn
 	t.add(st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At))
-	t.add(st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At, f.RetryAt))
+	t.add(st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertSeen, f.CertStatus, f.At, f.RetryAt))
 	if a := f.ExpireApproval; a != nil {
 		expire := expression.Set(nameOf(attrState), valueOf(s(string(domain.ApprovalExpired)))).
 			Set(nameOf(attrDecidedBy), valueOf(s(domain.SystemWorkflow))).

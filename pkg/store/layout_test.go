@@ -133,14 +133,14 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("token a2", err)
 	at := next()
 	must("reject a2", st.Decide(ctx, workflow.Decision{Approval: get("a2"), State: domain.ApprovalRejected, DecidedBy: "carol", ActorType: domain.ActorUser,
-		Reason: "no", At: at, JobStatus: domain.JobCancelled, JobError: "approval rejected: no", RestoreCert: true, RetryAt: at.Add(time.Hour),
+		Reason: "no", At: at, JobStatus: domain.JobCancelled, JobError: "approval rejected: no", RestoreCert: true, CertSeen: domain.CertRenewalInProgress, RetryAt: at.Add(time.Hour),
 		Audit: ev(domain.AuditApprovalRejected, "a2")}))
 	must("defer c1", st.DeferRenewal(ctx, "c1", next(), ev(domain.AuditRenewalRefused, "c1")))
 	renew("j3", "a3")
 	j3, err := st.GetJob(ctx, "j3")
 	must("get j3", err)
 	at = next()
-	must("fail j3", st.FailJob(ctx, workflow.Failure{Job: j3, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertExpiring,
+	must("fail j3", st.FailJob(ctx, workflow.Failure{Job: j3, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertExpiring, CertSeen: domain.CertRenewalInProgress,
 		ExpireApproval: get("a3"), At: at, RetryAt: at.Add(time.Hour),
 		Audits: []*domain.AuditEvent{ev(domain.AuditRenewalJobFailed, "j3"), ev(domain.AuditApprovalExpired, "a3")}}))
 
@@ -157,6 +157,31 @@ func TestTableLayoutGolden(t *testing.T) {
 		ProfileVersion: 1, Bypassed: true, Governance: &gov, StartInput: `{"job_id":"j4"}`,
 		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c2"), ev(domain.AuditApprovalBypassed, "a4")},
 	}))
+
+	// c1 revoked whole (status, out of the due index, a CRL entry, the CRL
+	// state's revision and count), its CRL published twice, the entry
+	// pruned once the certificate expired.
+	c1now, err := st.GetCertificate(ctx, "c1")
+	must("get c1", err)
+	revokedAt := next()
+	must("revoke c1", st.Revoke(ctx, workflow.Revocation{Cert: c1now, Status: domain.CertRevoked, SetCert: true, MaxEntries: 10, At: revokedAt,
+		Entries: []domain.RevocationEntry{{IssuerID: "default", SerialNumber: "01", CertificateID: "c1", JobID: "j1", Reason: "keyCompromise",
+			RevokedAt: revokedAt, RevokedBy: "bob", NotAfter: issued.Add(24 * time.Hour)}},
+		Audit: ev(domain.AuditCertificateRevoked, "c1")}))
+	published := next()
+	must("publish CRL 1", st.PublishCRL(ctx, workflow.CRLPublication{IssuerID: "default", PrevNumber: 0, Number: 1, DER: []byte{0x30, 0x01},
+		ThisUpdate: published, NextUpdate: published.Add(7 * 24 * time.Hour), Entries: 1, BuiltRevision: 1, Audit: ev(domain.AuditCRLPublished, "default")}))
+	must("prune", st.PruneRevocationEntries(ctx, "default", []string{"01"}, ev(domain.AuditCRLPruned, "default")))
+	published = next()
+	must("publish CRL 2", st.PublishCRL(ctx, workflow.CRLPublication{IssuerID: "default", PrevNumber: 1, Number: 2, DER: []byte{0x30, 0x00},
+		ThisUpdate: published, NextUpdate: published.Add(7 * 24 * time.Hour), Entries: 0, BuiltRevision: 1, Audit: ev(domain.AuditCRLPublished, "default")}))
+	if err := st.PublishCRL(ctx, workflow.CRLPublication{IssuerID: "default", PrevNumber: 1, Number: 2, DER: []byte{0x30, 0x00},
+		ThisUpdate: published, NextUpdate: published, Audit: &domain.AuditEvent{ID: "NEVER", Action: domain.AuditCRLPublished, ResourceID: "default", Timestamp: published}}); !workflow.IsChanged(err) {
+		t.Errorf("a CRL following number 1 again: %v, want a failed condition", err)
+	}
+	if crl, err := st.GetCRL(ctx, "default"); err != nil || crl.Number != 2 || crl.Stale() || crl.EntryCount != 0 || crl.Revision != 1 {
+		t.Errorf("CRL state: %+v %v", crl, err)
+	}
 
 	// A direct profile update that drops the approver pool.
 	pu2 := *pu
@@ -219,12 +244,14 @@ func TestTableLayoutGolden(t *testing.T) {
 	count("pending older than", 0, len(as), err)
 	js, _, err := st.ListJobs(ctx, domain.JobFilter{CertificateID: "c1", Status: string(domain.JobCancelled)}, page)
 	count("jobs of c1, cancelled", 1, len(js), err)
-	cs, _, err := st.ListCertificates(ctx, domain.CertificateFilter{Status: string(domain.CertExpiring), ProfileID: "pg"}, page)
+	cs, _, err := st.ListCertificates(ctx, domain.CertificateFilter{Status: string(domain.CertRevoked), ProfileID: "pg"}, page)
 	count("certificates by status and profile", 1, len(cs), err)
 	vs, _, err := st.ListVersions(ctx, "c1", page)
 	count("versions", 1, len(vs), err)
 	cs, _, err = st.DueBefore(ctx, next().Add(24*time.Hour), page)
-	count("due", 1, len(cs), err)
+	count("due (c1 was revoked)", 0, len(cs), err)
+	es, _, err := st.ListRevocationEntries(ctx, "default", page)
+	count("revocation entries (pruned)", 0, len(es), err)
 	ss, _, err := st.PendingStarts(ctx, next(), page)
 	count("start queue", 1, len(ss), err) // j4: j1 was cleared, ended jobs leave it
 	ks, _, err := st.ListAPIKeys(ctx, ops.ID, page)

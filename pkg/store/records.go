@@ -45,6 +45,7 @@ const (
 	tagAPIKey    = "APIKEY"
 	tagAPIKeyID  = "APIKEYID"
 	tagPrincipal = "PRINCIPAL"
+	tagCRL       = "CRL"
 )
 
 // Partitions of the sparse pending and due indexes.
@@ -92,6 +93,17 @@ func certKey(id string) itemKey     { return entityKey(tagCert, id) }
 func jobKey(id string) itemKey      { return entityKey(tagJob, id) }
 func approvalKey(id string) itemKey { return entityKey(tagApproval, id) }
 func issuerKey(id string) itemKey   { return entityKey(tagIssuer, id) }
+
+// crlKey is an issuer's CRL state; its revocation entries share its
+// partition (revocationEntryKey), so one strongly consistent query reads
+// them all.
+func crlKey(issuerID string) itemKey { return entityKey(tagCRL, issuerID) }
+
+func revocationEntryKey(issuerID, serial string) itemKey {
+	return itemKey{PK: crlKey(issuerID).PK, SK: entryPrefix + serial}
+}
+
+const entryPrefix = "ENTRY#"
 
 // versionKey orders versions by job id (ULIDs sort by time) and makes the
 // job id the idempotency key of issuance: one version per job, ever.
@@ -370,25 +382,28 @@ func (it *profileItem) toDomain() *domain.Profile { return it.profileRecord.toDo
 type certItem struct {
 	itemKey
 	listKey
-	DuePK         string     `dynamodbav:"due_pk,omitempty"`
-	DueSK         string     `dynamodbav:"due_sk,omitempty"`
-	ID            string     `dynamodbav:"id"`
-	CommonName    string     `dynamodbav:"common_name"`
-	SANs          []string   `dynamodbav:"sans"`
-	ProfileID     string     `dynamodbav:"profile_id"`
-	IssuerID      string     `dynamodbav:"issuer_id"`
-	Status        string     `dynamodbav:"status"`
-	CSR           string     `dynamodbav:"csr"`
-	KeyAlgorithm  string     `dynamodbav:"key_algorithm"`
-	CurrentJobID  string     `dynamodbav:"current_job_id,omitempty"`
-	SerialNumber  string     `dynamodbav:"serial_number,omitempty"`
-	NotBefore     *time.Time `dynamodbav:"not_before,omitempty"`
-	ExpiresAt     *time.Time `dynamodbav:"expires_at,omitempty"`
-	RenewAt       *time.Time `dynamodbav:"renew_at,omitempty"`
-	LastRenewalAt *time.Time `dynamodbav:"last_renewal_at,omitempty"`
-	CreatedBy     string     `dynamodbav:"created_by"`
-	CreatedAt     time.Time  `dynamodbav:"created_at"`
-	UpdatedAt     time.Time  `dynamodbav:"updated_at"`
+	DuePK            string     `dynamodbav:"due_pk,omitempty"`
+	DueSK            string     `dynamodbav:"due_sk,omitempty"`
+	ID               string     `dynamodbav:"id"`
+	CommonName       string     `dynamodbav:"common_name"`
+	SANs             []string   `dynamodbav:"sans"`
+	ProfileID        string     `dynamodbav:"profile_id"`
+	IssuerID         string     `dynamodbav:"issuer_id"`
+	Status           string     `dynamodbav:"status"`
+	CSR              string     `dynamodbav:"csr"`
+	KeyAlgorithm     string     `dynamodbav:"key_algorithm"`
+	CurrentJobID     string     `dynamodbav:"current_job_id,omitempty"`
+	SerialNumber     string     `dynamodbav:"serial_number,omitempty"`
+	NotBefore        *time.Time `dynamodbav:"not_before,omitempty"`
+	ExpiresAt        *time.Time `dynamodbav:"expires_at,omitempty"`
+	RenewAt          *time.Time `dynamodbav:"renew_at,omitempty"`
+	LastRenewalAt    *time.Time `dynamodbav:"last_renewal_at,omitempty"`
+	RevokedAt        *time.Time `dynamodbav:"revoked_at,omitempty"`
+	RevocationReason string     `dynamodbav:"revocation_reason,omitempty"`
+	ArchivedAt       *time.Time `dynamodbav:"archived_at,omitempty"`
+	CreatedBy        string     `dynamodbav:"created_by"`
+	CreatedAt        time.Time  `dynamodbav:"created_at"`
+	UpdatedAt        time.Time  `dynamodbav:"updated_at"`
 }
 
 // dueSK places a certificate in the due index at t.
@@ -400,9 +415,10 @@ func certItemOf(c *domain.Certificate) *certItem {
 		ID: c.ID, CommonName: c.CommonName, SANs: c.SANs, ProfileID: c.ProfileID, IssuerID: c.IssuerID,
 		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID,
 		SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, RenewAt: c.RenewAt,
-		LastRenewalAt: c.LastRenewalAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		LastRenewalAt: c.LastRenewalAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, ArchivedAt: c.ArchivedAt,
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
-	if c.RenewAt != nil && c.CurrentJobID == "" {
+	if c.RenewAt != nil && c.CurrentJobID == "" && !c.Retired() {
 		it.DuePK, it.DueSK = duePartition, dueSK(*c.RenewAt, c.ID)
 	}
 	return it
@@ -413,7 +429,8 @@ func (it *certItem) toDomain() *domain.Certificate {
 		ID: it.ID, CommonName: it.CommonName, SANs: it.SANs, ProfileID: it.ProfileID, IssuerID: it.IssuerID,
 		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID,
 		SerialNumber: it.SerialNumber, NotBefore: it.NotBefore, ExpiresAt: it.ExpiresAt, RenewAt: it.RenewAt,
-		LastRenewalAt: it.LastRenewalAt, CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		LastRenewalAt: it.LastRenewalAt, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, ArchivedAt: it.ArchivedAt,
+		CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 	}
 }
 
@@ -551,6 +568,10 @@ type versionItem struct {
 	PEMChain          string    `dynamodbav:"pem_chain"`
 	IssuedAt          time.Time `dynamodbav:"issued_at"`
 	GovernanceVersion *int64    `dynamodbav:"governance_version,omitempty"`
+	// Set by a revocation (an update; a new version is never revoked).
+	RevokedAt        *time.Time `dynamodbav:"revoked_at,omitempty"`
+	RevocationReason string     `dynamodbav:"revocation_reason,omitempty"`
+	RevokedBy        string     `dynamodbav:"revoked_by,omitempty"`
 }
 
 func versionItemOf(v *domain.CertificateVersion) *versionItem {
@@ -558,6 +579,7 @@ func versionItemOf(v *domain.CertificateVersion) *versionItem {
 		itemKey: versionKey(v.CertificateID, v.JobID), CertificateID: v.CertificateID, JobID: v.JobID,
 		SerialNumber: v.SerialNumber, NotBefore: v.NotBefore, NotAfter: v.NotAfter, FingerprintSHA256: v.FingerprintSHA256,
 		PEMChain: v.PEMChain, IssuedAt: v.IssuedAt, GovernanceVersion: v.GovernanceVersion,
+		RevokedAt: v.RevokedAt, RevocationReason: v.RevocationReason, RevokedBy: v.RevokedBy,
 	}
 }
 
@@ -565,8 +587,76 @@ func (it *versionItem) toDomain() *domain.CertificateVersion {
 	return &domain.CertificateVersion{
 		CertificateID: it.CertificateID, JobID: it.JobID, SerialNumber: it.SerialNumber, NotBefore: it.NotBefore,
 		NotAfter: it.NotAfter, FingerprintSHA256: it.FingerprintSHA256, PEMChain: it.PEMChain, IssuedAt: it.IssuedAt,
-		GovernanceVersion: it.GovernanceVersion,
+		GovernanceVersion: it.GovernanceVersion, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, RevokedBy: it.RevokedBy,
 	}
+}
+
+// revocationEntryItem is one revoked serial of an issuer, listed on its
+// CRL until the certificate expires (then the CRL refresh deletes it). It
+// outlives the certificate's own records.
+type revocationEntryItem struct {
+	itemKey
+	IssuerID      string    `dynamodbav:"issuer_id"`
+	SerialNumber  string    `dynamodbav:"serial_number"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	JobID         string    `dynamodbav:"job_id"`
+	Reason        string    `dynamodbav:"reason"`
+	RevokedAt     time.Time `dynamodbav:"revoked_at"`
+	RevokedBy     string    `dynamodbav:"revoked_by"`
+	NotAfter      time.Time `dynamodbav:"not_after"`
+}
+
+func revocationEntryItemOf(e *domain.RevocationEntry) *revocationEntryItem {
+	return &revocationEntryItem{
+		itemKey: revocationEntryKey(e.IssuerID, e.SerialNumber), IssuerID: e.IssuerID, SerialNumber: e.SerialNumber,
+		CertificateID: e.CertificateID, JobID: e.JobID, Reason: e.Reason, RevokedAt: e.RevokedAt, RevokedBy: e.RevokedBy, NotAfter: e.NotAfter,
+	}
+}
+
+func (it *revocationEntryItem) toDomain() *domain.RevocationEntry {
+	return &domain.RevocationEntry{
+		IssuerID: it.IssuerID, SerialNumber: it.SerialNumber, CertificateID: it.CertificateID, JobID: it.JobID,
+		Reason: it.Reason, RevokedAt: it.RevokedAt, RevokedBy: it.RevokedBy, NotAfter: it.NotAfter,
+	}
+}
+
+// crlItem is an issuer's CRL: the signed DER of the current one and the
+// counters that say when to make it again. Only updates write it:
+// revocations ADD to revision and entry_count, pruning subtracts from
+// entry_count, and a publication SETs the rest if the number is still the
+// one it followed.
+type crlItem struct {
+	itemKey
+	IssuerID      string     `dynamodbav:"issuer_id"`
+	Number        int64      `dynamodbav:"number"`
+	DER           []byte     `dynamodbav:"der"`
+	ThisUpdate    *time.Time `dynamodbav:"this_update"`
+	NextUpdate    *time.Time `dynamodbav:"next_update"`
+	Entries       int        `dynamodbav:"entries"`
+	Revision      int64      `dynamodbav:"revision"`
+	BuiltRevision int64      `dynamodbav:"built_revision"`
+	EntryCount    int64      `dynamodbav:"entry_count"`
+	UpdatedAt     *time.Time `dynamodbav:"updated_at"`
+}
+
+func (it *crlItem) toDomain() *domain.CRL {
+	c := &domain.CRL{
+		IssuerID: it.IssuerID, Number: it.Number, DER: it.DER, Entries: it.Entries,
+		Revision: it.Revision, BuiltRevision: it.BuiltRevision, EntryCount: it.EntryCount,
+	}
+	if c.IssuerID == "" {
+		c.IssuerID = it.PK[len(tagCRL)+1:]
+	}
+	if it.ThisUpdate != nil {
+		c.ThisUpdate = *it.ThisUpdate
+	}
+	if it.NextUpdate != nil {
+		c.NextUpdate = *it.NextUpdate
+	}
+	if it.UpdatedAt != nil {
+		c.UpdatedAt = *it.UpdatedAt
+	}
+	return c
 }
 
 type issuerItem struct {

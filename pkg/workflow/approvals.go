@@ -40,6 +40,9 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 			return nil, err
 		}
 		d := s.decision(a, state, actor.ID, actor.Type, note)
+		if err := s.seeCert(ctx, &d); err != nil {
+			return nil, err
+		}
 		if d.Profile != nil && state == domain.ApprovalApproved {
 			if err := s.stepGovernance(ctx, &d); err != nil {
 				return nil, err
@@ -112,6 +115,20 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 		s.profileEditDecision(&d, note)
 	}
 	return d
+}
+
+// seeCert reads the certificate a decision restores, so the restore is
+// conditioned on its status (and leaves a revoked one revoked).
+func (s *Service) seeCert(ctx context.Context, d *Decision) error {
+	if !d.RestoreCert {
+		return nil
+	}
+	c, err := s.Decisions.GetCertificate(ctx, d.Approval.CertificateID)
+	if err != nil {
+		return err
+	}
+	d.CertSeen = c.Status
+	return nil
 }
 
 // handOff sends a recorded decision to the waiting execution and takes it

@@ -47,8 +47,10 @@ type Decision struct {
 	JobStatus domain.JobStatus
 	JobError  string
 	// RestoreCert puts the certificate back to the request's PrevCertStatus
-	// and clears the in-flight job.
+	// and clears the in-flight job, only if its status is still CertSeen;
+	// a certificate revoked or archived meanwhile keeps that status.
 	RestoreCert bool
+	CertSeen    domain.CertStatus
 	// RetryAt is when the sweep may next renew the certificate, so a
 	// rejected or expired renewal is not re-requested every sweep.
 	RetryAt time.Time
@@ -99,6 +101,9 @@ type Failure struct {
 	Status     domain.JobStatus // Failed or Cancelled
 	Error      string
 	CertStatus domain.CertStatus // status to restore on the certificate
+	// CertSeen is the certificate's status as read: the restore is
+	// conditioned on it, and a Revoked or Archived certificate keeps it.
+	CertSeen domain.CertStatus
 	// ExpireApproval, when set, is a still-pending request that can no longer
 	// be decided because its execution is ending. It is counted as an
 	// expired decision; Audits must include its approval_expired row.
@@ -106,6 +111,38 @@ type Failure struct {
 	At             time.Time
 	RetryAt        time.Time // see Decision.RetryAt
 	Audits         []*domain.AuditEvent
+}
+
+// Revocation revokes some versions of one certificate atomically: each
+// version (only if not revoked yet), its entry for the issuer's CRL (new),
+// the CRL's revision (the stale marker: a CRL made before this commit does
+// not list it) and entry count (refused past MaxEntries), the certificate
+// when its current version goes, and the audit row.
+type Revocation struct {
+	Cert *domain.Certificate // as read: its status is the condition
+	// Status is the certificate's status after the revocation; equal to
+	// Cert.Status when it does not change (an older version, or already
+	// Revoked or Archived).
+	Status     domain.CertStatus
+	SetCert    bool // record revoked_at and the reason on the certificate
+	Entries    []domain.RevocationEntry
+	MaxEntries int64
+	At         time.Time
+	Audit      *domain.AuditEvent
+}
+
+// CRLPublication is one CRL made for an issuer. It is stored only if the
+// stored CRL number is still PrevNumber, so numbers only ever grow.
+type CRLPublication struct {
+	IssuerID      string
+	PrevNumber    int64
+	Number        int64
+	DER           []byte
+	ThisUpdate    time.Time
+	NextUpdate    time.Time
+	Entries       int
+	BuiltRevision int64
+	Audit         *domain.AuditEvent
 }
 
 // PendingStart is a job whose execution was not confirmed started.

@@ -24,6 +24,16 @@ type jobReader interface {
 	GetJob(ctx context.Context, id string) (*domain.Job, error)
 }
 
+type certificateReader interface {
+	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
+}
+
+type crlReader interface {
+	// GetCRL reads an issuer's CRL state; domain.ErrNotFound before the
+	// first revocation or publication.
+	GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error)
+}
+
 type governanceReader interface {
 	// ReadGovernance reads the governance version, which of patterns are
 	// governed, and for each of wildcardZones (z of a name *.z) one
@@ -47,7 +57,7 @@ type ProfilePort interface {
 type RequestPort interface {
 	profileReader
 	governanceReader
-	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
+	certificateReader
 	CreateCertificate(ctx context.Context, in NewJob) error
 	StartRenewal(ctx context.Context, in NewJob) error
 	ClearStart(ctx context.Context, jobID string) error
@@ -61,6 +71,7 @@ type DecisionPort interface {
 	approvalReader
 	profileReader
 	governanceReader
+	certificateReader
 	ListApprovals(ctx context.Context, f domain.ApprovalFilter, page domain.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d Decision) error
@@ -73,6 +84,7 @@ type IssuancePort interface {
 	approvalReader
 	profileReader
 	governanceReader
+	certificateReader
 	MarkJobRunning(ctx context.Context, jobID string, at time.Time) error
 	CompleteIssuance(ctx context.Context, c Completion) error
 	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
@@ -82,6 +94,7 @@ type IssuancePort interface {
 type ClosingPort interface {
 	jobReader
 	approvalReader
+	certificateReader
 	FailJob(ctx context.Context, f Failure) error
 }
 
@@ -94,6 +107,23 @@ type QueuePort interface {
 	ClearStart(ctx context.Context, jobID string) error
 }
 
+// RevocationPort is what revoking a certificate's versions needs.
+type RevocationPort interface {
+	certificateReader
+	crlReader
+	ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error)
+	Revoke(ctx context.Context, r Revocation) error
+}
+
+// CRLPort is what making an issuer's CRL needs. Entries are read strongly
+// consistent, so a CRL made after a revocation committed lists it.
+type CRLPort interface {
+	crlReader
+	ListRevocationEntries(ctx context.Context, issuerID string, page domain.PageRequest) ([]*domain.RevocationEntry, string, error)
+	PruneRevocationEntries(ctx context.Context, issuerID string, serials []string, audit *domain.AuditEvent) error
+	PublishCRL(ctx context.Context, p CRLPublication) error
+}
+
 // Store is every port at once, for wiring a Service over one adapter.
 type Store interface {
 	ProfilePort
@@ -102,4 +132,6 @@ type Store interface {
 	IssuancePort
 	ClosingPort
 	QueuePort
+	RevocationPort
+	CRLPort
 }
