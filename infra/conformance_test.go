@@ -170,8 +170,8 @@ func stackIDsOf(s *synthed) stackIDs {
 		ids.Functions[fn] = id(st.Functions[fn])
 		ids.FunctionRoles[fn] = id(st.Roles[fn])
 	}
-	for _, fn := range []string{FnSweep, FnReaper} {
-		ids.SchedulerRoles[fn] = id(st.Node().FindChild(jsii.String(construct(fn) + "SchedulerRole")))
+	for _, sc := range st.Schedules() {
+		ids.SchedulerRoles[sc.fn] = id(st.Node().FindChild(jsii.String(sc.id + "SchedulerRole")))
 	}
 	return ids
 }

@@ -57,6 +57,9 @@ const (
 	reasonConsole = "GET /console and GET /console/{proxy+} on the key API serve the web console's static files (HTML, " +
 		"CSS, JavaScript, SVG embedded in the api function), which hold no data; every API call the page makes carries " +
 		"the API key the person signs in with and goes through the REQUEST authorizer."
+	reasonCRL = "GET /api/v1/issuers/{id}/crl and /ca serve the issuer's CRL and CA certificate, which relying parties fetch " +
+		"without credentials from the URLs every certificate names (RFC 5280 distribution points): public by design, " +
+		"read-only, no secret in them."
 	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
 		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."
 	reasonExecLogs = "Execution logs go to a log group API Gateway creates outside the stack (API-Gateway-Execution-Logs_<id>/<stage>) " +
@@ -94,6 +97,9 @@ func (s *Stack) Suppressions() []Suppression {
 			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-APIG4", nil, reasonOpenAPI, nil},
 			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-COG4", nil, reasonOpenAPI, nil},
 			Suppression{api + "/Default/api/v1/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			Suppression{api + "/Default/api/v1/issuers/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			Suppression{api + "/Default/api/v1/issuers/{id}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			Suppression{api + "/Default/api/v1/issuers/{id}/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
 		)
 		if api == "KeyApi" {
 			for _, m := range []string{"console/GET", "console/{proxy+}/GET"} {
@@ -101,6 +107,14 @@ func (s *Stack) Suppressions() []Suppression {
 					Suppression{api + "/Default/" + m + "/Resource", "AwsSolutions-APIG4", nil, reasonConsole, nil},
 					Suppression{api + "/Default/" + m + "/Resource", "AwsSolutions-COG4", nil, reasonConsole, nil})
 			}
+		}
+		for _, path := range PublicIssuerPaths {
+			res := api + "/Default/api/v1/issuers/{id}/" + path
+			out = append(out,
+				Suppression{res + "/GET/Resource", "AwsSolutions-APIG4", nil, reasonCRL, nil},
+				Suppression{res + "/GET/Resource", "AwsSolutions-COG4", nil, reasonCRL, nil},
+				Suppression{res + "/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			)
 		}
 		if !s.Props.APIExecutionLogs {
 			out = append(out, Suppression{api + "/DeploymentStage." + s.Props.Stage + "/Resource", "AwsSolutions-APIG6", nil, reasonExecLogs, nil})

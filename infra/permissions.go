@@ -22,6 +22,7 @@ type Access struct {
 	SendTaskSuccess bool     // states:SendTaskSuccess: hands a decision to the waiting execution
 	DescribeExec    bool     // states:DescribeExecution on the state machine's executions (job repair)
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
+	InvokeCRL       bool     // lambda:InvokeFunction on the issue function: a CRL made again after a revocation
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -45,6 +46,7 @@ var FunctionAccess = map[string]Access{
 		StartExec:       true,
 		SendTaskSuccess: true,
 		DescribeExec:    true, // POST /jobs/{id}/repair reads whether the job's execution has ended
+		InvokeCRL:       true, // after a revocation, asks the issue function (which holds the CA key) for a new CRL
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -55,8 +57,10 @@ var FunctionAccess = map[string]Access{
 		SendTaskSuccess: true,
 	},
 	FnIssue: {
-		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		// The governed names under a wildcard's zone (ReadGovernance).
+		// DeleteItem: CRL entries of expired certificates; Query: an
+		// issuer's CRL entries, by its partition, strongly consistent, and
+		// the governed names under a wildcard's zone (ReadGovernance).
+		StateItem:  []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		StateQuery: []string{BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		CASign:     true,
@@ -150,6 +154,9 @@ func (s *Stack) permissions() {
 		}
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))
+		}
+		if a.InvokeCRL {
+			add(statement("RefreshCrl", jsii.Strings("lambda:InvokeFunction"), &[]*string{s.Functions[FnIssue].FunctionArn()}))
 		}
 	}
 	// Key policy: nobody but the issue role signs with the CA key.

@@ -16,7 +16,7 @@ var certStatuses = []domain.CertStatus{domain.CertPending, domain.CertActive, do
 	domain.CertRenewalInProgress, domain.CertFailed, domain.CertRevoked, domain.CertArchived}
 
 func certCommands(r *runner) []*cobra.Command {
-	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain()}
+	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain(), r.certsRevoke()}
 }
 
 func (r *runner) certsList() *cobra.Command {
@@ -60,6 +60,7 @@ func (r *runner) certsGet() *cobra.Command {
 				{"Profile", x.ProfileID}, {"Issuer", x.IssuerID}, {"Key algorithm", x.KeyAlgorithm},
 				{"Serial", x.SerialNumber}, {"Not before", fmtTimeP(x.NotBefore)}, {"Expires", fmtTimeP(x.ExpiresAt)},
 				{"Renews at", fmtTimeP(x.RenewAt)}, {"Last renewal", fmtTimeP(x.LastRenewalAt)}, {"Job in flight", x.CurrentJobID},
+				{"Revoked", revokedText(x.RevokedAt, x.RevocationReason)}, {"Archived", fmtTimeP(x.ArchivedAt)},
 				{"Created", fmtTime(x.CreatedAt) + " by " + x.CreatedBy}, {"Updated", fmtTime(x.UpdatedAt)},
 			}
 		})
@@ -245,9 +246,9 @@ func (r *runner) certsVersions() *cobra.Command {
 			fetch := func(ctx context.Context, p client.PageRequest) ([]domain.CertificateVersion, string, error) {
 				return c.ListVersions(ctx, args[0], p)
 			}
-			return listing(r, pf, fetch, []string{"SERIAL", "NOT BEFORE", "NOT AFTER", "SHA-256 FINGERPRINT", "JOB"},
+			return listing(r, pf, fetch, []string{"SERIAL", "NOT BEFORE", "NOT AFTER", "REVOKED", "SHA-256 FINGERPRINT", "JOB"},
 				func(v domain.CertificateVersion) []string {
-					return []string{v.SerialNumber, fmtTime(v.NotBefore), fmtTime(v.NotAfter), v.FingerprintSHA256, v.JobID}
+					return []string{v.SerialNumber, fmtTime(v.NotBefore), fmtTime(v.NotAfter), revokedText(v.RevokedAt, v.RevocationReason), v.FingerprintSHA256, v.JobID}
 				})
 		})
 	pf = addPageFlags(cmd.Flags())

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
@@ -256,4 +259,41 @@ func (c *Client) ListIssuers(ctx context.Context) ([]domain.IssuerView, error) {
 	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.IssuerView, string, error) {
 		return getList[domain.IssuerView](ctx, c, pathIssuers, nil, p)
 	})
+}
+
+// Revoke revokes one version of a certificate (in.Serial) or every version
+// neither expired nor revoked yet.
+func (c *Client) Revoke(ctx context.Context, certID string, in domain.RevokeInput) (*domain.Revocation, error) {
+	var r domain.Revocation
+	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/revoke", nil, in, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// CRL fetches an issuer's current CRL (DER); the route needs no credentials.
+func (c *Client) CRL(ctx context.Context, issuerID string) ([]byte, error) {
+	return c.der(ctx, pathIssuers+"/"+escape(issuerID)+"/crl", "application/pkix-crl")
+}
+
+// CACertificate fetches an issuer's CA certificate (DER); the route needs
+// no credentials.
+func (c *Client) CACertificate(ctx context.Context, issuerID string) ([]byte, error) {
+	return c.der(ctx, pathIssuers+"/"+escape(issuerID)+"/ca", "application/pkix-cert")
+}
+
+// der fetches DER. A gateway that does not treat the answer as binary
+// sends it base64-encoded: that is decoded too.
+func (c *Client) der(ctx context.Context, path, mediaType string) ([]byte, error) {
+	_, body, err := c.sendAccepting(ctx, http.MethodGet, path, nil, nil, mediaType)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 0 && body[0] != 0x30 { // not a DER SEQUENCE
+		if decoded, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(body))); derr == nil && len(decoded) > 0 && decoded[0] == 0x30 {
+			return decoded, nil
+		}
+		return nil, fmt.Errorf("GET %s: the answer is not DER", path)
+	}
+	return body, nil
 }
