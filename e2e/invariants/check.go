@@ -305,12 +305,33 @@ func (c *checker) checkAudit() {
 	}
 }
 
-// checkMetrics: the decision counters equal the decisions.
+// checkMetrics: the decision counters equal the decisions: those of the
+// requests stored, and those of requests deleted with their certificate,
+// read from their decision's audit row.
 func (c *checker) checkMetrics() {
 	want := map[string]int{}
 	for _, a := range c.s.Approvals {
 		if st := a.S("state"); st != "pending" && c.sc.profile(a.S("profile_id")) {
 			want[a.S("kind")+"#"+st+"#"+a.S("profile_id")]++
+		}
+	}
+	outcomes := map[string]string{"approval_approved": "approved", "approval_rejected": "rejected", "approval_expired": "expired", "approval_bypassed": "bypassed"}
+	for _, row := range c.s.Audit {
+		outcome, ok := outcomes[row.S("action")]
+		if !ok {
+			continue
+		}
+		if _, stored := c.s.Approvals[row.S("resource_id")]; stored {
+			continue
+		}
+		d := row.Details()
+		kind, _ := d["kind"].(string)
+		if kind == "" {
+			kind = "cert_issuance"
+		}
+		profile, _ := d["profile_id"].(string)
+		if c.sc.profile(profile) {
+			want[kind+"#"+outcome+"#"+profile]++
 		}
 	}
 	seen := map[string]bool{}

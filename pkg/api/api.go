@@ -98,6 +98,8 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions},
 	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew},
 	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke},
+	{Route{"POST", v1 + "/certificates/{id}/archive", operators, false}, (*API).archive},
+	{Route{"DELETE", v1 + "/certificates/{id}", operators, false}, (*API).deleteCertificate},
 
 	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs},
 	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob},

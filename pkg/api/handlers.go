@@ -147,6 +147,31 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+func (a *API) archive(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, true, func(struct{}) {
+		c, err := a.svc.ArchiveCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+		a.respond(w, r, http.StatusOK, c, err)
+	})
+}
+
+// deleteCertificate answers 204 once the certificate is gone, 202 while
+// records remain for the next call.
+func (a *API) deleteCertificate(w http.ResponseWriter, r *http.Request) {
+	if err := query(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.svc.DeleteCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+	switch {
+	case err != nil:
+		a.fail(w, r, err)
+	case d != nil:
+		writeJSON(w, http.StatusAccepted, d)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // jobView adds the execution ARN, derived rather than stored.
 type jobView struct {
 	*domain.Job

@@ -16,7 +16,7 @@ var certStatuses = []domain.CertStatus{domain.CertPending, domain.CertActive, do
 	domain.CertRenewalInProgress, domain.CertFailed, domain.CertRevoked, domain.CertArchived}
 
 func certCommands(r *runner) []*cobra.Command {
-	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain(), r.certsRevoke()}
+	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain(), r.certsRevoke(), r.certsArchive(), r.certsDelete()}
 }
 
 func (r *runner) certsList() *cobra.Command {

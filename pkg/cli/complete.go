@@ -165,6 +165,13 @@ func (r *runner) certificateIDs(string) []string {
 	}, func(x domain.Certificate) string { return x.ID })
 }
 
+func (r *runner) archivedCertificateIDs(string) []string {
+	return fromAPI(r, func(ctx context.Context, c *client.Client) ([]domain.Certificate, error) {
+		items, _, err := c.ListCertificates(ctx, client.CertificateFilter{Status: string(domain.CertArchived)}, page)
+		return items, err
+	}, func(x domain.Certificate) string { return x.ID })
+}
+
 func (r *runner) profileIDs(string) []string {
 	return fromAPI(r, func(ctx context.Context, c *client.Client) ([]domain.Profile, error) {
 		items, _, err := c.ListProfiles(ctx, page)

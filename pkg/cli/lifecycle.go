@@ -60,6 +60,62 @@ func (r *runner) certsRevoke() *cobra.Command {
 	return cmd
 }
 
+func (r *runner) certsArchive() *cobra.Command {
+	cmd := r.leaf("archive ID", "Archive a certificate: never renewed again",
+		"Archive a certificate: status Archived, never renewed or issued again. Its versions stay valid until they "+
+			"expire (revoke them to remove trust). Refused while a job is in flight or a move waits for approval. "+
+			"An archived certificate can then be deleted.", 1, 1,
+		func(r *runner, _ *cobra.Command, args []string) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			cert, err := c.Archive(r.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return r.show(cert, func() []field {
+				return []field{{"Certificate", cert.ID}, {"Status", string(cert.Status)}, {"Archived", fmtTimeP(cert.ArchivedAt)}}
+			})
+		})
+	cmd.ValidArgsFunction = r.completeIDs(r.certificateIDs)
+	return cmd
+}
+
+func (r *runner) certsDelete() *cobra.Command {
+	cmd := r.leaf("delete ID", "Delete an archived certificate's records (the audit trail keeps its history)",
+		"Delete an archived certificate: its versions, jobs and their requests, then the certificate itself. The audit "+
+			"trail keeps its history, and the CRL keeps listing its revoked versions until they expire. Refused unless it "+
+			"is archived ('certctl certs archive' first). A certificate with many records takes several calls; this "+
+			"command makes them.", 1, 1,
+		func(r *runner, _ *cobra.Command, args []string) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			total := 0
+			for {
+				d, err := c.DeleteCertificate(r.ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if d == nil {
+					break
+				}
+				total += d.Deleted
+				fmt.Fprintf(r.stderr, "deleted %d records so far; going on\n", total)
+			}
+			if r.structured() {
+				return r.printValue(map[string]any{"id": args[0], "deleted": true})
+			}
+			_, err = fmt.Fprintf(r.stdout, "deleted certificate %s\n", args[0])
+			return err
+		})
+	cmd.Aliases = []string{"rm"}
+	cmd.ValidArgsFunction = r.completeIDs(r.archivedCertificateIDs)
+	return cmd
+}
+
 // derFlags print what an issuer route serves: PEM by default, or DER
 // (--der) to a file (--out) or a pipe.
 type derFlags struct {

@@ -297,3 +297,23 @@ func (c *Client) der(ctx context.Context, path, mediaType string) ([]byte, error
 	}
 	return body, nil
 }
+
+// Archive archives a certificate: it is never renewed again.
+func (c *Client) Archive(ctx context.Context, certID string) (*domain.Certificate, error) {
+	var cert domain.Certificate
+	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/archive", nil, nil, &cert); err != nil {
+		return nil, err
+	}
+	return &cert, nil
+}
+
+// DeleteCertificate deletes an archived certificate's records. It returns
+// nil once the certificate is gone, or what is left for the next call.
+func (c *Client) DeleteCertificate(ctx context.Context, certID string) (*domain.Deletion, error) {
+	var d domain.Deletion
+	status, err := c.do(ctx, http.MethodDelete, pathCertificates+"/"+escape(certID), nil, nil, &d)
+	if err != nil || status != http.StatusAccepted {
+		return nil, err
+	}
+	return &d, nil
+}

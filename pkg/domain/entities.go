@@ -45,7 +45,10 @@ type Certificate struct {
 	KeyAlgorithm string     `json:"key_algorithm"`
 	// CurrentJobID is set while an issuance or renewal is in flight; it is
 	// what makes "at most one renewal in flight" a conditional write.
-	CurrentJobID  string     `json:"current_job_id,omitempty"`
+	CurrentJobID string `json:"current_job_id,omitempty"`
+	// PendingMoveID names the certificate_move request awaiting a
+	// decision; at most one exists per certificate.
+	PendingMoveID string     `json:"pending_move_approval_id,omitempty"`
 	SerialNumber  string     `json:"serial_number,omitempty"`
 	NotBefore     *time.Time `json:"not_before,omitempty"`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
@@ -239,6 +242,9 @@ const (
 	AuditCertificateRevoked   = "certificate.revoked"
 	AuditCRLPublished         = "crl.published"
 	AuditCRLPruned            = "crl.entries_pruned"
+	AuditCertificateArchived  = "certificate.archived"
+	AuditCertificatePurged    = "certificate.records_deleted"
+	AuditCertificateDeleted   = "certificate.deleted"
 )
 
 // AuditActions lists every audit action, for validating filters.
@@ -248,6 +254,7 @@ var AuditActions = []string{
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted, AuditCertificateRevoked, AuditCRLPublished, AuditCRLPruned,
+	AuditCertificateArchived, AuditCertificatePurged, AuditCertificateDeleted,
 }
 
 // PendingAgeBuckets are the upper bounds (seconds) of

@@ -147,6 +147,15 @@ type Revocation struct {
 	Revoked     []RevokedVersion `json:"revoked"`
 }
 
+// Deletion is the answer to a DELETE of a certificate whose records did
+// not all fit in one call: the rest are deleted by the next DELETE.
+type Deletion struct {
+	Status    string `json:"status"` // "deleting"
+	Deleted   int    `json:"deleted"`
+	Remaining bool   `json:"remaining"`
+	Message   string `json:"message"`
+}
+
 // IssuerView is a CA: its certificate once created ("active"), or
 // "uninitialized" before the first issuance.
 type IssuerView struct {

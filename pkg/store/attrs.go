@@ -47,6 +47,7 @@ const (
 	attrRevocationReason = "revocation_reason"
 	attrRevokedBy        = "revoked_by"
 	attrArchivedAt       = "archived_at"
+	attrPendingMoveID    = "pending_move_approval_id"
 
 	// An issuer's CRL.
 	attrNumber        = "number"

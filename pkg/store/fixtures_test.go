@@ -63,7 +63,7 @@ func fullCertificate() *domain.Certificate {
 	return &domain.Certificate{
 		ID: "c-full", CommonName: "www.example.com", SANs: []string{"www.example.com", "example.com"},
 		ProfileID: "p-full", IssuerID: "default", Status: domain.CertRenewalInProgress, CSR: "-----BEGIN CERTIFICATE REQUEST-----",
-		KeyAlgorithm: domain.KeyECDSAP256, CurrentJobID: "j-full", SerialNumber: "0a1b",
+		KeyAlgorithm: domain.KeyECDSAP256, CurrentJobID: "j-full", PendingMoveID: "ar-move", SerialNumber: "0a1b",
 		NotBefore: atPtr(-24 * time.Hour), ExpiresAt: atPtr(48 * time.Hour), RenewAt: atPtr(24 * time.Hour), LastRenewalAt: atPtr(-24 * time.Hour),
 		RevokedAt: atPtr(30 * time.Minute), RevocationReason: "keyCompromise", ArchivedAt: atPtr(40 * time.Minute),
 		CreatedBy: "alice", CreatedAt: at(-48 * time.Hour), UpdatedAt: at(time.Minute),

@@ -183,6 +183,34 @@ func TestTableLayoutGolden(t *testing.T) {
 		t.Errorf("CRL state: %+v %v", crl, err)
 	}
 
+	// c3: created, its job failed, archived, its records and itself deleted.
+	created = next()
+	must("create c3", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c3", CommonName: "c.example.net", SANs: []string{}, ProfileID: "pu", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr3", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j5"},
+		Job: &domain.Job{ID: "j5", CertificateID: "c3", ProfileID: "pu", Type: domain.JobIssuance, Status: domain.JobPending,
+			RequestedBy: "alice", CSR: "csr3", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		ProfileVersion: 1, Governance: &gov, StartInput: `{"job_id":"j5"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c3")},
+	}))
+	j5, err := st.GetJob(ctx, "j5")
+	must("get j5", err)
+	at = next()
+	must("fail j5", st.FailJob(ctx, workflow.Failure{Job: j5, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertFailed,
+		CertSeen: domain.CertPending, At: at, RetryAt: at.Add(time.Hour), Audits: []*domain.AuditEvent{ev(domain.AuditRenewalJobFailed, "j5")}}))
+	c3, err := st.GetCertificate(ctx, "c3")
+	must("get c3", err)
+	must("archive c3", st.ArchiveCertificate(ctx, c3, next(), ev(domain.AuditCertificateArchived, "c3")))
+	keys, err := st.CertificateRecords(ctx, "c3", 10)
+	must("records of c3", err)
+	if len(keys) != 1 || keys[0] != (workflow.RecordKey{Kind: "job", ID: "j5"}) {
+		t.Errorf("records of c3: %+v", keys)
+	}
+	must("delete records of c3", st.DeleteCertificateRecords(ctx, "c3", keys, ev(domain.AuditCertificatePurged, "c3")))
+	c3, err = st.GetCertificate(ctx, "c3")
+	must("get c3", err)
+	must("delete c3", st.DeleteCertificate(ctx, c3, ev(domain.AuditCertificateDeleted, "c3")))
+
 	// A direct profile update that drops the approver pool.
 	pu2 := *pu
 	pu2.Name, pu2.Approvers, pu2.Version, pu2.UpdatedAt = "Ungated v2", nil, 2, next()

@@ -114,6 +114,9 @@ func versionKey(certID, jobID string) itemKey {
 // jobsOf is the by_parent partition of a certificate's jobs.
 func jobsOf(certID string) string { return certKey(certID).PK + "#" + tagJob }
 
+// movesOf is the by_parent partition of a certificate's move requests.
+func movesOf(certID string) string { return certKey(certID).PK + "#MOVE" }
+
 // auditPartition holds one resource's audit rows.
 func auditPartition(resourceID string) string { return "AUDIT#" + resourceID }
 
@@ -393,6 +396,7 @@ type certItem struct {
 	CSR              string     `dynamodbav:"csr"`
 	KeyAlgorithm     string     `dynamodbav:"key_algorithm"`
 	CurrentJobID     string     `dynamodbav:"current_job_id,omitempty"`
+	PendingMoveID    string     `dynamodbav:"pending_move_approval_id,omitempty"`
 	SerialNumber     string     `dynamodbav:"serial_number,omitempty"`
 	NotBefore        *time.Time `dynamodbav:"not_before,omitempty"`
 	ExpiresAt        *time.Time `dynamodbav:"expires_at,omitempty"`
@@ -413,7 +417,7 @@ func certItemOf(c *domain.Certificate) *certItem {
 	it := &certItem{
 		itemKey: certKey(c.ID), listKey: listed(tagCert, c.CreatedAt, c.ID),
 		ID: c.ID, CommonName: c.CommonName, SANs: c.SANs, ProfileID: c.ProfileID, IssuerID: c.IssuerID,
-		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID,
+		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID, PendingMoveID: c.PendingMoveID,
 		SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, RenewAt: c.RenewAt,
 		LastRenewalAt: c.LastRenewalAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, ArchivedAt: c.ArchivedAt,
 		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
@@ -427,7 +431,7 @@ func certItemOf(c *domain.Certificate) *certItem {
 func (it *certItem) toDomain() *domain.Certificate {
 	return &domain.Certificate{
 		ID: it.ID, CommonName: it.CommonName, SANs: it.SANs, ProfileID: it.ProfileID, IssuerID: it.IssuerID,
-		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID,
+		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID, PendingMoveID: it.PendingMoveID,
 		SerialNumber: it.SerialNumber, NotBefore: it.NotBefore, ExpiresAt: it.ExpiresAt, RenewAt: it.RenewAt,
 		LastRenewalAt: it.LastRenewalAt, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, ArchivedAt: it.ArchivedAt,
 		CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,

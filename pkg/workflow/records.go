@@ -145,6 +145,12 @@ type CRLPublication struct {
 	Audit         *domain.AuditEvent
 }
 
+// RecordKey names one record of a certificate a deletion removes.
+type RecordKey struct {
+	Kind string // "version", "job" or "approval"
+	ID   string // the job id for a version
+}
+
 // PendingStart is a job whose execution was not confirmed started.
 type PendingStart struct {
 	JobID string

@@ -48,6 +48,7 @@ type Service struct {
 	// (only the issue function, which holds the CA key, wires it).
 	Revocations RevocationPort
 	CRLs        CRLPort
+	Retirement  RetirementPort
 	// CRLTrigger asks for an issuer's CRL to be made again at once, after
 	// a revocation (optional: the scheduled refresh catches up).
 	CRLTrigger CRLTrigger
@@ -63,6 +64,9 @@ type Service struct {
 	CRLMaxEntries   int64
 	CRLValidity     time.Duration
 	CRLRefreshAfter time.Duration
+	// DeleteBatch lowers how many records one deletion transaction
+	// removes (tests; 0 is the default, 90).
+	DeleteBatch int
 	// PublicURL is the API's public base URL (with its stage); when set,
 	// issued certificates name the CRL and the CA certificate under it.
 	PublicURL string
@@ -72,7 +76,7 @@ type Service struct {
 
 // New returns a Service whose ports are all st.
 func New(st Store, exec Executions) *Service {
-	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Exec: exec}
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Retirement: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

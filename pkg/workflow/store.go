@@ -115,6 +115,18 @@ type RevocationPort interface {
 	Revoke(ctx context.Context, r Revocation) error
 }
 
+// RetirementPort is what archiving and deleting a certificate needs.
+type RetirementPort interface {
+	certificateReader
+	ArchiveCertificate(ctx context.Context, cert *domain.Certificate, at time.Time, audit *domain.AuditEvent) error
+	// CertificateRecords lists, a page at a time, the keys of a
+	// certificate's records a deletion removes (versions, jobs and their
+	// requests), at most max of them.
+	CertificateRecords(ctx context.Context, certID string, max int) ([]RecordKey, error)
+	DeleteCertificateRecords(ctx context.Context, certID string, keys []RecordKey, audit *domain.AuditEvent) error
+	DeleteCertificate(ctx context.Context, cert *domain.Certificate, audit *domain.AuditEvent) error
+}
+
 // CRLPort is what making an issuer's CRL needs. Entries are read strongly
 // consistent, so a CRL made after a revocation committed lists it.
 type CRLPort interface {
@@ -134,4 +146,5 @@ type Store interface {
 	QueuePort
 	RevocationPort
 	CRLPort
+	RetirementPort
 }
