@@ -64,3 +64,141 @@ func TestArchiveAndDelete(t *testing.T) {
 	// The profile, in use no more, can be deleted (a gated delete: a request).
 	must(t, http.StatusAccepted, "alice", "DELETE", "/api/v1/profiles/"+profile, nil)
 }
+
+// moveOf PUTs a move as who and returns the answer.
+func moveOf(t *testing.T, want int, who, certID, profile string) response {
+	t.Helper()
+	return must(t, want, who, "PUT", "/api/v1/certificates/"+certID, map[string]any{"profile_id": profile, "reason": "CHG-7: consolidate"})
+}
+
+// Moves as each role and with bad input: between profiles that need no
+// approval a move applies at once; into an approval-tier profile it is a
+// request someone else approves, shown with every name the certificate
+// carries and the reason.
+func TestMoveBetweenProfiles(t *testing.T) {
+	// Two ungated profiles over one zone (a second person opened each).
+	a := newProfile(t, false)
+	b := uniq("prof")
+	r := must(t, http.StatusAccepted, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": b, "name": "Profile " + b, "allowed_names": []string{"**." + zone(a)}, "renew_before_seconds": 864000})
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", nil)
+	id, _ := issuedLeaf(t, a)
+	path := "/api/v1/certificates/" + id
+
+	must(t, http.StatusUnauthorized, "", "PUT", path, map[string]any{"profile_id": b})
+	must(t, http.StatusForbidden, "carol", "PUT", path, map[string]any{"profile_id": b})
+	must(t, http.StatusBadRequest, "alice", "PUT", path, map[string]any{})
+	must(t, http.StatusBadRequest, "alice", "PUT", path, map[string]any{"profile_id": "no-such-profile"})
+	must(t, http.StatusBadRequest, "alice", "PUT", path, map[string]any{"profile_id": b, "reason": "two\nlines"})
+	must(t, http.StatusBadRequest, "alice", "PUT", path, map[string]any{"profile_id": b, "reason": strings.Repeat("x", 1025)})
+	must(t, http.StatusBadRequest, "alice", "PUT", path, map[string]any{"profile_id": newProfile(t, false)}) // names not allowed
+	must(t, http.StatusNotFound, "alice", "PUT", "/api/v1/certificates/nope", map[string]any{"profile_id": b})
+
+	moved := moveOf(t, http.StatusOK, "alice", id, b)
+	if moved.str("profile_id") != b {
+		t.Fatalf("moved: %s", moved.Raw)
+	}
+	if pa, pb := profileOf(t, a), profileOf(t, b); pa.Body["certificate_count"] != float64(0) || pb.Body["certificate_count"] != float64(1) {
+		t.Fatalf("counts: %s %s", pa.Raw, pb.Raw)
+	}
+	moveOf(t, http.StatusOK, "alice", id, b) // already there
+
+	// Into an approval-tier profile: a request, shown whole.
+	g := uniq("prof")
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": g, "name": "Gated " + g, "requires_approval": true, "allowed_names": []string{"**." + zone(a)}})
+	pending := moveOf(t, http.StatusAccepted, "alice", id, g)
+	ar := pending.str("approval_id")
+	view := must(t, http.StatusOK, "bob", "GET", "/api/v1/approvals/"+ar, nil)
+	mv, _ := view.Body["move"].(map[string]any)
+	from, _ := mv["from"].(map[string]any)
+	to, _ := mv["to"].(map[string]any)
+	dns, _ := mv["dns_names"].([]any)
+	if view.str("kind") != "certificate_move" || view.str("request_reason") != "CHG-7: consolidate" || from["id"] != b || to["id"] != g ||
+		to["requires_approval"] != true || len(dns) != 2 || mv["common_name"] != dns[0] && mv["common_name"] != dns[1] {
+		t.Fatalf("move request: %s", view.Raw)
+	}
+	moveOf(t, http.StatusConflict, "alice", id, g) // one pending move
+	must(t, http.StatusConflict, "alice", "POST", path+"/archive", nil)
+	r = must(t, http.StatusForbidden, "alice", "POST", "/api/v1/approvals/"+ar+"/approve", nil)
+	if !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("self-approval: %s", r.Raw)
+	}
+	must(t, http.StatusForbidden, "carol", "POST", "/api/v1/approvals/"+ar+"/approve", nil)
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "under change control now"})
+	if c := must(t, http.StatusOK, "carol", "GET", path, nil); c.str("profile_id") != g || c.str("pending_move_approval_id") != "" {
+		t.Fatalf("after approval: %s", c.Raw)
+	}
+	if list := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals?kind=certificate_move&certificate_id="+id, nil).Body["data"].([]any); len(list) != 1 {
+		t.Fatalf("move requests of %s: %v", id, list)
+	}
+	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+id+"&action=certificate.moved", nil).Body["data"].([]any)
+	if len(rows) != 2 || rows[0].(map[string]any)["actor"] != "bob" {
+		t.Fatalf("moved rows: %v", rows)
+	}
+}
+
+// A move is never a way around the gate. A certificate under an
+// approval-tier profile cannot move to a profile that needs no approval
+// while its names are governed, whoever asks; a move between gated
+// profiles needs a second person (not a second key of the requester),
+// within the pools of both; and a request decided after the target changed
+// applies nothing.
+func TestAMoveCannotEscapeTheGate(t *testing.T) {
+	gated := newProfile(t, true)
+	created := newCert(t, "alice", gated)
+	id := certID(created)
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+created.str("approval_id")+"/approve", nil)
+	waitJob(t, created.str("job_id"), "Completed")
+
+	// An ungated profile over the same names (bob approved its creation).
+	open := uniq("prof")
+	r := must(t, http.StatusAccepted, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": open, "name": "Open " + open, "allowed_names": []string{"**." + zone(gated)}})
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", nil)
+	for _, who := range []string{"alice", "admin"} {
+		r = moveOf(t, http.StatusConflict, who, id, open)
+		if !strings.Contains(r.str("message"), "governed") {
+			t.Fatalf("escape as %s: %s", who, r.Raw)
+		}
+	}
+	if c := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil); c.str("profile_id") != gated || c.str("pending_move_approval_id") != "" {
+		t.Fatalf("the refused move changed the certificate: %s", c.Raw)
+	}
+	// Renewals stay gated.
+	renewal := must(t, http.StatusAccepted, "alice", "POST", "/api/v1/certificates/"+id+"/renew", nil)
+	if renewal.str("status") != "AwaitingApproval" {
+		t.Fatalf("renewal after the refused move: %s", renewal.Raw)
+	}
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+renewal.str("approval_id")+"/reject", map[string]string{"note": "not now"})
+
+	// To another gated profile whose pool is alice's second key: the source
+	// profile's approvers must agree too, and alice never decides her own.
+	lax := uniq("prof")
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": lax, "name": "Lax " + lax, "requires_approval": true, "allowed_names": []string{"**." + zone(gated)},
+		"approvers": map[string]any{"principals": []string{"bob"}}})
+	pending := moveOf(t, http.StatusAccepted, "alice", id, lax)
+	ar := pending.str("approval_id")
+	second := must(t, http.StatusCreated, "admin", "POST", "/api/v1/apikeys", map[string]any{"principal": "alice"})
+	keys["alice-move"] = second.str("secret")
+	r = must(t, http.StatusForbidden, "alice-move", "POST", "/api/v1/approvals/"+ar+"/approve", nil)
+	if !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("second key of the requester: %s", r.Raw)
+	}
+	// The target's pool is bob alone; the source's pool (none) lets bob in.
+	// Change the target before bob decides: the move is stale.
+	edit := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+lax, map[string]any{"name": "renamed"})
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+edit.str("approval_id")+"/approve", nil)
+	r = must(t, http.StatusConflict, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", nil)
+	if !strings.Contains(r.str("message"), "stale move") {
+		t.Fatalf("stale move: %s", r.Raw)
+	}
+	a := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+ar, nil)
+	if a.str("state") != "rejected" || !strings.Contains(a.str("reason"), "stale move") {
+		t.Fatalf("stale request: %s", a.Raw)
+	}
+	if c := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil); c.str("profile_id") != gated {
+		t.Fatalf("a stale move applied: %s", c.Raw)
+	}
+}

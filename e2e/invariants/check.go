@@ -50,6 +50,8 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkIssuedEqualsApproved()
 	c.checkGovernedNeedApproval()
 	c.checkRevocations(opt.Quiescent)
+	c.checkMoves()
+	c.checkProfileCounts()
 	if opt.Lint {
 		c.checkLint()
 	}
@@ -271,6 +273,8 @@ func (c *checker) checkAudit() {
 		switch {
 		case a.S("kind") == "profile_edit":
 			one("approval_profile_edit_requested", id, "profile edit "+state)
+		case a.S("kind") == "certificate_move":
+			one("approval_certificate_move_requested", id, "move "+state)
 		case state == "bypassed":
 			none("approval_requested", id, "bypassed request")
 		default:

@@ -76,8 +76,8 @@ func withSubject(it Item, s *domain.Subject) Item {
 func healthy() *Snapshot {
 	chain, subject := issuedFixture()
 	return &Snapshot{
-		Profiles: map[string]Item{"p": item("id", "p")},
-		Certs:    map[string]Item{"c": item("id", "c", "status", "Active", "renew_at", "2030", "due_pk", "DUE")},
+		Profiles: map[string]Item{"p": item("id", "p", "certificate_count", 1)},
+		Certs:    map[string]Item{"c": item("id", "c", "profile_id", "p", "status", "Active", "renew_at", "2030", "due_pk", "DUE")},
 		Jobs: map[string]Item{"j": withSubject(item("id", "j", "certificate_id", "c", "status", "Completed",
 			"requires_approval", true, "approval_id", "a"), subject)},
 		Approvals: map[string]Item{"a": withSubject(item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
@@ -183,6 +183,17 @@ func TestEachRuleFires(t *testing.T) {
 		s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default", "sk", "2026-01-01T00:00:00.000000000Z#A", "details", `{"number":1}`))
 	}
 	cases["lint"] = func(*Snapshot) {} // the fixture's leaf has a two-byte serial and no key identifiers
+	cases["profile-count"] = func(s *Snapshot) { s.Profiles["p"]["certificate_count"] = item("x", 2)["x"] }
+	cases["move-respects-gate"] = func(s *Snapshot) {
+		s.Audit = append(s.Audit, item("action", "certificate.moved", "resource_id", "c", "actor", "alice",
+			"details", `{"from":"p","to":"q","from_gated":true,"to_gated":false,"approval_id":""}`))
+	}
+	cases["move-respects-gate/self"] = func(s *Snapshot) {
+		s.Audit = append(s.Audit, item("action", "approval_certificate_move_requested", "resource_id", "m", "actor", "alice"),
+			item("action", "approval_approved", "resource_id", "m", "actor", "alice"),
+			item("action", "certificate.moved", "resource_id", "c", "actor", "alice", "details", `{"from_gated":true,"approval_id":"m"}`))
+	}
+	cases["one-pending-move"] = func(s *Snapshot) { s.Certs["c"]["pending_move_approval_id"] = item("x", "a")["x"] }
 	for rule, breakIt := range cases {
 		s := healthy()
 		breakIt(s)

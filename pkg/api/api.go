@@ -99,6 +99,7 @@ var routeTable = []route{
 	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew},
 	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke},
 	{Route{"POST", v1 + "/certificates/{id}/archive", operators, false}, (*API).archive},
+	{Route{"PUT", v1 + "/certificates/{id}", operators, false}, (*API).moveCertificate},
 	{Route{"DELETE", v1 + "/certificates/{id}", operators, false}, (*API).deleteCertificate},
 
 	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs},

@@ -147,6 +147,22 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// moveCertificate answers 200 with the certificate (moved, or already
+// there), or 202 when the move waits for approval.
+func (a *API) moveCertificate(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, false, func(in domain.MoveInput) {
+		c, pending, err := a.svc.MoveCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+		switch {
+		case err != nil:
+			a.fail(w, r, err)
+		case pending != nil:
+			writeJSON(w, http.StatusAccepted, pending)
+		default:
+			writeJSON(w, http.StatusOK, c)
+		}
+	})
+}
+
 func (a *API) archive(w http.ResponseWriter, r *http.Request) {
 	withBody(a, w, r, true, func(struct{}) {
 		c, err := a.svc.ArchiveCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"))

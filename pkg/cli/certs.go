@@ -16,7 +16,7 @@ var certStatuses = []domain.CertStatus{domain.CertPending, domain.CertActive, do
 	domain.CertRenewalInProgress, domain.CertFailed, domain.CertRevoked, domain.CertArchived}
 
 func certCommands(r *runner) []*cobra.Command {
-	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain(), r.certsRevoke(), r.certsArchive(), r.certsDelete()}
+	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain(), r.certsRevoke(), r.certsArchive(), r.certsDelete(), r.certsMove()}
 }
 
 func (r *runner) certsList() *cobra.Command {
@@ -61,6 +61,7 @@ func (r *runner) certsGet() *cobra.Command {
 				{"Serial", x.SerialNumber}, {"Not before", fmtTimeP(x.NotBefore)}, {"Expires", fmtTimeP(x.ExpiresAt)},
 				{"Renews at", fmtTimeP(x.RenewAt)}, {"Last renewal", fmtTimeP(x.LastRenewalAt)}, {"Job in flight", x.CurrentJobID},
 				{"Revoked", revokedText(x.RevokedAt, x.RevocationReason)}, {"Archived", fmtTimeP(x.ArchivedAt)},
+				{"Move pending", x.PendingMoveID},
 				{"Created", fmtTime(x.CreatedAt) + " by " + x.CreatedBy}, {"Updated", fmtTime(x.UpdatedAt)},
 			}
 		})

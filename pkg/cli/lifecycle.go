@@ -116,6 +116,46 @@ func (r *runner) certsDelete() *cobra.Command {
 	return cmd
 }
 
+func (r *runner) certsMove() *cobra.Command {
+	var in domain.MoveInput
+	cmd := r.leaf("move ID", "Move a certificate to another profile (gated when a gate changes)",
+		"Move a certificate to another profile. Its names and key must be allowed by the target profile. Moving into, "+
+			"out of or between approval-tier profiles changes the gate: it prints the pending request a different person "+
+			"approves ('certctl approvals approve'). Between profiles that need no approval it applies at once.", 1, 1,
+		func(r *runner, cmd *cobra.Command, args []string) error {
+			if err := r.required(cmd, "profile"); err != nil {
+				return err
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			cert, pending, err := c.MoveCertificate(r.ctx, args[0], in)
+			if err != nil {
+				return err
+			}
+			if pending != nil {
+				if err := r.show(pending, func() []field {
+					return []field{{"Status", pending.Status}, {"Approval", pending.ApprovalID}}
+				}); err != nil {
+					return err
+				}
+				fmt.Fprintf(r.stderr, "pending approval %s: someone other than you runs 'certctl approvals approve %s'\n", pending.ApprovalID, pending.ApprovalID)
+				return nil
+			}
+			return r.show(cert, func() []field {
+				return []field{{"Certificate", cert.ID}, {"Profile", cert.ProfileID}, {"Status", string(cert.Status)}, {"Renews at", fmtTimeP(cert.RenewAt)}}
+			})
+		})
+	fs := cmd.Flags()
+	fs.StringVar(&in.ProfileID, "profile", "", "the profile `ID` to move it to")
+	fs.StringVar(&in.Reason, "reason", "", "why, e.g. a ticket (`TEXT`, one line, at most 1 KB); approvers see it")
+	r.completeFlagWith(fs, "profile", r.profileIDs)
+	cmd.ValidArgsFunction = r.completeIDs(r.certificateIDs)
+	cmd.Example = "  certctl certs move web --profile prod-web --reason \"CHG-42: under change control\""
+	return cmd
+}
+
 // derFlags print what an issuer route serves: PEM by default, or DER
 // (--der) to a file (--out) or a pipe.
 type derFlags struct {

@@ -317,3 +317,20 @@ func (c *Client) DeleteCertificate(ctx context.Context, certID string) (*domain.
 	}
 	return &d, nil
 }
+
+// MoveCertificate moves a certificate to another profile. It returns the
+// certificate, or, when the move changes a gate, the pending request a
+// second person must approve (and a nil certificate).
+func (c *Client) MoveCertificate(ctx context.Context, certID string, in domain.MoveInput) (*domain.Certificate, *domain.PendingEdit, error) {
+	var raw json.RawMessage
+	status, err := c.do(ctx, http.MethodPut, pathCertificates+"/"+escape(certID), nil, in, &raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if status == http.StatusAccepted {
+		var pe domain.PendingEdit
+		return nil, &pe, decodeRaw(raw, &pe)
+	}
+	var cert domain.Certificate
+	return &cert, nil, decodeRaw(raw, &cert)
+}

@@ -64,6 +64,10 @@ type Certificate struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
+// DuePK reports whether the certificate is in the sweep's index: issued,
+// idle and not retired.
+func (c *Certificate) DuePK() bool { return c.RenewAt != nil && c.CurrentJobID == "" && !c.Retired() }
+
 // Retired reports whether the certificate is Revoked or Archived: it is
 // never renewed or issued again.
 func (c *Certificate) Retired() bool { return c.Status.Retired() }
@@ -99,6 +103,8 @@ type Job struct {
 	RequiresApproval bool      `json:"requires_approval"`
 	ApprovalID       string    `json:"approval_id,omitempty"`
 	RequestedBy      string    `json:"requested_by"`
+	// RequestReason is why the requester asked (a ticket, a why).
+	RequestReason string `json:"request_reason,omitempty"`
 	// Subject is what the job issues (and, when gated, what was approved).
 	Subject      *Subject `json:"subject,omitempty"`
 	ExecutionARN string   `json:"execution_arn,omitempty"`
@@ -175,6 +181,36 @@ type Change struct {
 	New any `json:"new"`
 }
 
+// ProfileRef names a profile as a request saw it.
+type ProfileRef struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Version          int64  `json:"version"`
+	RequiresApproval bool   `json:"requires_approval"`
+}
+
+// RefOf is the reference to p.
+func RefOf(p *Profile) ProfileRef {
+	return ProfileRef{ID: p.ID, Name: p.Name, Version: p.Version, RequiresApproval: p.RequiresApproval}
+}
+
+// CertificateMove is a certificate's move to another profile: every name
+// the certificate carries (the common name included), the profile it
+// leaves and the one it joins (at the version its names were checked
+// against). Moving into, out of or between approval-tier profiles changes
+// the gate, so it waits for a second person.
+type CertificateMove struct {
+	From        ProfileRef `json:"from"`
+	To          ProfileRef `json:"to"`
+	CommonName  string     `json:"common_name"`
+	DNSNames    []string   `json:"dns_names"`
+	IPAddresses []string   `json:"ip_addresses"`
+	// FromApprovers, when both profiles are approval-tier, is the source
+	// profile's pool: it must allow the decider too (the request's own
+	// pool is the target's), so no pool is a way out of the other.
+	FromApprovers *ApproverPool `json:"from_approvers,omitempty"`
+}
+
 // Approval is a two-person-integrity request. The task token that resumes the
 // waiting execution is kept server-side and never serialised.
 type Approval struct {
@@ -189,9 +225,14 @@ type Approval struct {
 	DecidedBy     string        `json:"decided_by,omitempty"`
 	DecidedType   ActorType     `json:"decided_by_type,omitempty"`
 	Note          string        `json:"note,omitempty"`
-	Reason        string        `json:"reason,omitempty"`
-	Subject       *Subject      `json:"subject,omitempty"`
-	ProfileEdit   *ProfileEdit  `json:"profile_edit,omitempty"`
+	// Reason is why the system decided it (expired, stale edit…).
+	Reason string `json:"reason,omitempty"`
+	// RequestReason is why the requester asked (a ticket, a why).
+	RequestReason string       `json:"request_reason,omitempty"`
+	Subject       *Subject     `json:"subject,omitempty"`
+	ProfileEdit   *ProfileEdit `json:"profile_edit,omitempty"`
+	// Move is what a certificate_move request moves, from where to where.
+	Move *CertificateMove `json:"move,omitempty"`
 	// ApproverPool is the profile's pool when the request was made.
 	ApproverPool *ApproverPool `json:"approver_pool,omitempty"`
 	CreatedAt    time.Time     `json:"created_at"`
@@ -245,6 +286,8 @@ const (
 	AuditCertificateArchived  = "certificate.archived"
 	AuditCertificatePurged    = "certificate.records_deleted"
 	AuditCertificateDeleted   = "certificate.deleted"
+	AuditMoveRequested        = "approval_certificate_move_requested"
+	AuditCertificateMoved     = "certificate.moved"
 )
 
 // AuditActions lists every audit action, for validating filters.
@@ -254,7 +297,7 @@ var AuditActions = []string{
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted, AuditCertificateRevoked, AuditCRLPublished, AuditCRLPruned,
-	AuditCertificateArchived, AuditCertificatePurged, AuditCertificateDeleted,
+	AuditCertificateArchived, AuditCertificatePurged, AuditCertificateDeleted, AuditMoveRequested, AuditCertificateMoved,
 }
 
 // PendingAgeBuckets are the upper bounds (seconds) of

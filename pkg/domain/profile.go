@@ -3,6 +3,8 @@ package domain
 import (
 	"reflect"
 	"slices"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Key algorithm names, as a CSR's public key is classified.
@@ -184,4 +186,26 @@ func validID(id string) bool {
 		}
 	}
 	return true
+}
+
+// MaxReasonLen bounds the reason a request carries.
+const MaxReasonLen = 1024
+
+// ValidateReason checks the reason a requester gives (a ticket, why): at
+// most MaxReasonLen bytes of one line of text, with no control or
+// bidirectional-override character, so it shows as written to approvers,
+// in the audit trail and in notifications.
+func ValidateReason(reason string) error {
+	if len(reason) > MaxReasonLen {
+		return Invalidf("reason is %d bytes; at most %d", len(reason), MaxReasonLen)
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f {
+			return Invalidf("reason contains the control character %U: write it on one line of plain text", r)
+		}
+	}
+	if !utf8.ValidString(reason) {
+		return Invalidf("reason is not valid UTF-8")
+	}
+	return nil
 }

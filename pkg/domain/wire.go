@@ -100,6 +100,13 @@ type CertificateInput struct {
 	CSR        string   `json:"csr"`
 }
 
+// MoveInput is the body of PUT /certificates/{id}: the profile to move
+// the certificate to, and why.
+type MoveInput struct {
+	ProfileID string `json:"profile_id"`
+	Reason    string `json:"reason,omitempty"`
+}
+
 // Started reports the job (and approval request) a create or renew started.
 type Started struct {
 	Certificate *Certificate `json:"certificate,omitempty"`

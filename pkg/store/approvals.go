@@ -135,6 +135,9 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 	if d.Profile != nil {
 		t.addAll(st.profileChange(d.Profile))
 	}
+	if d.Move != nil {
+		t.addAll(st.moveDecisionItems(d.Move))
+	}
 	t.add(st.observeDecision(a.Kind, string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
 	if !domain.IsSystemActor(d.DecidedBy) {
 		t.addAll(st.independent(a.RequestedBy, d.DecidedBy))

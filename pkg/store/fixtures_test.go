@@ -73,7 +73,7 @@ func fullCertificate() *domain.Certificate {
 func fullJob() *domain.Job {
 	return &domain.Job{
 		ID: "j-full", CertificateID: "c-full", ProfileID: "p-full", Type: domain.JobRenewal, Status: domain.JobAwaitingApproval,
-		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", Subject: fullSubject(),
+		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", RequestReason: "ticket SEC-1: rotate", Subject: fullSubject(),
 		ExecutionARN: "arn:aws:states:us-east-1:123456789012:execution:renewal:j-full", Error: "an earlier attempt failed",
 		CSR: "-----BEGIN CERTIFICATE REQUEST-----", PrevCertStatus: domain.CertActive,
 		CreatedAt: at(0), UpdatedAt: at(time.Minute), CompletedAt: atPtr(2 * time.Minute),
@@ -84,7 +84,13 @@ func fullApproval() *domain.Approval {
 	return &domain.Approval{
 		ID: "a-full", Kind: domain.KindProfileEdit, State: domain.ApprovalPending, JobID: "j-full", CertificateID: "c-full",
 		ProfileID: "p-full", RequestedBy: "alice", RequestedType: domain.ActorUser, DecidedBy: "bob", DecidedType: domain.ActorUser,
-		Note: "looks fine", Reason: "policy", Subject: fullSubject(),
+		Note: "looks fine", Reason: "policy", RequestReason: "ticket SEC-1: rotate", Subject: fullSubject(),
+		Move: &domain.CertificateMove{
+			From:       domain.ProfileRef{ID: "p-old", Name: "Old", Version: 2, RequiresApproval: true},
+			To:         domain.ProfileRef{ID: "p-full", Name: "Full profile", Version: 3, RequiresApproval: true},
+			CommonName: "www.example.com", DNSNames: []string{"www.example.com", "example.com"}, IPAddresses: []string{"192.0.2.10"},
+			FromApprovers: fullPool(),
+		},
 		ProfileEdit: &domain.ProfileEdit{
 			BaseVersion: 3, Create: true, Delete: true, Base: fullProfile(), Proposed: otherProfile(),
 			Diff: domain.ProfileDiff(fullProfile(), otherProfile()),

@@ -211,6 +211,56 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("get c3", err)
 	must("delete c3", st.DeleteCertificate(ctx, c3, ev(domain.AuditCertificateDeleted, "c3")))
 
+	// c4 under pu moves to pd2 at once, then asks to move into pg (a
+	// request) twice: one rejected (released), one approved (applied).
+	created = next()
+	must("create c4", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c4", CommonName: "d.example.net", SANs: []string{}, ProfileID: "pu", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr4", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j6"},
+		Job: &domain.Job{ID: "j6", CertificateID: "c4", ProfileID: "pu", Type: domain.JobIssuance, Status: domain.JobRunning,
+			RequestedBy: "alice", RequestReason: "first issuance", CSR: "csr4", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		ProfileVersion: 1, Governance: &gov, Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c4")},
+	}))
+	issued = next()
+	must("complete j6", st.CompleteIssuance(ctx, workflow.Completion{Job: &domain.Job{ID: "j6", ProfileID: "pu"}, ProfileVersion: 1, Governance: &gov,
+		RenewAt: issued.Add(12 * time.Hour), CSR: "csr4", KeyAlg: domain.KeyECDSAP256, Audit: ev(domain.AuditRenewalJobCompleted, "j6"),
+		Version: &domain.CertificateVersion{CertificateID: "c4", JobID: "j6", SerialNumber: "04", NotBefore: issued, NotAfter: issued.Add(24 * time.Hour),
+			FingerprintSHA256: "dd", PEMChain: "pem", IssuedAt: issued}}))
+	pd2 := &domain.Profile{ID: "pd2", Name: "Second", AllowedNames: []domain.NamePattern{"*.example.net"}, Version: 1, CreatedAt: next()}
+	must("create pd2", st.CreateProfile(ctx, pd2, nil, ev(domain.AuditProfileCreated, "pd2")))
+	puNow, err := st.GetProfile(ctx, "pu")
+	must("get pu", err)
+	c4, err := st.GetCertificate(ctx, "c4")
+	must("get c4", err)
+	renewAt := issued.Add(20 * time.Hour)
+	at = next()
+	must("move c4", st.MoveCertificate(ctx, workflow.Move{Cert: c4, From: puNow, To: pd2, Governance: &gov, RenewAt: &renewAt, At: at},
+		ev(domain.AuditCertificateMoved, "c4")))
+	moveReq := func(id string) *domain.Approval {
+		t.Helper()
+		c, err := st.GetCertificate(ctx, "c4")
+		must("get c4", err)
+		at := next()
+		a := &domain.Approval{ID: id, Kind: domain.KindCertificateMove, State: domain.ApprovalPending, CertificateID: "c4", ProfileID: "pg",
+			RequestedBy: "alice", RequestedType: domain.ActorUser, RequestReason: "CHG-9", ApproverPool: pg.Approvers,
+			Move:      &domain.CertificateMove{From: domain.RefOf(pd2), To: domain.RefOf(pg), CommonName: "d.example.net", DNSNames: []string{"d.example.net"}, IPAddresses: []string{}},
+			CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		must("request move "+id, st.RequestMove(ctx, c, a, ev(domain.AuditMoveRequested, id)))
+		return get(id)
+	}
+	a8 := moveReq("a8")
+	must("reject move", st.Decide(ctx, workflow.Decision{Approval: a8, State: domain.ApprovalRejected, DecidedBy: "bob", ActorType: domain.ActorUser, At: next(),
+		Move: &workflow.MoveChange{CertID: "c4", ApprovalID: "a8"}, Audit: ev(domain.AuditApprovalRejected, "a8")}))
+	a9 := moveReq("a9")
+	c4, err = st.GetCertificate(ctx, "c4")
+	must("get c4", err)
+	pgNow, err := st.GetProfile(ctx, "pg")
+	must("get pg", err)
+	at = next()
+	must("approve move", st.Decide(ctx, workflow.Decision{Approval: a9, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser, At: at,
+		Move:  &workflow.MoveChange{CertID: "c4", ApprovalID: "a9", Apply: &workflow.Move{Cert: c4, From: pd2, To: pgNow, ApprovalID: "a9", RenewAt: &renewAt, At: at}},
+		Audit: ev(domain.AuditApprovalApproved, "a9"), MoreAudits: []*domain.AuditEvent{ev(domain.AuditCertificateMoved, "c4")}}))
+
 	// A direct profile update that drops the approver pool.
 	pu2 := *pu
 	pu2.Name, pu2.Approvers, pu2.Version, pu2.UpdatedAt = "Ungated v2", nil, 2, next()
@@ -277,7 +327,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	vs, _, err := st.ListVersions(ctx, "c1", page)
 	count("versions", 1, len(vs), err)
 	cs, _, err = st.DueBefore(ctx, next().Add(24*time.Hour), page)
-	count("due (c1 was revoked)", 0, len(cs), err)
+	count("due (c4; c1 was revoked)", 1, len(cs), err)
 	es, _, err := st.ListRevocationEntries(ctx, "default", page)
 	count("revocation entries (pruned)", 0, len(es), err)
 	ss, _, err := st.PendingStarts(ctx, next(), page)
@@ -285,13 +335,13 @@ func TestTableLayoutGolden(t *testing.T) {
 	ks, _, err := st.ListAPIKeys(ctx, ops.ID, page)
 	count("keys of ops", 1, len(ks), err)
 	ps, _, err := st.ListProfiles(ctx, page)
-	count("profiles", 2, len(ps), err)
+	count("profiles", 3, len(ps), err)
 	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: "c1", Action: domain.AuditRenewalTriggered}, page)
 	count("audit of c1, renewals", 2, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Actor: "alice", Action: domain.AuditApprovalApproved, Until: next()}, page)
-	count("audit by actor and action", 3, len(rows), err)
+	count("audit by actor and action", 4, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Action: domain.AuditProfileCreated, Until: next()}, page)
-	count("audit by action", 3, len(rows), err)
+	count("audit by action", 4, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Since: t0, Until: next()}, page)
 	count("audit by day", evs, len(rows), err)
 	ms, err := st.ListDecisionMetrics(ctx, domain.KindProfileEdit)

@@ -315,6 +315,45 @@ func storedDiffValue(v any) (any, error) {
 	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
 }
 
+// profileRefRecord is a profile as a request saw it.
+type profileRefRecord struct {
+	ID               string `dynamodbav:"id"`
+	Name             string `dynamodbav:"name"`
+	Version          int64  `dynamodbav:"version"`
+	RequiresApproval bool   `dynamodbav:"requires_approval"`
+}
+
+type moveRecord struct {
+	From          profileRefRecord    `dynamodbav:"from"`
+	To            profileRefRecord    `dynamodbav:"to"`
+	CommonName    string              `dynamodbav:"common_name"`
+	DNSNames      []string            `dynamodbav:"dns_names"`
+	IPAddresses   []string            `dynamodbav:"ip_addresses"`
+	FromApprovers *approverPoolRecord `dynamodbav:"from_approvers,omitempty"`
+}
+
+func moveRecordOf(m *domain.CertificateMove) *moveRecord {
+	if m == nil {
+		return nil
+	}
+	ref := func(r domain.ProfileRef) profileRefRecord {
+		return profileRefRecord{ID: r.ID, Name: r.Name, Version: r.Version, RequiresApproval: r.RequiresApproval}
+	}
+	return &moveRecord{From: ref(m.From), To: ref(m.To), CommonName: m.CommonName, DNSNames: m.DNSNames, IPAddresses: m.IPAddresses,
+		FromApprovers: approverPoolRecordOf(m.FromApprovers)}
+}
+
+func (r *moveRecord) toDomain() *domain.CertificateMove {
+	if r == nil {
+		return nil
+	}
+	ref := func(p profileRefRecord) domain.ProfileRef {
+		return domain.ProfileRef{ID: p.ID, Name: p.Name, Version: p.Version, RequiresApproval: p.RequiresApproval}
+	}
+	return &domain.CertificateMove{From: ref(r.From), To: ref(r.To), CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses,
+		FromApprovers: r.FromApprovers.toDomain()}
+}
+
 type profileEditRecord struct {
 	BaseVersion int64                   `dynamodbav:"base_version"`
 	Create      bool                    `dynamodbav:"create,omitempty"`
@@ -458,6 +497,7 @@ type jobItem struct {
 	RequiresApproval bool           `dynamodbav:"requires_approval"`
 	ApprovalID       string         `dynamodbav:"approval_id,omitempty"`
 	RequestedBy      string         `dynamodbav:"requested_by"`
+	RequestReason    string         `dynamodbav:"request_reason,omitempty"`
 	Subject          *subjectRecord `dynamodbav:"subject,omitempty"`
 	ExecutionARN     string         `dynamodbav:"execution_arn,omitempty"`
 	Error            string         `dynamodbav:"error,omitempty"`
@@ -473,7 +513,7 @@ func jobItemOf(j *domain.Job, startInput string) *jobItem {
 		itemKey: jobKey(j.ID), listKey: listed(tagJob, j.CreatedAt, j.ID),
 		ParentPK: jobsOf(j.CertificateID), ParentSK: sortKey(j.CreatedAt, j.ID),
 		ID: j.ID, CertificateID: j.CertificateID, ProfileID: j.ProfileID, Type: string(j.Type), Status: string(j.Status),
-		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy,
+		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy, RequestReason: j.RequestReason,
 		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, CSR: j.CSR,
 		PrevCertStatus: string(j.PrevCertStatus), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 	}
@@ -487,7 +527,7 @@ func (it *jobItem) toDomain() *domain.Job {
 	return &domain.Job{
 		ID: it.ID, CertificateID: it.CertificateID, ProfileID: it.ProfileID, Type: domain.JobType(it.Type),
 		Status: domain.JobStatus(it.Status), RequiresApproval: it.RequiresApproval, ApprovalID: it.ApprovalID,
-		RequestedBy: it.RequestedBy, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
+		RequestedBy: it.RequestedBy, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
 		CSR: it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 		CompletedAt: it.CompletedAt,
 	}
@@ -506,6 +546,8 @@ type approvalItem struct {
 	listKey
 	PendingPK      string              `dynamodbav:"pending_pk,omitempty"`
 	PendingSK      string              `dynamodbav:"pending_sk,omitempty"`
+	ParentPK       string              `dynamodbav:"parent_pk,omitempty"`
+	ParentSK       string              `dynamodbav:"parent_sk,omitempty"`
 	ID             string              `dynamodbav:"id"`
 	Kind           string              `dynamodbav:"kind"`
 	State          string              `dynamodbav:"state"`
@@ -518,8 +560,10 @@ type approvalItem struct {
 	DecidedType    string              `dynamodbav:"decided_by_type,omitempty"`
 	Note           string              `dynamodbav:"note,omitempty"`
 	Reason         string              `dynamodbav:"reason,omitempty"`
+	RequestReason  string              `dynamodbav:"request_reason,omitempty"`
 	Subject        *subjectRecord      `dynamodbav:"subject,omitempty"`
 	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
+	Move           *moveRecord         `dynamodbav:"move,omitempty"`
 	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
 	CreatedAt      time.Time           `dynamodbav:"created_at"`
 	ExpiresAt      time.Time           `dynamodbav:"expires_at"`
@@ -537,13 +581,17 @@ func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
 		itemKey: approvalKey(a.ID), listKey: listed(tagApproval, a.CreatedAt, a.ID),
 		ID: a.ID, Kind: string(a.Kind), State: string(a.State), JobID: a.JobID, CertificateID: a.CertificateID,
 		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
-		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason,
-		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, ApproverPool: approverPoolRecordOf(a.ApproverPool),
+		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason, RequestReason: a.RequestReason,
+		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, Move: moveRecordOf(a.Move), ApproverPool: approverPoolRecordOf(a.ApproverPool),
 		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
 		PrevCertStatus: string(a.PrevCertStatus),
 	}
 	if a.State == domain.ApprovalPending {
 		it.PendingPK, it.PendingSK = pendingPartition, sortKey(a.CreatedAt, a.ID)
+	}
+	if a.Kind == domain.KindCertificateMove {
+		// Found with the certificate's other records when it is deleted.
+		it.ParentPK, it.ParentSK = movesOf(a.CertificateID), sortKey(a.CreatedAt, a.ID)
 	}
 	return it, nil
 }
@@ -553,7 +601,8 @@ func (it *approvalItem) toDomain() *domain.Approval {
 		ID: it.ID, Kind: domain.ApprovalKind(it.Kind), State: domain.ApprovalState(it.State), JobID: it.JobID,
 		CertificateID: it.CertificateID, ProfileID: it.ProfileID, RequestedBy: it.RequestedBy,
 		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
-		Note: it.Note, Reason: it.Reason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		Note: it.Note, Reason: it.Reason, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		Move:         it.Move.toDomain(),
 		ApproverPool: it.ApproverPool.toDomain(), CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
 		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
 	}

@@ -43,6 +43,15 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		if err := s.seeCert(ctx, &d); err != nil {
 			return nil, err
 		}
+		if a.Kind == domain.KindCertificateMove && state == domain.ApprovalApproved {
+			stale, err := s.moveDecision(ctx, &d)
+			if err != nil {
+				return nil, err
+			}
+			if stale != "" {
+				return nil, s.rejectStale(ctx, a, stale)
+			}
+		}
 		if d.Profile != nil && state == domain.ApprovalApproved {
 			if err := s.stepGovernance(ctx, &d); err != nil {
 				return nil, err
@@ -78,6 +87,9 @@ func decidable(a *domain.Approval, actor domain.Actor) error {
 	if !a.ApproverPool.Allows(actor) {
 		return domain.Forbiddenf("%s is not in the approver pool of profile %s", actor.ID, a.ProfileID)
 	}
+	if a.Move != nil && !a.Move.FromApprovers.Allows(actor) {
+		return domain.Forbiddenf("%s is not in the approver pool of profile %s, which the certificate leaves", actor.ID, a.Move.From.ID)
+	}
 	return nil
 }
 
@@ -110,9 +122,15 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 			"pending_age_seconds": int64(now.Sub(a.CreatedAt).Seconds()),
 		},
 	}
-	if a.Kind == domain.KindProfileEdit {
+	switch a.Kind {
+	case domain.KindProfileEdit:
 		d.JobStatus, d.JobError, d.RestoreCert = "", "", false
 		s.profileEditDecision(&d, note)
+	case domain.KindCertificateMove:
+		// Rejected or expired, it only releases the certificate; an
+		// approval is filled in by moveDecision, against what is now.
+		d.JobStatus, d.JobError, d.RestoreCert = "", "", false
+		d.Move = &MoveChange{CertID: a.CertificateID, ApprovalID: a.ID}
 	}
 	return d
 }
@@ -206,7 +224,7 @@ func (s *Service) ListApprovals(ctx context.Context, f domain.ApprovalFilter, pa
 	}
 	if f.Kind != "" {
 		if _, ok := domain.ParseApprovalKind(f.Kind); !ok {
-			return nil, "", domain.Invalidf("kind must be cert_issuance or profile_edit")
+			return nil, "", domain.Invalidf("kind must be cert_issuance, profile_edit or certificate_move")
 		}
 	}
 	items, next, err := s.Decisions.ListApprovals(ctx, f, page)

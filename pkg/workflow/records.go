@@ -57,8 +57,34 @@ type Decision struct {
 	Audit   *domain.AuditEvent
 	// Profile is what a profile_edit decision does to the profile.
 	Profile *ProfileChange
+	// Move is what a certificate_move decision does.
+	Move *MoveChange
 	// MoreAudits are appended after Audit (e.g. profile.edit_applied).
 	MoreAudits []*domain.AuditEvent
+}
+
+// Move moves a certificate from one profile to another: the certificate
+// only if it is still in From, idle and at the status read, and (for an
+// approved request) still waiting for that request; From's count down,
+// To's up only if To is still at the version the names were checked
+// against; governance unchanged when To needs no approval.
+type Move struct {
+	Cert       *domain.Certificate // as read
+	From, To   *domain.Profile     // as read
+	ApprovalID string              // the request it applies; "" for a move that needs none
+	Governance *int64
+	// RenewAt is the certificate's renewal time under To (nil when it
+	// was never issued).
+	RenewAt *time.Time
+	At      time.Time
+}
+
+// MoveChange ends a pending move: approved, it applies Apply; otherwise it
+// only releases the certificate (one pending move per certificate).
+type MoveChange struct {
+	CertID     string
+	ApprovalID string
+	Apply      *Move
 }
 
 // ProfileChange ends a pending profile edit: it creates, applies or

@@ -49,6 +49,7 @@ type Service struct {
 	Revocations RevocationPort
 	CRLs        CRLPort
 	Retirement  RetirementPort
+	Moves       MovePort
 	// CRLTrigger asks for an issuer's CRL to be made again at once, after
 	// a revocation (optional: the scheduled refresh catches up).
 	CRLTrigger CRLTrigger
@@ -76,7 +77,7 @@ type Service struct {
 
 // New returns a Service whose ports are all st.
 func New(st Store, exec Executions) *Service {
-	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Retirement: st, Exec: exec}
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Retirement: st, Moves: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

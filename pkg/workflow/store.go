@@ -127,6 +127,15 @@ type RetirementPort interface {
 	DeleteCertificate(ctx context.Context, cert *domain.Certificate, audit *domain.AuditEvent) error
 }
 
+// MovePort is what moving a certificate to another profile needs.
+type MovePort interface {
+	certificateReader
+	profileReader
+	governanceReader
+	MoveCertificate(ctx context.Context, m Move, audit *domain.AuditEvent) error
+	RequestMove(ctx context.Context, cert *domain.Certificate, a *domain.Approval, audit *domain.AuditEvent) error
+}
+
 // CRLPort is what making an issuer's CRL needs. Entries are read strongly
 // consistent, so a CRL made after a revocation committed lists it.
 type CRLPort interface {
@@ -147,4 +156,5 @@ type Store interface {
 	RevocationPort
 	CRLPort
 	RetirementPort
+	MovePort
 }

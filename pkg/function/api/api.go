@@ -42,7 +42,7 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	exec := stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	svc := wire.Service(env)
-	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Revocations, svc.Retirement, svc.Exec = st, st, st, st, st, st, exec
+	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Revocations, svc.Retirement, svc.Moves, svc.Exec = st, st, st, st, st, st, st, exec
 	if env.Config.CRLFunction != "" {
 		svc.CRLTrigger = &trigger.CRL{Lambda: lambda.NewFromConfig(env.AWS), Function: env.Config.CRLFunction}
 	}
