@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -201,4 +206,53 @@ func TestAMoveCannotEscapeTheGate(t *testing.T) {
 	if c := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil); c.str("profile_id") != gated {
 		t.Fatalf("a stale move applied: %s", c.Raw)
 	}
+}
+
+// An approver sees what they approve and why: every name (the common name
+// included), the key's algorithm and SHA-256, the requester's reason, and
+// for a renewal whether the key changed.
+func TestApproversSeeNamesKeyAndReason(t *testing.T) {
+	profile := newProfile(t, true)
+	id := uniq("mc")
+	cn := id + "." + zone(profile)
+	csrPEM := newCSR(t, cn, "www."+cn)
+	block, _ := pem.Decode([]byte(csrPEM))
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki := sha256.Sum256(req.RawSubjectPublicKeyInfo)
+	body := map[string]any{"id": id, "common_name": cn, "sans": []string{"www." + cn}, "profile_id": profile, "csr": csrPEM, "reason": "CHG-3: launch"}
+	bad := map[string]any{}
+	for k, v := range body {
+		bad[k] = v
+	}
+	bad["reason"] = "line one\u0085line two"
+	must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/certificates", bad)
+	created := must(t, http.StatusCreated, "alice", "POST", "/api/v1/certificates", body)
+	view := must(t, http.StatusOK, "bob", "GET", "/api/v1/approvals/"+created.str("approval_id"), nil)
+	subject, _ := view.Body["subject"].(map[string]any)
+	names := fmt.Sprint(subject["dns_names"])
+	if !strings.Contains(names, cn+" ") && !strings.HasSuffix(names, cn+"]") || !strings.Contains(names, "www."+cn) {
+		t.Fatalf("the request's names %s lack the common name or the SAN", names)
+	}
+	if subject["key_algorithm"] != "ECDSA_P256" || subject["public_key_sha256"] != hex.EncodeToString(spki[:]) || subject["key_changed"] != nil {
+		t.Fatalf("subject: %v", subject)
+	}
+	if view.str("request_reason") != "CHG-3: launch" {
+		t.Fatalf("reason: %s", view.Raw)
+	}
+	if job := must(t, http.StatusOK, "carol", "GET", "/api/v1/jobs/"+created.str("job_id"), nil); job.str("request_reason") != "CHG-3: launch" {
+		t.Fatalf("job: %s", job.Raw)
+	}
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+created.str("approval_id")+"/approve", nil)
+	waitJob(t, created.str("job_id"), "Completed")
+	must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/certificates/"+id+"/renew", map[string]any{"reason": strings.Repeat("r", 1025)})
+	renewal := must(t, http.StatusAccepted, "alice", "POST", "/api/v1/certificates/"+id+"/renew", map[string]any{"reason": "yearly rotation"})
+	view = must(t, http.StatusOK, "bob", "GET", "/api/v1/approvals/"+renewal.str("approval_id"), nil)
+	subject, _ = view.Body["subject"].(map[string]any)
+	if subject["key_changed"] != false || subject["previous_public_key_sha256"] != hex.EncodeToString(spki[:]) || view.str("request_reason") != "yearly rotation" {
+		t.Fatalf("renewal request: %s", view.Raw)
+	}
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+renewal.str("approval_id")+"/reject", map[string]string{"note": "not yet"})
 }

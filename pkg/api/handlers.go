@@ -132,10 +132,8 @@ func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) renew(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, true, func(in struct {
-		CSR string `json:"csr"`
-	}) {
-		started, err := a.svc.Renew(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.CSR)
+	withBody(a, w, r, true, func(in domain.RenewInput) {
+		started, err := a.svc.Renew(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
 		a.respond(w, r, http.StatusAccepted, started, err)
 	})
 }

@@ -67,6 +67,18 @@ func approvalCommands(r *runner) []*cobra.Command {
 	return []*cobra.Command{list, show, approve, reject}
 }
 
+// keyChanged says whether a renewal changes the key, or "" for a first
+// issuance.
+func keyChanged(s *domain.Subject) string {
+	switch {
+	case s.KeyChanged == nil:
+		return ""
+	case *s.KeyChanged:
+		return "yes (the last version's key: " + s.PreviousPublicKeySHA256 + ")"
+	}
+	return "no (the same key as the last version)"
+}
+
 // subject is what a request is about, in one cell.
 func subject(a domain.ApprovalView) string {
 	switch {
@@ -122,7 +134,7 @@ func approvalsShow(r *runner, id string) error {
 		if s := a.Subject; s != nil {
 			fields = append(fields,
 				field{"Common name", s.CommonName}, field{"DNS names", join(s.DNSNames)}, field{"IP addresses", join(s.IPAddresses)},
-				field{"Key algorithm", s.KeyAlgorithm}, field{"Key SHA-256", s.PublicKeySHA256},
+				field{"Key algorithm", s.KeyAlgorithm}, field{"Key SHA-256", s.PublicKeySHA256}, field{"Key changed", keyChanged(s)},
 				field{"Validity", fmtSeconds(s.ValiditySeconds)}, field{"Issuer", s.IssuerID},
 				field{"Key usage", join(s.KeyUsage)}, field{"Extended key usage", join(s.ExtKeyUsage)},
 				field{"Profile", s.ProfileName + " (version " + strconv.FormatInt(s.ProfileVersion, 10) + ")"})

@@ -156,6 +156,7 @@ func (r *runner) certsCreate() *cobra.Command {
 	fs.Var(&sans, "san", "a DNS `NAME` or IP; repeatable or comma-separated. The CSR's SANs must be among the CN and these")
 	fs.StringVar(&in.ProfileID, "profile", "", "profile `ID`")
 	fs.StringVar(&in.ID, "id", "", "certificate `ID` (default: generated)")
+	fs.StringVar(&in.Reason, "reason", "", "why, e.g. a ticket (`TEXT`, one line, at most 1 KB); approvers see it")
 	addKeyFlags(r, fs, &k, "PEM certificate request `FILE` (- reads stdin)")
 	w.register(cmd, true)
 	r.completeFlagWith(fs, "profile", r.profileIDs)
@@ -168,6 +169,7 @@ func (r *runner) certsCreate() *cobra.Command {
 
 func (r *runner) certsRenew() *cobra.Command {
 	var k keyFlags
+	var reason string
 	w := &waitFlags{}
 	cmd := r.leaf("renew ID", "Start a renewal, with the stored CSR, a new one, or a new key",
 		"Start a renewal with the stored CSR, a new CSR (--csr), or a new key and CSR made here (--new-key, for the "+
@@ -183,6 +185,7 @@ func (r *runner) certsRenew() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			in := domain.RenewInput{Reason: reason}
 			var csr string
 			switch {
 			case k.newKey:
@@ -200,13 +203,15 @@ func (r *runner) certsRenew() *cobra.Command {
 					return err
 				}
 			}
-			started, err := c.Renew(r.ctx, args[0], csr)
+			in.CSR = csr
+			started, err := c.Renew(r.ctx, args[0], in)
 			if err != nil {
 				return err
 			}
 			return r.started(c, started, args[0], w)
 		})
 	addKeyFlags(r, cmd.Flags(), &k, "a new PEM certificate request `FILE` (- reads stdin); default: the stored CSR")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, e.g. a ticket (`TEXT`, one line, at most 1 KB); approvers see it")
 	w.register(cmd, true)
 	cmd.ValidArgsFunction = r.completeIDs(r.certificateIDs)
 	cmd.Example = "  certctl certs renew web --new-key --key-out web-2.key --wait"

@@ -233,7 +233,7 @@ func (r *runner) showJob(j *domain.Job) error {
 		return []field{
 			{"ID", j.ID}, {"Type", string(j.Type)}, {"Status", string(j.Status)}, {"Certificate", j.CertificateID},
 			{"Profile", j.ProfileID}, {"Requires approval", yesNo(j.RequiresApproval)}, {"Approval", j.ApprovalID},
-			{"Requested by", j.RequestedBy}, {"Error", j.Error}, {"Execution", j.ExecutionARN},
+			{"Requested by", j.RequestedBy}, {"Reason", j.RequestReason}, {"Error", j.Error}, {"Execution", j.ExecutionARN},
 			{"Created", fmtTime(j.CreatedAt)}, {"Updated", fmtTime(j.UpdatedAt)}, {"Completed", fmtTimeP(j.CompletedAt)},
 		}
 	})

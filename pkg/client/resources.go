@@ -153,11 +153,12 @@ func (c *Client) AllVersions(ctx context.Context, certID string) ([]domain.Certi
 	})
 }
 
-// Renew starts a renewal, with a new CSR or ("") the stored one.
-func (c *Client) Renew(ctx context.Context, certID, csr string) (*domain.Started, error) {
+// Renew starts a renewal, with a new CSR (or, empty, the stored one) and
+// the reason given, if any.
+func (c *Client) Renew(ctx context.Context, certID string, in domain.RenewInput) (*domain.Started, error) {
 	var body any
-	if csr != "" {
-		body = map[string]string{"csr": csr}
+	if in != (domain.RenewInput{}) {
+		body = in
 	}
 	var s domain.Started
 	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/renew", nil, body, &s); err != nil {

@@ -136,6 +136,11 @@ type Subject struct {
 	ProfileID       string   `json:"profile_id"`
 	ProfileVersion  int64    `json:"profile_version"`
 	ProfileName     string   `json:"profile_name,omitempty"`
+	// KeyChanged, for a renewal, says whether the key differs from the
+	// last version's (PreviousPublicKeySHA256); absent for a first
+	// issuance.
+	KeyChanged              *bool  `json:"key_changed,omitempty"`
+	PreviousPublicKeySHA256 string `json:"previous_public_key_sha256,omitempty"`
 }
 
 // Names returns every name of the subject: DNS names, then IP addresses.

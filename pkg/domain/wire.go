@@ -98,6 +98,16 @@ type CertificateInput struct {
 	SANs       []string `json:"sans,omitempty"`
 	ProfileID  string   `json:"profile_id"`
 	CSR        string   `json:"csr"`
+	// Reason is why (a ticket, a why): at most 1 KB of one line, shown to
+	// approvers and kept on the job, the request and in the audit trail.
+	Reason string `json:"reason,omitempty"`
+}
+
+// RenewInput is the (optional) body of POST /certificates/{id}/renew: a
+// new CSR (a new key; default: the stored one) and why.
+type RenewInput struct {
+	CSR    string `json:"csr,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // MoveInput is the body of PUT /certificates/{id}: the profile to move

@@ -56,6 +56,7 @@ func fullSubject() *domain.Subject {
 		KeyAlgorithm: domain.KeyECDSAP256, PublicKeySHA256: "3f1a", ValiditySeconds: 86400, IssuerID: "default",
 		KeyUsage: []string{"digitalSignature"}, ExtKeyUsage: []string{"serverAuth", "clientAuth"},
 		ProfileID: "p-full", ProfileVersion: 3, ProfileName: "Full profile",
+		KeyChanged: domain.Ptr(true), PreviousPublicKeySHA256: "9c2e",
 	}
 }
 

@@ -218,6 +218,8 @@ type subjectRecord struct {
 	ProfileID       string   `dynamodbav:"profile_id"`
 	ProfileVersion  int64    `dynamodbav:"profile_version"`
 	ProfileName     string   `dynamodbav:"profile_name,omitempty"`
+	KeyChanged      *bool    `dynamodbav:"key_changed,omitempty"`
+	PreviousKey     string   `dynamodbav:"previous_public_key_sha256,omitempty"`
 }
 
 func subjectRecordOf(x *domain.Subject) *subjectRecord {
@@ -228,7 +230,7 @@ func subjectRecordOf(x *domain.Subject) *subjectRecord {
 		CommonName: x.CommonName, DNSNames: x.DNSNames, IPAddresses: x.IPAddresses, KeyAlgorithm: x.KeyAlgorithm,
 		PublicKeySHA256: x.PublicKeySHA256, ValiditySeconds: x.ValiditySeconds, IssuerID: x.IssuerID,
 		KeyUsage: x.KeyUsage, ExtKeyUsage: x.ExtKeyUsage, ProfileID: x.ProfileID, ProfileVersion: x.ProfileVersion,
-		ProfileName: x.ProfileName,
+		ProfileName: x.ProfileName, KeyChanged: x.KeyChanged, PreviousKey: x.PreviousPublicKeySHA256,
 	}
 }
 
@@ -240,7 +242,7 @@ func (r *subjectRecord) toDomain() *domain.Subject {
 		CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses, KeyAlgorithm: r.KeyAlgorithm,
 		PublicKeySHA256: r.PublicKeySHA256, ValiditySeconds: r.ValiditySeconds, IssuerID: r.IssuerID,
 		KeyUsage: r.KeyUsage, ExtKeyUsage: r.ExtKeyUsage, ProfileID: r.ProfileID, ProfileVersion: r.ProfileVersion,
-		ProfileName: r.ProfileName,
+		ProfileName: r.ProfileName, KeyChanged: r.KeyChanged, PreviousPublicKeySHA256: r.PreviousKey,
 	}
 }
 

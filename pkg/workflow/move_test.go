@@ -49,7 +49,7 @@ func TestMoveBetweenUngatedProfiles(t *testing.T) {
 		t.Fatalf("move to where it is: %+v %v", again, err)
 	}
 	// The renewal runs under the new profile.
-	r, err := e.svc.Renew(t.Context(), alice, "web", "")
+	r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	if err != nil || e.job(r.JobID).ProfileID != "b" {
 		t.Fatalf("renew after the move: %+v %v", r, err)
 	}
@@ -206,7 +206,7 @@ func TestAMoveIsNoWayAroundTheGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.svc.Renew(t.Context(), alice, "app", "")
+	r, err := e.svc.Renew(t.Context(), alice, "app", domain.RenewInput{})
 	if err != nil {
 		t.Fatal(err)
 	}

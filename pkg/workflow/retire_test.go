@@ -19,7 +19,7 @@ func TestArchive(t *testing.T) {
 	wantKind(t, "archive with its first issuance waiting", err, domain.ErrConflict)
 	e.approve(bob, s.ApprovalID)
 	e.issued("web", s.JobID)
-	renewal, err := e.svc.Renew(t.Context(), alice, "web", "")
+	renewal, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestArchive(t *testing.T) {
 	if due, _, _ := e.st.DueBefore(t.Context(), e.clock.Now().Add(365*24*time.Hour), domain.PageRequest{Limit: 10}); len(due) != 0 {
 		t.Fatalf("an archived certificate is still due: %+v", due[0])
 	}
-	_, err = e.svc.Renew(t.Context(), alice, "web", "")
+	_, err = e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	wantKind(t, "renew an archived certificate", err, domain.ErrConflict)
 	_, err = e.svc.ArchiveCertificate(t.Context(), olivia, "web")
 	wantKind(t, "archive twice", err, domain.ErrConflict)
@@ -64,7 +64,7 @@ func TestDeleteArchivedCertificate(t *testing.T) {
 	e.approve(bob, s.ApprovalID)
 	v := e.issued("web", s.JobID)
 	for range 2 {
-		r, err := e.svc.Renew(t.Context(), alice, "web", "")
+		r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestDeleteGoesOnOverCalls(t *testing.T) {
 	s := e.newCert(alice, "web", "dev", "web.dev.example.com")
 	e.issued("web", s.JobID)
 	for range 5 {
-		r, err := e.svc.Renew(t.Context(), alice, "web", "")
+		r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 		if err != nil {
 			t.Fatal(err)
 		}

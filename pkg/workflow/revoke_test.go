@@ -133,7 +133,7 @@ func TestRevokeRetiresTheCertificate(t *testing.T) {
 		t.Fatalf("the CRL is not stale after a revocation: %+v", state)
 	}
 
-	_, err = e.svc.Renew(t.Context(), alice, "web", "")
+	_, err = e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	wantKind(t, "renew a revoked certificate", err, domain.ErrConflict)
 	_, err = e.revoke("web", domain.RevokeInput{Reason: "superseded"})
 	wantKind(t, "revoke twice", err, domain.ErrConflict)
@@ -168,7 +168,7 @@ func TestRevokeOneVersionOrEvery(t *testing.T) {
 	e.ungatedProfile("dev", "**.dev.example.com")
 	old := e.issuedVersion("web", "dev", "web.dev.example.com")
 	e.clock.Advance(time.Hour)
-	s, err := e.svc.Renew(t.Context(), alice, "web", "")
+	s, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestRevokeWhileAJobIsInFlight(t *testing.T) {
 	e.approve(bob, s.ApprovalID)
 	first := e.issued("web", s.JobID)
 
-	renewal, err := e.svc.Renew(t.Context(), alice, "web", "")
+	renewal, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestRevokeWhileAJobIsInFlight(t *testing.T) {
 	s = e.newCert(alice, "api", "prod2", "api.prod2.example.com")
 	e.approve(bob, s.ApprovalID)
 	e.issued("api", s.JobID)
-	renewal, err = e.svc.Renew(t.Context(), alice, "api", "")
+	renewal, err = e.svc.Renew(t.Context(), alice, "api", domain.RenewInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestRevokeRacingTheIssuanceWrite(t *testing.T) {
 	e := newEnv(t)
 	e.ungatedProfile("dev", "**.dev.example.com")
 	e.issuedVersion("web", "dev", "web.dev.example.com")
-	renewal, err := e.svc.Renew(t.Context(), alice, "web", "")
+	renewal, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
