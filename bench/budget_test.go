@@ -25,9 +25,10 @@ const (
 	opApprove     = "approve"      // POST /api/v1/approvals/{id}/approve
 	opReject      = "reject"       // POST /api/v1/approvals/{id}/reject
 	opRenew       = "renew"        // POST /api/v1/certificates/{id}/renew (approval-tier)
+	opRevoke      = "revoke"       // POST /api/v1/certificates/{id}/revoke, then the CRL it sets off
 )
 
-var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew}
+var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opRevoke}
 
 // callBudget bounds the AWS calls one function makes for one operation.
 // Every call must be listed: an operation not in exact or atMost is over
@@ -47,6 +48,15 @@ var budgets = map[string]callBudget{
 	},
 	opGetApproval: {
 		exact: map[string]int{"DynamoDB.GetItem": 1},
+	},
+	// A revocation: the certificate and the issuer's CRL state (its entry
+	// count, for the cap) read, its versions listed, one transaction
+	// (versions, entries, CRL state, audit), the certificate read again for
+	// the answer, one asynchronous invoke asking for the CRL. No signing:
+	// the api holds no kms:Sign.
+	opRevoke: {
+		exact:  map[string]int{"DynamoDB.Query": 1, "DynamoDB.TransactWriteItems": 1, "Lambda.Invoke": 1},
+		atMost: map[string]int{"DynamoDB.GetItem": 3},
 	},
 }
 
@@ -171,6 +181,12 @@ func BenchmarkAWSCallsPerOperation(b *testing.B) {
 		if err := executionEnds(rn.JobID, sfntypes.ExecutionStatusSucceeded); err != nil {
 			b.Fatal(err)
 		}
+
+		// Revoke the certificate: the api commits the revocation and asks
+		// the issue function (asynchronously) for a new CRL, which lists it.
+		measure(opRevoke, func() {
+			e.must(b, http.StatusOK, "alice", http.MethodPost, "/api/v1/certificates/"+a.CertificateID+"/revoke", map[string]string{"reason": "superseded"})
+		}, func() error { return e.waitCRL("default") })
 	}
 
 	printCallTable(b.N, first, varied)

@@ -170,6 +170,7 @@ func TestContractWithGoCode(t *testing.T) {
 		// accepts (pkg/app).
 		"Namespace": MetricNamespace, "DecisionsTotal": MetricApprovalDecisions, "OldestPending": MetricOldestPending,
 		"HandoffQueue": MetricHandoffQueue, "StartQueue": MetricStartQueue, "ExecutionStatusChange": executionStatusChange,
+		"DeliveryQueue": MetricDeliveryQueue,
 	} {
 		got, ok := consts[name]
 		if !ok {

@@ -32,6 +32,9 @@ const (
 	reasonXRayLambda = "Lambda active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, " +
 		"which support no resource-level permissions (Resource must be *). Every other statement of this role " +
 		"names its table, index, state machine or key."
+	reasonDelivery = "Delivery writes each issued certificate's PEM chain to the SSM parameter or Secrets Manager secret " +
+		"its profile names; the names are chosen by operators at run time, so the grant covers the stage's prefixes " +
+		"(/certctl/<stage>/ and certctl/<stage>/, which profiles are validated against), with the write actions only."
 	reasonSFNLogsXRay = "Step Functions vended log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, " +
 		"DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray " +
 		"(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level " +
@@ -84,6 +87,14 @@ func (s *Stack) Suppressions() []Suppression {
 			AppliesToRegex: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:certctl-` +
 				regexp.QuoteMeta(s.Props.Stage) + `-renewal-.*:\*$/g`}},
 		Suppression{"RenewalStateMachine/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5", []string{"Resource::*"}, reasonSFNLogsXRay, nil},
+	)
+	for _, fn := range []string{FnIssue, FnReaper} {
+		out = append(out, Suppression{construct(fn) + "Role/DefaultPolicy/Resource", "AwsSolutions-IAM5", []string{
+			"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/certctl/" + s.Props.Stage + "/*",
+			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:certctl/" + s.Props.Stage + "/*",
+		}, reasonDelivery, nil})
+	}
+	out = append(out,
 		Suppression{"DeadLetterQueue/Resource", "AwsSolutions-SQS3", nil, reasonDLQ, nil},
 	)
 	for _, api := range []string{"IamApi", "KeyApi"} {

@@ -23,6 +23,7 @@ type Access struct {
 	DescribeExec    bool     // states:DescribeExecution on the state machine's executions (job repair)
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
 	InvokeCRL       bool     // lambda:InvokeFunction on the issue function: a CRL made again after a revocation
+	Deliver         bool     // ssm:PutParameter, secretsmanager:PutSecretValue and CreateSecret under the stage's prefixes
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -64,6 +65,7 @@ var FunctionAccess = map[string]Access{
 		StateQuery: []string{BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		CASign:     true,
+		Deliver:    true, // right after an issuance, the version goes to its profile's targets
 	},
 	FnFinalize: {
 		// Expiry and failure only update existing items.
@@ -85,6 +87,7 @@ var FunctionAccess = map[string]Access{
 		AuditItem:       []string{"PutItem", "GetItem"},
 		StartExec:       true, // restarts executions whose start was never confirmed
 		SendTaskSuccess: true,
+		Deliver:         true, // retries the deliveries that failed
 	},
 }
 
@@ -155,6 +158,10 @@ func (s *Stack) permissions() {
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))
 		}
+		if a.Deliver {
+			add(statement("DeliverToParameters", jsii.Strings("ssm:PutParameter"), &[]*string{s.deliveryParameters()}))
+			add(statement("DeliverToSecrets", jsii.Strings("secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"), &[]*string{s.deliverySecrets()}))
+		}
 		if a.InvokeCRL {
 			add(statement("RefreshCrl", jsii.Strings("lambda:InvokeFunction"), &[]*string{s.Functions[FnIssue].FunctionArn()}))
 		}
@@ -170,6 +177,25 @@ func (s *Stack) permissions() {
 			"ArnNotEquals": map[string]any{"aws:PrincipalArn": s.Roles[FnIssue].RoleArn()},
 		},
 	}), jsii.Bool(false))
+}
+
+// deliveryParameters names the SSM parameters the stage may write:
+// /certctl/<stage>/… (the names profiles may give, checked by the API).
+func (s *Stack) deliveryParameters() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ssm"), Resource: jsii.String("parameter"),
+		ResourceName: jsii.String("certctl/" + s.Props.Stage + "/*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// deliverySecrets names the Secrets Manager secrets the stage may write:
+// certctl/<stage>/… (a secret's ARN ends with six random characters,
+// which the wildcard covers).
+func (s *Stack) deliverySecrets() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String("certctl/" + s.Props.Stage + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }
 
 // executionsARN names every execution of the renewal state machine:

@@ -34,6 +34,12 @@ func expectedGrants(fn string) []string {
 			}
 		}
 	}
+	// Delivery targets: only under the stage's own prefixes.
+	deliver := func() {
+		add("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/certctl/test/*", "ssm:PutParameter")
+		add("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:certctl/test/*",
+			"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret")
+	}
 	// Every function that commits a transaction may read its audit row
 	// back (GetItem) when the outcome is unknown.
 	switch fn {
@@ -55,6 +61,7 @@ func expectedGrants(fn string) []string {
 		query(state, "") // CRL entries, by their issuer's partition; governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
+		deliver()
 	case FnFinalize:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
@@ -72,6 +79,7 @@ func expectedGrants(fn string) []string {
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+		deliver()
 	}
 	sort.Strings(out)
 	return out

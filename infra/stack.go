@@ -62,6 +62,7 @@ const (
 	MetricOldestPending      = "certctl_oldest_pending_approval_seconds"
 	MetricHandoffQueue       = "certctl_handoff_queue_length"
 	MetricStartQueue         = "certctl_start_queue_length"
+	MetricDeliveryQueue      = "certctl_delivery_queue_length"
 	MetricAuthorizerFailures = "certctl_authorizer_failures"
 )
 
@@ -97,7 +98,7 @@ var funcSpecs = map[string]funcSpec{
 	FnIssue:        {256, 60 * time.Second, "Signs the CSR, and each issuer's CRL, with the KMS-backed CA"},
 	FnFinalize:     {256, 30 * time.Second, "Expires, cancels or fails a job (idempotent)"},
 	FnSweep:        {256, 5 * time.Minute, "Scheduled: starts renewals that are due"},
-	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests"},
+	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests, retries deliveries"},
 }
 
 // Stack is the deployed service. Its fields are exposed for tests.

@@ -75,10 +75,10 @@ func stages(t *testing.T) []stage {
 
 func TestResourceCounts(t *testing.T) {
 	for _, st := range stages(t) {
-		alarms := 14.0 // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports
+		alarms := 15.0 // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 4 reaper reports
 		topics := 0.0
 		if st.name == "prod" {
-			alarms, topics = 15, 1 // + bypass
+			alarms, topics = 16, 1 // + bypass
 		}
 		for typ, n := range map[string]float64{
 			"AWS::Lambda::Function":            7,
@@ -610,6 +610,8 @@ func TestAlarms(t *testing.T) {
 			"decisions-awaiting-redelivery": {MetricNamespace, MetricHandoffQueue, "Maximum",
 				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
 			"starts-awaiting-retry": {MetricNamespace, MetricStartQueue, "Maximum",
+				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
+			"deliveries-failing": {MetricNamespace, MetricDeliveryQueue, "Maximum",
 				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
 		}
 		for _, fn := range FunctionNames {

@@ -51,6 +51,7 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkGovernedNeedApproval()
 	c.checkRevocations(opt.Quiescent)
 	c.checkMoves()
+	c.checkDeliveries()
 	c.checkProfileCounts()
 	if opt.Lint {
 		c.checkLint()

@@ -194,6 +194,15 @@ func TestEachRuleFires(t *testing.T) {
 			item("action", "certificate.moved", "resource_id", "c", "actor", "alice", "details", `{"from_gated":true,"approval_id":"m"}`))
 	}
 	cases["one-pending-move"] = func(s *Snapshot) { s.Certs["c"]["pending_move_approval_id"] = item("x", "a")["x"] }
+	delivery := func(status string) *types.AttributeValueMemberM {
+		return &types.AttributeValueMemberM{Value: item("status", status, "attempts", 1)}
+	}
+	cases["delivery-queued"] = func(s *Snapshot) { s.Jobs["j"]["delivery"] = delivery("retrying") }
+	cases["delivery-queued/attempts"] = func(s *Snapshot) {
+		s.Jobs["j"]["delivery"] = delivery("pending")
+		s.Deliveries = []Item{item("certificate_id", "c", "job_id", "j", "serial_number", "02", "pending_pk", "DELIVERY", "attempts", 0)}
+	}
+	cases["delivery-audited"] = func(s *Snapshot) { s.Jobs["j"]["delivery"] = delivery("delivered") }
 	for rule, breakIt := range cases {
 		s := healthy()
 		breakIt(s)

@@ -51,6 +51,14 @@ func (it Item) B(name string) bool {
 	return ok && v.Value
 }
 
+// M returns a map attribute as an Item, or nil.
+func (it Item) M(name string) Item {
+	if v, ok := it[name].(*types.AttributeValueMemberM); ok {
+		return Item(v.Value)
+	}
+	return nil
+}
+
 // Has reports whether the attribute is present.
 func (it Item) Has(name string) bool { _, ok := it[name]; return ok }
 
@@ -74,6 +82,7 @@ type Snapshot struct {
 	Issuers    map[string]Item // issuer id -> its CA certificate
 	CRLs       map[string]Item // issuer id -> its CRL state and DER
 	Entries    []Item          // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
+	Deliveries []Item          // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
 	Audit      []Item
 	Executions map[string]string // execution name -> status
 }
@@ -103,6 +112,8 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 			snap.Certs[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):
 			snap.Versions = append(snap.Versions, it)
+		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "DELIVERY#"):
+			snap.Deliveries = append(snap.Deliveries, it)
 		case strings.HasPrefix(pk, "ISSUER#"):
 			snap.Issuers[it.S("id")] = it
 		case strings.HasPrefix(pk, "CRL#") && sk == "CRL":

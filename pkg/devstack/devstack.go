@@ -329,9 +329,9 @@ func (s *Stack) Invoke(ctx context.Context, fn string, payload any) (json.RawMes
 // APIOptions slice so appending to one config never aliases another.
 //
 // The SDK's standard per-service endpoint variables apply as they do in
-// Lambda: with AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_KMS set, those
-// services go to that endpoint (moto's server, for the strict tier) while
-// Step Functions and Lambda stay on the emulator.
+// Lambda: with AWS_ENDPOINT_URL_DYNAMODB, _KMS, _SSM or _SECRETSMANAGER set,
+// those services go to that endpoint (moto's server, for the strict tier)
+// while Step Functions and Lambda stay on the emulator.
 func emulatorConfig(endpoint string, apiOptions []func(*middleware.Stack) error) aws.Config {
 	cfg := aws.Config{
 		Region:       Region,

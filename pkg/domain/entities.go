@@ -20,7 +20,10 @@ type Profile struct {
 	IssuerID             string        `json:"issuer_id"`
 	// Approvers, when set, limits who may approve this profile's requests.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
-	Version   int64         `json:"version"`
+	// Delivery, when set, names where each new version's PEM chain is
+	// published.
+	Delivery *DeliveryTargets `json:"delivery,omitempty"`
+	Version  int64            `json:"version"`
 	// PendingEditID names the profile_edit request awaiting a decision; at
 	// most one exists per profile.
 	PendingEditID string `json:"pending_edit_approval_id,omitempty"`
@@ -109,7 +112,10 @@ type Job struct {
 	Subject      *Subject `json:"subject,omitempty"`
 	ExecutionARN string   `json:"execution_arn,omitempty"`
 	Error        string   `json:"error,omitempty"`
-	CSR          string   `json:"-"`
+	// Delivery is where the version the job issued is published, and how
+	// that went.
+	Delivery *DeliveryStatus `json:"delivery,omitempty"`
+	CSR      string          `json:"-"`
 	// PrevCertStatus is the certificate's status before this job started, so a
 	// rejected, expired or failed job can put it back.
 	PrevCertStatus CertStatus `json:"-"`
@@ -146,6 +152,53 @@ type Subject struct {
 // Names returns every name of the subject: DNS names, then IP addresses.
 func (s *Subject) Names() []string {
 	return append(append([]string{}, s.DNSNames...), s.IPAddresses...)
+}
+
+// DeliveryTargets name where a profile's certificates are published after
+// each issuance: an SSM Parameter Store parameter and/or a Secrets Manager
+// secret, receiving the PEM chain (leaf, then CA; never a private key,
+// which this service never holds). {certificate_id} in a name is the
+// certificate's id.
+type DeliveryTargets struct {
+	SSMParameter string `json:"ssm_parameter,omitempty"`
+	Secret       string `json:"secret,omitempty"`
+}
+
+// Empty reports whether no target is named.
+func (t *DeliveryTargets) Empty() bool { return t == nil || (t.SSMParameter == "" && t.Secret == "") }
+
+// For is the targets of one certificate: the placeholder replaced.
+func (t *DeliveryTargets) For(certID string) *DeliveryTargets {
+	if t.Empty() {
+		return nil
+	}
+	return &DeliveryTargets{
+		SSMParameter: strings.ReplaceAll(t.SSMParameter, CertificateIDPlaceholder, certID),
+		Secret:       strings.ReplaceAll(t.Secret, CertificateIDPlaceholder, certID),
+	}
+}
+
+// CertificateIDPlaceholder in a delivery target is the certificate's id.
+const CertificateIDPlaceholder = "{certificate_id}"
+
+// Delivery states.
+const (
+	DeliveryPending    = "pending"    // queued, not attempted yet
+	DeliveryRetrying   = "retrying"   // an attempt failed; the reaper tries again
+	DeliveryDelivered  = "delivered"  // every target holds this version's chain
+	DeliverySuperseded = "superseded" // a newer version is delivered instead
+	DeliveryDropped    = "dropped"    // revoked before it was published: never published
+)
+
+// DeliveryStatus is how a job's version was published.
+type DeliveryStatus struct {
+	Status       string     `json:"status"`
+	SSMParameter string     `json:"ssm_parameter,omitempty"`
+	Secret       string     `json:"secret,omitempty"`
+	Attempts     int64      `json:"attempts"`
+	LastError    string     `json:"last_error,omitempty"`
+	DeliveredAt  *time.Time `json:"delivered_at,omitempty"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // ApproverPool names the principals, and the roles, allowed to approve.
@@ -293,6 +346,10 @@ const (
 	AuditCertificateDeleted   = "certificate.deleted"
 	AuditMoveRequested        = "approval_certificate_move_requested"
 	AuditCertificateMoved     = "certificate.moved"
+	AuditDelivered            = "certificate.delivered"
+	AuditDeliveryFailed       = "certificate.delivery_failed"
+	AuditDeliverySuperseded   = "certificate.delivery_superseded"
+	AuditDeliveryDropped      = "certificate.delivery_dropped"
 )
 
 // AuditActions lists every audit action, for validating filters.
@@ -303,6 +360,7 @@ var AuditActions = []string{
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted, AuditCertificateRevoked, AuditCRLPublished, AuditCRLPruned,
 	AuditCertificateArchived, AuditCertificatePurged, AuditCertificateDeleted, AuditMoveRequested, AuditCertificateMoved,
+	AuditDelivered, AuditDeliveryFailed, AuditDeliverySuperseded, AuditDeliveryDropped,
 }
 
 // PendingAgeBuckets are the upper bounds (seconds) of

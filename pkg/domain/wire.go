@@ -24,6 +24,8 @@ type ProfileInput struct {
 	// Approvers limits who may approve; principals are API-key principal
 	// ids or IAM ARNs (stored canonical). {} clears the limit.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
+	// Delivery names where each new version is published; {} clears it.
+	Delivery *DeliveryTargets `json:"delivery,omitempty"`
 }
 
 // Profile returns the profile the input describes for a create: the
@@ -66,6 +68,13 @@ func (in ProfileInput) ApplyTo(p *Profile) {
 			p.Approvers = nil
 		}
 	}
+	if in.Delivery != nil {
+		d := *in.Delivery
+		p.Delivery = &d
+		if d.Empty() {
+			p.Delivery = nil
+		}
+	}
 }
 
 // Input returns the writable part of p: an update that changes nothing.
@@ -78,6 +87,10 @@ func (p *Profile) Input() ProfileInput {
 	}
 	if p.Approvers != nil {
 		in.Approvers = p.Approvers
+	}
+	in.Delivery = &DeliveryTargets{}
+	if p.Delivery != nil {
+		in.Delivery = p.Delivery
 	}
 	return in
 }

@@ -28,6 +28,11 @@ const (
 	OldestPending = "certctl_oldest_pending_approval_seconds"
 	HandoffQueue  = "certctl_handoff_queue_length"
 	StartQueue    = "certctl_start_queue_length"
+	// Deliveries of issued versions to their profile's targets: each
+	// attempt by outcome, and (after each reaper run) how many wait past
+	// the grace period because their attempts keep failing.
+	Deliveries    = "certctl_deliveries_total"
+	DeliveryQueue = "certctl_delivery_queue_length"
 )
 
 // Emitter writes EMF records to w.
@@ -102,6 +107,44 @@ func (e *Emitter) Queues(oldestPending time.Duration, handoffs, starts int) {
 		HandoffQueue:  handoffs,
 		StartQueue:    starts,
 	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = e.w.Write(append(line, '\n'))
+}
+
+// Delivery records one delivery attempt's outcome (delivered, failed).
+func (e *Emitter) Delivery(outcome string) {
+	e.write(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace: Namespace, Dimensions: [][]string{{"stage", "outcome"}},
+				Metrics: []metric{{Name: Deliveries, Unit: "Count"}},
+			}},
+		},
+		"stage": e.stage, "outcome": outcome, Deliveries: 1,
+	})
+}
+
+// DeliveryQueue records how many deliveries wait past the grace period.
+func (e *Emitter) DeliveryQueue(waiting int) {
+	e.write(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace: Namespace, Dimensions: [][]string{{"stage"}},
+				Metrics: []metric{{Name: DeliveryQueue, Unit: "Count"}},
+			}},
+		},
+		"stage": e.stage, DeliveryQueue: waiting,
+	})
+}
+
+func (e *Emitter) write(rec map[string]any) {
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return

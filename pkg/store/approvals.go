@@ -214,6 +214,12 @@ func (st *Store) profileChange(c *workflow.ProfileChange) ([]types.TransactWrite
 // jobTransition moves a job from one of from to status. A job that ends
 // leaves the start queue (see workflow.NewJob).
 func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time) (types.TransactWriteItem, error) {
+	return st.jobTransitionWith(jobID, from, to, jobErr, at, nil)
+}
+
+// jobTransitionWith is jobTransition with more for the update to write.
+func (st *Store) jobTransitionWith(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time,
+	more func(expression.UpdateBuilder) expression.UpdateBuilder) (types.TransactWriteItem, error) {
 	upd := expression.Set(nameOf(attrStatus), valueOf(s(string(to)))).
 		Set(nameOf(attrUpdatedAt), valueOf(s(stamp(at))))
 	if to.Terminal() {
@@ -224,6 +230,9 @@ func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.
 	}
 	if to.Terminal() {
 		upd = upd.Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
+	}
+	if more != nil {
+		upd = more(upd)
 	}
 	was := make([]expression.ConditionBuilder, len(from))
 	for i, f := range from {

@@ -49,6 +49,10 @@ const (
 	attrArchivedAt       = "archived_at"
 	attrPendingMoveID    = "pending_move_approval_id"
 
+	// The delivery queue.
+	attrAttempts  = "attempts"
+	attrLastError = "last_error"
+
 	// An issuer's CRL.
 	attrNumber        = "number"
 	attrDER           = "der"
@@ -68,6 +72,7 @@ const (
 	attrRenewBeforeSeconds   = "renew_before_seconds"
 	attrIssuerID             = "issuer_id"
 	attrApprovers            = "approvers"
+	attrDelivery             = "delivery"
 	attrVersion              = "version"
 	attrPendingEditID        = "pending_edit_approval_id"
 	attrCertificateCount     = "certificate_count"

@@ -31,6 +31,7 @@ func fullProfile() *domain.Profile {
 		AllowedKeyAlgorithms: []string{domain.KeyECDSAP256, domain.KeyRSA2048},
 		MaxValiditySeconds:   7776000, RenewBeforeSeconds: 2592000, IssuerID: "default",
 		Approvers: fullPool(), Version: 3, PendingEditID: "a-edit", CertificateCount: 2,
+		Delivery:  &domain.DeliveryTargets{SSMParameter: "/certctl/test/{certificate_id}/chain", Secret: "certctl/test/web"},
 		CreatedBy: "alice", CreatedAt: at(0), UpdatedAt: at(time.Hour),
 	}
 }
@@ -46,6 +47,7 @@ func otherProfile() *domain.Profile {
 		MaxValiditySeconds:   86400, RenewBeforeSeconds: 3600, IssuerID: "other",
 		Approvers: &domain.ApproverPool{Principals: []string{"carol"}, Roles: []domain.Role{domain.RoleApprover}},
 		Version:   4, PendingEditID: "a-other", CertificateCount: 5,
+		Delivery:  &domain.DeliveryTargets{SSMParameter: "/certctl/test/other", Secret: "certctl/test/other/{certificate_id}"},
 		CreatedBy: "dave", CreatedAt: at(-time.Hour), UpdatedAt: at(2 * time.Hour),
 	}
 }
@@ -77,6 +79,8 @@ func fullJob() *domain.Job {
 		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", RequestReason: "ticket SEC-1: rotate", Subject: fullSubject(),
 		ExecutionARN: "arn:aws:states:us-east-1:123456789012:execution:renewal:j-full", Error: "an earlier attempt failed",
 		CSR: "-----BEGIN CERTIFICATE REQUEST-----", PrevCertStatus: domain.CertActive,
+		Delivery: &domain.DeliveryStatus{Status: domain.DeliveryRetrying, SSMParameter: "/certctl/test/c-full/chain", Secret: "certctl/test/web",
+			Attempts: 2, LastError: "put parameter: AccessDeniedException", DeliveredAt: atPtr(3 * time.Minute), UpdatedAt: at(3 * time.Minute)},
 		CreatedAt: at(0), UpdatedAt: at(time.Minute), CompletedAt: atPtr(2 * time.Minute),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -68,7 +69,26 @@ func (st *Store) CompleteIssuance(ctx context.Context, c workflow.Completion) er
 	t.add(st.txUpdate(certKey(v.CertificateID), activate, equals(attrCurrentJobID, s(c.Job.ID)),
 		nameOf(attrStatus).NotEqual(valueOf(s(string(domain.CertRevoked)))),
 		nameOf(attrStatus).NotEqual(valueOf(s(string(domain.CertArchived))))))
-	t.add(st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt))
+	if d := c.Delivery; d != nil {
+		// The version enters the delivery queue with its issuance; the job
+		// says where it goes.
+		item, err := marshalItem(deliveryItemOf(d))
+		if err != nil {
+			return err
+		}
+		t.add(st.putNew(item))
+		status, err := marshalItem(deliveryStatusRecordOf(&domain.DeliveryStatus{Status: domain.DeliveryPending,
+			SSMParameter: d.Targets.SSMParameter, Secret: d.Targets.Secret, UpdatedAt: v.IssuedAt}))
+		if err != nil {
+			return err
+		}
+		t.add(st.jobTransitionWith(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt,
+			func(u expression.UpdateBuilder) expression.UpdateBuilder {
+				return u.Set(nameOf(attrDelivery), valueOf(&types.AttributeValueMemberM{Value: status}))
+			}))
+	} else {
+		t.add(st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt))
+	}
 	t.add(st.profileUnchanged(c.Job.ProfileID, c.ProfileVersion))
 	if c.Governance != nil {
 		t.add(st.governanceUnchanged(*c.Governance))

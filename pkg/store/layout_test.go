@@ -111,7 +111,23 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("complete j1", st.CompleteIssuance(ctx, workflow.Completion{Job: j1, Approval: "a1", ProfileVersion: 1, RenewAt: issued.Add(12 * time.Hour),
 		CSR: "csr1", KeyAlg: domain.KeyECDSAP256, Audit: ev(domain.AuditRenewalJobCompleted, "j1"),
 		Version: &domain.CertificateVersion{CertificateID: "c1", JobID: "j1", SerialNumber: "01", NotBefore: issued, NotAfter: issued.Add(24 * time.Hour),
-			FingerprintSHA256: "aa", PEMChain: "pem", IssuedAt: issued}}))
+			FingerprintSHA256: "aa", PEMChain: "pem", IssuedAt: issued},
+		Delivery: &workflow.Delivery{JobID: "j1", CertificateID: "c1", SerialNumber: "01", CreatedAt: issued,
+			Targets: domain.DeliveryTargets{SSMParameter: "/certctl/test/c1", Secret: "certctl/test/c1"}}}))
+	// Its delivery fails twice (the queue item keeps the attempts and the
+	// last error; the job shows them) and stays queued.
+	d1, err := st.GetDelivery(ctx, "c1", "j1")
+	must("delivery j1", err)
+	must("delivery j1 failed", st.DeliveryFailed(ctx, d1, "put parameter: AccessDenied", next(), ev(domain.AuditDeliveryFailed, "c1")))
+	if err := st.DeliveryFailed(ctx, d1, "raced", next(), nil); !workflow.IsChanged(err) {
+		t.Errorf("a second attempt recording over the same attempts: %v, want a failed condition", err)
+	}
+	d1, err = st.GetDelivery(ctx, "c1", "j1")
+	must("delivery j1", err)
+	must("delivery j1 failed again", st.DeliveryFailed(ctx, d1, "put secret: AccessDenied", next(), nil))
+	if q, _, err := st.PendingDeliveries(ctx, next(), domain.PageRequest{Limit: 10}); err != nil || len(q) != 1 || q[0].Attempts != 2 || q[0].LastError != "put secret: AccessDenied" {
+		t.Errorf("delivery queue: %+v %v", q, err)
+	}
 	must("c1 expiring", st.SetCertStatus(ctx, "c1", domain.CertActive, domain.CertExpiring, next(), ev(domain.AuditCertificateStatus, "c1")))
 
 	// A renewal rejected (its hand-off stays queued), a deferral, and a
@@ -225,7 +241,17 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("complete j6", st.CompleteIssuance(ctx, workflow.Completion{Job: &domain.Job{ID: "j6", ProfileID: "pu"}, ProfileVersion: 1, Governance: &gov,
 		RenewAt: issued.Add(12 * time.Hour), CSR: "csr4", KeyAlg: domain.KeyECDSAP256, Audit: ev(domain.AuditRenewalJobCompleted, "j6"),
 		Version: &domain.CertificateVersion{CertificateID: "c4", JobID: "j6", SerialNumber: "04", NotBefore: issued, NotAfter: issued.Add(24 * time.Hour),
-			FingerprintSHA256: "dd", PEMChain: "pem", IssuedAt: issued}}))
+			FingerprintSHA256: "dd", PEMChain: "pem", IssuedAt: issued},
+		Delivery: &workflow.Delivery{JobID: "j6", CertificateID: "c4", SerialNumber: "04", CreatedAt: issued,
+			Targets: domain.DeliveryTargets{SSMParameter: "/certctl/test/c4"}}}))
+	// Its delivery succeeds: out of the queue, delivered on the job.
+	d6, err := st.GetDelivery(ctx, "c4", "j6")
+	must("delivery j6", err)
+	must("delivered j6", st.EndDelivery(ctx, d6, domain.DeliveryDelivered, next(), ev(domain.AuditDelivered, "c4")))
+	if err := st.EndDelivery(ctx, d6, domain.DeliveryDelivered, next(),
+		&domain.AuditEvent{ID: "NEVER2", Action: domain.AuditDelivered, ResourceID: "c4", Timestamp: next()}); !workflow.IsChanged(err) {
+		t.Errorf("ending a delivery twice: %v, want a failed condition", err)
+	}
 	pd2 := &domain.Profile{ID: "pd2", Name: "Second", AllowedNames: []domain.NamePattern{"*.example.net"}, Version: 1, CreatedAt: next()}
 	must("create pd2", st.CreateProfile(ctx, pd2, nil, ev(domain.AuditProfileCreated, "pd2")))
 	puNow, err := st.GetProfile(ctx, "pu")
@@ -305,7 +331,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("revoke k1", st.RevokeAPIKey(ctx, key, next(), ev(domain.AuditAPIKeyRevoked, "k1")))
 
 	// Every read path, over what was written (reads change nothing).
-	page := domain.PageRequest{Limit: 50}
+	page := domain.PageRequest{Limit: 100}
 	count := func(what string, want, got int, err error) {
 		t.Helper()
 		if err != nil || got != want {

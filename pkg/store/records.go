@@ -53,6 +53,9 @@ const (
 	pendingPartition = "PENDING"
 	startPartition   = "START"
 	duePartition     = "DUE"
+	// deliveryPartition holds issued versions not yet published to
+	// their profile's delivery targets.
+	deliveryPartition = "DELIVERY"
 	// handoffPartition holds decided requests whose decision has not been
 	// confirmed delivered to the waiting execution. Decide puts a request
 	// here; ClearHandoff takes it out after a successful send.
@@ -205,6 +208,53 @@ func (r *approverPoolRecord) toDomain() *domain.ApproverPool {
 	return &domain.ApproverPool{Principals: r.Principals, Roles: convert[domain.Role](r.Roles)}
 }
 
+type deliveryTargetsRecord struct {
+	SSMParameter string `dynamodbav:"ssm_parameter,omitempty"`
+	Secret       string `dynamodbav:"secret,omitempty"`
+}
+
+func deliveryTargetsRecordOf(t *domain.DeliveryTargets) *deliveryTargetsRecord {
+	if t == nil {
+		return nil
+	}
+	return &deliveryTargetsRecord{SSMParameter: t.SSMParameter, Secret: t.Secret}
+}
+
+func (r *deliveryTargetsRecord) toDomain() *domain.DeliveryTargets {
+	if r == nil {
+		return nil
+	}
+	return &domain.DeliveryTargets{SSMParameter: r.SSMParameter, Secret: r.Secret}
+}
+
+// deliveryStatusRecord is a job's delivery: where its version goes and
+// how that went.
+type deliveryStatusRecord struct {
+	Status       string     `dynamodbav:"status"`
+	SSMParameter string     `dynamodbav:"ssm_parameter,omitempty"`
+	Secret       string     `dynamodbav:"secret,omitempty"`
+	Attempts     int64      `dynamodbav:"attempts"`
+	LastError    string     `dynamodbav:"last_error,omitempty"`
+	DeliveredAt  *time.Time `dynamodbav:"delivered_at,omitempty"`
+	UpdatedAt    time.Time  `dynamodbav:"updated_at"`
+}
+
+func deliveryStatusRecordOf(d *domain.DeliveryStatus) *deliveryStatusRecord {
+	if d == nil {
+		return nil
+	}
+	return &deliveryStatusRecord{Status: d.Status, SSMParameter: d.SSMParameter, Secret: d.Secret, Attempts: d.Attempts,
+		LastError: d.LastError, DeliveredAt: d.DeliveredAt, UpdatedAt: d.UpdatedAt}
+}
+
+func (r *deliveryStatusRecord) toDomain() *domain.DeliveryStatus {
+	if r == nil {
+		return nil
+	}
+	return &domain.DeliveryStatus{Status: r.Status, SSMParameter: r.SSMParameter, Secret: r.Secret, Attempts: r.Attempts,
+		LastError: r.LastError, DeliveredAt: r.DeliveredAt, UpdatedAt: r.UpdatedAt}
+}
+
 type subjectRecord struct {
 	CommonName      string   `dynamodbav:"common_name"`
 	DNSNames        []string `dynamodbav:"dns_names"`
@@ -249,21 +299,22 @@ func (r *subjectRecord) toDomain() *domain.Subject {
 // profileRecord is a profile's attributes: the profile item's own, and
 // the base and proposal of a profile edit.
 type profileRecord struct {
-	ID                   string              `dynamodbav:"id"`
-	Name                 string              `dynamodbav:"name"`
-	RequiresApproval     bool                `dynamodbav:"requires_approval"`
-	AllowedNames         []string            `dynamodbav:"allowed_names"`
-	AllowedKeyAlgorithms []string            `dynamodbav:"allowed_key_algorithms"`
-	MaxValiditySeconds   int64               `dynamodbav:"max_validity_seconds"`
-	RenewBeforeSeconds   int64               `dynamodbav:"renew_before_seconds"`
-	IssuerID             string              `dynamodbav:"issuer_id"`
-	Approvers            *approverPoolRecord `dynamodbav:"approvers,omitempty"`
-	Version              int64               `dynamodbav:"version"`
-	PendingEditID        string              `dynamodbav:"pending_edit_approval_id,omitempty"`
-	CertificateCount     int64               `dynamodbav:"certificate_count"`
-	CreatedBy            string              `dynamodbav:"created_by"`
-	CreatedAt            time.Time           `dynamodbav:"created_at"`
-	UpdatedAt            time.Time           `dynamodbav:"updated_at"`
+	ID                   string                 `dynamodbav:"id"`
+	Name                 string                 `dynamodbav:"name"`
+	RequiresApproval     bool                   `dynamodbav:"requires_approval"`
+	AllowedNames         []string               `dynamodbav:"allowed_names"`
+	AllowedKeyAlgorithms []string               `dynamodbav:"allowed_key_algorithms"`
+	MaxValiditySeconds   int64                  `dynamodbav:"max_validity_seconds"`
+	RenewBeforeSeconds   int64                  `dynamodbav:"renew_before_seconds"`
+	IssuerID             string                 `dynamodbav:"issuer_id"`
+	Approvers            *approverPoolRecord    `dynamodbav:"approvers,omitempty"`
+	Delivery             *deliveryTargetsRecord `dynamodbav:"delivery,omitempty"`
+	Version              int64                  `dynamodbav:"version"`
+	PendingEditID        string                 `dynamodbav:"pending_edit_approval_id,omitempty"`
+	CertificateCount     int64                  `dynamodbav:"certificate_count"`
+	CreatedBy            string                 `dynamodbav:"created_by"`
+	CreatedAt            time.Time              `dynamodbav:"created_at"`
+	UpdatedAt            time.Time              `dynamodbav:"updated_at"`
 }
 
 func profileRecordOf(p *domain.Profile) *profileRecord {
@@ -274,7 +325,7 @@ func profileRecordOf(p *domain.Profile) *profileRecord {
 		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
 		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
 		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
-		Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
+		Delivery: deliveryTargetsRecordOf(p.Delivery), Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -287,7 +338,7 @@ func (r *profileRecord) toDomain() *domain.Profile {
 		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
 		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
 		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
-		Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
+		Delivery: r.Delivery.toDomain(), Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
@@ -313,6 +364,8 @@ func storedDiffValue(v any) (any, error) {
 		return convert[string](x), nil
 	case *domain.ApproverPool:
 		return approverPoolRecordOf(x), nil
+	case *domain.DeliveryTargets:
+		return deliveryTargetsRecordOf(x), nil
 	}
 	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
 }
@@ -486,28 +539,29 @@ func (it *certItem) toDomain() *domain.Certificate {
 type jobItem struct {
 	itemKey
 	listKey
-	ParentPK         string         `dynamodbav:"parent_pk"`
-	ParentSK         string         `dynamodbav:"parent_sk"`
-	PendingPK        string         `dynamodbav:"pending_pk,omitempty"`
-	PendingSK        string         `dynamodbav:"pending_sk,omitempty"`
-	StartInput       string         `dynamodbav:"start_input,omitempty"`
-	ID               string         `dynamodbav:"id"`
-	CertificateID    string         `dynamodbav:"certificate_id"`
-	ProfileID        string         `dynamodbav:"profile_id"`
-	Type             string         `dynamodbav:"type"`
-	Status           string         `dynamodbav:"status"`
-	RequiresApproval bool           `dynamodbav:"requires_approval"`
-	ApprovalID       string         `dynamodbav:"approval_id,omitempty"`
-	RequestedBy      string         `dynamodbav:"requested_by"`
-	RequestReason    string         `dynamodbav:"request_reason,omitempty"`
-	Subject          *subjectRecord `dynamodbav:"subject,omitempty"`
-	ExecutionARN     string         `dynamodbav:"execution_arn,omitempty"`
-	Error            string         `dynamodbav:"error,omitempty"`
-	CSR              string         `dynamodbav:"csr_pem"`
-	PrevCertStatus   string         `dynamodbav:"prev_cert_status"`
-	CreatedAt        time.Time      `dynamodbav:"created_at"`
-	UpdatedAt        time.Time      `dynamodbav:"updated_at"`
-	CompletedAt      *time.Time     `dynamodbav:"completed_at,omitempty"`
+	ParentPK         string                `dynamodbav:"parent_pk"`
+	ParentSK         string                `dynamodbav:"parent_sk"`
+	PendingPK        string                `dynamodbav:"pending_pk,omitempty"`
+	PendingSK        string                `dynamodbav:"pending_sk,omitempty"`
+	StartInput       string                `dynamodbav:"start_input,omitempty"`
+	ID               string                `dynamodbav:"id"`
+	CertificateID    string                `dynamodbav:"certificate_id"`
+	ProfileID        string                `dynamodbav:"profile_id"`
+	Type             string                `dynamodbav:"type"`
+	Status           string                `dynamodbav:"status"`
+	RequiresApproval bool                  `dynamodbav:"requires_approval"`
+	ApprovalID       string                `dynamodbav:"approval_id,omitempty"`
+	RequestedBy      string                `dynamodbav:"requested_by"`
+	RequestReason    string                `dynamodbav:"request_reason,omitempty"`
+	Subject          *subjectRecord        `dynamodbav:"subject,omitempty"`
+	ExecutionARN     string                `dynamodbav:"execution_arn,omitempty"`
+	Error            string                `dynamodbav:"error,omitempty"`
+	Delivery         *deliveryStatusRecord `dynamodbav:"delivery,omitempty"`
+	CSR              string                `dynamodbav:"csr_pem"`
+	PrevCertStatus   string                `dynamodbav:"prev_cert_status"`
+	CreatedAt        time.Time             `dynamodbav:"created_at"`
+	UpdatedAt        time.Time             `dynamodbav:"updated_at"`
+	CompletedAt      *time.Time            `dynamodbav:"completed_at,omitempty"`
 }
 
 func jobItemOf(j *domain.Job, startInput string) *jobItem {
@@ -516,7 +570,7 @@ func jobItemOf(j *domain.Job, startInput string) *jobItem {
 		ParentPK: jobsOf(j.CertificateID), ParentSK: sortKey(j.CreatedAt, j.ID),
 		ID: j.ID, CertificateID: j.CertificateID, ProfileID: j.ProfileID, Type: string(j.Type), Status: string(j.Status),
 		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy, RequestReason: j.RequestReason,
-		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, CSR: j.CSR,
+		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, Delivery: deliveryStatusRecordOf(j.Delivery), CSR: j.CSR,
 		PrevCertStatus: string(j.PrevCertStatus), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 	}
 	if startInput != "" {
@@ -530,7 +584,8 @@ func (it *jobItem) toDomain() *domain.Job {
 		ID: it.ID, CertificateID: it.CertificateID, ProfileID: it.ProfileID, Type: domain.JobType(it.Type),
 		Status: domain.JobStatus(it.Status), RequiresApproval: it.RequiresApproval, ApprovalID: it.ApprovalID,
 		RequestedBy: it.RequestedBy, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
-		CSR: it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		Delivery: it.Delivery.toDomain(),
+		CSR:      it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 		CompletedAt: it.CompletedAt,
 	}
 }
@@ -643,6 +698,45 @@ func (it *versionItem) toDomain() *domain.CertificateVersion {
 		CertificateID: it.CertificateID, JobID: it.JobID, SerialNumber: it.SerialNumber, NotBefore: it.NotBefore,
 		NotAfter: it.NotAfter, FingerprintSHA256: it.FingerprintSHA256, PEMChain: it.PEMChain, IssuedAt: it.IssuedAt,
 		GovernanceVersion: it.GovernanceVersion, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, RevokedBy: it.RevokedBy,
+	}
+}
+
+// deliveryItem is one version waiting to be published, in the delivery
+// queue (the pending index, partition DELIVERY) until every target holds
+// it; it sits under its certificate's partition, so a deletion finds it.
+type deliveryItem struct {
+	itemKey
+	PendingPK     string    `dynamodbav:"pending_pk,omitempty"`
+	PendingSK     string    `dynamodbav:"pending_sk,omitempty"`
+	JobID         string    `dynamodbav:"job_id"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	SerialNumber  string    `dynamodbav:"serial_number"`
+	SSMParameter  string    `dynamodbav:"ssm_parameter,omitempty"`
+	Secret        string    `dynamodbav:"secret,omitempty"`
+	Attempts      int64     `dynamodbav:"attempts"`
+	LastError     string    `dynamodbav:"last_error,omitempty"`
+	CreatedAt     time.Time `dynamodbav:"created_at"`
+}
+
+func deliveryKey(certID, jobID string) itemKey {
+	return itemKey{PK: certKey(certID).PK, SK: deliveryPrefix + jobID}
+}
+
+const deliveryPrefix = "DELIVERY#"
+
+func deliveryItemOf(d *workflow.Delivery) *deliveryItem {
+	return &deliveryItem{
+		itemKey: deliveryKey(d.CertificateID, d.JobID), PendingPK: deliveryPartition, PendingSK: sortKey(d.CreatedAt, d.JobID),
+		JobID: d.JobID, CertificateID: d.CertificateID, SerialNumber: d.SerialNumber,
+		SSMParameter: d.Targets.SSMParameter, Secret: d.Targets.Secret, Attempts: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt,
+	}
+}
+
+func (it *deliveryItem) toDomain() *workflow.Delivery {
+	return &workflow.Delivery{
+		JobID: it.JobID, CertificateID: it.CertificateID, SerialNumber: it.SerialNumber,
+		Targets:  domain.DeliveryTargets{SSMParameter: it.SSMParameter, Secret: it.Secret},
+		Attempts: it.Attempts, LastError: it.LastError, CreatedAt: it.CreatedAt,
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	recordVersion  = "version"
 	recordJob      = "job"
 	recordApproval = "approval"
+	recordDelivery = "delivery"
 )
 
 // ArchiveCertificate archives an idle certificate (no job in flight, no
@@ -50,6 +51,19 @@ func (st *Store) CertificateRecords(ctx context.Context, certID string, max int)
 	}
 	for _, v := range versions {
 		out = append(out, workflow.RecordKey{Kind: recordVersion, ID: v.JobID})
+	}
+	if len(out) >= max {
+		return out, nil
+	}
+	dk := deliveryKey(certID, "")
+	deliveries, _, err := queryAs(ctx, st, query{table: st.stateTable, consistent: true,
+		key: keyOf(attrPK).Equal(valueOf(s(dk.PK))).And(keyOf(attrSK).BeginsWith(dk.SK))},
+		domain.PageRequest{Limit: max - len(out)}, decoder((*deliveryItem).toDomain))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deliveries {
+		out = append(out, workflow.RecordKey{Kind: recordDelivery, ID: d.JobID})
 	}
 	if len(out) >= max {
 		return out, nil
@@ -96,6 +110,8 @@ func (st *Store) DeleteCertificateRecords(ctx context.Context, certID string, ke
 		switch k.Kind {
 		case recordVersion:
 			t.add(st.txDelete(versionKey(certID, k.ID), or(gone, equals(attrCertificateID, s(certID)))))
+		case recordDelivery:
+			t.add(st.txDelete(deliveryKey(certID, k.ID), or(gone, equals(attrCertificateID, s(certID)))))
 		case recordJob:
 			t.add(st.txDelete(jobKey(k.ID), or(gone, and(equals(attrCertificateID, s(certID)), or(
 				equals(attrStatus, s(string(domain.JobCompleted))),

@@ -175,6 +175,10 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	if job.RequiresApproval {
 		c.Approval = job.ApprovalID
 	}
+	if targets := profile.Delivery.For(job.CertificateID); targets != nil {
+		c.Delivery = &Delivery{JobID: job.ID, CertificateID: job.CertificateID, SerialNumber: leaf.SerialHex, Targets: *targets, CreatedAt: now}
+		c.Audit.Details["delivery"] = targets
+	}
 	err = s.Issuance.CompleteIssuance(ctx, c)
 	if IsChanged(err) {
 		// A concurrent attempt may have completed the job; if so, its result stands.
@@ -192,6 +196,7 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		return nil, fmt.Errorf("issue: job %s: %w", job.ID, err)
 	}
 	s.log().InfoContext(ctx, "certificate issued", "job_id", job.ID, "certificate_id", job.CertificateID, "serial_number", leaf.SerialHex)
+	s.DeliverIssued(context.WithoutCancel(ctx), job.CertificateID, job.ID)
 	return &IssueOutput{SerialNumber: leaf.SerialHex}, nil
 }
 
@@ -264,5 +269,6 @@ func (s *Service) issued(ctx context.Context, job *domain.Job) (*IssueOutput, er
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s is completed but its version cannot be read: %w", job.ID, err)
 	}
+	s.DeliverIssued(context.WithoutCancel(ctx), job.CertificateID, job.ID) // the first attempt's answer may have been lost before it delivered
 	return &IssueOutput{SerialNumber: v.SerialNumber}, nil
 }

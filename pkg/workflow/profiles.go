@@ -55,6 +55,9 @@ func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if p.IssuerID != domain.DefaultIssuerID {
 		return domain.Invalidf("issuer_id: issuer %q does not exist (configured: %s)", p.IssuerID, domain.DefaultIssuerID)
 	}
+	if err := p.Delivery.Validate(s.Stage); err != nil {
+		return err
+	}
 	return s.checkPool(ctx, p.Approvers)
 }
 

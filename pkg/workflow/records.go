@@ -119,6 +119,9 @@ type Completion struct {
 	// Governance, for a job that needs no approval, is the governance
 	// version its names were found ungoverned at.
 	Governance *int64
+	// Delivery, when the profile names delivery targets, queues the new
+	// version for publication in the same transaction.
+	Delivery *Delivery
 }
 
 // Failure ends a job as Failed (or Cancelled) with everything that goes with it.
@@ -175,6 +178,18 @@ type CRLPublication struct {
 type RecordKey struct {
 	Kind string // "version", "job" or "approval"
 	ID   string // the job id for a version
+}
+
+// Delivery is one issued version queued for publication to its profile's
+// delivery targets (resolved for the certificate at issuance).
+type Delivery struct {
+	JobID         string
+	CertificateID string
+	SerialNumber  string
+	Targets       domain.DeliveryTargets
+	Attempts      int64
+	LastError     string
+	CreatedAt     time.Time
 }
 
 // PendingStart is a job whose execution was not confirmed started.

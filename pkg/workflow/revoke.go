@@ -55,7 +55,7 @@ func (s *Service) Revoke(ctx context.Context, actor domain.Actor, certID string,
 		if cert, err = s.Revocations.GetCertificate(ctx, certID); err != nil {
 			return nil, err
 		}
-		versions, err := s.allVersions(ctx, certID)
+		versions, err := allVersions(ctx, s.Revocations, certID)
 		if err != nil {
 			return nil, err
 		}
@@ -128,12 +128,17 @@ func NormalizeSerial(raw string) (string, error) {
 	return h, nil
 }
 
+// versionLister pages through a certificate's versions.
+type versionLister interface {
+	ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error)
+}
+
 // allVersions reads every version of a certificate, newest first.
-func (s *Service) allVersions(ctx context.Context, certID string) ([]*domain.CertificateVersion, error) {
+func allVersions(ctx context.Context, l versionLister, certID string) ([]*domain.CertificateVersion, error) {
 	var out []*domain.CertificateVersion
 	token := ""
 	for page := 0; page < maxVersionPages; page++ {
-		vs, next, err := s.Revocations.ListVersions(ctx, certID, domain.PageRequest{Limit: 100, Token: token})
+		vs, next, err := l.ListVersions(ctx, certID, domain.PageRequest{Limit: 100, Token: token})
 		if err != nil {
 			return nil, err
 		}

@@ -50,6 +50,10 @@ type Service struct {
 	CRLs        CRLPort
 	Retirement  RetirementPort
 	Moves       MovePort
+	// Deliveries and Publisher publish issued versions to their
+	// profile's delivery targets (the issue function and the reaper).
+	Deliveries DeliveryPort
+	Publisher  Publisher
 	// CRLTrigger asks for an issuer's CRL to be made again at once, after
 	// a revocation (optional: the scheduled refresh catches up).
 	CRLTrigger CRLTrigger
@@ -68,6 +72,8 @@ type Service struct {
 	// DeleteBatch lowers how many records one deletion transaction
 	// removes (tests; 0 is the default, 90).
 	DeleteBatch int
+	// Stage names the stack: delivery targets live under it.
+	Stage string
 	// PublicURL is the API's public base URL (with its stage); when set,
 	// issued certificates name the CRL and the CA certificate under it.
 	PublicURL string
@@ -77,7 +83,7 @@ type Service struct {
 
 // New returns a Service whose ports are all st.
 func New(st Store, exec Executions) *Service {
-	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Retirement: st, Moves: st, Exec: exec}
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Retirement: st, Moves: st, Deliveries: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

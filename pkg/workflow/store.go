@@ -111,7 +111,7 @@ type QueuePort interface {
 type RevocationPort interface {
 	certificateReader
 	crlReader
-	ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error)
+	versionLister
 	Revoke(ctx context.Context, r Revocation) error
 }
 
@@ -136,6 +136,17 @@ type MovePort interface {
 	RequestMove(ctx context.Context, cert *domain.Certificate, a *domain.Approval, audit *domain.AuditEvent) error
 }
 
+// DeliveryPort is what publishing issued versions needs.
+type DeliveryPort interface {
+	certificateReader
+	versionLister
+	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
+	GetDelivery(ctx context.Context, certID, jobID string) (*Delivery, error)
+	PendingDeliveries(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*Delivery, string, error)
+	EndDelivery(ctx context.Context, d *Delivery, status string, at time.Time, audit *domain.AuditEvent) error
+	DeliveryFailed(ctx context.Context, d *Delivery, msg string, at time.Time, audit *domain.AuditEvent) error
+}
+
 // CRLPort is what making an issuer's CRL needs. Entries are read strongly
 // consistent, so a CRL made after a revocation committed lists it.
 type CRLPort interface {
@@ -157,4 +168,5 @@ type Store interface {
 	CRLPort
 	RetirementPort
 	MovePort
+	DeliveryPort
 }

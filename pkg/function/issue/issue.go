@@ -1,6 +1,8 @@
 // Package issue builds the issue function: the Issue state signs the job's
 // approved subject with the KMS-held CA key, over DynamoDB and KMS; it also
-// signs each issuer's CRL, the only other use of that key.
+// signs each issuer's CRL, the only other use of that key; right after an
+// issuance it publishes the new version to its profile's delivery targets
+// (SSM, Secrets Manager).
 package issue
 
 import (
@@ -11,9 +13,12 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/delivery"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/issuer"
@@ -63,7 +68,8 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 		return issuer.NewProvider(st, signer, env.Config.CAKeyID), nil
 	}}
 	svc := wire.Service(env)
-	svc.Issuance, svc.Closing, svc.CRLs = st, st, st
+	svc.Issuance, svc.Closing, svc.CRLs, svc.Deliveries = st, st, st, st
+	svc.Publisher = &delivery.Publisher{SSM: ssm.NewFromConfig(env.AWS), Secrets: secretsmanager.NewFromConfig(env.AWS)}
 	svc.PublicURL = env.Config.PublicURL
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var ev Event
