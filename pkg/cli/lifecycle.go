@@ -218,7 +218,7 @@ func (r *runner) issuersCRL() *cobra.Command {
 			"parties use (it needs no key): show its number, update times and revoked serials, or print it with --pem "+
 			"or --der, e.g. for 'openssl verify -crl_check -CRLfile'.", 0, 1,
 		func(r *runner, _ *cobra.Command, args []string) error {
-			c, err := r.client()
+			c, err := r.publicClient()
 			if err != nil {
 				return err
 			}
@@ -268,7 +268,7 @@ func (r *runner) issuersCA() *cobra.Command {
 		"Print an issuer's CA certificate (default issuer: \"default\") from the caIssuers route each certificate names "+
 			"(it needs no key): PEM, or DER with --der.", 0, 1,
 		func(r *runner, _ *cobra.Command, args []string) error {
-			c, err := r.client()
+			c, err := r.publicClient()
 			if err != nil {
 				return err
 			}
