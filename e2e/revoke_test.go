@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -13,6 +15,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // fetch GETs path without a key, with accept as the Accept header ("" for
@@ -244,4 +253,75 @@ func TestApprovalAfterRevocationIssuesNothing(t *testing.T) {
 	if vs := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id+"/versions", nil).Body["data"].([]any); len(vs) != 1 {
 		t.Fatalf("%d versions, want the one issued before the revocation", len(vs))
 	}
+}
+
+// An entry whose certificate expired leaves the CRL at the next refresh,
+// and its item is deleted: here the entry of a certificate deleted long
+// ago (revoked, archived, deleted: its entry outlives it until expiry),
+// written as the revocation's transaction writes it.
+func TestExpiredEntriesArePruned(t *testing.T) {
+	embeddedOnly(t)
+	ctx := context.Background()
+	serial := "7f" + strings.Repeat("0", 30) + uniq("")[1:]
+	past := time.Now().Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339Nano)
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	db := dynamodb.NewFromConfig(stack.AWSConfig)
+	// The CRL state exists once the CA does; the entry counts towards it.
+	if _, err := stack.Invoke(ctx, app.FnIssue, map[string]string{"action": "ensure_ca"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(stack.Config.StateTable), Item: map[string]types.AttributeValue{
+			"pk": s("CRL#default"), "sk": s("ENTRY#" + serial), "issuer_id": s("default"), "serial_number": s(serial),
+			"certificate_id": s("long-gone"), "job_id": s("job-long-gone"), "reason": s("keyCompromise"),
+			"revoked_at": s(past), "revoked_by": s("alice"), "not_after": s(past),
+		}}},
+		{Update: &types.Update{TableName: aws.String(stack.Config.StateTable),
+			Key:                       map[string]types.AttributeValue{"pk": s("CRL#default"), "sk": s("CRL")},
+			UpdateExpression:          aws.String("ADD #n :one"),
+			ExpressionAttributeNames:  map[string]string{"#n": "entry_count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := stack.Invoke(ctx, app.FnIssue, map[string]any{"action": "refresh_crl", "issuer_id": "default", "force": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflow.CRLResult
+	if err := json.Unmarshal(out, &res); err != nil || !res.Published || res.Pruned < 1 {
+		t.Fatalf("refresh: %s %v", out, err)
+	}
+	got, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.Config.StateTable), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": s("CRL#default"), "sk": s("ENTRY#" + serial)}})
+	if err != nil || len(got.Item) != 0 {
+		t.Fatalf("the expired entry is still stored: %v %v", got.Item, err)
+	}
+	want, _ := new(big.Int).SetString(serial, 16)
+	_, der := crlNow(t)
+	list, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.RevokedCertificateEntries {
+		if e.SerialNumber.Cmp(want) == 0 {
+			t.Fatalf("the CRL still lists expired serial %s", serial)
+		}
+	}
+	rows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id=default&action=crl.entries_pruned", nil).Body["data"].([]any)
+	if len(rows) == 0 {
+		t.Fatal("no crl.entries_pruned audit row")
+	}
+}
+
+// crlNow fetches the current CRL.
+func crlNow(t *testing.T) (int, []byte) {
+	t.Helper()
+	status, _, der := fetch(t, baseURL+"/api/v1/issuers/default/crl", "application/pkix-crl")
+	if status != http.StatusOK {
+		t.Fatalf("CRL: %d", status)
+	}
+	return status, der
 }

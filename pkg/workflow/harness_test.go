@@ -145,6 +145,15 @@ type hooked struct {
 	clearHandoff     func(ctx context.Context, id string) error
 	clearStart       func(ctx context.Context, jobID string) error
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
+	getCRL           func(ctx context.Context, issuerID string) (*domain.CRL, error)
+}
+
+func (h *hooked) GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error) {
+	h.count("GetCRL")
+	if h.getCRL != nil {
+		return h.getCRL(ctx, issuerID)
+	}
+	return h.Store.GetCRL(ctx, issuerID)
 }
 
 func (h *hooked) count(name string) {

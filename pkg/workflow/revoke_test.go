@@ -347,6 +347,37 @@ func TestRevokePastTheCRLCap(t *testing.T) {
 	}
 }
 
+// The cap is enforced by the revocation's own write, not only by the read
+// before it: a revocation that read a count from before a concurrent one
+// committed is refused all the same.
+func TestTheCRLCapHoldsAgainstAStaleRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.CRLMaxEntries = 1
+	e.ungatedProfile("dev", "**.dev.example.com")
+	e.issuedVersion("a", "dev", "a.dev.example.com")
+	e.issuedVersion("b", "dev", "b.dev.example.com")
+	if _, err := e.revoke("a", domain.RevokeInput{Reason: "keyCompromise"}); err != nil {
+		t.Fatal(err)
+	}
+	e.st.getCRL = func(ctx context.Context, issuerID string) (*domain.CRL, error) {
+		c, err := e.st.Store.GetCRL(ctx, issuerID)
+		if err == nil {
+			c.EntryCount = 0 // as read before a's revocation committed
+		}
+		return c, err
+	}
+	if _, err := e.revoke("b", domain.RevokeInput{Reason: "keyCompromise"}); err == nil {
+		t.Fatal("a revocation past the cap was accepted")
+	}
+	if c := e.cert("b"); c.Status != domain.CertActive {
+		t.Fatalf("refused, yet the certificate changed: %+v", c)
+	}
+	if state, err := e.st.Store.GetCRL(t.Context(), "default"); err != nil || state.EntryCount != 1 {
+		t.Fatalf("CRL state: %+v %v", state, err)
+	}
+}
+
 // Entries of expired certificates leave the CRL (and the table), which
 // makes room for new ones.
 func TestExpiredEntriesLeaveTheCRL(t *testing.T) {
