@@ -177,17 +177,22 @@ func TestAMoveCannotEscapeTheGate(t *testing.T) {
 	}
 	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+renewal.str("approval_id")+"/reject", map[string]string{"note": "not now"})
 
-	// To another gated profile whose pool is alice's second key: the source
-	// profile's approvers must agree too, and alice never decides her own.
+	// To another gated profile: the source profile's approvers must agree
+	// too, and the requester never decides their own, not with a second
+	// key either (a principal of its own, so that the admin who mints its
+	// keys controls no one else the suite uses).
 	lax := uniq("prof")
 	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
 		"id": lax, "name": "Lax " + lax, "requires_approval": true, "allowed_names": []string{"**." + zone(gated)},
 		"approvers": map[string]any{"principals": []string{"bob"}}})
-	pending := moveOf(t, http.StatusAccepted, "alice", id, lax)
+	mover := uniq("mover")
+	for _, k := range []string{mover, mover + "-second"} {
+		r := must(t, http.StatusCreated, "admin", "POST", "/api/v1/apikeys", map[string]any{"principal": mover, "roles": []string{"operator", "approver"}})
+		keys[k] = r.str("secret")
+	}
+	pending := moveOf(t, http.StatusAccepted, mover, id, lax)
 	ar := pending.str("approval_id")
-	second := must(t, http.StatusCreated, "admin", "POST", "/api/v1/apikeys", map[string]any{"principal": "alice"})
-	keys["alice-move"] = second.str("secret")
-	r = must(t, http.StatusForbidden, "alice-move", "POST", "/api/v1/approvals/"+ar+"/approve", nil)
+	r = must(t, http.StatusForbidden, mover+"-second", "POST", "/api/v1/approvals/"+ar+"/approve", nil)
 	if !strings.Contains(r.str("message"), "two-person integrity") {
 		t.Fatalf("second key of the requester: %s", r.Raw)
 	}

@@ -24,9 +24,9 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
-// fetch GETs path without a key, with accept as the Accept header ("" for
+// getPublic GETs url without a key, with accept as the Accept header ("" for
 // none), and returns the status, the Content-Type and the body.
-func fetch(t *testing.T, url, accept string) (int, string, []byte) {
+func getPublic(t *testing.T, url, accept string) (int, string, []byte) {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
@@ -64,7 +64,7 @@ func crlListing(t *testing.T, url string, serial *big.Int) (*x509.RevocationList
 	var list *x509.RevocationList
 	var der []byte
 	eventually(t, "the CRL to list serial "+serial.Text(16), func() bool {
-		status, ct, b := fetch(t, url, "*/*")
+		status, ct, b := getPublic(t, url, "*/*")
 		if status != http.StatusOK || ct != "application/pkix-crl" {
 			return false
 		}
@@ -124,7 +124,7 @@ func TestRevocationReachesTheCRL(t *testing.T) {
 	if len(leaf.IssuingCertificateURL) != 1 || leaf.IssuingCertificateURL[0] != caURL {
 		t.Fatalf("caIssuers %v, want [%s]", leaf.IssuingCertificateURL, caURL)
 	}
-	status, ct, caDER := fetch(t, leaf.IssuingCertificateURL[0], "*/*")
+	status, ct, caDER := getPublic(t, leaf.IssuingCertificateURL[0], "*/*")
 	if status != http.StatusOK || ct != "application/pkix-cert" {
 		t.Fatalf("CA certificate: %d %s", status, ct)
 	}
@@ -137,7 +137,7 @@ func TestRevocationReachesTheCRL(t *testing.T) {
 		t.Fatal("GET /issuers/default/ca is not the issuer's CA certificate")
 	}
 	// Without an Accept header API Gateway (and the front) answers base64 text.
-	if status, _, b := fetch(t, crlURL, ""); status != http.StatusOK || bytes.HasPrefix(b, []byte{0x30}) {
+	if status, _, b := getPublic(t, crlURL, ""); status != http.StatusOK || bytes.HasPrefix(b, []byte{0x30}) {
 		t.Fatalf("CRL without Accept: %d, starts %x (want the base64 text)", status, b[:min(len(b), 4)])
 	}
 
@@ -319,7 +319,7 @@ func TestExpiredEntriesArePruned(t *testing.T) {
 // crlNow fetches the current CRL.
 func crlNow(t *testing.T) (int, []byte) {
 	t.Helper()
-	status, _, der := fetch(t, baseURL+"/api/v1/issuers/default/crl", "application/pkix-crl")
+	status, _, der := getPublic(t, baseURL+"/api/v1/issuers/default/crl", "application/pkix-crl")
 	if status != http.StatusOK {
 		t.Fatalf("CRL: %d", status)
 	}

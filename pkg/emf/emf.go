@@ -21,7 +21,10 @@ const (
 	// ProfileEditDecisionsTotal counts decisions on gated profile changes,
 	// kept apart from certificate decisions as on /metrics.
 	ProfileEditDecisionsTotal = "certctl_profile_edit_decisions_total"
-	PendingAge                = "certctl_approval_pending_age_seconds"
+	// MoveDecisionsTotal counts decisions on gated certificate moves,
+	// likewise apart.
+	MoveDecisionsTotal = "certctl_certificate_move_decisions_total"
+	PendingAge         = "certctl_approval_pending_age_seconds"
 	// The reaper's view of the queues each run: the age of the oldest
 	// pending request, decisions not yet delivered to their execution,
 	// and jobs whose execution start is not confirmed.
@@ -66,9 +69,9 @@ func (e *Emitter) Decision(kind domain.ApprovalKind, outcome, profileID string, 
 	age = max(age, 0) // clock skew between writers must not yield a negative age
 	metrics := []metric{{Name: DecisionsTotal, Unit: "Count"}, {Name: PendingAge, Unit: "Seconds"}}
 	rec := map[string]any{"stage": e.stage, "outcome": outcome, "profile_id": profileID}
-	if kind == domain.KindProfileEdit {
-		metrics = []metric{{Name: ProfileEditDecisionsTotal, Unit: "Count"}}
-		rec[ProfileEditDecisionsTotal] = 1
+	if other := map[domain.ApprovalKind]string{domain.KindProfileEdit: ProfileEditDecisionsTotal, domain.KindCertificateMove: MoveDecisionsTotal}[kind]; other != "" {
+		metrics = []metric{{Name: other, Unit: "Count"}}
+		rec[other] = 1
 	} else {
 		rec[DecisionsTotal] = 1
 		rec[PendingAge] = age.Seconds()

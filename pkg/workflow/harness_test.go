@@ -363,12 +363,15 @@ func (o *observer) Decision(kind domain.ApprovalKind, outcome, profileID string,
 func (o *observer) Queues(time.Duration, int, int) {}
 
 // Count is how many certificate decisions with this outcome were observed.
-func (o *observer) Count(outcome string) int {
+func (o *observer) Count(outcome string) int { return o.CountKind(domain.KindCertIssuance, outcome) }
+
+// CountKind is how many decisions of this kind and outcome were observed.
+func (o *observer) CountKind(kind domain.ApprovalKind, outcome string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for _, d := range o.decisions {
-		if d.Outcome == outcome && d.Kind == domain.KindCertIssuance {
+		if d.Outcome == outcome && d.Kind == kind {
 			n++
 		}
 	}

@@ -100,8 +100,8 @@ func TestGatedMovesNeedASecondPerson(t *testing.T) {
 	if rows := e.rowsBy("app", domain.AuditCertificateMoved); len(rows) != 1 || rows[0].Actor != "bob" || rows[0].Details["approval_id"] != a.ID {
 		t.Fatalf("moved rows: %+v", rows)
 	}
-	if n := e.obs.Count(string(domain.ApprovalApproved)); n == 0 {
-		t.Fatal("the decision was not observed")
+	if n := e.obs.CountKind(domain.KindCertificateMove, string(domain.ApprovalApproved)); n != 1 {
+		t.Fatalf("%d move decisions observed, want 1", n)
 	}
 
 	// Between gated profiles: both pools decide; a rejection releases.

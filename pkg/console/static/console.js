@@ -14,6 +14,9 @@ const AUDIT_ACTIONS = [
   'renewal_job_completed', 'renewal_job_failed', 'profile.created', 'profile.updated',
   'profile.deleted', 'certificate.created', 'certificate.status_changed', 'certificate.renewal_refused',
   'issuer.initialized', 'apikey.created', 'apikey.revoked', 'principal.roles_granted',
+  'certificate.revoked', 'crl.published', 'crl.entries_pruned', 'certificate.archived',
+  'certificate.records_deleted', 'certificate.deleted', 'approval_certificate_move_requested', 'certificate.moved',
+  'certificate.delivered', 'certificate.delivery_failed', 'certificate.delivery_superseded', 'certificate.delivery_dropped',
 ]
 const JOB_STATUSES = ['AwaitingApproval', 'Pending', 'Running', 'Completed', 'Failed', 'Cancelled']
 const PENDING_REFRESH_MS = 5000
