@@ -25,10 +25,12 @@ const (
 	opApprove     = "approve"      // POST /api/v1/approvals/{id}/approve
 	opReject      = "reject"       // POST /api/v1/approvals/{id}/reject
 	opRenew       = "renew"        // POST /api/v1/certificates/{id}/renew (approval-tier)
+	opVote        = "vote"         // POST /api/v1/approvals/{id}/approve that leaves a quorum of two pending
+	opCompleting  = "quorum-vote"  // POST /api/v1/approvals/{id}/approve that completes a quorum of two
 	opRevoke      = "revoke"       // POST /api/v1/certificates/{id}/revoke, then the CRL it sets off
 )
 
-var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opRevoke}
+var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opVote, opCompleting, opRevoke}
 
 // callBudget bounds the AWS calls one function makes for one operation.
 // Every call must be listed: an operation not in exact or atMost is over
@@ -48,6 +50,16 @@ var budgets = map[string]callBudget{
 	},
 	opGetApproval: {
 		exact: map[string]int{"DynamoDB.GetItem": 1},
+	},
+	// A vote that leaves the request pending: one read and one transaction
+	// (the request's votes and the vote's audit row); nothing to hand over.
+	opVote: {
+		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1},
+	},
+	// The vote that completes a quorum is an approval like any other.
+	opCompleting: {
+		exact:  map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1},
+		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
 	// A revocation: the certificate and the issuer's CRL state (its entry
 	// count, for the cap) read, its versions listed, one transaction
@@ -95,6 +107,7 @@ func (cb callBudget) check(calls map[string]int) []string {
 func BenchmarkAWSCallsPerOperation(b *testing.B) {
 	e := getEnv(b)
 	profile := e.newProfile(b, true)
+	quorum := e.newQuorumProfile(b, 2)
 
 	first := map[string]Counts{}
 	varied := map[string]bool{}
@@ -181,6 +194,28 @@ func BenchmarkAWSCallsPerOperation(b *testing.B) {
 		if err := executionEnds(rn.JobID, sfntypes.ExecutionStatusSucceeded); err != nil {
 			b.Fatal(err)
 		}
+
+		// A quorum of two (set up outside the measurement): bob's vote
+		// leaves the request pending, admin's completes and approves it.
+		q := startedFrom(e.must(b, http.StatusCreated, "alice", http.MethodPost, "/api/v1/certificates", certificateBody(b, quorum)))
+		if err := e.waitToken(q.ApprovalID); err != nil {
+			b.Fatal(err)
+		}
+		measure(opVote, func() {
+			if r := e.must(b, http.StatusOK, "bob", http.MethodPost, "/api/v1/approvals/"+q.ApprovalID+"/approve", map[string]string{"note": "bench"}); r.str("action") != domain.ActionVoted {
+				b.Fatalf("vote: %s", r.Raw)
+			}
+		}, nil)
+		measure(opCompleting, func() {
+			if r := e.must(b, http.StatusOK, "admin", http.MethodPost, "/api/v1/approvals/"+q.ApprovalID+"/approve", map[string]string{"note": "bench"}); r.str("action") != domain.ActionApproved {
+				b.Fatalf("completing vote: %s", r.Raw)
+			}
+		}, func() error {
+			if err := e.waitJob(q.JobID, domain.JobCompleted); err != nil {
+				return err
+			}
+			return executionEnds(q.JobID, sfntypes.ExecutionStatusSucceeded)
+		})
 
 		// Revoke the certificate: the api commits the revocation and asks
 		// the issue function (asynchronously) for a new CRL, which lists it.

@@ -201,6 +201,17 @@ func (e *env) newProfile(b *testing.B, requiresApproval bool) string {
 	return id
 }
 
+// newQuorumProfile creates an approval-tier profile whose requests need n
+// approvals.
+func (e *env) newQuorumProfile(b *testing.B, n int) string {
+	b.Helper()
+	id := uniq("quorum")
+	e.must(b, http.StatusCreated, "alice", http.MethodPost, "/api/v1/profiles", map[string]any{
+		"id": id, "name": "bench " + id, "requires_approval": true, "allowed_names": []string{"**.bench.example.com"}, "required_approvals": n,
+	})
+	return id
+}
+
 // certificateBody is a POST /api/v1/certificates body with a fresh CSR.
 func certificateBody(b *testing.B, profile string) map[string]any {
 	b.Helper()

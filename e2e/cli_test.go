@@ -55,7 +55,7 @@ func TestCLIWalkthrough(t *testing.T) {
 	cn := certID + "." + zone(profile)
 
 	r := ctl(t, 0, "alice", "profiles", "create", "--id", profile, "--name", "CLI walkthrough", "--allowed-name", "**."+zone(profile), "--requires-approval")
-	if !strings.Contains(r.stdout, "Requires approval  yes") {
+	if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), "Requires approval yes") {
 		t.Fatalf("profile:\n%s", r.stdout)
 	}
 

@@ -248,6 +248,29 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("a vote under a quorum says what is still needed", func(t *testing.T) {
+		bob.t = t
+		quorum := policyProfile(t, map[string]any{"required_approvals": 2})
+		voting := newCert(t, "alice", quorum).str("approval_id")
+		bob.goTo("#/approvals/" + voting)
+		bob.waitFor("the decide form", `document.getElementById("approve")`, 10*time.Second)
+		if page := bob.text("#request"); !strings.Contains(page, "approvers: 2 of any approver") || !strings.Contains(page, "0 of 2") {
+			t.Errorf("the request does not show its policy and votes: %q", page)
+		}
+		bob.do(chromedp.Click(chromedp.ID("approve")))
+		bob.waitFor("the vote", `document.getElementById("flash")?.textContent.startsWith("Your vote is recorded.")`, 10*time.Second)
+		if msg := bob.text("#flash"); msg != "Your vote is recorded. The request still needs 1 more approval from approvers (any approver)." {
+			t.Errorf("vote says %q", msg)
+		}
+		if n := js[int](bob, `document.querySelectorAll("#decide").length`); n != 0 || !strings.Contains(bob.text("#voted"), "You have voted on this request") {
+			t.Errorf("after voting: %d decide forms, notice %q", n, bob.text("#voted"))
+		}
+		if a := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+voting, nil); a.str("state") != "pending" || missing(a) != 1 {
+			t.Errorf("after bob's vote: %s", a.Raw)
+		}
+		must(t, http.StatusOK, "admin", "POST", "/api/v1/approvals/"+voting+"/approve", map[string]string{"note": "second"})
+	})
+
 	t.Run("phone width and 200% zoom", func(t *testing.T) {
 		bob.t = t
 		admin := b.tab(t, "admin")

@@ -118,12 +118,15 @@ func checkInvariants() ([]invariants.Violation, error) {
 	return invariants.Check(snap, invariants.Scope{}, invariants.Options{Lint: true}), nil
 }
 
-// iamRules link alice's SSO session to her key principal and give two IAM
-// roles their roles, as a deployment's CERTCTL_IAM_PRINCIPALS would.
+// iamRules link alice's SSO session to her key principal and give IAM roles
+// and two Identity Center permission sets their roles, as a deployment's
+// CERTCTL_IAM_PRINCIPALS would.
 const iamRules = `[
   {"arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com", "principal": "alice"},
-  {"role": "certctl-operator", "roles": ["operator", "approver"]},
-  {"role": "ReadOnly*", "roles": ["viewer"]}
+  {"role": "certctl-operator", "account": "123456789012", "roles": ["operator", "approver"]},
+  {"role": "ReadOnly*", "roles": ["viewer"]},
+  {"role": "AWSReservedSSO_CertOps_*", "roles": ["operator"]},
+  {"role": "AWSReservedSSO_CertApprovers_*", "roles": ["approver"]}
 ]`
 
 // startStack starts an embedded stack with the default configuration as

@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"maps"
 	"net/http"
@@ -387,4 +388,37 @@ func TestMintedKeysCannotSplitOnePerson(t *testing.T) {
 	refused("the controller deciding its puppet's request", boss, request("sock-"+u+" via "+boss))
 	// Someone the requester does not control (both minted by admin) decides.
 	tg.must(t, http.StatusOK, indep, "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "independent"})
+}
+
+// An IP address is named only exactly: a DNS pattern ending in an
+// all-digit label (which would stand for addresses governance looks up as
+// themselves) is refused.
+func TestIPAddressesAreNamedOnlyExactly(t *testing.T) {
+	for _, pat := range []string{"**.0.1", "*.0.0.1", "0.0.1"} {
+		r := must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", map[string]any{
+			"name": "ip", "requires_approval": true, "allowed_names": []string{pat},
+		})
+		if !strings.Contains(r.str("message"), "all-digit") {
+			t.Errorf("%s: %s", pat, r.Raw)
+		}
+	}
+}
+
+// A page token this list did not return is a 400 that says so, on every
+// list, never a 5xx from DynamoDB refusing the start key.
+func TestForgedPageTokenIs400(t *testing.T) {
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"pk":"x","sk":"y","list_pk":"NOPE","list_sk":"z"}`))
+	junk := base64.RawURLEncoding.EncodeToString([]byte(`{"nope":"x"}`))
+	for _, path := range []string{"/api/v1/certificates", "/api/v1/profiles", "/api/v1/jobs", "/api/v1/approvals", "/api/v1/audit", "/api/v1/audit?actor=alice"} {
+		for _, tok := range []string{forged, junk} {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			r := must(t, http.StatusBadRequest, "admin", "GET", path+sep+"page_token="+tok, nil)
+			if !strings.Contains(r.str("message"), "page_token") {
+				t.Errorf("%s: %s", path, r.Raw)
+			}
+		}
+	}
 }

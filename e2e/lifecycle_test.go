@@ -147,7 +147,7 @@ func TestMoveBetweenProfiles(t *testing.T) {
 // approval-tier profile cannot move to a profile that needs no approval
 // while its names are governed, whoever asks; a move between gated
 // profiles needs a second person (not a second key of the requester),
-// within the pools of both; and a request decided after the target changed
+// admitted by both profiles' policies; and a request decided after the target changed
 // applies nothing.
 func TestAMoveCannotEscapeTheGate(t *testing.T) {
 	gated := newProfile(t, true)

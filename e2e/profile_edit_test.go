@@ -54,7 +54,8 @@ func TestLooseningAGatedProfileNeedsASecondPerson(t *testing.T) {
 		t.Fatalf("edit_applied row: %v", row)
 	}
 	reqRows := must(t, http.StatusOK, "admin", "GET", "/api/v1/audit?resource_id="+approvalID, nil).Body["data"].([]any)
-	if len(reqRows) != 2 || reqRows[1].(map[string]any)["action"] != "approval_profile_edit_requested" || reqRows[0].(map[string]any)["action"] != "approval_approved" {
+	if len(reqRows) != 3 || reqRows[2].(map[string]any)["action"] != "approval_profile_edit_requested" ||
+		reqRows[1].(map[string]any)["action"] != "approval_vote" || reqRows[0].(map[string]any)["action"] != "approval_approved" {
 		t.Fatalf("request trail: %v", reqRows)
 	}
 }
@@ -221,4 +222,44 @@ func TestApprovedEditKeepsWhoCreatedTheProfile(t *testing.T) {
 			t.Fatalf("gated=%v: created_by/created_at changed by an approved edit:\nbefore %s\nafter  %s", gated, before.Raw, after.Raw)
 		}
 	}
+}
+
+// No one operator can lock a zone with a pool nobody can satisfy: an IAM
+// identity the mapping cannot make an approver is refused, a public suffix
+// is refused, and an admin can always decide a profile's edits (never their
+// own), while its certificate requests keep their pool.
+func TestNoOperatorLocksAZone(t *testing.T) {
+	zoneName := uniq("victim") + ".example"
+	for _, body := range []map[string]any{
+		{"name": "lock", "requires_approval": true, "allowed_names": []string{"**." + zoneName},
+			"approvers": map[string]any{"principals": []string{"iam:aws:000000000000:role/nobody"}}},
+		{"name": "lock", "requires_approval": true, "allowed_names": []string{"**." + zoneName},
+			"approvers": map[string]any{"principals": []string{"arn:aws:iam::000000000000:role/nobody"}}},
+		{"name": "suffix", "requires_approval": true, "allowed_names": []string{"**.co.uk"}},
+	} {
+		r := must(t, http.StatusBadRequest, "alice", "POST", "/api/v1/profiles", body)
+		if !strings.Contains(r.str("message"), "approvers.principals") && !strings.Contains(r.str("message"), "public suffix") {
+			t.Fatalf("%v: %s", body, r.Raw)
+		}
+	}
+	// A pool of one: only bob may decide, but an admin can still edit it.
+	id := uniq("pool-of-one")
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": id, "name": "pool of one", "requires_approval": true, "allowed_names": []string{"**." + zone(id)},
+		"approvers": map[string]any{"principals": []string{"bob"}},
+	})
+	cert := newCert(t, "alice", id)
+	must(t, http.StatusForbidden, "admin", "POST", "/api/v1/approvals/"+cert.str("approval_id")+"/approve", nil)
+	edit := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+id, map[string]any{"name": "renamed"})
+	must(t, http.StatusOK, "admin", "POST", "/api/v1/approvals/"+edit.str("approval_id")+"/approve", map[string]string{"note": "break glass"})
+	if p := profileOf(t, id); p.str("name") != "renamed" {
+		t.Fatalf("the admin's decision did not apply the edit: %s", p.Raw)
+	}
+	own := must(t, http.StatusAccepted, "admin", "PUT", "/api/v1/profiles/"+id, map[string]any{"name": "mine"})
+	r := must(t, http.StatusForbidden, "admin", "POST", "/api/v1/approvals/"+own.str("approval_id")+"/approve", nil)
+	if !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("admin approving their own edit: %s", r.Raw)
+	}
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+own.str("approval_id")+"/reject", map[string]string{"note": "no"})
+	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+cert.str("approval_id")+"/reject", map[string]string{"note": "no"})
 }

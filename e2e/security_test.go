@@ -104,6 +104,45 @@ func TestRoleSessionsCannotSplitOnePerson(t *testing.T) {
 	}
 }
 
+// One person holding two permission sets (or any two roles whose sessions
+// are people) is one actor: erin the operator cannot approve as erin the
+// approver, and alice, linked to her key principal through another
+// permission set, cannot approve her own key's request either. Someone
+// else in the approvers' permission set can.
+func TestTwoRolesOfOnePersonAreOneActor(t *testing.T) {
+	const (
+		erinOps       = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertOps_1111/erin@example.com"
+		erinApprovers = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_2222/erin@example.com"
+		frank         = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_2222/frank@example.com"
+	)
+	if r := iamCall(t, erinOps, "GET", "/api/v1/whoami", nil); r.Status != http.StatusOK || r.str("principal") != "iam:aws:person/erin@example.com" {
+		t.Fatalf("whoami: %d %s", r.Status, r.Raw)
+	}
+	profile := newProfile(t, true)
+	cn := uniq("roles") + "." + zone(profile)
+	created := iamCall(t, erinOps, "POST", "/api/v1/certificates", map[string]any{
+		"common_name": cn, "profile_id": profile, "csr": newCSR(t, cn, cn),
+	})
+	if created.Status != http.StatusCreated {
+		t.Fatalf("create as erin the operator: %d %s", created.Status, created.Raw)
+	}
+	approve := "/api/v1/approvals/" + created.str("approval_id") + "/approve"
+	r := iamCall(t, erinApprovers, "POST", approve, nil)
+	if r.Status != http.StatusForbidden || !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("erin approving as erin the approver: %d %s", r.Status, r.Raw)
+	}
+	// alice's key asks; alice through the approvers' permission set is alice.
+	mine := newCert(t, "alice", newProfile(t, true))
+	r = iamCall(t, strings.Replace(erinApprovers, "erin@", "alice@", 1), "POST", "/api/v1/approvals/"+mine.str("approval_id")+"/approve", nil)
+	if r.Status != http.StatusForbidden || !strings.Contains(r.str("message"), "two-person integrity") {
+		t.Fatalf("alice approving her key's request through another permission set: %d %s", r.Status, r.Raw)
+	}
+	r = iamCall(t, frank, "POST", approve, nil)
+	if r.Status != http.StatusOK || r.str("decided_by") != "iam:aws:person/frank@example.com" {
+		t.Fatalf("frank approves: %d %s", r.Status, r.Raw)
+	}
+}
+
 func TestIAMRoleSessionCaseVariantsAreOneActor(t *testing.T) {
 	profile := newProfile(t, true)
 	cn := uniq("iam") + "." + zone(profile)
@@ -326,4 +365,16 @@ func TestApproverPoolLimitsWhoMayApprove(t *testing.T) {
 		return
 	}
 	must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+approvalID+"/approve", nil)
+}
+
+// Every route of the table refuses a query parameter it does not take
+// (README, API): through the whole stack, as an admin, who may call them all.
+func TestEveryRouteRefusesUnknownQueryParameters(t *testing.T) {
+	for _, rt := range api.Routes() {
+		path := strings.ReplaceAll(rt.Path, "{id}", "x") + "?bogus=1"
+		r := must(t, http.StatusBadRequest, "admin", rt.Method, path, map[string]any{})
+		if !strings.Contains(r.str("message"), `unknown query parameter "bogus"`) {
+			t.Errorf("%s %s: %s", rt.Method, path, r.Raw)
+		}
+	}
 }

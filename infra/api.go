@@ -18,6 +18,8 @@ import (
 // API Gateway answers a path that matches no route the way it answers a
 // missing signature (MISSING_AUTHENTICATION_TOKEN), so such paths get 401
 // too; every route is under /health, /api/v1/ and (key API) /console.
+// A malformed Authorization header (IncompleteSignatureException) stays
+// API Gateway's 403: no gateway response type covers it.
 // (A function, not a var: package-level jsii calls would start the jsii
 // runtime before main can adjust its environment.)
 func gatewayResponses() []gatewayResponse {

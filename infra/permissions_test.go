@@ -329,6 +329,30 @@ func TestGatewayResponses(t *testing.T) {
 	}
 }
 
+// Every gateway response the stack customises is a type API Gateway
+// accepts (PutGatewayResponse refuses any other, and the deployment with
+// it). The list is API Gateway's GatewayResponseType enumeration. It has no
+// type for a malformed Authorization header (IncompleteSignatureException,
+// a 403), so that answer cannot be mapped to 401; the README says so.
+func TestGatewayResponseTypesAreOnesAPIGatewayAccepts(t *testing.T) {
+	accepted := map[string]bool{}
+	for _, rt := range []string{
+		"DEFAULT_4XX", "DEFAULT_5XX", "RESOURCE_NOT_FOUND", "UNAUTHORIZED", "INVALID_API_KEY", "ACCESS_DENIED",
+		"AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR", "INVALID_SIGNATURE", "EXPIRED_TOKEN",
+		"MISSING_AUTHENTICATION_TOKEN", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT", "API_CONFIGURATION_ERROR",
+		"UNSUPPORTED_MEDIA_TYPE", "BAD_REQUEST_PARAMETERS", "BAD_REQUEST_BODY", "REQUEST_TOO_LARGE", "THROTTLED",
+		"QUOTA_EXCEEDED", "WAF_FILTERED",
+	} {
+		accepted[rt] = true
+	}
+	s := defaultStack(t)
+	for id, r := range s.resources("AWS::ApiGateway::GatewayResponse") {
+		if rt, _ := props(r)["ResponseType"].(string); !accepted[rt] {
+			t.Errorf("%s: response type %q is not one API Gateway accepts", id, rt)
+		}
+	}
+}
+
 // Roles whose sessions are people ("sessions": "source-identity"): the IAM
 // API refuses their sessions unless the session carries a source identity
 // and is named after it. The key API has no resource policy, nor has the

@@ -80,9 +80,22 @@ func startSystem(ctx context.Context, seed uint64, rate float64) (*system, error
 		stack.Close()
 		return nil, err
 	}
-	return &system{stack: stack, keys: keys, inj: inj,
-		store: store.New(dynamodb.NewFromConfig(stack.AWSConfig), stack.Config.StateTable, stack.Config.AuditTable)}, nil
+	sys := &system{stack: stack, keys: keys, inj: inj,
+		store: store.New(dynamodb.NewFromConfig(stack.AWSConfig), stack.Config.StateTable, stack.Config.AuditTable)}
+	// More approvers, for quorums (made before any fault is enabled).
+	for _, name := range quorumVoters {
+		r := sys.call(ctx, "admin", "POST", "/api/v1/apikeys", map[string]any{"principal": name, "roles": []string{"approver"}})
+		if r.Status != http.StatusCreated {
+			stack.Close()
+			return nil, fmt.Errorf("key for %s: %d %s", name, r.Status, r.Raw)
+		}
+		sys.keys[name] = r.str("secret")
+	}
+	return sys, nil
 }
+
+// quorumVoters approve, besides bob and admin, in quorum scenarios.
+var quorumVoters = []string{"quinn", "riley", "sam"}
 
 func (s *system) source() invariants.Source {
 	return invariants.Source{AWS: s.stack.AWSConfig, StateTable: s.stack.Config.StateTable,

@@ -95,7 +95,7 @@ type model struct {
 }
 
 var operators = []string{"alice", "bob", "erin", "admin"}
-var deciders = []string{"alice", "bob", "dana", "admin", "carol"}
+var deciders = []string{"alice", "bob", "dana", "admin", "carol", "quinn"}
 
 func (m *model) pick(list []string) string { return list[m.rng.IntN(len(list))] }
 
@@ -176,6 +176,9 @@ func (m *model) profileBody() map[string]any {
 	if m.rng.IntN(3) == 0 {
 		body["allowed_key_algorithms"] = [][]string{{"ECDSA_P256"}, {"RSA_2048"}, {"ECDSA_P256", "RSA_2048", "ECDSA_P384"}}[m.rng.IntN(3)]
 	}
+	if m.rng.IntN(4) == 0 {
+		body["required_approvals"] = 2 // a quorum: two votes by any approvers
+	}
 	return body
 }
 
@@ -192,7 +195,7 @@ func (m *model) createProfile(ctx context.Context) {
 func (m *model) editProfile(ctx context.Context) {
 	p := m.pick(m.profiles)
 	body := m.profileBody()
-	for _, k := range []string{"name", "allowed_names", "requires_approval", "max_validity_seconds", "renew_before_seconds", "allowed_key_algorithms"} {
+	for _, k := range []string{"name", "allowed_names", "requires_approval", "max_validity_seconds", "renew_before_seconds", "allowed_key_algorithms", "required_approvals"} {
 		if m.rng.IntN(2) == 0 {
 			delete(body, k)
 		}

@@ -29,6 +29,8 @@ type scenario struct {
 
 	certs    map[string]bool
 	profiles map[string]bool
+	// mu guards log and problems: a scenario's concurrent calls note too.
+	mu sync.Mutex
 	// problems are harness-level failures: an answer the API must never
 	// give, or a job that never settled.
 	problems []string
@@ -39,17 +41,21 @@ type scenario struct {
 var sweepGate sync.RWMutex
 
 func (sc *scenario) note(format string, args ...any) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	sc.log = append(sc.log, fmt.Sprintf(format, args...))
 }
 
 func (sc *scenario) problem(format string, args ...any) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	sc.problems = append(sc.problems, fmt.Sprintf(format, args...))
 }
 
 // run plays the scenario and returns the violations found in its scope.
 func (sc *scenario) run(ctx context.Context) []invariants.Violation {
 	sc.certs, sc.profiles = map[string]bool{}, map[string]bool{}
-	kinds := []func(context.Context){sc.decide, sc.decide, sc.ungated, sc.renewal, sc.profileEdit,
+	kinds := []func(context.Context){sc.decide, sc.decide, sc.ungated, sc.renewal, sc.profileEdit, sc.quorum, sc.quorum,
 		sc.revocation, sc.retirement, sc.move, sc.delivery}
 	if sc.rng.IntN(6) == 0 {
 		sweepGate.Lock()
@@ -279,6 +285,111 @@ func (sc *scenario) profileEdit(ctx context.Context) {
 	sc.note("edit %s -> %d", profile, r.Status)
 	if r.Status == http.StatusAccepted {
 		sc.decideRandomly(ctx, r.str("approval_id"))
+	}
+}
+
+// quorum creates a profile whose requests need several votes (two or
+// three approvals, or one from each of two pools), a certificate under it,
+// and has people vote on it the ways they do: all at once (the requester
+// and a second vote by one of them among them), one after another, some
+// then a rejection, some then nothing (it expires). Sometimes the
+// profile's own edit is voted on as well.
+func (sc *scenario) quorum(ctx context.Context) {
+	policies := []map[string]any{
+		{"required_approvals": 2},
+		{"required_approvals": 3},
+		{"approval_policy": []map[string]any{
+			{"name": "security", "approvers": map[string]any{"principals": []string{"quinn"}}, "count": 1},
+			{"name": "owners", "approvers": map[string]any{"roles": []string{"approver"}}, "count": 1},
+		}},
+		{"approval_policy": []map[string]any{
+			{"name": "owners", "approvers": map[string]any{"principals": []string{"quinn", "bob"}}, "count": 1},
+			{"name": "security", "approvers": map[string]any{"principals": []string{"quinn"}}, "count": 1},
+		}},
+	}
+	pick := sc.rng.IntN(len(policies))
+	policy := policies[pick]
+	// Who is in none of the pools: a 403 for them is the contract.
+	outside := map[string]bool{}
+	if pick == 3 {
+		outside = map[string]bool{"admin": true, "riley": true, "sam": true}
+	}
+	profile := sc.newProfileWith(ctx, true, policy)
+	sc.note("quorum policy %v", policy)
+	if cert := sc.newCert(ctx, profile); cert != "" {
+		sc.voteRandomly(ctx, sc.currentApproval(ctx, cert), outside)
+	}
+	if sc.rng.IntN(3) == 0 {
+		body := map[string]any{"name": "edited " + profile}
+		r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "PUT", "/api/v1/profiles/"+profile, body) })
+		sc.note("edit %s -> %d", profile, r.Status)
+		if r.Status == http.StatusAccepted {
+			sc.voteRandomly(ctx, r.str("approval_id"), outside)
+		}
+	}
+}
+
+// voteRandomly votes on a request under a quorum. Every answer must be
+// one the contract allows: 200, 409, or 403 for the requester and for
+// those outside every pool; and of the answers, at most one approves.
+func (sc *scenario) voteRandomly(ctx context.Context, approvalID string, outside map[string]bool) {
+	if approvalID == "" {
+		return
+	}
+	voters := append([]string{"bob", "admin"}, quorumVoters...)
+	sc.rng.Shuffle(len(voters), func(i, j int) { voters[i], voters[j] = voters[j], voters[i] })
+	var mu sync.Mutex
+	approvals := 0
+	// judge checks one answer; the caller holds mu.
+	judge := func(who string, r reply) {
+		switch {
+		case r.Status == http.StatusOK && r.str("action") == "approved":
+			approvals++
+		case r.Status == http.StatusOK, r.Status == http.StatusConflict, transient(r):
+		case r.Status == http.StatusForbidden && (who == "alice" || outside[who]):
+		default:
+			sc.problem("%s votes on %s: %d %s", who, approvalID, r.Status, trim(r.Raw))
+		}
+	}
+	vote := func(who string) {
+		r := sc.retry(ctx, func() reply {
+			return sc.sys.call(ctx, who, "POST", "/api/v1/approvals/"+approvalID+"/approve", map[string]string{"note": "chaos vote"})
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		sc.note("%s votes on %s -> %d %s", who, approvalID, r.Status, r.str("action"))
+		judge(who, r)
+	}
+	switch sc.rng.IntN(4) {
+	case 0: // everyone at once, with the requester and one voter twice among them
+		var wg sync.WaitGroup
+		for _, who := range append(voters, "alice", voters[0]) {
+			wg.Go(func() { vote(who) })
+		}
+		wg.Wait()
+		sc.note("votes at once on %s: %d approved", approvalID, approvals)
+	case 1: // one after another, the requester and a second vote among them
+		vote("alice")
+		for i, who := range voters {
+			vote(who)
+			if i == 0 {
+				vote(who)
+			}
+		}
+	case 2: // some votes, then a rejection
+		vote(voters[0])
+		r := sc.retry(ctx, func() reply {
+			return sc.sys.call(ctx, voters[1], "POST", "/api/v1/approvals/"+approvalID+"/reject", map[string]string{"note": "chaos reject"})
+		})
+		sc.note("%s rejects %s -> %d", voters[1], approvalID, r.Status)
+		judge(voters[1], r)
+		vote(voters[2])
+	default: // one vote, then it is left to expire
+		vote(voters[0])
+		sc.note("leaving %s to expire after one vote", approvalID)
+	}
+	if approvals > 1 {
+		sc.problem("approval %s: %d votes were answered as the approval", approvalID, approvals)
 	}
 }
 

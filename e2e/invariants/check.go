@@ -43,6 +43,7 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c := &checker{s: s, sc: sc}
 	c.index()
 	c.checkApprovals()
+	c.checkVotes()
 	c.checkJobsAndCertificates(opt.Quiescent)
 	c.checkVersions()
 	c.checkAudit()
@@ -69,6 +70,7 @@ type checker struct {
 	approvals map[string]Item // in scope
 	versions  map[string][]Item
 	audit     map[string][]Item // action + "|" + resource id
+	mints     []mint            // apikey.created rows naming controllers
 }
 
 func (c *checker) fail(rule, format string, args ...any) {

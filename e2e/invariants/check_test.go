@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,8 +74,43 @@ func withSubject(it Item, s *domain.Subject) Item {
 	return it
 }
 
-// healthy is one gated certificate, approved and issued, at rest.
+// av renders a Go value as an attribute value (maps as M, slices as L).
+func av(v any) types.AttributeValue {
+	out, err := attributevalue.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+const decidedAt = "2030-01-01T00:00:00Z"
+
+// withQuorum gives approval a a policy of one factor of count and votes
+// by voters, the last one at the decision.
+func withQuorum(s *Snapshot, count int, voters ...string) {
+	a := s.Approvals["a"]
+	a["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": count}})
+	var votes []map[string]any
+	s.Audit = slices.DeleteFunc(s.Audit, func(r Item) bool { return r.S("action") == "approval_vote" })
+	for i, who := range voters {
+		at := "2029-12-31T00:00:0" + fmt.Sprint(i) + "Z"
+		if i == len(voters)-1 {
+			at = decidedAt
+		}
+		votes = append(votes, map[string]any{"actor": who, "actor_type": "User", "at": at, "eligible": []string{"approvers"}})
+		s.Audit = append(s.Audit, item("action", "approval_vote", "resource_id", "a", "actor", who))
+	}
+	a["votes"] = av(votes)
+}
+
+// healthy is one gated certificate, approved (by two votes) and issued, at rest.
 func healthy() *Snapshot {
+	s := healthyOneVote()
+	withQuorum(s, 2, "carol", "bob")
+	return s
+}
+
+func healthyOneVote() *Snapshot {
 	chain, subject := issuedFixture()
 	return &Snapshot{
 		Profiles: map[string]Item{"p": item("id", "p", "certificate_count", 1)},
@@ -81,7 +118,7 @@ func healthy() *Snapshot {
 		Jobs: map[string]Item{"j": withSubject(item("id", "j", "certificate_id", "c", "status", "Completed",
 			"requires_approval", true, "approval_id", "a"), subject)},
 		Approvals: map[string]Item{"a": withSubject(item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
-			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", "t"), subject)},
+			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", decidedAt), subject)},
 		Versions: []Item{item("certificate_id", "c", "job_id", "j", "pem_chain", chain, "serial_number", "02")},
 		Metrics:  map[string]Item{"cert_issuance#approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
 		Audit: []Item{audit("certificate.created", "c"), audit("renewal_triggered", "j"), audit("approval_requested", "a"),
@@ -128,6 +165,36 @@ func TestEachRuleFires(t *testing.T) {
 			s.Audit = s.Audit[:4]
 		},
 		"execution-ends": func(s *Snapshot) { s.Executions["j"] = "RUNNING" },
+		// Votes: the requester's, one actor's twice, one after the
+		// decision, one for a factor the policy lacks or whose pool does
+		// not name the voter.
+		"vote-requester": func(s *Snapshot) { withQuorum(s, 3, "carol", "alice", "bob") },
+		"vote-twice":     func(s *Snapshot) { withQuorum(s, 3, "carol", "carol", "bob") },
+		"vote-after-decision": func(s *Snapshot) {
+			withQuorum(s, 2, "carol", "bob")
+			s.Approvals["a"]["decided_at"] = item("x", "2029-01-01T00:00:00Z")["x"]
+		},
+		"vote-eligibility": func(s *Snapshot) {
+			s.Approvals["a"]["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"bob", "dana"}}}})
+		},
+		// Approved with fewer votes than the policy needs; a vote that
+		// counts toward nothing; pending with a satisfied policy; approved
+		// by someone other than the last vote.
+		"quorum": func(s *Snapshot) { withQuorum(s, 3, "carol", "bob") },
+		// A move between gates: a vote the source's policy does not admit;
+		// votes that satisfy the target's policy but not the source's.
+		"vote-eligibility/source": func(s *Snapshot) {
+			s.Approvals["a"]["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 1}}})
+		},
+		"quorum/source": func(s *Snapshot) {
+			a := s.Approvals["a"]
+			a["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 3}}})
+			var votes []map[string]any
+			for _, v := range a.Items("votes") {
+				votes = append(votes, map[string]any{"actor": v.S("actor"), "actor_type": "User", "at": v.S("at"), "eligible": []string{"approvers", "from:approvers"}})
+			}
+			a["votes"] = av(votes)
+		},
 		"one-in-flight": func(s *Snapshot) {
 			s.Jobs["k"] = item("id", "k", "certificate_id", "c", "status", "Pending", "pending_pk", "START")
 			s.Jobs["l"] = item("id", "l", "certificate_id", "c", "status", "Pending", "pending_pk", "START")
@@ -205,10 +272,113 @@ func TestEachRuleFires(t *testing.T) {
 	cases["delivery-audited"] = func(s *Snapshot) { s.Jobs["j"]["delivery"] = delivery("delivered") }
 	for rule, breakIt := range cases {
 		s := healthy()
+		if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+			t.Fatalf("violations in a healthy snapshot: %v", vs)
+		}
 		breakIt(s)
 		got := rules(Check(s, Scope{}, Options{Quiescent: true, Lint: rule == "lint"}))
 		if rule, _, _ := strings.Cut(rule, "/"); !strings.Contains(","+got+",", ","+rule+",") {
 			t.Errorf("%s: not found; found %q", rule, got)
+		}
+	}
+}
+
+// The quorum rule from every side: surplus votes, a satisfied policy on
+// a request that is not approved, an approval not made by the last vote,
+// a two-factor policy one actor cannot satisfy alone.
+func TestQuorumRule(t *testing.T) {
+	for name, breakIt := range map[string]func(s *Snapshot){
+		"a surplus vote": func(s *Snapshot) { withQuorum(s, 2, "carol", "dana", "bob") },
+		"pending although satisfied": func(s *Snapshot) {
+			s.Approvals["a"]["state"] = item("x", "pending")["x"]
+		},
+		"expired although satisfied": func(s *Snapshot) { s.Approvals["a"]["state"] = item("x", "expired")["x"] },
+		"decided by someone else":    func(s *Snapshot) { s.Approvals["a"]["decided_by"] = item("x", "dana")["x"] },
+		"one actor for two factors": func(s *Snapshot) {
+			withQuorum(s, 1, "bob")
+			s.Approvals["a"]["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 1}, {"name": "security", "count": 1}})
+			s.Approvals["a"]["votes"] = av([]map[string]any{{"actor": "bob", "actor_type": "User", "at": decidedAt, "eligible": []string{"approvers", "security"}}})
+		},
+	} {
+		s := healthy()
+		breakIt(s)
+		if got := rules(Check(s, Scope{}, Options{})); !strings.Contains(","+got+",", ",quorum,") {
+			t.Errorf("%s: not found; found %q", name, got)
+		}
+	}
+	// A two-factor policy that only a maximum matching sees satisfied:
+	// dana may count for either factor, bob for the first only.
+	s := healthy()
+	s.Approvals["a"]["approval_policy"] = av([]map[string]any{
+		{"name": "owners", "count": 1, "approvers": map[string]any{"principals": []string{"dana", "bob"}}},
+		{"name": "security", "count": 1, "approvers": map[string]any{"principals": []string{"dana"}}}})
+	s.Approvals["a"]["votes"] = av([]map[string]any{
+		{"actor": "dana", "actor_type": "User", "at": "2029-12-31T00:00:00Z", "eligible": []string{"owners", "security"}},
+		{"actor": "bob", "actor_type": "User", "at": decidedAt, "eligible": []string{"owners"}}})
+	s.Audit = slices.DeleteFunc(s.Audit, func(r Item) bool { return r.S("action") == "approval_vote" })
+	s.Audit = append(s.Audit, item("action", "approval_vote", "resource_id", "a", "actor", "dana"), item("action", "approval_vote", "resource_id", "a", "actor", "bob"))
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("a satisfied two-factor policy: %v", vs)
+	}
+}
+
+// Principals that can act as each other are one person: a puppet's vote
+// after its minter's, or a vote by the requester's puppet, is caught.
+func TestControllersAreOnePerson(t *testing.T) {
+	puppet := func(s *Snapshot, id, minter string) {
+		if s.Principals == nil {
+			s.Principals = map[string]Item{}
+		}
+		s.Principals[id] = Item{"id": item("x", id)["x"], "controllers": &types.AttributeValueMemberSS{Value: []string{minter}}}
+	}
+	for rule, breakIt := range map[string]func(s *Snapshot){
+		"vote-twice":     func(s *Snapshot) { puppet(s, "carol", "bob") },
+		"vote-requester": func(s *Snapshot) { puppet(s, "carol", "alice") },
+	} {
+		s := healthy()
+		breakIt(s)
+		if got := rules(Check(s, Scope{}, Options{})); !strings.Contains(","+got+",", ","+rule+",") {
+			t.Errorf("%s: not found; found %q", rule, got)
+		}
+	}
+	s := healthy()
+	puppet(s, "carol", "admin") // minted by someone who did not vote
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("independent voters: %v", vs)
+	}
+	// bob minted carol's key only after both had voted: not one person then.
+	s = healthy()
+	puppet(s, "carol", "bob")
+	s.Audit = append(s.Audit, item("action", "apikey.created", "resource_id", "key-1", "actor", "bob", "ts", "2030-02-01T00:00:00Z",
+		"details", `{"principal":"carol","controllers":["bob"]}`))
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("a key minted after the votes: %v", vs)
+	}
+	// ... and before: one person.
+	s.Audit[len(s.Audit)-1]["ts"] = item("x", "2029-01-01T00:00:00Z")["x"]
+	if got := rules(Check(s, Scope{}, Options{})); !strings.Contains(got, "vote-twice") {
+		t.Fatalf("a key minted before the votes: %q", got)
+	}
+}
+
+// Every vote has its one approval_vote row, under its voter.
+func TestVoteRowsAreOneToOne(t *testing.T) {
+	for name, breakIt := range map[string]func(s *Snapshot){
+		"a missing row": func(s *Snapshot) {
+			s.Audit = slices.DeleteFunc(s.Audit, func(r Item) bool { return r.S("action") == "approval_vote" && r.S("actor") == "carol" })
+		},
+		"a row under someone else": func(s *Snapshot) {
+			for _, r := range s.Audit {
+				if r.S("action") == "approval_vote" && r.S("actor") == "carol" {
+					r["actor"] = item("x", "dana")["x"]
+				}
+			}
+		},
+	} {
+		s := healthy()
+		breakIt(s)
+		if got := rules(Check(s, Scope{}, Options{})); !strings.Contains(","+got+",", ",audit-one-to-one,") {
+			t.Errorf("%s: not found; found %q", name, got)
 		}
 	}
 }
@@ -256,4 +426,55 @@ func emptyCRL(number int64) []byte {
 	ca, _ := x509.ParseCertificate(caDER)
 	der, _ := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(time.Hour)}, ca, key)
 	return der
+}
+
+// An IP address issued without approval while a pattern that stands for it
+// was governed (as **.0.1 once could) is a violation: the checker matches
+// names itself rather than asking the domain which patterns to look up.
+func TestIPUnderAGovernedWildcard(t *testing.T) {
+	s := healthy()
+	_, subject := issuedFixture()
+	ip := *subject
+	ip.IPAddresses = []string{"10.0.0.1"}
+	withSubject(s.Jobs["j"], &ip)
+	s.Jobs["j"]["requires_approval"] = item("x", false)["x"]
+	delete(s.Jobs["j"], "approval_id")
+	delete(s.Approvals, "a")
+	s.Audit = append(s.Audit[:2], audit("renewal_job_completed", "j"), item("action", "profile.created", "resource_id", "g",
+		"details", `{"governance":{"version":1,"added":["**.0.1"]}}`))
+	s.Versions[0]["governance_version"] = item("x", 1)["x"]
+	delete(s.Metrics, "cert_issuance#approved#p")
+	found := false
+	for _, v := range Check(s, Scope{}, Options{Quiescent: true}) {
+		found = found || (v.Rule == "governed-names-need-approval" && strings.Contains(v.Detail, "10.0.0.1"))
+	}
+	if !found {
+		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
+	}
+}
+
+// A move between gates approved by votes both policies admit, which
+// satisfy both, breaks no rule of votes.
+func TestAMoveSatisfyingBothPoliciesIsHealthy(t *testing.T) {
+	s := healthy()
+	a := s.Approvals["a"]
+	a["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 1, "approvers": map[string]any{"principals": []string{"bob"}}}}})
+	var votes []map[string]any
+	for _, v := range a.Items("votes") {
+		eligible := []string{"approvers"}
+		if v.S("actor") == "bob" {
+			eligible = append(eligible, "from:approvers")
+		}
+		votes = append(votes, map[string]any{"actor": v.S("actor"), "actor_type": "User", "at": v.S("at"), "eligible": eligible})
+	}
+	a["votes"] = av(votes)
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 1 || vs[0].Rule != "vote-eligibility" || !strings.Contains(vs[0].Detail, "carol") {
+		t.Fatalf("carol's vote is not admitted by the source's pool; got %v", vs)
+	}
+	votes[0]["eligible"] = []string{"approvers", "from:approvers"}
+	a["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 2}}})
+	a["votes"] = av(votes)
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("violations: %v", vs)
+	}
 }

@@ -51,12 +51,45 @@ func (it Item) B(name string) bool {
 	return ok && v.Value
 }
 
+// L returns a list attribute's elements, or nil.
+func (it Item) L(name string) []types.AttributeValue {
+	if v, ok := it[name].(*types.AttributeValueMemberL); ok {
+		return v.Value
+	}
+	return nil
+}
+
 // M returns a map attribute as an Item, or nil.
 func (it Item) M(name string) Item {
 	if v, ok := it[name].(*types.AttributeValueMemberM); ok {
 		return Item(v.Value)
 	}
 	return nil
+}
+
+// Strings returns a list (or string set) attribute's string elements.
+func (it Item) Strings(name string) []string {
+	if v, ok := it[name].(*types.AttributeValueMemberSS); ok {
+		return v.Value
+	}
+	var out []string
+	for _, e := range it.L(name) {
+		if v, ok := e.(*types.AttributeValueMemberS); ok {
+			out = append(out, v.Value)
+		}
+	}
+	return out
+}
+
+// Items returns a list attribute's map elements.
+func (it Item) Items(name string) []Item {
+	var out []Item
+	for _, e := range it.L(name) {
+		if v, ok := e.(*types.AttributeValueMemberM); ok {
+			out = append(out, Item(v.Value))
+		}
+	}
+	return out
 }
 
 // Has reports whether the attribute is present.
@@ -74,6 +107,7 @@ func (it Item) Details() map[string]any {
 // ones never miss).
 type Snapshot struct {
 	Profiles   map[string]Item
+	Principals map[string]Item
 	Certs      map[string]Item
 	Jobs       map[string]Item
 	Approvals  map[string]Item
@@ -98,7 +132,7 @@ type Source struct {
 // Take reads everything.
 func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	snap := &Snapshot{
-		Profiles: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
+		Profiles: map[string]Item{}, Principals: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
 		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
 		Issuers: map[string]Item{}, CRLs: map[string]Item{},
 	}
@@ -108,6 +142,8 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 		switch {
 		case strings.HasPrefix(pk, "PROFILE#") && sk == "PROFILE":
 			snap.Profiles[it.S("id")] = it
+		case strings.HasPrefix(pk, "PRINCIPAL#") && sk == "PRINCIPAL":
+			snap.Principals[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && sk == "CERT":
 			snap.Certs[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):

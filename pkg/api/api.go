@@ -76,55 +76,61 @@ type Route struct {
 type route struct {
 	Route
 	serve func(*API, http.ResponseWriter, *http.Request)
+	// query is every query parameter the route takes; any other, or one
+	// given twice, is a 400 before the handler runs.
+	query []string
 }
+
+// paged is a list's query: its filters, limit and page_token.
+func paged(filters ...string) []string { return append(filters, "limit", "page_token") }
 
 const v1 = "/api/v1"
 
 // routeTable is the API: the README's route table is checked against it.
 var routeTable = []route{
-	{Route{"GET", "/health", nil, true}, (*API).health},
-	{Route{"GET", v1 + "/health", nil, true}, (*API).health},
-	{Route{"GET", v1 + "/openapi.json", nil, true}, (*API).openapi},
+	{Route{"GET", "/health", nil, true}, (*API).health, nil},
+	{Route{"GET", v1 + "/health", nil, true}, (*API).health, nil},
+	{Route{"GET", v1 + "/openapi.json", nil, true}, (*API).openapi, nil},
 
-	{Route{"POST", v1 + "/profiles", operators, false}, (*API).createProfile},
-	{Route{"GET", v1 + "/profiles", readers, false}, (*API).listProfiles},
-	{Route{"GET", v1 + "/profiles/{id}", readers, false}, (*API).getProfile},
-	{Route{"PUT", v1 + "/profiles/{id}", operators, false}, (*API).updateProfile},
-	{Route{"DELETE", v1 + "/profiles/{id}", operators, false}, (*API).deleteProfile},
+	{Route{"POST", v1 + "/profiles", operators, false}, (*API).createProfile, nil},
+	{Route{"GET", v1 + "/profiles", readers, false}, (*API).listProfiles, paged()},
+	{Route{"GET", v1 + "/profiles/{id}", readers, false}, (*API).getProfile, nil},
+	{Route{"PUT", v1 + "/profiles/{id}", operators, false}, (*API).updateProfile, nil},
+	{Route{"DELETE", v1 + "/profiles/{id}", operators, false}, (*API).deleteProfile, nil},
 
-	{Route{"POST", v1 + "/certificates", operators, false}, (*API).createCertificate},
-	{Route{"GET", v1 + "/certificates", readers, false}, (*API).listCertificates},
-	{Route{"GET", v1 + "/certificates/{id}", readers, false}, (*API).getCertificate},
-	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions},
-	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew},
-	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke},
-	{Route{"POST", v1 + "/certificates/{id}/archive", operators, false}, (*API).archive},
-	{Route{"PUT", v1 + "/certificates/{id}", operators, false}, (*API).moveCertificate},
-	{Route{"DELETE", v1 + "/certificates/{id}", operators, false}, (*API).deleteCertificate},
+	{Route{"POST", v1 + "/certificates", operators, false}, (*API).createCertificate, nil},
+	{Route{"GET", v1 + "/certificates", readers, false}, (*API).listCertificates, paged("status", "profile_id")},
+	{Route{"GET", v1 + "/certificates/{id}", readers, false}, (*API).getCertificate, nil},
+	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions, paged()},
+	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew, nil},
+	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke, nil},
+	{Route{"POST", v1 + "/certificates/{id}/archive", operators, false}, (*API).archive, nil},
+	{Route{"PUT", v1 + "/certificates/{id}", operators, false}, (*API).moveCertificate, nil},
+	{Route{"DELETE", v1 + "/certificates/{id}", operators, false}, (*API).deleteCertificate, nil},
 
-	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs},
-	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob},
-	{Route{"POST", v1 + "/jobs/{id}/repair", admins, false}, (*API).repairJob},
+	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs, paged("certificate_id", "status")},
+	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob, nil},
+	{Route{"POST", v1 + "/jobs/{id}/repair", admins, false}, (*API).repairJob, nil},
 
-	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals},
-	{Route{"GET", v1 + "/approvals/{id}", readers, false}, (*API).getApproval},
-	{Route{"GET", v1 + "/approvals/{id}/history", readers, false}, (*API).approvalHistory},
-	{Route{"POST", v1 + "/approvals/{id}/approve", approvers, false}, (*API).approve},
-	{Route{"POST", v1 + "/approvals/{id}/reject", approvers, false}, (*API).reject},
+	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals, paged("state", "kind", "profile_id", "certificate_id", "requested_by")},
+	{Route{"GET", v1 + "/approvals/{id}", readers, false}, (*API).getApproval, nil},
+	{Route{"GET", v1 + "/approvals/{id}/history", readers, false}, (*API).approvalHistory, paged()},
+	{Route{"POST", v1 + "/approvals/{id}/approve", approvers, false}, (*API).approve, nil},
+	{Route{"POST", v1 + "/approvals/{id}/reject", approvers, false}, (*API).reject, nil},
 
-	{Route{"GET", v1 + "/issuers", readers, false}, (*API).listIssuers},
-	{Route{"GET", v1 + "/issuers/{id}", readers, false}, (*API).getIssuer},
-	{Route{"GET", v1 + "/issuers/{id}/crl", nil, true}, (*API).getCRL},
-	{Route{"GET", v1 + "/issuers/{id}/ca", nil, true}, (*API).getCACertificate},
+	{Route{"GET", v1 + "/issuers", readers, false}, (*API).listIssuers, paged()},
+	{Route{"GET", v1 + "/issuers/{id}", readers, false}, (*API).getIssuer, nil},
+	{Route{"GET", v1 + "/issuers/{id}/crl", nil, true}, (*API).getCRL, nil},
+	{Route{"GET", v1 + "/issuers/{id}/ca", nil, true}, (*API).getCACertificate, nil},
 
-	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics},
-	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit},
+	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics, nil},
+	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit, paged("actor", "action", "resource_id", "since", "until")},
 
-	{Route{"GET", v1 + "/whoami", anyRole, false}, (*API).whoami},
-	{Route{"POST", v1 + "/apikeys", admins, false}, (*API).createAPIKey},
-	{Route{"GET", v1 + "/apikeys", anyRole, false}, (*API).listAPIKeys},
-	{Route{"DELETE", v1 + "/apikeys/{id}", anyRole, false}, (*API).revokeAPIKey},
-	{Route{"PUT", v1 + "/principals/{id}", admins, false}, (*API).setRoles},
+	{Route{"GET", v1 + "/whoami", anyRole, false}, (*API).whoami, nil},
+	{Route{"POST", v1 + "/apikeys", admins, false}, (*API).createAPIKey, nil},
+	{Route{"GET", v1 + "/apikeys", anyRole, false}, (*API).listAPIKeys, paged("principal")},
+	{Route{"DELETE", v1 + "/apikeys/{id}", anyRole, false}, (*API).revokeAPIKey, nil},
+	{Route{"PUT", v1 + "/principals/{id}", admins, false}, (*API).setRoles, nil},
 }
 
 // Routes lists every route with its roles.
@@ -138,7 +144,13 @@ func Routes() []Route {
 
 func (a *API) routes() {
 	for _, rt := range routeTable {
-		h := func(w http.ResponseWriter, r *http.Request) { rt.serve(a, w, r) }
+		h := func(w http.ResponseWriter, r *http.Request) {
+			if err := query(r, rt.query...); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			rt.serve(a, w, r)
+		}
 		if !rt.Open {
 			h = a.require(rt.Roles, h)
 		}

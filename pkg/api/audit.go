@@ -11,7 +11,7 @@ import (
 // resource and time. ?actor=system-bypass proves bypass is off.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	serveList(a, w, r, []string{"actor", "action", "resource_id", "since", "until"}, func(pg domain.PageRequest) ([]*domain.AuditEvent, string, error) {
+	serveList(a, w, r, func(pg domain.PageRequest) ([]*domain.AuditEvent, string, error) {
 		f := domain.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), ResourceID: q.Get("resource_id")}
 		if err := oneOf("action", f.Action, domain.AuditActions...); err != nil {
 			return nil, "", err

@@ -154,14 +154,20 @@ func join(at, name string) string {
 }
 
 // plainText refuses characters that change how text is displayed rather
-// than what it says: C0 and C1 controls (escape sequences, NUL, BEL) and
-// bidirectional overrides. Free text keeps new lines and tabs.
+// than what it says: C0 and C1 controls (escape sequences, NUL, BEL), and
+// every format character (Unicode category Cf: zero-width spaces and
+// joiners, bidirectional marks, embeddings, overrides and isolates, the
+// byte order mark, soft hyphens) and line and paragraph separator (Zl,
+// Zp), which hide or reorder what a reviewer sees. Free text keeps new
+// lines and tabs.
 func plainText(at, s string, freeText bool) error {
 	for _, r := range s {
 		switch {
 		case freeText && (r == '\n' || r == '\t'):
-		case unicode.IsControl(r), r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f:
+		case unicode.IsControl(r):
 			return domain.Invalidf("%s contains the control character %U", at, r)
+		case unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+			return domain.Invalidf("%s contains the invisible or directional character %U", at, r)
 		}
 	}
 	return nil

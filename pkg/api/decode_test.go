@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,5 +112,45 @@ func TestRenderMetrics(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
+	}
+}
+
+// Invisible and directional characters (categories Cf, Zl, Zp) are refused
+// in every string field, names and notes alike; ordinary text, accents and
+// other scripts are not.
+func TestDecodeRefusesInvisibleCharacters(t *testing.T) {
+	for _, r := range []rune{
+		0x200b,  // zero width space
+		0x200c,  // zero width non-joiner
+		0x200d,  // zero width joiner
+		0x2060,  // word joiner
+		0xfeff,  // byte order mark
+		0x00ad,  // soft hyphen
+		0x061c,  // Arabic letter mark
+		0x200e,  // left-to-right mark
+		0x202a,  // left-to-right embedding
+		0x2066,  // left-to-right isolate
+		0x2028,  // line separator (Zl)
+		0x2029,  // paragraph separator (Zp)
+		0xe0001, // language tag
+	} {
+		for field, doc := range map[string]string{
+			"name":     `{"common_name":"web` + string(r) + `.example.com"}`,
+			"list":     `{"sans":["a` + string(r) + `.example.com"]}`,
+			"note":     `{"note":"looks fine` + string(r) + `"}`,
+			"in a map": `{"approvers":{"principals":["bob` + string(r) + `"]}}`,
+		} {
+			var in map[string]any
+			err := decode(body(doc), &in)
+			if !errors.Is(err, domain.ErrInvalid) || !strings.Contains(domain.PublicMessage(err), fmt.Sprintf("%U", r)) {
+				t.Errorf("%U in %s: %v", r, field, err)
+			}
+		}
+	}
+	var note struct {
+		Note string `json:"note"`
+	}
+	if err := decode(body(`{"note":"Grüße, 東京, مرحبا — ok"}`), &note); err != nil {
+		t.Fatalf("ordinary text: %v", err)
 	}
 }

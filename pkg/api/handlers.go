@@ -15,13 +15,10 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, v any,
 	writeJSON(w, status, v)
 }
 
-// serveList answers a list route: its filters (and only those) and page
-// parameters in, {data, next_page_token} out.
-func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, filters []string, fetch func(domain.PageRequest) ([]T, string, error)) {
-	if err := query(r, filters...); err != nil {
-		a.fail(w, r, err)
-		return
-	}
+// serveList answers a list route: page parameters in (the route table has
+// already refused any parameter the route does not take), {data,
+// next_page_token} out.
+func serveList[T any](a *API, w http.ResponseWriter, r *http.Request, fetch func(domain.PageRequest) ([]T, string, error)) {
 	pg, err := page(r)
 	if err != nil {
 		a.fail(w, r, err)
@@ -93,7 +90,7 @@ func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listProfiles(w http.ResponseWriter, r *http.Request) {
-	serveList(a, w, r, nil, func(pg domain.PageRequest) ([]*domain.Profile, string, error) {
+	serveList(a, w, r, func(pg domain.PageRequest) ([]*domain.Profile, string, error) {
 		return a.svc.ListProfiles(r.Context(), pg)
 	})
 }
@@ -113,7 +110,7 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
 func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := domain.CertificateFilter{Status: q.Get("status"), ProfileID: q.Get("profile_id")}
-	serveList(a, w, r, []string{"status", "profile_id"}, func(pg domain.PageRequest) ([]*domain.Certificate, string, error) {
+	serveList(a, w, r, func(pg domain.PageRequest) ([]*domain.Certificate, string, error) {
 		if _, ok := domain.ParseCertStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of Pending, Active, Expiring, Expired, RenewalInProgress, Failed, Revoked, Archived")
 		}
@@ -123,7 +120,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	serveList(a, w, r, nil, func(pg domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
+	serveList(a, w, r, func(pg domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
 		if _, err := a.reads.GetCertificate(r.Context(), id); err != nil {
 			return nil, "", err
 		}
@@ -219,7 +216,7 @@ func (a *API) repairJob(w http.ResponseWriter, r *http.Request) {
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := domain.JobFilter{CertificateID: q.Get("certificate_id"), Status: q.Get("status")}
-	serveList(a, w, r, []string{"certificate_id", "status"}, func(pg domain.PageRequest) ([]jobView, string, error) {
+	serveList(a, w, r, func(pg domain.PageRequest) ([]jobView, string, error) {
 		if _, ok := domain.ParseJobStatus(f.Status); f.Status != "" && !ok {
 			return nil, "", domain.Invalidf("status must be one of AwaitingApproval, Pending, Running, Completed, Failed, Cancelled")
 		}
@@ -238,8 +235,15 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) {
 		State: q.Get("state"), Kind: q.Get("kind"), ProfileID: q.Get("profile_id"),
 		CertificateID: q.Get("certificate_id"), RequestedBy: q.Get("requested_by"),
 	}
-	serveList(a, w, r, []string{"state", "kind", "profile_id", "certificate_id", "requested_by"}, func(pg domain.PageRequest) ([]*domain.ApprovalView, string, error) {
-		return a.svc.ListApprovals(r.Context(), f, pg)
+	serveList(a, w, r, func(pg domain.PageRequest) ([]*domain.ApprovalView, string, error) {
+		switch q.Get("can_vote") {
+		case "":
+		case "true":
+			f.CanVote = true
+		default:
+			return nil, "", domain.Invalidf("can_vote must be true (or left out)")
+		}
+		return a.svc.ListApprovals(r.Context(), actorFrom(r.Context()), f, pg)
 	})
 }
 
@@ -282,10 +286,6 @@ func (a *API) issuer(r *http.Request, id string) (domain.IssuerView, error) {
 }
 
 func (a *API) listIssuers(w http.ResponseWriter, r *http.Request) {
-	if err := query(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	v, err := a.issuer(r, domain.DefaultIssuerID)
 	if err != nil {
 		a.fail(w, r, err)

@@ -15,7 +15,7 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	serveList(a, w, r, []string{"principal"}, func(pg domain.PageRequest) ([]domain.APIKey, string, error) {
+	serveList(a, w, r, func(pg domain.PageRequest) ([]domain.APIKey, string, error) {
 		return a.keys.List(r.Context(), actorFrom(r.Context()), r.URL.Query().Get("principal"), pg)
 	})
 }

@@ -16,10 +16,6 @@ var openapiDocument []byte
 func OpenAPI() []byte { return openapiDocument }
 
 func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
-	if err := query(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(openapiDocument)

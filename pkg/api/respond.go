@@ -63,16 +63,17 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Error: http.StatusText(status), Message: msg, RequestID: requestID(r)})
 }
 
-// query checks that the request's query names only the parameters of the
-// route (a misspelt filter must not silently list everything) and that no
-// value holds a control character.
+// query checks that the request's query names only the route's parameters
+// (a misspelt filter must not silently list everything; a route that takes
+// none takes none), each once, and that no value holds a control
+// character. The route table says which each route takes.
 func query(r *http.Request, allowed ...string) error {
 	for name, values := range r.URL.Query() {
-		if name != "limit" && name != "page_token" && !slices.Contains(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			if len(allowed) == 0 {
-				return domain.Invalidf("unknown query parameter %q: this route takes limit and page_token", name)
+				return domain.Invalidf("unknown query parameter %q: this route takes no query parameters", name)
 			}
-			return domain.Invalidf("unknown query parameter %q: this route takes %s, limit and page_token", name, strings.Join(allowed, ", "))
+			return domain.Invalidf("unknown query parameter %q: this route takes %s", name, strings.Join(allowed, ", "))
 		}
 		if len(values) > 1 {
 			return domain.Invalidf("query parameter %q is given more than once", name)

@@ -25,16 +25,19 @@ func approvalCommands(r *runner) []*cobra.Command {
 	fs.StringVar(&f.ProfileID, "profile", "", "only requests under profile `ID`")
 	fs.StringVar(&f.CertificateID, "cert", "", "only requests for certificate `ID`")
 	fs.StringVar(&f.RequestedBy, "requested-by", "", "only requests made by `PRINCIPAL`")
+	fs.BoolVar(&f.CanVote, "can-vote", false, "only pending requests you can still vote on (not yours, not voted on, and your vote would count)")
 	pf = addPageFlags(fs)
 	r.completeFlag(fs, "state", enumOf([]domain.ApprovalState{domain.ApprovalPending, domain.ApprovalApproved,
 		domain.ApprovalRejected, domain.ApprovalExpired, domain.ApprovalBypassed}))
 	r.completeFlag(fs, "kind", enumOf(domain.ApprovalKinds))
 	r.completeFlagWith(fs, "profile", r.profileIDs)
 	r.completeFlagWith(fs, "cert", r.certificateIDs)
-	list.Example = "  certctl approvals list --state pending\n  certctl approvals list --state pending -o jsonpath='{.data[*].id}'"
+	list.Example = "  certctl approvals list --state pending\n  certctl approvals list --can-vote\n" +
+		"  certctl approvals list --state pending -o jsonpath='{.data[*].id}'"
 
-	show := r.leaf("show ID", "Show a request and exactly what it would approve",
-		"Show a request and exactly what it would approve: the certificate's subject, or a profile edit's field-by-field diff.", 1, 1,
+	show := r.leaf("show ID", "Show a request, exactly what it would approve, its votes and what it still needs",
+		"Show a request and exactly what it would approve: the certificate's subject, or a profile edit's field-by-field diff; "+
+			"its approval policy, the votes so far (who, when, which factor each counts toward) and, while it is pending, what is still missing.", 1, 1,
 		func(r *runner, _ *cobra.Command, args []string) error { return approvalsShow(r, args[0]) })
 	show.Aliases = []string{"get", "describe"}
 	show.ValidArgsFunction = r.completeIDs(r.approvalIDs)
@@ -42,8 +45,10 @@ func approvalCommands(r *runner) []*cobra.Command {
 	var note string
 	w := &waitFlags{}
 	approve := r.leaf("approve ID", "Approve a pending request (not your own: two-person integrity)",
-		"Approve a pending request. The requester cannot decide their own request (two-person integrity). With --wait, "+
-			"follow the certificate job it releases until it ends.", 1, 1,
+		"Approve a pending request: a vote. When the request's policy needs more approvals, the vote is recorded and the "+
+			"request stays pending (it prints what is still missing); the vote that satisfies the policy approves it. The "+
+			"requester cannot vote on their own request (two-person integrity), nor anyone twice. With --wait, follow the "+
+			"certificate job the approval releases until it ends.", 1, 1,
 		func(r *runner, cmd *cobra.Command, args []string) error {
 			return decide(r, cmd, args[0], note, false, w)
 		})
@@ -102,9 +107,10 @@ func approvalsList(r *runner, f client.ApprovalFilter, pf *pageFlags) error {
 	fetch := func(ctx context.Context, p client.PageRequest) ([]domain.ApprovalView, string, error) {
 		return c.ListApprovals(ctx, f, p)
 	}
-	return listing(r, pf, fetch, []string{"ID", "STATE", "KIND", "SUBJECT", "REQUESTED BY", "AGE", "DECIDED BY"},
+	return listing(r, pf, fetch, []string{"ID", "STATE", "KIND", "SUBJECT", "REQUESTED BY", "AGE", "VOTES", "DECIDED BY"},
 		func(a domain.ApprovalView) []string {
-			return []string{a.ID, string(a.State), string(a.Kind), subject(a), a.RequestedBy, r.fmtAge(a.CreatedAt), a.DecidedBy}
+			votes := fmt.Sprintf("%d/%d", len(a.Votes), a.RequiredApprovals)
+			return []string{a.ID, string(a.State), string(a.Kind), subject(a), a.RequestedBy, r.fmtAge(a.CreatedAt), votes, a.DecidedBy}
 		})
 }
 
@@ -128,8 +134,20 @@ func approvalsShow(r *runner, id string) error {
 		}
 		fields = append(fields, field{"Decided by", a.DecidedBy}, field{"Decided", fmtTimeP(a.DecidedAt)},
 			field{"Note", a.Note}, field{"Reason", a.Reason}, field{"Requester's reason", a.RequestReason})
-		if p := a.ApproverPool; p != nil {
-			fields = append(fields, field{"Approvers", join(p.Principals)}, field{"Approver roles", join(p.Roles)})
+		fields = append(fields, field{"Approval policy", fmtPolicy(a.ApprovalPolicy)},
+			field{"Votes", fmt.Sprintf("%d of %d", len(a.Votes), a.RequiredApprovals)})
+		for i, v := range a.Votes {
+			line := fmt.Sprintf("%s at %s, counts toward %s", v.Actor, fmtTime(v.At), v.Factor)
+			if v.Note != "" {
+				line += ": " + v.Note
+			}
+			fields = append(fields, field{fmt.Sprintf("Vote %d", i+1), line})
+		}
+		if a.Missing != nil {
+			fields = append(fields, field{"Missing", a.Missing.String()})
+			for _, f := range a.Missing.Factors {
+				fields = append(fields, field{"Can vote for " + f.Name, fmtPool(f.Approvers)})
+			}
 		}
 		if s := a.Subject; s != nil {
 			fields = append(fields,
@@ -150,8 +168,8 @@ func approvalsShow(r *runner, id string) error {
 				field{"Move from", m.From.ID + " version " + strconv.FormatInt(m.From.Version, 10) + gate(m.From)},
 				field{"Move to", m.To.ID + " version " + strconv.FormatInt(m.To.Version, 10) + gate(m.To)},
 				field{"Common name", m.CommonName}, field{"DNS names", join(m.DNSNames)}, field{"IP addresses", join(m.IPAddresses)})
-			if p := m.FromApprovers; p != nil {
-				fields = append(fields, field{"Source approvers", join(p.Principals)}, field{"Source approver roles", join(p.Roles)})
+			if len(m.FromPolicy) > 0 {
+				fields = append(fields, field{"Source approval policy", fmtPolicy(m.FromPolicy)})
 			}
 		}
 		if e := a.ProfileEdit; e != nil {
@@ -211,6 +229,16 @@ func decide(r *runner, cmd *cobra.Command, id, note string, reject bool, w *wait
 	res, err := send(r.ctx, id, note)
 	if err != nil {
 		return err
+	}
+	if res.Action == domain.ActionVoted {
+		if jobID != "" {
+			fmt.Fprintf(r.stderr, "the request needs more approvals, so its job %s still waits: certctl jobs get %s --wait follows it\n", jobID, jobID)
+		}
+		if r.structured() {
+			return r.printValue(res)
+		}
+		fmt.Fprintf(r.stdout, "voted on %s (still missing: %s)\n", res.ID, res.Missing)
+		return nil
 	}
 	if jobID != "" {
 		fmt.Fprintf(r.stderr, "%s %s (decided by %s); following job %s\n", res.Action, res.ID, res.DecidedBy, jobID)

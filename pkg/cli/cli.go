@@ -146,10 +146,6 @@ func (r *runner) rootCommand() *cobra.Command {
 		// command but `config` ones, which read and write it themselves.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			r.cmd = cmd
-			if cmd.Flags().Changed("api-key") {
-				fmt.Fprintln(r.stderr, "certctl: --api-key is deprecated: a key on the command line lands in shell history "+
-					"and process lists; use --api-key-file FILE or "+EnvAPIKey)
-			}
 			return r.g.validateOutput()
 		},
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -190,7 +186,20 @@ func (r *runner) rootCommand() *cobra.Command {
 		}
 	}
 	r.registerCompletions(root)
+	diagnosticsToStderr(root, r.stderr)
 	return root
+}
+
+// diagnosticsToStderr sends what the flag parser says on its own (the
+// warning for a deprecated flag such as --api-key) to stderr. Cobra would
+// print it on the command's output, stdout, where it would break
+// `certctl … -o json | jq`. Stdout carries only the command's result.
+func diagnosticsToStderr(c *cobra.Command, stderr io.Writer) {
+	c.Flags().SetOutput(stderr)
+	c.PersistentFlags().SetOutput(stderr)
+	for _, sub := range c.Commands() {
+		diagnosticsToStderr(sub, stderr)
+	}
 }
 
 // group is one noun and its verbs.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,8 +21,10 @@ func TestApprovalsTableAndJSON(t *testing.T) {
 	created := time.Now().Add(-2*time.Hour - time.Minute).UTC().Format(time.RFC3339)
 	s := newStub(t, map[string]http.HandlerFunc{
 		"GET /api/v1/approvals": answer(200, `{"data":[
-			{"id":"ar-1","kind":"cert_issuance","state":"pending","profile_id":"prod-web","requested_by":"alice","created_at":"`+created+`","subject":{"common_name":"web.example.com"}},
-			{"id":"ar-22","kind":"profile_edit","state":"approved","profile_id":"prod-web","requested_by":"bob","decided_by":"alice","created_at":"`+created+`","profile_edit":{"base_version":1,"diff":{}}}
+			{"id":"ar-1","kind":"cert_issuance","state":"pending","profile_id":"prod-web","requested_by":"alice","created_at":"`+created+`","subject":{"common_name":"web.example.com"},
+			 "votes":[{"actor":"bob","actor_type":"User","at":"`+created+`","eligible":["approvers"]}],"required_approvals":2},
+			{"id":"ar-22","kind":"profile_edit","state":"approved","profile_id":"prod-web","requested_by":"bob","decided_by":"alice","created_at":"`+created+`","profile_edit":{"base_version":1,"diff":{}},
+			 "votes":[],"required_approvals":1}
 		]}`),
 	})
 	r := run(t, s, "approvals", "list", "--state", "pending", "--cert", "web", "--requested-by", "alice").want(t, 0)
@@ -39,7 +42,7 @@ func TestApprovalsTableAndJSON(t *testing.T) {
 			t.Fatalf("columns are not aligned:\n%s", r.stdout)
 		}
 	}
-	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "ar-1 pending cert_issuance web.example.com alice 2h -" {
+	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "ar-1 pending cert_issuance web.example.com alice 2h 1/2 -" {
 		t.Fatalf("row %q", lines[1])
 	}
 	if !strings.Contains(lines[2], "edit profile prod-web") {
@@ -178,6 +181,64 @@ func TestProfilesUpdateKeepsUnsetFieldsAndReportsPending(t *testing.T) {
 	want = `{"id":"p","name":"P","requires_approval":true,"allowed_names":["**.example.com"],"allowed_key_algorithms":["ECDSA_P256","ED25519"],"approvers":{"principals":["bob"]}}`
 	if b := s.last(t).Body; b != want {
 		t.Fatalf("POST body\n got  %s\n want %s", b, want)
+	}
+	// The approval rule: a number of approvals, or factors.
+	run(t, s, "profiles", "update", "prod-web", "--required-approvals", "2").want(t, 0)
+	if b := s.last(t).Body; b != `{"required_approvals":2}` {
+		t.Fatalf("required approvals: %s", b)
+	}
+	run(t, s, "profiles", "update", "prod-web", "--factor", "security=1,dana,arn:aws:iam::123456789012:role/Sec", "--factor", "owners=2,role:approver", "--factor", "any=1").want(t, 0)
+	want = `{"approval_policy":[{"name":"security","approvers":{"principals":["dana","arn:aws:iam::123456789012:role/Sec"]},"count":1},` +
+		`{"name":"owners","approvers":{"roles":["approver"]},"count":2},{"name":"any","count":1}]}`
+	if b := s.last(t).Body; b != want {
+		t.Fatalf("factors\n got  %s\n want %s", b, want)
+	}
+	run(t, s, "profiles", "update", "prod-web", "--factor", "").want(t, 0)
+	if b := s.last(t).Body; b != `{"approval_policy":[]}` {
+		t.Fatalf("clearing the policy: %s", b)
+	}
+	r = run(t, s, "profiles", "update", "prod-web", "--factor", "security").want(t, 2)
+	if !strings.Contains(r.stderr, "NAME=COUNT") {
+		t.Fatalf("a factor without a count: %q", r.stderr)
+	}
+}
+
+// A vote that leaves the request pending says what is still missing (and
+// --wait does not wait for a job it did not release); show lists the
+// votes, which factor each counts toward, and what is missing; --can-vote
+// asks the server for the requests the caller can vote on.
+func TestVotes(t *testing.T) {
+	s := newStub(t, map[string]http.HandlerFunc{
+		"GET /api/v1/approvals/{id}": answer(200, `{"id":"ar-2","kind":"cert_issuance","state":"pending","profile_id":"pay","requested_by":"alice","job_id":"job-2",
+			"approval_policy":[{"name":"security","approvers":{"principals":["dana"]},"count":1},{"name":"owners","approvers":{"roles":["approver"]},"count":1}],
+			"votes":[{"actor":"bob","actor_type":"User","at":"2031-03-04T05:06:07Z","note":"ticket 9","eligible":["owners"],"factor":"owners"}],
+			"required_approvals":2,"missing":{"approvals":1,"factors":[{"name":"security","approvers":{"principals":["dana"]},"votes":1}]},"pending_age_seconds":60}`),
+		"POST /api/v1/approvals/{id}/approve": answer(200, `{"id":"ar-2","action":"voted","state":"pending","missing":{"approvals":1,"factors":[{"name":"security","votes":1}]}}`),
+		"GET /api/v1/approvals":               answer(200, `{"data":[]}`),
+	})
+	r := run(t, s, "approvals", "get", "ar-2").want(t, 0)
+	var shown []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		shown = append(shown, strings.Join(strings.Fields(l), " "))
+	}
+	for _, line := range []string{
+		"Approval policy security: 1 of dana; owners: 1 of role:approver",
+		"Votes 1 of 2",
+		"Vote 1 bob at 2031-03-04T05:06:07Z, counts toward owners: ticket 9",
+		"Missing 1 approval from security (up to 1)",
+		"Can vote for security dana",
+	} {
+		if !slices.Contains(shown, line) {
+			t.Errorf("show lacks %q:\n%s", line, r.stdout)
+		}
+	}
+	r = run(t, s, "approvals", "approve", "ar-2", "--wait").want(t, 0)
+	if r.stdout != "voted on ar-2 (still missing: 1 approval from security (up to 1))\n" || !strings.Contains(r.stderr, "job-2 still waits") {
+		t.Fatalf("vote: %q %q", r.stdout, r.stderr)
+	}
+	run(t, s, "approvals", "list", "--can-vote").want(t, 0)
+	if q := s.last(t).Query; q != "can_vote=true&limit=100" {
+		t.Fatalf("query %q", q)
 	}
 }
 

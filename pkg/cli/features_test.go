@@ -218,3 +218,20 @@ func TestTrimLine(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// Diagnostics go to stderr, results to stdout: with the deprecated
+// --api-key in use, -o json output still parses (certctl … -o json | jq).
+func TestDeprecationWarningLeavesStdoutParseable(t *testing.T) {
+	s := newStub(t, map[string]http.HandlerFunc{"GET /api/v1/certificates/{id}": answer(200, `{"id":"web","common_name":"web.example.com"}`)})
+	r := run(t, s, "--api-key", "k2", "certs", "get", "web", "-o", "json").want(t, 0)
+	var v map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v["id"] != "web" {
+		t.Fatalf("stdout is not the JSON result: %v\n%q", err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "--api-key") || !strings.Contains(r.stderr, "deprecated") {
+		t.Fatalf("the deprecation warning belongs on stderr: %q", r.stderr)
+	}
+	if strings.Count(r.stderr, "deprecated") != 1 {
+		t.Fatalf("one warning, not several: %q", r.stderr)
+	}
+}

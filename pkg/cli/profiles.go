@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -27,14 +29,17 @@ func profileCommands(r *runner) []*cobra.Command {
 		func(r *runner, cmd *cobra.Command, _ []string) error { return profilesCreate(r, cmd, cf) })
 	cf = addProfileFlags(r, create.Flags(), true)
 	create.Example = "  certctl profiles create --id prod-web --name \"Production web\" --requires-approval \\\n" +
-		"    --allowed-name web.example.com --allowed-name www.example.com"
+		"    --allowed-name web.example.com --allowed-name www.example.com\n" +
+		"  certctl profiles create --id pay --name Payments --requires-approval --allowed-name '**.pay.example.com' \\\n" +
+		"    --factor security=1,dana,erin --factor owners=1,role:approver"
 
 	var uf *profileFlags
 	update := r.leaf("update ID", "Change a profile; flags not given keep their values",
 		"Change a profile: flags not given keep their current values, giving --approver or "+
-			"--approver-role replaces the whole approver pool (--approver '' clears it), and giving --ssm-parameter or --secret "+
-			"replaces both delivery targets (--ssm-parameter '' --secret '' clears them). An edit to or from an approval-tier profile "+
-			"changes nothing yet: it prints \"pending approval ar-...\" and applies once someone else approves it.", 1, 1,
+			"--approver-role replaces the whole approver pool (--approver '' clears it), giving --factor replaces the whole approval "+
+			"policy (--factor '' clears it), and giving --ssm-parameter or --secret replaces both delivery targets "+
+			"(--ssm-parameter '' --secret '' clears them). An edit to or from an approval-tier profile, and any change of who approves "+
+			"or how many, changes nothing yet: it prints \"pending approval ar-...\" and applies once approved under the profile's current policy.", 1, 1,
 		func(r *runner, cmd *cobra.Command, args []string) error { return profilesUpdate(r, cmd, args[0], uf) })
 	uf = addProfileFlags(r, update.Flags(), false)
 	update.ValidArgsFunction = r.completeIDs(r.profileIDs)
@@ -51,9 +56,11 @@ func profileCommands(r *runner) []*cobra.Command {
 type profileFlags struct {
 	id, name, issuer                 string
 	requiresApproval                 bool
+	requiredApprovals                int
 	maxValidity, renewBefore         durationFlag
 	names, keyAlgs, approvers, roles listFlag
 	ssmParameter, secret             string
+	factors                          factorFlag
 }
 
 func addProfileFlags(r *runner, fs *pflag.FlagSet, withID bool) *profileFlags {
@@ -74,6 +81,9 @@ func addProfileFlags(r *runner, fs *pflag.FlagSet, withID bool) *profileFlags {
 		"(under /certctl/<stage>/; {certificate_id} is replaced by the certificate's id)")
 	fs.StringVar(&p.secret, "secret", "", "publish each new version's PEM chain to this Secrets Manager secret `NAME` "+
 		"(under certctl/<stage>/; {certificate_id} is replaced by the certificate's id)")
+	fs.IntVar(&p.requiredApprovals, "required-approvals", 1, "how many distinct people (`N`, 1 to 10), none of them the requester, must approve a request")
+	fs.Var(&p.factors, "factor", "an approval policy factor, `NAME=COUNT[,MEMBER...]`: COUNT approvals from the members (principals, "+
+		"or role:approver / role:admin; none: any approver); repeatable, every factor must be met and one person counts once; --factor '' clears the policy")
 	r.completeFlag(fs, "key-algorithms", func() []string { return domain.KnownKeyAlgorithms })
 	r.completeFlag(fs, "approver-role", func() []string { return []string{string(domain.RoleApprover), string(domain.RoleAdmin)} })
 	return p
@@ -107,6 +117,10 @@ func (p *profileFlags) apply(fs *pflag.FlagSet, in *domain.ProfileInput) {
 		case "ssm-parameter", "secret":
 			// Either replaces both targets; both '' clear them.
 			in.Delivery = &domain.DeliveryTargets{SSMParameter: p.ssmParameter, Secret: p.secret}
+		case "required-approvals":
+			in.RequiredApprovals = domain.Ptr(p.requiredApprovals)
+		case "factor":
+			in.ApprovalPolicy = domain.Ptr(p.factors.policy)
 		}
 	})
 }
@@ -152,6 +166,7 @@ func (r *runner) showProfile(p *domain.Profile) error {
 			{"Key algorithms", join(p.AllowedKeyAlgorithms)},
 			{"Max validity", fmtSeconds(p.MaxValiditySeconds)}, {"Renew before", fmtSeconds(p.RenewBeforeSeconds)},
 			{"Issuer", p.IssuerID}, {"Approvers", principals}, {"Approver roles", roles},
+			{"Required approvals", strconv.Itoa(p.RequiredApprovals)}, {"Approval policy", fmtPolicy(p.ApprovalPolicy)},
 			{"Delivery", deliveryTargets(p.Delivery)},
 			{"Version", strconv.FormatInt(p.Version, 10)}, {"Pending edit", p.PendingEditID},
 			{"Created", fmtTime(p.CreatedAt) + " by " + p.CreatedBy}, {"Updated", fmtTime(p.UpdatedAt)},
@@ -228,6 +243,68 @@ func profilesDelete(r *runner, id string) error {
 	}
 	fmt.Fprintf(r.stdout, "deleted profile %s\n", id)
 	return nil
+}
+
+// factorFlag collects --factor NAME=COUNT[,MEMBER...] into a policy;
+// an empty value clears it.
+type factorFlag struct {
+	policy domain.ApprovalPolicy
+}
+
+func (f *factorFlag) Type() string { return "factor" }
+
+func (f *factorFlag) String() string { return fmtPolicy(f.policy) }
+
+func (f *factorFlag) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		f.policy = domain.ApprovalPolicy{}
+		return nil
+	}
+	name, rest, ok := strings.Cut(s, "=")
+	fields := strings.Split(rest, ",")
+	count, err := strconv.Atoi(strings.TrimSpace(fields[0]))
+	if !ok || err != nil {
+		return fmt.Errorf("want NAME=COUNT[,MEMBER...], e.g. security=1,dana or owners=2,role:approver")
+	}
+	factor := domain.ApprovalFactor{Name: strings.TrimSpace(name), Count: count}
+	for _, m := range fields[1:] {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			continue
+		}
+		if factor.Approvers == nil {
+			factor.Approvers = &domain.ApproverPool{}
+		}
+		if role, isRole := strings.CutPrefix(m, "role:"); isRole {
+			factor.Approvers.Roles = append(factor.Approvers.Roles, domain.Role(role))
+		} else {
+			factor.Approvers.Principals = append(factor.Approvers.Principals, m)
+		}
+	}
+	f.policy = append(f.policy, factor)
+	return nil
+}
+
+// fmtPolicy shows a policy on one line: "security: 1 of dana; owners: 2
+// of role:approver".
+func fmtPolicy(p domain.ApprovalPolicy) string {
+	parts := make([]string, len(p))
+	for i, f := range p {
+		parts[i] = fmt.Sprintf("%s: %d of %s", f.Name, f.Count, fmtPool(f.Approvers))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// fmtPool shows who a pool admits.
+func fmtPool(pool *domain.ApproverPool) string {
+	if pool == nil || len(pool.Principals)+len(pool.Roles) == 0 {
+		return "any approver"
+	}
+	members := slices.Clone(pool.Principals)
+	for _, r := range pool.Roles {
+		members = append(members, "role:"+string(r))
+	}
+	return strings.Join(members, ", ")
 }
 
 // pending reports a gated profile edit.

@@ -213,8 +213,12 @@ func (c *Client) GetApproval(ctx context.Context, id string) (*domain.ApprovalVi
 
 // ListApprovals reads one page of approval requests, newest first.
 func (c *Client) ListApprovals(ctx context.Context, f ApprovalFilter, p PageRequest) ([]domain.ApprovalView, string, error) {
+	canVote := ""
+	if f.CanVote {
+		canVote = "true"
+	}
 	q := filter("state", f.State, "kind", f.Kind, "profile_id", f.ProfileID,
-		"certificate_id", f.CertificateID, "requested_by", f.RequestedBy)
+		"certificate_id", f.CertificateID, "requested_by", f.RequestedBy, "can_vote", canVote)
 	return getList[domain.ApprovalView](ctx, c, pathApprovals, q, p)
 }
 

@@ -26,6 +26,8 @@ type ApprovalFilter struct {
 	ProfileID     string
 	CertificateID string
 	RequestedBy   string
+	// CanVote keeps the pending requests the caller can still vote on.
+	CanVote bool
 }
 
 // AuditFilter narrows GET /audit; zero times are left out.

@@ -1,6 +1,9 @@
 package domain
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // ActorType distinguishes people and machines acting through the API from the
 // system's own scheduled actions.
@@ -55,6 +58,28 @@ type Actor struct {
 	ID    string
 	Type  ActorType
 	Roles []Role
+	// Aliases are other canonical ids the same caller answers to: for an
+	// IAM caller whose session is a person, the role it came through, and
+	// for one linked to a key principal, the person. Approver pools match
+	// them, and two-person integrity treats a request made under any of
+	// them as the caller's own (merging, never splitting).
+	Aliases []string
+}
+
+// Is reports whether id names this actor: its canonical id, one of its
+// aliases, or the person an id of an older spelling names (a role session
+// or user id recorded before sessions became persons).
+func (a Actor) Is(id string) bool {
+	if id == "" {
+		return false
+	}
+	if id == a.ID || slices.Contains(a.Aliases, id) {
+		return true
+	}
+	if p := IAMPersonOf(id); p != "" {
+		return p == a.ID || slices.Contains(a.Aliases, p)
+	}
+	return false
 }
 
 // Has reports whether the actor holds any of the given roles. Admin holds all.

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,7 +24,13 @@ type Profile struct {
 	// Delivery, when set, names where each new version's PEM chain is
 	// published.
 	Delivery *DeliveryTargets `json:"delivery,omitempty"`
-	Version  int64            `json:"version"`
+	// RequiredApprovals is how many distinct actors must approve a request
+	// (1 to MaxRequiredApprovals): from Approvers (the simple form), or in
+	// all across ApprovalPolicy's factors when it has any (the general
+	// form; then Approvers is empty).
+	RequiredApprovals int            `json:"required_approvals"`
+	ApprovalPolicy    ApprovalPolicy `json:"approval_policy,omitempty"`
+	Version           int64          `json:"version"`
 	// PendingEditID names the profile_edit request awaiting a decision; at
 	// most one exists per profile.
 	PendingEditID string `json:"pending_edit_approval_id,omitempty"`
@@ -214,8 +221,10 @@ func (p *ApproverPool) Allows(actor Actor) bool {
 		return true
 	}
 	for _, id := range p.Principals {
-		// A role id (iam:…:role/name) admits every session of that role.
-		if id == actor.ID || (strings.HasPrefix(id, "iam:") && strings.HasPrefix(actor.ID, id+"/")) {
+		// A role id (iam:…:role/name) admits every session of that role:
+		// the role itself when its sessions are one actor, else each
+		// person, who carries the role as an alias.
+		if id == actor.ID || slices.Contains(actor.Aliases, id) {
 			return true
 		}
 	}
@@ -263,10 +272,40 @@ type CertificateMove struct {
 	CommonName  string     `json:"common_name"`
 	DNSNames    []string   `json:"dns_names"`
 	IPAddresses []string   `json:"ip_addresses"`
-	// FromApprovers, when both profiles are approval-tier, is the source
-	// profile's pool: it must allow the decider too (the request's own
-	// pool is the target's), so no pool is a way out of the other.
-	FromApprovers *ApproverPool `json:"from_approvers,omitempty"`
+	// FromPolicy, when both profiles are approval-tier, is the source
+	// profile's approval policy when the move was requested (the request's
+	// own policy is the target's): every voter must be admitted by both,
+	// and the votes must satisfy both, so neither profile's rule is a way
+	// out of the other's (see Approval.Quorum).
+	FromPolicy ApprovalPolicy `json:"from_policy,omitempty"`
+}
+
+// Policy is the request's approval policy: its snapshot, or for a request
+// stored before policies existed, one approval from its pool.
+func (a *Approval) Policy() ApprovalPolicy {
+	if len(a.ApprovalPolicy) > 0 {
+		return a.ApprovalPolicy
+	}
+	return SimplePolicy(a.ApproverPool, 1)
+}
+
+// VoteBy returns the id under which actor has voted on the request (its
+// own, or one of the ids it answers to), or "".
+func (a *Approval) VoteBy(actor Actor) string {
+	for _, v := range a.Votes {
+		if actor.Is(v.Actor) {
+			return v.Actor
+		}
+	}
+	return ""
+}
+
+// Policy is the profile's approval policy as its requests snapshot it.
+func (p *Profile) Policy() ApprovalPolicy {
+	if len(p.ApprovalPolicy) > 0 {
+		return p.ApprovalPolicy.Clone()
+	}
+	return SimplePolicy(p.Approvers.Clone(), p.RequiredApprovals)
 }
 
 // Approval is a two-person-integrity request. The task token that resumes the
@@ -293,9 +332,15 @@ type Approval struct {
 	Move *CertificateMove `json:"move,omitempty"`
 	// ApproverPool is the profile's pool when the request was made.
 	ApproverPool *ApproverPool `json:"approver_pool,omitempty"`
-	CreatedAt    time.Time     `json:"created_at"`
-	ExpiresAt    time.Time     `json:"expires_at"`
-	DecidedAt    *time.Time    `json:"decided_at,omitempty"`
+	// ApprovalPolicy is the profile's policy when the request was made
+	// (its snapshot: a later change of the profile does not apply to the
+	// request); Votes are the approvals so far, in order. A request is
+	// approved by the vote that satisfies the policy.
+	ApprovalPolicy ApprovalPolicy `json:"approval_policy,omitempty"`
+	Votes          []Vote         `json:"votes"`
+	CreatedAt      time.Time      `json:"created_at"`
+	ExpiresAt      time.Time      `json:"expires_at"`
+	DecidedAt      *time.Time     `json:"decided_at,omitempty"`
 	// TaskToken resumes the waiting execution: a bearer capability, never
 	// returned by the API.
 	TaskToken string `json:"-"`
@@ -324,6 +369,7 @@ const (
 	AuditApprovalRejected     = "approval_rejected"
 	AuditApprovalExpired      = "approval_expired"
 	AuditApprovalBypassed     = "approval_bypassed"
+	AuditApprovalVote         = "approval_vote"
 	AuditProfileEditRequested = "approval_profile_edit_requested"
 	AuditProfileEditApplied   = "profile.edit_applied"
 	AuditRenewalJobCompleted  = "renewal_job_completed"
@@ -355,7 +401,7 @@ const (
 // AuditActions lists every audit action, for validating filters.
 var AuditActions = []string{
 	AuditRenewalTriggered, AuditApprovalRequested, AuditApprovalApproved, AuditApprovalRejected,
-	AuditApprovalExpired, AuditApprovalBypassed, AuditProfileEditRequested, AuditProfileEditApplied,
+	AuditApprovalExpired, AuditApprovalBypassed, AuditApprovalVote, AuditProfileEditRequested, AuditProfileEditApplied,
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted, AuditCertificateRevoked, AuditCRLPublished, AuditCRLPruned,

@@ -46,6 +46,12 @@ func ParseNamePattern(s string) (NamePattern, error) {
 	if kind != "" && strings.Count(zone, ".") < 1 {
 		return "", errors.New("a wildcard pattern needs at least two labels after the wildcard")
 	}
+	// No top-level domain is all digits; a name that ends so is (part of)
+	// an IP address, which only an exact IP pattern may name: **.0.1 would
+	// otherwise stand for 10.0.0.1, which governance looks up as itself.
+	if last := zone[strings.LastIndexByte(zone, '.')+1:]; strings.Trim(last, "0123456789") == "" {
+		return "", errors.New("a DNS name pattern cannot end in an all-digit label: name an IP address exactly")
+	}
 	return NamePattern(kind + zone), nil
 }
 
@@ -53,6 +59,9 @@ func ParseNamePattern(s string) (NamePattern, error) {
 // (lower case, possibly a wildcard name) or IP address.
 func (p NamePattern) Covers(name string) bool {
 	s := string(p)
+	if _, err := netip.ParseAddr(name); err == nil {
+		return name == s // only an exact IP pattern covers an IP address
+	}
 	switch {
 	case strings.HasPrefix(s, "**."):
 		return strings.HasSuffix(name, s[2:])
@@ -104,6 +113,9 @@ func Subsumes(a []NamePattern, b []NamePattern) bool {
 // patternWithin reports whether every name inner covers, outer covers.
 func patternWithin(inner, outer NamePattern) bool {
 	in, out := string(inner), string(outer)
+	if _, err := netip.ParseAddr(in); err == nil {
+		return in == out // no wildcard covers an IP address
+	}
 	switch {
 	case in == out:
 		return true

@@ -60,6 +60,9 @@ func (p *Profile) ApplyDefaults() {
 	if p.IssuerID == "" {
 		p.IssuerID = DefaultIssuerID
 	}
+	if p.RequiredApprovals == 0 {
+		p.RequiredApprovals = 1
+	}
 }
 
 // Validate checks a profile after defaults are applied. Errors name the field.
@@ -90,19 +93,33 @@ func (p *Profile) Validate() error {
 	if err := p.normalizeNames(); err != nil {
 		return err
 	}
-	if p.Approvers != nil {
-		for _, r := range p.Approvers.Roles {
-			// Only these roles may call approve; a pool of others is a
-			// pool no one can ever satisfy.
-			if r != RoleApprover && r != RoleAdmin {
-				return Invalidf("approvers.roles: %q cannot decide requests; use approver or admin", r)
-			}
+	if err := p.Approvers.validate("approvers"); err != nil {
+		return err
+	}
+	return p.validatePolicy()
+}
+
+// validatePolicy checks required_approvals and approval_policy: the
+// simple form (required_approvals from the approvers pool) or the general
+// one (the policy's factors, each with its own pool, and required_approvals
+// its total), and that the policy can be satisfied at all.
+func (p *Profile) validatePolicy() error {
+	if p.RequiredApprovals < 1 || p.RequiredApprovals > MaxRequiredApprovals {
+		return Invalidf("required_approvals must be between 1 and %d", MaxRequiredApprovals)
+	}
+	if len(p.ApprovalPolicy) > 0 {
+		if err := p.ApprovalPolicy.Validate(); err != nil {
+			return err
 		}
-		if len(p.Approvers.Principals) > 100 {
-			return Invalidf("approvers.principals: at most 100")
+		if !p.Approvers.empty() {
+			return Invalidf("approvers: a profile with an approval_policy names approvers in each factor; send \"approvers\": {} to clear the profile's pool")
+		}
+		if total := p.ApprovalPolicy.Total(); p.RequiredApprovals != total {
+			return Invalidf("required_approvals (%d) must equal the approvals approval_policy requires (%d), or be left out; send \"approval_policy\": [] to use required_approvals alone",
+				p.RequiredApprovals, total)
 		}
 	}
-	return nil
+	return p.Policy().Satisfiable("")
 }
 
 // normalizeNames parses, lower-cases, sorts and deduplicates AllowedNames.
@@ -139,6 +156,14 @@ func (p *Profile) Widens(next *Profile) bool {
 		next.IssuerID != p.IssuerID
 }
 
+// PolicyChanges reports whether next decides approvals differently from
+// p: another number of approvals, another policy or another approver
+// pool. The rule that gates a profile's edits is itself changed only by
+// a gated edit, whether or not the profile is approval-tier.
+func (p *Profile) PolicyChanges(next *Profile) bool {
+	return !reflect.DeepEqual(p.Policy(), next.Policy())
+}
+
 // AllowsKey reports whether the profile accepts the key algorithm.
 func (p *Profile) AllowsKey(alg string) bool {
 	return slices.Contains(p.AllowedKeyAlgorithms, alg)
@@ -169,6 +194,8 @@ func ProfileDiff(a, b *Profile) map[string]Change {
 	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
 	add("approvers", a.Approvers, b.Approvers, reflect.DeepEqual(a.Approvers, b.Approvers))
 	add("delivery", a.Delivery, b.Delivery, reflect.DeepEqual(a.Delivery, b.Delivery))
+	add("required_approvals", int64(a.RequiredApprovals), int64(b.RequiredApprovals), a.RequiredApprovals == b.RequiredApprovals)
+	add("approval_policy", a.ApprovalPolicy, b.ApprovalPolicy, reflect.DeepEqual(a.ApprovalPolicy, b.ApprovalPolicy))
 	return d
 }
 

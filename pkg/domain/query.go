@@ -18,6 +18,9 @@ type ApprovalFilter struct {
 	ProfileID     string
 	CertificateID string
 	RequestedBy   string
+	// CanVote keeps the pending requests the caller can vote on, with a
+	// vote that would count (applied by the workflow, not the store).
+	CanVote bool
 }
 
 // CertificateFilter narrows ListCertificates.

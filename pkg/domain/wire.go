@@ -26,6 +26,12 @@ type ProfileInput struct {
 	Approvers *ApproverPool `json:"approvers,omitempty"`
 	// Delivery names where each new version is published; {} clears it.
 	Delivery *DeliveryTargets `json:"delivery,omitempty"`
+	// RequiredApprovals is how many distinct actors must approve (default
+	// 1); with an approval policy, its total.
+	RequiredApprovals *int `json:"required_approvals,omitempty"`
+	// ApprovalPolicy is the general form: factors, each a pool and a
+	// count. [] clears it (back to the simple form).
+	ApprovalPolicy *ApprovalPolicy `json:"approval_policy,omitempty"`
 }
 
 // Profile returns the profile the input describes for a create: the
@@ -62,9 +68,8 @@ func (in ProfileInput) ApplyTo(p *Profile) {
 		p.IssuerID = *in.IssuerID
 	}
 	if in.Approvers != nil {
-		pool := *in.Approvers
-		p.Approvers = &pool
-		if len(pool.Principals) == 0 && len(pool.Roles) == 0 {
+		p.Approvers = in.Approvers.Clone()
+		if p.Approvers.empty() {
 			p.Approvers = nil
 		}
 	}
@@ -73,6 +78,23 @@ func (in ProfileInput) ApplyTo(p *Profile) {
 		p.Delivery = &d
 		if d.Empty() {
 			p.Delivery = nil
+		}
+	}
+	if in.RequiredApprovals != nil {
+		p.RequiredApprovals = *in.RequiredApprovals
+	}
+	if in.ApprovalPolicy != nil {
+		p.ApprovalPolicy = in.ApprovalPolicy.Clone()
+		for i := range p.ApprovalPolicy {
+			if p.ApprovalPolicy[i].Approvers.empty() {
+				p.ApprovalPolicy[i].Approvers = nil
+			}
+		}
+		if len(p.ApprovalPolicy) == 0 {
+			p.ApprovalPolicy = nil
+		} else if in.RequiredApprovals == nil {
+			// Left out, required_approvals follows the policy.
+			p.RequiredApprovals = p.ApprovalPolicy.Total()
 		}
 	}
 }
@@ -84,6 +106,7 @@ func (p *Profile) Input() ProfileInput {
 		ID: p.ID, Name: Ptr(p.Name), RequiresApproval: Ptr(p.RequiresApproval),
 		AllowedNames: &names, AllowedKeyAlgorithms: &algs, MaxValiditySeconds: Ptr(p.MaxValiditySeconds),
 		RenewBeforeSeconds: Ptr(p.RenewBeforeSeconds), IssuerID: Ptr(p.IssuerID), Approvers: &ApproverPool{},
+		RequiredApprovals: Ptr(p.RequiredApprovals), ApprovalPolicy: &ApprovalPolicy{},
 	}
 	if p.Approvers != nil {
 		in.Approvers = p.Approvers
@@ -91,6 +114,9 @@ func (p *Profile) Input() ProfileInput {
 	in.Delivery = &DeliveryTargets{}
 	if p.Delivery != nil {
 		in.Delivery = p.Delivery
+	}
+	if len(p.ApprovalPolicy) > 0 {
+		in.ApprovalPolicy = Ptr(p.ApprovalPolicy.Clone())
 	}
 	return in
 }
@@ -143,13 +169,30 @@ type Started struct {
 type ApprovalView struct {
 	*Approval
 	PendingAgeSeconds int64 `json:"pending_age_seconds"`
+	// RequiredApprovals is how many votes the request's policy needs.
+	RequiredApprovals int `json:"required_approvals"`
+	// Missing, while the request is pending, is what it still needs.
+	Missing *Missing `json:"missing,omitempty"`
 }
 
-// Decision is the answer to approve and reject.
+// Actions a decision call reports.
+const (
+	ActionApproved = "approved" // the call approved the request (its vote completed the policy)
+	ActionRejected = "rejected"
+	ActionVoted    = "voted" // the call's vote was recorded; the request still waits for others
+)
+
+// Decision is the answer to approve and reject: what the call did, and
+// the request's state after it.
 type Decision struct {
-	ID        string `json:"id"`
-	DecidedBy string `json:"decided_by"`
-	Action    string `json:"action"`
+	ID     string        `json:"id"`
+	Action string        `json:"action"`
+	State  ApprovalState `json:"state"`
+	// DecidedBy is set when the call decided the request.
+	DecidedBy string `json:"decided_by,omitempty"`
+	// Missing, after a vote that left the request pending, is what it
+	// still needs.
+	Missing *Missing `json:"missing,omitempty"`
 }
 
 // RevokeInput is the body of POST /certificates/{id}/revoke: an RFC 5280

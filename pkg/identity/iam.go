@@ -50,7 +50,8 @@ type Rule struct {
 	Principal string        `json:"principal,omitempty"`
 	Roles     []domain.Role `json:"roles,omitempty"`
 
-	canonical string // of ARN
+	canonical string // of ARN, exact to its account and role
+	person    string // of ARN, when it names a user or a session that is a person
 	arnRole   string // the role name in ARN, as written (role and session ARNs)
 }
 
@@ -114,7 +115,7 @@ func (r *Rule) check() error {
 		if err != nil {
 			return err
 		}
-		r.canonical = c
+		r.canonical, r.person = c, domain.IAMPersonOf(c)
 		kind, role, _ := arnParts(r.ARN)
 		r.arnRole = role
 		switch {
@@ -166,28 +167,24 @@ func NewResolver(rules []Rule, principals Principals) *Resolver {
 // still identified (so audit rows name it) but holds no roles: 403, never
 // silent access. The API's own account, which role patterns default to, is
 // the requestContext.accountId API Gateway sends (the API owner's).
+//
+// The actor is the person wherever the name is not the caller's choice: an
+// IAM user, and a session of an Identity Center or source-identity role,
+// are iam:<partition>:person/<name>, whatever the role and the account, so
+// one person holding two roles or permission sets is one actor. Sessions
+// of any other role are the role (iam:<partition>:<account>:role/<name>).
+// A link rule makes the person its key principal; the principal's stored
+// roles apply when the caller is the very identity the rule names,
+// otherwise the roles the rules grant this caller.
 func (r *Resolver) FromIAM(ctx context.Context, userARN string) (domain.Actor, error) {
 	id, err := CanonicalARN(userARN)
 	if err != nil {
 		return domain.Actor{}, domain.Unauthenticated("the caller is not an AWS principal this API recognises", err)
 	}
-	for _, rule := range r.rules {
-		if rule.canonical == id && rule.Principal != "" {
-			p, err := r.principals.GetPrincipal(ctx, rule.Principal)
-			if errors.Is(err, domain.ErrNotFound) {
-				return domain.Actor{ID: rule.Principal, Type: domain.ActorUser}, nil
-			}
-			if err != nil {
-				return domain.Actor{}, fmt.Errorf("identity: principal %s: %w", rule.Principal, err)
-			}
-			return domain.Actor{ID: p.ID, Type: domain.ActorUser, Roles: p.Roles}, nil
-		}
-	}
 	kind, roleName, _ := arnParts(userARN)
 	actor := domain.Actor{ID: id, Type: domain.ActorUser}
 	// Sessions are one actor per role unless every rule that grants this
 	// caller anything trusts its session names (merging is the safe side).
-	trusted := kind == kindSession && strings.HasPrefix(roleName, IdentityCenterRolePrefix)
 	matchedAny, allTrust := false, true
 	home := apiAccount(ctx)
 	for _, rule := range r.rules {
@@ -202,9 +199,48 @@ func (r *Resolver) FromIAM(ctx context.Context, userARN string) (domain.Actor, e
 			}
 		}
 	}
-	trusted = trusted || (matchedAny && allTrust)
-	if kind == kindSession && !trusted {
+	var exact *Rule // a link rule naming this very identity
+	for i := range r.rules {
+		if rule := &r.rules[i]; rule.Principal != "" && rule.canonical == id {
+			exact = rule
+			break
+		}
+	}
+	trusted := kind == kindSession &&
+		(strings.HasPrefix(roleName, IdentityCenterRolePrefix) || (matchedAny && allTrust) || exact != nil)
+	switch {
+	case kind == kindSession && !trusted:
 		actor.ID = roleOf(id)
+		return actor, nil
+	case kind != kindSession && kind != kindUser:
+		return actor, nil // a federated user or the root: as it is
+	}
+	person := domain.IAMPersonOf(id)
+	actor.ID = person
+	if kind == kindSession {
+		actor.Aliases = []string{roleOf(id)}
+	}
+	link := exact
+	for i := 0; link == nil && i < len(r.rules); i++ {
+		if rule := &r.rules[i]; rule.Principal != "" && rule.person == person {
+			link = rule
+		}
+	}
+	if link == nil {
+		return actor, nil
+	}
+	actor.ID, actor.Aliases = link.Principal, append(actor.Aliases, person)
+	if link != exact {
+		return actor, nil
+	}
+	p, err := r.principals.GetPrincipal(ctx, link.Principal)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		actor.Roles = nil
+	case err != nil:
+		return domain.Actor{}, fmt.Errorf("identity: principal %s: %w", link.Principal, err)
+	default:
+		actor.ID, actor.Roles = p.ID, p.Roles
 	}
 	return actor, nil
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestRolePatternsGrantRoles(t *testing.T) {
 		t.Fatalf("exact role name: %+v", b)
 	}
 	ci := from(t, r, ctx, "arn:aws:iam::123456789012:user/path/CI")
-	if ci.ID != "iam:aws:123456789012:user/ci" || !ci.Has(domain.RoleOperator) {
+	if ci.ID != "iam:aws:person/ci" || !ci.Has(domain.RoleOperator) {
 		t.Fatalf("user rule: %+v", ci)
 	}
 }
@@ -62,7 +63,8 @@ func TestIdentityCenterSessionsArePeople(t *testing.T) {
 	r, ctx := resolver(t), request(ownAccount)
 	a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_4f2a/erin@example.com")
 	b := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_4f2a/frank@example.com")
-	if a.ID == b.ID || a.ID != "iam:aws:123456789012:role/awsreservedsso_certapprovers_4f2a/erin@example.com" || !a.Has(domain.RoleApprover) {
+	if a.ID == b.ID || a.ID != "iam:aws:person/erin@example.com" || !a.Has(domain.RoleApprover) ||
+		!slices.Equal(a.Aliases, []string{"iam:aws:123456789012:role/awsreservedsso_certapprovers_4f2a"}) {
 		t.Fatalf("Identity Center sessions: %+v, %+v", a, b)
 	}
 	// Only IAM's own spelling counts: Identity Center creates the prefix in
@@ -80,7 +82,7 @@ func TestSourceIdentitySessionsArePeople(t *testing.T) {
 	r, ctx := resolver(t), request(ownAccount)
 	a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/erin")
 	b := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/frank")
-	if a.ID == b.ID || a.ID != "iam:aws:123456789012:role/certapprovers/erin" || !a.Has(domain.RoleApprover) {
+	if a.ID == b.ID || a.ID != "iam:aws:person/erin" || !a.Has(domain.RoleApprover) {
 		t.Fatalf("source-identity sessions: %+v, %+v", a, b)
 	}
 	// The resource policy compares the role's ARN with its case, so the
@@ -100,7 +102,7 @@ func TestSourceIdentitySessionsArePeople(t *testing.T) {
 	// A role ARN rule can say the same.
 	r = mustResolver(t, `[{"arn": "arn:aws:iam::123456789012:role/people/CertApprovers", "sessions": "source-identity", "roles": ["approver"]}]`)
 	a = from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/erin")
-	if a.ID != "iam:aws:123456789012:role/certapprovers/erin" || !a.Has(domain.RoleApprover) {
+	if a.ID != "iam:aws:person/erin" || !a.Has(domain.RoleApprover) {
 		t.Fatalf("role ARN with source identity: %+v", a)
 	}
 }
@@ -167,5 +169,79 @@ func TestParseRulesRefusesAmbiguity(t *testing.T) {
 		if _, err := ParseRules(good); err != nil {
 			t.Errorf("%s: %v", good, err)
 		}
+	}
+}
+
+// One person holding two roles or permission sets is one actor: a session
+// that is a person is the person, whatever the role and the account, so
+// alice the operator cannot approve as alice the approver.
+func TestOnePersonInTwoRolesIsOneActor(t *testing.T) {
+	r := mustResolver(t, `[
+	  {"role": "AWSReservedSSO_CertOps_*", "roles": ["operator"]},
+	  {"role": "AWSReservedSSO_CertApprovers_*", "roles": ["approver"]},
+	  {"role": "AWSReservedSSO_CertApprovers_*", "account": "210987654321", "roles": ["approver"]},
+	  {"role": "CertApprovers", "sessions": "source-identity", "roles": ["approver"]},
+	  {"arn": "arn:aws:iam::123456789012:user/alice", "roles": ["operator"]}
+	]`)
+	ctx := request(ownAccount)
+	ops := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertOps_1111/alice@example.com")
+	if ops.ID != "iam:aws:person/alice@example.com" || !ops.Has(domain.RoleOperator) || ops.Has(domain.RoleApprover) {
+		t.Fatalf("operator session: %+v", ops)
+	}
+	for _, arn := range []string{
+		"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_2222/alice@example.com",
+		"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_2222/Alice@Example.com",
+		// Another account's permission set: still alice (merging is the safe side).
+		"arn:aws:sts::210987654321:assumed-role/AWSReservedSSO_CertApprovers_3333/alice@example.com",
+	} {
+		if a := from(t, r, ctx, arn); a.ID != ops.ID || !a.Has(domain.RoleApprover) {
+			t.Errorf("%s: %+v, want the same actor as %s", arn, a, ops.ID)
+		}
+	}
+	// An IAM user and the source-identity sessions named after the user
+	// (the README's trust policy names them so) are one person too.
+	user := from(t, r, ctx, "arn:aws:iam::123456789012:user/team/alice")
+	session := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/alice")
+	if user.ID != "iam:aws:person/alice" || session.ID != user.ID || !user.Has(domain.RoleOperator) || !session.Has(domain.RoleApprover) {
+		t.Fatalf("user and its source-identity session: %+v, %+v", user, session)
+	}
+	// Roles whose session names the caller picks stay one actor per role.
+	r = mustResolver(t, `[{"role": "CertOps", "roles": ["operator"]}, {"role": "CertApprove", "roles": ["approver"]}]`)
+	a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertOps/alice")
+	b := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprove/alice")
+	if a.ID != "iam:aws:123456789012:role/certops" || b.ID != "iam:aws:123456789012:role/certapprove" || len(a.Aliases)+len(b.Aliases) != 0 {
+		t.Fatalf("untrusted roles: %+v, %+v", a, b)
+	}
+}
+
+// A link makes the person the key principal, through whichever of the
+// person's roles they come; the principal's stored roles apply only to the
+// identity the rule names, other roles grant what their rules grant.
+func TestLinkFollowsThePerson(t *testing.T) {
+	r := mustResolver(t, `[
+	  {"arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com", "principal": "alice"},
+	  {"role": "AWSReservedSSO_CertViewers_*", "roles": ["viewer"]}
+	]`)
+	ctx := request(ownAccount)
+	named := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com")
+	if named.ID != "alice" || !named.Has(domain.RoleApprover) || !named.Is("iam:aws:person/alice@example.com") {
+		t.Fatalf("the linked identity: %+v", named)
+	}
+	other := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertViewers_9/alice@example.com")
+	if other.ID != "alice" || other.Has(domain.RoleApprover) || !other.Has(domain.RoleViewer) ||
+		!other.Is("iam:aws:123456789012:role/awsreservedsso_certviewers_9") {
+		t.Fatalf("alice through another permission set: %+v", other)
+	}
+	if bob := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertViewers_9/bob@example.com"); bob.ID != "iam:aws:person/bob@example.com" {
+		t.Fatalf("someone else: %+v", bob)
+	}
+	// A link to a user links the person, so the user's source-identity
+	// sessions are the principal too.
+	r = mustResolver(t, `[
+	  {"arn": "arn:aws:iam::123456789012:user/Alice", "principal": "alice"},
+	  {"role": "CertApprovers", "sessions": "source-identity", "roles": ["approver"]}
+	]`)
+	if a := from(t, r, ctx, "arn:aws:sts::123456789012:assumed-role/CertApprovers/alice"); a.ID != "alice" || !a.Has(domain.RoleApprover) {
+		t.Fatalf("the linked user's session: %+v", a)
 	}
 }

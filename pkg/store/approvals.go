@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -110,6 +111,16 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 		equals(attrState, s(string(domain.ApprovalPending))),
 		nameOf(attrRequestedBy).NotEqual(valueOf(s(d.DecidedBy))),
 	}
+	if d.PinVotes {
+		conds = append(conds, votesAsRead(len(a.Votes)))
+	}
+	if d.Votes != nil {
+		votes, err := marshalValue(votesRecordOf(d.Votes))
+		if err != nil {
+			return err
+		}
+		upd = upd.Set(nameOf(attrVotes), valueOf(votes))
+	}
 	if a.TaskToken == "" {
 		conds = append(conds, nameOf(attrTaskToken).AttributeNotExists())
 	} else {
@@ -139,33 +150,67 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 		t.addAll(st.moveDecisionItems(d.Move))
 	}
 	t.add(st.observeDecision(a.Kind, string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
-	if !domain.IsSystemActor(d.DecidedBy) {
-		t.addAll(st.independent(a.RequestedBy, d.DecidedBy))
+	// A person's decision is independent of the requester; the vote that
+	// completes a policy, of every voter before it too.
+	var voters []string
+	if d.Votes != nil {
+		voters = actorsOf(a.Votes)
 	}
-	err := st.commitTxn(ctx, &t, append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)...)
+	if !domain.IsSystemActor(d.DecidedBy) {
+		t.addAll(st.independent(d.DecidedBy, append([]string{a.RequestedBy}, voters...)...))
+	}
+	audits := append([]*domain.AuditEvent{d.Audit}, d.MoreAudits...)
+	if d.VoteAudit != nil {
+		audits = append([]*domain.AuditEvent{d.VoteAudit}, audits...)
+	}
+	err := st.commitTxn(ctx, &t, audits...)
 	if errors.Is(err, workflow.ErrChanged) && !domain.IsSystemActor(d.DecidedBy) {
 		if refused := st.dependent(ctx, a.RequestedBy, d.DecidedBy); refused != nil {
+			return refused
+		}
+		if refused := st.dependentVoter(ctx, a.ID, d.DecidedBy, voters); refused != nil {
 			return refused
 		}
 	}
 	return err
 }
 
-// independent is the part of a decision's condition that keeps a requester
-// and a decider apart beyond their ids: neither may control the other (have
-// minted one of its keys; see domain.Principal.Controllers). Checked inside
-// the write, like requested_by <> decided_by, so a key minted while the
-// decision was being made cannot slip through.
-func (st *Store) independent(requester, decider string) ([]types.TransactWriteItem, error) {
-	notControlledBy := func(who string) expression.ConditionBuilder {
-		return or(nameOf(attrPK).AttributeNotExists(), expression.Not(nameOf(attrControllers).Contains(who)))
+func actorsOf(votes []domain.Vote) []string {
+	out := make([]string, len(votes))
+	for i, v := range votes {
+		out[i] = v.Actor
 	}
-	if requester == decider {
-		return nil, nil // requested_by <> decided_by refuses it; one item may appear once
+	return out
+}
+
+// independent is the part of a decision's (or a vote's) condition that
+// keeps actor apart from others (the requester, and for a vote the voters
+// before it) beyond their ids: no two of them may control one another
+// (have minted one of the other's keys; see domain.Principal.Controllers).
+// Checked inside the write, like requested_by <> decided_by, so a key
+// minted meanwhile cannot slip through. One check per principal item (a
+// transaction may name an item once): actor's is controlled by none of
+// others, and each of others' is not controlled by actor.
+func (st *Store) independent(actor string, others ...string) ([]types.TransactWriteItem, error) {
+	// actor among others (a requester deciding their own request, which
+	// requested_by <> :by refuses) would name its item twice, which
+	// DynamoDB refuses as invalid rather than as a failed condition.
+	others = slices.Compact(slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(others), func(o string) bool { return o == actor }))))
+	if len(others) == 0 {
+		return nil, nil
+	}
+	notControlledBy := func(who ...string) expression.ConditionBuilder {
+		controlled := make([]expression.ConditionBuilder, len(who))
+		for i, w := range who {
+			controlled[i] = nameOf(attrControllers).Contains(w)
+		}
+		return or(nameOf(attrPK).AttributeNotExists(), expression.Not(or(controlled...)))
 	}
 	var t txn
-	t.add(st.txCheck(principalKey(decider), notControlledBy(requester)))
-	t.add(st.txCheck(principalKey(requester), notControlledBy(decider)))
+	t.add(st.txCheck(principalKey(actor), notControlledBy(others...)))
+	for _, o := range others {
+		t.add(st.txCheck(principalKey(o), notControlledBy(actor)))
+	}
 	return t.items, t.err
 }
 
@@ -183,6 +228,69 @@ func (st *Store) dependent(ctx context.Context, requester, decider string) error
 		}
 	}
 	return nil
+}
+
+// dependentVoter says why a vote failed its independence of the votes
+// before it, or nil if it did not: the voter and an earlier voter can act
+// as each other, so they are one person, who has voted.
+func (st *Store) dependentVoter(ctx context.Context, approvalID, voter string, voters []string) error {
+	for _, earlier := range voters {
+		for _, pair := range [][2]string{{voter, earlier}, {earlier, voter}} {
+			p, err := st.GetPrincipal(ctx, pair[0])
+			if err != nil {
+				continue
+			}
+			if p.Controls(pair[1]) {
+				return domain.Conflictf("%s can act as %s (it minted one of its keys), who has already voted on approval %s: one vote per person",
+					pair[1], pair[0], approvalID)
+			}
+		}
+	}
+	return nil
+}
+
+// Vote adds a vote that leaves the request pending, with its audit row.
+// The conditions: the request is still pending, the voter is not the
+// requester and neither controls the other, nor the voter and any earlier
+// voter (one person, one vote), and its votes are exactly those read, so
+// the workflow's checks (no second vote by the voter; this vote does not
+// complete the policy) hold for what is stored. Concurrent votes therefore commit one
+// at a time: each is classified against every vote before it, and only
+// the vote that completes the policy, written by Decide, approves.
+// workflow.ErrChanged means the caller must re-read and classify.
+func (st *Store) Vote(ctx context.Context, b workflow.Ballot) error {
+	a := b.Approval
+	votes, err := marshalValue(votesRecordOf(append(slices.Clone(a.Votes), b.Vote)))
+	if err != nil {
+		return err
+	}
+	var t txn
+	t.add(st.txUpdate(approvalKey(a.ID), expression.Set(nameOf(attrVotes), valueOf(votes)),
+		equals(attrState, s(string(domain.ApprovalPending))),
+		nameOf(attrRequestedBy).NotEqual(valueOf(s(b.Vote.Actor))),
+		votesAsRead(len(a.Votes))))
+	voters := actorsOf(a.Votes)
+	t.addAll(st.independent(b.Vote.Actor, append([]string{a.RequestedBy}, voters...)...))
+	err = st.commitTxn(ctx, &t, b.Audit)
+	if errors.Is(err, workflow.ErrChanged) {
+		if refused := st.dependent(ctx, a.RequestedBy, b.Vote.Actor); refused != nil {
+			return refused
+		}
+		if refused := st.dependentVoter(ctx, a.ID, b.Vote.Actor, voters); refused != nil {
+			return refused
+		}
+	}
+	return err
+}
+
+// votesAsRead is the condition that a request's votes are the count
+// read: votes are only ever appended, and only by a write pinned this
+// way, so the count pins the list.
+func votesAsRead(count int) expression.ConditionBuilder {
+	if count == 0 {
+		return nameOf(attrVotes).AttributeNotExists()
+	}
+	return nameOf(attrVotes).Size().Equal(valueOf(n(int64(count))))
 }
 
 func (st *Store) profileChange(c *workflow.ProfileChange) ([]types.TransactWriteItem, error) {

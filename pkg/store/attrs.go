@@ -28,6 +28,7 @@ const (
 	attrNote          = "note"
 	attrReason        = "reason"
 	attrTaskToken     = "task_token"
+	attrVotes         = "votes"
 
 	// Jobs and certificates.
 	attrStatus        = "status"
@@ -73,6 +74,8 @@ const (
 	attrIssuerID             = "issuer_id"
 	attrApprovers            = "approvers"
 	attrDelivery             = "delivery"
+	attrRequiredApprovals    = "required_approvals"
+	attrApprovalPolicy       = "approval_policy"
 	attrVersion              = "version"
 	attrPendingEditID        = "pending_edit_approval_id"
 	attrCertificateCount     = "certificate_count"

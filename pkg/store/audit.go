@@ -66,8 +66,12 @@ func (st *Store) listAuditByDay(ctx context.Context, f domain.AuditFilter, until
 	cur := dayCursor{Day: until.Format(dayLayout)}
 	if page.Token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(page.Token)
-		if err != nil || json.Unmarshal(b, &cur) != nil || len(cur.Day) != len(dayLayout) {
-			return nil, "", domain.Invalidf("page_token is malformed")
+		cur = dayCursor{}
+		if err != nil || json.Unmarshal(b, &cur) != nil {
+			return nil, "", domain.Invalidf("page_token is malformed: pass next_page_token as it was returned")
+		}
+		if _, err := time.Parse(dayLayout, cur.Day); err != nil || cur.Day > until.Format(dayLayout) {
+			return nil, "", domain.Invalidf("page_token does not belong to this list: pass next_page_token as it was returned, with the same filters")
 		}
 	}
 	var items []map[string]types.AttributeValue

@@ -30,9 +30,26 @@ func fullProfile() *domain.Profile {
 		AllowedNames:         []domain.NamePattern{"**.example.com", "www.example.org", "192.0.2.10"},
 		AllowedKeyAlgorithms: []string{domain.KeyECDSAP256, domain.KeyRSA2048},
 		MaxValiditySeconds:   7776000, RenewBeforeSeconds: 2592000, IssuerID: "default",
-		Approvers: fullPool(), Version: 3, PendingEditID: "a-edit", CertificateCount: 2,
+		Approvers: fullPool(), RequiredApprovals: 3, ApprovalPolicy: fullPolicy(),
+		Version: 3, PendingEditID: "a-edit", CertificateCount: 2,
 		Delivery:  &domain.DeliveryTargets{SSMParameter: "/certctl/test/{certificate_id}/chain", Secret: "certctl/test/web"},
 		CreatedBy: "alice", CreatedAt: at(0), UpdatedAt: at(time.Hour),
+	}
+}
+
+// fullPolicy has a factor with a pool and one without (any approver).
+func fullPolicy() domain.ApprovalPolicy {
+	return domain.ApprovalPolicy{
+		{Name: "security", Approvers: fullPool(), Count: 1},
+		{Name: "owners", Count: 2},
+	}
+}
+
+// fullVotes are two votes; the first sets every field.
+func fullVotes() []domain.Vote {
+	return []domain.Vote{
+		{Actor: "bob", ActorType: domain.ActorUser, At: at(time.Minute), Note: "ok", Eligible: []string{"security", "owners"}, Factor: "security"},
+		{Actor: "dana", ActorType: domain.ActorUser, At: at(2 * time.Minute), Eligible: []string{"owners"}},
 	}
 }
 
@@ -45,8 +62,9 @@ func otherProfile() *domain.Profile {
 		AllowedNames:         []domain.NamePattern{"*.example.net"},
 		AllowedKeyAlgorithms: []string{domain.KeyEd25519},
 		MaxValiditySeconds:   86400, RenewBeforeSeconds: 3600, IssuerID: "other",
-		Approvers: &domain.ApproverPool{Principals: []string{"carol"}, Roles: []domain.Role{domain.RoleApprover}},
-		Version:   4, PendingEditID: "a-other", CertificateCount: 5,
+		Approvers:         &domain.ApproverPool{Principals: []string{"carol"}, Roles: []domain.Role{domain.RoleApprover}},
+		RequiredApprovals: 2, ApprovalPolicy: domain.ApprovalPolicy{{Name: "team", Count: 2}},
+		Version: 4, PendingEditID: "a-other", CertificateCount: 5,
 		Delivery:  &domain.DeliveryTargets{SSMParameter: "/certctl/test/other", Secret: "certctl/test/other/{certificate_id}"},
 		CreatedBy: "dave", CreatedAt: at(-time.Hour), UpdatedAt: at(2 * time.Hour),
 	}
@@ -94,13 +112,14 @@ func fullApproval() *domain.Approval {
 			From:       domain.ProfileRef{ID: "p-old", Name: "Old", Version: 2, RequiresApproval: true},
 			To:         domain.ProfileRef{ID: "p-full", Name: "Full profile", Version: 3, RequiresApproval: true},
 			CommonName: "www.example.com", DNSNames: []string{"www.example.com", "example.com"}, IPAddresses: []string{"192.0.2.10"},
-			FromApprovers: fullPool(),
+			FromPolicy: fullPolicy(),
 		},
 		ProfileEdit: &domain.ProfileEdit{
 			BaseVersion: 3, Create: true, Delete: true, Base: fullProfile(), Proposed: otherProfile(),
 			Diff: domain.ProfileDiff(fullProfile(), otherProfile()),
 		},
-		ApproverPool: fullPool(), CreatedAt: at(0), ExpiresAt: at(24 * time.Hour), DecidedAt: atPtr(time.Hour),
+		ApproverPool: fullPool(), ApprovalPolicy: fullPolicy(), Votes: fullVotes(),
+		CreatedAt: at(0), ExpiresAt: at(24 * time.Hour), DecidedAt: atPtr(time.Hour),
 		TaskToken: "token-full", PrevCertStatus: domain.CertActive,
 	}
 }

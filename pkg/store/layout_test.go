@@ -268,7 +268,7 @@ func TestTableLayoutGolden(t *testing.T) {
 		must("get c4", err)
 		at := next()
 		a := &domain.Approval{ID: id, Kind: domain.KindCertificateMove, State: domain.ApprovalPending, CertificateID: "c4", ProfileID: "pg",
-			RequestedBy: "alice", RequestedType: domain.ActorUser, RequestReason: "CHG-9", ApproverPool: pg.Approvers,
+			RequestedBy: "alice", RequestedType: domain.ActorUser, RequestReason: "CHG-9", ApproverPool: pg.Approvers, ApprovalPolicy: pg.Policy(),
 			Move:      &domain.CertificateMove{From: domain.RefOf(pd2), To: domain.RefOf(pg), CommonName: "d.example.net", DNSNames: []string{"d.example.net"}, IPAddresses: []string{}},
 			CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 		must("request move "+id, st.RequestMove(ctx, c, a, ev(domain.AuditMoveRequested, id)))
@@ -286,6 +286,30 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("approve move", st.Decide(ctx, workflow.Decision{Approval: a9, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser, At: at,
 		Move:  &workflow.MoveChange{CertID: "c4", ApprovalID: "a9", Apply: &workflow.Move{Cert: c4, From: pd2, To: pgNow, ApprovalID: "a9", RenewAt: &renewAt, At: at}},
 		Audit: ev(domain.AuditApprovalApproved, "a9"), MoreAudits: []*domain.AuditEvent{ev(domain.AuditCertificateMoved, "c4")}}))
+
+	// c5: a request that needs two votes, one from each factor: a vote, then
+	// the vote that completes the policy and approves.
+	created = next()
+	policy := domain.ApprovalPolicy{{Name: "security", Approvers: &domain.ApproverPool{Principals: []string{"bob"}}, Count: 1}, {Name: "owners", Count: 1}}
+	must("create c5", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c5", CommonName: "e.example.com", SANs: []string{}, ProfileID: "pg", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr5", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j7"},
+		Job: &domain.Job{ID: "j7", CertificateID: "c5", ProfileID: "pg", Type: domain.JobIssuance, Status: domain.JobAwaitingApproval, RequiresApproval: true,
+			ApprovalID: "a10", RequestedBy: "alice", Subject: subject, CSR: "csr5", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		Approval: &domain.Approval{ID: "a10", Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: "j7", CertificateID: "c5", ProfileID: "pg",
+			RequestedBy: "alice", RequestedType: domain.ActorUser, Subject: subject, ApprovalPolicy: policy, CreatedAt: created,
+			ExpiresAt: created.Add(time.Hour), PrevCertStatus: domain.CertPending},
+		ProfileVersion: 1, StartInput: `{"job_id":"j7"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c5"), ev(domain.AuditApprovalRequested, "a10")},
+	}))
+	must("vote a10", st.Vote(ctx, workflow.Ballot{Approval: get("a10"), Audit: ev(domain.AuditApprovalVote, "a10"),
+		Vote: domain.Vote{Actor: "carol", ActorType: domain.ActorUser, At: next(), Note: "owner", Eligible: []string{"owners"}}}))
+	a10 := get("a10")
+	at = next()
+	must("approve a10", st.Decide(ctx, workflow.Decision{Approval: a10, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser,
+		Note: "security", At: at, JobStatus: domain.JobPending, PinVotes: true,
+		Votes:     append(a10.Votes, domain.Vote{Actor: "bob", ActorType: domain.ActorUser, At: at, Note: "security", Eligible: []string{"security", "owners"}}),
+		VoteAudit: ev(domain.AuditApprovalVote, "a10"), Audit: ev(domain.AuditApprovalApproved, "a10")}))
 
 	// A direct profile update that drops the approver pool.
 	pu2 := *pu
@@ -357,7 +381,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	es, _, err := st.ListRevocationEntries(ctx, "default", page)
 	count("revocation entries (pruned)", 0, len(es), err)
 	ss, _, err := st.PendingStarts(ctx, next(), page)
-	count("start queue", 1, len(ss), err) // j4: j1 was cleared, ended jobs leave it
+	count("start queue", 2, len(ss), err) // j4 and j7: j1 was cleared, ended jobs leave it
 	ks, _, err := st.ListAPIKeys(ctx, ops.ID, page)
 	count("keys of ops", 1, len(ks), err)
 	ps, _, err := st.ListProfiles(ctx, page)
@@ -365,7 +389,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: "c1", Action: domain.AuditRenewalTriggered}, page)
 	count("audit of c1, renewals", 2, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Actor: "alice", Action: domain.AuditApprovalApproved, Until: next()}, page)
-	count("audit by actor and action", 4, len(rows), err)
+	count("audit by actor and action", 5, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Action: domain.AuditProfileCreated, Until: next()}, page)
 	count("audit by action", 4, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Since: t0, Until: next()}, page)

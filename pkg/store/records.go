@@ -152,6 +152,19 @@ func marshalItem(v any) (map[string]types.AttributeValue, error) {
 	return item, nil
 }
 
+// marshalValue renders one attribute value the way marshalItem renders
+// an item's.
+func marshalValue(v any) (types.AttributeValue, error) {
+	av, err := attributevalue.MarshalWithOptions(v, func(o *attributevalue.EncoderOptions) {
+		o.OmitNullAttributeValues = true
+		o.OmitEmptyTime = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: marshal %T: %w", v, err)
+	}
+	return av, nil
+}
+
 func unmarshalItem(item map[string]types.AttributeValue, v any) error {
 	if err := attributevalue.UnmarshalMap(item, v); err != nil {
 		return fmt.Errorf("store: unmarshal %T: %w", v, err)
@@ -255,6 +268,70 @@ func (r *deliveryStatusRecord) toDomain() *domain.DeliveryStatus {
 		LastError: r.LastError, DeliveredAt: r.DeliveredAt, UpdatedAt: r.UpdatedAt}
 }
 
+// factorRecord is one factor of an approval policy.
+type factorRecord struct {
+	Name      string              `dynamodbav:"name"`
+	Approvers *approverPoolRecord `dynamodbav:"approvers,omitempty"`
+	Count     int                 `dynamodbav:"count"`
+}
+
+func policyRecordOf(p domain.ApprovalPolicy) []factorRecord {
+	if len(p) == 0 {
+		return nil
+	}
+	out := make([]factorRecord, len(p))
+	for i, f := range p {
+		out[i] = factorRecord{Name: f.Name, Approvers: approverPoolRecordOf(f.Approvers), Count: f.Count}
+	}
+	return out
+}
+
+func policyOf(rs []factorRecord) domain.ApprovalPolicy {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make(domain.ApprovalPolicy, len(rs))
+	for i, r := range rs {
+		out[i] = domain.ApprovalFactor{Name: r.Name, Approvers: r.Approvers.toDomain(), Count: r.Count}
+	}
+	return out
+}
+
+// voteRecord is one vote on a request. Which factor it counts toward is
+// not stored: it follows from the votes and the policy.
+type voteRecord struct {
+	Actor     string    `dynamodbav:"actor"`
+	ActorType string    `dynamodbav:"actor_type"`
+	At        time.Time `dynamodbav:"at"`
+	Note      string    `dynamodbav:"note,omitempty"`
+	Eligible  []string  `dynamodbav:"eligible"`
+}
+
+func votesRecordOf(vs []domain.Vote) []voteRecord {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]voteRecord, len(vs))
+	for i, v := range vs {
+		out[i] = voteRecord{Actor: v.Actor, ActorType: string(v.ActorType), At: v.At, Note: v.Note, Eligible: v.Eligible}
+		if out[i].Eligible == nil {
+			out[i].Eligible = []string{}
+		}
+	}
+	return out
+}
+
+func votesOf(rs []voteRecord) []domain.Vote {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]domain.Vote, len(rs))
+	for i, r := range rs {
+		out[i] = domain.Vote{Actor: r.Actor, ActorType: domain.ActorType(r.ActorType), At: r.At, Note: r.Note, Eligible: r.Eligible}
+	}
+	return out
+}
+
 type subjectRecord struct {
 	CommonName      string   `dynamodbav:"common_name"`
 	DNSNames        []string `dynamodbav:"dns_names"`
@@ -309,6 +386,8 @@ type profileRecord struct {
 	IssuerID             string                 `dynamodbav:"issuer_id"`
 	Approvers            *approverPoolRecord    `dynamodbav:"approvers,omitempty"`
 	Delivery             *deliveryTargetsRecord `dynamodbav:"delivery,omitempty"`
+	RequiredApprovals    int                    `dynamodbav:"required_approvals,omitempty"`
+	ApprovalPolicy       []factorRecord         `dynamodbav:"approval_policy,omitempty"`
 	Version              int64                  `dynamodbav:"version"`
 	PendingEditID        string                 `dynamodbav:"pending_edit_approval_id,omitempty"`
 	CertificateCount     int64                  `dynamodbav:"certificate_count"`
@@ -325,7 +404,8 @@ func profileRecordOf(p *domain.Profile) *profileRecord {
 		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
 		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
 		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
-		Delivery: deliveryTargetsRecordOf(p.Delivery), Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
+		Delivery: deliveryTargetsRecordOf(p.Delivery), RequiredApprovals: p.RequiredApprovals, ApprovalPolicy: policyRecordOf(p.ApprovalPolicy),
+		Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -334,13 +414,18 @@ func (r *profileRecord) toDomain() *domain.Profile {
 	if r == nil {
 		return nil
 	}
-	return &domain.Profile{
+	p := &domain.Profile{
 		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
 		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
 		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
-		Delivery: r.Delivery.toDomain(), Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
+		Delivery: r.Delivery.toDomain(), RequiredApprovals: r.RequiredApprovals, ApprovalPolicy: policyOf(r.ApprovalPolicy),
+		Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
+	if p.RequiredApprovals == 0 {
+		p.RequiredApprovals = 1 // stored before required_approvals existed: one approval
+	}
+	return p
 }
 
 // changeRecord is one field of a profile edit's diff. The values are
@@ -366,6 +451,8 @@ func storedDiffValue(v any) (any, error) {
 		return approverPoolRecordOf(x), nil
 	case *domain.DeliveryTargets:
 		return deliveryTargetsRecordOf(x), nil
+	case domain.ApprovalPolicy:
+		return policyRecordOf(x), nil
 	}
 	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
 }
@@ -379,12 +466,12 @@ type profileRefRecord struct {
 }
 
 type moveRecord struct {
-	From          profileRefRecord    `dynamodbav:"from"`
-	To            profileRefRecord    `dynamodbav:"to"`
-	CommonName    string              `dynamodbav:"common_name"`
-	DNSNames      []string            `dynamodbav:"dns_names"`
-	IPAddresses   []string            `dynamodbav:"ip_addresses"`
-	FromApprovers *approverPoolRecord `dynamodbav:"from_approvers,omitempty"`
+	From        profileRefRecord `dynamodbav:"from"`
+	To          profileRefRecord `dynamodbav:"to"`
+	CommonName  string           `dynamodbav:"common_name"`
+	DNSNames    []string         `dynamodbav:"dns_names"`
+	IPAddresses []string         `dynamodbav:"ip_addresses"`
+	FromPolicy  []factorRecord   `dynamodbav:"from_policy,omitempty"`
 }
 
 func moveRecordOf(m *domain.CertificateMove) *moveRecord {
@@ -395,7 +482,7 @@ func moveRecordOf(m *domain.CertificateMove) *moveRecord {
 		return profileRefRecord{ID: r.ID, Name: r.Name, Version: r.Version, RequiresApproval: r.RequiresApproval}
 	}
 	return &moveRecord{From: ref(m.From), To: ref(m.To), CommonName: m.CommonName, DNSNames: m.DNSNames, IPAddresses: m.IPAddresses,
-		FromApprovers: approverPoolRecordOf(m.FromApprovers)}
+		FromPolicy: policyRecordOf(m.FromPolicy)}
 }
 
 func (r *moveRecord) toDomain() *domain.CertificateMove {
@@ -406,7 +493,7 @@ func (r *moveRecord) toDomain() *domain.CertificateMove {
 		return domain.ProfileRef{ID: p.ID, Name: p.Name, Version: p.Version, RequiresApproval: p.RequiresApproval}
 	}
 	return &domain.CertificateMove{From: ref(r.From), To: ref(r.To), CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses,
-		FromApprovers: r.FromApprovers.toDomain()}
+		FromPolicy: policyOf(r.FromPolicy)}
 }
 
 type profileEditRecord struct {
@@ -622,6 +709,8 @@ type approvalItem struct {
 	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
 	Move           *moveRecord         `dynamodbav:"move,omitempty"`
 	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
+	ApprovalPolicy []factorRecord      `dynamodbav:"approval_policy,omitempty"`
+	Votes          []voteRecord        `dynamodbav:"votes,omitempty"`
 	CreatedAt      time.Time           `dynamodbav:"created_at"`
 	ExpiresAt      time.Time           `dynamodbav:"expires_at"`
 	DecidedAt      *time.Time          `dynamodbav:"decided_at,omitempty"`
@@ -640,6 +729,7 @@ func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
 		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
 		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason, RequestReason: a.RequestReason,
 		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, Move: moveRecordOf(a.Move), ApproverPool: approverPoolRecordOf(a.ApproverPool),
+		ApprovalPolicy: policyRecordOf(a.ApprovalPolicy), Votes: votesRecordOf(a.Votes),
 		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
 		PrevCertStatus: string(a.PrevCertStatus),
 	}
@@ -660,7 +750,8 @@ func (it *approvalItem) toDomain() *domain.Approval {
 		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
 		Note: it.Note, Reason: it.Reason, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
 		Move:         it.Move.toDomain(),
-		ApproverPool: it.ApproverPool.toDomain(), CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
+		ApproverPool: it.ApproverPool.toDomain(), ApprovalPolicy: policyOf(it.ApprovalPolicy), Votes: votesOf(it.Votes),
+		CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
 		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
 	}
 }

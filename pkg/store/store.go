@@ -62,19 +62,41 @@ func (st *Store) get(ctx context.Context, k itemKey, what string) (map[string]ty
 // conflictRetries bounds how often a transaction cancelled only by
 // TransactionConflict (another transaction held one of its items) is sent
 // again. Nothing of a cancelled transaction was written, so resending the
-// same request is safe; the SDK does not retry it by itself.
-const conflictRetries = 3
+// same request is safe; the SDK does not retry it by itself. Items every
+// request of a kind touches (a profile's certificate count, the governance
+// version, a profile's decision counters) make such conflicts routine when
+// requests arrive together, so the budget is sized for bursts: with the
+// backoff below, 16 concurrent creations on one profile all succeed under
+// the contention model the tests apply (e2e/contention_test.go).
+const conflictRetries = 7
+
+// Backoff between resends: full jitter over an exponential ceiling.
+const (
+	conflictBackoffBase = 20 * time.Millisecond
+	conflictBackoffCap  = 800 * time.Millisecond
+)
 
 // transact runs a TransactWriteItems call. A cancellation whose reasons are
 // all conditional-check failures becomes workflow.ErrChanged; one caused by
 // conflicting transactions is resent a few times and then also reported as
 // workflow.ErrChanged, so callers re-read and reclassify instead of failing.
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 	for attempt := 0; ; attempt++ {
+		// A new input each time: the SDK fills in ClientRequestToken (and
+		// keeps it across its own retries of one call, which is what the
+		// token is for). A resend after a definitive cancellation is a new
+		// request and must not reuse the token of the cancelled one.
+		in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 		_, err := st.db.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil
+		}
+		var inProgress *types.TransactionInProgressException
+		if errors.As(err, &inProgress) {
+			// An earlier send with this token (an SDK retry after a lost
+			// answer) is still running: it may yet commit. commit() reads
+			// the audit row to learn which.
+			return fmt.Errorf("%w: %w", errOutcomeUnknown, domain.Unavailable("a DynamoDB transaction is still in progress; retry", err))
 		}
 		var cancelled *types.TransactionCanceledException
 		if !errors.As(err, &cancelled) {
@@ -133,10 +155,11 @@ func cancellation(e *types.TransactionCanceledException) cancelReason {
 	return cancelledByCondition
 }
 
-// sleepJittered waits a short random time growing with attempt; false if ctx ended.
+// sleepJittered waits a random time up to an exponentially growing
+// ceiling (full jitter); false if ctx ended first.
 func sleepJittered(ctx context.Context, attempt int) bool {
-	d := time.Duration(10+rand.IntN(40*(attempt+1))) * time.Millisecond
-	t := time.NewTimer(d)
+	ceiling := min(conflictBackoffCap, conflictBackoffBase<<attempt)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling)) + 1))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -241,9 +264,16 @@ func (st *Store) auditPut(row *auditItem) (types.TransactWriteItem, error) {
 	return txPut(st.auditTable, item, isNew())
 }
 
+// errOutcomeUnknown marks an answer that says the transaction may still be
+// applied (TransactionInProgressException).
+var errOutcomeUnknown = errors.New("store: transaction outcome unknown")
+
 // outcomeUnknown reports errors after which the transaction may or may not
 // have been applied: anything but a definitive answer from DynamoDB.
 func outcomeUnknown(err error) bool {
+	if errors.Is(err, errOutcomeUnknown) {
+		return true
+	}
 	if errors.Is(err, workflow.ErrChanged) {
 		return false
 	}

@@ -7,10 +7,13 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,6 +155,70 @@ func TestDecideConditions(t *testing.T) {
 
 // A rejection (job error set) and a completion (no error) both pass a
 // strict DynamoDB: no unused expression attribute names or values.
+// A vote and a person's decision are written only against the votes they
+// were classified with: a vote built from a stale read (fewer votes than
+// stored) fails, so is the requester's, and one on a decided request;
+// the completing vote writes every vote with the decision.
+func TestVoteConditions(t *testing.T) {
+	st, _, _, _ := newStore(t)
+	ctx := t.Context()
+	_, _, a := gatedJob(t, st)
+	v := func(actor string) domain.Vote {
+		return domain.Vote{Actor: actor, ActorType: domain.ActorUser, At: now, Eligible: []string{domain.DefaultFactorName}}
+	}
+	ballot := func(read *domain.Approval, actor string) workflow.Ballot {
+		return workflow.Ballot{Approval: read, Vote: v(actor), Audit: ev(domain.AuditApprovalVote, read.ID)}
+	}
+	if err := st.Vote(ctx, ballot(a, "alice")); !workflow.IsChanged(err) {
+		t.Fatalf("the requester's vote: %v, want a failed condition", err)
+	}
+	if err := st.Vote(ctx, ballot(a, "bob")); err != nil {
+		t.Fatalf("first vote: %v", err)
+	}
+	// Read before bob's vote: neither a vote nor a decision may pass.
+	if err := st.Vote(ctx, ballot(a, "bob")); !workflow.IsChanged(err) {
+		t.Fatalf("a vote from a read without bob's: %v", err)
+	}
+	stale := decision(a, "carol", domain.ApprovalRejected)
+	stale.PinVotes = true
+	if err := st.Decide(ctx, stale); !workflow.IsChanged(err) {
+		t.Fatalf("a rejection from a read without bob's vote: %v", err)
+	}
+	read, err := st.GetApproval(ctx, a.ID)
+	if err != nil || len(read.Votes) != 1 || read.Votes[0].Actor != "bob" || read.State != domain.ApprovalPending {
+		t.Fatalf("after one vote: %+v %v", read, err)
+	}
+	if err := st.Vote(ctx, ballot(read, "carol")); err != nil {
+		t.Fatalf("second vote: %v", err)
+	}
+	read, err = st.GetApproval(ctx, a.ID)
+	if err != nil || len(read.Votes) != 2 {
+		t.Fatalf("after two votes: %+v %v", read, err)
+	}
+	done := decision(read, "dana", domain.ApprovalApproved)
+	done.PinVotes, done.Votes, done.VoteAudit = true, append(read.Votes, v("dana")), ev(domain.AuditApprovalVote, a.ID)
+	if err := st.Decide(ctx, done); err != nil {
+		t.Fatalf("completing vote: %v", err)
+	}
+	if err := st.Vote(ctx, ballot(read, "erin")); !workflow.IsChanged(err) {
+		t.Fatalf("a vote after the decision: %v", err)
+	}
+	got, err := st.GetApproval(ctx, a.ID)
+	if err != nil || got.State != domain.ApprovalApproved || got.DecidedBy != "dana" || len(got.Votes) != 3 || got.Votes[2].Actor != "dana" {
+		t.Fatalf("approved: %+v %v", got, err)
+	}
+	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: a.ID, Until: now.Add(time.Hour)}, domain.PageRequest{Limit: 50})
+	votes := 0
+	for _, r := range rows {
+		if r.Action == domain.AuditApprovalVote {
+			votes++
+		}
+	}
+	if err != nil || votes != 3 {
+		t.Fatalf("approval_vote rows: %d %v", votes, err)
+	}
+}
+
 func TestJobTransitionsPassStrictValidation(t *testing.T) {
 	st, _, _, _ := newStore(t)
 	ctx := t.Context()
@@ -313,5 +380,61 @@ func TestUnknownOutcomeIsResolvedByTheAuditRow(t *testing.T) {
 	err := st.CreateProfile(t.Context(), domain.ProfileInput{ID: "q", Name: domain.Ptr("Q"), AllowedNames: &[]domain.NamePattern{"**.example.com"}}.Profile(), nil, ev("profile.created", "q"))
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("not applied: %v, want a 503-class error", err)
+	}
+}
+
+// A page token that is not one this list returned is the caller's mistake:
+// 400 (domain.Invalid) with a message saying so, never a request DynamoDB
+// refuses (500). Checked on the emulator and, in the strict tier, on moto,
+// which validates ExclusiveStartKey as DynamoDB does.
+func TestForgedPageTokensAreInvalid(t *testing.T) {
+	st, _, _, _ := newStore(t)
+	ctx := t.Context()
+	gatedJob(t, st)
+	tok := func(m map[string]string) string {
+		b, _ := json.Marshal(m)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	certs := func(token string) error {
+		_, _, err := st.ListCertificates(ctx, domain.CertificateFilter{}, domain.PageRequest{Limit: 1, Token: token})
+		return err
+	}
+	jobsOf := func(token string) error {
+		_, _, err := st.ListJobs(ctx, domain.JobFilter{CertificateID: "c1"}, domain.PageRequest{Limit: 1, Token: token})
+		return err
+	}
+	audit := func(token string) error {
+		_, _, err := st.ListAudit(ctx, domain.AuditFilter{}, domain.PageRequest{Limit: 1, Token: token})
+		return err
+	}
+	listKeys := map[string]string{"pk": "CERT#c1", "sk": "CERT", "list_pk": "CERT", "list_sk": "2026#c1"}
+	for name, tc := range map[string]struct {
+		list  func(string) error
+		token string
+	}{
+		"not base64":                    {certs, "!!"},
+		"not JSON":                      {certs, base64.RawURLEncoding.EncodeToString([]byte("nope"))},
+		"unknown key names":             {certs, tok(map[string]string{"x": "y"})},
+		"an extra key":                  {certs, tok(map[string]string{"pk": "CERT#c1", "sk": "CERT", "list_pk": "CERT", "list_sk": "x", "due_pk": "DUE"})},
+		"an empty value":                {certs, tok(map[string]string{"pk": "CERT#c1", "sk": "CERT", "list_pk": "CERT", "list_sk": ""})},
+		"another list's partition":      {certs, tok(map[string]string{"pk": "JOB#j1", "sk": "JOB", "list_pk": "JOB", "list_sk": "2026#j1"})},
+		"a certificates token for jobs": {jobsOf, tok(listKeys)},
+		"another certificate's jobs":    {jobsOf, tok(map[string]string{"pk": "JOB#j1", "sk": "JOB", "parent_pk": "CERT#other#JOB", "parent_sk": "x"})},
+		"an audit day that is no day":   {audit, tok(map[string]string{"d": "yesterday"})},
+	} {
+		err := tc.list(tc.token)
+		if !errors.Is(err, domain.ErrInvalid) || !strings.Contains(domain.PublicMessage(err), "page_token") {
+			t.Errorf("%s: %v, want a 400 naming page_token", name, err)
+		}
+	}
+	// A real token still works.
+	_, next, err := st.ListCertificates(ctx, domain.CertificateFilter{}, domain.PageRequest{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != "" {
+		if err := certs(next); err != nil {
+			t.Fatalf("the list's own token: %v", err)
+		}
 	}
 }

@@ -21,9 +21,24 @@ func (s *Service) AwaitApproval(ctx context.Context, in AwaitInput) error {
 	if in.TaskToken == "" || in.ApprovalID == "" {
 		return domain.Invalidf("approval-wait: task_token and approval_id are required")
 	}
-	a, stored, err := s.Decisions.StoreTaskToken(ctx, in.ApprovalID, in.TaskToken)
-	if err != nil {
-		return retryable(fmt.Errorf("approval-wait: %w", err))
+	var a *domain.Approval
+	var stored bool
+	for attempt := 0; ; attempt++ {
+		var err error
+		a, stored, err = s.Decisions.StoreTaskToken(ctx, in.ApprovalID, in.TaskToken)
+		if err != nil {
+			return retryable(fmt.Errorf("approval-wait: %w", err))
+		}
+		if stored || a.State != domain.ApprovalPending {
+			break
+		}
+		// Not stored, yet still pending: the write lost to a concurrent
+		// one on the request (a vote's transaction), not to a decision.
+		// Never hand over "pending": store the token again, or let the
+		// state machine retry the task.
+		if attempt+1 == maxRetries {
+			return &RetryableError{Err: fmt.Errorf("approval-wait: the token of pending request %s could not be stored; retry", in.ApprovalID)}
+		}
 	}
 	if stored {
 		s.log().InfoContext(ctx, "waiting for a decision", "approval_id", a.ID, "job_id", a.JobID)

@@ -267,6 +267,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		Subject:        subject,
 		PrevCertStatus: prev,
 		ApproverPool:   profile.Approvers,
+		ApprovalPolicy: profile.Policy(),
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(s.ApprovalTimeout),
 	}
@@ -284,6 +285,9 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 			Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "requested_by": actor.ID},
 		})
 		return jobPlan{nj: nj, input: input}, nil
+	}
+	if err := satisfiableWithout(a, actor.ID); err != nil {
+		return jobPlan{}, err
 	}
 	job.Status = domain.JobAwaitingApproval
 	input.RequiresApproval = true
@@ -337,6 +341,18 @@ func keyChange(subject *domain.Subject, lastCSR string) {
 	prev := hex.EncodeToString(sum[:])
 	changed := prev != subject.PublicKeySHA256
 	subject.KeyChanged, subject.PreviousPublicKeySHA256 = &changed, prev
+}
+
+// satisfiableWithout refuses a request whose policy (or, for a move
+// between approval-tier profiles, policies) its requester's own approver
+// pools would have to satisfy: it could only ever expire (and a profile
+// edit would hold the profile's one pending edit until then, a move the
+// certificate's one pending move).
+func satisfiableWithout(a *domain.Approval, requester string) error {
+	if err := a.Quorum().Satisfiable(requester); err != nil {
+		return domain.Conflictf("profile %s: %s", a.ProfileID, domain.PublicMessage(err))
+	}
+	return nil
 }
 
 func nonNil(v []string) []string {

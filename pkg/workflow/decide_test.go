@@ -78,7 +78,9 @@ func TestSameCanonicalActorUnderAnotherSpellingCannotDecide(t *testing.T) {
 	rules, err := identity.ParseRules(`[
 		{"arn": "arn:aws:iam::123456789012:user/Alice", "principal": "alice"},
 		{"role": "CertOps", "account": "123456789012", "roles": ["operator", "approver"]},
-		{"arn": "arn:aws:iam::123456789012:user/Dan", "roles": ["operator", "approver"]}
+		{"arn": "arn:aws:iam::123456789012:user/Dan", "roles": ["operator", "approver"]},
+		{"role": "AWSReservedSSO_CertOps_*", "account": "123456789012", "roles": ["operator"]},
+		{"role": "AWSReservedSSO_CertApprovers_*", "account": "123456789012", "roles": ["approver"]}
 	]`)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,8 @@ func TestSameCanonicalActorUnderAnotherSpellingCannotDecide(t *testing.T) {
 		{name: "key principal, then its linked IAM user under another path and case", requester: alice, decider: iam("arn:aws:iam::123456789012:user/team/ALICE")},
 		{name: "two sessions of one role", requester: iam("arn:aws:sts::123456789012:assumed-role/CertOps/session-a"), decider: iam("arn:aws:sts::123456789012:assumed-role/certops/Session-B")},
 		{name: "a user ARN and its case variant", requester: iam("arn:aws:iam::123456789012:user/Dan"), decider: iam("arn:aws:iam::123456789012:user/ops/dAN")},
+		{name: "one person in two permission sets", requester: iam("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertOps_1111/erin@example.com"),
+			decider: iam("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_CertApprovers_2222/erin@example.com")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.requester.ID != tc.decider.ID {
@@ -116,6 +120,28 @@ func TestSameCanonicalActorUnderAnotherSpellingCannotDecide(t *testing.T) {
 				t.Fatalf("state %s", a.State)
 			}
 		})
+	}
+}
+
+// A request recorded before sessions became persons names the requester
+// as role/<role>/<session>: that person, now iam:<partition>:person/<session>,
+// still cannot decide it, through any role.
+func TestRequestUnderAnOlderSpellingIsStillTheRequesters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gatedProfile("prod", "**.example.com")
+	legacy := domain.Actor{ID: "iam:aws:123456789012:role/awsreservedsso_certops_1111/erin@example.com", Type: domain.ActorUser, Roles: []domain.Role{domain.RoleOperator}}
+	s, err := e.svc.CreateCertificate(t.Context(), legacy, domainCert(t, "old", "prod", "old.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	erin := domain.Actor{ID: "iam:aws:person/erin@example.com", Aliases: []string{"iam:aws:123456789012:role/awsreservedsso_certapprovers_2222"},
+		Type: domain.ActorUser, Roles: []domain.Role{domain.RoleApprover}}
+	if _, err := e.svc.Approve(t.Context(), erin, s.ApprovalID, ""); !errors.Is(err, domain.ErrSameActor) {
+		t.Fatalf("approve: %v, want the two-person integrity error", err)
+	}
+	if _, err := e.svc.Approve(t.Context(), bob, s.ApprovalID, ""); err != nil {
+		t.Fatalf("someone else approves: %v", err)
 	}
 }
 
@@ -156,6 +182,12 @@ func TestApproverPool(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
+	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]},
+		{"role": "Others", "account": "123456789012", "roles": ["approver"]}, {"role": "Viewers", "account": "123456789012", "roles": ["viewer"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	mk := func(id string, pool domain.ApproverPool) {
 		t.Helper()
 		if _, _, err := e.svc.CreateProfile(ctx, alice, domain.ProfileInput{
@@ -171,7 +203,8 @@ func TestApproverPool(t *testing.T) {
 		t.Fatalf("the pool's IAM role is not stored canonical: %v", p.Approvers.Principals)
 	}
 	session := func(role, name string) domain.Actor {
-		return domain.Actor{ID: "iam:aws:123456789012:role/" + role + "/" + name, Type: domain.ActorUser, Roles: []domain.Role{domain.RoleApprover}}
+		// A session that is a person: the person, with the role it came through.
+		return domain.Actor{ID: "iam:aws:person/" + name, Aliases: []string{"iam:aws:123456789012:role/" + role}, Type: domain.ActorUser, Roles: []domain.Role{domain.RoleApprover}}
 	}
 	for _, tc := range []struct {
 		profile string
@@ -198,9 +231,17 @@ func TestApproverPool(t *testing.T) {
 	}
 	// A pool no one can satisfy is refused when the profile is written.
 	for what, pool := range map[string]domain.ApproverPool{
-		"unknown principal":        {Principals: []string{"nobody"}},
-		"principal who can't vote": {Principals: []string{"olivia"}},
-		"role that can't decide":   {Roles: []domain.Role{domain.RoleOperator}},
+		"unknown principal":               {Principals: []string{"nobody"}},
+		"principal who can't vote":        {Principals: []string{"olivia"}},
+		"role that can't decide":          {Roles: []domain.Role{domain.RoleOperator}},
+		"IAM role no rule covers":         {Principals: []string{"iam:aws:000000000000:role/nobody"}},
+		"IAM role ARN no rule covers":     {Principals: []string{"arn:aws:iam::000000000000:role/nobody"}},
+		"IAM role without approver":       {Principals: []string{"iam:aws:123456789012:role/viewers"}},
+		"IAM id not canonical":            {Principals: []string{"iam:aws:123456789012:role/Approvers"}},
+		"old spelling of a session":       {Principals: []string{"iam:aws:123456789012:role/approvers/x"}},
+		"junk iam id":                     {Principals: []string{"iam:whatever"}},
+		"session of a role, not a person": {Principals: []string{"arn:aws:sts::123456789012:assumed-role/Approvers/x"}},
+		"person no rule could make":       {Principals: []string{"iam:aws:person/zed"}},
 	} {
 		_, _, err := e.svc.CreateProfile(ctx, alice, domain.ProfileInput{
 			ID: "bad", Name: domain.Ptr("bad"), RequiresApproval: domain.Ptr(true), AllowedNames: names("bad.example.com"), Approvers: &pool,

@@ -47,11 +47,11 @@ func TestRefusalKinds(t *testing.T) {
 		{"approve a decided request", func() error { _, err := e.svc.Approve(ctx, carol, decided.ApprovalID, ""); return err }, domain.ErrConflict},
 		{"reject a decided request", func() error { _, err := e.svc.Reject(ctx, carol, decided.ApprovalID, "no"); return err }, domain.ErrConflict},
 		{"list by an unknown state", func() error {
-			_, _, err := e.svc.ListApprovals(ctx, domain.ApprovalFilter{State: "maybe"}, domain.PageRequest{Limit: 10})
+			_, _, err := e.svc.ListApprovals(ctx, bob, domain.ApprovalFilter{State: "maybe"}, domain.PageRequest{Limit: 10})
 			return err
 		}, domain.ErrInvalid},
 		{"list by an unknown kind", func() error {
-			_, _, err := e.svc.ListApprovals(ctx, domain.ApprovalFilter{Kind: "any"}, domain.PageRequest{Limit: 10})
+			_, _, err := e.svc.ListApprovals(ctx, bob, domain.ApprovalFilter{Kind: "any"}, domain.PageRequest{Limit: 10})
 			return err
 		}, domain.ErrInvalid},
 

@@ -146,6 +146,7 @@ type hooked struct {
 	clearStart       func(ctx context.Context, jobID string) error
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
 	getCRL           func(ctx context.Context, issuerID string) (*domain.CRL, error)
+	storeTaskToken   func(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 }
 
 func (h *hooked) GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error) {
@@ -247,6 +248,14 @@ func (h *hooked) GetCertificate(ctx context.Context, id string) (*domain.Certifi
 		return h.getCertificate(ctx, id)
 	}
 	return h.Store.GetCertificate(ctx, id)
+}
+
+func (h *hooked) StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error) {
+	h.count("StoreTaskToken")
+	if h.storeTaskToken != nil {
+		return h.storeTaskToken(ctx, id, token)
+	}
+	return h.Store.StoreTaskToken(ctx, id, token)
 }
 
 var _ workflow.Store = (*hooked)(nil)

@@ -15,8 +15,10 @@ import (
 // the target must issue from the same CA. A target that needs no approval
 // may not issue a governed name (as for any job that needs no approval).
 // Moving into, out of or between approval-tier profiles changes the gate:
-// it is a certificate_move request (202, PendingEdit) a different person
-// approves, within the pools of both profiles when both are gated. Between
+// it is a certificate_move request (202, PendingEdit) decided by votes as
+// any request is (never by its requester): under the policy of the gate it
+// enters or leaves, and between two gates under both at once (every voter
+// admitted by both policies, the votes satisfying both). Between
 // two profiles that need no approval the move applies at once: both were
 // opened by a second person, the names are allowed by the target and
 // governed by no approval-tier profile, so it opens no path the requester
@@ -62,6 +64,9 @@ func (s *Service) MoveCertificate(ctx context.Context, actor domain.Actor, certI
 		m.At = now
 		if from.RequiresApproval || to.RequiresApproval {
 			a := s.moveRequest(actor, cert, from, to, in.Reason, now)
+			if err := satisfiableWithout(a, actor.ID); err != nil {
+				return nil, nil, err
+			}
 			audit := &domain.AuditEvent{
 				Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditMoveRequested,
 				ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
@@ -142,26 +147,29 @@ func (s *Service) moveRequest(actor domain.Actor, cert *domain.Certificate, from
 		}
 	}
 	move := &domain.CertificateMove{From: domain.RefOf(from), To: domain.RefOf(to), CommonName: cert.CommonName, DNSNames: dns, IPAddresses: nonNil(ips)}
-	pool := to.Approvers
+	// Decided by votes under a snapshot of the gate's policy, as any
+	// request; between two gates, under both (see domain.Quorum).
+	pool, policy := to.Approvers, to.Policy()
 	switch {
 	case !to.RequiresApproval:
-		pool = from.Approvers // leaving a gate: the gate's own approvers decide
+		pool, policy = from.Approvers, from.Policy() // leaving a gate: the gate's own approvers decide
 	case from.RequiresApproval:
-		move.FromApprovers = from.Approvers
+		move.FromPolicy = from.Policy()
 	}
 	return &domain.Approval{
-		ID:            newID("ar-"),
-		Kind:          domain.KindCertificateMove,
-		State:         domain.ApprovalPending,
-		CertificateID: cert.ID,
-		ProfileID:     to.ID,
-		RequestedBy:   actor.ID,
-		RequestedType: actor.Type,
-		RequestReason: reason,
-		Move:          move,
-		ApproverPool:  pool,
-		CreatedAt:     now,
-		ExpiresAt:     now.Add(s.ApprovalTimeout),
+		ID:             newID("ar-"),
+		Kind:           domain.KindCertificateMove,
+		State:          domain.ApprovalPending,
+		CertificateID:  cert.ID,
+		ProfileID:      to.ID,
+		RequestedBy:    actor.ID,
+		RequestedType:  actor.Type,
+		RequestReason:  reason,
+		Move:           move,
+		ApproverPool:   pool,
+		ApprovalPolicy: policy,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.ApprovalTimeout),
 	}
 }
 

@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,23 +158,46 @@ func TestAMoveIsNoWayAroundTheGate(t *testing.T) {
 		t.Fatalf("the refused move changed the certificate: %+v", c)
 	}
 
-	// Into another gated profile with a friendlier pool: the source pool
-	// must allow the decider too.
+	// Into another gated profile with a friendlier pool: every voter must be
+	// admitted by both policies, so pools no one shares refuse the request
+	// at once (it could only expire)...
 	e.gatedProfileFrom(domain.ProfileInput{ID: "lax", Name: domain.Ptr("lax"), RequiresApproval: domain.Ptr(true),
 		AllowedNames: names("**.prod.example.com"), Approvers: &domain.ApproverPool{Principals: []string{"bob"}}})
-	_, pending, err := e.move(alice, "web", "lax")
+	_, _, err = e.move(alice, "web", "lax")
+	wantKind(t, "a move between gates no one can approve", err, domain.ErrConflict)
+	if !strings.Contains(domain.PublicMessage(err), "cannot be satisfied") {
+		t.Errorf("message %q", domain.PublicMessage(err))
+	}
+	if c := e.cert("web"); c.PendingMoveID != "" {
+		t.Fatalf("the refused move is pending: %+v", c)
+	}
+	// ...and where they overlap, the source's pool must allow the voter too.
+	e.gatedProfileFrom(domain.ProfileInput{ID: "lax2", Name: domain.Ptr("lax2"), RequiresApproval: domain.Ptr(true),
+		AllowedNames: names("**.prod.example.com"), Approvers: &domain.ApproverPool{Principals: []string{"bob", "carol"}}})
+	_, pending, err := e.move(alice, "web", "lax2")
 	if err != nil || pending == nil {
 		t.Fatalf("between gated profiles: %v", err)
 	}
+	if a := e.approval(pending.ApprovalID); len(a.Move.FromPolicy) != 1 || len(a.ApprovalPolicy) != 1 ||
+		!slices.Equal(a.ApprovalPolicy[0].Approvers.Principals, []string{"bob", "carol"}) || !slices.Equal(a.Move.FromPolicy[0].Approvers.Principals, []string{"carol"}) {
+		t.Fatalf("policies: %+v %+v", a.ApprovalPolicy, a.Move.FromPolicy)
+	}
 	_, err = e.svc.Approve(t.Context(), bob, pending.ApprovalID, "")
-	wantKind(t, "a decider outside the source's pool", err, domain.ErrForbidden)
-	_, err = e.svc.Approve(t.Context(), carol, pending.ApprovalID, "")
-	wantKind(t, "a decider outside the target's pool", err, domain.ErrForbidden)
+	wantKind(t, "a voter outside the source's pool", err, domain.ErrForbidden)
+	_, err = e.svc.Approve(t.Context(), admin, pending.ApprovalID, "")
+	wantKind(t, "a voter outside the target's pool (no break glass for moves)", err, domain.ErrForbidden)
 	if _, err := e.svc.Reject(t.Context(), alice, pending.ApprovalID, "mine"); !errors.Is(err, domain.ErrSameActor) {
 		t.Fatalf("the requester rejects: %v", err)
 	}
-	if _, err := e.svc.Reject(t.Context(), carol, pending.ApprovalID, "no"); err == nil {
-		t.Fatal("carol is outside the target's pool and rejected")
+	if _, err := e.svc.Reject(t.Context(), bob, pending.ApprovalID, "no"); err == nil {
+		t.Fatal("bob is outside the source's pool and rejected")
+	}
+	if a := e.approval(pending.ApprovalID); a.State != domain.ApprovalPending || len(a.Votes) != 0 {
+		t.Fatalf("after refused votes: %s %+v", a.State, a.Votes)
+	}
+	e.approve(carol, pending.ApprovalID)
+	if c := e.cert("web"); c.ProfileID != "lax2" || c.PendingMoveID != "" {
+		t.Fatalf("not moved by a voter both admit: %+v", c)
 	}
 
 	// A stale target: the target changed between request and approval.
@@ -220,5 +244,82 @@ func TestAMoveIsNoWayAroundTheGate(t *testing.T) {
 	e.approve(bob, pending.ApprovalID)
 	if c := e.cert("app"); c.ProfileID != "g2" {
 		t.Fatalf("not moved: %+v", c)
+	}
+}
+
+// A move is decided by votes like any request: under the policy of the
+// gate it enters, and between two gates under both at once. The source's
+// quorum is no easier to escape than the target's: a source that needs two
+// approvals needs two votes for its certificate to leave, even into a
+// profile that needs one, and each voter must be admitted by both.
+func TestMovesAreDecidedUnderBothQuorums(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	e.gatedProfileFrom(domain.ProfileInput{ID: "strict", Name: domain.Ptr("strict"), RequiresApproval: domain.Ptr(true),
+		AllowedNames: names("**.q.example.com"), RequiredApprovals: domain.Ptr(2)})
+	s := e.newCert(olivia, "web", "strict", "web.q.example.com")
+	e.approve(bob, s.ApprovalID)
+	e.approve(carol, s.ApprovalID)
+	e.issued("web", s.JobID)
+	e.gatedProfile("easy", "**.q.example.com")
+
+	_, pending, err := e.move(olivia, "web", "easy")
+	if err != nil || pending == nil {
+		t.Fatalf("move: %+v %v", pending, err)
+	}
+	a, err := e.svc.GetApproval(ctx, pending.ApprovalID)
+	if err != nil || a.RequiredApprovals != 2 || a.Missing == nil || a.Missing.Approvals != 2 {
+		t.Fatalf("view: required %d, missing %+v", a.RequiredApprovals, a.Missing)
+	}
+	d, err := e.svc.Approve(ctx, bob, a.ID, "one")
+	if err != nil || d.Action != domain.ActionVoted || d.State != domain.ApprovalPending || d.Missing.Approvals != 1 {
+		t.Fatalf("first vote: %+v %v", d, err)
+	}
+	if c := e.cert("web"); c.ProfileID != "strict" {
+		t.Fatalf("moved on one vote of two: %+v", c)
+	}
+	_, err = e.svc.Approve(ctx, bob, a.ID, "again")
+	wantKind(t, "a second vote by bob", err, domain.ErrConflict)
+	d, err = e.svc.Approve(ctx, carol, a.ID, "two")
+	if err != nil || d.Action != domain.ActionApproved {
+		t.Fatalf("completing vote: %+v %v", d, err)
+	}
+	if c := e.cert("web"); c.ProfileID != "easy" || c.PendingMoveID != "" {
+		t.Fatalf("not moved: %+v", c)
+	}
+	got, err := e.svc.GetApproval(ctx, a.ID)
+	if err != nil || got.State != domain.ApprovalApproved || got.DecidedBy != "carol" || len(got.Votes) != 2 ||
+		got.Votes[0].Factor != "approvers, from:approvers" || got.Votes[1].Factor != "from:approvers" {
+		t.Fatalf("decided: %+v %+v", got.Approval, got.Votes)
+	}
+	if rows := e.rowsBy(a.ID, domain.AuditApprovalVote); len(rows) != 2 {
+		t.Fatalf("approval_vote rows: %+v", rows)
+	}
+	if rows := e.rowsBy("web", domain.AuditCertificateMoved); len(rows) != 1 || rows[0].Actor != "carol" {
+		t.Fatalf("moved rows: %+v", rows)
+	}
+
+	// Into a gate from one that needs no approval: the target's quorum.
+	e.ungatedProfile("open", "**.o.example.com")
+	e.issuedVersion("app", "open", "app.o.example.com")
+	e.gatedProfileFrom(domain.ProfileInput{ID: "two", Name: domain.Ptr("two"), RequiresApproval: domain.Ptr(true),
+		AllowedNames: names("**.o.example.com"), RequiredApprovals: domain.Ptr(2)})
+	_, pending, err = e.move(olivia, "app", "two")
+	if err != nil || pending == nil {
+		t.Fatalf("move into a quorum: %v", err)
+	}
+	if a := e.approval(pending.ApprovalID); len(a.Move.FromPolicy) != 0 || a.ApprovalPolicy.Total() != 2 {
+		t.Fatalf("policy: %+v %+v", a.ApprovalPolicy, a.Move.FromPolicy)
+	}
+	if d, err := e.svc.Approve(ctx, bob, pending.ApprovalID, ""); err != nil || d.Action != domain.ActionVoted {
+		t.Fatalf("first vote: %+v %v", d, err)
+	}
+	// A rejection decides at once and releases the certificate.
+	if _, err := e.svc.Reject(ctx, carol, pending.ApprovalID, "no"); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.cert("app"); c.ProfileID != "open" || c.PendingMoveID != "" {
+		t.Fatalf("after rejection: %+v", c)
 	}
 }

@@ -14,23 +14,30 @@ import (
 func (s *Service) requestProfileEdit(ctx context.Context, actor domain.Actor, cur, proposed *domain.Profile) (*domain.PendingEdit, error) {
 	now := s.now()
 	edit := &domain.ProfileEdit{Base: cur, Proposed: proposed, Create: cur == nil, Delete: proposed == nil, Diff: domain.ProfileDiff(cur, proposed)}
-	id, pool := "", (*domain.ApproverPool)(nil)
+	// The edit is decided under the profile's policy as it is (its own
+	// proposal, whether stricter or looser, applies to later requests); a
+	// profile that does not exist yet has the default: one approval.
+	id, pool, policy := "", (*domain.ApproverPool)(nil), domain.SimplePolicy(nil, 1)
 	if cur != nil {
-		id, pool, edit.BaseVersion = cur.ID, cur.Approvers, cur.Version
+		id, pool, policy, edit.BaseVersion = cur.ID, cur.Approvers, cur.Policy(), cur.Version
 	} else {
 		id = proposed.ID
 	}
 	a := &domain.Approval{
-		ID:            newID("ar-"),
-		Kind:          domain.KindProfileEdit,
-		State:         domain.ApprovalPending,
-		ProfileID:     id,
-		RequestedBy:   actor.ID,
-		RequestedType: actor.Type,
-		ProfileEdit:   edit,
-		ApproverPool:  pool,
-		CreatedAt:     now,
-		ExpiresAt:     now.Add(s.ApprovalTimeout),
+		ID:             newID("ar-"),
+		Kind:           domain.KindProfileEdit,
+		State:          domain.ApprovalPending,
+		ProfileID:      id,
+		RequestedBy:    actor.ID,
+		RequestedType:  actor.Type,
+		ProfileEdit:    edit,
+		ApproverPool:   pool,
+		ApprovalPolicy: policy,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.ApprovalTimeout),
+	}
+	if err := satisfiableWithout(a, actor.ID); err != nil {
+		return nil, err
 	}
 	audit := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditProfileEditRequested,

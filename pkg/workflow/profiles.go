@@ -3,53 +3,88 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
-	"github.com/certctl-serverless/certctl-serverless/pkg/identity"
 )
 
-// checkPool stores IAM ARNs in a pool in canonical form, so the pool
-// compares the same identities two-person integrity does, and refuses a key
-// principal that does not exist or cannot decide: a pool no one can ever
-// satisfy leaves every request to expire.
-func (s *Service) checkPool(ctx context.Context, pool *domain.ApproverPool) error {
+// checkPool stores IAM identities in a pool in canonical form, so the pool
+// compares the same identities two-person integrity does, and refuses an
+// entry no one could ever decide as: a key principal that does not exist
+// or cannot decide, an IAM identity that is not canonical or that no rule
+// of the IAM mapping grants approver (or admin). A pool no one can satisfy
+// would leave every request to expire.
+func (s *Service) checkPool(ctx context.Context, field string, pool *domain.ApproverPool) error {
 	if pool == nil {
 		return nil
 	}
 	for i, id := range pool.Principals {
-		if strings.HasPrefix(id, "arn:") {
-			c, err := identity.CanonicalARN(id)
+		if strings.HasPrefix(id, "arn:") || strings.HasPrefix(id, "iam:") {
+			if s.IAMApprovers == nil {
+				return domain.Invalidf("%s.principals: %q: this deployment maps no IAM callers, so no IAM identity can decide", field, id)
+			}
+			c, err := s.IAMApprovers.ApproverID(ctx, id)
 			if err != nil {
-				return domain.Invalidf("approvers.principals: %v", err)
+				return err
 			}
 			pool.Principals[i] = c
 			continue
 		}
-		if strings.HasPrefix(id, "iam:") {
-			continue
-		}
-		if err := domain.ValidateID("approvers.principals", id); err != nil {
+		if err := domain.ValidateID(field+".principals", id); err != nil {
 			return err
 		}
 		p, err := s.Profiles.GetPrincipal(ctx, id)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
-			return domain.Invalidf("approvers.principals: principal %q does not exist", id)
+			return domain.Invalidf("%s.principals: principal %q does not exist", field, id)
 		case err != nil:
 			return err
 		}
 		if !(domain.Actor{Roles: p.Roles}).Has(domain.RoleApprover) {
-			return domain.Invalidf("approvers.principals: %q holds no approver role, so could never decide", id)
+			return domain.Invalidf("%s.principals: %q holds no approver role, so could never decide", field, id)
 		}
 	}
 	return nil
 }
 
-// checkProfile validates a profile about to be stored.
+// checkNames refuses a name pattern that is a public suffix, or a wildcard
+// directly over one (co.uk, *.com, **.co.uk): a profile covering every
+// name of a registry is never what anyone means, and an approval-tier one
+// would claim names nobody else can then issue without its approvers.
+func checkNames(p *domain.Profile) error {
+	for _, pat := range p.AllowedNames {
+		name := strings.TrimPrefix(strings.TrimPrefix(string(pat), "**."), "*.")
+		if _, err := netip.ParseAddr(name); err == nil {
+			continue
+		}
+		suffix, icann := publicsuffix.PublicSuffix(name)
+		// An unlisted top-level domain answers itself, not ICANN's: only
+		// listed suffixes (ICANN's, or a private one of several labels)
+		// count.
+		if suffix == name && (icann || strings.Contains(suffix, ".")) {
+			if name == string(pat) {
+				return domain.Invalidf("allowed_names: %q is a public suffix: name a domain under it", pat)
+			}
+			return domain.Invalidf("allowed_names: %q is a wildcard over the public suffix %q: name a domain under it", pat, name)
+		}
+	}
+	return nil
+}
+
+// checkProfile validates a profile about to be stored. Its pools are
+// checked (and stored canonical) after its shape, and whether its policy
+// can be satisfied is asked again of the canonical pools: two spellings
+// of one identity are one approver.
 func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := checkNames(p); err != nil {
 		return err
 	}
 	if p.IssuerID != domain.DefaultIssuerID {
@@ -58,7 +93,15 @@ func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if err := p.Delivery.Validate(s.Stage); err != nil {
 		return err
 	}
-	return s.checkPool(ctx, p.Approvers)
+	if err := s.checkPool(ctx, "approvers", p.Approvers); err != nil {
+		return err
+	}
+	for i, f := range p.ApprovalPolicy {
+		if err := s.checkPool(ctx, fmt.Sprintf("approval_policy[%d].approvers", i), f.Approvers); err != nil {
+			return err
+		}
+	}
+	return p.Policy().Satisfiable("")
 }
 
 // CreateProfile validates a new profile. An approval-tier profile applies
@@ -133,7 +176,7 @@ func (s *Service) UpdateProfile(ctx context.Context, actor domain.Actor, id stri
 	if len(diff) == 0 {
 		return cur, nil, nil // nothing to change, nothing to approve
 	}
-	if cur.RequiresApproval || p.RequiresApproval || cur.Widens(&p) {
+	if cur.RequiresApproval || p.RequiresApproval || cur.Widens(&p) || cur.PolicyChanges(&p) {
 		pending, err := s.requestProfileEdit(ctx, actor, cur, &p)
 		return nil, pending, err
 	}

@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,10 @@ func TestCreatingAnUngatedProfileNeedsASecondPerson(t *testing.T) {
 }
 
 // Widening a profile that needs no approval (more names, more key
-// algorithms, a longer validity) or making it approval-tier waits for a
-// second person; narrowing it applies at once.
+// algorithms, a longer validity), making it approval-tier or changing the
+// approval rule its own gated edits follow (its pool, its number of
+// approvals, its policy) waits for a second person; narrowing it applies
+// at once.
 func TestEditingAnUngatedProfile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -66,6 +69,9 @@ func TestEditingAnUngatedProfile(t *testing.T) {
 		"a longer validity":           {MaxValiditySeconds: domain.Ptr(int64(31 * 86400))},
 		"becoming approval-tier":      {RequiresApproval: domain.Ptr(true)},
 		"a narrowing with a widening": {AllowedNames: names("a.example.com", "z.example.com")},
+		"a pool for later gates":      {Approvers: &domain.ApproverPool{Principals: []string{"bob"}}},
+		"a second approval":           {RequiredApprovals: domain.Ptr(2)},
+		"an approval policy":          {ApprovalPolicy: &domain.ApprovalPolicy{{Name: "ops", Count: 1}}},
 	} {
 		before := e.profile("dev")
 		p, pending, err := e.svc.UpdateProfile(t.Context(), alice, "dev", in)
@@ -80,12 +86,11 @@ func TestEditingAnUngatedProfile(t *testing.T) {
 		}
 	}
 	for what, in := range map[string]domain.ProfileInput{
-		"a name fewer":           {AllowedNames: names("a.example.com")},
-		"a key algorithm fewer":  {AllowedKeyAlgorithms: &[]string{domain.KeyECDSAP384}},
-		"a shorter validity":     {MaxValiditySeconds: domain.Ptr(int64(20 * 86400))},
-		"another display name":   {Name: domain.Ptr("development")},
-		"an earlier renewal":     {RenewBeforeSeconds: domain.Ptr(int64(15 * 86400))},
-		"a pool for later gates": {Approvers: &domain.ApproverPool{Principals: []string{"bob"}}},
+		"a name fewer":          {AllowedNames: names("a.example.com")},
+		"a key algorithm fewer": {AllowedKeyAlgorithms: &[]string{domain.KeyECDSAP384}},
+		"a shorter validity":    {MaxValiditySeconds: domain.Ptr(int64(20 * 86400))},
+		"another display name":  {Name: domain.Ptr("development")},
+		"an earlier renewal":    {RenewBeforeSeconds: domain.Ptr(int64(15 * 86400))},
 	} {
 		before := e.profile("dev")
 		p, pending, err := e.svc.UpdateProfile(t.Context(), olivia, "dev", in)
@@ -94,7 +99,7 @@ func TestEditingAnUngatedProfile(t *testing.T) {
 		}
 	}
 	rows := e.rowsBy("dev", domain.AuditProfileUpdated)
-	if len(rows) != 6 || rows[0].Actor != "olivia" {
+	if len(rows) != 5 || rows[0].Actor != "olivia" {
 		t.Fatalf("profile.updated rows: %d", len(rows))
 	}
 }
@@ -396,5 +401,64 @@ func TestApprovedEditKeepsWhoCreatedTheProfile(t *testing.T) {
 	}
 	if !edited.UpdatedAt.Equal(epoch.Add(time.Hour)) {
 		t.Fatalf("updated_at %v, want %v", edited.UpdatedAt, epoch.Add(time.Hour))
+	}
+}
+
+// An admin may decide any profile edit whatever its pool (break glass), so
+// a pool only its own members can satisfy never locks the profile; never
+// their own edit, and certificate requests keep their pool.
+func TestAdminBreaksGlassOnProfileEditsOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	p := e.gatedProfileFrom(domain.ProfileInput{
+		ID: "locked", Name: domain.Ptr("locked"), RequiresApproval: domain.Ptr(true), AllowedNames: names("**.locked.example.com"),
+		Approvers: &domain.ApproverPool{Principals: []string{"bob"}},
+	})
+	s := e.newCert(alice, "c-locked", p.ID, "www.locked.example.com")
+	_, err := e.svc.Approve(ctx, admin, s.ApprovalID, "")
+	wantKind(t, "admin approving a certificate request outside the pool", err, domain.ErrForbidden)
+
+	_, edit, err := e.svc.UpdateProfile(ctx, alice, p.ID, domain.ProfileInput{Name: domain.Ptr("renamed")})
+	if err != nil || edit == nil {
+		t.Fatalf("gated edit: %v %v", edit, err)
+	}
+	_, err = e.svc.Approve(ctx, carol, edit.ApprovalID, "")
+	wantKind(t, "an approver outside the pool", err, domain.ErrForbidden)
+	if _, err := e.svc.Approve(ctx, admin, edit.ApprovalID, "break glass"); err != nil {
+		t.Fatalf("admin deciding a profile edit outside the pool: %v", err)
+	}
+	if got := e.profile(p.ID); got.Name != "renamed" {
+		t.Fatalf("the edit was not applied: %+v", got)
+	}
+	// The admin's own edit still needs someone else.
+	_, own, err := e.svc.UpdateProfile(ctx, admin, p.ID, domain.ProfileInput{Name: domain.Ptr("mine")})
+	if err != nil || own == nil {
+		t.Fatalf("admin's gated edit: %v %v", own, err)
+	}
+	_, err = e.svc.Approve(ctx, admin, own.ApprovalID, "")
+	wantKind(t, "admin approving their own edit", err, domain.ErrSameActor)
+}
+
+// A name pattern that is a public suffix, or a wildcard directly over one,
+// would cover a whole registry: refused, for every kind of profile.
+func TestPublicSuffixPatternsAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i, pat := range []string{"**.co.uk", "*.co.uk", "co.uk", "*.com", "**.com", "**.github.io", "*.s3.amazonaws.com"} {
+		_, _, err := e.svc.CreateProfile(t.Context(), alice, domain.ProfileInput{
+			ID: fmt.Sprintf("ps%d", i), Name: domain.Ptr("x"), RequiresApproval: domain.Ptr(true), AllowedNames: names(pat),
+		})
+		// (*.com and **.com were already refused for naming one label.)
+		if err == nil || !errors.Is(err, domain.ErrInvalid) || !strings.Contains(err.Error(), "public suffix") && !strings.Contains(err.Error(), "two labels") {
+			t.Errorf("%s: %v, want a public-suffix refusal", pat, err)
+		}
+	}
+	for i, pat := range []string{"**.example.co.uk", "*.example.com", "www.example.com", "**.example.github.io", "10.0.0.1"} {
+		if _, _, err := e.svc.CreateProfile(t.Context(), alice, domain.ProfileInput{
+			ID: fmt.Sprintf("ok%d", i), Name: domain.Ptr("x"), RequiresApproval: domain.Ptr(true), AllowedNames: names(pat),
+		}); err != nil {
+			t.Errorf("%s: %v", pat, err)
+		}
 	}
 }

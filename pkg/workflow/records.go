@@ -61,6 +61,25 @@ type Decision struct {
 	Move *MoveChange
 	// MoreAudits are appended after Audit (e.g. profile.edit_applied).
 	MoreAudits []*domain.AuditEvent
+	// PinVotes makes the decision apply only while the request's votes
+	// are still the ones read (Approval.Votes): a person's decision is
+	// classified against the votes it saw.
+	PinVotes bool
+	// Votes, when set, are the request's votes after the decision: the
+	// vote that completes the policy appended to those read; VoteAudit is
+	// that vote's approval_vote row, written before the decision's.
+	Votes     []domain.Vote
+	VoteAudit *domain.AuditEvent
+}
+
+// Ballot is a vote that leaves its request pending: it is added to the
+// request's votes, with its audit row, only if the request is still
+// pending with exactly the votes read (Approval.Votes) and the voter is
+// not the requester.
+type Ballot struct {
+	Approval *domain.Approval // as read
+	Vote     domain.Vote
+	Audit    *domain.AuditEvent
 }
 
 // Move moves a certificate from one profile to another: the certificate

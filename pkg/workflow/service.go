@@ -34,6 +34,15 @@ type Observer interface {
 	Queues(oldestPending time.Duration, handoffs, starts int)
 }
 
+// IAMApprovers checks an IAM identity named in an approver pool against the
+// IAM mapping (pkg/identity implements it from CERTCTL_IAM_PRINCIPALS).
+type IAMApprovers interface {
+	// ApproverID returns the canonical pool entry for an IAM ARN or a
+	// canonical IAM id, or an Invalid error saying why no IAM caller could
+	// ever decide as it (not canonical, or no rule grants it approver).
+	ApproverID(ctx context.Context, entry string) (string, error)
+}
+
 // Service runs the workflow.
 type Service struct {
 	// The ports each use case writes through (see store.go). A function
@@ -58,8 +67,11 @@ type Service struct {
 	// a revocation (optional: the scheduled refresh catches up).
 	CRLTrigger CRLTrigger
 
-	Exec            Executions
-	Observer        Observer // optional
+	Exec     Executions
+	Observer Observer // optional
+	// IAMApprovers vets IAM entries of approver pools; without it a pool
+	// may name key principals and roles only.
+	IAMApprovers    IAMApprovers
 	Bypass          bool
 	ApprovalTimeout time.Duration
 	// HandoffGrace is how long the reaper leaves a queued decision or

@@ -75,6 +75,7 @@ type DecisionPort interface {
 	ListApprovals(ctx context.Context, f domain.ApprovalFilter, page domain.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d Decision) error
+	Vote(ctx context.Context, b Ballot) error
 	ClearHandoff(ctx context.Context, id string) error
 }
 

@@ -105,6 +105,9 @@ export function explain (err, { doing = 'loading this page', needs = '' } = {}) 
     case 404:
       return `Not found while ${doing}: check the id; it may never have existed or may have been deleted.`
     case 409:
+      if (/would not count|already voted/i.test(err.message)) {
+        return `Not done: ${err.message}`
+      }
       return `Not done: the state changed first (someone else decided, or the request expired), so ${doing} did not apply. The page shows the current state.${said}`
     case 429:
       return 'Too many requests just now. Wait a moment and try again.'

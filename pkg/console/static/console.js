@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id)
 // equal to the API's).
 const AUDIT_ACTIONS = [
   'renewal_triggered', 'approval_requested', 'approval_approved', 'approval_rejected',
-  'approval_expired', 'approval_bypassed', 'approval_profile_edit_requested', 'profile.edit_applied',
+  'approval_expired', 'approval_bypassed', 'approval_vote', 'approval_profile_edit_requested', 'profile.edit_applied',
   'renewal_job_completed', 'renewal_job_failed', 'profile.created', 'profile.updated',
   'profile.deleted', 'certificate.created', 'certificate.status_changed', 'certificate.renewal_refused',
   'issuer.initialized', 'apikey.created', 'apikey.revoked', 'principal.roles_granted',
@@ -196,6 +196,7 @@ async function approvalsPage (mine) {
       { label: 'Request', cell: a => link(['approvals', a.id], what(a)) },
       { label: 'Kind', cell: a => kindLabel[a.kind] || a.kind },
       { label: 'Requested by', cell: a => a.requested_by === me.principal ? `${a.requested_by} (you)` : a.requested_by },
+      { label: 'Votes', cell: a => `${(a.votes || []).length} of ${a.required_approvals || 1}` },
       { label: 'Waiting', cell: a => el('span', { title: a.created_at }, span((now - new Date(a.created_at)) / 1000)) },
       { label: 'Expires', cell: a => el('span', { title: a.expires_at }, relative(a.expires_at, now)) },
     ], rows, 'No requests are waiting for a decision.'))
@@ -213,6 +214,8 @@ async function approvalPage (mine, id) {
   ])
   const pending = a.state === 'pending'
   const mineToDecide = pending && me.principal === a.requested_by
+  const votes = a.votes || []
+  const voted = pending && votes.some(v => v.actor === me.principal)
   const now = Date.now()
   paint(mine, `${kindLabel[a.kind] || 'Approval'} request`,
     el('p', { class: `state state-${a.state}` }, el('span', { class: 'sr-only' }, 'State: '), stateLabel[a.state] || a.state),
@@ -226,13 +229,24 @@ async function approvalPage (mine, id) {
       ['Decided by', a.decided_by || null],
       ['Decided', a.decided_at ? when(a.decided_at) : null],
       ['Note', a.note ? el('span', { class: 'note-text' }, a.note) : null],
-      ['Approvers', a.approver_pool ? pool(a.approver_pool) : null],
+      ['Approval policy', policy(a.approval_policy)],
+      // A move between approval-tier profiles is decided under the source's policy too.
+      ['Source profile\'s policy', a.move && a.move.from_policy ? policy(a.move.from_policy.map(f => ({ ...f, name: `from:${f.name}` }))) : null],
+      ['Votes', `${votes.length} of ${a.required_approvals || 1}`],
+      ['Still needed', pending && a.missing ? missing(a.missing) : null],
       ['Certificate', a.certificate_id ? link(['certificates', a.certificate_id], a.certificate_id) : null],
       ['Job', a.job_id ? link(['jobs', a.job_id], a.job_id) : null],
     ], { id: 'request' }),
+    votes.length ? [el('h2', {}, 'Votes'), table('Votes so far', [
+      { label: 'Who', cell: v => v.actor },
+      { label: 'When', cell: v => when(v.at) },
+      { label: 'Counts toward', cell: v => v.factor || '' },
+      { label: 'Note', cell: v => v.note ? el('span', { class: 'note-text' }, v.note) : '', wrap: true },
+    ], votes, '')] : null,
     a.subject ? subject(a.subject) : null,
     a.profile_edit ? profileEdit(a) : null,
-    pending && (has('approver') ? decideForm(mine, a) : el('p', { class: 'notice', id: 'cannot-decide' },
+    voted && el('p', { class: 'notice', id: 'voted' }, `You have voted on this request. It still needs ${missing(a.missing)}.`),
+    pending && !voted && (has('approver') ? decideForm(mine, a) : el('p', { class: 'notice', id: 'cannot-decide' },
       `You can view this request, but deciding needs ${DECIDERS}; your key holds: ${me.roles.join(', ') || 'no role'}.`)),
     el('h2', {}, 'History'),
     table('History of this request', [
@@ -250,6 +264,19 @@ function brief (details) {
     .filter(([, v]) => v == null || typeof v !== 'object' || (Array.isArray(v) && v.every(x => typeof x !== 'object')))
     .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${show(v)}`)
   return parts.join('; ')
+}
+
+// policy shows an approval policy: each factor's count and pool.
+function policy (factors) {
+  if (!factors || !factors.length) return null
+  return factors.map(f => `${f.name}: ${f.count} of ${pool(f.approvers || {})}`).join('; ')
+}
+
+// missing says what a pending request still needs.
+function missing (m) {
+  if (!m || !m.approvals) return 'nothing more'
+  const from = (m.factors || []).map(f => `${f.name} (${pool(f.approvers || {})})`).join(' or ')
+  return `${m.approvals} more approval${m.approvals === 1 ? '' : 's'}${from ? ' from ' + from : ''}`
 }
 
 function pool (p) {
@@ -327,8 +354,9 @@ function decideForm (mine, a) {
     const buttons = form.querySelectorAll('button')
     buttons.forEach(b => { b.disabled = true })
     const doing = action === 'approve' ? 'approving this request' : 'rejecting this request'
+    let res
     try {
-      await call(`approvals/${seg(a.id)}/${action}`, { method: 'POST', body: text ? { note: text } : {} })
+      res = await call(`approvals/${seg(a.id)}/${action}`, { method: 'POST', body: text ? { note: text } : {} })
     } catch (err) {
       buttons.forEach(b => { b.disabled = false })
       if (mine !== page) return
@@ -345,9 +373,11 @@ function decideForm (mine, a) {
       result.textContent = explain(err, { doing, needs: DECIDERS })
       return
     }
-    flash = action === 'approve'
-      ? { kind: 'success', text: a.kind === 'cert_issuance' ? 'Approved. The job now issues the certificate.' : 'Approved. The profile change is applied.' }
-      : { kind: 'success', text: 'Rejected. Nothing will be issued or changed for this request.' }
+    flash = action === 'reject'
+      ? { kind: 'success', text: 'Rejected. Nothing will be issued or changed for this request.' }
+      : res && res.action === 'voted'
+        ? { kind: 'success', text: `Your vote is recorded. The request still needs ${missing(res.missing)}.` }
+        : { kind: 'success', text: a.kind === 'cert_issuance' ? 'Approved. The job now issues the certificate.' : 'Approved. The profile change is applied.' }
     await run(mine, () => approvalPage(mine, a.id), true)
   })
   return form

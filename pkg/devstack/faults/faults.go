@@ -164,8 +164,16 @@ func (i *Injector) perOperation(ctx context.Context, in middleware.InitializeInp
 		// Conflicts are the transaction fault AWS produces most under load.
 		kinds = append(kinds, Conflict, Conflict)
 	}
+	if singleWrite(in.Parameters) {
+		// A write to an item a transaction is writing fails the same way.
+		kinds = append(kinds, Conflict)
+	}
 	switch i.pick(kinds...) {
 	case Conflict:
+		if !isTx {
+			return middleware.InitializeOutput{}, middleware.Metadata{}, httpError(http.StatusBadRequest,
+				&ddbtypes.TransactionConflictException{Message: aws.String("Transaction is ongoing for the item (fault injected)")})
+		}
 		return middleware.InitializeOutput{}, middleware.Metadata{}, conflict(len(tx.TransactItems), i.intn(max(1, len(tx.TransactItems))))
 	case Die:
 		if i.intn(2) == 0 {
@@ -199,6 +207,15 @@ func (i *Injector) perAttempt(ctx context.Context, in middleware.DeserializeInpu
 			&smithy.GenericAPIError{Code: "InternalServerError", Message: "fault injected: internal server error", Fault: smithy.FaultServer})
 	}
 	return next.HandleDeserialize(ctx, in)
+}
+
+// singleWrite reports a single-item DynamoDB write.
+func singleWrite(params any) bool {
+	switch params.(type) {
+	case *dynamodb.UpdateItemInput, *dynamodb.PutItemInput, *dynamodb.DeleteItemInput:
+		return true
+	}
+	return false
 }
 
 // conflict is DynamoDB's answer when another transaction holds an item:

@@ -21,8 +21,9 @@ import (
 // meaning as DynamoDB reads it unchanged. The expression builder separates
 // clauses with newlines, and kumo only recognises a clause keyword after a
 // space; kumo also substitutes name aliases as plain text, so #1 would
-// rewrite the start of #10. This collapses whitespace and left-pads alias
-// numbers to one width. It lives here, not in the store, so production
+// rewrite the start of #10, and reads size(…) only without the space the
+// builder puts before its parenthesis. This collapses whitespace, joins
+// size to its parenthesis and left-pads alias numbers to one width. It lives here, not in the store, so production
 // requests are what the SDK's builder makes.
 func DynamoDB(st *middleware.Stack) error {
 	return st.Build.Add(middleware.BuildMiddlewareFunc("devstackKumoDynamoDBCompat", func(
@@ -91,7 +92,7 @@ func reshapeObject(o map[string]any) {
 	}
 	for _, f := range expressionFields {
 		if s, ok := o[f].(string); ok {
-			o[f] = pad(strings.Join(strings.Fields(s), " "))
+			o[f] = pad(strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "size (", "size("))
 		}
 	}
 	if names != nil && width >= 2 {

@@ -14,7 +14,7 @@ func TestReshapeExpressions(t *testing.T) {
 		"TransactItems": []any{
 			map[string]any{"Update": map[string]any{
 				"UpdateExpression":         "SET #1 = :1, #10 = :10\nREMOVE #11",
-				"ConditionExpression":      "(#0 = :0)\nAND (#2 <> :2)",
+				"ConditionExpression":      "(#0 = :0)\nAND (#2 <> :2)\nAND (size (#3) = :3)",
 				"ExpressionAttributeNames": names,
 			}},
 			map[string]any{"ConditionCheck": map[string]any{
@@ -44,7 +44,7 @@ func TestReshapeExpressions(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := got.TransactItems[0].Update
-	if u.UpdateExpression != "SET #01 = :1, #10 = :10 REMOVE #11" || u.ConditionExpression != "(#00 = :0) AND (#02 <> :2)" {
+	if u.UpdateExpression != "SET #01 = :1, #10 = :10 REMOVE #11" || u.ConditionExpression != "(#00 = :0) AND (#02 <> :2) AND (size(#03) = :3)" {
 		t.Fatalf("update %q, condition %q", u.UpdateExpression, u.ConditionExpression)
 	}
 	if u.ExpressionAttributeNames["#01"] != "a1" || u.ExpressionAttributeNames["#10"] != "a10" || len(u.ExpressionAttributeNames) != 12 {

@@ -53,7 +53,9 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	}
 	// The console's static files are served by the same function, at
 	// /console/, beside the API they call.
-	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, identity.NewResolver(rules, st), env.Log)))
+	resolver := identity.NewResolver(rules, st)
+	svc.IAMApprovers = resolver // approver pools may name only IAM identities the mapping lets decide
+	serve := apigw.Handler(ui.Mount(httpapi.New(svc, keys, st, exec, resolver, env.Log)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		return serve(logging.With(ctx, "api_request_id", ev.RequestContext.RequestID), ev)
 	}, nil
