@@ -112,7 +112,7 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob, nil},
 	{Route{"POST", v1 + "/jobs/{id}/repair", admins, false}, (*API).repairJob, nil},
 
-	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals, paged("state", "kind", "profile_id", "certificate_id", "requested_by")},
+	{Route{"GET", v1 + "/approvals", readers, false}, (*API).listApprovals, paged("state", "kind", "profile_id", "certificate_id", "requested_by", "can_vote")},
 	{Route{"GET", v1 + "/approvals/{id}", readers, false}, (*API).getApproval, nil},
 	{Route{"GET", v1 + "/approvals/{id}/history", readers, false}, (*API).approvalHistory, paged()},
 	{Route{"POST", v1 + "/approvals/{id}/approve", approvers, false}, (*API).approve, nil},
