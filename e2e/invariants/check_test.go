@@ -478,3 +478,21 @@ func TestAMoveSatisfyingBothPoliciesIsHealthy(t *testing.T) {
 		t.Fatalf("violations: %v", vs)
 	}
 }
+
+// An admin may vote on a profile edit outside its pools (break glass):
+// such a vote is eligible for every factor and breaks no rule; the same
+// vote by a principal that holds no admin role does.
+func TestBreakGlassVotesOnProfileEdits(t *testing.T) {
+	s := healthy()
+	a := s.Approvals["a"]
+	a["kind"] = item("x", "profile_edit")["x"]
+	a["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"bob", "dana"}}}})
+	s.Principals = map[string]Item{"carol": {"id": item("x", "carol")["x"], "roles": &types.AttributeValueMemberSS{Value: []string{"admin"}}}}
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == "vote-eligibility" }) {
+		t.Fatalf("an admin's break-glass vote: %v", vs)
+	}
+	s.Principals["carol"]["roles"] = &types.AttributeValueMemberSS{Value: []string{"approver"}}
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); !slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == "vote-eligibility" }) {
+		t.Fatalf("a non-admin outside the pool: %v", vs)
+	}
+}
