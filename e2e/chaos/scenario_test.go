@@ -500,8 +500,13 @@ func (sc *scenario) retirement(ctx context.Context) {
 }
 
 // move moves a certificate to a profile that needs no approval (applied
-// at once) or into an approval-tier one (a request, decided randomly).
+// at once) or into an approval-tier one (a request, decided randomly);
+// sometimes out of a quorum into another gate (voted on under both).
 func (sc *scenario) move(ctx context.Context) {
+	if sc.rng.IntN(3) == 0 {
+		sc.moveBetweenQuorums(ctx)
+		return
+	}
 	cert, from := sc.issuedCert(ctx, false, nil)
 	if cert == "" {
 		return
@@ -520,6 +525,32 @@ func (sc *scenario) move(ctx context.Context) {
 	default:
 		sc.expect("move "+cert, r, http.StatusOK, http.StatusConflict)
 	}
+}
+
+// moveBetweenQuorums moves a certificate out of a profile that needs two
+// approvals into an approval-tier profile that needs one: the request is
+// voted on under both policies, in one of the ways voteRandomly votes.
+func (sc *scenario) moveBetweenQuorums(ctx context.Context) {
+	from := sc.newProfileWith(ctx, true, map[string]any{"required_approvals": 2})
+	cert := sc.newCert(ctx, from)
+	if cert == "" {
+		return
+	}
+	issuance := sc.currentApproval(ctx, cert)
+	sc.decideOnce(ctx, "bob", "approve", issuance)
+	sc.decideOnce(ctx, "admin", "approve", issuance)
+	sc.settle(ctx)
+	to := sc.newProfileWith(ctx, true, map[string]any{"allowed_names": []string{"**." + zone(from)}})
+	r := sc.retry(ctx, func() reply {
+		return sc.sys.call(ctx, "alice", "PUT", "/api/v1/certificates/"+cert, map[string]any{"profile_id": to})
+	})
+	sc.note("move %s out of quorum %s to %s -> %d", cert, from, to, r.Status)
+	if r.Status == http.StatusAccepted {
+		sc.voteRandomly(ctx, r.str("approval_id"), nil)
+		return
+	}
+	// 409: the issuance did not complete (a fault), or a job is in flight.
+	sc.expect("move "+cert, r, http.StatusConflict)
 }
 
 // delivery issues (and sometimes renews) a certificate whose profile
