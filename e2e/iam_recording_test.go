@@ -87,6 +87,7 @@ func (r *iamRecorder) register(ctx context.Context, s *devstack.Stack) error {
 		CAKey:        arns.CAKey,
 		StateMachine: arns.StateMachine,
 		Functions:    arns.Functions,
+		Stage:        s.Config.Stage,
 	})
 	return nil
 }
@@ -111,16 +112,16 @@ func (r *iamRecorder) finish() error {
 // clock, so only this shows the schedules' roles at work.
 func (r *iamRecorder) runSchedules() error {
 	s, _, err := startStack(func(c *config.Config) {}, func(o *devstack.Options) {
-		o.SweepInterval, o.ReaperInterval = 100*time.Millisecond, 100*time.Millisecond
+		o.SweepInterval, o.ReaperInterval, o.CRLInterval = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	})
 	if err != nil {
 		return fmt.Errorf("iam recording: schedules: %w", err)
 	}
 	defer s.Close()
 	deadline := time.Now().Add(30 * time.Second)
-	for !r.wasScheduled(s.Functions[app.FnSweep]) || !r.wasScheduled(s.Functions[app.FnReaper]) {
+	for !r.wasScheduled(s.Functions[app.FnSweep]) || !r.wasScheduled(s.Functions[app.FnReaper]) || !r.wasScheduled(s.Functions[app.FnIssue]) {
 		if time.Now().After(deadline) {
-			return errors.New("iam recording: the schedules did not run sweep and reaper within 30 s")
+			return errors.New("iam recording: the schedules did not run sweep, reaper and the CRL refresh within 30 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

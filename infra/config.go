@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,6 +41,8 @@ const (
 	EnvStage           = "CERTCTL_STAGE"
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
+	EnvPublicURL       = "CERTCTL_PUBLIC_URL"
+	EnvCRLFunction     = "CERTCTL_CRL_FUNCTION"
 )
 
 // ASLFile is the state machine definition, relative to the repository root.
@@ -62,6 +65,8 @@ type Props struct {
 	ApprovalTimeout         time.Duration // CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT
 	SweepRate               time.Duration // sweep schedule cadence
 	ReaperRate              time.Duration // reaper schedule cadence
+	CRLRate                 time.Duration // CRL refresh schedule cadence (the issue function's refresh_crl)
+	PublicURL               string        // CERTCTL_PUBLIC_URL: the base URL certificates name the CRL and CA under (default: the key API's URL)
 	Architecture            string        // arm64 or x86_64
 	AssetsDir               string        // holds <name>/bootstrap for every function
 	RepoRoot                string        // holds statemachines/renewal.asl.json
@@ -95,6 +100,7 @@ const (
 	DefaultApprovalTimeout   = 168 * time.Hour
 	DefaultSweepRate         = time.Hour
 	DefaultReaperRate        = 10 * time.Minute
+	DefaultCRLRate           = 15 * time.Minute
 	DefaultArchitecture      = "arm64"
 	DefaultAssetsDir         = "bin"
 	DefaultLogLevel          = "INFO"
@@ -111,7 +117,7 @@ const (
 // (all but "nag", read by main, go into Props). README.md documents each.
 var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
-	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
+	"sweepRate", "reaperRate", "crlRate", "publicUrl", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
 	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
 	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "callerRoles", "nag",
@@ -125,6 +131,7 @@ func DefaultProps() Props {
 		ApprovalTimeout:       DefaultApprovalTimeout,
 		SweepRate:             DefaultSweepRate,
 		ReaperRate:            DefaultReaperRate,
+		CRLRate:               DefaultCRLRate,
 		Architecture:          DefaultArchitecture,
 		LogLevel:              DefaultLogLevel,
 		LogRetentionDays:      DefaultLogRetentionDays,
@@ -190,6 +197,10 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 	duration("approvalTimeout", &p.ApprovalTimeout)
 	duration("sweepRate", &p.SweepRate)
 	duration("reaperRate", &p.ReaperRate)
+	duration("crlRate", &p.CRLRate)
+	if s, ok := str("publicUrl"); ok {
+		p.PublicURL = s
+	}
 	if s, ok := str("architecture"); ok {
 		p.Architecture = s
 	}
@@ -301,7 +312,17 @@ func (p Props) Normalize() (Props, error) {
 	if p.ReaperRate == 0 {
 		p.ReaperRate = DefaultReaperRate
 	}
-	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate} {
+	if p.CRLRate == 0 {
+		p.CRLRate = DefaultCRLRate
+	}
+	if p.PublicURL != "" {
+		u, err := url.Parse(p.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("publicUrl %q: want an https URL such as https://pki.example.com/prod (no query or fragment)", p.PublicURL))
+		}
+		p.PublicURL = strings.TrimRight(p.PublicURL, "/")
+	}
+	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate, "crlRate": p.CRLRate} {
 		if d < time.Minute || d%time.Minute != 0 {
 			errs = append(errs, fmt.Errorf("%s %s: want a whole number of minutes, at least 1m", name, d))
 		}

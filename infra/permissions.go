@@ -22,6 +22,8 @@ type Access struct {
 	SendTaskSuccess bool     // states:SendTaskSuccess: hands a decision to the waiting execution
 	DescribeExec    bool     // states:DescribeExecution on the state machine's executions (job repair)
 	CASign          bool     // kms:Sign, kms:GetPublicKey on the CA key
+	InvokeCRL       bool     // lambda:InvokeFunction on the issue function: a CRL made again after a revocation
+	Deliver         bool     // ssm:PutParameter, secretsmanager:PutSecretValue and CreateSecret under the stage's prefixes
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -45,6 +47,7 @@ var FunctionAccess = map[string]Access{
 		StartExec:       true,
 		SendTaskSuccess: true,
 		DescribeExec:    true, // POST /jobs/{id}/repair reads whether the job's execution has ended
+		InvokeCRL:       true, // after a revocation, asks the issue function (which holds the CA key) for a new CRL
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -55,11 +58,14 @@ var FunctionAccess = map[string]Access{
 		SendTaskSuccess: true,
 	},
 	FnIssue: {
-		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		// The governed names under a wildcard's zone (ReadGovernance).
+		// DeleteItem: CRL entries of expired certificates; Query: an
+		// issuer's CRL entries, by its partition, strongly consistent, and
+		// the governed names under a wildcard's zone (ReadGovernance).
+		StateItem:  []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		StateQuery: []string{BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		CASign:     true,
+		Deliver:    true, // right after an issuance, the version goes to its profile's targets
 	},
 	FnFinalize: {
 		// Expiry and failure only update existing items.
@@ -81,6 +87,7 @@ var FunctionAccess = map[string]Access{
 		AuditItem:       []string{"PutItem", "GetItem"},
 		StartExec:       true, // restarts executions whose start was never confirmed
 		SendTaskSuccess: true,
+		Deliver:         true, // retries the deliveries that failed
 	},
 }
 
@@ -151,6 +158,13 @@ func (s *Stack) permissions() {
 		if a.CASign {
 			add(statement("CaSign", jsii.Strings("kms:Sign", "kms:GetPublicKey"), &[]*string{s.CAKey.KeyArn()}))
 		}
+		if a.Deliver {
+			add(statement("DeliverToParameters", jsii.Strings("ssm:PutParameter"), &[]*string{s.deliveryParameters()}))
+			add(statement("DeliverToSecrets", jsii.Strings("secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"), &[]*string{s.deliverySecrets()}))
+		}
+		if a.InvokeCRL {
+			add(statement("RefreshCrl", jsii.Strings("lambda:InvokeFunction"), &[]*string{s.Functions[FnIssue].FunctionArn()}))
+		}
 	}
 	// Key policy: nobody but the issue role signs with the CA key.
 	s.CAKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -163,6 +177,25 @@ func (s *Stack) permissions() {
 			"ArnNotEquals": map[string]any{"aws:PrincipalArn": s.Roles[FnIssue].RoleArn()},
 		},
 	}), jsii.Bool(false))
+}
+
+// deliveryParameters names the SSM parameters the stage may write:
+// /certctl/<stage>/… (the names profiles may give, checked by the API).
+func (s *Stack) deliveryParameters() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ssm"), Resource: jsii.String("parameter"),
+		ResourceName: jsii.String("certctl/" + s.Props.Stage + "/*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// deliverySecrets names the Secrets Manager secrets the stage may write:
+// certctl/<stage>/… (a secret's ARN ends with six random characters,
+// which the wildcard covers).
+func (s *Stack) deliverySecrets() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String("certctl/" + s.Props.Stage + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }
 
 // executionsARN names every execution of the renewal state machine:

@@ -30,6 +30,7 @@ const (
 	envAddr           = "CERTCTL_LOCAL_ADDR"
 	envReaperInterval = "CERTCTL_REAPER_INTERVAL"
 	envSweepInterval  = "CERTCTL_SWEEP_INTERVAL"
+	envCRLInterval    = "CERTCTL_CRL_INTERVAL"
 	credentialsFile   = ".local/credentials.json"
 )
 
@@ -37,6 +38,7 @@ type settings struct {
 	cfg           config.Config
 	addr          string
 	reaper, sweep time.Duration
+	crl           time.Duration
 }
 
 func main() {
@@ -68,6 +70,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if s.sweep, err = config.ParseDuration(envSweepInterval, getenv(envSweepInterval), time.Hour); err != nil {
 		return s, err
 	}
+	if s.crl, err = config.ParseDuration(envCRLInterval, getenv(envCRLInterval), 15*time.Minute); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -89,6 +94,7 @@ func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error
 		Config:         s.cfg,
 		ReaperInterval: s.reaper,
 		SweepInterval:  s.sweep,
+		CRLInterval:    s.crl,
 		Logger:         log,
 	})
 	if err != nil {
@@ -165,7 +171,7 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	fmt.Fprintf(tw, "  Health\t%s/health\n", stack.URL)
 	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
 	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)
-	fmt.Fprintf(tw, "  Reaper / sweep\tevery %s / every %s\n", s.reaper, s.sweep)
+	fmt.Fprintf(tw, "  Reaper / sweep / CRL\tevery %s / every %s / every %s\n", s.reaper, s.sweep, s.crl)
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

@@ -37,6 +37,14 @@ func (it Item) N(name string) float64 {
 	return 0
 }
 
+// Bytes returns a binary attribute, or nil.
+func (it Item) Bytes(name string) []byte {
+	if v, ok := it[name].(*types.AttributeValueMemberB); ok {
+		return v.Value
+	}
+	return nil
+}
+
 // B returns a boolean attribute, or false.
 func (it Item) B(name string) bool {
 	v, ok := it[name].(*types.AttributeValueMemberBOOL)
@@ -105,6 +113,10 @@ type Snapshot struct {
 	Approvals  map[string]Item
 	Versions   []Item          // pk CERT#<id>, sk VERSION#<job>
 	Metrics    map[string]Item // kind#outcome#profile
+	Issuers    map[string]Item // issuer id -> its CA certificate
+	CRLs       map[string]Item // issuer id -> its CRL state and DER
+	Entries    []Item          // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
+	Deliveries []Item          // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
 	Audit      []Item
 	Executions map[string]string // execution name -> status
 }
@@ -122,6 +134,7 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	snap := &Snapshot{
 		Profiles: map[string]Item{}, Principals: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
 		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
+		Issuers: map[string]Item{}, CRLs: map[string]Item{},
 	}
 	db := dynamodb.NewFromConfig(src.AWS)
 	err := scan(ctx, db, src.StateTable, func(it Item) {
@@ -135,6 +148,14 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 			snap.Certs[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):
 			snap.Versions = append(snap.Versions, it)
+		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "DELIVERY#"):
+			snap.Deliveries = append(snap.Deliveries, it)
+		case strings.HasPrefix(pk, "ISSUER#"):
+			snap.Issuers[it.S("id")] = it
+		case strings.HasPrefix(pk, "CRL#") && sk == "CRL":
+			snap.CRLs[strings.TrimPrefix(pk, "CRL#")] = it
+		case strings.HasPrefix(pk, "CRL#") && strings.HasPrefix(sk, "ENTRY#"):
+			snap.Entries = append(snap.Entries, it)
 		case strings.HasPrefix(pk, "JOB#"):
 			snap.Jobs[it.S("id")] = it
 		case strings.HasPrefix(pk, "APPROVAL#"):

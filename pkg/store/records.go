@@ -45,6 +45,7 @@ const (
 	tagAPIKey    = "APIKEY"
 	tagAPIKeyID  = "APIKEYID"
 	tagPrincipal = "PRINCIPAL"
+	tagCRL       = "CRL"
 )
 
 // Partitions of the sparse pending and due indexes.
@@ -52,6 +53,9 @@ const (
 	pendingPartition = "PENDING"
 	startPartition   = "START"
 	duePartition     = "DUE"
+	// deliveryPartition holds issued versions not yet published to
+	// their profile's delivery targets.
+	deliveryPartition = "DELIVERY"
 	// handoffPartition holds decided requests whose decision has not been
 	// confirmed delivered to the waiting execution. Decide puts a request
 	// here; ClearHandoff takes it out after a successful send.
@@ -93,6 +97,17 @@ func jobKey(id string) itemKey      { return entityKey(tagJob, id) }
 func approvalKey(id string) itemKey { return entityKey(tagApproval, id) }
 func issuerKey(id string) itemKey   { return entityKey(tagIssuer, id) }
 
+// crlKey is an issuer's CRL state; its revocation entries share its
+// partition (revocationEntryKey), so one strongly consistent query reads
+// them all.
+func crlKey(issuerID string) itemKey { return entityKey(tagCRL, issuerID) }
+
+func revocationEntryKey(issuerID, serial string) itemKey {
+	return itemKey{PK: crlKey(issuerID).PK, SK: entryPrefix + serial}
+}
+
+const entryPrefix = "ENTRY#"
+
 // versionKey orders versions by job id (ULIDs sort by time) and makes the
 // job id the idempotency key of issuance: one version per job, ever.
 func versionKey(certID, jobID string) itemKey {
@@ -101,6 +116,9 @@ func versionKey(certID, jobID string) itemKey {
 
 // jobsOf is the by_parent partition of a certificate's jobs.
 func jobsOf(certID string) string { return certKey(certID).PK + "#" + tagJob }
+
+// movesOf is the by_parent partition of a certificate's move requests.
+func movesOf(certID string) string { return certKey(certID).PK + "#MOVE" }
 
 // auditPartition holds one resource's audit rows.
 func auditPartition(resourceID string) string { return "AUDIT#" + resourceID }
@@ -203,6 +221,53 @@ func (r *approverPoolRecord) toDomain() *domain.ApproverPool {
 	return &domain.ApproverPool{Principals: r.Principals, Roles: convert[domain.Role](r.Roles)}
 }
 
+type deliveryTargetsRecord struct {
+	SSMParameter string `dynamodbav:"ssm_parameter,omitempty"`
+	Secret       string `dynamodbav:"secret,omitempty"`
+}
+
+func deliveryTargetsRecordOf(t *domain.DeliveryTargets) *deliveryTargetsRecord {
+	if t == nil {
+		return nil
+	}
+	return &deliveryTargetsRecord{SSMParameter: t.SSMParameter, Secret: t.Secret}
+}
+
+func (r *deliveryTargetsRecord) toDomain() *domain.DeliveryTargets {
+	if r == nil {
+		return nil
+	}
+	return &domain.DeliveryTargets{SSMParameter: r.SSMParameter, Secret: r.Secret}
+}
+
+// deliveryStatusRecord is a job's delivery: where its version goes and
+// how that went.
+type deliveryStatusRecord struct {
+	Status       string     `dynamodbav:"status"`
+	SSMParameter string     `dynamodbav:"ssm_parameter,omitempty"`
+	Secret       string     `dynamodbav:"secret,omitempty"`
+	Attempts     int64      `dynamodbav:"attempts"`
+	LastError    string     `dynamodbav:"last_error,omitempty"`
+	DeliveredAt  *time.Time `dynamodbav:"delivered_at,omitempty"`
+	UpdatedAt    time.Time  `dynamodbav:"updated_at"`
+}
+
+func deliveryStatusRecordOf(d *domain.DeliveryStatus) *deliveryStatusRecord {
+	if d == nil {
+		return nil
+	}
+	return &deliveryStatusRecord{Status: d.Status, SSMParameter: d.SSMParameter, Secret: d.Secret, Attempts: d.Attempts,
+		LastError: d.LastError, DeliveredAt: d.DeliveredAt, UpdatedAt: d.UpdatedAt}
+}
+
+func (r *deliveryStatusRecord) toDomain() *domain.DeliveryStatus {
+	if r == nil {
+		return nil
+	}
+	return &domain.DeliveryStatus{Status: r.Status, SSMParameter: r.SSMParameter, Secret: r.Secret, Attempts: r.Attempts,
+		LastError: r.LastError, DeliveredAt: r.DeliveredAt, UpdatedAt: r.UpdatedAt}
+}
+
 // factorRecord is one factor of an approval policy.
 type factorRecord struct {
 	Name      string              `dynamodbav:"name"`
@@ -280,6 +345,8 @@ type subjectRecord struct {
 	ProfileID       string   `dynamodbav:"profile_id"`
 	ProfileVersion  int64    `dynamodbav:"profile_version"`
 	ProfileName     string   `dynamodbav:"profile_name,omitempty"`
+	KeyChanged      *bool    `dynamodbav:"key_changed,omitempty"`
+	PreviousKey     string   `dynamodbav:"previous_public_key_sha256,omitempty"`
 }
 
 func subjectRecordOf(x *domain.Subject) *subjectRecord {
@@ -290,7 +357,7 @@ func subjectRecordOf(x *domain.Subject) *subjectRecord {
 		CommonName: x.CommonName, DNSNames: x.DNSNames, IPAddresses: x.IPAddresses, KeyAlgorithm: x.KeyAlgorithm,
 		PublicKeySHA256: x.PublicKeySHA256, ValiditySeconds: x.ValiditySeconds, IssuerID: x.IssuerID,
 		KeyUsage: x.KeyUsage, ExtKeyUsage: x.ExtKeyUsage, ProfileID: x.ProfileID, ProfileVersion: x.ProfileVersion,
-		ProfileName: x.ProfileName,
+		ProfileName: x.ProfileName, KeyChanged: x.KeyChanged, PreviousKey: x.PreviousPublicKeySHA256,
 	}
 }
 
@@ -302,30 +369,31 @@ func (r *subjectRecord) toDomain() *domain.Subject {
 		CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses, KeyAlgorithm: r.KeyAlgorithm,
 		PublicKeySHA256: r.PublicKeySHA256, ValiditySeconds: r.ValiditySeconds, IssuerID: r.IssuerID,
 		KeyUsage: r.KeyUsage, ExtKeyUsage: r.ExtKeyUsage, ProfileID: r.ProfileID, ProfileVersion: r.ProfileVersion,
-		ProfileName: r.ProfileName,
+		ProfileName: r.ProfileName, KeyChanged: r.KeyChanged, PreviousPublicKeySHA256: r.PreviousKey,
 	}
 }
 
 // profileRecord is a profile's attributes: the profile item's own, and
 // the base and proposal of a profile edit.
 type profileRecord struct {
-	ID                   string              `dynamodbav:"id"`
-	Name                 string              `dynamodbav:"name"`
-	RequiresApproval     bool                `dynamodbav:"requires_approval"`
-	AllowedNames         []string            `dynamodbav:"allowed_names"`
-	AllowedKeyAlgorithms []string            `dynamodbav:"allowed_key_algorithms"`
-	MaxValiditySeconds   int64               `dynamodbav:"max_validity_seconds"`
-	RenewBeforeSeconds   int64               `dynamodbav:"renew_before_seconds"`
-	IssuerID             string              `dynamodbav:"issuer_id"`
-	Approvers            *approverPoolRecord `dynamodbav:"approvers,omitempty"`
-	RequiredApprovals    int                 `dynamodbav:"required_approvals,omitempty"`
-	ApprovalPolicy       []factorRecord      `dynamodbav:"approval_policy,omitempty"`
-	Version              int64               `dynamodbav:"version"`
-	PendingEditID        string              `dynamodbav:"pending_edit_approval_id,omitempty"`
-	CertificateCount     int64               `dynamodbav:"certificate_count"`
-	CreatedBy            string              `dynamodbav:"created_by"`
-	CreatedAt            time.Time           `dynamodbav:"created_at"`
-	UpdatedAt            time.Time           `dynamodbav:"updated_at"`
+	ID                   string                 `dynamodbav:"id"`
+	Name                 string                 `dynamodbav:"name"`
+	RequiresApproval     bool                   `dynamodbav:"requires_approval"`
+	AllowedNames         []string               `dynamodbav:"allowed_names"`
+	AllowedKeyAlgorithms []string               `dynamodbav:"allowed_key_algorithms"`
+	MaxValiditySeconds   int64                  `dynamodbav:"max_validity_seconds"`
+	RenewBeforeSeconds   int64                  `dynamodbav:"renew_before_seconds"`
+	IssuerID             string                 `dynamodbav:"issuer_id"`
+	Approvers            *approverPoolRecord    `dynamodbav:"approvers,omitempty"`
+	Delivery             *deliveryTargetsRecord `dynamodbav:"delivery,omitempty"`
+	RequiredApprovals    int                    `dynamodbav:"required_approvals,omitempty"`
+	ApprovalPolicy       []factorRecord         `dynamodbav:"approval_policy,omitempty"`
+	Version              int64                  `dynamodbav:"version"`
+	PendingEditID        string                 `dynamodbav:"pending_edit_approval_id,omitempty"`
+	CertificateCount     int64                  `dynamodbav:"certificate_count"`
+	CreatedBy            string                 `dynamodbav:"created_by"`
+	CreatedAt            time.Time              `dynamodbav:"created_at"`
+	UpdatedAt            time.Time              `dynamodbav:"updated_at"`
 }
 
 func profileRecordOf(p *domain.Profile) *profileRecord {
@@ -336,7 +404,7 @@ func profileRecordOf(p *domain.Profile) *profileRecord {
 		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
 		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
 		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
-		RequiredApprovals: p.RequiredApprovals, ApprovalPolicy: policyRecordOf(p.ApprovalPolicy),
+		Delivery: deliveryTargetsRecordOf(p.Delivery), RequiredApprovals: p.RequiredApprovals, ApprovalPolicy: policyRecordOf(p.ApprovalPolicy),
 		Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
@@ -350,7 +418,7 @@ func (r *profileRecord) toDomain() *domain.Profile {
 		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
 		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
 		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
-		RequiredApprovals: r.RequiredApprovals, ApprovalPolicy: policyOf(r.ApprovalPolicy),
+		Delivery: r.Delivery.toDomain(), RequiredApprovals: r.RequiredApprovals, ApprovalPolicy: policyOf(r.ApprovalPolicy),
 		Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
@@ -381,10 +449,51 @@ func storedDiffValue(v any) (any, error) {
 		return convert[string](x), nil
 	case *domain.ApproverPool:
 		return approverPoolRecordOf(x), nil
+	case *domain.DeliveryTargets:
+		return deliveryTargetsRecordOf(x), nil
 	case domain.ApprovalPolicy:
 		return policyRecordOf(x), nil
 	}
 	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
+}
+
+// profileRefRecord is a profile as a request saw it.
+type profileRefRecord struct {
+	ID               string `dynamodbav:"id"`
+	Name             string `dynamodbav:"name"`
+	Version          int64  `dynamodbav:"version"`
+	RequiresApproval bool   `dynamodbav:"requires_approval"`
+}
+
+type moveRecord struct {
+	From        profileRefRecord `dynamodbav:"from"`
+	To          profileRefRecord `dynamodbav:"to"`
+	CommonName  string           `dynamodbav:"common_name"`
+	DNSNames    []string         `dynamodbav:"dns_names"`
+	IPAddresses []string         `dynamodbav:"ip_addresses"`
+	FromPolicy  []factorRecord   `dynamodbav:"from_policy,omitempty"`
+}
+
+func moveRecordOf(m *domain.CertificateMove) *moveRecord {
+	if m == nil {
+		return nil
+	}
+	ref := func(r domain.ProfileRef) profileRefRecord {
+		return profileRefRecord{ID: r.ID, Name: r.Name, Version: r.Version, RequiresApproval: r.RequiresApproval}
+	}
+	return &moveRecord{From: ref(m.From), To: ref(m.To), CommonName: m.CommonName, DNSNames: m.DNSNames, IPAddresses: m.IPAddresses,
+		FromPolicy: policyRecordOf(m.FromPolicy)}
+}
+
+func (r *moveRecord) toDomain() *domain.CertificateMove {
+	if r == nil {
+		return nil
+	}
+	ref := func(p profileRefRecord) domain.ProfileRef {
+		return domain.ProfileRef{ID: p.ID, Name: p.Name, Version: p.Version, RequiresApproval: p.RequiresApproval}
+	}
+	return &domain.CertificateMove{From: ref(r.From), To: ref(r.To), CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses,
+		FromPolicy: policyOf(r.FromPolicy)}
 }
 
 type profileEditRecord struct {
@@ -457,25 +566,29 @@ func (it *profileItem) toDomain() *domain.Profile { return it.profileRecord.toDo
 type certItem struct {
 	itemKey
 	listKey
-	DuePK         string     `dynamodbav:"due_pk,omitempty"`
-	DueSK         string     `dynamodbav:"due_sk,omitempty"`
-	ID            string     `dynamodbav:"id"`
-	CommonName    string     `dynamodbav:"common_name"`
-	SANs          []string   `dynamodbav:"sans"`
-	ProfileID     string     `dynamodbav:"profile_id"`
-	IssuerID      string     `dynamodbav:"issuer_id"`
-	Status        string     `dynamodbav:"status"`
-	CSR           string     `dynamodbav:"csr"`
-	KeyAlgorithm  string     `dynamodbav:"key_algorithm"`
-	CurrentJobID  string     `dynamodbav:"current_job_id,omitempty"`
-	SerialNumber  string     `dynamodbav:"serial_number,omitempty"`
-	NotBefore     *time.Time `dynamodbav:"not_before,omitempty"`
-	ExpiresAt     *time.Time `dynamodbav:"expires_at,omitempty"`
-	RenewAt       *time.Time `dynamodbav:"renew_at,omitempty"`
-	LastRenewalAt *time.Time `dynamodbav:"last_renewal_at,omitempty"`
-	CreatedBy     string     `dynamodbav:"created_by"`
-	CreatedAt     time.Time  `dynamodbav:"created_at"`
-	UpdatedAt     time.Time  `dynamodbav:"updated_at"`
+	DuePK            string     `dynamodbav:"due_pk,omitempty"`
+	DueSK            string     `dynamodbav:"due_sk,omitempty"`
+	ID               string     `dynamodbav:"id"`
+	CommonName       string     `dynamodbav:"common_name"`
+	SANs             []string   `dynamodbav:"sans"`
+	ProfileID        string     `dynamodbav:"profile_id"`
+	IssuerID         string     `dynamodbav:"issuer_id"`
+	Status           string     `dynamodbav:"status"`
+	CSR              string     `dynamodbav:"csr"`
+	KeyAlgorithm     string     `dynamodbav:"key_algorithm"`
+	CurrentJobID     string     `dynamodbav:"current_job_id,omitempty"`
+	PendingMoveID    string     `dynamodbav:"pending_move_approval_id,omitempty"`
+	SerialNumber     string     `dynamodbav:"serial_number,omitempty"`
+	NotBefore        *time.Time `dynamodbav:"not_before,omitempty"`
+	ExpiresAt        *time.Time `dynamodbav:"expires_at,omitempty"`
+	RenewAt          *time.Time `dynamodbav:"renew_at,omitempty"`
+	LastRenewalAt    *time.Time `dynamodbav:"last_renewal_at,omitempty"`
+	RevokedAt        *time.Time `dynamodbav:"revoked_at,omitempty"`
+	RevocationReason string     `dynamodbav:"revocation_reason,omitempty"`
+	ArchivedAt       *time.Time `dynamodbav:"archived_at,omitempty"`
+	CreatedBy        string     `dynamodbav:"created_by"`
+	CreatedAt        time.Time  `dynamodbav:"created_at"`
+	UpdatedAt        time.Time  `dynamodbav:"updated_at"`
 }
 
 // dueSK places a certificate in the due index at t.
@@ -485,11 +598,12 @@ func certItemOf(c *domain.Certificate) *certItem {
 	it := &certItem{
 		itemKey: certKey(c.ID), listKey: listed(tagCert, c.CreatedAt, c.ID),
 		ID: c.ID, CommonName: c.CommonName, SANs: c.SANs, ProfileID: c.ProfileID, IssuerID: c.IssuerID,
-		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID,
+		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID, PendingMoveID: c.PendingMoveID,
 		SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, RenewAt: c.RenewAt,
-		LastRenewalAt: c.LastRenewalAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		LastRenewalAt: c.LastRenewalAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, ArchivedAt: c.ArchivedAt,
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
-	if c.RenewAt != nil && c.CurrentJobID == "" {
+	if c.RenewAt != nil && c.CurrentJobID == "" && !c.Retired() {
 		it.DuePK, it.DueSK = duePartition, dueSK(*c.RenewAt, c.ID)
 	}
 	return it
@@ -498,9 +612,10 @@ func certItemOf(c *domain.Certificate) *certItem {
 func (it *certItem) toDomain() *domain.Certificate {
 	return &domain.Certificate{
 		ID: it.ID, CommonName: it.CommonName, SANs: it.SANs, ProfileID: it.ProfileID, IssuerID: it.IssuerID,
-		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID,
+		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID, PendingMoveID: it.PendingMoveID,
 		SerialNumber: it.SerialNumber, NotBefore: it.NotBefore, ExpiresAt: it.ExpiresAt, RenewAt: it.RenewAt,
-		LastRenewalAt: it.LastRenewalAt, CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		LastRenewalAt: it.LastRenewalAt, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, ArchivedAt: it.ArchivedAt,
+		CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 	}
 }
 
@@ -511,27 +626,29 @@ func (it *certItem) toDomain() *domain.Certificate {
 type jobItem struct {
 	itemKey
 	listKey
-	ParentPK         string         `dynamodbav:"parent_pk"`
-	ParentSK         string         `dynamodbav:"parent_sk"`
-	PendingPK        string         `dynamodbav:"pending_pk,omitempty"`
-	PendingSK        string         `dynamodbav:"pending_sk,omitempty"`
-	StartInput       string         `dynamodbav:"start_input,omitempty"`
-	ID               string         `dynamodbav:"id"`
-	CertificateID    string         `dynamodbav:"certificate_id"`
-	ProfileID        string         `dynamodbav:"profile_id"`
-	Type             string         `dynamodbav:"type"`
-	Status           string         `dynamodbav:"status"`
-	RequiresApproval bool           `dynamodbav:"requires_approval"`
-	ApprovalID       string         `dynamodbav:"approval_id,omitempty"`
-	RequestedBy      string         `dynamodbav:"requested_by"`
-	Subject          *subjectRecord `dynamodbav:"subject,omitempty"`
-	ExecutionARN     string         `dynamodbav:"execution_arn,omitempty"`
-	Error            string         `dynamodbav:"error,omitempty"`
-	CSR              string         `dynamodbav:"csr_pem"`
-	PrevCertStatus   string         `dynamodbav:"prev_cert_status"`
-	CreatedAt        time.Time      `dynamodbav:"created_at"`
-	UpdatedAt        time.Time      `dynamodbav:"updated_at"`
-	CompletedAt      *time.Time     `dynamodbav:"completed_at,omitempty"`
+	ParentPK         string                `dynamodbav:"parent_pk"`
+	ParentSK         string                `dynamodbav:"parent_sk"`
+	PendingPK        string                `dynamodbav:"pending_pk,omitempty"`
+	PendingSK        string                `dynamodbav:"pending_sk,omitempty"`
+	StartInput       string                `dynamodbav:"start_input,omitempty"`
+	ID               string                `dynamodbav:"id"`
+	CertificateID    string                `dynamodbav:"certificate_id"`
+	ProfileID        string                `dynamodbav:"profile_id"`
+	Type             string                `dynamodbav:"type"`
+	Status           string                `dynamodbav:"status"`
+	RequiresApproval bool                  `dynamodbav:"requires_approval"`
+	ApprovalID       string                `dynamodbav:"approval_id,omitempty"`
+	RequestedBy      string                `dynamodbav:"requested_by"`
+	RequestReason    string                `dynamodbav:"request_reason,omitempty"`
+	Subject          *subjectRecord        `dynamodbav:"subject,omitempty"`
+	ExecutionARN     string                `dynamodbav:"execution_arn,omitempty"`
+	Error            string                `dynamodbav:"error,omitempty"`
+	Delivery         *deliveryStatusRecord `dynamodbav:"delivery,omitempty"`
+	CSR              string                `dynamodbav:"csr_pem"`
+	PrevCertStatus   string                `dynamodbav:"prev_cert_status"`
+	CreatedAt        time.Time             `dynamodbav:"created_at"`
+	UpdatedAt        time.Time             `dynamodbav:"updated_at"`
+	CompletedAt      *time.Time            `dynamodbav:"completed_at,omitempty"`
 }
 
 func jobItemOf(j *domain.Job, startInput string) *jobItem {
@@ -539,8 +656,8 @@ func jobItemOf(j *domain.Job, startInput string) *jobItem {
 		itemKey: jobKey(j.ID), listKey: listed(tagJob, j.CreatedAt, j.ID),
 		ParentPK: jobsOf(j.CertificateID), ParentSK: sortKey(j.CreatedAt, j.ID),
 		ID: j.ID, CertificateID: j.CertificateID, ProfileID: j.ProfileID, Type: string(j.Type), Status: string(j.Status),
-		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy,
-		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, CSR: j.CSR,
+		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy, RequestReason: j.RequestReason,
+		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, Delivery: deliveryStatusRecordOf(j.Delivery), CSR: j.CSR,
 		PrevCertStatus: string(j.PrevCertStatus), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 	}
 	if startInput != "" {
@@ -553,8 +670,9 @@ func (it *jobItem) toDomain() *domain.Job {
 	return &domain.Job{
 		ID: it.ID, CertificateID: it.CertificateID, ProfileID: it.ProfileID, Type: domain.JobType(it.Type),
 		Status: domain.JobStatus(it.Status), RequiresApproval: it.RequiresApproval, ApprovalID: it.ApprovalID,
-		RequestedBy: it.RequestedBy, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
-		CSR: it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		RequestedBy: it.RequestedBy, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
+		Delivery: it.Delivery.toDomain(),
+		CSR:      it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 		CompletedAt: it.CompletedAt,
 	}
 }
@@ -572,6 +690,8 @@ type approvalItem struct {
 	listKey
 	PendingPK      string              `dynamodbav:"pending_pk,omitempty"`
 	PendingSK      string              `dynamodbav:"pending_sk,omitempty"`
+	ParentPK       string              `dynamodbav:"parent_pk,omitempty"`
+	ParentSK       string              `dynamodbav:"parent_sk,omitempty"`
 	ID             string              `dynamodbav:"id"`
 	Kind           string              `dynamodbav:"kind"`
 	State          string              `dynamodbav:"state"`
@@ -584,8 +704,10 @@ type approvalItem struct {
 	DecidedType    string              `dynamodbav:"decided_by_type,omitempty"`
 	Note           string              `dynamodbav:"note,omitempty"`
 	Reason         string              `dynamodbav:"reason,omitempty"`
+	RequestReason  string              `dynamodbav:"request_reason,omitempty"`
 	Subject        *subjectRecord      `dynamodbav:"subject,omitempty"`
 	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
+	Move           *moveRecord         `dynamodbav:"move,omitempty"`
 	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
 	ApprovalPolicy []factorRecord      `dynamodbav:"approval_policy,omitempty"`
 	Votes          []voteRecord        `dynamodbav:"votes,omitempty"`
@@ -605,13 +727,18 @@ func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
 		itemKey: approvalKey(a.ID), listKey: listed(tagApproval, a.CreatedAt, a.ID),
 		ID: a.ID, Kind: string(a.Kind), State: string(a.State), JobID: a.JobID, CertificateID: a.CertificateID,
 		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
-		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason,
-		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, ApproverPool: approverPoolRecordOf(a.ApproverPool),
-		ApprovalPolicy: policyRecordOf(a.ApprovalPolicy), Votes: votesRecordOf(a.Votes), CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
+		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason, RequestReason: a.RequestReason,
+		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, Move: moveRecordOf(a.Move), ApproverPool: approverPoolRecordOf(a.ApproverPool),
+		ApprovalPolicy: policyRecordOf(a.ApprovalPolicy), Votes: votesRecordOf(a.Votes),
+		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
 		PrevCertStatus: string(a.PrevCertStatus),
 	}
 	if a.State == domain.ApprovalPending {
 		it.PendingPK, it.PendingSK = pendingPartition, sortKey(a.CreatedAt, a.ID)
+	}
+	if a.Kind == domain.KindCertificateMove {
+		// Found with the certificate's other records when it is deleted.
+		it.ParentPK, it.ParentSK = movesOf(a.CertificateID), sortKey(a.CreatedAt, a.ID)
 	}
 	return it, nil
 }
@@ -621,7 +748,8 @@ func (it *approvalItem) toDomain() *domain.Approval {
 		ID: it.ID, Kind: domain.ApprovalKind(it.Kind), State: domain.ApprovalState(it.State), JobID: it.JobID,
 		CertificateID: it.CertificateID, ProfileID: it.ProfileID, RequestedBy: it.RequestedBy,
 		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
-		Note: it.Note, Reason: it.Reason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		Note: it.Note, Reason: it.Reason, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		Move:         it.Move.toDomain(),
 		ApproverPool: it.ApproverPool.toDomain(), ApprovalPolicy: policyOf(it.ApprovalPolicy), Votes: votesOf(it.Votes),
 		CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
 		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
@@ -641,6 +769,10 @@ type versionItem struct {
 	PEMChain          string    `dynamodbav:"pem_chain"`
 	IssuedAt          time.Time `dynamodbav:"issued_at"`
 	GovernanceVersion *int64    `dynamodbav:"governance_version,omitempty"`
+	// Set by a revocation (an update; a new version is never revoked).
+	RevokedAt        *time.Time `dynamodbav:"revoked_at,omitempty"`
+	RevocationReason string     `dynamodbav:"revocation_reason,omitempty"`
+	RevokedBy        string     `dynamodbav:"revoked_by,omitempty"`
 }
 
 func versionItemOf(v *domain.CertificateVersion) *versionItem {
@@ -648,6 +780,7 @@ func versionItemOf(v *domain.CertificateVersion) *versionItem {
 		itemKey: versionKey(v.CertificateID, v.JobID), CertificateID: v.CertificateID, JobID: v.JobID,
 		SerialNumber: v.SerialNumber, NotBefore: v.NotBefore, NotAfter: v.NotAfter, FingerprintSHA256: v.FingerprintSHA256,
 		PEMChain: v.PEMChain, IssuedAt: v.IssuedAt, GovernanceVersion: v.GovernanceVersion,
+		RevokedAt: v.RevokedAt, RevocationReason: v.RevocationReason, RevokedBy: v.RevokedBy,
 	}
 }
 
@@ -655,8 +788,115 @@ func (it *versionItem) toDomain() *domain.CertificateVersion {
 	return &domain.CertificateVersion{
 		CertificateID: it.CertificateID, JobID: it.JobID, SerialNumber: it.SerialNumber, NotBefore: it.NotBefore,
 		NotAfter: it.NotAfter, FingerprintSHA256: it.FingerprintSHA256, PEMChain: it.PEMChain, IssuedAt: it.IssuedAt,
-		GovernanceVersion: it.GovernanceVersion,
+		GovernanceVersion: it.GovernanceVersion, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, RevokedBy: it.RevokedBy,
 	}
+}
+
+// deliveryItem is one version waiting to be published, in the delivery
+// queue (the pending index, partition DELIVERY) until every target holds
+// it; it sits under its certificate's partition, so a deletion finds it.
+type deliveryItem struct {
+	itemKey
+	PendingPK     string    `dynamodbav:"pending_pk,omitempty"`
+	PendingSK     string    `dynamodbav:"pending_sk,omitempty"`
+	JobID         string    `dynamodbav:"job_id"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	SerialNumber  string    `dynamodbav:"serial_number"`
+	SSMParameter  string    `dynamodbav:"ssm_parameter,omitempty"`
+	Secret        string    `dynamodbav:"secret,omitempty"`
+	Attempts      int64     `dynamodbav:"attempts"`
+	LastError     string    `dynamodbav:"last_error,omitempty"`
+	CreatedAt     time.Time `dynamodbav:"created_at"`
+}
+
+func deliveryKey(certID, jobID string) itemKey {
+	return itemKey{PK: certKey(certID).PK, SK: deliveryPrefix + jobID}
+}
+
+const deliveryPrefix = "DELIVERY#"
+
+func deliveryItemOf(d *workflow.Delivery) *deliveryItem {
+	return &deliveryItem{
+		itemKey: deliveryKey(d.CertificateID, d.JobID), PendingPK: deliveryPartition, PendingSK: sortKey(d.CreatedAt, d.JobID),
+		JobID: d.JobID, CertificateID: d.CertificateID, SerialNumber: d.SerialNumber,
+		SSMParameter: d.Targets.SSMParameter, Secret: d.Targets.Secret, Attempts: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt,
+	}
+}
+
+func (it *deliveryItem) toDomain() *workflow.Delivery {
+	return &workflow.Delivery{
+		JobID: it.JobID, CertificateID: it.CertificateID, SerialNumber: it.SerialNumber,
+		Targets:  domain.DeliveryTargets{SSMParameter: it.SSMParameter, Secret: it.Secret},
+		Attempts: it.Attempts, LastError: it.LastError, CreatedAt: it.CreatedAt,
+	}
+}
+
+// revocationEntryItem is one revoked serial of an issuer, listed on its
+// CRL until the certificate expires (then the CRL refresh deletes it). It
+// outlives the certificate's own records.
+type revocationEntryItem struct {
+	itemKey
+	IssuerID      string    `dynamodbav:"issuer_id"`
+	SerialNumber  string    `dynamodbav:"serial_number"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	JobID         string    `dynamodbav:"job_id"`
+	Reason        string    `dynamodbav:"reason"`
+	RevokedAt     time.Time `dynamodbav:"revoked_at"`
+	RevokedBy     string    `dynamodbav:"revoked_by"`
+	NotAfter      time.Time `dynamodbav:"not_after"`
+}
+
+func revocationEntryItemOf(e *domain.RevocationEntry) *revocationEntryItem {
+	return &revocationEntryItem{
+		itemKey: revocationEntryKey(e.IssuerID, e.SerialNumber), IssuerID: e.IssuerID, SerialNumber: e.SerialNumber,
+		CertificateID: e.CertificateID, JobID: e.JobID, Reason: e.Reason, RevokedAt: e.RevokedAt, RevokedBy: e.RevokedBy, NotAfter: e.NotAfter,
+	}
+}
+
+func (it *revocationEntryItem) toDomain() *domain.RevocationEntry {
+	return &domain.RevocationEntry{
+		IssuerID: it.IssuerID, SerialNumber: it.SerialNumber, CertificateID: it.CertificateID, JobID: it.JobID,
+		Reason: it.Reason, RevokedAt: it.RevokedAt, RevokedBy: it.RevokedBy, NotAfter: it.NotAfter,
+	}
+}
+
+// crlItem is an issuer's CRL: the signed DER of the current one and the
+// counters that say when to make it again. Only updates write it:
+// revocations ADD to revision and entry_count, pruning subtracts from
+// entry_count, and a publication SETs the rest if the number is still the
+// one it followed.
+type crlItem struct {
+	itemKey
+	IssuerID      string     `dynamodbav:"issuer_id"`
+	Number        int64      `dynamodbav:"number"`
+	DER           []byte     `dynamodbav:"der"`
+	ThisUpdate    *time.Time `dynamodbav:"this_update"`
+	NextUpdate    *time.Time `dynamodbav:"next_update"`
+	Entries       int        `dynamodbav:"entries"`
+	Revision      int64      `dynamodbav:"revision"`
+	BuiltRevision int64      `dynamodbav:"built_revision"`
+	EntryCount    int64      `dynamodbav:"entry_count"`
+	UpdatedAt     *time.Time `dynamodbav:"updated_at"`
+}
+
+func (it *crlItem) toDomain() *domain.CRL {
+	c := &domain.CRL{
+		IssuerID: it.IssuerID, Number: it.Number, DER: it.DER, Entries: it.Entries,
+		Revision: it.Revision, BuiltRevision: it.BuiltRevision, EntryCount: it.EntryCount,
+	}
+	if c.IssuerID == "" {
+		c.IssuerID = it.PK[len(tagCRL)+1:]
+	}
+	if it.ThisUpdate != nil {
+		c.ThisUpdate = *it.ThisUpdate
+	}
+	if it.NextUpdate != nil {
+		c.NextUpdate = *it.NextUpdate
+	}
+	if it.UpdatedAt != nil {
+		c.UpdatedAt = *it.UpdatedAt
+	}
+	return c
 }
 
 type issuerItem struct {

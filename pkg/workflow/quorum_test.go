@@ -306,7 +306,8 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 		_, _, err := e.svc.CreateProfile(ctx, alice, in)
 		wantKind(t, what, err, domain.ErrInvalid)
 	}
-	// An IAM role admits its people's sessions: any number may count.
+	// An IAM role admits its people's sessions: any number may count (a
+	// pool may name only IAM identities the mapping lets decide).
 	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]}]`)
 	if err != nil {
 		t.Fatal(err)

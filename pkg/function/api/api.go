@@ -1,5 +1,6 @@
 // Package api builds the api function: the HTTP API behind API Gateway
-// (AWS_PROXY), over DynamoDB and Step Functions, and the web console.
+// (AWS_PROXY), over DynamoDB and Step Functions, and Lambda to have the
+// issue function make a CRL again after a revocation; and the web console.
 package api
 
 import (
@@ -7,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	httpapi "github.com/certctl-serverless/certctl-serverless/pkg/api"
@@ -19,6 +21,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/trigger"
 )
 
 // Name is the function's name.
@@ -39,7 +42,10 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	exec := stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	svc := wire.Service(env)
-	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
+	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Revocations, svc.Retirement, svc.Moves, svc.Exec = st, st, st, st, st, st, st, exec
+	if env.Config.CRLFunction != "" {
+		svc.CRLTrigger = &trigger.CRL{Lambda: lambda.NewFromConfig(env.AWS), Function: env.Config.CRLFunction}
+	}
 	keys := &apikey.Manager{Store: st}
 	ui, err := console.New()
 	if err != nil {
