@@ -80,9 +80,11 @@ var FunctionAccess = map[string]Access{
 		StartExec:  true,
 	},
 	FnReaper: {
-		// Expiry, redelivery and restarts only update existing items; the
-		// pending index holds all three queues (PENDING, HANDOFF, START).
-		StateItem:       []string{"GetItem", "UpdateItem"},
+		// Expiry, redelivery and restarts only update existing items;
+		// DeleteItem: the queue item of a delivery it retried and ended
+		// (EndDelivery). The pending index holds all three queues
+		// (PENDING, HANDOFF, START).
+		StateItem:       []string{"GetItem", "UpdateItem", "DeleteItem"},
 		StateQuery:      []string{IndexPending},
 		AuditItem:       []string{"PutItem", "GetItem"},
 		StartExec:       true, // restarts executions whose start was never confirmed

@@ -74,7 +74,7 @@ func expectedGrants(fn string) []string {
 		add(sm, "states:StartExecution")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnReaper:
-		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
+		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem") // DeleteItem: a retried delivery's queue item
 		query(state, "pending")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
