@@ -44,6 +44,12 @@ func TestArchiveAndDelete(t *testing.T) {
 		t.Fatalf("profile count before the delete: %s", p.Raw)
 	}
 
+	// Its version is still valid and unrevoked: deleting would leave it
+	// beyond revocation.
+	if r := must(t, http.StatusConflict, "alice", "DELETE", path, nil); !strings.Contains(r.str("message"), "not revoked") {
+		t.Fatalf("delete with a live version: %s", r.Raw)
+	}
+	must(t, http.StatusOK, "alice", "POST", path+"/revoke", map[string]any{"reason": "cessationOfOperation"})
 	must(t, http.StatusNoContent, "alice", "DELETE", path, nil)
 	must(t, http.StatusNotFound, "carol", "GET", path, nil)
 	must(t, http.StatusNotFound, "carol", "GET", path+"/versions", nil)

@@ -482,6 +482,13 @@ func (sc *scenario) retirement(ctx context.Context) {
 	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/archive", nil) })
 	sc.note("archive %s -> %d", cert, r.Status)
 	sc.expect("archive "+cert, r, http.StatusOK, http.StatusConflict)
+	// A version still valid and unrevoked keeps the certificate from
+	// being deleted (it could never be revoked after): revoke first.
+	r = sc.retry(ctx, func() reply {
+		return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/revoke", map[string]any{"reason": "cessationOfOperation"})
+	})
+	sc.note("revoke %s -> %d", cert, r.Status)
+	sc.expect("revoke "+cert, r, http.StatusOK, http.StatusConflict)
 	for range 20 {
 		r = sc.retry(ctx, func() reply { return sc.sys.call(ctx, "admin", "DELETE", "/api/v1/certificates/"+cert, nil) })
 		sc.note("delete %s -> %d", cert, r.Status)

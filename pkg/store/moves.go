@@ -48,7 +48,10 @@ func (st *Store) moveItems(m workflow.Move) ([]types.TransactWriteItem, error) {
 	}
 	var t txn
 	t.add(st.txUpdate(certKey(c.ID), upd, conds...))
-	t.add(st.txUpdate(profileKey(m.From.ID), expression.Add(nameOf(attrCertificateCount), valueOf(n(-1))), exists()))
+	// The source is pinned at the version the move was planned on, as the
+	// target is: a gate made stricter meanwhile must not be left under
+	// the policy it had before.
+	t.add(st.txUpdate(profileKey(m.From.ID), expression.Add(nameOf(attrCertificateCount), valueOf(n(-1))), equals(attrVersion, n(m.From.Version))))
 	t.add(st.profileGainsCertificate(m.To.ID, m.To.Version))
 	if m.Governance != nil {
 		t.add(st.governanceUnchanged(*m.Governance))

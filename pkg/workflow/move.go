@@ -213,8 +213,13 @@ func (s *Service) moveDecision(ctx context.Context, d *Decision) (stale string, 
 		return fmt.Sprintf("stale move: profile %s changed from version %d to %d since the move was requested", to.ID, a.Move.To.Version, to.Version), nil
 	}
 	from, err := s.Decisions.GetProfile(ctx, a.Move.From.ID)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", err
+	case from.Version != a.Move.From.Version:
+		// The request's policy was drawn from the source as it was; a gate
+		// made stricter (or added) since must not be left under the old one.
+		return fmt.Sprintf("stale move: profile %s changed from version %d to %d since the move was requested", from.ID, a.Move.From.Version, from.Version), nil
 	}
 	m, err := s.planMove(ctx, cert, from, to)
 	switch {

@@ -323,3 +323,29 @@ func TestMovesAreDecidedUnderBothQuorums(t *testing.T) {
 		t.Fatalf("after rejection: %+v", c)
 	}
 }
+
+// A move out of a gate made stricter after the move was requested is
+// stale: the request's policy was drawn from the source as it was, and one
+// vote must not take a certificate out of a gate that now needs two.
+func TestAMoveOutOfAGateMadeStricterIsStale(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gatedProfile("g1", "**.prod.example.com")
+	e.gatedProfile("g2", "**.prod.example.com")
+	s := e.newCert(alice, "web", "g1", "web.prod.example.com")
+	e.approve(bob, s.ApprovalID)
+	e.issued("web", s.JobID)
+	_, pending, err := e.move(olivia, "web", "g2")
+	if err != nil || pending == nil {
+		t.Fatalf("move: %v", err)
+	}
+	e.editProfile("g1", domain.ProfileInput{RequiredApprovals: domain.Ptr(2)})
+	_, err = e.svc.Approve(t.Context(), carol, pending.ApprovalID, "ok")
+	wantKind(t, "one vote on a move out of a gate that now needs two", err, domain.ErrConflict)
+	if a := e.approval(pending.ApprovalID); a.State != domain.ApprovalRejected || !strings.Contains(a.Reason, "stale move") {
+		t.Fatalf("the move: %s %q", a.State, a.Reason)
+	}
+	if c := e.cert("web"); c.ProfileID != "g1" {
+		t.Fatalf("the certificate moved to %s", c.ProfileID)
+	}
+}

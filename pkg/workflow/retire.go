@@ -78,6 +78,9 @@ func (s *Service) DeleteCertificate(ctx context.Context, actor domain.Actor, cer
 	if cert.Status != domain.CertArchived {
 		return nil, domain.Conflictf("certificate %s is %s: only an archived certificate is deleted; archive it first", certID, cert.Status)
 	}
+	if err := s.noLiveVersions(ctx, cert); err != nil {
+		return nil, err
+	}
 	size := deleteBatch
 	if s.DeleteBatch > 0 && s.DeleteBatch < deleteBatch {
 		size = s.DeleteBatch
@@ -152,4 +155,28 @@ func recordDetails(keys []RecordKey) map[string]any {
 		out[kind] = ids
 	}
 	return out
+}
+
+// noLiveVersions refuses to delete a certificate while a version of it is
+// unexpired and unrevoked: revocation finds versions through their
+// certificate, so once deleted such a version could never reach the CRL
+// (a key compromise found later would have no remedy). Archived, the
+// certificate gains no versions, so the check cannot go stale.
+func (s *Service) noLiveVersions(ctx context.Context, cert *domain.Certificate) error {
+	versions, err := allVersions(ctx, s.Revocations, cert.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var live []string
+	for _, v := range versions {
+		if v.RevokedAt == nil && v.NotAfter.After(now) {
+			live = append(live, v.SerialNumber)
+		}
+	}
+	if len(live) > 0 {
+		return domain.Conflictf("certificate %s has %d version(s) still valid and not revoked (serial %s): revoke them first (POST /api/v1/certificates/%s/revoke), or delete once they have expired; a deleted certificate's versions can no longer be revoked",
+			cert.ID, len(live), live[0], cert.ID)
+	}
+	return nil
 }

@@ -82,6 +82,13 @@ func TestDeleteArchivedCertificate(t *testing.T) {
 	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "web"); err != nil {
 		t.Fatal(err)
 	}
+	// Two versions are still valid and unrevoked: deleting them would
+	// leave no way to revoke them.
+	_, err = e.svc.DeleteCertificate(t.Context(), olivia, "web")
+	wantKind(t, "delete with versions still valid", err, domain.ErrConflict)
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
+		t.Fatal(err)
+	}
 	// 3 versions, 3 jobs, 3 requests: 9 records, 2 per transaction, 10
 	// transactions per call at most: one call deletes them all.
 	d, err := e.svc.DeleteCertificate(t.Context(), olivia, "web")
@@ -112,8 +119,8 @@ func TestDeleteArchivedCertificate(t *testing.T) {
 	if rows := e.rowsBy("web", domain.AuditCertificateCreated); len(rows) != 1 {
 		t.Fatal("the audit trail lost the certificate's history")
 	}
-	if entries, _, _ := e.st.ListRevocationEntries(t.Context(), "default", domain.PageRequest{Limit: 10}); len(entries) != 1 {
-		t.Fatalf("the CRL lost the revoked version: %d entries", len(entries))
+	if entries, _, _ := e.st.ListRevocationEntries(t.Context(), "default", domain.PageRequest{Limit: 10}); len(entries) != 3 {
+		t.Fatalf("the CRL lost revoked versions: %d entries, want 3", len(entries))
 	}
 	// The profile in use no more can go.
 	if _, err := e.svc.DeleteProfile(t.Context(), alice, "prod"); err != nil {
@@ -140,6 +147,9 @@ func TestDeleteGoesOnOverCalls(t *testing.T) {
 		e.issued("web", r.JobID)
 	}
 	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := e.svc.DeleteCertificate(t.Context(), olivia, "web") // 12 records, 10 per call
