@@ -496,3 +496,34 @@ func TestBreakGlassVotesOnProfileEdits(t *testing.T) {
 		t.Fatalf("a non-admin outside the pool: %v", vs)
 	}
 }
+
+// A snapshot reads the state table before the audit table: one CRL
+// published in between is one more publication than the stored number,
+// which is no violation while the stack runs, and is one at rest; a
+// stored number above the publications is one always.
+func TestCRLPublishedBetweenTheSnapshotsReads(t *testing.T) {
+	pubs := func(s *Snapshot, n int) {
+		for i := 1; i <= n; i++ {
+			s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default",
+				"sk", fmt.Sprintf("2026-01-0%dT00:00:00.000000000Z#A", i), "details", fmt.Sprintf(`{"number":%d}`, i)))
+		}
+	}
+	has := func(vs []Violation) bool {
+		return slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == "crl-numbers-increase" })
+	}
+	s := healthy()
+	s.CRLs = map[string]Item{"default": item("number", 1)}
+	pubs(s, 2)
+	if has(Check(s, Scope{}, Options{})) {
+		t.Error("a publication after the state table was read is flagged while the stack runs")
+	}
+	if !has(Check(s, Scope{}, Options{Quiescent: true})) {
+		t.Error("a stored CRL behind its publications is not flagged at rest")
+	}
+	s = healthy()
+	s.CRLs = map[string]Item{"default": item("number", 3)}
+	pubs(s, 2)
+	if !has(Check(s, Scope{}, Options{})) {
+		t.Error("a stored CRL ahead of its publications is not flagged")
+	}
+}
