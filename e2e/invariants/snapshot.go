@@ -115,8 +115,12 @@ type Snapshot struct {
 	Metrics    map[string]Item // kind#outcome#profile
 	Issuers    map[string]Item // issuer id -> its CA certificate
 	CRLs       map[string]Item // issuer id -> its CRL state and DER
-	Entries    []Item          // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
-	Deliveries []Item          // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
+	// CRLsAfter is each CRL item read again after the audit table: the
+	// snapshot reads the state table first, so a CRL published in between
+	// is in the audit rows but not in CRLs.
+	CRLsAfter  map[string]Item
+	Entries    []Item // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
+	Deliveries []Item // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
 	Audit      []Item
 	Executions map[string]string // execution name -> status
 }
@@ -172,6 +176,19 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	}
 	if err := scan(ctx, db, src.AuditTable, func(it Item) { snap.Audit = append(snap.Audit, it) }); err != nil {
 		return nil, err
+	}
+	// Each CRL again, after the audit scan: a CRL published while the
+	// tables were read lies between the two numbers (see checkCRLNumbers).
+	snap.CRLsAfter = map[string]Item{}
+	for issuer := range snap.CRLs {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(src.StateTable), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "CRL#" + issuer}, "sk": &types.AttributeValueMemberS{Value: "CRL"}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("invariants: read CRL %s again: %w", issuer, err)
+		}
+		snap.CRLsAfter[issuer] = out.Item
 	}
 	if src.StateMachineARN != "" {
 		client := sfn.NewFromConfig(src.AWS)
