@@ -27,9 +27,10 @@ const (
 	opRenew       = "renew"        // POST /api/v1/certificates/{id}/renew (approval-tier)
 	opVote        = "vote"         // POST /api/v1/approvals/{id}/approve that leaves a quorum of two pending
 	opCompleting  = "quorum-vote"  // POST /api/v1/approvals/{id}/approve that completes a quorum of two
+	opRevoke      = "revoke"       // POST /api/v1/certificates/{id}/revoke, then the CRL it sets off
 )
 
-var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opVote, opCompleting}
+var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opVote, opCompleting, opRevoke}
 
 // callBudget bounds the AWS calls one function makes for one operation.
 // Every call must be listed: an operation not in exact or atMost is over
@@ -63,6 +64,15 @@ var budgets = map[string]callBudget{
 	opCompleting: {
 		exact:  map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
+	},
+	// A revocation: the certificate and the issuer's CRL state (its entry
+	// count, for the cap) read, its versions listed, one transaction
+	// (versions, entries, CRL state, audit), the certificate read again for
+	// the answer, one asynchronous invoke asking for the CRL. No signing:
+	// the api holds no kms:Sign.
+	opRevoke: {
+		exact:  map[string]int{"DynamoDB.Query": 1, "DynamoDB.TransactWriteItems": 1, "Lambda.Invoke": 1},
+		atMost: map[string]int{"DynamoDB.GetItem": 3},
 	},
 }
 
@@ -210,6 +220,12 @@ func BenchmarkAWSCallsPerOperation(b *testing.B) {
 			}
 			return executionEnds(q.JobID, sfntypes.ExecutionStatusSucceeded)
 		})
+
+		// Revoke the certificate: the api commits the revocation and asks
+		// the issue function (asynchronously) for a new CRL, which lists it.
+		measure(opRevoke, func() {
+			e.must(b, http.StatusOK, "alice", http.MethodPost, "/api/v1/certificates/"+a.CertificateID+"/revoke", map[string]string{"reason": "superseded"})
+		}, func() error { return e.waitCRL("default") })
 	}
 
 	printCallTable(b.N, first, varied)

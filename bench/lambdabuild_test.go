@@ -34,21 +34,53 @@ const (
 	lambdaGOARCH = "arm64"
 )
 
-// The reference functions (bench/testdata/bare and bare-kms) among the
-// built binaries; no function is called either. A function is measured
-// against bare-kms when it links the KMS client, against bare otherwise.
+// The reference functions (under bench/testdata) among the built
+// binaries; no function is called. Each is bare plus the SDK clients some
+// functions link beyond bare's DynamoDB and Step Functions, so that a
+// function is charged for its own code, not for the SDK's: a function is
+// measured against the reference whose clients it links, the one with the
+// most of them.
 const (
-	bareName    = "bare"
-	bareKMSName = "bare-kms"
+	bareName            = "bare"
+	bareKMSName         = "bare-kms"
+	bareKMSDeliveryName = "bare-kms-delivery"
+	bareDeliveryName    = "bare-delivery"
+	bareLambdaName      = "bare-lambda"
 )
 
-// barePkgs are the reference functions' packages, relative to the module
-// root. They are under testdata, so `./...` patterns skip them and they are
-// built by path.
-var barePkgs = map[string]string{bareName: "./bench/testdata/bare", bareKMSName: "./bench/testdata/bare-kms"}
+// SDK clients that choose a function's reference.
+const (
+	kmsPkg     = "github.com/aws/aws-sdk-go-v2/service/kms"
+	ssmPkg     = "github.com/aws/aws-sdk-go-v2/service/ssm"
+	secretsPkg = "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	lambdaPkg  = "github.com/aws/aws-sdk-go-v2/service/lambda"
+)
 
-// kmsPkg marks a function that is measured against bare-kms.
-const kmsPkg = "github.com/aws/aws-sdk-go-v2/service/kms"
+// reference is one reference function: its name, its package (relative
+// to the module root; under testdata, so `./...` patterns skip it and it is
+// built by path) and the clients a function must link to be measured
+// against it.
+type reference struct {
+	name, pkg string
+	links     []string
+}
+
+var references = []reference{
+	{bareName, "./bench/testdata/bare", nil},
+	{bareKMSName, "./bench/testdata/bare-kms", []string{kmsPkg}},                                      // issue, before delivery
+	{bareKMSDeliveryName, "./bench/testdata/bare-kms-delivery", []string{kmsPkg, ssmPkg, secretsPkg}}, // issue
+	{bareDeliveryName, "./bench/testdata/bare-delivery", []string{ssmPkg, secretsPkg}},                // reaper
+	{bareLambdaName, "./bench/testdata/bare-lambda", []string{lambdaPkg}},                             // api
+}
+
+// barePkgs are the reference functions' packages by name.
+var barePkgs = func() map[string]string {
+	m := map[string]string{}
+	for _, r := range references {
+		m[r.name] = r.pkg
+	}
+	return m
+}()
 
 // moduleRoot is the module's root, seen from this package.
 const moduleRoot = ".."
@@ -71,16 +103,22 @@ var (
 
 // binaryNames lists the reference functions first, then every function.
 func binaryNames() []string {
-	return append([]string{bareName, bareKMSName}, app.FunctionNames...)
+	var names []string
+	for _, r := range references {
+		names = append(names, r.name)
+	}
+	return append(names, app.FunctionNames...)
 }
 
 // isReference reports the reference functions (and copies of them).
 func isReference(name string) bool {
-	return name == bareName || name == bareKMSName || name == bareCopyName
+	_, ok := barePkgs[name]
+	return ok || name == bareCopyName
 }
 
 // baselines maps every function to the reference it is measured against:
-// bare-kms for those whose dependencies include the KMS client.
+// of those whose clients are all among its dependencies, the one with the
+// most.
 func baselines() (map[string]string, error) {
 	args := []string{"list", "-deps", "-f", "{{.ImportPath}}"}
 	base := map[string]string{}
@@ -92,10 +130,18 @@ func baselines() (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("go list -deps ./functions/%s: %w", fn, err)
 		}
-		base[fn] = bareName
-		if slices.Contains(strings.Fields(string(out)), kmsPkg) {
-			base[fn] = bareKMSName
+		deps := strings.Fields(string(out))
+		best := references[0]
+		for _, r := range references[1:] {
+			linked := true
+			for _, p := range r.links {
+				linked = linked && slices.Contains(deps, p)
+			}
+			if linked && len(r.links) > len(best.links) {
+				best = r
+			}
 		}
+		base[fn] = best.name
 	}
 	return base, nil
 }

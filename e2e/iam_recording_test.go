@@ -88,6 +88,7 @@ func (r *iamRecorder) register(ctx context.Context, s *devstack.Stack) error {
 		DigestKey:    arns.DigestKey,
 		StateMachine: arns.StateMachine,
 		Functions:    arns.Functions,
+		Stage:        s.Config.Stage,
 	})
 	return nil
 }
@@ -112,16 +113,16 @@ func (r *iamRecorder) finish() error {
 // clock, so only this shows the schedules' roles at work.
 func (r *iamRecorder) runSchedules() error {
 	s, _, err := startStack(func(c *config.Config) {}, func(o *devstack.Options) {
-		o.SweepInterval, o.ReaperInterval, o.DigestInterval = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+		o.SweepInterval, o.ReaperInterval, o.CRLInterval, o.DigestInterval = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	})
 	if err != nil {
 		return fmt.Errorf("iam recording: schedules: %w", err)
 	}
 	defer s.Close()
 	deadline := time.Now().Add(30 * time.Second)
-	for !r.wasScheduled(s.Functions[app.FnSweep]) || !r.wasScheduled(s.Functions[app.FnReaper]) || !r.wasScheduled(s.Functions[app.FnDigest]) {
+	for !r.wasScheduled(s.Functions[app.FnSweep]) || !r.wasScheduled(s.Functions[app.FnReaper]) || !r.wasScheduled(s.Functions[app.FnIssue]) || !r.wasScheduled(s.Functions[app.FnDigest]) {
 		if time.Now().After(deadline) {
-			return errors.New("iam recording: the schedules did not run sweep, reaper and digest within 30 s")
+			return errors.New("iam recording: the schedules did not run sweep, reaper, the CRL refresh and the digest within 30 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

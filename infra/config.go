@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,6 +43,8 @@ const (
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 	EnvDigestKeyID     = "CERTCTL_DIGEST_KMS_KEY_ID"
+	EnvPublicURL       = "CERTCTL_PUBLIC_URL"
+	EnvCRLFunction     = "CERTCTL_CRL_FUNCTION"
 )
 
 // ASLFile is the state machine definition, relative to the repository root.
@@ -65,6 +68,8 @@ type Props struct {
 	SweepRate               time.Duration // sweep schedule cadence
 	ReaperRate              time.Duration // reaper schedule cadence
 	DigestRate              time.Duration // audit digest schedule cadence
+	CRLRate                 time.Duration // CRL refresh schedule cadence (the issue function's refresh_crl)
+	PublicURL               string        // CERTCTL_PUBLIC_URL: the base URL certificates name the CRL and CA under (default: the key API's URL)
 	Architecture            string        // arm64 or x86_64
 	AssetsDir               string        // holds <name>/bootstrap for every function
 	RepoRoot                string        // holds statemachines/renewal.asl.json
@@ -99,6 +104,7 @@ const (
 	DefaultSweepRate         = time.Hour
 	DefaultReaperRate        = 10 * time.Minute
 	DefaultDigestRate        = time.Hour
+	DefaultCRLRate           = 15 * time.Minute
 	DefaultArchitecture      = "arm64"
 	DefaultAssetsDir         = "bin"
 	DefaultLogLevel          = "INFO"
@@ -115,7 +121,7 @@ const (
 // (all but "nag", read by main, go into Props). README.md documents each.
 var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
-	"sweepRate", "reaperRate", "digestRate", "architecture", "assetsDir", "logLevel",
+	"sweepRate", "reaperRate", "digestRate", "crlRate", "publicUrl", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
 	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
 	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "callerRoles", "nag",
@@ -130,6 +136,7 @@ func DefaultProps() Props {
 		SweepRate:             DefaultSweepRate,
 		ReaperRate:            DefaultReaperRate,
 		DigestRate:            DefaultDigestRate,
+		CRLRate:               DefaultCRLRate,
 		Architecture:          DefaultArchitecture,
 		LogLevel:              DefaultLogLevel,
 		LogRetentionDays:      DefaultLogRetentionDays,
@@ -196,6 +203,10 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 	duration("sweepRate", &p.SweepRate)
 	duration("reaperRate", &p.ReaperRate)
 	duration("digestRate", &p.DigestRate)
+	duration("crlRate", &p.CRLRate)
+	if s, ok := str("publicUrl"); ok {
+		p.PublicURL = s
+	}
 	if s, ok := str("architecture"); ok {
 		p.Architecture = s
 	}
@@ -310,7 +321,17 @@ func (p Props) Normalize() (Props, error) {
 	if p.DigestRate == 0 {
 		p.DigestRate = DefaultDigestRate
 	}
-	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate, "digestRate": p.DigestRate} {
+	if p.CRLRate == 0 {
+		p.CRLRate = DefaultCRLRate
+	}
+	if p.PublicURL != "" {
+		u, err := url.Parse(p.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("publicUrl %q: want an https URL such as https://pki.example.com/prod (no query or fragment)", p.PublicURL))
+		}
+		p.PublicURL = strings.TrimRight(p.PublicURL, "/")
+	}
+	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate, "crlRate": p.CRLRate, "digestRate": p.DigestRate} {
 		if d < time.Minute || d%time.Minute != 0 {
 			errs = append(errs, fmt.Errorf("%s %s: want a whole number of minutes, at least 1m", name, d))
 		}

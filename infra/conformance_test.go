@@ -65,6 +65,7 @@ type recording struct {
 		DigestKey    string            `json:"digest_key"`
 		StateMachine string            `json:"state_machine"`
 		Functions    map[string]string `json:"functions"`
+		Stage        string            `json:"stage"`
 		Calls        []recordedCall    `json:"calls"`
 	} `json:"stacks"`
 	Unattributed []map[string]string `json:"unattributed"`
@@ -172,8 +173,8 @@ func stackIDsOf(s *synthed) stackIDs {
 		ids.Functions[fn] = id(st.Functions[fn])
 		ids.FunctionRoles[fn] = id(st.Roles[fn])
 	}
-	for _, fn := range []string{FnSweep, FnReaper, FnDigest} {
-		ids.SchedulerRoles[fn] = id(st.Node().FindChild(jsii.String(construct(fn) + "SchedulerRole")))
+	for _, sc := range st.Schedules() {
+		ids.SchedulerRoles[sc.fn] = id(st.Node().FindChild(jsii.String(sc.id + "SchedulerRole")))
 	}
 	return ids
 }
@@ -433,7 +434,7 @@ func (m *iamModel) check(recs []recording) conformance {
 		}
 		for _, st := range rec.Stacks {
 			where := rec.file
-			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.DigestKey, st.StateMachine, st.Functions)
+			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.DigestKey, st.StateMachine, st.Functions, st.Stage)
 			if err != nil {
 				problem(where, "%v", err)
 				continue
@@ -503,7 +504,7 @@ func (m *iamModel) check(recs []recording) conformance {
 
 // rewriter maps a recorded stack's ARNs (and their /index/... suffixes) to
 // the template's ARNs of the same constructs. "*" stays "*".
-func (m *iamModel) rewriter(stateTable, auditTable, caKey, digestKey, stateMachine string, functions map[string]string) (func(string) (string, bool), error) {
+func (m *iamModel) rewriter(stateTable, auditTable, caKey, digestKey, stateMachine string, functions map[string]string, stage string) (func(string) (string, bool), error) {
 	type pair struct{ local, id string }
 	pairs := []pair{{stateTable, m.ids.StateTable}, {auditTable, m.ids.AuditTable}, {caKey, m.ids.CAKey}, {stateMachine, m.ids.StateMachine}}
 	if m.ids.DigestKey != "" {
@@ -535,6 +536,18 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, digestKey, stateMachi
 	}
 	execution := func(arn string) string { return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" }
 	swap[execution(stateMachine)] = execution(smLocal)
+	// Delivery targets live under the stage's prefixes, in the region and
+	// account of the stack's tables.
+	if parts := strings.Split(stateTable, ":"); stage != "" && len(parts) >= 6 {
+		local := func(service, resource string) string {
+			return "arn:" + parts[1] + ":" + service + ":" + parts[3] + ":" + parts[4] + ":" + resource
+		}
+		tmpl := func(service, resource string) string {
+			return "arn:" + tmplPartition + ":" + service + ":" + tmplRegion + ":" + tmplAccount + ":" + resource
+		}
+		swap[local("ssm", "parameter/certctl/"+stage+"/")] = tmpl("ssm", "parameter/certctl/"+testStage+"/")
+		swap[local("secretsmanager", "secret:certctl/"+stage+"/")] = tmpl("secretsmanager", "secret:certctl/"+testStage+"/")
+	}
 	return func(resource string) (string, bool) {
 		if resource == "*" {
 			return resource, true
@@ -546,7 +559,7 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, digestKey, stateMachi
 			if rest, ok := strings.CutPrefix(resource, local+"/"); ok {
 				return tmpl + "/" + rest, true
 			}
-			if strings.HasSuffix(local, ":") {
+			if strings.HasSuffix(local, ":") || strings.HasSuffix(local, "/") {
 				if rest, ok := strings.CutPrefix(resource, local); ok && rest != "" {
 					return tmpl + rest, true
 				}

@@ -110,6 +110,11 @@ func (s *Stack) alarms() {
 		desc: fmt.Sprintf("%d or more jobs have had no execution started for two reaper runs (StartExecution keeps failing).",
 			s.Props.AlarmStartQueue),
 		metric: queue(MetricStartQueue)})
+	s.alarm(alarmSpec{id: "DeliveryQueueAlarm", name: "deliveries-failing", runbook: "deliveries-failing",
+		threshold: 1, periods: 2, missing: awscloudwatch.TreatMissingData_IGNORE,
+		desc: "An issued certificate could not be published to its profile's delivery target (SSM parameter or Secrets " +
+			"Manager secret) for two reaper runs: the job's delivery shows the last error; the reaper keeps retrying.",
+		metric: queue(MetricDeliveryQueue)})
 	s.keyChanges()
 	s.digestsStopped()
 	if s.Props.Production {

@@ -25,6 +25,8 @@ type Access struct {
 	AuditScan       bool     // dynamodb:Scan of the audit table: items outside the chain (verification)
 	DigestSign      bool     // kms:Sign, kms:GetPublicKey on the digest key
 	DigestPublicKey bool     // kms:GetPublicKey on the digest key (GET /audit/public-key)
+	InvokeCRL       bool     // lambda:InvokeFunction on the issue function: a CRL made again after a revocation
+	Deliver         bool     // ssm:PutParameter, secretsmanager:PutSecretValue and CreateSecret under the stage's prefixes
 }
 
 // BaseTable, among Query targets, is a query of the table's own key.
@@ -60,6 +62,7 @@ var FunctionAccess = map[string]Access{
 		// GET /audit/public-key reads the digest key's public half; the
 		// api never signs with it nor invokes the digest function.
 		DigestPublicKey: true,
+		InvokeCRL:       true, // after a revocation, asks the issue function (which holds the CA key) for a new CRL
 	},
 	FnAuthorizer: {
 		StateItem: []string{"GetItem"},
@@ -70,12 +73,15 @@ var FunctionAccess = map[string]Access{
 		SendTaskSuccess: true,
 	},
 	FnIssue: {
-		StateItem: []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		// The governed names under a wildcard's zone (ReadGovernance).
+		// DeleteItem: CRL entries of expired certificates; Query: an
+		// issuer's CRL entries, by its partition, strongly consistent, and
+		// the governed names under a wildcard's zone (ReadGovernance).
+		StateItem:  []string{"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		StateQuery: []string{BaseTable},
 		AuditItem:  []string{"PutItem", "GetItem"},
 		AuditQuery: []string{BaseTable},
 		CASign:     true,
+		Deliver:    true, // right after an issuance, the version goes to its profile's targets
 	},
 	FnFinalize: {
 		// Expiry and failure only update existing items.
@@ -92,14 +98,17 @@ var FunctionAccess = map[string]Access{
 		StartExec:  true,
 	},
 	FnReaper: {
-		// Expiry, redelivery and restarts only update existing items; the
-		// pending index holds all three queues (PENDING, HANDOFF, START).
-		StateItem:       []string{"GetItem", "UpdateItem"},
+		// Expiry, redelivery and restarts only update existing items;
+		// DeleteItem: the queue item of a delivery it retried and ended
+		// (EndDelivery). The pending index holds all three queues
+		// (PENDING, HANDOFF, START).
+		StateItem:       []string{"GetItem", "UpdateItem", "DeleteItem"},
 		StateQuery:      []string{IndexPending},
 		AuditItem:       []string{"PutItem", "GetItem"},
 		AuditQuery:      []string{BaseTable},
 		StartExec:       true, // restarts executions whose start was never confirmed
 		SendTaskSuccess: true,
+		Deliver:         true, // retries the deliveries that failed
 	},
 	FnDigest: {
 		// Reads the heads and the latest digest (Queries of the audit
@@ -187,6 +196,13 @@ func (s *Stack) permissions() {
 		if a.DigestPublicKey {
 			add(statement("DigestPublicKey", jsii.Strings("kms:GetPublicKey"), &[]*string{s.DigestKey.KeyArn()}))
 		}
+		if a.Deliver {
+			add(statement("DeliverToParameters", jsii.Strings("ssm:PutParameter"), &[]*string{s.deliveryParameters()}))
+			add(statement("DeliverToSecrets", jsii.Strings("secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"), &[]*string{s.deliverySecrets()}))
+		}
+		if a.InvokeCRL {
+			add(statement("RefreshCrl", jsii.Strings("lambda:InvokeFunction"), &[]*string{s.Functions[FnIssue].FunctionArn()}))
+		}
 	}
 	s.digestKeyPolicy()
 	// Key policy: nobody but the issue role signs with the CA key.
@@ -200,6 +216,25 @@ func (s *Stack) permissions() {
 			"ArnNotEquals": map[string]any{"aws:PrincipalArn": s.Roles[FnIssue].RoleArn()},
 		},
 	}), jsii.Bool(false))
+}
+
+// deliveryParameters names the SSM parameters the stage may write:
+// /certctl/<stage>/… (the names profiles may give, checked by the API).
+func (s *Stack) deliveryParameters() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ssm"), Resource: jsii.String("parameter"),
+		ResourceName: jsii.String("certctl/" + s.Props.Stage + "/*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// deliverySecrets names the Secrets Manager secrets the stage may write:
+// certctl/<stage>/… (a secret's ARN ends with six random characters,
+// which the wildcard covers).
+func (s *Stack) deliverySecrets() *string {
+	return s.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String("certctl/" + s.Props.Stage + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }
 
 // executionsARN names every execution of the renewal state machine:

@@ -34,6 +34,12 @@ func expectedGrants(fn string) []string {
 			}
 		}
 	}
+	// Delivery targets: only under the stage's own prefixes.
+	deliver := func() {
+		add("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/certctl/test/*", "ssm:PutParameter")
+		add("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:certctl/test/*",
+			"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret")
+	}
 	// Every function that commits a transaction may read its audit row
 	// back (GetItem) when the outcome is unknown.
 	switch fn {
@@ -45,17 +51,19 @@ func expectedGrants(fn string) []string {
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add(executions, "states:DescribeExecution")
 		add("${DigestKey.Arn}", "kms:GetPublicKey") // GET /audit/public-key
+		add("${Issue.Arn}", "lambda:InvokeFunction") // a new CRL after a revocation
 	case FnAuthorizer:
 		add(state, "dynamodb:GetItem")
 	case FnApprovalWait:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		add(sm, "states:SendTaskSuccess")
 	case FnIssue:
-		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
-		query(state, "") // governed names under a wildcard's zone
+		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
+		query(state, "") // CRL entries, by their issuer's partition; governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		query(audit, "") // the chain heads' partition
 		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
+		deliver()
 	case FnFinalize:
 		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
@@ -70,12 +78,13 @@ func expectedGrants(fn string) []string {
 		add(sm, "states:StartExecution")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnReaper:
-		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem")
+		add(state, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem") // DeleteItem: a retried delivery's queue item
 		query(state, "pending")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		query(audit, "")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+		deliver()
 	case FnDigest:
 		// The heads and the latest digest are Queries; the digest a Put.
 		add(audit, "dynamodb:PutItem")
@@ -127,8 +136,8 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 		t.Errorf("state machine role:%s", diffLines(wantSM, got))
 	}
 	// Scheduler roles: invoke their own function, write the DLQ.
-	for _, fn := range []string{FnSweep, FnReaper, FnDigest} {
-		got := s.grants(construct(fn) + "SchedulerRole")
+	for id, fn := range map[string]string{"Sweep": FnSweep, "Reaper": FnReaper, "Crl": FnIssue, "Digest": FnDigest} {
+		got := s.grants(id + "SchedulerRole")
 		want := []string{
 			"Allow lambda:InvokeFunction ${" + construct(fn) + ".Arn}",
 			"Allow sqs:SendMessage ${DeadLetterQueue.Arn}",
@@ -278,24 +287,33 @@ func checkAPIAuthorization(t *testing.T, s *synthed) {
 		}
 	}
 	// The health probe is public on both of its paths (the API serves it
-	// at /health and /api/v1/health), and so are the OpenAPI document and,
-	// on the key API, the console's static files; everything else is
-	// authenticated.
+	// at /health and /api/v1/health), and so are the OpenAPI document,
+	// each issuer's CRL and CA certificate (GET) and, on the key API, the
+	// console's static files; everything else is authenticated, the
+	// resources on the way to the public ones included (API Gateway never
+	// falls back from them to {proxy+}).
 	want := map[string]string{
-		"IamApi GET /health":              "NONE",
-		"IamApi GET /api/v1/health":       "NONE",
-		"IamApi GET /api/v1/openapi.json": "NONE",
-		"IamApi ANY /api/v1/{proxy+}":     "AWS_IAM",
-		"KeyApi GET /health":              "NONE",
-		"KeyApi GET /api/v1/health":       "NONE",
-		"KeyApi GET /api/v1/openapi.json": "NONE",
-		"KeyApi ANY /api/v1/{proxy+}":     "CUSTOM",
 		// The console signs in with an API key, so only the key API serves it.
 		"KeyApi GET /console":          "NONE",
 		"KeyApi GET /console/{proxy+}": "NONE",
 	}
+	for api, auth := range map[string]string{"IamApi": "AWS_IAM", "KeyApi": "CUSTOM"} {
+		for _, p := range []string{"/health", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/issuers/{id}/crl", "/api/v1/issuers/{id}/ca"} {
+			want[api+" GET "+p] = "NONE"
+		}
+		for _, p := range []string{"/api/v1/{proxy+}", "/api/v1/issuers", "/api/v1/issuers/{id}", "/api/v1/issuers/{id}/{proxy+}",
+			"/api/v1/issuers/{id}/crl", "/api/v1/issuers/{id}/ca"} {
+			want[api+" ANY "+p] = auth
+		}
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("methods\n got  %v\n want %v", got, want)
+	}
+	// DER answers go out as bytes for any Accept value (curl's */* too).
+	for id, r := range s.resources("AWS::ApiGateway::RestApi") {
+		if got := render(props(r)["BinaryMediaTypes"]); got != `["*/*"]` {
+			t.Errorf("%s: binary media types %s, want [\"*/*\"]", logical(id), got)
+		}
 	}
 	check(t, "authorizer", func() {
 		s.T.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), &map[string]any{

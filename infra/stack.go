@@ -64,6 +64,7 @@ const (
 	MetricOldestPending      = "certctl_oldest_pending_approval_seconds"
 	MetricHandoffQueue       = "certctl_handoff_queue_length"
 	MetricStartQueue         = "certctl_start_queue_length"
+	MetricDeliveryQueue      = "certctl_delivery_queue_length"
 	MetricAuthorizerFailures = "certctl_authorizer_failures"
 	MetricDigestsWritten     = "certctl_audit_digests_written"
 )
@@ -99,11 +100,11 @@ var funcSpecs = map[string]funcSpec{
 	FnAPI:          {256, 29 * time.Second, "HTTP API behind API Gateway (AWS_PROXY); 29 s is API Gateway's integration limit"},
 	FnAuthorizer:   {256, 10 * time.Second, "REQUEST authorizer: validates X-Api-Key against the state table"},
 	FnApprovalWait: {256, 30 * time.Second, "Stores the task token on the approval request (waitForTaskToken)"},
-	FnIssue:        {256, 60 * time.Second, "Signs the CSR with the KMS-backed CA"},
+	FnIssue:        {256, 60 * time.Second, "Signs the CSR, and each issuer's CRL, with the KMS-backed CA"},
 	FnFinalize:     {256, 30 * time.Second, "Expires, cancels or fails a job (idempotent)"},
 	FnSweep:        {256, 5 * time.Minute, "Scheduled: starts renewals that are due"},
-	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests"},
 	FnDigest:       {256, 30 * time.Second, "Scheduled and on demand: signs a digest of the audit chain heads with the digest key"},
+	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests, retries deliveries"},
 }
 
 // Stack is the deployed service. Its fields are exposed for tests.
@@ -182,11 +183,25 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 	s.stateMachine()
 	s.schedules()
 	s.apis()
+	s.publicURL()
 	s.callerRoles()
 	s.alarms()
 	s.outputs()
 	s.suppressions()
 	return s, nil
+}
+
+// publicURL tells the issue function the URL certificates name the CRL
+// and the CA certificate under: publicUrl, or the key API's URL built from
+// its id and the stage name (the URL of its deployment stage would make
+// the function depend on the API's methods, which depend on the api
+// function, which may invoke the issue function: a cycle).
+func (s *Stack) publicURL() {
+	url := jsii.String(s.Props.PublicURL)
+	if s.Props.PublicURL == "" {
+		url = s.apiBaseURL(s.KeyAPI)
+	}
+	s.Functions[FnIssue].AddEnvironment(jsii.String(EnvPublicURL), url, nil)
 }
 
 // name is a physical name for the stage: certctl-<stage>-<suffix>.
@@ -333,6 +348,11 @@ func (s *Stack) functions() {
 		}
 		if name == FnDigest || name == FnAPI { // the api serves the key's public half
 			env[EnvDigestKeyID] = s.DigestKey.KeyArn()
+		}
+		if name == FnAPI {
+			// The issue function's physical name: a plain string, so the
+			// api function does not depend on it.
+			env[EnvCRLFunction] = jsii.String(s.name(FnIssue))
 		}
 		if name == FnAPI && s.Props.IAMPrincipals != "" {
 			env[EnvIAMPrincipals] = jsii.String(s.Props.IAMPrincipals)

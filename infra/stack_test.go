@@ -76,22 +76,22 @@ func stages(t *testing.T) []stage {
 
 func TestResourceCounts(t *testing.T) {
 	for _, st := range stages(t) {
-		// 7 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports,
+		// 7 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 4 reaper reports,
 		// a signing key changed, audit digests stopped
-		alarms := 17.0
+		alarms := 18.0
 		topics := 1.0 // the signing keys' changes
 		if st.name == "prod" {
-			alarms, topics = 18, 2 // + bypass; + the alarm topic
+			alarms, topics = 19, 2 // + bypass; + the alarm topic
 		}
 		for typ, n := range map[string]float64{
 			"AWS::Lambda::Function":            8,
 			"AWS::DynamoDB::Table":             2,
 			"AWS::StepFunctions::StateMachine": 1,
-			"AWS::Scheduler::Schedule":         3,
+			"AWS::Scheduler::Schedule":         4,
 			"AWS::ApiGateway::RestApi":         2,
 			"AWS::ApiGateway::Stage":           2,
 			"AWS::ApiGateway::Authorizer":      1,
-			"AWS::ApiGateway::Method":          10, // per API: two health paths, the OpenAPI document, the proxy; the console's two on the key API
+			"AWS::ApiGateway::Method":          24, // per API: two health paths, the OpenAPI document, the proxy; ANY on issuers, {id} and its proxy; GET and ANY on crl and ca; the console's two on the key API
 			"AWS::KMS::Key":                    2,
 			"AWS::SQS::Queue":                  1,
 			"AWS::CloudWatch::Alarm":           alarms,
@@ -164,6 +164,10 @@ func TestFunctions(t *testing.T) {
 				want[EnvStateMachineARN] = stateMachineARN
 			case FnIssue:
 				want[EnvCAKeyID] = "${CaKey.Arn}"
+				want[EnvPublicURL] = "https://${KeyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/test"
+			}
+			if fn == FnAPI {
+				want[EnvCRLFunction] = "certctl-test-issue"
 			}
 			if fn == FnDigest || fn == FnAPI {
 				want[EnvDigestKeyID] = "${DigestKey.Arn}"
@@ -546,6 +550,7 @@ func TestSchedules(t *testing.T) {
 		{defaultStack(t), "rate(1 hour)", "rate(10 minutes)", "rate(1 hour)", 3600, 600, 3600},
 		{customStack(t), "rate(30 minutes)", "rate(2 hours)", "rate(15 minutes)", 1800, 7200, 900},
 	} {
+		roles := map[string]string{"Sweep.Arn": "SweepSchedulerRole", "Reaper.Arn": "ReaperSchedulerRole", "Issue.Arn": "CrlSchedulerRole", "Digest.Arn": "DigestSchedulerRole"}
 		got := map[string]string{}
 		for _, r := range tc.s.resources("AWS::Scheduler::Schedule") {
 			p := props(r)
@@ -555,10 +560,13 @@ func TestSchedules(t *testing.T) {
 			if render(target["DeadLetterConfig"]) != `{"Arn":"${DeadLetterQueue.Arn}"}` {
 				t.Errorf("%s: dead letter %s", fn, render(target["DeadLetterConfig"]))
 			}
-			if render(target["RoleArn"]) != "${"+strings.TrimSuffix(fn, ".Arn")+"SchedulerRole.Arn}" {
+			if render(target["RoleArn"]) != "${"+roles[fn]+".Arn}" {
 				t.Errorf("%s: role %s", fn, render(target["RoleArn"]))
 			}
-			age := map[string]float64{"Sweep.Arn": tc.sweepAge, "Reaper.Arn": tc.reapAge, "Digest.Arn": tc.digestAge}[fn]
+			age := map[string]float64{"Sweep.Arn": tc.sweepAge, "Reaper.Arn": tc.reapAge, "Issue.Arn": 900, "Digest.Arn": tc.digestAge}[fn]
+			if fn == "Issue.Arn" && target["Input"] != `{"action":"refresh_crl","issuer_id":"default","source":"certctl-scheduler"}` {
+				t.Errorf("CRL schedule input %v", target["Input"])
+			}
 			rp := target["RetryPolicy"].(map[string]any)
 			if rp["MaximumEventAgeInSeconds"] != age || rp["MaximumRetryAttempts"] != 3.0 {
 				t.Errorf("%s: retry policy %s", fn, render(rp))
@@ -567,7 +575,7 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("%s: state %v window %s", fn, p["State"], render(p["FlexibleTimeWindow"]))
 			}
 		}
-		want := map[string]string{"Sweep.Arn": tc.sweep, "Reaper.Arn": tc.reaper, "Digest.Arn": tc.digest}
+		want := map[string]string{"Sweep.Arn": tc.sweep, "Reaper.Arn": tc.reaper, "Issue.Arn": "rate(15 minutes)", "Digest.Arn": tc.digest}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("schedules %v, want %v", got, want)
 		}
@@ -612,6 +620,8 @@ func TestAlarms(t *testing.T) {
 			"decisions-awaiting-redelivery": {MetricNamespace, MetricHandoffQueue, "Maximum",
 				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
 			"starts-awaiting-retry": {MetricNamespace, MetricStartQueue, "Maximum",
+				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
+			"deliveries-failing": {MetricNamespace, MetricDeliveryQueue, "Maximum",
 				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
 			"signing-key-changed": {"AWS/SNS", "NumberOfMessagesPublished", "Sum",
 				map[string]string{"TopicName": "${KeyChangesTopic.TopicName}"}, 300, 1, 1, "notBreaching"},

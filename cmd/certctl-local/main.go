@@ -32,6 +32,7 @@ const (
 	envReaperInterval = "CERTCTL_REAPER_INTERVAL"
 	envSweepInterval  = "CERTCTL_SWEEP_INTERVAL"
 	envDigestInterval = "CERTCTL_DIGEST_INTERVAL"
+	envCRLInterval    = "CERTCTL_CRL_INTERVAL"
 	credentialsFile   = ".local/credentials.json"
 )
 
@@ -40,6 +41,7 @@ type settings struct {
 	addr          string
 	reaper, sweep time.Duration
 	digest        time.Duration
+	crl           time.Duration
 }
 
 func main() {
@@ -74,6 +76,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if s.digest, err = config.ParseDuration(envDigestInterval, getenv(envDigestInterval), time.Hour); err != nil {
 		return s, err
 	}
+	if s.crl, err = config.ParseDuration(envCRLInterval, getenv(envCRLInterval), 15*time.Minute); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -96,6 +101,7 @@ func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error
 		ReaperInterval: s.reaper,
 		SweepInterval:  s.sweep,
 		DigestInterval: s.digest,
+		CRLInterval:    s.crl,
 		Logger:         log,
 	})
 	if err != nil {
@@ -172,7 +178,7 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	fmt.Fprintf(tw, "  Health\t%s/health\n", stack.URL)
 	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
 	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)
-	fmt.Fprintf(tw, "  Reaper / sweep / audit digest\tevery %s / every %s / every %s\n", s.reaper, s.sweep, s.digest)
+	fmt.Fprintf(tw, "  Reaper / sweep / CRL / audit digest\tevery %s / every %s / every %s / every %s\n", s.reaper, s.sweep, s.crl, s.digest)
 	fmt.Fprintf(tw, "  Audit digest now\tAWS_ENDPOINT_URL=%s certctl audit digest --function %s\n", stack.EmulatorURL, stack.FunctionName(app.FnDigest))
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)

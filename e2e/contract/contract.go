@@ -44,6 +44,14 @@ type Checker struct {
 	violations []string
 }
 
+// The media types of the DER the API serves (the CRL, the CA
+// certificate) are checked as binary strings.
+func init() {
+	for _, mt := range []string{"application/pkix-crl", "application/pkix-cert"} {
+		openapi3filter.RegisterBodyDecoder(mt, openapi3filter.FileBodyDecoder)
+	}
+}
+
 // New loads and validates the API's document. next carries the requests
 // (http.DefaultTransport when nil).
 func New(next http.RoundTripper) (*Checker, error) {

@@ -29,8 +29,11 @@ func (sc Scope) profile(id string) bool { return sc.all() || sc.Profiles[id] }
 // Options selects the checks that only hold once the system is at rest.
 type Options struct {
 	// Quiescent: nothing is in flight any more, every execution ended and
-	// every queue was drained.
+	// every queue was drained (and each CRL made again since its last
+	// revocation).
 	Quiescent bool
+	// Lint runs zlint over every issued leaf and every stored CRL in scope.
+	Lint bool
 }
 
 var terminalJob = map[string]bool{"Completed": true, "Failed": true, "Cancelled": true}
@@ -48,6 +51,13 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkMetrics()
 	c.checkIssuedEqualsApproved()
 	c.checkGovernedNeedApproval()
+	c.checkRevocations(opt.Quiescent)
+	c.checkMoves()
+	c.checkDeliveries()
+	c.checkProfileCounts()
+	if opt.Lint {
+		c.checkLint()
+	}
 	sort.Slice(c.out, func(i, j int) bool { return c.out[i].String() < c.out[j].String() })
 	return c.out
 }
@@ -180,8 +190,12 @@ func (c *checker) checkJobsAndCertificates(quiescent bool) {
 		if cur == "" && cert.S("status") == "RenewalInProgress" {
 			c.fail("current-job-released", "certificate %s is RenewalInProgress with no job in flight", id)
 		}
-		if cert.Has("renew_at") && cur == "" && cert.S("due_pk") != "DUE" {
+		retired := cert.S("status") == "Revoked" || cert.S("status") == "Archived"
+		if cert.Has("renew_at") && cur == "" && !retired && cert.S("due_pk") != "DUE" {
 			c.fail("due-index", "issued certificate %s with no job in flight is not in the due index", id)
+		}
+		if retired && cert.S("due_pk") != "" {
+			c.fail("due-index", "%s certificate %s is still in the due index: the sweep would try to renew it", cert.S("status"), id)
 		}
 	}
 	if quiescent {
@@ -263,6 +277,8 @@ func (c *checker) checkAudit() {
 		switch {
 		case a.S("kind") == "profile_edit":
 			one("approval_profile_edit_requested", id, "profile edit "+state)
+		case a.S("kind") == "certificate_move":
+			one("approval_certificate_move_requested", id, "move "+state)
 		case state == "bypassed":
 			none("approval_requested", id, "bypassed request")
 		default:
@@ -297,12 +313,33 @@ func (c *checker) checkAudit() {
 	}
 }
 
-// checkMetrics: the decision counters equal the decisions.
+// checkMetrics: the decision counters equal the decisions: those of the
+// requests stored, and those of requests deleted with their certificate,
+// read from their decision's audit row.
 func (c *checker) checkMetrics() {
 	want := map[string]int{}
 	for _, a := range c.s.Approvals {
 		if st := a.S("state"); st != "pending" && c.sc.profile(a.S("profile_id")) {
 			want[a.S("kind")+"#"+st+"#"+a.S("profile_id")]++
+		}
+	}
+	outcomes := map[string]string{"approval_approved": "approved", "approval_rejected": "rejected", "approval_expired": "expired", "approval_bypassed": "bypassed"}
+	for _, row := range c.s.Audit {
+		outcome, ok := outcomes[row.S("action")]
+		if !ok {
+			continue
+		}
+		if _, stored := c.s.Approvals[row.S("resource_id")]; stored {
+			continue
+		}
+		d := row.Details()
+		kind, _ := d["kind"].(string)
+		if kind == "" {
+			kind = "cert_issuance"
+		}
+		profile, _ := d["profile_id"].(string)
+		if c.sc.profile(profile) {
+			want[kind+"#"+outcome+"#"+profile]++
 		}
 	}
 	seen := map[string]bool{}

@@ -43,6 +43,14 @@ func (it Item) N(name string) float64 {
 	return 0
 }
 
+// Bytes returns a binary attribute, or nil.
+func (it Item) Bytes(name string) []byte {
+	if v, ok := it[name].(*types.AttributeValueMemberB); ok {
+		return v.Value
+	}
+	return nil
+}
+
 // B returns a boolean attribute, or false.
 func (it Item) B(name string) bool {
 	v, ok := it[name].(*types.AttributeValueMemberBOOL)
@@ -111,7 +119,15 @@ type Snapshot struct {
 	Approvals  map[string]Item
 	Versions   []Item            // pk CERT#<id>, sk VERSION#<job>
 	Metrics    map[string]Item   // kind#outcome#profile
-	Audit      []Item            // the audit rows (pk AUDIT#…)
+	Issuers    map[string]Item // issuer id -> its CA certificate
+	CRLs       map[string]Item // issuer id -> its CRL state and DER
+	// CRLsAfter is each CRL item read again after the audit table: the
+	// snapshot reads the state table first, so a CRL published in between
+	// is in the audit rows but not in CRLs.
+	CRLsAfter  map[string]Item
+	Entries    []Item // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
+	Deliveries []Item // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
+	Audit      []Item // the audit rows (pk AUDIT#…)
 	Executions map[string]string // execution name -> status
 
 	// Chain is the audit table as the chain verifier reads it: every item
@@ -136,6 +152,7 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	snap := &Snapshot{
 		Profiles: map[string]Item{}, Principals: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
 		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
+		Issuers: map[string]Item{}, CRLs: map[string]Item{},
 	}
 	db := dynamodb.NewFromConfig(src.AWS)
 	err := scan(ctx, db, src.StateTable, func(it Item) {
@@ -149,6 +166,14 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 			snap.Certs[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):
 			snap.Versions = append(snap.Versions, it)
+		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "DELIVERY#"):
+			snap.Deliveries = append(snap.Deliveries, it)
+		case strings.HasPrefix(pk, "ISSUER#"):
+			snap.Issuers[it.S("id")] = it
+		case strings.HasPrefix(pk, "CRL#") && sk == "CRL":
+			snap.CRLs[strings.TrimPrefix(pk, "CRL#")] = it
+		case strings.HasPrefix(pk, "CRL#") && strings.HasPrefix(sk, "ENTRY#"):
+			snap.Entries = append(snap.Entries, it)
 		case strings.HasPrefix(pk, "JOB#"):
 			snap.Jobs[it.S("id")] = it
 		case strings.HasPrefix(pk, "APPROVAL#"):
@@ -165,6 +190,19 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	}
 	if err := takeAudit(ctx, db, src, snap); err != nil {
 		return nil, err
+	}
+	// Each CRL again, after the audit scan: a CRL published while the
+	// tables were read lies between the two numbers (see checkCRLNumbers).
+	snap.CRLsAfter = map[string]Item{}
+	for issuer := range snap.CRLs {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(src.StateTable), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "CRL#" + issuer}, "sk": &types.AttributeValueMemberS{Value: "CRL"}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("invariants: read CRL %s again: %w", issuer, err)
+		}
+		snap.CRLsAfter[issuer] = out.Item
 	}
 	if src.StateMachineARN != "" {
 		client := sfn.NewFromConfig(src.AWS)

@@ -26,6 +26,7 @@ type Reader interface {
 	GetJob(ctx context.Context, id string) (*domain.Job, error)
 	ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error)
 	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
+	GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error)
 	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
 	// The audit chain, for verification: heads, rows in chain order,
@@ -116,6 +117,10 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/certificates/{id}", readers, false}, (*API).getCertificate, nil},
 	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions, paged()},
 	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew, nil},
+	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke, nil},
+	{Route{"POST", v1 + "/certificates/{id}/archive", operators, false}, (*API).archive, nil},
+	{Route{"PUT", v1 + "/certificates/{id}", operators, false}, (*API).moveCertificate, nil},
+	{Route{"DELETE", v1 + "/certificates/{id}", operators, false}, (*API).deleteCertificate, nil},
 
 	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs, paged("certificate_id", "status")},
 	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob, nil},
@@ -129,6 +134,8 @@ var routeTable = []route{
 
 	{Route{"GET", v1 + "/issuers", readers, false}, (*API).listIssuers, paged()},
 	{Route{"GET", v1 + "/issuers/{id}", readers, false}, (*API).getIssuer, nil},
+	{Route{"GET", v1 + "/issuers/{id}/crl", nil, true}, (*API).getCRL, nil},
+	{Route{"GET", v1 + "/issuers/{id}/ca", nil, true}, (*API).getCACertificate, nil},
 
 	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics, nil},
 	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit, paged("actor", "action", "resource_id", "since", "until")},

@@ -52,3 +52,32 @@ func TestEveryRouteRefusesForeignAndRepeatedQueryParameters(t *testing.T) {
 		}
 	}
 }
+
+// Every filter a list reads is one its route takes: a filter the handler
+// reads but the route table leaves out would be refused as unknown.
+func TestListFiltersAreRouteParameters(t *testing.T) {
+	for path, filters := range map[string][]string{
+		v1 + "/approvals":    {"state", "kind", "profile_id", "certificate_id", "requested_by", "can_vote"},
+		v1 + "/certificates": {"status", "profile_id"},
+		v1 + "/jobs":         {"certificate_id", "status"},
+		v1 + "/audit":        {"actor", "action", "resource_id", "since", "until"},
+		v1 + "/apikeys":      {"principal"},
+	} {
+		found := false
+		for _, rt := range routeTable {
+			if rt.Method != http.MethodGet || rt.Path != path {
+				continue
+			}
+			found = true
+			for _, f := range filters {
+				r := httptest.NewRequest(http.MethodGet, path+"?"+f+"=x", nil)
+				if err := query(r, rt.query...); err != nil {
+					t.Errorf("GET %s?%s=x: %v", path, f, err)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no route GET %s", path)
+		}
+	}
+}

@@ -22,7 +22,7 @@ func issuerCommands(r *runner) []*cobra.Command {
 	get.Flags().BoolVar(&pemOnly, "pem", false, "print only the CA certificate (PEM)")
 	get.Aliases = []string{"show", "describe"}
 	get.ValidArgsFunction = r.completeIDs(func(string) []string { return []string{domain.DefaultIssuerID} })
-	return []*cobra.Command{list, get}
+	return []*cobra.Command{list, get, r.issuersCRL(), r.issuersCA()}
 }
 
 func (r *runner) auditCommand() *cobra.Command {

@@ -4,7 +4,7 @@ package config
 
 import (
 	"fmt"
-
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -27,6 +27,8 @@ const (
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
 	EnvHandoffGrace    = "CERTCTL_HANDOFF_GRACE"
 	EnvDigestKeyID     = "CERTCTL_DIGEST_KMS_KEY_ID"
+	EnvPublicURL       = "CERTCTL_PUBLIC_URL"
+	EnvCRLFunction     = "CERTCTL_CRL_FUNCTION"
 )
 
 // Config is every function's view of its settings; each function uses the
@@ -50,6 +52,14 @@ type Config struct {
 	// HandoffGrace is how long the reaper leaves a queued decision
 	// hand-off or execution start to the request that queued it.
 	HandoffGrace time.Duration
+	// PublicURL is the API's public base URL, stage included (the issue
+	// function names the CRL and the CA certificate under it in every
+	// certificate); empty: certificates carry no such URLs.
+	PublicURL string
+	// CRLFunction is the function the api function invokes, without
+	// waiting, to make a CRL again after a revocation (the issue function,
+	// which holds the CA key); empty: the scheduled refresh does it.
+	CRLFunction string
 }
 
 // DefaultApprovalTimeout is certctl's default: seven days.
@@ -72,6 +82,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		Stage:           getenv(EnvStage),
 		LogLevel:        getenv(EnvLogLevel),
 		IAMPrincipals:   getenv(EnvIAMPrincipals),
+		CRLFunction:     strings.TrimSpace(getenv(EnvCRLFunction)),
 	}
 	var err error
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
@@ -91,6 +102,9 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	if c.HandoffGrace < time.Second || c.HandoffGrace > time.Hour {
 		return Config{}, fmt.Errorf("%s=%s: must be between 1s and 1h", EnvHandoffGrace, c.HandoffGrace)
+	}
+	if c.PublicURL, err = ParsePublicURL(EnvPublicURL, getenv(EnvPublicURL)); err != nil {
+		return Config{}, err
 	}
 	// Step Functions caps a task's timeout at one year.
 	if c.ApprovalTimeout > 365*24*time.Hour {
@@ -114,6 +128,26 @@ func (c Config) Require(names ...string) error {
 		}
 	}
 	return nil
+}
+
+// ParsePublicURL accepts an absolute http or https URL with no query,
+// fragment or credentials, and returns it without a trailing slash; empty
+// stays empty.
+func ParsePublicURL(name, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s=%q: not a URL: %w", name, v, err)
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return "", fmt.Errorf("%s=%q: want an absolute http(s) URL such as https://abc.execute-api.eu-west-1.amazonaws.com/prod", name, v)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return "", fmt.Errorf("%s=%q: no query, fragment or credentials", name, v)
+	}
+	return strings.TrimRight(v, "/"), nil
 }
 
 // ParseBool accepts true/false/1/0/yes/no/on/off (any case); empty means def.

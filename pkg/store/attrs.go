@@ -44,6 +44,26 @@ const (
 	attrCSR           = "csr"
 	attrKeyAlgorithm  = "key_algorithm"
 
+	// Revocation (versions, certificates, CRL entries) and archiving.
+	attrRevocationReason = "revocation_reason"
+	attrRevokedBy        = "revoked_by"
+	attrArchivedAt       = "archived_at"
+	attrPendingMoveID    = "pending_move_approval_id"
+
+	// The delivery queue.
+	attrAttempts  = "attempts"
+	attrLastError = "last_error"
+
+	// An issuer's CRL.
+	attrNumber        = "number"
+	attrDER           = "der"
+	attrThisUpdate    = "this_update"
+	attrNextUpdate    = "next_update"
+	attrEntries       = "entries"
+	attrRevision      = "revision"
+	attrBuiltRevision = "built_revision"
+	attrEntryCount    = "entry_count"
+
 	// Profiles: the fields an edit writes, and what it does not own.
 	attrName                 = "name"
 	attrRequiresApproval     = "requires_approval"
@@ -53,6 +73,7 @@ const (
 	attrRenewBeforeSeconds   = "renew_before_seconds"
 	attrIssuerID             = "issuer_id"
 	attrApprovers            = "approvers"
+	attrDelivery             = "delivery"
 	attrRequiredApprovals    = "required_approvals"
 	attrApprovalPolicy       = "approval_policy"
 	attrVersion              = "version"

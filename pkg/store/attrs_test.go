@@ -42,6 +42,7 @@ func attrConstants(t testing.TB) map[string]string {
 var itemTypes = []any{
 	profileItem{}, certItem{}, jobItem{}, approvalItem{}, versionItem{}, issuerItem{}, apiKeyItem{}, apiKeyIDItem{},
 	principalItem{}, adminsItem{}, governanceItem{}, markerItem{}, metricItem{}, auditItem{}, chainHeadItem{}, digestItem{},
+	revocationEntryItem{}, crlItem{}, deliveryItem{},
 }
 
 // storedNames collects the dynamodbav names of t's fields, following

@@ -190,8 +190,17 @@ func TestStoredItemsGolden(t *testing.T) {
 	}))
 
 	// Issued versions, with and without a governance version.
-	must("full version", st.CompleteIssuance(ctx, workflow.Completion{Job: fullJob(), Version: fullVersion(), RenewAt: at(time.Hour), Audit: audit("01JAUDIT5")}))
+	// The full one queues its delivery.
+	must("full version", st.CompleteIssuance(ctx, workflow.Completion{Job: fullJob(), Version: fullVersion(), RenewAt: at(time.Hour), Audit: audit("01JAUDIT5"),
+		Delivery: &workflow.Delivery{JobID: "j-full", CertificateID: "c-full", SerialNumber: "0a1b", CreatedAt: at(0),
+			Targets: domain.DeliveryTargets{SSMParameter: "/certctl/test/c-full/chain", Secret: "certctl/test/web"}}}))
 	must("minimal version", st.CompleteIssuance(ctx, workflow.Completion{Job: &domain.Job{ID: "j-min"}, Version: &domain.CertificateVersion{CertificateID: "c-min", JobID: "j-min"}, Audit: audit("01JAUDIT6")}))
+
+	// A revocation: its CRL entry is the one item it puts.
+	must("revocation", st.Revoke(ctx, workflow.Revocation{Cert: fullCertificate(), Status: domain.CertRevoked, SetCert: true, MaxEntries: 7500, At: at(time.Hour),
+		Entries: []domain.RevocationEntry{{IssuerID: "default", SerialNumber: "0a1b", CertificateID: "c-full", JobID: "j-full", Reason: "keyCompromise",
+			RevokedAt: at(time.Hour), RevokedBy: "bob", NotAfter: at(48 * time.Hour)}},
+		Audit: audit("01JAUDITREV")}))
 
 	// The CA certificate.
 	_, _, err := st.PutIssuerIfAbsent(ctx, fullIssuer(), audit("01JAUDIT7"))

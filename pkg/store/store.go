@@ -78,12 +78,12 @@ func (st *Store) get(ctx context.Context, k itemKey, what string) (map[string]ty
 // requests arrive together, so the budget is sized for bursts: with the
 // backoff below, 16 concurrent creations on one profile all succeed under
 // the contention model the tests apply (e2e/contention_test.go).
-const conflictRetries = 7
+const conflictRetries = 10
 
 // Backoff between resends: full jitter over an exponential ceiling.
 const (
 	conflictBackoffBase = 20 * time.Millisecond
-	conflictBackoffCap  = 800 * time.Millisecond
+	conflictBackoffCap  = time.Second
 )
 
 // transact runs a TransactWriteItems call. A cancellation whose reasons are

@@ -146,7 +146,16 @@ type hooked struct {
 	clearHandoff     func(ctx context.Context, id string) error
 	clearStart       func(ctx context.Context, jobID string) error
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
+	getCRL           func(ctx context.Context, issuerID string) (*domain.CRL, error)
 	storeTaskToken   func(ctx context.Context, id, token string) (*domain.Approval, bool, error)
+}
+
+func (h *hooked) GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error) {
+	h.count("GetCRL")
+	if h.getCRL != nil {
+		return h.getCRL(ctx, issuerID)
+	}
+	return h.Store.GetCRL(ctx, issuerID)
 }
 
 func (h *hooked) count(name string) {
@@ -364,12 +373,15 @@ func (o *observer) Decision(kind domain.ApprovalKind, outcome, profileID string,
 func (o *observer) Queues(time.Duration, int, int) {}
 
 // Count is how many certificate decisions with this outcome were observed.
-func (o *observer) Count(outcome string) int {
+func (o *observer) Count(outcome string) int { return o.CountKind(domain.KindCertIssuance, outcome) }
+
+// CountKind is how many decisions of this kind and outcome were observed.
+func (o *observer) CountKind(kind domain.ApprovalKind, outcome string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for _, d := range o.decisions {
-		if d.Outcome == outcome && d.Kind == domain.KindCertIssuance {
+		if d.Outcome == outcome && d.Kind == kind {
 			n++
 		}
 	}

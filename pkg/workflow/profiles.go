@@ -90,6 +90,9 @@ func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if p.IssuerID != domain.DefaultIssuerID {
 		return domain.Invalidf("issuer_id: issuer %q does not exist (configured: %s)", p.IssuerID, domain.DefaultIssuerID)
 	}
+	if err := p.Delivery.Validate(s.Stage); err != nil {
+		return err
+	}
 	if err := s.checkPool(ctx, "approvers", p.Approvers); err != nil {
 		return err
 	}

@@ -265,13 +265,6 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 	e.approverActor("alice")
 	e.approverActor("dana")
 	ctx := t.Context()
-	// IAM callers in approver pools need a mapping that lets them decide.
-	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]},
-		{"arn": "arn:aws:iam::123456789012:user/dan", "roles": ["approver"]}]`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	base := func(id string) domain.ProfileInput {
 		return domain.ProfileInput{ID: id, Name: domain.Ptr(id), RequiresApproval: domain.Ptr(true), AllowedNames: names("**." + id + ".example.com")}
 	}
@@ -313,7 +306,13 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 		_, _, err := e.svc.CreateProfile(ctx, alice, in)
 		wantKind(t, what, err, domain.ErrInvalid)
 	}
-	// An IAM role admits its people's sessions: any number may count.
+	// An IAM role admits its people's sessions: any number may count (a
+	// pool may name only IAM identities the mapping lets decide).
+	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	in := base("role")
 	in.Approvers, in.RequiredApprovals = &domain.ApproverPool{Principals: []string{"arn:aws:iam::123456789012:role/team/Approvers"}}, domain.Ptr(3)
 	if p := e.gatedProfileFrom(in); p.Approvers.Principals[0] != "iam:aws:123456789012:role/approvers" {

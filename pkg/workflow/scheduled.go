@@ -16,11 +16,15 @@ type ReapResult struct {
 	Failed      int `json:"failed"`
 	Redelivered int `json:"redelivered"`
 	Restarted   int `json:"restarted"`
+	// Deliveries of issued versions retried: delivered, failed again.
+	Delivered        int `json:"delivered"`
+	DeliveriesFailed int `json:"deliveries_failed"`
 	// After the run: the oldest request still pending, and what is still
 	// queued for delivery or start (each alarmed on when it grows).
 	OldestPendingSeconds int64 `json:"oldest_pending_seconds"`
 	HandoffsQueued       int   `json:"handoffs_queued"`
 	StartsQueued         int   `json:"starts_queued"`
+	DeliveriesQueued     int   `json:"deliveries_queued"`
 }
 
 // reapPageSize bounds one query; the reaper pages through every stale request.
@@ -41,6 +45,13 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	res.Restarted, res.Failed = started, res.Failed+failed
 	if err != nil {
 		return res, err
+	}
+	// Deliveries never block the rest: a failing target is recorded and
+	// counted, and alarmed on through the queue's length.
+	delivered, deliveryFailures, waiting, err := s.DrainDeliveries(ctx)
+	res.Delivered, res.DeliveriesFailed, res.DeliveriesQueued = delivered, deliveryFailures, waiting
+	if err != nil {
+		s.log().ErrorContext(ctx, "reaper: could not drain the delivery queue", "error", err)
 	}
 	cutoff := s.now().Add(-s.ApprovalTimeout)
 	token := ""
@@ -71,6 +82,7 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	}
 	s.log().InfoContext(ctx, "reaper run", "expired", res.Expired, "already_decided", res.Resolved,
 		"redelivered", res.Redelivered, "restarted", res.Restarted, "failed", res.Failed,
+		"delivered", res.Delivered, "deliveries_failed", res.DeliveriesFailed, "deliveries_queued", res.DeliveriesQueued,
 		"oldest_pending_seconds", res.OldestPendingSeconds, "handoffs_queued", res.HandoffsQueued, "starts_queued", res.StartsQueued)
 	if res.Failed > 0 {
 		return res, errors.New("reaper: some requests could not be expired or handed over; they are retried on the next run")

@@ -54,6 +54,9 @@ type Stack struct {
 	DigestKey    string            `json:"digest_key"`
 	StateMachine string            `json:"state_machine"`
 	Functions    map[string]string `json:"functions"` // app function name -> ARN
+	// Stage names the stack's delivery targets (parameters under
+	// /certctl/<stage>/, secrets under certctl/<stage>/).
+	Stage string `json:"stage,omitempty"`
 }
 
 // StackCalls is a stack and the calls made on its behalf.
@@ -109,6 +112,8 @@ const (
 	targetKey                         // name is a KMS key id or ARN
 	targetTaskToken                   // the state machine whose task the token belongs to
 	targetFunction                    // name is a deployed function name or ARN
+	targetParameter                   // name is an SSM parameter name
+	targetSecret                      // name is a Secrets Manager secret name
 )
 
 type target struct {
@@ -132,6 +137,10 @@ func (t target) String() string {
 		return "function " + t.name
 	case targetARN:
 		return t.name
+	case targetParameter:
+		return "parameter " + t.name
+	case targetSecret:
+		return "secret " + t.name
 	}
 	return "*"
 }

@@ -91,6 +91,19 @@ func resourceIn(s Stack, t target) (arn, reason string) {
 			return s.Functions[fn], ""
 		}
 		return "", "function " + t.name + " is not the stack's"
+	case targetParameter, targetSecret:
+		// In the region and account of the stack's tables (the emulator
+		// serving DynamoDB serves these too, in each tier).
+		parts := strings.Split(s.StateTable, ":")
+		if len(parts) < 6 || s.Stage == "" {
+			return "", "the stack's region, account or stage is unknown"
+		}
+		region, account := parts[3], parts[4]
+		if t.kind == targetParameter {
+			return "arn:" + parts[1] + ":ssm:" + region + ":" + account + ":parameter/" + strings.TrimPrefix(t.name, "/"), ""
+		}
+		// A secret's ARN ends with six random characters.
+		return "arn:" + parts[1] + ":secretsmanager:" + region + ":" + account + ":secret:" + t.name + "-AbCdEf", ""
 	}
 	return "", "unknown target"
 }

@@ -1,6 +1,7 @@
 // Package api builds the api function: the HTTP API behind API Gateway
-// (AWS_PROXY), over DynamoDB and Step Functions, and the web console; KMS
-// for the audit digest key's public half.
+// (AWS_PROXY), over DynamoDB and Step Functions, and Lambda to have the
+// issue function make a CRL again after a revocation; KMS for the audit
+// digest key's public half; and the web console.
 package api
 
 import (
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	httpapi "github.com/certctl-serverless/certctl-serverless/pkg/api"
@@ -22,6 +24,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
 	"github.com/certctl-serverless/certctl-serverless/pkg/logging"
 	"github.com/certctl-serverless/certctl-serverless/pkg/stepfn"
+	"github.com/certctl-serverless/certctl-serverless/pkg/trigger"
 )
 
 // Name is the function's name.
@@ -42,7 +45,10 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	st := wire.Store(env)
 	exec := stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	svc := wire.Service(env)
-	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Exec = st, st, st, st, exec
+	svc.Profiles, svc.Requests, svc.Decisions, svc.Closing, svc.Revocations, svc.Retirement, svc.Moves, svc.Exec = st, st, st, st, st, st, st, exec
+	if env.Config.CRLFunction != "" {
+		svc.CRLTrigger = &trigger.CRL{Lambda: lambda.NewFromConfig(env.AWS), Function: env.Config.CRLFunction}
+	}
 	keys := &apikey.Manager{Store: st}
 	ui, err := console.New()
 	if err != nil {

@@ -25,6 +25,7 @@ func Service(env lambdafn.Env) *workflow.Service {
 		Bypass:          env.Config.Bypass,
 		ApprovalTimeout: env.Config.ApprovalTimeout,
 		HandoffGrace:    env.Config.HandoffGrace,
+		Stage:           env.Config.Stage,
 		Log:             env.Log,
 	}
 }
