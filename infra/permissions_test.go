@@ -50,7 +50,7 @@ func expectedGrants(fn string) []string {
 		query(audit, "", "by_actor", "by_action", "by_day", "by_chain")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add(executions, "states:DescribeExecution")
-		add("${DigestKey.Arn}", "kms:GetPublicKey") // GET /audit/public-key
+		add("${DigestKey.Arn}", "kms:GetPublicKey")  // GET /audit/public-key
 		add("${Issue.Arn}", "lambda:InvokeFunction") // a new CRL after a revocation
 	case FnAuthorizer:
 		add(state, "dynamodb:GetItem")

@@ -117,17 +117,17 @@ type Snapshot struct {
 	Certs      map[string]Item
 	Jobs       map[string]Item
 	Approvals  map[string]Item
-	Versions   []Item            // pk CERT#<id>, sk VERSION#<job>
-	Metrics    map[string]Item   // kind#outcome#profile
+	Versions   []Item          // pk CERT#<id>, sk VERSION#<job>
+	Metrics    map[string]Item // kind#outcome#profile
 	Issuers    map[string]Item // issuer id -> its CA certificate
 	CRLs       map[string]Item // issuer id -> its CRL state and DER
 	// CRLsAfter is each CRL item read again after the audit table: the
 	// snapshot reads the state table first, so a CRL published in between
 	// is in the audit rows but not in CRLs.
 	CRLsAfter  map[string]Item
-	Entries    []Item // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
-	Deliveries []Item // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
-	Audit      []Item // the audit rows (pk AUDIT#…)
+	Entries    []Item            // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
+	Deliveries []Item            // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
+	Audit      []Item            // the audit rows (pk AUDIT#…)
 	Executions map[string]string // execution name -> status
 
 	// Chain is the audit table as the chain verifier reads it: every item
