@@ -45,7 +45,7 @@ const (
 	bareKMSName         = "bare-kms"
 	bareKMSDeliveryName = "bare-kms-delivery"
 	bareDeliveryName    = "bare-delivery"
-	bareLambdaName      = "bare-lambda"
+	bareKMSLambdaName   = "bare-kms-lambda"
 )
 
 // SDK clients that choose a function's reference.
@@ -70,7 +70,7 @@ var references = []reference{
 	{bareKMSName, "./bench/testdata/bare-kms", []string{kmsPkg}},                                      // issue, before delivery
 	{bareKMSDeliveryName, "./bench/testdata/bare-kms-delivery", []string{kmsPkg, ssmPkg, secretsPkg}}, // issue
 	{bareDeliveryName, "./bench/testdata/bare-delivery", []string{ssmPkg, secretsPkg}},                // reaper
-	{bareLambdaName, "./bench/testdata/bare-lambda", []string{lambdaPkg}},                             // api
+	{bareKMSLambdaName, "./bench/testdata/bare-kms-lambda", []string{kmsPkg, lambdaPkg}},              // api
 }
 
 // barePkgs are the reference functions' packages by name.

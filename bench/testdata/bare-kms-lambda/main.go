@@ -1,6 +1,7 @@
-// Command bare-lambda is the reference for functions that invoke another
-// function (the api, which asks the issue function for a new CRL after a
-// revocation): bare with a Lambda client making one call. See ../bare.
+// Command bare-kms-lambda is the reference for the api function, which
+// reads the audit digest key's public half (KMS) and asks the issue
+// function for a new CRL after a revocation (Lambda): bare with both
+// clients, each making one call. See ../bare.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -21,11 +23,12 @@ func main() {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bare-lambda: aws config:", err)
+		fmt.Fprintln(os.Stderr, "bare-kms-lambda: aws config:", err)
 		os.Exit(1)
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	sf := sfn.NewFromConfig(cfg)
+	km := kms.NewFromConfig(cfg)
 	lc := awslambda.NewFromConfig(cfg)
 	lambda.Start(func(ctx context.Context) (int, error) {
 		if _, err := db.DescribeLimits(ctx, &dynamodb.DescribeLimitsInput{}); err != nil {
@@ -33,6 +36,9 @@ func main() {
 		}
 		out, err := sf.ListStateMachines(ctx, &sfn.ListStateMachinesInput{MaxResults: 1})
 		if err != nil {
+			return 0, err
+		}
+		if _, err := km.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(os.Getenv("KEY_ID"))}); err != nil {
 			return 0, err
 		}
 		if _, err := lc.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("bare"), InvocationType: lambdatypes.InvocationTypeEvent}); err != nil {
