@@ -27,9 +27,10 @@ const (
 	opRenew       = "renew"        // POST /api/v1/certificates/{id}/renew (approval-tier)
 	opVote        = "vote"         // POST /api/v1/approvals/{id}/approve that leaves a quorum of two pending
 	opCompleting  = "quorum-vote"  // POST /api/v1/approvals/{id}/approve that completes a quorum of two
+	opRevoke      = "revoke"       // POST /api/v1/certificates/{id}/revoke, then the CRL it sets off
 )
 
-var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opVote, opCompleting}
+var operations = []string{opCreate, opGetApproval, opApprove, opReject, opRenew, opVote, opCompleting, opRevoke}
 
 // callBudget bounds the AWS calls one function makes for one operation.
 // Every call must be listed: an operation not in exact or atMost is over
@@ -40,38 +41,51 @@ type callBudget struct {
 }
 
 // budgets are per operation, for the api function. The approve budget is
-// the point of the design: one read, one transaction (which also queues the
-// hand-off and writes the decision's event to the outbox), one hand-off and
-// one write to take it off the queue, then one PutEvents for the event and
-// one DeleteItem to take it out of the outbox.
+// the point of the design: one read of the request and one of the audit
+// chain head its decision's row links into, one transaction (which also
+// queues the hand-off, moves the head and writes the decision's event to
+// the outbox), one hand-off and one write to take it off the queue, then
+// one PutEvents for the event and one DeleteItem to take it out of the
+// outbox.
 var budgets = map[string]callBudget{
 	opApprove: {
-		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+		exact: map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1,
 			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
 	opReject: {
-		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+		exact: map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1,
 			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
 	opGetApproval: {
 		exact: map[string]int{"DynamoDB.GetItem": 1},
 	},
-	// A vote that leaves the request pending: one read and one transaction
-	// (the request's votes, the vote's audit row and its Approval Vote
+	// A vote that leaves the request pending: a read of the request and
+	// one of the chain head its row links into, and one transaction (the
+	// request's votes, the vote's audit row, the head, its Approval Vote
 	// Recorded event in the outbox), then the event's PutEvents and
 	// DeleteItem; nothing to hand over.
 	opVote: {
-		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+		exact: map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1,
 			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 	},
-	// The vote that completes a quorum is an approval like any other,
+	// The vote that completes a quorum is an approval like any other (its
+	// two rows, approval_vote and approval_approved, share one shard),
 	// publishing its Approval Decided event.
 	opCompleting: {
-		exact: map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.TransactWriteItems": 1,
+		exact: map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1,
 			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
+	},
+	// A revocation: the certificate and the issuer's CRL state (its entry
+	// count, for the cap) read, its versions listed, one transaction
+	// (versions, entries, CRL state, audit), the certificate read again for
+	// the answer, one asynchronous invoke asking for the CRL. No signing:
+	// the api holds no kms:Sign.
+	opRevoke: {
+		exact:  map[string]int{"DynamoDB.Query": 1, "DynamoDB.TransactWriteItems": 1, "Lambda.Invoke": 1},
+		atMost: map[string]int{"DynamoDB.GetItem": 3},
 	},
 }
 
@@ -219,6 +233,12 @@ func BenchmarkAWSCallsPerOperation(b *testing.B) {
 			}
 			return executionEnds(q.JobID, sfntypes.ExecutionStatusSucceeded)
 		})
+
+		// Revoke the certificate: the api commits the revocation and asks
+		// the issue function (asynchronously) for a new CRL, which lists it.
+		measure(opRevoke, func() {
+			e.must(b, http.StatusOK, "alice", http.MethodPost, "/api/v1/certificates/"+a.CertificateID+"/revoke", map[string]string{"reason": "superseded"})
+		}, func() error { return e.waitCRL("default") })
 	}
 
 	printCallTable(b.N, first, varied)

@@ -281,6 +281,21 @@ func (e *env) waitJob(jobID string, want domain.JobStatus) error {
 	})
 }
 
+// waitCRL waits until the issuer's CRL was made again since its last
+// revocation.
+func (e *env) waitCRL(issuerID string) error {
+	return waitFor("the CRL of "+issuerID, func(ctx context.Context) (bool, error) {
+		c, err := e.store.GetCRL(ctx, issuerID)
+		if errors.Is(err, domain.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return !c.Stale(), nil
+	})
+}
+
 // waitExecution waits until the job's execution has ended and returns its status.
 func (e *env) waitExecution(executionARN string) (sfntypes.ExecutionStatus, error) {
 	var status sfntypes.ExecutionStatus

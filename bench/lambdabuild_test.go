@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,30 +33,27 @@ const (
 	lambdaGOARCH = "arm64"
 )
 
-// The reference functions (bench/testdata/bare, bare-kms and their
-// -events variants) among the built binaries; no function is called
-// either. A function is measured against the reference that links the SDK
-// clients it links: bare-kms when it links the KMS client, bare otherwise,
-// each with -events when it links the EventBridge client (it publishes).
+// The reference functions among the built binaries: bench/testdata/bare,
+// and for a function that links SDK clients beyond bare's DynamoDB and
+// Step Functions, bare built with a tag per such client, so that a function
+// is charged for its own code, not for the SDK's. No function is called.
 const (
-	bareName          = "bare"
-	bareKMSName       = "bare-kms"
-	bareEventsName    = "bare-events"
-	bareKMSEventsName = "bare-kms-events"
+	bareName = "bare"
+	barePkg  = "./bench/testdata/bare"
 )
 
-// barePkgs are the reference functions' packages, relative to the module
-// root. They are under testdata, so `./...` patterns skip them and they are
-// built by path.
-var barePkgs = map[string]string{bareName: "./bench/testdata/bare", bareKMSName: "./bench/testdata/bare-kms",
-	bareEventsName: "./bench/testdata/bare-events", bareKMSEventsName: "./bench/testdata/bare-kms-events"}
-
-// kmsPkg and eventsPkg mark a function measured against bare-kms, and
-// against an -events reference.
-const (
-	kmsPkg    = "github.com/aws/aws-sdk-go-v2/service/kms"
-	eventsPkg = "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-)
+// refClients are the SDK clients a function may link beyond bare's: the
+// packages that mark one, and the build tag and name suffix of the
+// reference that links it too.
+var refClients = []struct {
+	pkgs      []string
+	tag, name string
+}{
+	{[]string{"github.com/aws/aws-sdk-go-v2/service/kms"}, "ref_kms", "kms"},
+	{[]string{"github.com/aws/aws-sdk-go-v2/service/lambda"}, "ref_lambda", "lambda"},
+	{[]string{"github.com/aws/aws-sdk-go-v2/service/eventbridge"}, "ref_events", "events"},
+	{[]string{"github.com/aws/aws-sdk-go-v2/service/ssm", "github.com/aws/aws-sdk-go-v2/service/secretsmanager"}, "ref_delivery", "delivery"},
+}
 
 // moduleRoot is the module's root, seen from this package.
 const moduleRoot = ".."
@@ -78,18 +74,38 @@ var (
 	builds    = map[string]*lambdaBuild{}
 )
 
-// binaryNames lists the reference functions first, then every function.
-func binaryNames() []string {
-	return append([]string{bareName, bareKMSName, bareEventsName, bareKMSEventsName}, app.FunctionNames...)
+// binaryNames lists the reference functions first (bare, then those
+// base names), then every function.
+func binaryNames(base map[string]string) []string {
+	refs := []string{bareName}
+	for _, r := range base {
+		if !slices.Contains(refs, r) {
+			refs = append(refs, r)
+		}
+	}
+	slices.Sort(refs[1:])
+	return append(refs, app.FunctionNames...)
 }
 
 // isReference reports the reference functions (and copies of them).
-func isReference(name string) bool {
-	return name == bareName || name == bareKMSName || name == bareEventsName || name == bareKMSEventsName || name == bareCopyName
+func isReference(name string) bool { return strings.HasPrefix(name, bareName) }
+
+// refTags are the build tags of a reference, from its name
+// ("bare+kms+events" -> ref_kms, ref_events).
+func refTags(name string) []string {
+	var tags []string
+	for _, part := range strings.Split(name, "+")[1:] {
+		for _, c := range refClients {
+			if c.name == part {
+				tags = append(tags, c.tag)
+			}
+		}
+	}
+	return tags
 }
 
-// baselines maps every function to the reference it is measured against:
-// bare-kms for those whose dependencies include the KMS client.
+// baselines maps every function to its reference: bare plus each client
+// of refClients the function links (go list -deps).
 func baselines() (map[string]string, error) {
 	args := []string{"list", "-deps", "-f", "{{.ImportPath}}"}
 	base := map[string]string{}
@@ -102,13 +118,13 @@ func baselines() (map[string]string, error) {
 			return nil, fmt.Errorf("go list -deps ./functions/%s: %w", fn, err)
 		}
 		deps := strings.Fields(string(out))
-		base[fn] = bareName
-		if slices.Contains(deps, kmsPkg) {
-			base[fn] = bareKMSName
+		name := bareName
+		for _, c := range refClients {
+			if slices.ContainsFunc(c.pkgs, func(p string) bool { return slices.Contains(deps, p) }) {
+				name += "+" + c.name
+			}
 		}
-		if slices.Contains(deps, eventsPkg) {
-			base[fn] += "-events"
-		}
+		base[fn] = name
 	}
 	return base, nil
 }
@@ -138,9 +154,9 @@ func lambdaBinaries(b *testing.B, goos, goarch string) (paths, base map[string]s
 
 	lb.once.Do(func() {
 		start := time.Now()
-		lb.paths, lb.err = buildLambdas(filepath.Join(root, goos+"-"+goarch), goos, goarch)
+		lb.base, lb.err = baselines()
 		if lb.err == nil {
-			lb.base, lb.err = baselines()
+			lb.paths, lb.err = buildLambdas(filepath.Join(root, goos+"-"+goarch), goos, goarch, lb.base)
 		}
 		lb.took = time.Since(start)
 		if lb.err == nil {
@@ -154,44 +170,67 @@ func lambdaBinaries(b *testing.B, goos, goarch string) (paths, base map[string]s
 }
 
 // buildLambdas runs one go build for every function and the bare function
-// (so the toolchain shares the work), then moves each binary to
-// dir/<name>/bootstrap.
-func buildLambdas(dir, goos, goarch string) (map[string]string, error) {
+// (so the toolchain shares the work) and one for each tagged reference base
+// names, then moves each binary to dir/<name>/bootstrap.
+func buildLambdas(dir, goos, goarch string, base map[string]string) (map[string]string, error) {
 	out := filepath.Join(dir, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	pkgs := maps.Clone(barePkgs)
+	run := func(args ...string) error {
+		// `go test` puts the go command that runs it first on PATH.
+		cmd := exec.Command("go", args...)
+		cmd.Dir = moduleRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+		}
+		return nil
+	}
+	pkgs := map[string]string{bareName: barePkg}
 	for _, fn := range app.FunctionNames {
 		pkgs[fn] = "./functions/" + fn
 	}
 	args := append([]string{"build"}, lambdaBuildFlags...)
-	args = append(args, "-o", out+string(filepath.Separator))
-	for _, name := range binaryNames() {
-		args = append(args, pkgs[name])
+	args = append(args, "-o", out+string(filepath.Separator), barePkg)
+	for _, fn := range app.FunctionNames {
+		args = append(args, pkgs[fn])
 	}
-	// `go test` puts the go command that runs it first on PATH.
-	cmd := exec.Command("go", args...)
-	cmd.Dir = moduleRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+	if err := run(args...); err != nil {
+		return nil, err
 	}
 	paths := map[string]string{}
-	for _, name := range binaryNames() {
+	move := func(name, built string) error {
+		to := filepath.Join(dir, name, "bootstrap")
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		paths[name] = to
+		return os.Rename(built, to)
+	}
+	for _, name := range binaryNames(base) {
+		if tags := refTags(name); len(tags) > 0 {
+			// The Lambda flags with the reference's tags added to theirs.
+			flags := slices.Clone(lambdaBuildFlags)
+			i := slices.Index(flags, "-tags")
+			flags[i+1] += "," + strings.Join(tags, ",")
+			built := filepath.Join(out, strings.ReplaceAll(name, "+", "-"))
+			if err := run(append(append([]string{"build"}, flags...), "-o", built, barePkg)...); err != nil {
+				return nil, err
+			}
+			if err := move(name, built); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		// go build names each binary after its package's last element.
 		built := filepath.Join(out, filepath.Base(pkgs[name]))
 		if goos == "windows" {
 			built += ".exe"
 		}
-		to := filepath.Join(dir, name, "bootstrap")
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		if err := move(name, built); err != nil {
 			return nil, err
 		}
-		if err := os.Rename(built, to); err != nil {
-			return nil, err
-		}
-		paths[name] = to
 	}
 	return paths, nil
 }

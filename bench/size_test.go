@@ -22,7 +22,7 @@ const maxBinaryBytes = 20 << 20
 // the bare one's.
 func BenchmarkBinarySizes(b *testing.B) {
 	paths, base := lambdaBinaries(b, lambdaGOOS, lambdaGOARCH)
-	names := binaryNames()
+	names := binaryNames(base)
 	sizes := map[string]int64{}
 	for b.Loop() {
 		for _, name := range names {
@@ -36,7 +36,7 @@ func BenchmarkBinarySizes(b *testing.B) {
 
 	fmt.Printf("\nLambda binary sizes, %s/%s, %s (budget: at most %.2f× the reference function, and %d MB):\n",
 		lambdaGOOS, lambdaGOARCH, lambdaFlagsText, maxSizeRatio, maxBinaryBytes>>20)
-	fmt.Printf("  %-14s %8s  %-9s %6s %8s\n", "function", "MB", "reference", "×", "budget")
+	fmt.Printf("  %-26s %8s  %-26s %6s %8s\n", "function", "MB", "reference", "×", "budget")
 	var over []string
 	for _, name := range names {
 		mb := float64(sizes[name]) / (1 << 20)
@@ -58,7 +58,7 @@ func BenchmarkBinarySizes(b *testing.B) {
 			flag = strings.TrimSpace(flag + fmt.Sprintf(" OVER %d MB", maxBinaryBytes>>20))
 			over = append(over, fmt.Sprintf("%s (%.1f MB)", name, mb))
 		}
-		fmt.Println(strings.TrimRight(fmt.Sprintf("  %-14s %8.2f  %-9s %6.2f %8s  %s", name, mb, ref, ratio, budget, flag), " "))
+		fmt.Println(strings.TrimRight(fmt.Sprintf("  %-26s %8.2f  %-26s %6.2f %8s  %s", name, mb, ref, ratio, budget, flag), " "))
 		b.ReportMetric(mb, "MB/"+name)
 	}
 	fmt.Println()

@@ -162,3 +162,97 @@ func TestCLIKeys(t *testing.T) {
 		t.Fatalf("set-roles: %q", r.stdout)
 	}
 }
+
+// The lifecycle through the CLI, as the README walks it: move a
+// certificate into an approval-tier profile (a request bob approves),
+// revoke it, fetch the CRL and the CA certificate (no key needed) and have
+// openssl report the leaf revoked, then archive and delete it.
+func TestCLILifecycle(t *testing.T) {
+	from := newProfile(t, false)
+	id, leaf := issuedLeaf(t, from)
+	to := gatedProfile(t, map[string]any{"allowed_names": []string{"**." + zone(from)}})
+
+	r := ctl(t, 0, "alice", "certs", "move", id, "--profile", to, "--reason", "CHG-7: under change control", "-o", "json")
+	var pending struct {
+		ApprovalID string `json:"approval_id"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &pending); err != nil || pending.ApprovalID == "" {
+		t.Fatalf("move into an approval-tier profile: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	ctl(t, 1, "alice", "approvals", "approve", pending.ApprovalID)
+	r = ctl(t, 0, "bob", "approvals", "show", pending.ApprovalID)
+	for _, want := range []string{"certificate_move", from, to, "CHG-7"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("the move request lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	ctl(t, 0, "bob", "approvals", "approve", pending.ApprovalID)
+	if r = ctl(t, 0, "carol", "certs", "get", id); !strings.Contains(r.stdout, to) {
+		t.Fatalf("after the approved move:\n%s", r.stdout)
+	}
+
+	r = ctl(t, 1, "carol", "certs", "revoke", id, "--reason", "keyCompromise")
+	if !strings.Contains(r.stderr, "403 Forbidden") {
+		t.Fatalf("a viewer revokes: %q", r.stderr)
+	}
+	r = ctl(t, 1, "alice", "certs", "revoke", id, "--reason", "certificateHold")
+	if !strings.Contains(r.stderr, "400 Bad Request") || !strings.Contains(r.stderr, "keyCompromise") {
+		t.Fatalf("an unknown reason: %q", r.stderr)
+	}
+	r = ctl(t, 0, "alice", "certs", "revoke", id, "--reason", "keyCompromise")
+	if !strings.Contains(r.stdout, "Revoked") || !strings.Contains(r.stdout, serialHex(leaf)) {
+		t.Fatalf("revoke:\n%s", r.stdout)
+	}
+	r = ctl(t, 1, "alice", "certs", "revoke", id, "--reason", "keyCompromise")
+	if !strings.Contains(r.stderr, "409 Conflict") {
+		t.Fatalf("revoking twice: %q", r.stderr)
+	}
+
+	// The CRL lists it within moments; the public routes need no key.
+	public := func(args ...string) cliRun {
+		t.Helper()
+		env := map[string]string{cli.EnvEndpoint: baseURL}
+		var out, errOut bytes.Buffer
+		code := cli.Run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+		return cliRun{code, out.String(), errOut.String()}.want(t, 0, args...)
+	}
+	eventually(t, "the CRL to list "+serialHex(leaf), func() bool {
+		var crl struct {
+			Revoked []struct {
+				SerialNumber string `json:"serial_number"`
+				Reason       string `json:"reason"`
+			} `json:"revoked"`
+		}
+		if err := json.Unmarshal([]byte(public("issuers", "crl", "-o", "json").stdout), &crl); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range crl.Revoked {
+			if e.SerialNumber == serialHex(leaf) && e.Reason == "keyCompromise" {
+				return true
+			}
+		}
+		return false
+	})
+	dir := t.TempDir()
+	crlPEM, caPEM, leafPEM := filepath.Join(dir, "crl.pem"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "leaf.pem")
+	public("issuers", "crl", "--pem", "--out", crlPEM)
+	public("issuers", "ca", "--out", caPEM)
+	if err := os.WriteFile(leafPEM, []byte(ctl(t, 0, "carol", "certs", "chain", id).stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := openssl(t, "verify", "-crl_check", "-CAfile", caPEM, "-CRLfile", crlPEM, leafPEM)
+	if err == nil || !strings.Contains(out, "certificate revoked") {
+		t.Fatalf("openssl verify -crl_check: %v\n%s", err, out)
+	}
+
+	ctl(t, 1, "alice", "certs", "delete", id) // not archived
+	if r = ctl(t, 0, "alice", "certs", "archive", id); !strings.Contains(r.stdout, "Archived") {
+		t.Fatalf("archive:\n%s", r.stdout)
+	}
+	if r = ctl(t, 0, "alice", "certs", "delete", id); r.stdout != "deleted certificate "+id+"\n" {
+		t.Fatalf("delete: %q", r.stdout)
+	}
+	if r = ctl(t, 1, "carol", "certs", "get", id); !strings.Contains(r.stderr, "404") {
+		t.Fatalf("get after delete: %q", r.stderr)
+	}
+}

@@ -122,7 +122,7 @@ func checkStack(s *devstack.Stack) ([]invariants.Violation, error) {
 	}
 	snap, err := invariants.Take(ctx, invariants.Source{
 		AWS: s.AWSConfig, StateTable: s.Config.StateTable, AuditTable: s.Config.AuditTable,
-		StateMachineARN: s.Config.StateMachineARN,
+		StateMachineARN: s.Config.StateMachineARN, DigestKeyID: s.Config.DigestKeyID,
 	})
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func checkStack(s *devstack.Stack) ([]invariants.Violation, error) {
 		delivered = append(delivered, invariants.Delivered{ID: e.EventID(), DetailType: e.DetailType})
 		checked = append(checked, eventcheck.Event{DetailType: e.DetailType, Source: e.Source, Detail: e.Detail})
 	}
-	out := invariants.Check(snap, invariants.Scope{}, invariants.Options{Delivered: delivered})
+	out := invariants.Check(snap, invariants.Scope{}, invariants.Options{Delivered: delivered, Lint: true})
 	v, err := eventcheck.Load()
 	if err != nil {
 		return nil, err

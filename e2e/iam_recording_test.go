@@ -85,9 +85,11 @@ func (r *iamRecorder) register(ctx context.Context, s *devstack.Stack) error {
 		StateTable:   arns.StateTable,
 		AuditTable:   arns.AuditTable,
 		CAKey:        arns.CAKey,
+		DigestKey:    arns.DigestKey,
 		StateMachine: arns.StateMachine,
 		EventBus:     arns.EventBus,
 		Functions:    arns.Functions,
+		Stage:        s.Config.Stage,
 	})
 	return nil
 }
@@ -106,22 +108,22 @@ func (r *iamRecorder) finish() error {
 	return err
 }
 
-// runSchedules starts a stack whose tickers invoke sweep and reaper, as
+// runSchedules starts a stack whose tickers invoke sweep, reaper and digest, as
 // EventBridge Scheduler does, and waits for one run of each. The suite's
 // own sweep and reaper tests call the workflow in-process with a moved
 // clock, so only this shows the schedules' roles at work.
 func (r *iamRecorder) runSchedules() error {
 	s, _, err := startStack(func(c *config.Config) {}, func(o *devstack.Options) {
-		o.SweepInterval, o.ReaperInterval = 100*time.Millisecond, 100*time.Millisecond
+		o.SweepInterval, o.ReaperInterval, o.CRLInterval, o.DigestInterval = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	})
 	if err != nil {
 		return fmt.Errorf("iam recording: schedules: %w", err)
 	}
 	defer s.Close()
 	deadline := time.Now().Add(30 * time.Second)
-	for !r.wasScheduled(s.Functions[app.FnSweep]) || !r.wasScheduled(s.Functions[app.FnReaper]) {
+	for !r.wasScheduled(s.Functions[app.FnSweep]) || !r.wasScheduled(s.Functions[app.FnReaper]) || !r.wasScheduled(s.Functions[app.FnIssue]) || !r.wasScheduled(s.Functions[app.FnDigest]) {
 		if time.Now().After(deadline) {
-			return errors.New("iam recording: the schedules did not run sweep and reaper within 30 s")
+			return errors.New("iam recording: the schedules did not run sweep, reaper, the CRL refresh and the digest within 30 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -205,6 +205,25 @@ func TestUnchangedEditNeedsNoApproval(t *testing.T) {
 	}
 }
 
+// An approved gated edit (here, one that also ends the gate, and one that
+// makes an ungated profile approval-tier) changes only what it edits: who
+// created the profile, and when, stay as they were.
+func TestApprovedEditKeepsWhoCreatedTheProfile(t *testing.T) {
+	for _, gated := range []bool{true, false} {
+		profile := newProfile(t, gated)
+		before := profileOf(t, profile)
+		r := must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/profiles/"+profile, map[string]any{"name": "edited", "requires_approval": !gated})
+		must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+r.str("approval_id")+"/approve", nil)
+		after := profileOf(t, profile)
+		if after.str("name") != "edited" || after.Body["version"] != float64(2) {
+			t.Fatalf("gated=%v: the edit was not applied: %s", gated, after.Raw)
+		}
+		if after.str("created_by") != "alice" || after.str("created_at") != before.str("created_at") || after.str("created_at") == "" {
+			t.Fatalf("gated=%v: created_by/created_at changed by an approved edit:\nbefore %s\nafter  %s", gated, before.Raw, after.Raw)
+		}
+	}
+}
+
 // No one operator can lock a zone with a pool nobody can satisfy: an IAM
 // identity the mapping cannot make an approver is refused, a public suffix
 // is refused, and an admin can always decide a profile's edits (never their

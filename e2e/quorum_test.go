@@ -387,3 +387,48 @@ func TestOnePersonOneVoteAcrossMintedKeys(t *testing.T) {
 	}
 	waitJob(t, created.str("job_id"), "Completed")
 }
+
+// A certificate_move is voted on like any request. Out of a profile that
+// needs two approvals into one that needs one, both quorums hold: bob's
+// vote satisfies the target but not the source, so the certificate stays
+// until a second person votes; the votes show which policy each counts
+// toward (the source's factors as from:<name>), and every vote is audited.
+func TestMoveBetweenQuorums(t *testing.T) {
+	dana := newApprover(t, "dana")
+	strict := policyProfile(t, map[string]any{"required_approvals": 2})
+	created := newCert(t, "alice", strict)
+	id := certID(created)
+	approve(t, http.StatusOK, "bob", created.str("approval_id"))
+	approve(t, http.StatusOK, dana, created.str("approval_id"))
+	waitJob(t, created.str("job_id"), "Completed")
+	easy := uniq("prof")
+	must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{
+		"id": easy, "name": "Easy " + easy, "requires_approval": true, "allowed_names": []string{"**." + zone(strict)}})
+
+	ar := moveOf(t, http.StatusAccepted, "alice", id, easy).str("approval_id")
+	view := must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+ar, nil)
+	mv, _ := view.Body["move"].(map[string]any)
+	if view.Body["required_approvals"] != float64(2) || missing(view) != 2 || mv["from_policy"] == nil {
+		t.Fatalf("move request: %s", view.Raw)
+	}
+	if r := approve(t, http.StatusOK, "bob", ar); r.str("action") != domain.ActionVoted || missing(r) != 1 {
+		t.Fatalf("first vote: %s", r.Raw)
+	}
+	if c := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil); c.str("profile_id") != strict {
+		t.Fatalf("moved on one vote of the source's two: %s", c.Raw)
+	}
+	approve(t, http.StatusConflict, "bob", ar)
+	if r := approve(t, http.StatusOK, dana, ar); r.str("action") != domain.ActionApproved {
+		t.Fatalf("completing vote: %s", r.Raw)
+	}
+	if c := must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil); c.str("profile_id") != easy || c.str("pending_move_approval_id") != "" {
+		t.Fatalf("not moved: %s", c.Raw)
+	}
+	voters, factors := votesOf(must(t, http.StatusOK, "carol", "GET", "/api/v1/approvals/"+ar, nil))
+	if !slices.Equal(voters, []string{"bob", dana}) || !slices.Equal(factors, []string{"approvers, from:approvers", "from:approvers"}) {
+		t.Fatalf("votes %v, factors %v", voters, factors)
+	}
+	if n := auditCount(t, ar, "approval_vote"); n != 2 {
+		t.Fatalf("%d approval_vote rows, want 2", n)
+	}
+}

@@ -39,6 +39,19 @@ func gatewayResponses() []gatewayResponse {
 // authentication (GET only): the API serves them to anyone.
 var PublicV1Paths = []string{"health", "openapi.json"}
 
+// PublicIssuerPaths are the resources under /api/v1/issuers/{id}/ that
+// need no authentication (GET only): the CRL and the CA certificate, which
+// relying parties fetch from the URLs each certificate names.
+var PublicIssuerPaths = []string{"crl", "ca"}
+
+// BinaryMediaTypes make API Gateway return the DER the api function
+// base64-encodes (the CRL, the CA certificate) as bytes whenever the
+// request's first Accept value matches: */* matches every value, curl's
+// default (*/*) included. Request bodies with a Content-Type then reach
+// the function base64-encoded (pkg/apigw decodes them); JSON answers,
+// which the function does not encode, are unaffected.
+var BinaryMediaTypes = []string{"*/*"}
+
 type gatewayResponse struct {
 	Type   awsapigateway.ResponseType
 	Status string
@@ -88,11 +101,12 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		logging = awsapigateway.MethodLoggingLevel_ERROR
 	}
 	api := awsapigateway.NewRestApi(s.Stack, jsii.String(id), &awsapigateway.RestApiProps{
-		RestApiName:    jsii.String(s.name(kind)),
-		Description:    jsii.String(fmt.Sprintf("certctl-serverless %s: %s", s.Props.Stage, desc)),
-		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
-		CloudWatchRole: jsii.Bool(accountRole),
-		Policy:         policy,
+		RestApiName:      jsii.String(s.name(kind)),
+		Description:      jsii.String(fmt.Sprintf("certctl-serverless %s: %s", s.Props.Stage, desc)),
+		EndpointTypes:    &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		CloudWatchRole:   jsii.Bool(accountRole),
+		Policy:           policy,
+		BinaryMediaTypes: jsii.Strings(BinaryMediaTypes...),
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            jsii.String(s.Props.Stage),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(logs),
@@ -135,6 +149,21 @@ func (s *Stack) restAPI(id, kind string, auth awsapigateway.AuthorizationType, a
 		c := api.Root().AddResource(jsii.String("console"), nil)
 		c.AddMethod(jsii.String("GET"), integ, public)
 		c.AddResource(jsii.String("{proxy+}"), nil).AddMethod(jsii.String("GET"), integ, public)
+	}
+	// /api/v1/issuers/{id}/crl and /ca are public. API Gateway routes a
+	// request to the most specific resource and never falls back to
+	// {proxy+}, so every resource on the way, and a {proxy+} below
+	// {id}, carries the authenticated ANY too (GET on crl and ca wins over
+	// their ANY).
+	issuers := v1.AddResource(jsii.String("issuers"), nil)
+	issuers.AddMethod(jsii.String("ANY"), integ, opts)
+	issuer := issuers.AddResource(jsii.String("{id}"), nil)
+	issuer.AddMethod(jsii.String("ANY"), integ, opts)
+	issuer.AddResource(jsii.String("{proxy+}"), nil).AddMethod(jsii.String("ANY"), integ, opts)
+	for _, path := range PublicIssuerPaths {
+		r := issuer.AddResource(jsii.String(path), nil)
+		r.AddMethod(jsii.String("GET"), integ, public)
+		r.AddMethod(jsii.String("ANY"), integ, opts)
 	}
 
 	for i, gr := range gatewayResponses() {

@@ -25,10 +25,11 @@ const (
 	FnFinalize     = "finalize"
 	FnSweep        = "sweep"
 	FnReaper       = "reaper"
+	FnDigest       = "digest"
 )
 
 // FunctionNames lists every function, in deployment order.
-var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper}
+var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper, FnDigest}
 
 // Environment variable names read by pkg/config. Kept in step by a test.
 const (
@@ -41,6 +42,9 @@ const (
 	EnvStage           = "CERTCTL_STAGE"
 	EnvLogLevel        = "CERTCTL_LOG_LEVEL"
 	EnvIAMPrincipals   = "CERTCTL_IAM_PRINCIPALS"
+	EnvDigestKeyID     = "CERTCTL_DIGEST_KMS_KEY_ID"
+	EnvPublicURL       = "CERTCTL_PUBLIC_URL"
+	EnvCRLFunction     = "CERTCTL_CRL_FUNCTION"
 )
 
 // ASLFile is the state machine definition, relative to the repository root.
@@ -63,6 +67,9 @@ type Props struct {
 	ApprovalTimeout         time.Duration // CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT
 	SweepRate               time.Duration // sweep schedule cadence
 	ReaperRate              time.Duration // reaper schedule cadence
+	DigestRate              time.Duration // audit digest schedule cadence
+	CRLRate                 time.Duration // CRL refresh schedule cadence (the issue function's refresh_crl)
+	PublicURL               string        // CERTCTL_PUBLIC_URL: the base URL certificates name the CRL and CA under (default: the key API's URL)
 	Architecture            string        // arm64 or x86_64
 	AssetsDir               string        // holds <name>/bootstrap for every function
 	RepoRoot                string        // holds statemachines/renewal.asl.json
@@ -103,6 +110,8 @@ const (
 	DefaultApprovalTimeout   = 168 * time.Hour
 	DefaultSweepRate         = time.Hour
 	DefaultReaperRate        = 10 * time.Minute
+	DefaultDigestRate        = time.Hour
+	DefaultCRLRate           = 15 * time.Minute
 	DefaultArchitecture      = "arm64"
 	DefaultAssetsDir         = "bin"
 	DefaultLogLevel          = "INFO"
@@ -119,7 +128,7 @@ const (
 // (all but "nag", read by main, go into Props). README.md documents each.
 var contextKeys = []string{
 	"stage", "production", "bypass", "allowBypassInProduction", "approvalTimeout",
-	"sweepRate", "reaperRate", "architecture", "assetsDir", "logLevel",
+	"sweepRate", "reaperRate", "digestRate", "crlRate", "publicUrl", "architecture", "assetsDir", "logLevel",
 	"logRetentionDays", "reservedConcurrency", "issueConcurrency", "apiThrottleRate",
 	"apiThrottleBurst", "apiExecutionLogs", "apiGatewayAccountRole", "alarmEmail", "alarmTopic", "iamPrincipals",
 	"alarmPendingApprovalAge", "alarmHandoffQueue", "alarmStartQueue", "alarmApi5xx", "stateTableName", "auditTableName", "callerRoles", "nag",
@@ -134,6 +143,8 @@ func DefaultProps() Props {
 		ApprovalTimeout:       DefaultApprovalTimeout,
 		SweepRate:             DefaultSweepRate,
 		ReaperRate:            DefaultReaperRate,
+		DigestRate:            DefaultDigestRate,
+		CRLRate:               DefaultCRLRate,
 		Architecture:          DefaultArchitecture,
 		LogLevel:              DefaultLogLevel,
 		LogRetentionDays:      DefaultLogRetentionDays,
@@ -202,6 +213,11 @@ func PropsFromContext(get func(key string) any) (Props, error) {
 	duration("approvalTimeout", &p.ApprovalTimeout)
 	duration("sweepRate", &p.SweepRate)
 	duration("reaperRate", &p.ReaperRate)
+	duration("digestRate", &p.DigestRate)
+	duration("crlRate", &p.CRLRate)
+	if s, ok := str("publicUrl"); ok {
+		p.PublicURL = s
+	}
 	if s, ok := str("architecture"); ok {
 		p.Architecture = s
 	}
@@ -324,10 +340,28 @@ func (p Props) Normalize() (Props, error) {
 	if p.ReaperRate == 0 {
 		p.ReaperRate = DefaultReaperRate
 	}
-	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate} {
+	if p.DigestRate == 0 {
+		p.DigestRate = DefaultDigestRate
+	}
+	if p.CRLRate == 0 {
+		p.CRLRate = DefaultCRLRate
+	}
+	if p.PublicURL != "" {
+		u, err := url.Parse(p.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("publicUrl %q: want an https URL such as https://pki.example.com/prod (no query or fragment)", p.PublicURL))
+		}
+		p.PublicURL = strings.TrimRight(p.PublicURL, "/")
+	}
+	for name, d := range map[string]time.Duration{"sweepRate": p.SweepRate, "reaperRate": p.ReaperRate, "crlRate": p.CRLRate, "digestRate": p.DigestRate} {
 		if d < time.Minute || d%time.Minute != 0 {
 			errs = append(errs, fmt.Errorf("%s %s: want a whole number of minutes, at least 1m", name, d))
 		}
+	}
+	// The alarm on digests that stopped looks at two cadences, and an
+	// alarm evaluates at most one day.
+	if p.DigestRate > 12*time.Hour {
+		errs = append(errs, fmt.Errorf("digestRate %s: want at most 12h (a digest bounds what truncation can hide)", p.DigestRate))
 	}
 	switch strings.ToLower(p.Architecture) {
 	case "", "arm64", "aarch64":

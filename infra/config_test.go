@@ -163,6 +163,7 @@ func TestContractWithGoCode(t *testing.T) {
 		"EnvStateTable": EnvStateTable, "EnvAuditTable": EnvAuditTable, "EnvStateMachineARN": EnvStateMachineARN,
 		"EnvCAKeyID": EnvCAKeyID, "EnvBypass": EnvBypass, "EnvApprovalTimeout": EnvApprovalTimeout,
 		"EnvStage": EnvStage, "EnvLogLevel": EnvLogLevel, "EnvIAMPrincipals": EnvIAMPrincipals,
+		"EnvPublicURL": EnvPublicURL, "EnvCRLFunction": EnvCRLFunction,
 		"IndexList": IndexList, "IndexParent": IndexParent, "IndexPending": IndexPending, "IndexDue": IndexDue,
 		"AuditIndexActor": AuditIndexActor, "AuditIndexAction": AuditIndexAction, "AuditIndexDay": AuditIndexDay,
 		// The metrics the alarms read (pkg/emf) and the event finalize
@@ -175,6 +176,10 @@ func TestContractWithGoCode(t *testing.T) {
 		"EnvExpiryWarning": EnvExpiryWarning, "EnvConsoleURL": EnvConsoleURL, "EnvNotifyTargets": EnvNotifyTargets,
 		"EnvNotifyDefault": EnvNotifyDefault, "EnvNotifyEscalation": EnvNotifyEscalation,
 		"EventSource": EventSource, "WebhookInputPath": WebhookInputPath, "EmailTextPath": EmailTextPath, "RouteField": RouteField,
+		"DigestsWritten": MetricDigestsWritten,
+		// The audit chain: the digest function's settings and the index of a shard's rows.
+		"EnvDigestKeyID": EnvDigestKeyID, "IndexByChain": AuditIndexChain,
+		"DeliveryQueue": MetricDeliveryQueue,
 	} {
 		got, ok := consts[name]
 		if !ok {
@@ -188,13 +193,27 @@ func TestContractWithGoCode(t *testing.T) {
 	// Function names: pkg/app's FnX literals, or each function package's
 	// Name (pkg/function/<name without dashes>).
 	for fn, name := range map[string]string{FnAPI: "FnAPI", FnAuthorizer: "FnAuthorizer", FnApprovalWait: "FnApprovalWait",
-		FnIssue: "FnIssue", FnFinalize: "FnFinalize", FnSweep: "FnSweep", FnReaper: "FnReaper"} {
+		FnIssue: "FnIssue", FnFinalize: "FnFinalize", FnSweep: "FnSweep", FnReaper: "FnReaper", FnDigest: "FnDigest"} {
 		got, ok := consts[strings.ReplaceAll(fn, "-", "")+".Name"]
 		if !ok {
 			got, ok = consts[name]
 		}
 		if !ok || got != fn {
 			t.Errorf("pkg/ names function %s %q (found %v), infra uses %q", name, got, ok, fn)
+		}
+	}
+	// The local front serves what API Gateway serves: the same binary
+	// media types and public issuer resources (pkg/devstack/front.go).
+	front, err := os.ReadFile(filepath.Join(root, "pkg", "devstack", "front.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"var BinaryMediaTypes = []string{" + quoteAll(BinaryMediaTypes) + "}",
+		"var publicIssuerResources = []string{" + quoteAll(PublicIssuerPaths) + "}",
+	} {
+		if !strings.Contains(string(front), want) {
+			t.Errorf("pkg/devstack/front.go does not declare %s", want)
 		}
 	}
 	// Every function the stack deploys has a main package.
@@ -287,4 +306,12 @@ func TestIAMPrincipalsShape(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("source-identity roles %v, want %v", got, want)
 	}
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }

@@ -62,9 +62,11 @@ type recording struct {
 		StateTable   string            `json:"state_table"`
 		AuditTable   string            `json:"audit_table"`
 		CAKey        string            `json:"ca_key"`
+		DigestKey    string            `json:"digest_key"`
 		StateMachine string            `json:"state_machine"`
 		EventBus     string            `json:"event_bus"`
 		Functions    map[string]string `json:"functions"`
+		Stage        string            `json:"stage"`
 		Calls        []recordedCall    `json:"calls"`
 	} `json:"stacks"`
 	Unattributed []map[string]string `json:"unattributed"`
@@ -145,11 +147,11 @@ func loadRecordings(paths []string) ([]recording, error) {
 
 // stackIDs are the logical ids of the constructs a recording refers to.
 type stackIDs struct {
-	StateTable, AuditTable, CAKey, StateMachine, EventBus string
-	Functions                                             map[string]string // app function -> function
-	FunctionRoles                                         map[string]string // app function -> its execution role
-	StateMachineRole                                      string
-	SchedulerRoles                                        map[string]string // sweep/reaper -> the schedule's role
+	StateTable, AuditTable, CAKey, DigestKey, StateMachine, EventBus string
+	Functions                                                        map[string]string // app function -> function
+	FunctionRoles                                                    map[string]string // app function -> its execution role
+	StateMachineRole                                                 string
+	SchedulerRoles                                                   map[string]string // each schedule's function -> the schedule's role
 }
 
 func stackIDsOf(s *synthed) stackIDs {
@@ -161,6 +163,7 @@ func stackIDsOf(s *synthed) stackIDs {
 		StateTable:       id(st.StateTable),
 		AuditTable:       id(st.AuditTable),
 		CAKey:            id(st.CAKey),
+		DigestKey:        id(st.DigestKey),
 		StateMachine:     id(st.StateMachine),
 		EventBus:         id(st.EventBus),
 		StateMachineRole: id(st.StateMachine.Role()),
@@ -172,8 +175,8 @@ func stackIDsOf(s *synthed) stackIDs {
 		ids.Functions[fn] = id(st.Functions[fn])
 		ids.FunctionRoles[fn] = id(st.Roles[fn])
 	}
-	for _, fn := range []string{FnSweep, FnReaper} {
-		ids.SchedulerRoles[fn] = id(st.Node().FindChild(jsii.String(construct(fn) + "SchedulerRole")))
+	for _, sc := range st.Schedules() {
+		ids.SchedulerRoles[sc.fn] = id(st.Node().FindChild(jsii.String(sc.id + "SchedulerRole")))
 	}
 	return ids
 }
@@ -435,7 +438,7 @@ func (m *iamModel) check(recs []recording) conformance {
 		}
 		for _, st := range rec.Stacks {
 			where := rec.file
-			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.StateMachine, st.EventBus, st.Functions)
+			rewrite, err := m.rewriter(st.StateTable, st.AuditTable, st.CAKey, st.DigestKey, st.StateMachine, st.EventBus, st.Functions, st.Stage)
 			if err != nil {
 				problem(where, "%v", err)
 				continue
@@ -505,10 +508,13 @@ func (m *iamModel) check(recs []recording) conformance {
 
 // rewriter maps a recorded stack's ARNs (and their /index/... suffixes) to
 // the template's ARNs of the same constructs. "*" stays "*".
-func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine, eventBus string, functions map[string]string) (func(string) (string, bool), error) {
+func (m *iamModel) rewriter(stateTable, auditTable, caKey, digestKey, stateMachine, eventBus string, functions map[string]string, stage string) (func(string) (string, bool), error) {
 	type pair struct{ local, id string }
 	pairs := []pair{{stateTable, m.ids.StateTable}, {auditTable, m.ids.AuditTable}, {caKey, m.ids.CAKey}, {stateMachine, m.ids.StateMachine},
 		{eventBus, m.ids.EventBus}}
+	if m.ids.DigestKey != "" {
+		pairs = append(pairs, pair{digestKey, m.ids.DigestKey})
+	}
 	for fn, arn := range functions {
 		id, ok := m.ids.Functions[fn]
 		if !ok {
@@ -538,6 +544,18 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine, eventBu
 	}
 	execution := func(arn string) string { return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" }
 	swap[execution(stateMachine)] = execution(smLocal)
+	// Delivery targets live under the stage's prefixes, in the region and
+	// account of the stack's tables.
+	if parts := strings.Split(stateTable, ":"); stage != "" && len(parts) >= 6 {
+		local := func(service, resource string) string {
+			return "arn:" + parts[1] + ":" + service + ":" + parts[3] + ":" + parts[4] + ":" + resource
+		}
+		tmpl := func(service, resource string) string {
+			return "arn:" + tmplPartition + ":" + service + ":" + tmplRegion + ":" + tmplAccount + ":" + resource
+		}
+		swap[local("ssm", "parameter/certctl/"+stage+"/")] = tmpl("ssm", "parameter/certctl/"+testStage+"/")
+		swap[local("secretsmanager", "secret:certctl/"+stage+"/")] = tmpl("secretsmanager", "secret:certctl/"+testStage+"/")
+	}
 	return func(resource string) (string, bool) {
 		if resource == "*" {
 			return resource, true
@@ -549,7 +567,7 @@ func (m *iamModel) rewriter(stateTable, auditTable, caKey, stateMachine, eventBu
 			if rest, ok := strings.CutPrefix(resource, local+"/"); ok {
 				return tmpl + "/" + rest, true
 			}
-			if strings.HasSuffix(local, ":") {
+			if strings.HasSuffix(local, ":") || strings.HasSuffix(local, "/") {
 				if rest, ok := strings.CutPrefix(resource, local); ok && rest != "" {
 					return tmpl + rest, true
 				}

@@ -32,6 +32,9 @@ const (
 	reasonXRayLambda = "Lambda active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, " +
 		"which support no resource-level permissions (Resource must be *). Every other statement of this role " +
 		"names its table, index, state machine or key."
+	reasonDelivery = "Delivery writes each issued certificate's PEM chain to the SSM parameter or Secrets Manager secret " +
+		"its profile names; the names are chosen by operators at run time, so the grant covers the stage's prefixes " +
+		"(/certctl/<stage>/ and certctl/<stage>/, which profiles are validated against), with the write actions only."
 	reasonSFNLogsXRay = "Step Functions vended log delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, " +
 		"DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray " +
 		"(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level " +
@@ -57,6 +60,9 @@ const (
 	reasonConsole = "GET /console and GET /console/{proxy+} on the key API serve the web console's static files (HTML, " +
 		"CSS, JavaScript, SVG embedded in the api function), which hold no data; every API call the page makes carries " +
 		"the API key the person signs in with and goes through the REQUEST authorizer."
+	reasonCRL = "GET /api/v1/issuers/{id}/crl and /ca serve the issuer's CRL and CA certificate, which relying parties fetch " +
+		"without credentials from the URLs every certificate names (RFC 5280 distribution points): public by design, " +
+		"read-only, no secret in them."
 	reasonCognito = "Authentication is AWS_IAM (SigV4) on the -iam API and API keys validated by the REQUEST " +
 		"authorizer (SHA-256 lookup in DynamoDB) on the -key API, by design; the service has no Cognito user pool."
 	reasonExecLogs = "Execution logs go to a log group API Gateway creates outside the stack (API-Gateway-Execution-Logs_<id>/<stage>) " +
@@ -68,6 +74,10 @@ const (
 	reasonNotifyKMS = "Notification messages carry what people are asked to approve (names, key fingerprints, requesters), " +
 		"which every approver sees anyway. EventBridge and CloudWatch cannot publish to a topic encrypted with the AWS-managed " +
 		"aws/sns key, and a customer-managed key would cost $1/month per stage; publishing requires TLS (enforceSSL)."
+	reasonKeyChangesKMS = "The topic carries CloudTrail's record of a KMS call on the stack's signing keys (who, when, which key), " +
+		"which CloudTrail already holds for anyone with read access to it. EventBridge cannot publish to a topic encrypted with " +
+		"the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; publishing " +
+		"requires TLS (enforceSSL)."
 	reasonSNSKMS = "Alarm notifications carry only alarm names and states. CloudWatch cannot publish to a topic encrypted " +
 		"with the AWS-managed aws/sns key, and a customer-managed key would cost $1/month for no confidentiality gain; " +
 		"publishing requires TLS (enforceSSL)."
@@ -84,6 +94,14 @@ func (s *Stack) Suppressions() []Suppression {
 			AppliesToRegex: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:certctl-` +
 				regexp.QuoteMeta(s.Props.Stage) + `-renewal-.*:\*$/g`}},
 		Suppression{"RenewalStateMachine/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5", []string{"Resource::*"}, reasonSFNLogsXRay, nil},
+	)
+	for _, fn := range []string{FnIssue, FnReaper} {
+		out = append(out, Suppression{construct(fn) + "Role/DefaultPolicy/Resource", "AwsSolutions-IAM5", []string{
+			"Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/certctl/" + s.Props.Stage + "/*",
+			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:certctl/" + s.Props.Stage + "/*",
+		}, reasonDelivery, nil})
+	}
+	out = append(out,
 		Suppression{"DeadLetterQueue/Resource", "AwsSolutions-SQS3", nil, reasonDLQ, nil},
 	)
 	for _, api := range []string{"IamApi", "KeyApi"} {
@@ -97,6 +115,9 @@ func (s *Stack) Suppressions() []Suppression {
 			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-APIG4", nil, reasonOpenAPI, nil},
 			Suppression{api + "/Default/api/v1/openapi.json/GET/Resource", "AwsSolutions-COG4", nil, reasonOpenAPI, nil},
 			Suppression{api + "/Default/api/v1/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			Suppression{api + "/Default/api/v1/issuers/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			Suppression{api + "/Default/api/v1/issuers/{id}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			Suppression{api + "/Default/api/v1/issuers/{id}/{proxy+}/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
 		)
 		if api == "KeyApi" {
 			for _, m := range []string{"console/GET", "console/{proxy+}/GET"} {
@@ -104,6 +125,14 @@ func (s *Stack) Suppressions() []Suppression {
 					Suppression{api + "/Default/" + m + "/Resource", "AwsSolutions-APIG4", nil, reasonConsole, nil},
 					Suppression{api + "/Default/" + m + "/Resource", "AwsSolutions-COG4", nil, reasonConsole, nil})
 			}
+		}
+		for _, path := range PublicIssuerPaths {
+			res := api + "/Default/api/v1/issuers/{id}/" + path
+			out = append(out,
+				Suppression{res + "/GET/Resource", "AwsSolutions-APIG4", nil, reasonCRL, nil},
+				Suppression{res + "/GET/Resource", "AwsSolutions-COG4", nil, reasonCRL, nil},
+				Suppression{res + "/ANY/Resource", "AwsSolutions-COG4", nil, reasonCognito, nil},
+			)
 		}
 		if !s.Props.APIExecutionLogs {
 			out = append(out, Suppression{api + "/DeploymentStage." + s.Props.Stage + "/Resource", "AwsSolutions-APIG6", nil, reasonExecLogs, nil})
@@ -120,6 +149,7 @@ func (s *Stack) Suppressions() []Suppression {
 	for _, name := range sortedKeys(s.NotifyTopics) {
 		out = append(out, Suppression{*s.NotifyTopics[name].Node().Id() + "/Resource", "AwsSolutions-SNS2", nil, reasonNotifyKMS, nil})
 	}
+	out = append(out, Suppression{"KeyChangesTopic/Resource", "AwsSolutions-SNS2", nil, reasonKeyChangesKMS, nil})
 	if s.Props.APIGatewayAccountRole {
 		out = append(out, Suppression{"IamApi/CloudWatchRole/Resource", "AwsSolutions-IAM4",
 			[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}, reasonAPIGWRole, nil})

@@ -116,6 +116,13 @@ func (s *Stack) alarms() {
 		desc: fmt.Sprintf("%d or more jobs have had no execution started for two reaper runs (StartExecution keeps failing).",
 			s.Props.AlarmStartQueue),
 		metric: queue(MetricStartQueue)})
+	s.alarm(alarmSpec{id: "DeliveryQueueAlarm", name: "deliveries-failing", runbook: "deliveries-failing",
+		threshold: 1, periods: 2, missing: awscloudwatch.TreatMissingData_IGNORE,
+		desc: "An issued certificate could not be published to its profile's delivery target (SSM parameter or Secrets " +
+			"Manager secret) for two reaper runs: the job's delivery shows the last error; the reaper keeps retrying.",
+		metric: queue(MetricDeliveryQueue)})
+	s.keyChanges()
+	s.digestsStopped()
 	if s.Props.Production {
 		s.alarm(alarmSpec{id: "BypassedDecisionAlarm", name: "approval-bypassed", runbook: "approval-bypassed",
 			desc: "An approval was bypassed (decided_by=system-bypass) in a production stage.",
@@ -134,16 +141,19 @@ func (s *Stack) alarms() {
 // RunbookPath is where every alarm's description points.
 const RunbookPath = "docs/runbook.md"
 
-// alarmSpec is one alarm: threshold (default 1) reached or passed over
-// periods (default 1) consecutive periods. Missing data is not breaching,
-// except for the metrics the reaper reports once a run: a period without a
-// run keeps the alarm's state (IGNORE) instead of flapping it to OK.
+// alarmSpec is one alarm: threshold (default 1) reached or passed (or,
+// with below, not reached) over periods (default 1) consecutive periods.
+// Missing data is not breaching, except for the metrics the reaper reports
+// once a run: a period without a run keeps the alarm's state (IGNORE)
+// instead of flapping it to OK; and where the metric's absence is the
+// failure (no digest written), it breaches.
 type alarmSpec struct {
 	id, name, desc, runbook string
 	metric                  awscloudwatch.IMetric
 	threshold               float64
 	periods                 float64
 	missing                 awscloudwatch.TreatMissingData
+	below                   bool
 }
 
 func (s *Stack) alarm(a alarmSpec) awscloudwatch.Alarm {
@@ -156,13 +166,17 @@ func (s *Stack) alarm(a alarmSpec) awscloudwatch.Alarm {
 	if a.missing == "" {
 		a.missing = awscloudwatch.TreatMissingData_NOT_BREACHING
 	}
+	op := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+	if a.below {
+		op = awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD
+	}
 	alarm := awscloudwatch.NewAlarm(s.Stack, jsii.String(a.id), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(s.name(a.name)),
 		AlarmDescription:   jsii.String(a.desc + " Runbook: " + RunbookPath + "#" + a.runbook),
 		Metric:             a.metric,
 		Threshold:          jsii.Number(a.threshold),
 		EvaluationPeriods:  jsii.Number(a.periods),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		ComparisonOperator: op,
 		TreatMissingData:   a.missing,
 	})
 	if s.AlarmTopic != nil {
@@ -215,6 +229,9 @@ func (s *Stack) outputs() {
 	out(OutStateMachineARN, s.StateMachine.StateMachineArn(), "Renewal state machine")
 	out(OutCAIssuerID, jsii.String(CAIssuerID), "Issuer id of the KMS-backed CA")
 	out(OutCAKeyARN, s.CAKey.KeyArn(), "KMS key of the CA (not secret; only the issue function may sign)")
+	out(OutDigestKeyARN, s.DigestKey.KeyArn(), "KMS key that signs audit digests (only the digest function may sign; "+
+		"aws kms get-public-key gives its public half to verify digests with)")
+	out(OutDigestFunction, s.Functions[FnDigest].FunctionName(), "Function that signs an audit digest (scheduled; certctl audit digest --function <it> for one now)")
 	out(OutDLQURL, s.DLQ.QueueUrl(), "Dead-letter queue of scheduled runs")
 	out(OutAuthorizerCacheTTL, jsii.String(fmt.Sprint(int(AuthorizerCacheTTL.Seconds()))),
 		"API Gateway caches an API key's authorizer result this long: a revoked key may work for up to this many seconds")

@@ -34,6 +34,12 @@ func expectedGrants(fn string) []string {
 			}
 		}
 	}
+	// Delivery targets: only under the stage's own prefixes.
+	deliver := func() {
+		add("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/certctl/test/*", "ssm:PutParameter")
+		add("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:certctl/test/*",
+			"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret")
+	}
 	// Every function that commits a transaction may read its audit row
 	// back (GetItem) when the outcome is unknown. Every function that
 	// commits a transition people hear about publishes its events on the
@@ -44,11 +50,13 @@ func expectedGrants(fn string) []string {
 	case FnAPI:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 		query(state, "", "list", "by_parent", "pending")
-		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
-		query(audit, "", "by_actor", "by_action", "by_day")
+		add(audit, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
+		query(audit, "", "by_actor", "by_action", "by_day", "by_chain")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add(executions, "states:DescribeExecution")
 		add(bus, "events:PutEvents")
+		add("${DigestKey.Arn}", "kms:GetPublicKey")  // GET /audit/public-key
+		add("${Issue.Arn}", "lambda:InvokeFunction") // a new CRL after a revocation
 	case FnAuthorizer:
 		add(state, "dynamodb:GetItem")
 	case FnApprovalWait:
@@ -56,20 +64,24 @@ func expectedGrants(fn string) []string {
 		add(sm, "states:SendTaskSuccess")
 	case FnIssue:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
-		query(state, "") // governed names under a wildcard's zone
+		query(state, "") // CRL entries, by their issuer's partition; governed names under a wildcard's zone
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "") // the chain heads' partition
 		add("${CaKey.Arn}", "kms:Sign", "kms:GetPublicKey")
 		add(bus, "events:PutEvents")
+		deliver()
 	case FnFinalize:
 		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
 		add(bus, "events:PutEvents")
+		query(audit, "")
 		// Execution events EventBridge delivers that still fail (async).
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	case FnSweep:
 		add(state, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 		query(state, "due", "", "pending") // due certificates; governed names under a wildcard's zone; expiring ones
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "")
 		add(sm, "states:StartExecution")
 		add(bus, "events:PutEvents")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
@@ -77,8 +89,16 @@ func expectedGrants(fn string) []string {
 		add(state, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 		query(state, "pending", "list", "by_parent") // the queues; the pending gauges
 		add(audit, "dynamodb:PutItem", "dynamodb:GetItem")
+		query(audit, "")
 		add(sm, "states:StartExecution", "states:SendTaskSuccess")
 		add(bus, "events:PutEvents")
+		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+		deliver()
+	case FnDigest:
+		// The heads and the latest digest are Queries; the digest a Put.
+		add(audit, "dynamodb:PutItem")
+		query(audit, "")
+		add("${DigestKey.Arn}", "kms:Sign", "kms:GetPublicKey")
 		add("${DeadLetterQueue.Arn}", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 	}
 	sort.Strings(out)
@@ -126,8 +146,8 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 		t.Errorf("state machine role:%s", diffLines(wantSM, got))
 	}
 	// Scheduler roles: invoke their own function, write the DLQ.
-	for _, fn := range []string{FnSweep, FnReaper} {
-		got := s.grants(construct(fn) + "SchedulerRole")
+	for id, fn := range map[string]string{"Sweep": FnSweep, "Reaper": FnReaper, "Crl": FnIssue, "Digest": FnDigest} {
+		got := s.grants(id + "SchedulerRole")
 		want := []string{
 			"Allow lambda:InvokeFunction ${" + construct(fn) + ".Arn}",
 			"Allow sqs:SendMessage ${DeadLetterQueue.Arn}",
@@ -139,7 +159,7 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 
 	// Across every policy of every role: no wildcard actions, no writes to
 	// the audit table but PutItem, no managed policies.
-	auditActions := map[string]bool{"dynamodb:PutItem": true, "dynamodb:GetItem": true, "dynamodb:Query": true}
+	auditActions := map[string]bool{"dynamodb:PutItem": true, "dynamodb:GetItem": true, "dynamodb:Query": true, "dynamodb:Scan": true}
 	for id, r := range s.resources("AWS::IAM::Role") {
 		// Only API Gateway's account-level logging role uses the AWS-managed
 		// policy made for it.
@@ -163,29 +183,67 @@ func checkRolePolicies(t *testing.T, s *synthed) {
 			}
 		}
 	}
-	// Only the issue role may use the CA key, and the key policy denies
-	// kms:Sign to everyone else.
+	// Only the issue role may use the CA key and only the digest role may
+	// sign with the digest key (the api reads its public half); each key's
+	// policy denies kms:Sign to everyone else.
+	signer := map[string]string{"CaKey": "IssueRole", "DigestKey": "DigestRole"}
 	for id := range s.resources("AWS::IAM::Role") {
 		for _, g := range s.grants(logical(id)) {
-			if strings.Contains(g, " kms:") && logical(id) != "IssueRole" {
+			if !strings.Contains(g, " kms:") {
+				continue
+			}
+			f := strings.Fields(g)
+			key := strings.TrimSuffix(strings.TrimPrefix(f[2], "${"), ".Arn}")
+			reader := logical(id) == "ApiRole" && key == "DigestKey" && f[1] == "kms:GetPublicKey"
+			if signer[key] != logical(id) && !reader {
 				t.Errorf("role %s: %s", logical(id), g)
 			}
 		}
 	}
-	for _, r := range s.resources("AWS::KMS::Key") {
+	for id, r := range s.resources("AWS::KMS::Key") {
 		p := props(r)
 		if p["KeySpec"] != "ECC_NIST_P256" || p["KeyUsage"] != "SIGN_VERIFY" {
-			t.Errorf("CA key spec %v usage %v", p["KeySpec"], p["KeyUsage"])
+			t.Errorf("%s spec %v usage %v", logical(id), p["KeySpec"], p["KeyUsage"])
 		}
-		var deny string
+		var deny []string
 		for _, st := range list(p["KeyPolicy"].(map[string]any)["Statement"]) {
 			m := st.(map[string]any)
 			if m["Effect"] == "Deny" {
-				deny = render(m)
+				deny = append(deny, render(m))
 			}
 		}
-		if !strings.Contains(deny, `"Action":"kms:Sign"`) || !strings.Contains(deny, `"ArnNotEquals":{"aws:PrincipalArn":"${IssueRole.Arn}"}`) {
-			t.Errorf("CA key policy deny: %s", deny)
+		want := `"ArnNotEquals":{"aws:PrincipalArn":"${` + signer[logical(id)] + `.Arn}"}`
+		if len(deny) != 1 || !strings.Contains(deny[0], `"Action":"kms:Sign"`) || !strings.Contains(deny[0], `"Principal":{"AWS":"*"}`) ||
+			!strings.Contains(deny[0], want) {
+			t.Errorf("%s policy deny: %v, want kms:Sign denied unless %s", logical(id), deny, want)
+		}
+	}
+}
+
+// The digest key's policy: its Sign only to the digest function (above),
+// its public half and Verify to the account, and nothing else added to the
+// key's default (the account's administrators, through IAM).
+func TestDigestKeyPolicy(t *testing.T) {
+	for _, st := range stages(t) {
+		for id, r := range st.s.resources("AWS::KMS::Key") {
+			if logical(id) != "DigestKey" {
+				continue
+			}
+			var stmts []string
+			for _, raw := range list(props(r)["KeyPolicy"].(map[string]any)["Statement"]) {
+				m := normalize(raw).(map[string]any)
+				stmts = append(stmts, fmt.Sprintf("%v %v %s %s %s", m["Sid"], m["Effect"], render(m["Principal"]), render(m["Action"]), render(m["Condition"])))
+			}
+			sort.Strings(stmts)
+			root := `{"AWS":"arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}`
+			want := []string{
+				`<nil> Allow ` + root + ` kms:* null`,
+				`AccountMayVerifyDigests Allow ` + root + ` ["kms:GetPublicKey","kms:Verify","kms:DescribeKey"] null`,
+				`OnlyDigestFunctionSigns Deny {"AWS":"*"} kms:Sign {"ArnNotEquals":{"aws:PrincipalArn":"${DigestRole.Arn}"}}`,
+			}
+			if !reflect.DeepEqual(stmts, want) {
+				t.Errorf("%s: digest key policy:%s", st.name, diffLines(want, stmts))
+			}
 		}
 	}
 }
@@ -239,24 +297,33 @@ func checkAPIAuthorization(t *testing.T, s *synthed) {
 		}
 	}
 	// The health probe is public on both of its paths (the API serves it
-	// at /health and /api/v1/health), and so are the OpenAPI document and,
-	// on the key API, the console's static files; everything else is
-	// authenticated.
+	// at /health and /api/v1/health), and so are the OpenAPI document,
+	// each issuer's CRL and CA certificate (GET) and, on the key API, the
+	// console's static files; everything else is authenticated, the
+	// resources on the way to the public ones included (API Gateway never
+	// falls back from them to {proxy+}).
 	want := map[string]string{
-		"IamApi GET /health":              "NONE",
-		"IamApi GET /api/v1/health":       "NONE",
-		"IamApi GET /api/v1/openapi.json": "NONE",
-		"IamApi ANY /api/v1/{proxy+}":     "AWS_IAM",
-		"KeyApi GET /health":              "NONE",
-		"KeyApi GET /api/v1/health":       "NONE",
-		"KeyApi GET /api/v1/openapi.json": "NONE",
-		"KeyApi ANY /api/v1/{proxy+}":     "CUSTOM",
 		// The console signs in with an API key, so only the key API serves it.
 		"KeyApi GET /console":          "NONE",
 		"KeyApi GET /console/{proxy+}": "NONE",
 	}
+	for api, auth := range map[string]string{"IamApi": "AWS_IAM", "KeyApi": "CUSTOM"} {
+		for _, p := range []string{"/health", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/issuers/{id}/crl", "/api/v1/issuers/{id}/ca"} {
+			want[api+" GET "+p] = "NONE"
+		}
+		for _, p := range []string{"/api/v1/{proxy+}", "/api/v1/issuers", "/api/v1/issuers/{id}", "/api/v1/issuers/{id}/{proxy+}",
+			"/api/v1/issuers/{id}/crl", "/api/v1/issuers/{id}/ca"} {
+			want[api+" ANY "+p] = auth
+		}
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("methods\n got  %v\n want %v", got, want)
+	}
+	// DER answers go out as bytes for any Accept value (curl's */* too).
+	for id, r := range s.resources("AWS::ApiGateway::RestApi") {
+		if got := render(props(r)["BinaryMediaTypes"]); got != `["*/*"]` {
+			t.Errorf("%s: binary media types %s, want [\"*/*\"]", logical(id), got)
+		}
 	}
 	check(t, "authorizer", func() {
 		s.T.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), &map[string]any{

@@ -33,6 +33,7 @@ const (
 	AuditIndexActor  = "by_actor"
 	AuditIndexAction = "by_action"
 	AuditIndexDay    = "by_day"
+	AuditIndexChain  = "by_chain" // a shard's rows of the hash chain, in order
 )
 
 // index is a GSI with string partition and sort keys, projection ALL.
@@ -50,6 +51,7 @@ var (
 		{AuditIndexActor, "actor", "sk"},
 		{AuditIndexAction, "action", "sk"},
 		{AuditIndexDay, "day", "sk"},
+		{AuditIndexChain, "chain", "chain_seq"},
 	}
 )
 
@@ -62,7 +64,9 @@ const (
 	MetricOldestPending      = "certctl_oldest_pending_approval_seconds"
 	MetricHandoffQueue       = "certctl_handoff_queue_length"
 	MetricStartQueue         = "certctl_start_queue_length"
+	MetricDeliveryQueue      = "certctl_delivery_queue_length"
 	MetricAuthorizerFailures = "certctl_authorizer_failures"
+	MetricDigestsWritten     = "certctl_audit_digests_written"
 )
 
 // Output names (CloudFormation output keys).
@@ -82,6 +86,8 @@ const (
 	OutAlarmTopicARN      = "AlarmTopicArn"
 	OutEventBusName       = "EventBusName"
 	OutEventBusARN        = "EventBusArn"
+	OutDigestKeyARN       = "DigestKeyArn"
+	OutDigestFunction     = "DigestFunctionName"
 )
 
 // funcSpec sizes one function. Go binaries are small and fast: 256 MB on
@@ -96,10 +102,11 @@ var funcSpecs = map[string]funcSpec{
 	FnAPI:          {256, 29 * time.Second, "HTTP API behind API Gateway (AWS_PROXY); 29 s is API Gateway's integration limit"},
 	FnAuthorizer:   {256, 10 * time.Second, "REQUEST authorizer: validates X-Api-Key against the state table"},
 	FnApprovalWait: {256, 30 * time.Second, "Stores the task token on the approval request (waitForTaskToken)"},
-	FnIssue:        {256, 60 * time.Second, "Signs the CSR with the KMS-backed CA"},
+	FnIssue:        {256, 60 * time.Second, "Signs the CSR, and each issuer's CRL, with the KMS-backed CA"},
 	FnFinalize:     {256, 30 * time.Second, "Expires, cancels or fails a job (idempotent)"},
 	FnSweep:        {256, 5 * time.Minute, "Scheduled: starts renewals that are due"},
-	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests"},
+	FnDigest:       {256, 30 * time.Second, "Scheduled and on demand: signs a digest of the audit chain heads with the digest key"},
+	FnReaper:       {256, 5 * time.Minute, "Scheduled: expires stale approval requests, retries deliveries"},
 }
 
 // Stack is the deployed service. Its fields are exposed for tests.
@@ -109,6 +116,8 @@ type Stack struct {
 	StateTable       awsdynamodb.ITable // created, or existing (stateTableName)
 	AuditTable       awsdynamodb.ITable // created, or existing (auditTableName)
 	CAKey            awskms.Key
+	DigestKey        awskms.Key     // signs audit digests; only the digest function may Sign
+	KeyChanges       awsevents.Rule // CloudTrail: deletion scheduled, disabled or policy replaced, on either key
 	DLQ              awssqs.Queue
 	Functions        map[string]awslambda.Function
 	Roles            map[string]awsiam.Role
@@ -172,6 +181,7 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 
 	s.tables()
 	s.caKey()
+	s.digestKey()
 	s.deadLetterQueue()
 	s.notifications()
 	s.functions()
@@ -180,11 +190,25 @@ func NewStack(scope constructs.Construct, props Props, sp *awscdk.StackProps) (*
 	s.schedules()
 	s.apis()
 	s.consoleLinks()
+	s.publicURL()
 	s.callerRoles()
 	s.alarms()
 	s.outputs()
 	s.suppressions()
 	return s, nil
+}
+
+// publicURL tells the issue function the URL certificates name the CRL
+// and the CA certificate under: publicUrl, or the key API's URL built from
+// its id and the stage name (the URL of its deployment stage would make
+// the function depend on the API's methods, which depend on the api
+// function, which may invoke the issue function: a cycle).
+func (s *Stack) publicURL() {
+	url := jsii.String(s.Props.PublicURL)
+	if s.Props.PublicURL == "" {
+		url = s.apiBaseURL(s.KeyAPI)
+	}
+	s.Functions[FnIssue].AddEnvironment(jsii.String(EnvPublicURL), url, nil)
 }
 
 // name is a physical name for the stage: certctl-<stage>-<suffix>.
@@ -329,6 +353,14 @@ func (s *Stack) functions() {
 		case FnIssue:
 			env[EnvCAKeyID] = s.CAKey.KeyArn()
 		}
+		if name == FnDigest || name == FnAPI { // the api serves the key's public half
+			env[EnvDigestKeyID] = s.DigestKey.KeyArn()
+		}
+		if name == FnAPI {
+			// The issue function's physical name: a plain string, so the
+			// api function does not depend on it.
+			env[EnvCRLFunction] = jsii.String(s.name(FnIssue))
+		}
 		if name == FnAPI && s.Props.IAMPrincipals != "" {
 			env[EnvIAMPrincipals] = jsii.String(s.Props.IAMPrincipals)
 		}
@@ -373,13 +405,13 @@ func (s *Stack) functions() {
 		s.Functions[name] = fn
 		s.Roles[name] = role
 	}
-	// Scheduler invokes sweep and reaper asynchronously: failed invocations
+	// Scheduler invokes sweep, reaper and digest asynchronously: failed invocations
 	// (after Lambda's own retries) land in the dead-letter queue. A run older
 	// than one cadence is dropped: the next scheduled run supersedes it.
 	// EventBridge invokes finalize asynchronously with execution status
 	// changes: one that still fails after Lambda's retries lands there too,
 	// so no job stays in flight unnoticed (the queue is alarmed).
-	for name, age := range map[string]time.Duration{FnSweep: s.Props.SweepRate, FnReaper: s.Props.ReaperRate, FnFinalize: 6 * time.Hour} {
+	for name, age := range map[string]time.Duration{FnSweep: s.Props.SweepRate, FnReaper: s.Props.ReaperRate, FnDigest: s.Props.DigestRate, FnFinalize: 6 * time.Hour} {
 		s.Functions[name].ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
 			OnFailure:     awslambdadestinations.NewSqsDestination(s.DLQ),
 			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(clampSeconds(age, 60, 6*3600))),

@@ -67,6 +67,7 @@ func customStack(t *testing.T) *synthed {
 		p.Architecture = "amd64"
 		p.SweepRate = 30 * time.Minute
 		p.ReaperRate = 2 * time.Hour
+		p.DigestRate = 15 * time.Minute
 		p.ReservedConcurrency = true
 		p.LogLevel = "debug"
 		p.IAMPrincipals = `[{"role":"CertOps","roles":["operator"]}]`
@@ -90,25 +91,28 @@ func stages(t *testing.T) []stage {
 
 func TestResourceCounts(t *testing.T) {
 	for _, st := range stages(t) {
-		alarms := 14.0            // 6 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 3 reaper reports
-		topics, rules := 0.0, 1.0 // the execution-ended rule
+		// 7 function errors, authorizer failures, executions, DLQ, 2 × API 5XX, 4 reaper reports,
+		// a signing key changed, audit digests stopped
+		alarms := 18.0
+		topics, rules := 1.0, 2.0 // the signing keys' changes; the execution-ended and key-changes rules
 		if st.name == "prod" {
-			alarms, topics, rules = 15, 2, 4 // + bypass; the alarm and ops topics; a rule per notification target
+			// + bypass; + the alarm and ops topics; + a rule per notification target
+			alarms, topics, rules = 19, 3, 5
 		}
 		for typ, n := range map[string]float64{
-			"AWS::Lambda::Function":            7,
+			"AWS::Lambda::Function":            8,
 			"AWS::DynamoDB::Table":             2,
 			"AWS::StepFunctions::StateMachine": 1,
-			"AWS::Scheduler::Schedule":         2,
+			"AWS::Scheduler::Schedule":         4,
 			"AWS::ApiGateway::RestApi":         2,
 			"AWS::ApiGateway::Stage":           2,
 			"AWS::ApiGateway::Authorizer":      1,
-			"AWS::ApiGateway::Method":          10, // per API: two health paths, the OpenAPI document, the proxy; the console's two on the key API
-			"AWS::KMS::Key":                    1,
+			"AWS::ApiGateway::Method":          24, // per API: two health paths, the OpenAPI document, the proxy; ANY on issuers, {id} and its proxy; GET and ANY on crl and ca; the console's two on the key API
+			"AWS::KMS::Key":                    2,
 			"AWS::SQS::Queue":                  1,
 			"AWS::CloudWatch::Alarm":           alarms,
 			"AWS::SNS::Topic":                  topics,
-			"AWS::Lambda::EventInvokeConfig":   3,
+			"AWS::Lambda::EventInvokeConfig":   4,
 			"AWS::Events::Rule":                rules,
 			"AWS::Events::EventBus":            1,
 			"AWS::Logs::MetricFilter":          1,
@@ -177,6 +181,13 @@ func TestFunctions(t *testing.T) {
 				want[EnvStateMachineARN] = stateMachineARN
 			case FnIssue:
 				want[EnvCAKeyID] = "${CaKey.Arn}"
+				want[EnvPublicURL] = "https://${KeyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/test"
+			}
+			if fn == FnAPI {
+				want[EnvCRLFunction] = "certctl-test-issue"
+			}
+			if fn == FnDigest || fn == FnAPI {
+				want[EnvDigestKeyID] = "${DigestKey.Arn}"
 			}
 			if publishers[fn] {
 				want[EnvEventBus], want[EnvRemindAfter], want[EnvEscalateAfter], want[EnvExpiryWarning] = "${EventBus}", "24h", "72h", "336h"
@@ -213,8 +224,8 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("%s: async config %s", st.name, render(p))
 			}
 		}
-		if !seen["${Sweep}"] || !seen["${Reaper}"] || !seen["${Finalize}"] {
-			t.Errorf("%s: async invoke configs for %v, want sweep, reaper and finalize", st.name, seen)
+		if !seen["${Sweep}"] || !seen["${Reaper}"] || !seen["${Finalize}"] || !seen["${Digest}"] {
+			t.Errorf("%s: async invoke configs for %v, want sweep, reaper, digest and finalize", st.name, seen)
 		}
 	}
 
@@ -262,7 +273,7 @@ func keys[M ~map[string]V, V any](m M) []string {
 func TestTables(t *testing.T) {
 	want := map[string][]string{
 		"StateTable": {"list list_pk list_sk", "by_parent parent_pk parent_sk", "pending pending_pk pending_sk", "due due_pk due_sk"},
-		"AuditTable": {"by_actor actor sk", "by_action action sk", "by_day day sk"},
+		"AuditTable": {"by_actor actor sk", "by_action action sk", "by_day day sk", "by_chain chain chain_seq"},
 	}
 	for _, st := range stages(t) {
 		// A production stage keeps and protects its tables; any other
@@ -316,28 +327,32 @@ func TestTables(t *testing.T) {
 	}
 }
 
-// The CA key: a production stage retains it (deletion, if someone asks,
-// waits 30 days); any other stage schedules its deletion with the stack
-// (7 days, KMS's minimum). Its alias is never retained: a redeploy takes it.
-func TestCAKeyLifecycle(t *testing.T) {
+// The CA key and the audit digest key: a production stage retains them
+// (deletion, if someone asks, waits 30 days; old digests stay verifiable);
+// any other stage schedules their deletion with the stack (7 days, KMS's
+// minimum). Their aliases are never retained: a redeploy takes them.
+func TestSigningKeysLifecycle(t *testing.T) {
 	for _, st := range stages(t) {
 		policy, window := "Delete", 7.0
 		if st.name == "prod" {
 			policy, window = "Retain", 30
 		}
-		for _, r := range st.s.resources("AWS::KMS::Key") {
+		keys := st.s.resources("AWS::KMS::Key")
+		for id, r := range keys {
 			if r["DeletionPolicy"] != policy || props(r)["PendingWindowInDays"] != window {
-				t.Errorf("%s: CA key deletion policy %v window %v, want %s and %v days", st.name, r["DeletionPolicy"], props(r)["PendingWindowInDays"], policy, window)
+				t.Errorf("%s: %s deletion policy %v window %v, want %s and %v days", st.name, logical(id), r["DeletionPolicy"], props(r)["PendingWindowInDays"], policy, window)
 			}
 		}
-		aliases := st.s.resources("AWS::KMS::Alias")
-		if len(aliases) != 1 {
-			t.Fatalf("%s: %d aliases", st.name, len(aliases))
-		}
-		for _, r := range aliases {
-			if props(r)["AliasName"] != "alias/certctl-test-ca-default" || r["DeletionPolicy"] == "Retain" {
-				t.Errorf("%s: alias %v deletion policy %v", st.name, props(r)["AliasName"], r["DeletionPolicy"])
+		aliases := map[string]string{}
+		for _, r := range st.s.resources("AWS::KMS::Alias") {
+			aliases[props(r)["AliasName"].(string)] = render(props(r)["TargetKeyId"])
+			if r["DeletionPolicy"] == "Retain" {
+				t.Errorf("%s: alias %v retained", st.name, props(r)["AliasName"])
 			}
+		}
+		want := map[string]string{"alias/certctl-test-ca-default": "${CaKey.Arn}", "alias/certctl-test-audit-digest": "${DigestKey.Arn}"}
+		if len(keys) != 2 || !reflect.DeepEqual(aliases, want) {
+			t.Errorf("%s: %d keys, aliases %v, want %v", st.name, len(keys), aliases, want)
 		}
 	}
 }
@@ -421,7 +436,7 @@ func TestRedeployAfterDestroy(t *testing.T) {
 		// API Gateway logging setting and its role, which other APIs rely on.
 		want := []string{"IamApiAccount", "IamApiCloudWatchRole"}
 		if st.name == "prod" {
-			want = append(want, "AuditTable", "StateTable", "CaKey", "StateMachineLogs", "IamApiAccessLogs", "KeyApiAccessLogs")
+			want = append(want, "AuditTable", "StateTable", "CaKey", "DigestKey", "StateMachineLogs", "IamApiAccessLogs", "KeyApiAccessLogs")
 			for _, fn := range FunctionNames {
 				want = append(want, construct(fn)+"Logs")
 			}
@@ -554,13 +569,14 @@ func checkStateMachineDefinition(t *testing.T, s *synthed) {
 
 func TestSchedules(t *testing.T) {
 	for _, tc := range []struct {
-		s                 *synthed
-		sweep, reaper     string
-		sweepAge, reapAge float64
+		s                            *synthed
+		sweep, reaper, digest        string
+		sweepAge, reapAge, digestAge float64
 	}{
-		{defaultStack(t), "rate(1 hour)", "rate(10 minutes)", 3600, 600},
-		{customStack(t), "rate(30 minutes)", "rate(2 hours)", 1800, 7200},
+		{defaultStack(t), "rate(1 hour)", "rate(10 minutes)", "rate(1 hour)", 3600, 600, 3600},
+		{customStack(t), "rate(30 minutes)", "rate(2 hours)", "rate(15 minutes)", 1800, 7200, 900},
 	} {
+		roles := map[string]string{"Sweep.Arn": "SweepSchedulerRole", "Reaper.Arn": "ReaperSchedulerRole", "Issue.Arn": "CrlSchedulerRole", "Digest.Arn": "DigestSchedulerRole"}
 		got := map[string]string{}
 		for _, r := range tc.s.resources("AWS::Scheduler::Schedule") {
 			p := props(r)
@@ -570,10 +586,13 @@ func TestSchedules(t *testing.T) {
 			if render(target["DeadLetterConfig"]) != `{"Arn":"${DeadLetterQueue.Arn}"}` {
 				t.Errorf("%s: dead letter %s", fn, render(target["DeadLetterConfig"]))
 			}
-			if render(target["RoleArn"]) != "${"+strings.TrimSuffix(fn, ".Arn")+"SchedulerRole.Arn}" {
+			if render(target["RoleArn"]) != "${"+roles[fn]+".Arn}" {
 				t.Errorf("%s: role %s", fn, render(target["RoleArn"]))
 			}
-			age := map[string]float64{"Sweep.Arn": tc.sweepAge, "Reaper.Arn": tc.reapAge}[fn]
+			age := map[string]float64{"Sweep.Arn": tc.sweepAge, "Reaper.Arn": tc.reapAge, "Issue.Arn": 900, "Digest.Arn": tc.digestAge}[fn]
+			if fn == "Issue.Arn" && target["Input"] != `{"action":"refresh_crl","issuer_id":"default","source":"certctl-scheduler"}` {
+				t.Errorf("CRL schedule input %v", target["Input"])
+			}
 			rp := target["RetryPolicy"].(map[string]any)
 			if rp["MaximumEventAgeInSeconds"] != age || rp["MaximumRetryAttempts"] != 3.0 {
 				t.Errorf("%s: retry policy %s", fn, render(rp))
@@ -582,7 +601,7 @@ func TestSchedules(t *testing.T) {
 				t.Errorf("%s: state %v window %s", fn, p["State"], render(p["FlexibleTimeWindow"]))
 			}
 		}
-		want := map[string]string{"Sweep.Arn": tc.sweep, "Reaper.Arn": tc.reaper}
+		want := map[string]string{"Sweep.Arn": tc.sweep, "Reaper.Arn": tc.reaper, "Issue.Arn": "rate(15 minutes)", "Digest.Arn": tc.digest}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("schedules %v, want %v", got, want)
 		}
@@ -628,6 +647,12 @@ func TestAlarms(t *testing.T) {
 				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
 			"starts-awaiting-retry": {MetricNamespace, MetricStartQueue, "Maximum",
 				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
+			"deliveries-failing": {MetricNamespace, MetricDeliveryQueue, "Maximum",
+				map[string]string{"stage": testStage}, 600, 1, 2, "ignore"},
+			"signing-key-changed": {"AWS/SNS", "NumberOfMessagesPublished", "Sum",
+				map[string]string{"TopicName": "${KeyChangesTopic.TopicName}"}, 300, 1, 1, "notBreaching"},
+			"audit-digests-stopped": {MetricNamespace, MetricDigestsWritten, "Sum",
+				map[string]string{"stage": testStage}, 3600, 1, 2, "breaching"},
 		}
 		for _, fn := range FunctionNames {
 			if fn != FnAuthorizer {
@@ -649,7 +674,7 @@ func TestAlarms(t *testing.T) {
 			if a["Namespace"] != w.namespace || a["MetricName"] != w.metric || a["Statistic"] != w.stat ||
 				(w.dims != nil && !sameDimensions(normalize(a["Dimensions"]), w.dims)) || a["Period"] != w.period ||
 				a["Threshold"] != w.threshold || a["EvaluationPeriods"] != w.periods ||
-				a["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || a["TreatMissingData"] != w.missing {
+				a["ComparisonOperator"] != comparison(name) || a["TreatMissingData"] != w.missing {
 				t.Errorf("%s %s: %s\n want %+v", st.name, name, render(a), w)
 			}
 		}
@@ -739,6 +764,15 @@ func TestAlarms(t *testing.T) {
 	}
 }
 
+// comparison is an alarm's operator: at or over its threshold, except
+// the alarm on digests that stopped, which fires below one.
+func comparison(name string) string {
+	if name == "audit-digests-stopped" {
+		return "LessThanThreshold"
+	}
+	return "GreaterThanOrEqualToThreshold"
+}
+
 // runbookAnchors are the GitHub anchors of the runbook's headings.
 func runbookAnchors(t *testing.T) map[string]bool {
 	t.Helper()
@@ -776,7 +810,10 @@ func TestExecutionEndedRule(t *testing.T) {
 		if len(rules) != 1 {
 			t.Fatalf("%s: %d rules", st.name, len(rules))
 		}
-		for _, r := range rules {
+		for id, r := range rules {
+			if logical(id) != "ExecutionEndedRule" {
+				continue
+			}
 			p := props(r)
 			pattern := normalize(p["EventPattern"]).(map[string]any)
 			wantPattern := map[string]any{
@@ -823,11 +860,55 @@ func TestExecutionEndedRule(t *testing.T) {
 	}
 }
 
+// Deleting, disabling or re-policying either signing key is recorded by
+// CloudTrail; a rule sends the record to a topic of its own, and an alarm
+// watches the topic.
+func TestKeyChangesRule(t *testing.T) {
+	for _, st := range stages(t) {
+		var rule map[string]any
+		for id, r := range st.s.resources("AWS::Events::Rule") {
+			if logical(id) == "KeyChangesRule" {
+				rule = props(r)
+			}
+		}
+		if rule == nil {
+			t.Fatalf("%s: no KeyChangesRule", st.name)
+		}
+		want := map[string]any{
+			"source":      []any{"aws.kms"},
+			"detail-type": []any{"AWS API Call via CloudTrail"},
+			"detail": map[string]any{
+				"eventSource": []any{"kms.amazonaws.com"},
+				"eventName":   []any{"ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"},
+				"resources":   map[string]any{"ARN": []any{"${CaKey.Arn}", "${DigestKey.Arn}"}},
+			},
+		}
+		if got := normalize(rule["EventPattern"]); !reflect.DeepEqual(got, want) || rule["State"] != "ENABLED" || rule["Name"] != "certctl-test-key-changes" {
+			t.Errorf("%s: rule %s", st.name, render(rule))
+		}
+		targets := list(rule["Targets"])
+		if len(targets) != 1 || render(normalize(targets[0]).(map[string]any)["Arn"]) != "${KeyChangesTopic}" {
+			t.Errorf("%s: targets %s", st.name, render(targets))
+		}
+		published := false
+		for _, r := range st.s.resources("AWS::SNS::TopicPolicy") {
+			doc := render(props(r)["PolicyDocument"])
+			if strings.Contains(doc, `"Service":"events.amazonaws.com"`) && strings.Contains(doc, `"Action":"sns:Publish"`) &&
+				strings.Contains(doc, `"Resource":"${KeyChangesTopic}"`) {
+				published = true
+			}
+		}
+		if !published {
+			t.Errorf("%s: EventBridge may not publish to the key-changes topic", st.name)
+		}
+	}
+}
+
 func TestOutputs(t *testing.T) {
 	s := defaultStack(t)
 	outs := s.Template["Outputs"].(map[string]any)
 	want := []string{OutAuditTable, OutAuthorizerCacheTTL, OutCAIssuerID, OutCAKeyARN, OutDLQURL, OutIamAPIID,
-		OutIamAPIURL, OutKeyAPIID, OutKeyAPIURL, OutStage, OutStateMachineARN, OutStateTable, OutEventBusName, OutEventBusARN}
+		OutIamAPIURL, OutKeyAPIID, OutKeyAPIURL, OutStage, OutStateMachineARN, OutStateTable, OutEventBusName, OutEventBusARN, OutDigestKeyARN, OutDigestFunction}
 	sort.Strings(want)
 	if got := keys(outs); !reflect.DeepEqual(got, want) {
 		t.Errorf("outputs %v, want %v", got, want)
@@ -840,6 +921,8 @@ func TestOutputs(t *testing.T) {
 		OutStateTable:         "${StateTable}",
 		OutAuditTable:         "${AuditTable}",
 		OutStateMachineARN:    "${RenewalStateMachine}",
+		OutDigestKeyARN:       "${DigestKey.Arn}",
+		OutDigestFunction:     "${Digest}",
 		OutIamAPIURL:          "https://${IamApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/test",
 		OutKeyAPIURL:          "https://${KeyApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/test",
 	} {
@@ -889,8 +972,20 @@ func TestNagAwsSolutions(t *testing.T) {
 	if !has(defaultStack(t), "AwsSolutions-APIG6") || has(prodStack(t), "AwsSolutions-APIG6") {
 		t.Errorf("APIG6 suppression should exist only without execution logs")
 	}
-	if has(defaultStack(t), "AwsSolutions-SNS2") || !has(prodStack(t), "AwsSolutions-SNS2") {
-		t.Errorf("SNS2 suppression should exist only with the alarm topic")
+	sns2 := func(s *synthed) (out []string) {
+		for _, sp := range s.Stack.Suppressions() {
+			if sp.ID == "AwsSolutions-SNS2" {
+				out = append(out, sp.Path)
+			}
+		}
+		return out
+	}
+	if got := sns2(defaultStack(t)); !reflect.DeepEqual(got, []string{"KeyChangesTopic/Resource"}) {
+		t.Errorf("SNS2 suppressions without an alarm topic: %v, want the key-changes topic's only", got)
+	}
+	// prod adds its alarm topic and its notification target's (ops) topic.
+	if got := sns2(prodStack(t)); !reflect.DeepEqual(got, []string{"AlarmTopic/Resource", "NotifyOpsTopic/Resource", "KeyChangesTopic/Resource"}) {
+		t.Errorf("SNS2 suppressions with an alarm and a notification topic: %v", got)
 	}
 	if !has(defaultStack(t), "AwsSolutions-IAM4") || has(customStack(t), "AwsSolutions-IAM4") {
 		t.Errorf("IAM4 suppression should exist only with the API Gateway account role")

@@ -102,26 +102,47 @@ func (s *Stack) executionEnded() {
 // events (pkg/app.ExecutionStatusChange; a test keeps them in step).
 const executionStatusChange = "Step Functions Execution Status Change"
 
+// scheduleSpec is one schedule: the function it invokes, how often, with
+// what input, and its name (the function's, unless the function has
+// another schedule).
+type scheduleSpec struct {
+	id, fn, name string
+	rate         time.Duration
+	input        string
+}
+
+// Schedules lists the stack's schedules. The CRL refresh invokes the issue
+// function, which holds the CA key, with the action that makes an
+// issuer's CRL again when a revocation is not on it yet (its asynchronous
+// trigger was lost) or it is a day old.
+func (s *Stack) Schedules() []scheduleSpec {
+	in := func(name string) string { return fmt.Sprintf(`{"source":"certctl-scheduler","schedule":%q}`, name) }
+	return []scheduleSpec{
+		{id: construct(FnSweep), fn: FnSweep, name: FnSweep, rate: s.Props.SweepRate, input: in(FnSweep)},
+		{id: construct(FnReaper), fn: FnReaper, name: FnReaper, rate: s.Props.ReaperRate, input: in(FnReaper)},
+		{id: construct(FnDigest), fn: FnDigest, name: FnDigest, rate: s.Props.DigestRate, input: in(FnDigest)},
+		{id: "Crl", fn: FnIssue, name: "crl", rate: s.Props.CRLRate,
+			input: fmt.Sprintf(`{"action":"refresh_crl","issuer_id":%q,"source":"certctl-scheduler"}`, CAIssuerID)},
+	}
+}
+
 // schedules: EventBridge Scheduler (L1, so the role gets exactly one invoke
 // statement per function), retries, and the dead-letter queue.
 func (s *Stack) schedules() {
-	for _, sc := range []struct {
-		fn   string
-		rate time.Duration
-	}{{FnSweep, s.Props.SweepRate}, {FnReaper, s.Props.ReaperRate}} {
-		id := construct(sc.fn)
+	for _, sc := range s.Schedules() {
+		id := sc.id
 		fn := s.Functions[sc.fn]
 		role := awsiam.NewRole(s.Stack, jsii.String(id+"SchedulerRole"), &awsiam.RoleProps{
 			AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
 				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": s.Account()}},
 			}),
-			Description: jsii.String(fmt.Sprintf("certctl-serverless %s: EventBridge Scheduler invokes %s", s.Props.Stage, sc.fn)),
+			Description: jsii.String(fmt.Sprintf("certctl-serverless %s: EventBridge Scheduler invokes %s (%s)", s.Props.Stage, sc.fn, sc.name)),
 		})
 		role.AddToPrincipalPolicy(statement("InvokeTarget", jsii.Strings("lambda:InvokeFunction"), &[]*string{fn.FunctionArn()}))
 		role.AddToPrincipalPolicy(statement("DeadLetter", jsii.Strings("sqs:SendMessage"), &[]*string{s.DLQ.QueueArn()}))
 		sched := awsscheduler.NewCfnSchedule(s.Stack, jsii.String(id+"Schedule"), &awsscheduler.CfnScheduleProps{
-			Name:               jsii.String(s.name(sc.fn)),
-			Description:        jsii.String(fmt.Sprintf("certctl-serverless %s: run %s %s", s.Props.Stage, sc.fn, ScheduleExpression(sc.rate))),
+			Name:               jsii.String(s.name(sc.name)),
+			Description:        jsii.String(fmt.Sprintf("certctl-serverless %s: run %s %s", s.Props.Stage, sc.name, ScheduleExpression(sc.rate))),
 			ScheduleExpression: jsii.String(ScheduleExpression(sc.rate)),
 			FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
 			State:              jsii.String("ENABLED"),
@@ -133,7 +154,7 @@ func (s *Stack) schedules() {
 					MaximumEventAgeInSeconds: jsii.Number(clampSeconds(sc.rate, 60, 86400)),
 					MaximumRetryAttempts:     jsii.Number(3),
 				},
-				Input: jsii.String(fmt.Sprintf(`{"source":"certctl-scheduler","schedule":%q}`, sc.fn)),
+				Input: jsii.String(sc.input),
 			},
 		})
 		// The role's policy must exist before the first run.

@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
@@ -32,6 +33,8 @@ const (
 	envAddr           = "CERTCTL_LOCAL_ADDR"
 	envReaperInterval = "CERTCTL_REAPER_INTERVAL"
 	envSweepInterval  = "CERTCTL_SWEEP_INTERVAL"
+	envDigestInterval = "CERTCTL_DIGEST_INTERVAL"
+	envCRLInterval    = "CERTCTL_CRL_INTERVAL"
 	credentialsFile   = ".local/credentials.json"
 )
 
@@ -39,6 +42,8 @@ type settings struct {
 	cfg           config.Config
 	addr          string
 	reaper, sweep time.Duration
+	digest        time.Duration
+	crl           time.Duration
 	// webhook, when set, receives every message as the deployed stack's
 	// webhook targets send it (CERTCTL_NOTIFY_WEBHOOK_URL).
 	webhook string
@@ -95,6 +100,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 			c.NotifyEscalation = append(c.NotifyEscalation, localTarget)
 		}
 	}
+	if s.digest, err = config.ParseDuration(envDigestInterval, getenv(envDigestInterval), time.Hour); err != nil {
+		return s, err
+	}
+	if s.crl, err = config.ParseDuration(envCRLInterval, getenv(envCRLInterval), 15*time.Minute); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -131,6 +142,8 @@ func run(ctx context.Context, s settings, out io.Writer, log *slog.Logger) error
 		Config:         s.cfg,
 		ReaperInterval: s.reaper,
 		SweepInterval:  s.sweep,
+		DigestInterval: s.digest,
+		CRLInterval:    s.crl,
 		Logger:         log,
 		Webhooks:       webhooks(s.webhook),
 	})
@@ -215,12 +228,13 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 	fmt.Fprintf(tw, "  Health\t%s/health\n", stack.URL)
 	fmt.Fprintf(tw, "  Approval timeout\t%s\n", s.cfg.ApprovalTimeout)
 	fmt.Fprintf(tw, "  Approval bypass\t%s\n", bypass)
-	fmt.Fprintf(tw, "  Reaper / sweep\tevery %s / every %s\n", s.reaper, s.sweep)
 	if s.webhook != "" {
 		fmt.Fprintf(tw, "  Notifications\tevery message to %s (and the log)\n", redactURL(s.webhook))
 	} else {
 		fmt.Fprintf(tw, "  Notifications\tin the log (set %s to post them to a webhook)\n", config.EnvNotifyWebhookURL)
 	}
+	fmt.Fprintf(tw, "  Reaper / sweep / CRL / audit digest\tevery %s / every %s / every %s / every %s\n", s.reaper, s.sweep, s.crl, s.digest)
+	fmt.Fprintf(tw, "  Audit digest now\tAWS_ENDPOINT_URL=%s certctl audit digest --function %s\n", stack.EmulatorURL, stack.FunctionName(app.FnDigest))
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

@@ -1,7 +1,8 @@
-// Command with-moto runs a command with DynamoDB and KMS on a private moto
-// server: the strict test tier. It starts moto on a free port, sets the
-// SDK's standard AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_KMS for the
-// command, and stops moto when the command ends, exiting with its status.
+// Command with-moto runs a command with DynamoDB, KMS, SSM and Secrets
+// Manager on a private moto server: the strict test tier. It starts moto on
+// a free port, sets the SDK's standard per-service endpoint variables
+// (AWS_ENDPOINT_URL_DYNAMODB, _KMS, _SSM, _SECRETSMANAGER) for the command,
+// and stops moto when the command ends, exiting with its status.
 //
 //	go run ./cmd/with-moto -- go test ./e2e/...
 package main
@@ -17,6 +18,10 @@ import (
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/devstack/motoserver"
 )
+
+// strictServices go to moto; Step Functions, Lambda, API Gateway and
+// EventBridge stay on the embedded emulator.
+var strictServices = []string{"DYNAMODB", "KMS", "SSM", "SECRETSMANAGER"}
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -38,10 +43,13 @@ func run(args []string) int {
 		return 1
 	}
 	defer srv.Close()
-	fmt.Fprintln(os.Stderr, "with-moto: DynamoDB and KMS on moto at", srv.URL)
+	fmt.Fprintln(os.Stderr, "with-moto: DynamoDB, KMS, SSM and Secrets Manager on moto at", srv.URL)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_DYNAMODB="+srv.URL, "AWS_ENDPOINT_URL_KMS="+srv.URL)
+	cmd.Env = os.Environ()
+	for _, service := range strictServices {
+		cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_"+service+"="+srv.URL)
+	}
 	err = cmd.Run()
 	var exit *exec.ExitError
 	switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/e2e/eventcheck"
 	"github.com/certctl-serverless/certctl-serverless/e2e/invariants"
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
+	"github.com/certctl-serverless/certctl-serverless/pkg/auditchain"
 )
 
 // Settings, from the environment:
@@ -94,7 +95,13 @@ func TestChaos(t *testing.T) {
 
 	// At rest: drain what the faults left queued, let every execution end,
 	// then check everything, including what only holds at rest.
-	violations = append(violations, drain(ctx, t, sys)...)
+	final, snap := drain(ctx, t, sys)
+	violations = append(violations, final...)
+	if snap != nil {
+		if rep, err := invariants.VerifyChain(snap); err == nil {
+			t.Logf("audit chain at rest: %d rows linked in %d shards, %d signed digests, %d findings", rep.Rows, auditchain.Shards, rep.Digests, len(rep.Findings))
+		}
+	}
 	for _, v := range violations {
 		t.Errorf("violation: %s", v)
 	}
@@ -112,7 +119,7 @@ func TestChaos(t *testing.T) {
 
 // drain runs the reaper until no hand-off or start is queued, waits for the
 // executions to end, and checks the whole stack at rest.
-func drain(ctx context.Context, t *testing.T, sys *system) []invariants.Violation {
+func drain(ctx context.Context, t *testing.T, sys *system) ([]invariants.Violation, *invariants.Snapshot) {
 	var snap *invariants.Snapshot
 	var found []invariants.Violation
 	for end := time.Now().Add(2 * time.Minute); ; {
@@ -122,18 +129,22 @@ func drain(ctx context.Context, t *testing.T, sys *system) []invariants.Violatio
 		if err := sys.stack.DeliverExecutionEvents(ctx); err != nil {
 			t.Logf("drain: execution events: %v", err)
 		}
+		// The scheduled CRL refresh: at rest no CRL is stale.
+		if _, err := sys.stack.Invoke(ctx, app.FnIssue, map[string]string{"action": "refresh_crl", "issuer_id": "default"}); err != nil {
+			t.Logf("drain: CRL refresh: %v", err)
+		}
 		if err := sys.stack.SettleEvents(ctx, 500*time.Millisecond); err != nil {
 			t.Logf("drain: events: %v", err)
 		}
 		var err error
 		if snap, err = invariants.Take(ctx, sys.source()); err != nil {
-			return []invariants.Violation{{Rule: "harness", Detail: "final snapshot: " + err.Error()}}
+			return []invariants.Violation{{Rule: "harness", Detail: "final snapshot: " + err.Error()}}, nil
 		}
 		delivered, schema := deliveredEvents(sys)
-		found = invariants.Check(snap, invariants.Scope{}, invariants.Options{Quiescent: true, Delivered: delivered})
+		found = invariants.Check(snap, invariants.Scope{}, invariants.Options{Quiescent: true, Delivered: delivered, Lint: true})
 		found = append(found, schema...)
 		if len(found) == 0 || time.Now().After(end) {
-			return found
+			return found, snap
 		}
 		time.Sleep(time.Second)
 	}

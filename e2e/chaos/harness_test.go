@@ -102,7 +102,7 @@ var quorumVoters = []string{"quinn", "riley", "sam"}
 
 func (s *system) source() invariants.Source {
 	return invariants.Source{AWS: s.stack.AWSConfig, StateTable: s.stack.Config.StateTable,
-		AuditTable: s.stack.Config.AuditTable, StateMachineARN: s.stack.Config.StateMachineARN}
+		AuditTable: s.stack.Config.AuditTable, StateMachineARN: s.stack.Config.StateMachineARN, DigestKeyID: s.stack.Config.DigestKeyID}
 }
 
 // reply is one API answer.

@@ -68,7 +68,7 @@ func TestModel(t *testing.T) {
 	for _, p := range m.problems {
 		t.Errorf("api: %s", p)
 	}
-	found := drain(ctx, t, sys)
+	found, _ := drain(ctx, t, sys)
 	for _, v := range found {
 		t.Errorf("violation: %s", v)
 	}

@@ -55,7 +55,8 @@ func (sc *scenario) problem(format string, args ...any) {
 // run plays the scenario and returns the violations found in its scope.
 func (sc *scenario) run(ctx context.Context) []invariants.Violation {
 	sc.certs, sc.profiles = map[string]bool{}, map[string]bool{}
-	kinds := []func(context.Context){sc.decide, sc.decide, sc.ungated, sc.renewal, sc.profileEdit, sc.quorum, sc.quorum}
+	kinds := []func(context.Context){sc.decide, sc.decide, sc.ungated, sc.renewal, sc.profileEdit, sc.quorum, sc.quorum,
+		sc.revocation, sc.retirement, sc.move, sc.delivery}
 	if sc.rng.IntN(6) == 0 {
 		sweepGate.Lock()
 		defer sweepGate.Unlock()
@@ -66,11 +67,12 @@ func (sc *scenario) run(ctx context.Context) []invariants.Violation {
 		kinds[sc.rng.IntN(len(kinds))](ctx)
 	}
 	sc.settle(ctx)
+	sc.digest(ctx)
 	snap, err := invariants.Take(ctx, sc.sys.source())
 	if err != nil {
 		return []invariants.Violation{{Rule: "harness", Detail: sc.name + ": snapshot: " + err.Error()}}
 	}
-	out := invariants.Check(snap, invariants.Scope{Certs: sc.certs, Profiles: sc.profiles}, invariants.Options{})
+	out := invariants.Check(snap, invariants.Scope{Certs: sc.certs, Profiles: sc.profiles}, invariants.Options{Lint: true})
 	for _, p := range sc.problems {
 		out = append(out, invariants.Violation{Rule: "api", Detail: p})
 	}
@@ -98,19 +100,21 @@ func (sc *scenario) retry(ctx context.Context, f func() reply) reply {
 func zone(profile string) string { return profile + ".example.com" }
 
 func (sc *scenario) newProfile(ctx context.Context, gated, dueSoon bool) string {
-	return sc.newProfileWith(ctx, gated, dueSoon, nil)
-}
-
-// newProfileWith creates a profile with more fields (an approval policy).
-func (sc *scenario) newProfileWith(ctx context.Context, gated, dueSoon bool, more map[string]any) string {
-	id := randomID("chaos")
-	body := map[string]any{"id": id, "name": "chaos " + id, "requires_approval": gated, "allowed_names": []string{"**." + zone(id)}}
-	for k, v := range more {
-		body[k] = v
-	}
+	var extra map[string]any
 	if dueSoon {
 		// Valid for an hour, renewed a second after issuance.
-		body["max_validity_seconds"], body["renew_before_seconds"] = 3600, 3599
+		extra = map[string]any{"max_validity_seconds": 3600, "renew_before_seconds": 3599}
+	}
+	return sc.newProfileWith(ctx, gated, extra)
+}
+
+// newProfileWith creates a profile allowed to issue in its own zone, with
+// extra fields (which may replace allowed_names).
+func (sc *scenario) newProfileWith(ctx context.Context, gated bool, extra map[string]any) string {
+	id := randomID("chaos")
+	body := map[string]any{"id": id, "name": "chaos " + id, "requires_approval": gated, "allowed_names": []string{"**." + zone(id)}}
+	for k, v := range extra {
+		body[k] = v
 	}
 	sc.profiles[id] = true
 	sc.note("profile %s gated=%v", id, gated)
@@ -311,7 +315,7 @@ func (sc *scenario) quorum(ctx context.Context) {
 	if pick == 3 {
 		outside = map[string]bool{"admin": true, "riley": true, "sam": true}
 	}
-	profile := sc.newProfileWith(ctx, true, false, policy)
+	profile := sc.newProfileWith(ctx, true, policy)
 	sc.note("quorum policy %v", policy)
 	if cert := sc.newCert(ctx, profile); cert != "" {
 		sc.voteRandomly(ctx, sc.currentApproval(ctx, cert), outside)
@@ -415,6 +419,179 @@ func (sc *scenario) sweep(ctx context.Context) {
 	if gated {
 		sc.decideRandomly(ctx, sc.currentApproval(ctx, cert))
 	}
+}
+
+// digest sometimes signs a digest of the audit chain, at times twice at
+// once (the schedule and an auditor), under the same faults (KMS Sign
+// among them). A failed digest is only noted: the next one covers it. The
+// checker then verifies the chain against every digest stored.
+func (sc *scenario) digest(ctx context.Context) {
+	if sc.rng.IntN(2) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for range 1 + sc.rng.IntN(2) {
+		wg.Go(func() {
+			_, err := sc.sys.stack.Invoke(ctx, app.FnDigest, map[string]string{"action": domain.DigestActionWrite})
+			sc.note("digest -> %v", err)
+		})
+	}
+	wg.Wait()
+}
+
+// issuedCert creates a certificate on a new profile (gated or not) and,
+// if gated, has bob approve it; it waits until the job ended.
+func (sc *scenario) issuedCert(ctx context.Context, gated bool, extra map[string]any) (cert, profile string) {
+	profile = sc.newProfileWith(ctx, gated, extra)
+	cert = sc.newCert(ctx, profile)
+	if cert != "" && gated {
+		sc.decideOnce(ctx, "bob", "approve", sc.currentApproval(ctx, cert))
+	}
+	sc.settle(ctx)
+	return cert, profile
+}
+
+// expect records a problem unless the answer is one of ok, or transient.
+func (sc *scenario) expect(what string, r reply, ok ...int) {
+	for _, s := range ok {
+		if r.Status == s {
+			return
+		}
+	}
+	if !transient(r) {
+		sc.problem("%s: %d %s", what, r.Status, trim(r.Raw))
+	}
+}
+
+// revocation revokes a certificate (whole, or its current serial),
+// sometimes while a gated renewal waits for its decision, which is then
+// decided after the revocation: the renewal must not issue.
+func (sc *scenario) revocation(ctx context.Context) {
+	gated := sc.rng.IntN(2) == 0
+	cert, _ := sc.issuedCert(ctx, gated, nil)
+	if cert == "" {
+		return
+	}
+	renewal := ""
+	if gated && sc.rng.IntN(2) == 0 {
+		r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/renew", nil) })
+		sc.expect("renew "+cert, r, http.StatusAccepted, http.StatusConflict)
+		renewal = sc.currentApproval(ctx, cert)
+	}
+	body := map[string]any{"reason": []string{"keyCompromise", "superseded", "cessationOfOperation"}[sc.rng.IntN(3)]}
+	if c, err := sc.sys.store.GetCertificate(ctx, cert); err == nil && c.SerialNumber != "" && sc.rng.IntN(3) == 0 {
+		body["serial"] = c.SerialNumber
+	}
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/revoke", body) })
+	sc.note("revoke %s %v -> %d", cert, body, r.Status)
+	// 409: already revoked by an attempt whose answer was lost; 404: a
+	// serial the certificate never got (its issuance failed).
+	sc.expect("revoke "+cert, r, http.StatusOK, http.StatusConflict, http.StatusNotFound)
+	if renewal != "" {
+		sc.decideRandomly(ctx, renewal)
+	}
+}
+
+// retirement archives a certificate and deletes it, call after call.
+func (sc *scenario) retirement(ctx context.Context) {
+	cert, _ := sc.issuedCert(ctx, sc.rng.IntN(2) == 0, nil)
+	if cert == "" {
+		return
+	}
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/archive", nil) })
+	sc.note("archive %s -> %d", cert, r.Status)
+	sc.expect("archive "+cert, r, http.StatusOK, http.StatusConflict)
+	// A version still valid and unrevoked keeps the certificate from
+	// being deleted (it could never be revoked after): revoke first.
+	r = sc.retry(ctx, func() reply {
+		return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/revoke", map[string]any{"reason": "cessationOfOperation"})
+	})
+	sc.note("revoke %s -> %d", cert, r.Status)
+	sc.expect("revoke "+cert, r, http.StatusOK, http.StatusConflict)
+	for range 20 {
+		r = sc.retry(ctx, func() reply { return sc.sys.call(ctx, "admin", "DELETE", "/api/v1/certificates/"+cert, nil) })
+		sc.note("delete %s -> %d", cert, r.Status)
+		switch {
+		case r.Status == http.StatusAccepted:
+			continue
+		case r.Status == http.StatusConflict:
+			if c, err := sc.sys.store.GetCertificate(ctx, cert); err == nil && c.Status == domain.CertArchived {
+				sc.problem("delete of archived %s: 409 %s", cert, trim(r.Raw))
+			}
+		case r.Status != http.StatusNoContent && r.Status != http.StatusNotFound:
+			sc.expect("delete "+cert, r)
+		}
+		return
+	}
+}
+
+// move moves a certificate to a profile that needs no approval (applied
+// at once) or into an approval-tier one (a request, decided randomly);
+// sometimes out of a quorum into another gate (voted on under both).
+func (sc *scenario) move(ctx context.Context) {
+	if sc.rng.IntN(3) == 0 {
+		sc.moveBetweenQuorums(ctx)
+		return
+	}
+	cert, from := sc.issuedCert(ctx, false, nil)
+	if cert == "" {
+		return
+	}
+	gated := sc.rng.IntN(2) == 0
+	to := sc.newProfileWith(ctx, gated, map[string]any{"allowed_names": []string{"**." + zone(from)}})
+	r := sc.retry(ctx, func() reply {
+		return sc.sys.call(ctx, "alice", "PUT", "/api/v1/certificates/"+cert, map[string]any{"profile_id": to})
+	})
+	sc.note("move %s to %s (gated %v) -> %d", cert, to, gated, r.Status)
+	switch {
+	case r.Status == http.StatusAccepted:
+		sc.decideRandomly(ctx, r.str("approval_id"))
+	case r.Status == http.StatusOK && gated:
+		sc.problem("move of %s into approval-tier %s applied at once", cert, to)
+	default:
+		sc.expect("move "+cert, r, http.StatusOK, http.StatusConflict)
+	}
+}
+
+// moveBetweenQuorums moves a certificate out of a profile that needs two
+// approvals into an approval-tier profile that needs one: the request is
+// voted on under both policies, in one of the ways voteRandomly votes.
+func (sc *scenario) moveBetweenQuorums(ctx context.Context) {
+	from := sc.newProfileWith(ctx, true, map[string]any{"required_approvals": 2})
+	cert := sc.newCert(ctx, from)
+	if cert == "" {
+		return
+	}
+	issuance := sc.currentApproval(ctx, cert)
+	sc.decideOnce(ctx, "bob", "approve", issuance)
+	sc.decideOnce(ctx, "admin", "approve", issuance)
+	sc.settle(ctx)
+	to := sc.newProfileWith(ctx, true, map[string]any{"allowed_names": []string{"**." + zone(from)}})
+	r := sc.retry(ctx, func() reply {
+		return sc.sys.call(ctx, "alice", "PUT", "/api/v1/certificates/"+cert, map[string]any{"profile_id": to})
+	})
+	sc.note("move %s out of quorum %s to %s -> %d", cert, from, to, r.Status)
+	if r.Status == http.StatusAccepted {
+		sc.voteRandomly(ctx, r.str("approval_id"), nil)
+		return
+	}
+	// 409: the issuance did not complete (a fault), or a job is in flight.
+	sc.expect("move "+cert, r, http.StatusConflict)
+}
+
+// delivery issues (and sometimes renews) a certificate whose profile
+// publishes each version to a parameter and a secret.
+func (sc *scenario) delivery(ctx context.Context) {
+	stage := sc.sys.stack.Config.Stage
+	id := randomID("d")
+	cert, _ := sc.issuedCert(ctx, sc.rng.IntN(2) == 0, map[string]any{"delivery": map[string]any{
+		"ssm_parameter": "/certctl/" + stage + "/" + id + "/{certificate_id}", "secret": "certctl/" + stage + "/" + id + "/{certificate_id}"}})
+	if cert == "" || sc.rng.IntN(2) == 0 {
+		return
+	}
+	r := sc.retry(ctx, func() reply { return sc.sys.call(ctx, "alice", "POST", "/api/v1/certificates/"+cert+"/renew", nil) })
+	sc.expect("renew "+cert, r, http.StatusAccepted, http.StatusConflict)
+	sc.decideOnce(ctx, "bob", "approve", sc.currentApproval(ctx, cert))
 }
 
 // settle waits until every job of the scenario's certificates has ended and

@@ -44,12 +44,22 @@ type Checker struct {
 	violations []string
 }
 
+// The media types of the DER the API serves (the CRL, the CA
+// certificate) are checked as binary strings.
+func init() {
+	for _, mt := range []string{"application/pkix-crl", "application/pkix-cert"} {
+		openapi3filter.RegisterBodyDecoder(mt, openapi3filter.FileBodyDecoder)
+	}
+}
+
 // New loads and validates the API's document. next carries the requests
 // (http.DefaultTransport when nil).
 func New(next http.RoundTripper) (*Checker, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	// The digest key's public half is served as PEM text.
+	openapi3filter.RegisterBodyDecoder("application/x-pem-file", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(api.OpenAPI())
 	if err != nil {

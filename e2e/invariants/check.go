@@ -29,8 +29,11 @@ func (sc Scope) profile(id string) bool { return sc.all() || sc.Profiles[id] }
 // Options selects the checks that only hold once the system is at rest.
 type Options struct {
 	// Quiescent: nothing is in flight any more, every execution ended and
-	// every queue was drained.
+	// every queue was drained (and each CRL made again since its last
+	// revocation).
 	Quiescent bool
+	// Lint runs zlint over every issued leaf and every stored CRL in scope.
+	Lint bool
 	// Delivered, when not nil, is every event the stack's bus delivered
 	// (its event log): the outbox rules run against it.
 	Delivered []Delivered
@@ -52,11 +55,19 @@ func Check(s *Snapshot, sc Scope, opt Options) []Violation {
 	c.checkJobsAndCertificates(opt.Quiescent)
 	c.checkVersions()
 	c.checkAudit()
+	c.checkChain()
 	c.checkMetrics()
 	c.checkIssuedEqualsApproved()
 	c.checkGovernedNeedApproval()
 	if opt.Delivered != nil {
 		c.checkOutbox(opt.Delivered, opt.Quiescent)
+	}
+	c.checkRevocations(opt.Quiescent)
+	c.checkMoves()
+	c.checkDeliveries()
+	c.checkProfileCounts()
+	if opt.Lint {
+		c.checkLint()
 	}
 	sort.Slice(c.out, func(i, j int) bool { return c.out[i].String() < c.out[j].String() })
 	return c.out
@@ -190,8 +201,12 @@ func (c *checker) checkJobsAndCertificates(quiescent bool) {
 		if cur == "" && cert.S("status") == "RenewalInProgress" {
 			c.fail("current-job-released", "certificate %s is RenewalInProgress with no job in flight", id)
 		}
-		if cert.Has("renew_at") && cur == "" && cert.S("due_pk") != "DUE" {
+		retired := cert.S("status") == "Revoked" || cert.S("status") == "Archived"
+		if cert.Has("renew_at") && cur == "" && !retired && cert.S("due_pk") != "DUE" {
 			c.fail("due-index", "issued certificate %s with no job in flight is not in the due index", id)
+		}
+		if retired && cert.S("due_pk") != "" {
+			c.fail("due-index", "%s certificate %s is still in the due index: the sweep would try to renew it", cert.S("status"), id)
 		}
 	}
 	if quiescent {
@@ -273,6 +288,8 @@ func (c *checker) checkAudit() {
 		switch {
 		case a.S("kind") == "profile_edit":
 			one("approval_profile_edit_requested", id, "profile edit "+state)
+		case a.S("kind") == "certificate_move":
+			one("approval_certificate_move_requested", id, "move "+state)
 		case state == "bypassed":
 			none("approval_requested", id, "bypassed request")
 		default:
@@ -311,6 +328,7 @@ func (c *checker) checkAudit() {
 // to the event's detail-type (and approval_vote, see checkOutbox).
 var notifiable = map[string]string{
 	"approval_requested": "Approval Requested", "approval_profile_edit_requested": "Approval Requested",
+	"approval_certificate_move_requested": "Approval Requested",
 	"approval_approved": "Approval Decided", "approval_rejected": "Approval Decided", "approval_bypassed": "Approval Decided",
 	"approval_expired": "Approval Expired", "approval_reminder_sent": "Approval Reminder", "approval_escalated": "Approval Escalated",
 	"renewal_job_completed": "Certificate Issued", "renewal_job_failed": "Renewal Failed", "certificate.expiring": "Certificate Expiring",
@@ -366,9 +384,11 @@ func (c *checker) checkOutbox(delivered []Delivered, quiescent bool) {
 	}
 }
 
-// checkMetrics: the decision counters equal the decisions, and each
-// profile's pending counter equals its requests still pending (that were
-// made with the counter: a request carries parent_pk while counted).
+// checkMetrics: the decision counters equal the decisions: those of the
+// requests stored, and those of requests deleted with their certificate,
+// read from their decision's audit row; and each profile's pending counter
+// equals its requests still pending (a request carries parent_pk while
+// counted).
 func (c *checker) checkMetrics() {
 	want := map[string]int{}
 	pending := map[string]int{}
@@ -378,10 +398,11 @@ func (c *checker) checkMetrics() {
 		}
 		if st := a.S("state"); st != "pending" {
 			want[a.S("kind")+"#"+st+"#"+a.S("profile_id")]++
-		} else if a.Has("parent_pk") {
+		} else if strings.HasPrefix(a.S("parent_pk"), "PENDING#") {
 			pending[a.S("profile_id")]++
 		}
-		if a.S("state") != "pending" && a.Has("parent_pk") {
+		// A decided move request moves to its certificate's partition.
+		if a.S("state") != "pending" && strings.HasPrefix(a.S("parent_pk"), "PENDING#") {
 			c.fail("pending-index", "decided approval %s is still in its profile's pending partition", a.S("id"))
 		}
 	}
@@ -397,6 +418,25 @@ func (c *checker) checkMetrics() {
 	}
 	for profile, n := range pending {
 		c.fail("metrics", "no pending counter for profile %s, %d requests pending", profile, n)
+	}
+	outcomes := map[string]string{"approval_approved": "approved", "approval_rejected": "rejected", "approval_expired": "expired", "approval_bypassed": "bypassed"}
+	for _, row := range c.s.Audit {
+		outcome, ok := outcomes[row.S("action")]
+		if !ok {
+			continue
+		}
+		if _, stored := c.s.Approvals[row.S("resource_id")]; stored {
+			continue
+		}
+		d := row.Details()
+		kind, _ := d["kind"].(string)
+		if kind == "" {
+			kind = "cert_issuance"
+		}
+		profile, _ := d["profile_id"].(string)
+		if c.sc.profile(profile) {
+			want[kind+"#"+outcome+"#"+profile]++
+		}
 	}
 	seen := map[string]bool{}
 	for key, m := range c.s.Metrics {

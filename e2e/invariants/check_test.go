@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/certctl-serverless/certctl-serverless/pkg/auditchain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
@@ -74,6 +75,34 @@ func withSubject(it Item, s *domain.Subject) Item {
 	return it
 }
 
+// linked is the chain the store would have written for rows: each linked
+// into its resource's shard, and the shards' heads.
+func linked(rows []Item) []domain.AuditChainRow {
+	heads := map[string]auditchain.Head{}
+	var out []domain.AuditChainRow
+	for i, r := range rows {
+		attrs := map[string]string{"pk": "AUDIT#" + r.S("resource_id"), "sk": fmt.Sprintf("2026-01-01T00:00:%02dZ#%d", i, i),
+			"action": r.S("action"), "resource_id": r.S("resource_id")}
+		shard := auditchain.ShardOf(r.S("resource_id"))
+		h := heads[shard]
+		if h.Hash == "" {
+			h = auditchain.Head{Shard: shard, Hash: auditchain.ZeroHash}
+		}
+		hash, err := auditchain.Link(attrs, shard, h.Seq+1, h.Hash)
+		if err != nil {
+			panic(err)
+		}
+		h.Seq, h.Hash = h.Seq+1, hash
+		heads[shard] = h
+		out = append(out, domain.AuditChainRow{Attributes: attrs})
+	}
+	for _, h := range heads {
+		out = append(out, domain.AuditChainRow{Attributes: map[string]string{"pk": auditchain.HeadPK, "sk": auditchain.HeadSK(h.Shard),
+			"shard": h.Shard, "seq": auditchain.FormatSeq(h.Seq), "hash": h.Hash}})
+	}
+	return out
+}
+
 // av renders a Go value as an attribute value (maps as M, slices as L).
 func av(v any) types.AttributeValue {
 	out, err := attributevalue.Marshal(v)
@@ -101,6 +130,7 @@ func withQuorum(s *Snapshot, count int, voters ...string) {
 		s.Audit = append(s.Audit, item("action", "approval_vote", "resource_id", "a", "actor", who))
 	}
 	a["votes"] = av(votes)
+	s.Chain = linked(s.Audit) // the vote rows are chained like every other
 }
 
 // healthy is one gated certificate, approved (by two votes) and issued, at rest.
@@ -112,17 +142,19 @@ func healthy() *Snapshot {
 
 func healthyOneVote() *Snapshot {
 	chain, subject := issuedFixture()
+	rows := []Item{audit("certificate.created", "c"), audit("renewal_triggered", "j"), audit("approval_requested", "a"),
+		audit("approval_approved", "a"), audit("renewal_job_completed", "j")}
 	return &Snapshot{
-		Profiles: map[string]Item{"p": item("id", "p")},
-		Certs:    map[string]Item{"c": item("id", "c", "status", "Active", "renew_at", "2030", "due_pk", "DUE")},
+		Profiles: map[string]Item{"p": item("id", "p", "certificate_count", 1)},
+		Certs:    map[string]Item{"c": item("id", "c", "profile_id", "p", "status", "Active", "renew_at", "2030", "due_pk", "DUE")},
 		Jobs: map[string]Item{"j": withSubject(item("id", "j", "certificate_id", "c", "status", "Completed",
 			"requires_approval", true, "approval_id", "a"), subject)},
 		Approvals: map[string]Item{"a": withSubject(item("id", "a", "kind", "cert_issuance", "state", "approved", "job_id", "j",
 			"certificate_id", "c", "profile_id", "p", "requested_by", "alice", "decided_by", "bob", "decided_at", decidedAt), subject)},
-		Versions: []Item{item("certificate_id", "c", "job_id", "j", "pem_chain", chain, "serial_number", "02")},
-		Metrics:  map[string]Item{"cert_issuance#approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
-		Audit: []Item{audit("certificate.created", "c"), audit("renewal_triggered", "j"), audit("approval_requested", "a"),
-			audit("approval_approved", "a"), audit("renewal_job_completed", "j")},
+		Versions:   []Item{item("certificate_id", "c", "job_id", "j", "pem_chain", chain, "serial_number", "02")},
+		Metrics:    map[string]Item{"cert_issuance#approved#p": item("outcome", "approved", "profile_id", "p", "count", 1, "b_60", 1)},
+		Audit:      rows,
+		Chain:      linked(rows),
 		Executions: map[string]string{"j": "SUCCEEDED"},
 	}
 }
@@ -165,6 +197,11 @@ func TestEachRuleFires(t *testing.T) {
 			s.Audit = s.Audit[:4]
 		},
 		"execution-ends": func(s *Snapshot) { s.Executions["j"] = "RUNNING" },
+		// A row edited in the table, and one written around the chain.
+		"audit-chain": func(s *Snapshot) { s.Chain[1].Attributes["action"] = "approval_approved" },
+		"audit-chain/inserted": func(s *Snapshot) {
+			s.Chain = append(s.Chain, domain.AuditChainRow{Attributes: map[string]string{"pk": "AUDIT#a", "sk": "x", "action": "approval_approved"}})
+		},
 		// Votes: the requester's, one actor's twice, one after the
 		// decision, one for a factor the policy lacks or whose pool does
 		// not name the voter.
@@ -181,6 +218,20 @@ func TestEachRuleFires(t *testing.T) {
 		// counts toward nothing; pending with a satisfied policy; approved
 		// by someone other than the last vote.
 		"quorum": func(s *Snapshot) { withQuorum(s, 3, "carol", "bob") },
+		// A move between gates: a vote the source's policy does not admit;
+		// votes that satisfy the target's policy but not the source's.
+		"vote-eligibility/source": func(s *Snapshot) {
+			s.Approvals["a"]["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 1}}})
+		},
+		"quorum/source": func(s *Snapshot) {
+			a := s.Approvals["a"]
+			a["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 3}}})
+			var votes []map[string]any
+			for _, v := range a.Items("votes") {
+				votes = append(votes, map[string]any{"actor": v.S("actor"), "actor_type": "User", "at": v.S("at"), "eligible": []string{"approvers", "from:approvers"}})
+			}
+			a["votes"] = av(votes)
+		},
 		"one-in-flight": func(s *Snapshot) {
 			s.Jobs["k"] = item("id", "k", "certificate_id", "c", "status", "Pending", "pending_pk", "START")
 			s.Jobs["l"] = item("id", "l", "certificate_id", "c", "status", "Pending", "pending_pk", "START")
@@ -207,14 +258,63 @@ func TestEachRuleFires(t *testing.T) {
 			delete(s.Metrics, "cert_issuance#approved#p")
 		},
 	}
+	// Revocation: a revoked certificate, its CRL entry and a CRL listing it.
+	revoked := func(s *Snapshot) {
+		s.Certs["c"]["status"] = item("x", "Revoked")["x"]
+		s.Certs["c"]["revoked_at"] = item("x", "2026-01-01T00:00:00Z")["x"]
+		delete(s.Certs["c"], "due_pk")
+		s.Versions[0]["issued_at"] = item("x", "2025-12-31T00:00:00Z")["x"]
+		s.Versions[0]["revoked_at"] = item("x", "2026-01-01T00:00:00Z")["x"]
+		s.Versions[0]["not_after"] = item("x", "2099-01-01T00:00:00Z")["x"]
+		s.Entries = []Item{item("issuer_id", "default", "serial_number", "02", "certificate_id", "c", "not_after", "2099-01-01T00:00:00Z")}
+		s.Audit = append(s.Audit, item("action", "certificate.revoked", "resource_id", "c", "details", `{"serials":["02"]}`))
+	}
+	cases["revoked-no-new-version"] = func(s *Snapshot) {
+		revoked(s)
+		s.Versions[0]["issued_at"] = item("x", "2026-01-02T00:00:00Z")["x"]
+	}
+	cases["due-index/retired"] = func(s *Snapshot) { revoked(s); s.Certs["c"]["due_pk"] = item("x", "DUE")["x"] }
+	cases["revocation-recorded"] = func(s *Snapshot) { revoked(s); s.Entries = nil }
+	cases["crl-numbers-increase"] = func(s *Snapshot) {
+		s.CRLs = map[string]Item{"default": item("number", 2)}
+		s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default", "sk", "2026-01-01T00:00:00.000000000Z#A", "details", `{"number":2}`),
+			item("action", "crl.published", "resource_id", "default", "sk", "2026-01-02T00:00:00.000000000Z#B", "details", `{"number":1}`))
+	}
+	cases["crl-covers-revoked"] = func(s *Snapshot) {
+		revoked(s)
+		s.CRLs = map[string]Item{"default": item("number", 1, "revision", 1, "built_revision", 1)}
+		s.CRLs["default"]["der"] = &types.AttributeValueMemberB{Value: emptyCRL(1)}
+		s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default", "sk", "2026-01-01T00:00:00.000000000Z#A", "details", `{"number":1}`))
+	}
+	cases["lint"] = func(*Snapshot) {} // the fixture's leaf has a two-byte serial and no key identifiers
+	cases["profile-count"] = func(s *Snapshot) { s.Profiles["p"]["certificate_count"] = item("x", 2)["x"] }
+	cases["move-respects-gate"] = func(s *Snapshot) {
+		s.Audit = append(s.Audit, item("action", "certificate.moved", "resource_id", "c", "actor", "alice",
+			"details", `{"from":"p","to":"q","from_gated":true,"to_gated":false,"approval_id":""}`))
+	}
+	cases["move-respects-gate/self"] = func(s *Snapshot) {
+		s.Audit = append(s.Audit, item("action", "approval_certificate_move_requested", "resource_id", "m", "actor", "alice"),
+			item("action", "approval_approved", "resource_id", "m", "actor", "alice"),
+			item("action", "certificate.moved", "resource_id", "c", "actor", "alice", "details", `{"from_gated":true,"approval_id":"m"}`))
+	}
+	cases["one-pending-move"] = func(s *Snapshot) { s.Certs["c"]["pending_move_approval_id"] = item("x", "a")["x"] }
+	delivery := func(status string) *types.AttributeValueMemberM {
+		return &types.AttributeValueMemberM{Value: item("status", status, "attempts", 1)}
+	}
+	cases["delivery-queued"] = func(s *Snapshot) { s.Jobs["j"]["delivery"] = delivery("retrying") }
+	cases["delivery-queued/attempts"] = func(s *Snapshot) {
+		s.Jobs["j"]["delivery"] = delivery("pending")
+		s.Deliveries = []Item{item("certificate_id", "c", "job_id", "j", "serial_number", "02", "pending_pk", "DELIVERY", "attempts", 0)}
+	}
+	cases["delivery-audited"] = func(s *Snapshot) { s.Jobs["j"]["delivery"] = delivery("delivered") }
 	for rule, breakIt := range cases {
 		s := healthy()
 		if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
 			t.Fatalf("violations in a healthy snapshot: %v", vs)
 		}
 		breakIt(s)
-		got := rules(Check(s, Scope{}, Options{Quiescent: true}))
-		if !strings.Contains(","+got+",", ","+rule+",") {
+		got := rules(Check(s, Scope{}, Options{Quiescent: true, Lint: rule == "lint"}))
+		if rule, _, _ := strings.Cut(rule, "/"); !strings.Contains(","+got+",", ","+rule+",") {
 			t.Errorf("%s: not found; found %q", rule, got)
 		}
 	}
@@ -353,6 +453,18 @@ func TestWildcardOverAGovernedName(t *testing.T) {
 	}
 }
 
+// emptyCRL is a CRL listing nothing, signed by a throwaway key.
+func emptyCRL(number int64) []byte {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: now, NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCRLSign | x509.KeyUsageCertSign, SubjectKeyId: []byte{1, 2, 3}}
+	caDER, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	ca, _ := x509.ParseCertificate(caDER)
+	der, _ := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(time.Hour)}, ca, key)
+	return der
+}
+
 // An IP address issued without approval while a pattern that stands for it
 // was governed (as **.0.1 once could) is a violation: the checker matches
 // names itself rather than asking the domain which patterns to look up.
@@ -375,6 +487,86 @@ func TestIPUnderAGovernedWildcard(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("not found: %v", Check(s, Scope{}, Options{Quiescent: true}))
+	}
+}
+
+// A move between gates approved by votes both policies admit, which
+// satisfy both, breaks no rule of votes.
+func TestAMoveSatisfyingBothPoliciesIsHealthy(t *testing.T) {
+	s := healthy()
+	a := s.Approvals["a"]
+	a["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 1, "approvers": map[string]any{"principals": []string{"bob"}}}}})
+	var votes []map[string]any
+	for _, v := range a.Items("votes") {
+		eligible := []string{"approvers"}
+		if v.S("actor") == "bob" {
+			eligible = append(eligible, "from:approvers")
+		}
+		votes = append(votes, map[string]any{"actor": v.S("actor"), "actor_type": "User", "at": v.S("at"), "eligible": eligible})
+	}
+	a["votes"] = av(votes)
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 1 || vs[0].Rule != "vote-eligibility" || !strings.Contains(vs[0].Detail, "carol") {
+		t.Fatalf("carol's vote is not admitted by the source's pool; got %v", vs)
+	}
+	votes[0]["eligible"] = []string{"approvers", "from:approvers"}
+	a["move"] = av(map[string]any{"from_policy": []map[string]any{{"name": "approvers", "count": 2}}})
+	a["votes"] = av(votes)
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); len(vs) != 0 {
+		t.Fatalf("violations: %v", vs)
+	}
+}
+
+// An admin may vote on a profile edit outside its pools (break glass):
+// such a vote is eligible for every factor and breaks no rule; the same
+// vote by a principal that holds no admin role does.
+func TestBreakGlassVotesOnProfileEdits(t *testing.T) {
+	s := healthy()
+	a := s.Approvals["a"]
+	a["kind"] = item("x", "profile_edit")["x"]
+	a["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"bob", "dana"}}}})
+	s.Principals = map[string]Item{"carol": {"id": item("x", "carol")["x"], "roles": &types.AttributeValueMemberSS{Value: []string{"admin"}}}}
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == "vote-eligibility" }) {
+		t.Fatalf("an admin's break-glass vote: %v", vs)
+	}
+	s.Principals["carol"]["roles"] = &types.AttributeValueMemberSS{Value: []string{"approver"}}
+	if vs := Check(s, Scope{}, Options{Quiescent: true}); !slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == "vote-eligibility" }) {
+		t.Fatalf("a non-admin outside the pool: %v", vs)
+	}
+}
+
+// A snapshot reads the state table, the audit table, then each CRL
+// again: a CRL published in between is one more publication than the
+// first number and no more than the second, which is no violation while
+// the stack runs; any shortfall the second read does not explain, or any
+// at rest, is one, and a stored number above the publications always is.
+func TestCRLPublishedBetweenTheSnapshotsReads(t *testing.T) {
+	pubs := func(s *Snapshot, n int) {
+		for i := 1; i <= n; i++ {
+			s.Audit = append(s.Audit, item("action", "crl.published", "resource_id", "default",
+				"sk", fmt.Sprintf("2026-01-0%dT00:00:00.000000000Z#A", i), "details", fmt.Sprintf(`{"number":%d}`, i)))
+		}
+	}
+	has := func(vs []Violation) bool {
+		return slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == "crl-numbers-increase" })
+	}
+	snap := func(before, after int, published int) *Snapshot {
+		s := healthy()
+		s.CRLs = map[string]Item{"default": item("number", before)}
+		s.CRLsAfter = map[string]Item{"default": item("number", after)}
+		pubs(s, published)
+		return s
+	}
+	if has(Check(snap(1, 2, 2), Scope{}, Options{})) {
+		t.Error("a publication between the snapshot's reads is flagged while the stack runs")
+	}
+	if !has(Check(snap(1, 2, 2), Scope{}, Options{Quiescent: true})) {
+		t.Error("a stored CRL behind its publications is not flagged at rest")
+	}
+	if !has(Check(snap(1, 1, 2), Scope{}, Options{})) {
+		t.Error("a publication the second read does not show (a CRL lost after its audit row) is not flagged")
+	}
+	if !has(Check(snap(3, 3, 2), Scope{}, Options{})) {
+		t.Error("a stored CRL ahead of its publications is not flagged")
 	}
 }
 
@@ -433,30 +625,5 @@ func TestVoteEvents(t *testing.T) {
 		if got := rules(Check(s, Scope{}, Options{Quiescent: true, Delivered: breakIt(s, d)})); !strings.Contains(","+got+",", ",outbox,") {
 			t.Errorf("%s: not found; found %q", name, got)
 		}
-	}
-}
-
-// An admin's vote on a profile edit counts whatever the pools (break
-// glass); on a certificate request, or by someone who is not an admin, it
-// does not.
-func TestBreakGlassVotes(t *testing.T) {
-	build := func(kind string, roles ...string) *Snapshot {
-		s := healthy()
-		s.Approvals["a"]["kind"] = item("x", kind)["x"]
-		s.Approvals["a"]["approval_policy"] = av([]map[string]any{{"name": "approvers", "count": 2, "approvers": map[string]any{"principals": []string{"carol", "dana"}}}})
-		s.Principals = map[string]Item{"bob": {"id": item("x", "bob")["x"], "roles": av(roles)}}
-		return s
-	}
-	has := func(s *Snapshot) bool {
-		return strings.Contains(","+rules(Check(s, Scope{}, Options{}))+",", ",vote-eligibility,")
-	}
-	if has(build("profile_edit", "admin")) {
-		t.Error("an admin's vote on a profile edit was refused")
-	}
-	if !has(build("cert_issuance", "admin")) {
-		t.Error("an admin's vote outside its pool on a certificate request was accepted")
-	}
-	if !has(build("profile_edit", "approver")) {
-		t.Error("an approver's vote outside its pool on a profile edit was accepted")
 	}
 }

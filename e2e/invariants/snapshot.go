@@ -6,6 +6,8 @@ package invariants
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -14,7 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/auditchain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
 
 // Item is one raw DynamoDB item.
@@ -35,6 +41,14 @@ func (it Item) N(name string) float64 {
 		return f
 	}
 	return 0
+}
+
+// Bytes returns a binary attribute, or nil.
+func (it Item) Bytes(name string) []byte {
+	if v, ok := it[name].(*types.AttributeValueMemberB); ok {
+		return v.Value
+	}
+	return nil
 }
 
 // B returns a boolean attribute, or false.
@@ -105,9 +119,24 @@ type Snapshot struct {
 	Approvals  map[string]Item
 	Versions   []Item          // pk CERT#<id>, sk VERSION#<job>
 	Metrics    map[string]Item // kind#outcome#profile
-	Audit      []Item
+	Issuers    map[string]Item // issuer id -> its CA certificate
+	CRLs       map[string]Item // issuer id -> its CRL state and DER
+	// CRLsAfter is each CRL item read again after the audit table: the
+	// snapshot reads the state table first, so a CRL published in between
+	// is in the audit rows but not in CRLs.
+	CRLsAfter  map[string]Item
+	Entries    []Item            // revocation entries: pk CRL#<issuer>, sk ENTRY#<serial>
+	Deliveries []Item            // queued deliveries: pk CERT#<id>, sk DELIVERY#<job>
+	Audit      []Item            // the audit rows (pk AUDIT#…)
 	Executions map[string]string // execution name -> status
 	Outbox     map[string]Item   // event id -> its outbox item (not yet confirmed published)
+
+	// Chain is the audit table as the chain verifier reads it: every item
+	// but the heads and digests, then the heads as read before the scan
+	// and the digests written before that (see Take).
+	Chain []domain.AuditChainRow
+	// DigestKey verifies the digests; nil when the source names no key.
+	DigestKey *ecdsa.PublicKey
 }
 
 // Source names the resources of one stack.
@@ -116,13 +145,15 @@ type Source struct {
 	StateTable      string
 	AuditTable      string
 	StateMachineARN string
+	DigestKeyID     string // the audit digest key, whose public half verifies digests
 }
 
 // Take reads everything.
 func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	snap := &Snapshot{
 		Profiles: map[string]Item{}, Principals: map[string]Item{}, Certs: map[string]Item{}, Jobs: map[string]Item{},
-		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{}, Outbox: map[string]Item{},
+		Approvals: map[string]Item{}, Metrics: map[string]Item{}, Executions: map[string]string{},
+		Issuers: map[string]Item{}, CRLs: map[string]Item{}, Outbox: map[string]Item{},
 	}
 	db := dynamodb.NewFromConfig(src.AWS)
 	err := scan(ctx, db, src.StateTable, func(it Item) {
@@ -136,6 +167,14 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 			snap.Certs[it.S("id")] = it
 		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "VERSION#"):
 			snap.Versions = append(snap.Versions, it)
+		case strings.HasPrefix(pk, "CERT#") && strings.HasPrefix(sk, "DELIVERY#"):
+			snap.Deliveries = append(snap.Deliveries, it)
+		case strings.HasPrefix(pk, "ISSUER#"):
+			snap.Issuers[it.S("id")] = it
+		case strings.HasPrefix(pk, "CRL#") && sk == "CRL":
+			snap.CRLs[strings.TrimPrefix(pk, "CRL#")] = it
+		case strings.HasPrefix(pk, "CRL#") && strings.HasPrefix(sk, "ENTRY#"):
+			snap.Entries = append(snap.Entries, it)
 		case strings.HasPrefix(pk, "JOB#"):
 			snap.Jobs[it.S("id")] = it
 		case strings.HasPrefix(pk, "APPROVAL#"):
@@ -155,8 +194,21 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := scan(ctx, db, src.AuditTable, func(it Item) { snap.Audit = append(snap.Audit, it) }); err != nil {
+	if err := takeAudit(ctx, db, src, snap); err != nil {
 		return nil, err
+	}
+	// Each CRL again, after the audit scan: a CRL published while the
+	// tables were read lies between the two numbers (see checkCRLNumbers).
+	snap.CRLsAfter = map[string]Item{}
+	for issuer := range snap.CRLs {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(src.StateTable), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "CRL#" + issuer}, "sk": &types.AttributeValueMemberS{Value: "CRL"}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("invariants: read CRL %s again: %w", issuer, err)
+		}
+		snap.CRLsAfter[issuer] = out.Item
 	}
 	if src.StateMachineARN != "" {
 		client := sfn.NewFromConfig(src.AWS)
@@ -193,4 +245,79 @@ func scan(ctx context.Context, db *dynamodb.Client, table string, each func(Item
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// takeAudit reads the audit table so that the chain can be verified while
+// transitions still commit: a scan is no snapshot, so the newest digest
+// and the heads are read first, strongly consistent. Every row at or
+// below a head read then committed before it, so the scan that follows
+// sees it; rows committed later lie past the heads, where the verifier
+// does not look, and digests written later are left out.
+func takeAudit(ctx context.Context, db *dynamodb.Client, src Source, snap *Snapshot) error {
+	latest, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(src.AuditTable), KeyConditionExpression: aws.String("pk = :d"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": &types.AttributeValueMemberS{Value: auditchain.DigestPK}},
+		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(1), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("invariants: latest digest: %w", err)
+	}
+	lastDigest := ""
+	if len(latest.Items) > 0 {
+		lastDigest = Item(latest.Items[0]).S("sk")
+	}
+	heads, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(src.AuditTable), KeyConditionExpression: aws.String("pk = :h"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: auditchain.HeadPK}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("invariants: chain heads: %w", err)
+	}
+	err = scan(ctx, db, src.AuditTable, func(it Item) {
+		switch pk := it.S("pk"); {
+		case strings.HasPrefix(pk, auditchain.RowPKPrefix):
+			snap.Audit = append(snap.Audit, it)
+		case pk == auditchain.HeadPK && strings.HasPrefix(it.S("sk"), auditchain.HeadSKPrefix):
+			return // as read before the scan, below
+		case pk == auditchain.DigestPK && it.S("sk") > lastDigest:
+			return // written after the heads were read
+		}
+		snap.Chain = append(snap.Chain, chainRow(it))
+	})
+	if err != nil {
+		return err
+	}
+	for _, it := range heads.Items {
+		snap.Chain = append(snap.Chain, chainRow(it))
+	}
+	if src.DigestKeyID != "" {
+		out, err := kms.NewFromConfig(src.AWS).GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(src.DigestKeyID)})
+		if err != nil {
+			return fmt.Errorf("invariants: digest key: %w", err)
+		}
+		pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
+		if err != nil {
+			return fmt.Errorf("invariants: digest key: %w", err)
+		}
+		key, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("invariants: the digest key is %T, not ECDSA", pub)
+		}
+		snap.DigestKey = key
+	}
+	return nil
+}
+
+// chainRow is an item as the chain verifier reads it.
+func chainRow(it Item) domain.AuditChainRow {
+	row := domain.AuditChainRow{Attributes: map[string]string{}}
+	for name, v := range it {
+		if sv, ok := v.(*types.AttributeValueMemberS); ok {
+			row.Attributes[name] = sv.Value
+		} else {
+			row.OtherTypes = append(row.OtherTypes, name)
+		}
+	}
+	return row
 }

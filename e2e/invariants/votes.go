@@ -22,15 +22,6 @@ type factor struct {
 // admits reports whether a factor whose pool names principals only (and
 // so can be checked without the voter's roles) admits actor; pools that
 // name roles, or nothing, are taken as admitting.
-// breakGlass reports a vote that may count toward any factor whatever its
-// pool: an admin's on a profile edit (so a pool no one can satisfy can
-// always be edited), as workflow.decidable allows. The admin role is read
-// from the voter's principal as it is now (roles change rarely; an IAM
-// admin, which has no principal item, is not recognised).
-func (c *checker) breakGlass(a Item, actor string) bool {
-	return a.S("kind") == "profile_edit" && slices.Contains(c.s.Principals[actor].Strings("roles"), "admin")
-}
-
 func (f factor) admits(actor string) bool {
 	if len(f.roles) > 0 || len(f.principals) == 0 {
 		return true
@@ -49,11 +40,24 @@ type vote struct {
 	eligible []string
 }
 
-func policyOf(a Item) []factor {
+func policyOf(a Item) []factor { return factorsOf(a.Items("approval_policy"), "") }
+
+func factorsOf(items []Item, prefix string) []factor {
 	var out []factor
-	for _, f := range a.Items("approval_policy") {
+	for _, f := range items {
 		pool := f.M("approvers")
-		out = append(out, factor{name: f.S("name"), count: int(f.N("count")), principals: pool.Strings("principals"), roles: pool.Strings("roles")})
+		out = append(out, factor{name: prefix + f.S("name"), count: int(f.N("count")), principals: pool.Strings("principals"), roles: pool.Strings("roles")})
+	}
+	return out
+}
+
+// policiesOf is every policy a request's votes must satisfy: its own and,
+// for a move between approval-tier profiles, the source profile's (stored
+// as move.from_policy; in votes its factors carry the prefix "from:").
+func policiesOf(a Item) [][]factor {
+	out := [][]factor{policyOf(a)}
+	if from := a.M("move").Items("from_policy"); len(from) > 0 {
+		out = append(out, factorsOf(from, "from:"))
 	}
 	return out
 }
@@ -149,21 +153,36 @@ func (c *checker) indexMints() {
 	}
 }
 
+// breakGlass reports a vote an admin may cast on a profile edit outside
+// its pools (the workflow makes it eligible for every factor, so a pool no
+// one can satisfy never locks a profile): a profile_edit vote eligible for
+// every factor, by a voter whose stored principal holds admin (an IAM
+// caller, whose roles come from the mapping and are not stored, is taken
+// on trust, as pools that name roles are).
+func (c *checker) breakGlass(a Item, v vote, policy []factor) bool {
+	if a.S("kind") != "profile_edit" || len(v.eligible) != len(policy) {
+		return false
+	}
+	p, stored := c.s.Principals[v.actor]
+	return !stored || slices.Contains(p.Strings("roles"), "admin")
+}
+
 // checkVotes: the votes of every request that has a policy. No vote by
 // the requester (or anyone who can act as the requester, or as whom the
 // requester can act), no actor twice (counting those who can act as each
 // other as one), none after the decision, each eligible
-// only for factors of the policy whose pools admit it; every vote counts;
-// an approved request's votes satisfy its policy exactly, the last of
-// them its decision; any other request's votes do not (the vote that
-// satisfies a policy is the approval); one approval_vote row per vote.
+// only for factors of the policy whose pools admit it (for a move between
+// approval-tier profiles, for factors of both policies); every vote
+// counts; an approved request's votes satisfy its policies exactly, the
+// last of them its decision; any other request's votes do not (the vote
+// that satisfies a quorum is the approval); one approval_vote row per vote.
 func (c *checker) checkVotes() {
 	c.indexMints()
 	for id, a := range c.approvals {
 		if !a.Has("approval_policy") {
 			continue // stored before policies: one approval, no votes
 		}
-		policy, votes := policyOf(a), votesOf(a)
+		policies, votes := policiesOf(a), votesOf(a)
 		state := a.S("state")
 		decidedAt, decided := time.Time{}, false
 		if t, err := time.Parse(time.RFC3339Nano, a.S("decided_at")); err == nil {
@@ -185,28 +204,59 @@ func (c *checker) checkVotes() {
 				c.fail("vote-eligibility", "approval %s: the vote by %s is eligible for no factor", id, v.actor)
 			}
 			for _, name := range v.eligible {
-				i := slices.IndexFunc(policy, func(f factor) bool { return f.name == name })
+				var f *factor
+				for _, policy := range policies {
+					if i := slices.IndexFunc(policy, func(f factor) bool { return f.name == name }); i >= 0 {
+						f = &policy[i]
+					}
+				}
 				switch {
-				case i < 0:
+				case f == nil:
 					c.fail("vote-eligibility", "approval %s: the vote by %s names factor %q, which its policy lacks", id, v.actor, name)
-				case !policy[i].admits(v.actor) && !c.breakGlass(a, v.actor):
+				case !f.admits(v.actor) && !c.breakGlass(a, v, policies[0]):
 					c.fail("vote-eligibility", "approval %s: the vote by %s counts toward factor %s, whose pool does not name it", id, v.actor, name)
+				}
+			}
+			for _, policy := range policies[1:] {
+				if !slices.ContainsFunc(policy, func(f factor) bool { return slices.Contains(v.eligible, f.name) }) {
+					c.fail("vote-eligibility", "approval %s: the vote by %s is eligible for none of the source profile's factors: a move between gates needs voters both policies admit", id, v.actor)
 				}
 			}
 		}
 		if state == "bypassed" && len(votes) > 0 {
 			c.fail("vote-after-decision", "approval %s was bypassed but has %d votes", id, len(votes))
 		}
-		counted, total := matched(policy, votes)
-		if counted != len(votes) {
-			c.fail("quorum", "approval %s: only %d of its %d votes can count toward its policy", id, counted, len(votes))
+		// Every vote counts: when cast, it grew the votes counted toward
+		// some policy (a vote that counts can never stop counting, so for
+		// one policy this is all votes counting in the end).
+		for i, v := range votes {
+			grew := false
+			for _, policy := range policies {
+				before, _ := matched(policy, votes[:i])
+				after, _ := matched(policy, votes[:i+1])
+				grew = grew || after > before
+			}
+			if !grew {
+				c.fail("quorum", "approval %s: the vote by %s counts toward none of its policies", id, v.actor)
+			}
+		}
+		satisfied := func(votes []vote) bool {
+			for _, policy := range policies {
+				if counted, total := matched(policy, votes); counted < total {
+					return false
+				}
+			}
+			return len(policies[0]) > 0
 		}
 		switch {
-		case state == "approved" && (counted != total || len(votes) != total):
-			c.fail("quorum", "approval %s is approved with %d votes counting of the %d its policy needs (%d votes)", id, counted, total, len(votes))
+		case state == "approved" && !satisfied(votes):
+			counted, total := matched(policies[0], votes)
+			c.fail("quorum", "approval %s is approved with %d votes counting of the %d its policy needs (%d votes, %d policies)", id, counted, total, len(votes), len(policies))
+		case state == "approved" && len(votes) > 0 && satisfied(votes[:len(votes)-1]):
+			c.fail("quorum", "approval %s is approved by more votes than its policies need: they were satisfied before its last vote", id)
 		case state == "approved" && len(votes) > 0 && (votes[len(votes)-1].actor != a.S("decided_by") || !votes[len(votes)-1].at.Equal(decidedAt)):
 			c.fail("quorum", "approval %s was approved by %s, not by its last vote", id, a.S("decided_by"))
-		case state != "approved" && state != "bypassed" && len(policy) > 0 && counted >= total:
+		case state != "approved" && state != "bypassed" && satisfied(votes):
 			c.fail("quorum", "approval %s is %s although its votes satisfy its policy", id, state)
 		}
 		rows := c.audit["approval_vote|"+id]

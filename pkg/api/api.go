@@ -26,10 +26,23 @@ type Reader interface {
 	GetJob(ctx context.Context, id string) (*domain.Job, error)
 	ListJobs(ctx context.Context, f domain.JobFilter, page domain.PageRequest) ([]*domain.Job, string, error)
 	GetIssuer(ctx context.Context, id string) (*domain.Issuer, error)
+	GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error)
 	ListDecisionMetrics(ctx context.Context, kind domain.ApprovalKind) ([]domain.DecisionMetric, error)
 	// PendingGauges: bounded by the number of profiles (see pkg/store).
 	PendingGauges(ctx context.Context) ([]domain.PendingGauge, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter, page domain.PageRequest) ([]*domain.AuditEvent, string, error)
+	// The audit chain, for verification: heads, rows in chain order,
+	// items outside every chain, and the signed digests.
+	ChainStatus(ctx context.Context) (*domain.AuditChainStatus, error)
+	ListChainRows(ctx context.Context, shard string, afterSeq int64, page domain.PageRequest) ([]domain.AuditChainRow, string, error)
+	ListUnchained(ctx context.Context, page domain.PageRequest) ([]domain.AuditChainRow, string, error)
+	ListDigests(ctx context.Context, f domain.DigestFilter, page domain.PageRequest) ([]*domain.AuditDigest, string, error)
+}
+
+// DigestKey is the audit digest key's public half (KMS): the api never
+// signs with that key, and never asks for a digest.
+type DigestKey interface {
+	PublicKeyPEM(ctx context.Context) (keyID, pem string, err error)
 }
 
 // Executions names a job's execution; its ARN is derived, not stored.
@@ -44,6 +57,7 @@ type API struct {
 	reads      Reader
 	executions Executions
 	identities Identities
+	digestKey  DigestKey
 	log        *slog.Logger
 	mux        *http.ServeMux
 }
@@ -58,9 +72,10 @@ var (
 	admins    = []domain.Role{domain.RoleAdmin}
 )
 
-// New returns the API handler.
-func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, log *slog.Logger) *API {
-	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, log: log, mux: http.NewServeMux()}
+// New returns the API handler. digestKey may be nil: the public key's
+// route then answers 503.
+func New(svc *workflow.Service, keys *apikey.Manager, reads Reader, executions Executions, identities Identities, digestKey DigestKey, log *slog.Logger) *API {
+	a := &API{svc: svc, keys: keys, reads: reads, executions: executions, identities: identities, digestKey: digestKey, log: log, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }
@@ -104,6 +119,10 @@ var routeTable = []route{
 	{Route{"GET", v1 + "/certificates/{id}", readers, false}, (*API).getCertificate, nil},
 	{Route{"GET", v1 + "/certificates/{id}/versions", readers, false}, (*API).listVersions, paged()},
 	{Route{"POST", v1 + "/certificates/{id}/renew", operators, false}, (*API).renew, nil},
+	{Route{"POST", v1 + "/certificates/{id}/revoke", operators, false}, (*API).revoke, nil},
+	{Route{"POST", v1 + "/certificates/{id}/archive", operators, false}, (*API).archive, nil},
+	{Route{"PUT", v1 + "/certificates/{id}", operators, false}, (*API).moveCertificate, nil},
+	{Route{"DELETE", v1 + "/certificates/{id}", operators, false}, (*API).deleteCertificate, nil},
 
 	{Route{"GET", v1 + "/jobs", readers, false}, (*API).listJobs, paged("certificate_id", "status")},
 	{Route{"GET", v1 + "/jobs/{id}", readers, false}, (*API).getJob, nil},
@@ -117,9 +136,16 @@ var routeTable = []route{
 
 	{Route{"GET", v1 + "/issuers", readers, false}, (*API).listIssuers, paged()},
 	{Route{"GET", v1 + "/issuers/{id}", readers, false}, (*API).getIssuer, nil},
+	{Route{"GET", v1 + "/issuers/{id}/crl", nil, true}, (*API).getCRL, nil},
+	{Route{"GET", v1 + "/issuers/{id}/ca", nil, true}, (*API).getCACertificate, nil},
 
 	{Route{"GET", v1 + "/metrics", anyRole, false}, (*API).serveMetrics, nil},
 	{Route{"GET", v1 + "/audit", auditors, false}, (*API).listAudit, paged("actor", "action", "resource_id", "since", "until")},
+	{Route{"GET", v1 + "/audit/chain", auditors, false}, (*API).chainStatus, nil},
+	{Route{"GET", v1 + "/audit/chain/{shard}", auditors, false}, (*API).listChainRows, paged("after_seq")},
+	{Route{"GET", v1 + "/audit/unchained", auditors, false}, (*API).listUnchained, paged()},
+	{Route{"GET", v1 + "/audit/digests", auditors, false}, (*API).listDigests, paged("order", "from_seq", "until")},
+	{Route{"GET", v1 + "/audit/public-key", anyRole, false}, (*API).publicKey, nil},
 
 	{Route{"GET", v1 + "/whoami", anyRole, false}, (*API).whoami, nil},
 	{Route{"POST", v1 + "/apikeys", admins, false}, (*API).createAPIKey, nil},

@@ -129,12 +129,58 @@ func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) renew(w http.ResponseWriter, r *http.Request) {
-	withBody(a, w, r, true, func(in struct {
-		CSR string `json:"csr"`
-	}) {
-		started, err := a.svc.Renew(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in.CSR)
+	withBody(a, w, r, true, func(in domain.RenewInput) {
+		started, err := a.svc.Renew(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
 		a.respond(w, r, http.StatusAccepted, started, err)
 	})
+}
+
+func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, false, func(in domain.RevokeInput) {
+		res, err := a.svc.Revoke(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+		a.respond(w, r, http.StatusOK, res, err)
+	})
+}
+
+// moveCertificate answers 200 with the certificate (moved, or already
+// there), or 202 when the move waits for approval.
+func (a *API) moveCertificate(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, false, func(in domain.MoveInput) {
+		c, pending, err := a.svc.MoveCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+		switch {
+		case err != nil:
+			a.fail(w, r, err)
+		case pending != nil:
+			writeJSON(w, http.StatusAccepted, pending)
+		default:
+			writeJSON(w, http.StatusOK, c)
+		}
+	})
+}
+
+func (a *API) archive(w http.ResponseWriter, r *http.Request) {
+	withBody(a, w, r, true, func(struct{}) {
+		c, err := a.svc.ArchiveCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+		a.respond(w, r, http.StatusOK, c, err)
+	})
+}
+
+// deleteCertificate answers 204 once the certificate is gone, 202 while
+// records remain for the next call.
+func (a *API) deleteCertificate(w http.ResponseWriter, r *http.Request) {
+	if err := query(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.svc.DeleteCertificate(r.Context(), actorFrom(r.Context()), r.PathValue("id"))
+	switch {
+	case err != nil:
+		a.fail(w, r, err)
+	case d != nil:
+		writeJSON(w, http.StatusAccepted, d)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // jobView adds the execution ARN, derived rather than stored.

@@ -29,8 +29,16 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	moves, err := a.reads.ListDecisionMetrics(r.Context(), domain.KindCertificateMove)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = w.Write([]byte(RenderMetrics(series) + renderEditMetrics(edits) + RenderPending(gauges, time.Now())))
+	_, _ = w.Write([]byte(RenderMetrics(series) +
+		renderKindMetrics("certctl_profile_edit_decisions_total", "Decisions on gated profile changes by outcome and profile.", edits) +
+		renderKindMetrics("certctl_certificate_move_decisions_total", "Decisions on gated certificate moves by outcome and target profile.", moves) +
+		RenderPending(gauges, time.Now())))
 }
 
 // RenderPending formats the pending-approval gauges: how many requests
@@ -54,17 +62,18 @@ func RenderPending(gauges []domain.PendingGauge, now time.Time) string {
 	return b.String()
 }
 
-// renderEditMetrics counts profile-edit decisions apart from certificate
-// decisions, so the contract metric counts only what certctl counts.
-func renderEditMetrics(series []domain.DecisionMetric) string {
+// renderKindMetrics counts the decisions of one other kind of request
+// apart from certificate decisions, so the contract metric counts only
+// what certctl counts.
+func renderKindMetrics(name, help string, series []domain.DecisionMetric) string {
 	sort.Slice(series, func(i, j int) bool {
 		return series[i].Outcome+"\x00"+series[i].ProfileID < series[j].Outcome+"\x00"+series[j].ProfileID
 	})
 	var b strings.Builder
-	b.WriteString("# HELP certctl_profile_edit_decisions_total Decisions on gated profile changes by outcome and profile.\n")
-	b.WriteString("# TYPE certctl_profile_edit_decisions_total counter\n")
+	fmt.Fprintf(&b, "# HELP %s %s\n", name, help)
+	fmt.Fprintf(&b, "# TYPE %s counter\n", name)
 	for _, m := range series {
-		fmt.Fprintf(&b, "certctl_profile_edit_decisions_total{%s} %d\n", seriesLabels(m), m.Count)
+		fmt.Fprintf(&b, "%s{%s} %d\n", name, seriesLabels(m), m.Count)
 	}
 	return b.String()
 }

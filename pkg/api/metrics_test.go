@@ -20,7 +20,7 @@ func TestMetricsParseWithPrometheus(t *testing.T) {
 		{Outcome: "rejected", ProfileID: hostile, Count: 1, SumSecs: 30, Buckets: []int64{1, 0, 0, 0, 0, 0, 0}},
 	}
 	edits := []domain.DecisionMetric{{Outcome: "expired", ProfileID: hostile, Count: 2}}
-	text := RenderMetrics(series) + renderEditMetrics(edits)
+	text := RenderMetrics(series) + renderKindMetrics("certctl_profile_edit_decisions_total", "Decisions on gated profile changes.", edits)
 
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(text))

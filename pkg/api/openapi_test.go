@@ -152,3 +152,32 @@ func readmeRoutes(t *testing.T) map[string]string {
 	}
 	return out
 }
+
+// The query parameters openapi.json documents for an operation are exactly
+// the ones the route takes (any other is a 400 before the handler runs).
+func TestOpenAPIQueryParametersMatchRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for _, rt := range routeTable {
+		item := doc.Paths.Find(rt.Path)
+		if item == nil {
+			t.Errorf("%s %s: not in openapi.json", rt.Method, rt.Path)
+			continue
+		}
+		op := item.GetOperation(rt.Method)
+		if op == nil {
+			t.Errorf("%s %s: not in openapi.json", rt.Method, rt.Path)
+			continue
+		}
+		var documented []string
+		for _, p := range append(slices.Clone(item.Parameters), op.Parameters...) {
+			if p.Value != nil && p.Value.In == "query" {
+				documented = append(documented, p.Value.Name)
+			}
+		}
+		slices.Sort(documented)
+		taken := slices.Sorted(slices.Values(rt.query))
+		if !slices.Equal(documented, taken) {
+			t.Errorf("%s %s: openapi.json documents query %v, the route takes %v", rt.Method, rt.Path, documented, taken)
+		}
+	}
+}

@@ -19,10 +19,10 @@ import (
 // twice, before its handler runs (the handlers here have no service behind
 // them: reaching one would panic).
 func TestEveryRouteRefusesForeignAndRepeatedQueryParameters(t *testing.T) {
-	a := New(nil, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a := New(nil, nil, nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	send := func(rt route, rawQuery string) (int, string) {
 		t.Helper()
-		target := strings.ReplaceAll(rt.Path, "{id}", "x") + "?" + rawQuery
+		target := strings.NewReplacer("{id}", "x", "{shard}", "00").Replace(rt.Path) + "?" + rawQuery
 		r := httptest.NewRequest(rt.Method, target, strings.NewReader("{}"))
 		r.Header.Set("Content-Type", "application/json")
 		ctx := apigw.WithRequestContext(context.Background(), events.APIGatewayProxyRequestContext{
@@ -49,6 +49,35 @@ func TestEveryRouteRefusesForeignAndRepeatedQueryParameters(t *testing.T) {
 		p := rt.query[0]
 		if code, msg := send(rt, p+"=1&"+p+"=2"); code != http.StatusBadRequest || !strings.Contains(msg, "more than once") {
 			t.Errorf("%s?%s twice: %d %q", name, p, code, msg)
+		}
+	}
+}
+
+// Every filter a list reads is one its route takes: a filter the handler
+// reads but the route table leaves out would be refused as unknown.
+func TestListFiltersAreRouteParameters(t *testing.T) {
+	for path, filters := range map[string][]string{
+		v1 + "/approvals":    {"state", "kind", "profile_id", "certificate_id", "requested_by", "can_vote"},
+		v1 + "/certificates": {"status", "profile_id"},
+		v1 + "/jobs":         {"certificate_id", "status"},
+		v1 + "/audit":        {"actor", "action", "resource_id", "since", "until"},
+		v1 + "/apikeys":      {"principal"},
+	} {
+		found := false
+		for _, rt := range routeTable {
+			if rt.Method != http.MethodGet || rt.Path != path {
+				continue
+			}
+			found = true
+			for _, f := range filters {
+				r := httptest.NewRequest(http.MethodGet, path+"?"+f+"=x", nil)
+				if err := query(r, rt.query...); err != nil {
+					t.Errorf("GET %s?%s=x: %v", path, f, err)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no route GET %s", path)
 		}
 	}
 }

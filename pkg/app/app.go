@@ -15,6 +15,7 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/api"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/approvalwait"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/authorizer"
+	"github.com/certctl-serverless/certctl-serverless/pkg/function/digest"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/finalize"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/issue"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/reaper"
@@ -32,10 +33,11 @@ const (
 	FnFinalize     = finalize.Name
 	FnSweep        = sweep.Name
 	FnReaper       = reaper.Name
+	FnDigest       = digest.Name
 )
 
 // FunctionNames lists every function, in deployment order.
-var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper}
+var FunctionNames = []string{FnAPI, FnAuthorizer, FnApprovalWait, FnIssue, FnFinalize, FnSweep, FnReaper, FnDigest}
 
 // ExecutionStatusChange is the EventBridge detail-type of an execution's end.
 const ExecutionStatusChange = finalize.ExecutionStatusChange
@@ -50,6 +52,7 @@ var constructors = map[string]func(context.Context, lambdafn.Env) (any, error){
 	FnFinalize:     untyped(finalize.New),
 	FnSweep:        untyped(sweep.New),
 	FnReaper:       untyped(reaper.New),
+	FnDigest:       untyped(digest.New),
 }
 
 func untyped[H any](build func(context.Context, lambdafn.Env) (H, error)) func(context.Context, lambdafn.Env) (any, error) {

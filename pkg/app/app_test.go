@@ -65,13 +65,19 @@ func TestHandlerRefusesIncompleteConfig(t *testing.T) {
 	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", LogLevel: "verbose"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvLogLevel) {
 		t.Fatalf("a bad log level must stop the cold start: %v", err)
 	}
-	bad := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", IAMPrincipals: `[{"role":"x"}]`}
+	if _, err := Handler(ctx, FnAPI, config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvDigestKeyID) {
+		t.Fatalf("api without the digest key (its public half): %v", err)
+	}
+	if _, err := Handler(ctx, FnDigest, config.Config{StateTable: "s", AuditTable: "a"}, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvDigestKeyID) {
+		t.Fatalf("digest without its key: %v", err)
+	}
+	bad := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", DigestKeyID: "k", IAMPrincipals: `[{"role":"x"}]`}
 	if _, err := Handler(ctx, FnAPI, bad, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvIAMPrincipals) {
 		t.Fatalf("bad IAM mapping: %v", err)
 	}
 	// Every function that commits a transition people hear about needs the
 	// bus its events go to; approval-wait and the authorizer commit none.
-	full := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", CAKeyID: "arn:aws:kms:us-east-1:1:key/k"}
+	full := config.Config{StateTable: "s", AuditTable: "a", StateMachineARN: "arn", CAKeyID: "arn:aws:kms:us-east-1:1:key/k", DigestKeyID: "k"}
 	for _, fn := range []string{FnAPI, FnIssue, FnFinalize, FnSweep, FnReaper} {
 		if _, err := Handler(ctx, fn, full, aws.Config{}); err == nil || !strings.Contains(err.Error(), config.EnvEventBus) {
 			t.Errorf("%s without an event bus: %v", fn, err)

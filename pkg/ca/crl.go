@@ -41,6 +41,17 @@ func ReasonCode(name string) (code int, ok bool) {
 	return code, ok
 }
 
+// ReasonName returns the name of an RFC 5280 reason code this CA uses, or
+// "" for any other code.
+func ReasonName(code int) string {
+	for name, c := range reasonCodes {
+		if c == code {
+			return name
+		}
+	}
+	return ""
+}
+
 // Revoked is one entry of a CRL.
 type Revoked struct {
 	SerialHex string // as Leaf.SerialHex

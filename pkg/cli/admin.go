@@ -22,7 +22,7 @@ func issuerCommands(r *runner) []*cobra.Command {
 	get.Flags().BoolVar(&pemOnly, "pem", false, "print only the CA certificate (PEM)")
 	get.Aliases = []string{"show", "describe"}
 	get.ValidArgsFunction = r.completeIDs(func(string) []string { return []string{domain.DefaultIssuerID} })
-	return []*cobra.Command{list, get}
+	return []*cobra.Command{list, get, r.issuersCRL(), r.issuersCA()}
 }
 
 func (r *runner) auditCommand() *cobra.Command {
@@ -41,7 +41,8 @@ func (r *runner) auditCommand() *cobra.Command {
 	fs.StringVar(&until, "until", "", "up to `TIME`")
 	pf = addPageFlags(fs)
 	r.completeFlag(fs, "action", func() []string { return domain.AuditActions })
-	cmd.Example = "  certctl audit --actor system-bypass --since 7d"
+	cmd.Example = "  certctl audit --actor system-bypass --since 7d\n  certctl audit verify"
+	cmd.AddCommand(auditChainCommands(r)...)
 	return cmd
 }
 

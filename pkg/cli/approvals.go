@@ -21,7 +21,7 @@ func approvalCommands(r *runner) []*cobra.Command {
 	})
 	fs := list.Flags()
 	fs.StringVar(&f.State, "state", "", "only this `STATE`: pending, approved, rejected, expired, bypassed")
-	fs.StringVar(&f.Kind, "kind", "", "only this `KIND`: cert_issuance or profile_edit")
+	fs.StringVar(&f.Kind, "kind", "", "only this `KIND`: cert_issuance, profile_edit or certificate_move")
 	fs.StringVar(&f.ProfileID, "profile", "", "only requests under profile `ID`")
 	fs.StringVar(&f.CertificateID, "cert", "", "only requests for certificate `ID`")
 	fs.StringVar(&f.RequestedBy, "requested-by", "", "only requests made by `PRINCIPAL`")
@@ -29,7 +29,7 @@ func approvalCommands(r *runner) []*cobra.Command {
 	pf = addPageFlags(fs)
 	r.completeFlag(fs, "state", enumOf([]domain.ApprovalState{domain.ApprovalPending, domain.ApprovalApproved,
 		domain.ApprovalRejected, domain.ApprovalExpired, domain.ApprovalBypassed}))
-	r.completeFlag(fs, "kind", enumOf([]domain.ApprovalKind{domain.KindCertIssuance, domain.KindProfileEdit}))
+	r.completeFlag(fs, "kind", enumOf(domain.ApprovalKinds))
 	r.completeFlagWith(fs, "profile", r.profileIDs)
 	r.completeFlagWith(fs, "cert", r.certificateIDs)
 	list.Example = "  certctl approvals list --state pending\n  certctl approvals list --can-vote\n" +
@@ -72,6 +72,18 @@ func approvalCommands(r *runner) []*cobra.Command {
 	return []*cobra.Command{list, show, approve, reject}
 }
 
+// keyChanged says whether a renewal changes the key, or "" for a first
+// issuance.
+func keyChanged(s *domain.Subject) string {
+	switch {
+	case s.KeyChanged == nil:
+		return ""
+	case *s.KeyChanged:
+		return "yes (the last version's key: " + s.PreviousPublicKeySHA256 + ")"
+	}
+	return "no (the same key as the last version)"
+}
+
 // subject is what a request is about, in one cell.
 func subject(a domain.ApprovalView) string {
 	switch {
@@ -81,6 +93,8 @@ func subject(a domain.ApprovalView) string {
 		return "delete profile " + a.ProfileID
 	case a.ProfileEdit != nil:
 		return "edit profile " + a.ProfileID
+	case a.Move != nil:
+		return "move " + a.CertificateID + " to " + a.Move.To.ID
 	}
 	return a.ProfileID
 }
@@ -119,7 +133,7 @@ func approvalsShow(r *runner, id string) error {
 			fields = append(fields, field{"Expires", fmtTime(a.ExpiresAt)}, field{"Pending for", fmtSeconds(a.PendingAgeSeconds)})
 		}
 		fields = append(fields, field{"Decided by", a.DecidedBy}, field{"Decided", fmtTimeP(a.DecidedAt)},
-			field{"Note", a.Note}, field{"Reason", a.Reason})
+			field{"Note", a.Note}, field{"Reason", a.Reason}, field{"Requester's reason", a.RequestReason})
 		fields = append(fields, field{"Approval policy", fmtPolicy(a.ApprovalPolicy)},
 			field{"Votes", fmt.Sprintf("%d of %d", len(a.Votes), a.RequiredApprovals)})
 		for i, v := range a.Votes {
@@ -138,10 +152,25 @@ func approvalsShow(r *runner, id string) error {
 		if s := a.Subject; s != nil {
 			fields = append(fields,
 				field{"Common name", s.CommonName}, field{"DNS names", join(s.DNSNames)}, field{"IP addresses", join(s.IPAddresses)},
-				field{"Key algorithm", s.KeyAlgorithm}, field{"Key SHA-256", s.PublicKeySHA256},
+				field{"Key algorithm", s.KeyAlgorithm}, field{"Key SHA-256", s.PublicKeySHA256}, field{"Key changed", keyChanged(s)},
 				field{"Validity", fmtSeconds(s.ValiditySeconds)}, field{"Issuer", s.IssuerID},
 				field{"Key usage", join(s.KeyUsage)}, field{"Extended key usage", join(s.ExtKeyUsage)},
 				field{"Profile", s.ProfileName + " (version " + strconv.FormatInt(s.ProfileVersion, 10) + ")"})
+		}
+		if m := a.Move; m != nil {
+			gate := func(p domain.ProfileRef) string {
+				if p.RequiresApproval {
+					return " (approval-tier)"
+				}
+				return " (needs no approval)"
+			}
+			fields = append(fields,
+				field{"Move from", m.From.ID + " version " + strconv.FormatInt(m.From.Version, 10) + gate(m.From)},
+				field{"Move to", m.To.ID + " version " + strconv.FormatInt(m.To.Version, 10) + gate(m.To)},
+				field{"Common name", m.CommonName}, field{"DNS names", join(m.DNSNames)}, field{"IP addresses", join(m.IPAddresses)})
+			if len(m.FromPolicy) > 0 {
+				fields = append(fields, field{"Source approval policy", fmtPolicy(m.FromPolicy)})
+			}
 		}
 		if e := a.ProfileEdit; e != nil {
 			fields = append(fields, field{"Base version", strconv.FormatInt(e.BaseVersion, 10)})

@@ -16,7 +16,7 @@ var certStatuses = []domain.CertStatus{domain.CertPending, domain.CertActive, do
 	domain.CertRenewalInProgress, domain.CertFailed, domain.CertRevoked, domain.CertArchived}
 
 func certCommands(r *runner) []*cobra.Command {
-	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain()}
+	return []*cobra.Command{r.certsList(), r.certsGet(), r.certsCreate(), r.certsRenew(), r.certsVersions(), r.certsChain(), r.certsRevoke(), r.certsArchive(), r.certsDelete(), r.certsMove()}
 }
 
 func (r *runner) certsList() *cobra.Command {
@@ -60,6 +60,8 @@ func (r *runner) certsGet() *cobra.Command {
 				{"Profile", x.ProfileID}, {"Issuer", x.IssuerID}, {"Key algorithm", x.KeyAlgorithm},
 				{"Serial", x.SerialNumber}, {"Not before", fmtTimeP(x.NotBefore)}, {"Expires", fmtTimeP(x.ExpiresAt)},
 				{"Renews at", fmtTimeP(x.RenewAt)}, {"Last renewal", fmtTimeP(x.LastRenewalAt)}, {"Job in flight", x.CurrentJobID},
+				{"Revoked", revokedText(x.RevokedAt, x.RevocationReason)}, {"Archived", fmtTimeP(x.ArchivedAt)},
+				{"Move pending", x.PendingMoveID},
 				{"Created", fmtTime(x.CreatedAt) + " by " + x.CreatedBy}, {"Updated", fmtTime(x.UpdatedAt)},
 			}
 		})
@@ -154,6 +156,7 @@ func (r *runner) certsCreate() *cobra.Command {
 	fs.Var(&sans, "san", "a DNS `NAME` or IP; repeatable or comma-separated. The CSR's SANs must be among the CN and these")
 	fs.StringVar(&in.ProfileID, "profile", "", "profile `ID`")
 	fs.StringVar(&in.ID, "id", "", "certificate `ID` (default: generated)")
+	fs.StringVar(&in.Reason, "reason", "", "why, e.g. a ticket (`TEXT`, one line, at most 1 KB); approvers see it")
 	addKeyFlags(r, fs, &k, "PEM certificate request `FILE` (- reads stdin)")
 	w.register(cmd, true)
 	r.completeFlagWith(fs, "profile", r.profileIDs)
@@ -166,6 +169,7 @@ func (r *runner) certsCreate() *cobra.Command {
 
 func (r *runner) certsRenew() *cobra.Command {
 	var k keyFlags
+	var reason string
 	w := &waitFlags{}
 	cmd := r.leaf("renew ID", "Start a renewal, with the stored CSR, a new one, or a new key",
 		"Start a renewal with the stored CSR, a new CSR (--csr), or a new key and CSR made here (--new-key, for the "+
@@ -181,6 +185,7 @@ func (r *runner) certsRenew() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			in := domain.RenewInput{Reason: reason}
 			var csr string
 			switch {
 			case k.newKey:
@@ -198,13 +203,15 @@ func (r *runner) certsRenew() *cobra.Command {
 					return err
 				}
 			}
-			started, err := c.Renew(r.ctx, args[0], csr)
+			in.CSR = csr
+			started, err := c.Renew(r.ctx, args[0], in)
 			if err != nil {
 				return err
 			}
 			return r.started(c, started, args[0], w)
 		})
 	addKeyFlags(r, cmd.Flags(), &k, "a new PEM certificate request `FILE` (- reads stdin); default: the stored CSR")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, e.g. a ticket (`TEXT`, one line, at most 1 KB); approvers see it")
 	w.register(cmd, true)
 	cmd.ValidArgsFunction = r.completeIDs(r.certificateIDs)
 	cmd.Example = "  certctl certs renew web --new-key --key-out web-2.key --wait"
@@ -245,9 +252,9 @@ func (r *runner) certsVersions() *cobra.Command {
 			fetch := func(ctx context.Context, p client.PageRequest) ([]domain.CertificateVersion, string, error) {
 				return c.ListVersions(ctx, args[0], p)
 			}
-			return listing(r, pf, fetch, []string{"SERIAL", "NOT BEFORE", "NOT AFTER", "SHA-256 FINGERPRINT", "JOB"},
+			return listing(r, pf, fetch, []string{"SERIAL", "NOT BEFORE", "NOT AFTER", "REVOKED", "SHA-256 FINGERPRINT", "JOB"},
 				func(v domain.CertificateVersion) []string {
-					return []string{v.SerialNumber, fmtTime(v.NotBefore), fmtTime(v.NotAfter), v.FingerprintSHA256, v.JobID}
+					return []string{v.SerialNumber, fmtTime(v.NotBefore), fmtTime(v.NotAfter), revokedText(v.RevokedAt, v.RevocationReason), v.FingerprintSHA256, v.JobID}
 				})
 		})
 	pf = addPageFlags(cmd.Flags())

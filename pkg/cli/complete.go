@@ -43,6 +43,30 @@ func (r *runner) completeFlagWith(fs *pflag.FlagSet, name string, values func(pr
 	}
 }
 
+// completeFlagArgs completes a flag from the command's arguments and what
+// was typed (the serials of the certificate named first).
+func (r *runner) completeFlagArgs(fs *pflag.FlagSet, name string, values func(args []string, prefix string) []string) {
+	f := fs.Lookup(name)
+	if f == nil {
+		return
+	}
+	r.completions[f] = func(_ *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return filter(values(args, prefix), prefix), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// serialsOf completes the serials of the certificate named by the first
+// argument.
+func (r *runner) serialsOf(args []string, _ string) []string {
+	if len(args) == 0 {
+		return nil
+	}
+	return fromAPI(r, func(ctx context.Context, c *client.Client) ([]domain.CertificateVersion, error) {
+		items, _, err := c.ListVersions(ctx, args[0], page)
+		return items, err
+	}, func(v domain.CertificateVersion) string { return v.SerialNumber })
+}
+
 // registerCompletions hands the flag completions collected while the
 // commands were built (a flag exists before its command is known) to cobra.
 func (r *runner) registerCompletions(root *cobra.Command) {
@@ -137,6 +161,13 @@ func (r *runner) approvalIDs(string) []string {
 func (r *runner) certificateIDs(string) []string {
 	return fromAPI(r, func(ctx context.Context, c *client.Client) ([]domain.Certificate, error) {
 		items, _, err := c.ListCertificates(ctx, client.CertificateFilter{}, page)
+		return items, err
+	}, func(x domain.Certificate) string { return x.ID })
+}
+
+func (r *runner) archivedCertificateIDs(string) []string {
+	return fromAPI(r, func(ctx context.Context, c *client.Client) ([]domain.Certificate, error) {
+		items, _, err := c.ListCertificates(ctx, client.CertificateFilter{Status: string(domain.CertArchived)}, page)
 		return items, err
 	}, func(x domain.Certificate) string { return x.ID })
 }

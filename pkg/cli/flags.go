@@ -117,15 +117,42 @@ func (r *runner) client() (*client.Client, error) {
 	return r.clientFor(s)
 }
 
-func (r *runner) clientFor(s settings) (*client.Client, error) {
-	if s.endpoint == "" {
-		return nil, r.usageErr("no endpoint: set --endpoint or %s (e.g. http://127.0.0.1:8080), or a context: certctl config set-context", EnvEndpoint)
+// publicClient is a client for the routes relying parties use without a
+// key (an issuer's CRL and CA certificate): credentials when configured,
+// none otherwise.
+func (r *runner) publicClient() (*client.Client, error) {
+	s, err := r.settings()
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(s.endpoint)
+	if !s.sigv4 && s.key == "" {
+		if err := r.checkEndpoint(s.endpoint); err != nil {
+			return nil, err
+		}
+		return client.New(s.endpoint, nil, nil), nil
+	}
+	return r.clientFor(s)
+}
+
+func (r *runner) checkEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return r.usageErr("no endpoint: set --endpoint or %s (e.g. http://127.0.0.1:8080), or a context: certctl config set-context", EnvEndpoint)
+	}
+	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, r.usageErr("endpoint %q is not an http(s) URL", s.endpoint)
+		return r.usageErr("endpoint %q is not an http(s) URL", endpoint)
 	}
-	var auth client.Auth
+	return nil
+}
+
+func (r *runner) clientFor(s settings) (*client.Client, error) {
+	if err := r.checkEndpoint(s.endpoint); err != nil {
+		return nil, err
+	}
+	var (
+		auth client.Auth
+		err  error
+	)
 	switch {
 	case s.sigv4:
 		if auth, err = loadSigV4(r.ctx, s.region); err != nil {

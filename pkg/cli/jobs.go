@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -233,8 +234,32 @@ func (r *runner) showJob(j *domain.Job) error {
 		return []field{
 			{"ID", j.ID}, {"Type", string(j.Type)}, {"Status", string(j.Status)}, {"Certificate", j.CertificateID},
 			{"Profile", j.ProfileID}, {"Requires approval", yesNo(j.RequiresApproval)}, {"Approval", j.ApprovalID},
-			{"Requested by", j.RequestedBy}, {"Error", j.Error}, {"Execution", j.ExecutionARN},
+			{"Requested by", j.RequestedBy}, {"Reason", j.RequestReason}, {"Error", j.Error}, {"Execution", j.ExecutionARN},
 			{"Created", fmtTime(j.CreatedAt)}, {"Updated", fmtTime(j.UpdatedAt)}, {"Completed", fmtTimeP(j.CompletedAt)},
+			{"Delivery", jobDelivery(j.Delivery)}, {"Delivery error", deliveryError(j.Delivery)},
 		}
 	})
+}
+
+// jobDelivery shows how the version a job issued was published.
+func jobDelivery(d *domain.DeliveryStatus) string {
+	if d == nil {
+		return ""
+	}
+	out := fmt.Sprintf("%s after %d attempts to %s", d.Status, d.Attempts,
+		deliveryTargets(&domain.DeliveryTargets{SSMParameter: d.SSMParameter, Secret: d.Secret}))
+	if d.Attempts == 1 {
+		out = strings.Replace(out, "1 attempts", "1 attempt", 1)
+	}
+	if d.DeliveredAt != nil {
+		out += ", delivered " + fmtTime(*d.DeliveredAt)
+	}
+	return out
+}
+
+func deliveryError(d *domain.DeliveryStatus) string {
+	if d == nil {
+		return ""
+	}
+	return d.LastError
 }

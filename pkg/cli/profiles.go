@@ -35,10 +35,11 @@ func profileCommands(r *runner) []*cobra.Command {
 
 	var uf *profileFlags
 	update := r.leaf("update ID", "Change a profile; flags not given keep their values",
-		"Change a profile: flags not given keep their current values, and giving --approver or "+
-			"--approver-role replaces the whole approver pool (--approver '' clears it), and giving --factor replaces the whole approval "+
-			"policy (--factor '' clears it). An edit to or from an approval-tier profile, and any change of who approves or how many, "+
-			"changes nothing yet: it prints \"pending approval ar-...\" and applies once approved under the profile's current policy.", 1, 1,
+		"Change a profile: flags not given keep their current values, giving --approver or "+
+			"--approver-role replaces the whole approver pool (--approver '' clears it), giving --factor replaces the whole approval "+
+			"policy (--factor '' clears it), and giving --ssm-parameter or --secret replaces both delivery targets "+
+			"(--ssm-parameter '' --secret '' clears them). An edit to or from an approval-tier profile, and any change of who approves "+
+			"or how many, changes nothing yet: it prints \"pending approval ar-...\" and applies once approved under the profile's current policy.", 1, 1,
 		func(r *runner, cmd *cobra.Command, args []string) error { return profilesUpdate(r, cmd, args[0], uf) })
 	uf = addProfileFlags(r, update.Flags(), false)
 	update.ValidArgsFunction = r.completeIDs(r.profileIDs)
@@ -58,6 +59,7 @@ type profileFlags struct {
 	requiredApprovals                int
 	maxValidity, renewBefore         durationFlag
 	names, keyAlgs, approvers, roles listFlag
+	ssmParameter, secret             string
 	factors                          factorFlag
 	notify                           listFlag
 }
@@ -76,6 +78,10 @@ func addProfileFlags(r *runner, fs *pflag.FlagSet, withID bool) *profileFlags {
 	fs.StringVar(&p.issuer, "issuer", "", "issuer `ID`")
 	fs.Var(&p.approvers, "approver", "a `PRINCIPAL` (key principal or IAM ARN) allowed to approve; repeatable")
 	fs.Var(&p.roles, "approver-role", "a `ROLE` whose holders may approve; repeatable")
+	fs.StringVar(&p.ssmParameter, "ssm-parameter", "", "publish each new version's PEM chain to this SSM parameter `NAME` "+
+		"(under /certctl/<stage>/; {certificate_id} is replaced by the certificate's id)")
+	fs.StringVar(&p.secret, "secret", "", "publish each new version's PEM chain to this Secrets Manager secret `NAME` "+
+		"(under certctl/<stage>/; {certificate_id} is replaced by the certificate's id)")
 	fs.IntVar(&p.requiredApprovals, "required-approvals", 1, "how many distinct people (`N`, 1 to 10), none of them the requester, must approve a request")
 	fs.Var(&p.factors, "factor", "an approval policy factor, `NAME=COUNT[,MEMBER...]`: COUNT approvals from the members (principals, "+
 		"or role:approver / role:admin; none: any approver); repeatable, every factor must be met and one person counts once; --factor '' clears the policy")
@@ -111,6 +117,9 @@ func (p *profileFlags) apply(fs *pflag.FlagSet, in *domain.ProfileInput) {
 		case "approver", "approver-role":
 			// --approver '' clears the pool: anyone holding approver may approve.
 			in.Approvers = &domain.ApproverPool{Principals: p.approvers.vals, Roles: roles(p.roles)}
+		case "ssm-parameter", "secret":
+			// Either replaces both targets; both '' clear them.
+			in.Delivery = &domain.DeliveryTargets{SSMParameter: p.ssmParameter, Secret: p.secret}
 		case "required-approvals":
 			in.RequiredApprovals = domain.Ptr(p.requiredApprovals)
 		case "factor":
@@ -163,10 +172,26 @@ func (r *runner) showProfile(p *domain.Profile) error {
 			{"Max validity", fmtSeconds(p.MaxValiditySeconds)}, {"Renew before", fmtSeconds(p.RenewBeforeSeconds)},
 			{"Issuer", p.IssuerID}, {"Approvers", principals}, {"Approver roles", roles},
 			{"Required approvals", strconv.Itoa(p.RequiredApprovals)}, {"Approval policy", fmtPolicy(p.ApprovalPolicy)},
+			{"Delivery", deliveryTargets(p.Delivery)},
 			{"Version", strconv.FormatInt(p.Version, 10)}, {"Pending edit", p.PendingEditID},
 			{"Created", fmtTime(p.CreatedAt) + " by " + p.CreatedBy}, {"Updated", fmtTime(p.UpdatedAt)},
 		}
 	})
+}
+
+// deliveryTargets shows where a profile publishes new versions.
+func deliveryTargets(t *domain.DeliveryTargets) string {
+	if t.Empty() {
+		return ""
+	}
+	var out []string
+	if t.SSMParameter != "" {
+		out = append(out, "SSM parameter "+t.SSMParameter)
+	}
+	if t.Secret != "" {
+		out = append(out, "secret "+t.Secret)
+	}
+	return join(out)
 }
 
 func profilesCreate(r *runner, cmd *cobra.Command, pf *profileFlags) error {

@@ -178,6 +178,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 // send performs one exchange and returns the status and body of a 2xx
 // answer, or an *Error for any other status.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (int, []byte, error) {
+	return c.sendAccepting(ctx, method, path, q, in, "application/json")
+}
+
+// sendAccepting is send with another Accept header (the DER routes).
+func (c *Client) sendAccepting(ctx context.Context, method, path string, q url.Values, in any, accept string) (int, []byte, error) {
 	// An id such as "a/../b" would name another resource once the server
 	// decodes the path: refuse it here rather than send it.
 	upper := strings.ToUpper(path)
@@ -207,7 +212,7 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	if c.auth != nil {
 		// Sign last: every header set above is part of the signature.
 		if err := c.auth.authorize(ctx, req, payload); err != nil {

@@ -91,8 +91,8 @@ func TestRoutesMethodsQueriesAndBodies(t *testing.T) {
 		{"get certificate", "GET", "/certificates/web", "", "", 200, func(c *Client) error { _, err := c.GetCertificate(ctx, "web"); return err }},
 		{"versions", "GET", "/certificates/web/versions", "limit=1", "", 200,
 			func(c *Client) error { _, _, err := c.ListVersions(ctx, "web", PageRequest{Limit: 1}); return err }},
-		{"renew with csr", "POST", "/certificates/web/renew", "", `{"csr":"PEM"}`, 202, func(c *Client) error { _, err := c.Renew(ctx, "web", "PEM"); return err }},
-		{"renew without csr", "POST", "/certificates/web/renew", "", "", 202, func(c *Client) error { _, err := c.Renew(ctx, "web", ""); return err }},
+		{"renew with csr", "POST", "/certificates/web/renew", "", `{"csr":"PEM"}`, 202, func(c *Client) error { _, err := c.Renew(ctx, "web", domain.RenewInput{CSR: "PEM"}); return err }},
+		{"renew without csr", "POST", "/certificates/web/renew", "", "", 202, func(c *Client) error { _, err := c.Renew(ctx, "web", domain.RenewInput{}); return err }},
 		{"list jobs", "GET", "/jobs", "certificate_id=web&status=Completed", "", 200,
 			func(c *Client) error {
 				_, _, err := c.ListJobs(ctx, JobFilter{CertificateID: "web", Status: "Completed"}, PageRequest{})

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
@@ -150,11 +153,12 @@ func (c *Client) AllVersions(ctx context.Context, certID string) ([]domain.Certi
 	})
 }
 
-// Renew starts a renewal, with a new CSR or ("") the stored one.
-func (c *Client) Renew(ctx context.Context, certID, csr string) (*domain.Started, error) {
+// Renew starts a renewal, with a new CSR (or, empty, the stored one) and
+// the reason given, if any.
+func (c *Client) Renew(ctx context.Context, certID string, in domain.RenewInput) (*domain.Started, error) {
 	var body any
-	if csr != "" {
-		body = map[string]string{"csr": csr}
+	if in != (domain.RenewInput{}) {
+		body = in
 	}
 	var s domain.Started
 	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/renew", nil, body, &s); err != nil {
@@ -260,4 +264,78 @@ func (c *Client) ListIssuers(ctx context.Context) ([]domain.IssuerView, error) {
 	return all(ctx, func(ctx context.Context, p PageRequest) ([]domain.IssuerView, string, error) {
 		return getList[domain.IssuerView](ctx, c, pathIssuers, nil, p)
 	})
+}
+
+// Revoke revokes one version of a certificate (in.Serial) or every version
+// neither expired nor revoked yet.
+func (c *Client) Revoke(ctx context.Context, certID string, in domain.RevokeInput) (*domain.Revocation, error) {
+	var r domain.Revocation
+	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/revoke", nil, in, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// CRL fetches an issuer's current CRL (DER); the route needs no credentials.
+func (c *Client) CRL(ctx context.Context, issuerID string) ([]byte, error) {
+	return c.der(ctx, pathIssuers+"/"+escape(issuerID)+"/crl", "application/pkix-crl")
+}
+
+// CACertificate fetches an issuer's CA certificate (DER); the route needs
+// no credentials.
+func (c *Client) CACertificate(ctx context.Context, issuerID string) ([]byte, error) {
+	return c.der(ctx, pathIssuers+"/"+escape(issuerID)+"/ca", "application/pkix-cert")
+}
+
+// der fetches DER. A gateway that does not treat the answer as binary
+// sends it base64-encoded: that is decoded too.
+func (c *Client) der(ctx context.Context, path, mediaType string) ([]byte, error) {
+	_, body, err := c.sendAccepting(ctx, http.MethodGet, path, nil, nil, mediaType)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 0 && body[0] != 0x30 { // not a DER SEQUENCE
+		if decoded, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(body))); derr == nil && len(decoded) > 0 && decoded[0] == 0x30 {
+			return decoded, nil
+		}
+		return nil, fmt.Errorf("GET %s: the answer is not DER", path)
+	}
+	return body, nil
+}
+
+// Archive archives a certificate: it is never renewed again.
+func (c *Client) Archive(ctx context.Context, certID string) (*domain.Certificate, error) {
+	var cert domain.Certificate
+	if _, err := c.do(ctx, http.MethodPost, pathCertificates+"/"+escape(certID)+"/archive", nil, nil, &cert); err != nil {
+		return nil, err
+	}
+	return &cert, nil
+}
+
+// DeleteCertificate deletes an archived certificate's records. It returns
+// nil once the certificate is gone, or what is left for the next call.
+func (c *Client) DeleteCertificate(ctx context.Context, certID string) (*domain.Deletion, error) {
+	var d domain.Deletion
+	status, err := c.do(ctx, http.MethodDelete, pathCertificates+"/"+escape(certID), nil, nil, &d)
+	if err != nil || status != http.StatusAccepted {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// MoveCertificate moves a certificate to another profile. It returns the
+// certificate, or, when the move changes a gate, the pending request a
+// second person must approve (and a nil certificate).
+func (c *Client) MoveCertificate(ctx context.Context, certID string, in domain.MoveInput) (*domain.Certificate, *domain.PendingEdit, error) {
+	var raw json.RawMessage
+	status, err := c.do(ctx, http.MethodPut, pathCertificates+"/"+escape(certID), nil, in, &raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if status == http.StatusAccepted {
+		var pe domain.PendingEdit
+		return nil, &pe, decodeRaw(raw, &pe)
+	}
+	var cert domain.Certificate
+	return &cert, nil, decodeRaw(raw, &cert)
 }

@@ -38,6 +38,9 @@ const (
 	EnvNotifyDefault    = "CERTCTL_NOTIFY_DEFAULT"
 	EnvNotifyEscalation = "CERTCTL_NOTIFY_ESCALATION"
 	EnvNotifyWebhookURL = "CERTCTL_NOTIFY_WEBHOOK_URL" // local mode only (make dev)
+	EnvDigestKeyID      = "CERTCTL_DIGEST_KMS_KEY_ID"
+	EnvPublicURL        = "CERTCTL_PUBLIC_URL"
+	EnvCRLFunction      = "CERTCTL_CRL_FUNCTION"
 )
 
 // maxNotifyTargetsConfig bounds each list of target names.
@@ -50,6 +53,10 @@ type Config struct {
 	AuditTable      string
 	StateMachineARN string
 	CAKeyID         string
+	// DigestKeyID is the KMS key that signs audit digests: the digest
+	// function signs with it (nothing else may), the api serves its
+	// public half.
+	DigestKeyID     string
 	Bypass          bool
 	ApprovalTimeout time.Duration
 	Stage           string
@@ -82,6 +89,14 @@ type Config struct {
 	NotifyTargets    []string
 	NotifyDefault    []string
 	NotifyEscalation []string
+	// PublicURL is the API's public base URL, stage included (the issue
+	// function names the CRL and the CA certificate under it in every
+	// certificate); empty: certificates carry no such URLs.
+	PublicURL string
+	// CRLFunction is the function the api function invokes, without
+	// waiting, to make a CRL again after a revocation (the issue function,
+	// which holds the CA key); empty: the scheduled refresh does it.
+	CRLFunction string
 }
 
 // DefaultApprovalTimeout is certctl's default: seven days.
@@ -108,10 +123,12 @@ func Parse(getenv func(string) string) (Config, error) {
 		AuditTable:      getenv(EnvAuditTable),
 		StateMachineARN: getenv(EnvStateMachineARN),
 		CAKeyID:         getenv(EnvCAKeyID),
+		DigestKeyID:     getenv(EnvDigestKeyID),
 		Stage:           getenv(EnvStage),
 		LogLevel:        getenv(EnvLogLevel),
 		IAMPrincipals:   getenv(EnvIAMPrincipals),
 		EventBus:        strings.TrimSpace(getenv(EnvEventBus)),
+		CRLFunction:     strings.TrimSpace(getenv(EnvCRLFunction)),
 	}
 	var err error
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
@@ -131,6 +148,9 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	if c.HandoffGrace < time.Second || c.HandoffGrace > time.Hour {
 		return Config{}, fmt.Errorf("%s=%s: must be between 1s and 1h", EnvHandoffGrace, c.HandoffGrace)
+	}
+	if c.PublicURL, err = ParsePublicURL(EnvPublicURL, getenv(EnvPublicURL)); err != nil {
+		return Config{}, err
 	}
 	// Step Functions caps a task's timeout at one year.
 	if c.ApprovalTimeout > 365*24*time.Hour {
@@ -252,6 +272,7 @@ func (c Config) Require(names ...string) error {
 		EnvStateMachineARN: c.StateMachineARN,
 		EnvCAKeyID:         c.CAKeyID,
 		EnvEventBus:        c.EventBus,
+		EnvDigestKeyID:     c.DigestKeyID,
 	}
 	for _, n := range names {
 		if values[n] == "" {
@@ -259,6 +280,26 @@ func (c Config) Require(names ...string) error {
 		}
 	}
 	return nil
+}
+
+// ParsePublicURL accepts an absolute http or https URL with no query,
+// fragment or credentials, and returns it without a trailing slash; empty
+// stays empty.
+func ParsePublicURL(name, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s=%q: not a URL: %w", name, v, err)
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return "", fmt.Errorf("%s=%q: want an absolute http(s) URL such as https://abc.execute-api.eu-west-1.amazonaws.com/prod", name, v)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return "", fmt.Errorf("%s=%q: no query, fragment or credentials", name, v)
+	}
+	return strings.TrimRight(v, "/"), nil
 }
 
 // ParseBool accepts true/false/1/0/yes/no/on/off (any case); empty means def.

@@ -51,12 +51,17 @@ type Options struct {
 	Addr string
 	// Config carries the settings read from the environment (Bypass,
 	// ApprovalTimeout, Stage, LogLevel). Start fills in the table names,
-	// state-machine ARN and CA key.
+	// state-machine ARN, and the CA and digest keys.
 	Config config.Config
-	// ReaperInterval and SweepInterval drive the scheduled functions;
-	// 0 starts no ticker (tests invoke the functions themselves).
+	// ReaperInterval, SweepInterval and DigestInterval drive the
+	// scheduled functions; 0 starts no ticker (tests invoke the functions
+	// themselves).
 	ReaperInterval time.Duration
 	SweepInterval  time.Duration
+	DigestInterval time.Duration
+	// CRLInterval drives the scheduled CRL refresh (the issue function's
+	// refresh_crl action); 0 starts no ticker.
+	CRLInterval time.Duration
 	// Handler builds each function's handler; nil means app.Handler.
 	Handler HandlerFunc
 	// AWSAPIOptions are appended to the handlers' aws.Config.APIOptions,
@@ -173,11 +178,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.Config.ApprovalTimeout = config.DefaultApprovalTimeout
 	}
 	s.stage = s.Config.Stage
+	if s.Config.PublicURL == "" {
+		// What the stack's own URL is in AWS: certificates name the CRL
+		// and the CA certificate under it.
+		s.Config.PublicURL = "http://" + ln.Addr().String()
+	}
 
 	if err := s.createTables(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.createCAKey(ctx); err != nil {
+	if err := s.createKeys(ctx); err != nil {
 		return nil, err
 	}
 	if s.functions, err = startFunctionServer(s.ctx, s.logger); err != nil {
@@ -189,6 +199,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if err := s.createFunctions(ctx); err != nil {
 		return nil, err
+	}
+	if s.Config.CRLFunction == "" {
+		s.Config.CRLFunction = s.names[app.FnIssue]
 	}
 	if err := s.createStateMachine(ctx, asl); err != nil {
 		return nil, err
@@ -212,8 +225,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	s.serveFrontOn(ln)
-	s.startTicker(app.FnReaper, opts.ReaperInterval)
-	s.startTicker(app.FnSweep, opts.SweepInterval)
+	s.startTicker(app.FnReaper, opts.ReaperInterval, nil)
+	s.startTicker(app.FnSweep, opts.SweepInterval, nil)
+	s.startTicker(app.FnIssue, opts.CRLInterval, json.RawMessage(`{"action":"refresh_crl","issuer_id":"default"}`))
+	s.startTicker(app.FnDigest, opts.DigestInterval, nil)
 	s.startRedriver(redrivePollInterval)
 
 	s.logger.Info("local stack ready", "url", s.URL, "emulator", s.EmulatorURL, "prefix", s.Prefix,
@@ -331,9 +346,9 @@ func (s *Stack) Invoke(ctx context.Context, fn string, payload any) (json.RawMes
 // APIOptions slice so appending to one config never aliases another.
 //
 // The SDK's standard per-service endpoint variables apply as they do in
-// Lambda: with AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_KMS set, those
-// services go to that endpoint (moto's server, for the strict tier) while
-// Step Functions and Lambda stay on the emulator.
+// Lambda: with AWS_ENDPOINT_URL_DYNAMODB, _KMS, _SSM or _SECRETSMANAGER set,
+// those services go to that endpoint (moto's server, for the strict tier)
+// while Step Functions and Lambda stay on the emulator.
 func emulatorConfig(endpoint string, apiOptions []func(*middleware.Stack) error) aws.Config {
 	cfg := aws.Config{
 		Region:       Region,

@@ -27,6 +27,18 @@ import (
 // authentication (infra's PublicV1Paths).
 var publicResources = map[string]bool{healthResource: true, apiPrefix + "health": true, apiPrefix + "openapi.json": true}
 
+// publicIssuerResources are the per-issuer resources the stack serves to
+// GET without authentication (infra's PublicIssuerPaths): what relying
+// parties fetch from the URLs in certificates.
+var publicIssuerResources = []string{"crl", "ca"}
+
+// BinaryMediaTypes are the stack's REST APIs' binaryMediaTypes (infra's
+// BinaryMediaTypes). API Gateway base64-encodes a request body whose
+// Content-Type matches one, and returns a response the function
+// base64-encoded as bytes only when the request's first Accept value
+// matches one; otherwise the client gets the base64 text.
+var BinaryMediaTypes = []string{"*/*"}
+
 const (
 	healthResource = "/health"
 	apiPrefix      = "/api/v1/"
@@ -102,6 +114,9 @@ func (s *Stack) handleFront(w http.ResponseWriter, r *http.Request, requestID st
 	case strings.HasPrefix(r.URL.Path, consoleResource+"/") && r.Method == http.MethodGet:
 		resource = consoleProxyResource
 		pathParams = map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, consoleResource+"/")}
+	case r.Method == http.MethodGet && publicIssuerResource(r.URL.Path) != "":
+		resource = publicIssuerResource(r.URL.Path)
+		pathParams = map[string]string{"id": strings.Split(strings.TrimPrefix(r.URL.Path, apiPrefix), "/")[1]}
 	case strings.HasPrefix(r.URL.Path, apiPrefix) && len(r.URL.Path) > len(apiPrefix):
 		resource = apiResource
 		pathParams = map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, apiPrefix)}
@@ -134,12 +149,46 @@ func (s *Stack) handleFront(w http.ResponseWriter, r *http.Request, requestID st
 		req.RequestContext.Authorizer = authz
 		principal, _ = authz["principalId"].(string)
 	}
-	if utf8.Valid(body) {
-		req.Body = string(body)
-	} else {
+	if ct := r.Header.Get("Content-Type"); (ct != "" && matchesBinary(ct)) || !utf8.Valid(body) {
 		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	} else {
+		req.Body = string(body)
 	}
-	return s.proxy(r.Context(), w, req), principal
+	return s.proxy(r.Context(), w, req, r.Header.Get("Accept")), principal
+}
+
+// publicIssuerResource is the resource template of a public per-issuer
+// path (/api/v1/issuers/{id}/crl), or "".
+func publicIssuerResource(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, apiPrefix), "/")
+	if !strings.HasPrefix(path, apiPrefix) || len(parts) != 3 || parts[0] != "issuers" || parts[1] == "" {
+		return ""
+	}
+	for _, p := range publicIssuerResources {
+		if parts[2] == p {
+			return apiPrefix + "issuers/{id}/" + p
+		}
+	}
+	return ""
+}
+
+// matchesBinary reports whether a Content-Type or the first value of an
+// Accept header matches one of BinaryMediaTypes, as API Gateway decides.
+func matchesBinary(header string) bool {
+	first, _, _ := strings.Cut(header, ",")
+	mt, _, _ := strings.Cut(first, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	typ, _, ok := strings.Cut(mt, "/")
+	if !ok {
+		return false
+	}
+	for _, b := range BinaryMediaTypes {
+		switch {
+		case b == "*/*", b == mt, strings.HasSuffix(b, "/*") && strings.TrimSuffix(b, "/*") == typ:
+			return true
+		}
+	}
+	return false
 }
 
 // newRequest builds the proxy event minus the body and the authorizer.
@@ -254,8 +303,10 @@ func (s *Stack) authorize(ctx context.Context, req *events.APIGatewayProxyReques
 	return authz, nil
 }
 
-// proxy invokes the api function and writes its proxy response.
-func (s *Stack) proxy(ctx context.Context, w http.ResponseWriter, req *events.APIGatewayProxyRequest) int {
+// proxy invokes the api function and writes its proxy response; accept is
+// the request's Accept header, which decides whether a base64-encoded body
+// goes out as bytes.
+func (s *Stack) proxy(ctx context.Context, w http.ResponseWriter, req *events.APIGatewayProxyRequest, accept string) int {
 	ctx, cancel := context.WithTimeout(ctx, integrationTimeout)
 	defer cancel()
 	out, err := s.Invoke(ctx, app.FnAPI, req)
@@ -272,7 +323,7 @@ func (s *Stack) proxy(ctx context.Context, w http.ResponseWriter, req *events.AP
 		return writeGatewayError(w, errIntegration)
 	}
 	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
+	if resp.IsBase64Encoded && matchesBinary(accept) {
 		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
 			s.logger.Warn("malformed Lambda proxy response body", "request_id", req.RequestContext.RequestID, "error", err)
 			return writeGatewayError(w, errIntegration)
@@ -349,7 +400,7 @@ func hasFold(m map[string][]string, key string) bool {
 // resourceID is a stable stand-in for API Gateway's resource ids.
 func resourceID(resource string) string {
 	switch {
-	case publicResources[resource]:
+	case publicResources[resource] || strings.HasPrefix(resource, apiPrefix+"issuers/{id}/"):
 		return strings.ReplaceAll(strings.Trim(resource, "/"), "/", "-")
 	case resource == consoleResource:
 		return "console"

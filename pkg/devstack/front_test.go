@@ -211,15 +211,57 @@ func TestFront(t *testing.T) {
 		}
 	})
 
+	// As API Gateway with binaryMediaTypes */*: a base64-encoded answer goes
+	// out as bytes when the first Accept value matches (curl sends */*),
+	// as the base64 text otherwise; a request body with a Content-Type
+	// reaches the function base64-encoded, as does one that is not UTF-8.
 	t.Run("binary bodies", func(t *testing.T) {
-		resp, b := do("PUT", "/api/v1/binary", "good", []byte{0xff, 0xfe})
-		if resp.StatusCode != 200 || !bytes.Equal(b, []byte{0xff, 0x00, 0xfe}) || resp.Header.Get("Content-Type") != "application/octet-stream" {
-			t.Fatalf("status %d body %x headers %v", resp.StatusCode, b, resp.Header)
+		for _, accept := range []string{"*/*", "application/pkix-crl", "application/octet-stream, application/json", "text/html;q=0.9, */*"} {
+			resp, b := do("PUT", "/api/v1/binary", "good", []byte{0xff, 0xfe}, "Accept", accept)
+			if resp.StatusCode != 200 || !bytes.Equal(b, []byte{0xff, 0x00, 0xfe}) || resp.Header.Get("Content-Type") != "application/octet-stream" {
+				t.Fatalf("Accept %q: status %d body %x headers %v", accept, resp.StatusCode, b, resp.Header)
+			}
+		}
+		resp, b := do("PUT", "/api/v1/binary", "good", nil)
+		if resp.StatusCode != 200 || string(b) != base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 0xfe}) {
+			t.Fatalf("no Accept: status %d body %q, want the base64 text", resp.StatusCode, b)
 		}
 		_, b = do("PUT", "/api/v1/echo", "good", []byte{0xff, 0xfe})
 		ev := decode(b).Event
 		if !ev.IsBase64Encoded || ev.Body != base64.StdEncoding.EncodeToString([]byte{0xff, 0xfe}) {
 			t.Errorf("body %q base64=%v", ev.Body, ev.IsBase64Encoded)
+		}
+		_, b = do("PUT", "/api/v1/echo", "good", []byte(`{"a":1}`), "Content-Type", "application/json")
+		ev = decode(b).Event
+		if !ev.IsBase64Encoded || ev.Body != base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)) {
+			t.Errorf("JSON body %q base64=%v, want base64 (Content-Type matches */*)", ev.Body, ev.IsBase64Encoded)
+		}
+		_, b = do("PUT", "/api/v1/echo", "good", []byte(`plain`))
+		if ev = decode(b).Event; ev.IsBase64Encoded || ev.Body != "plain" {
+			t.Errorf("body without a Content-Type %q base64=%v, want text", ev.Body, ev.IsBase64Encoded)
+		}
+	})
+
+	t.Run("public issuer resources", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/issuers/default/crl", "/api/v1/issuers/other/ca"} {
+			before := f.authCalls.Load()
+			resp, b := do("GET", path, "", nil)
+			ev := decode(b).Event
+			if resp.StatusCode != 201 || ev.Resource != strings.Replace(path, strings.Split(path, "/")[4], "{id}", 1) ||
+				ev.PathParameters["id"] != strings.Split(path, "/")[4] || ev.RequestContext.Authorizer != nil {
+				t.Errorf("%s: status %d resource %q params %v authorizer %v", path, resp.StatusCode, ev.Resource, ev.PathParameters, ev.RequestContext.Authorizer)
+			}
+			if f.authCalls.Load() != before {
+				t.Errorf("authorizer called for %s", path)
+			}
+		}
+		for _, path := range []string{"/api/v1/issuers/default/crl"} {
+			if resp, _ := do("POST", path, "", nil); resp.StatusCode != 401 {
+				t.Errorf("POST %s without a key: %d, want 401", path, resp.StatusCode)
+			}
+		}
+		if resp, _ := do("GET", "/api/v1/issuers/default", "", nil); resp.StatusCode != 401 {
+			t.Errorf("GET an issuer without a key: %d, want 401", resp.StatusCode)
 		}
 	})
 

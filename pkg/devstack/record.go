@@ -20,8 +20,8 @@ type Invoker string
 const (
 	// InvokerStateMachine is the state machine's role (a Lambda task).
 	InvokerStateMachine Invoker = "state-machine"
-	// InvokerScheduler is the schedule's role (the sweep and reaper tickers
-	// stand in for EventBridge Scheduler).
+	// InvokerScheduler is the schedule's role (the sweep, reaper and digest
+	// tickers stand in for EventBridge Scheduler).
 	InvokerScheduler Invoker = "scheduler"
 )
 
@@ -55,7 +55,7 @@ func observeInvocation(by Invoker, function string) {
 // them (DynamoDB and KMS may run on moto, whose account differs).
 type ResourceARNs struct {
 	StateTable, AuditTable string
-	CAKey                  string
+	CAKey, DigestKey       string
 	StateMachine           string
 	EventBus               string
 	Functions              map[string]string // app function name -> ARN
@@ -64,7 +64,7 @@ type ResourceARNs struct {
 // ResourceARNs reads the tables' ARNs from DynamoDB and returns them with
 // the ARNs the stack already knows.
 func (s *Stack) ResourceARNs(ctx context.Context) (ResourceARNs, error) {
-	out := ResourceARNs{CAKey: s.Config.CAKeyID, StateMachine: s.Config.StateMachineARN, Functions: map[string]string{},
+	out := ResourceARNs{CAKey: s.Config.CAKeyID, DigestKey: s.Config.DigestKeyID, StateMachine: s.Config.StateMachineARN, Functions: map[string]string{},
 		EventBus: "arn:aws:events:" + Region + ":" + AccountID + ":event-bus/" + s.Config.EventBus}
 	for name, arn := range s.Functions {
 		out.Functions[name] = arn

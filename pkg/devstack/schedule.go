@@ -17,11 +17,14 @@ import (
 	"github.com/certctl-serverless/certctl-serverless/pkg/app"
 )
 
-// startTicker invokes fn with an EventBridge Scheduler-like payload ({})
-// every interval, standing in for the schedules, which never fire in the
-// emulator. Invocations are synchronous, so a slow run delays the next tick
-// instead of overlapping it.
-func (s *Stack) startTicker(fn string, every time.Duration) {
+// startTicker invokes fn with payload (an EventBridge Scheduler-like {}
+// when nil) every interval, standing in for the schedules, which never
+// fire in the emulator. Invocations are synchronous, so a slow run delays
+// the next tick instead of overlapping it.
+func (s *Stack) startTicker(fn string, every time.Duration, payload json.RawMessage) {
+	if payload == nil {
+		payload = json.RawMessage(`{}`)
+	}
 	if every <= 0 {
 		return
 	}
@@ -35,7 +38,7 @@ func (s *Stack) startTicker(fn string, every time.Duration) {
 			case <-t.C:
 			}
 			start := time.Now()
-			out, err := s.Invoke(s.ctx, fn, json.RawMessage(`{}`))
+			out, err := s.Invoke(s.ctx, fn, payload)
 			if s.ctx.Err() != nil {
 				return
 			}

@@ -41,13 +41,15 @@ var StateTable = TableDef{
 	},
 }
 
-// AuditTable is the append-only audit trail.
+// AuditTable is the append-only audit trail: its rows, the heads of their
+// hash chains and the signed digests (pkg/auditchain).
 var AuditTable = TableDef{
 	PartitionKey: "pk", SortKey: "sk",
 	GSIs: []GSIDef{
 		{Name: "by_actor", PartitionKey: "actor", SortKey: "sk"},
 		{Name: "by_action", PartitionKey: "action", SortKey: "sk"},
 		{Name: "by_day", PartitionKey: "day", SortKey: "sk"},
+		{Name: "by_chain", PartitionKey: "chain", SortKey: "chain_seq"},
 	},
 }
 
@@ -101,17 +103,24 @@ func (s *Stack) createTables(ctx context.Context) error {
 	return nil
 }
 
-// createCAKey creates the CA's signing key. A P-256 key costs ~$1/month on
-// AWS; in the emulator it is free and lives with the process.
-func (s *Stack) createCAKey(ctx context.Context) error {
-	out, err := kms.NewFromConfig(s.AWSConfig).CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec:     kmstypes.KeySpecEccNistP256,
-		KeyUsage:    kmstypes.KeyUsageTypeSignVerify,
-		Description: aws.String("certctl local CA key (" + s.Prefix + ")"),
-	})
-	if err != nil {
-		return fmt.Errorf("devstack: create CA key: %w", err)
+// createKeys creates the CA's signing key and the audit digest key (both
+// ECC_NIST_P256 SIGN_VERIFY, as the stack makes them). A key costs
+// ~$1/month on AWS; in the emulator it is free and lives with the process.
+func (s *Stack) createKeys(ctx context.Context) error {
+	client := kms.NewFromConfig(s.AWSConfig)
+	for _, k := range []struct {
+		what string
+		id   *string
+	}{{"CA key", &s.Config.CAKeyID}, {"audit digest key", &s.Config.DigestKeyID}} {
+		out, err := client.CreateKey(ctx, &kms.CreateKeyInput{
+			KeySpec:     kmstypes.KeySpecEccNistP256,
+			KeyUsage:    kmstypes.KeyUsageTypeSignVerify,
+			Description: aws.String("certctl local " + k.what + " (" + s.Prefix + ")"),
+		})
+		if err != nil {
+			return fmt.Errorf("devstack: create %s: %w", k.what, err)
+		}
+		*k.id = aws.ToString(out.KeyMetadata.Arn)
 	}
-	s.Config.CAKeyID = aws.ToString(out.KeyMetadata.Arn)
 	return nil
 }

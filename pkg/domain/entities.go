@@ -2,6 +2,7 @@ package domain
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type Profile struct {
 	IssuerID             string        `json:"issuer_id"`
 	// Approvers, when set, limits who may approve this profile's requests.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
+	// Delivery, when set, names where each new version's PEM chain is
+	// published.
+	Delivery *DeliveryTargets `json:"delivery,omitempty"`
 	// RequiredApprovals is how many distinct actors must approve a request
 	// (1 to MaxRequiredApprovals): from Approvers (the simple form), or in
 	// all across ApprovalPolicy's factors when it has any (the general
@@ -55,16 +59,32 @@ type Certificate struct {
 	KeyAlgorithm string     `json:"key_algorithm"`
 	// CurrentJobID is set while an issuance or renewal is in flight; it is
 	// what makes "at most one renewal in flight" a conditional write.
-	CurrentJobID  string     `json:"current_job_id,omitempty"`
+	CurrentJobID string `json:"current_job_id,omitempty"`
+	// PendingMoveID names the certificate_move request awaiting a
+	// decision; at most one exists per certificate.
+	PendingMoveID string     `json:"pending_move_approval_id,omitempty"`
 	SerialNumber  string     `json:"serial_number,omitempty"`
 	NotBefore     *time.Time `json:"not_before,omitempty"`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	RenewAt       *time.Time `json:"renew_at,omitempty"`
 	LastRenewalAt *time.Time `json:"last_renewal_at,omitempty"`
-	CreatedBy     string     `json:"created_by"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// RevokedAt and RevocationReason are set once its current version (or
+	// every version) was revoked; ArchivedAt once it was archived.
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	ArchivedAt       *time.Time `json:"archived_at,omitempty"`
+	CreatedBy        string     `json:"created_by"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
 }
+
+// DuePK reports whether the certificate is in the sweep's index: issued,
+// idle and not retired.
+func (c *Certificate) DuePK() bool { return c.RenewAt != nil && c.CurrentJobID == "" && !c.Retired() }
+
+// Retired reports whether the certificate is Revoked or Archived: it is
+// never renewed or issued again.
+func (c *Certificate) Retired() bool { return c.Status.Retired() }
 
 // CertificateVersion is one issued certificate.
 type CertificateVersion struct {
@@ -79,6 +99,12 @@ type CertificateVersion struct {
 	// GovernanceVersion, for a certificate issued without approval, is the
 	// governance version under which none of its names was governed.
 	GovernanceVersion *int64 `json:"governance_version,omitempty"`
+	// RevokedAt, RevocationReason (an RFC 5280 reason name) and RevokedBy
+	// are set once the version is revoked; it is on its issuer's CRL
+	// until it expires.
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	RevokedBy        string     `json:"revoked_by,omitempty"`
 }
 
 // Job is one issuance or renewal: one Step Functions execution.
@@ -93,11 +119,16 @@ type Job struct {
 	RequestedBy      string    `json:"requested_by"`
 	// Notify is the profile's notification targets when the job was planned.
 	Notify []string `json:"-"`
+	// RequestReason is why the requester asked (a ticket, a why).
+	RequestReason string `json:"request_reason,omitempty"`
 	// Subject is what the job issues (and, when gated, what was approved).
 	Subject      *Subject `json:"subject,omitempty"`
 	ExecutionARN string   `json:"execution_arn,omitempty"`
 	Error        string   `json:"error,omitempty"`
-	CSR          string   `json:"-"`
+	// Delivery is where the version the job issued is published, and how
+	// that went.
+	Delivery *DeliveryStatus `json:"delivery,omitempty"`
+	CSR      string          `json:"-"`
 	// PrevCertStatus is the certificate's status before this job started, so a
 	// rejected, expired or failed job can put it back.
 	PrevCertStatus CertStatus `json:"-"`
@@ -124,11 +155,63 @@ type Subject struct {
 	ProfileID       string   `json:"profile_id"`
 	ProfileVersion  int64    `json:"profile_version"`
 	ProfileName     string   `json:"profile_name,omitempty"`
+	// KeyChanged, for a renewal, says whether the key differs from the
+	// last version's (PreviousPublicKeySHA256); absent for a first
+	// issuance.
+	KeyChanged              *bool  `json:"key_changed,omitempty"`
+	PreviousPublicKeySHA256 string `json:"previous_public_key_sha256,omitempty"`
 }
 
 // Names returns every name of the subject: DNS names, then IP addresses.
 func (s *Subject) Names() []string {
 	return append(append([]string{}, s.DNSNames...), s.IPAddresses...)
+}
+
+// DeliveryTargets name where a profile's certificates are published after
+// each issuance: an SSM Parameter Store parameter and/or a Secrets Manager
+// secret, receiving the PEM chain (leaf, then CA; never a private key,
+// which this service never holds). {certificate_id} in a name is the
+// certificate's id.
+type DeliveryTargets struct {
+	SSMParameter string `json:"ssm_parameter,omitempty"`
+	Secret       string `json:"secret,omitempty"`
+}
+
+// Empty reports whether no target is named.
+func (t *DeliveryTargets) Empty() bool { return t == nil || (t.SSMParameter == "" && t.Secret == "") }
+
+// For is the targets of one certificate: the placeholder replaced.
+func (t *DeliveryTargets) For(certID string) *DeliveryTargets {
+	if t.Empty() {
+		return nil
+	}
+	return &DeliveryTargets{
+		SSMParameter: strings.ReplaceAll(t.SSMParameter, CertificateIDPlaceholder, certID),
+		Secret:       strings.ReplaceAll(t.Secret, CertificateIDPlaceholder, certID),
+	}
+}
+
+// CertificateIDPlaceholder in a delivery target is the certificate's id.
+const CertificateIDPlaceholder = "{certificate_id}"
+
+// Delivery states.
+const (
+	DeliveryPending    = "pending"    // queued, not attempted yet
+	DeliveryRetrying   = "retrying"   // an attempt failed; the reaper tries again
+	DeliveryDelivered  = "delivered"  // every target holds this version's chain
+	DeliverySuperseded = "superseded" // a newer version is delivered instead
+	DeliveryDropped    = "dropped"    // revoked before it was published: never published
+)
+
+// DeliveryStatus is how a job's version was published.
+type DeliveryStatus struct {
+	Status       string     `json:"status"`
+	SSMParameter string     `json:"ssm_parameter,omitempty"`
+	Secret       string     `json:"secret,omitempty"`
+	Attempts     int64      `json:"attempts"`
+	LastError    string     `json:"last_error,omitempty"`
+	DeliveredAt  *time.Time `json:"delivered_at,omitempty"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // ApproverPool names the principals, and the roles, allowed to approve.
@@ -169,6 +252,38 @@ type ProfileEdit struct {
 type Change struct {
 	Old any `json:"old"`
 	New any `json:"new"`
+}
+
+// ProfileRef names a profile as a request saw it.
+type ProfileRef struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Version          int64  `json:"version"`
+	RequiresApproval bool   `json:"requires_approval"`
+}
+
+// RefOf is the reference to p.
+func RefOf(p *Profile) ProfileRef {
+	return ProfileRef{ID: p.ID, Name: p.Name, Version: p.Version, RequiresApproval: p.RequiresApproval}
+}
+
+// CertificateMove is a certificate's move to another profile: every name
+// the certificate carries (the common name included), the profile it
+// leaves and the one it joins (at the version its names were checked
+// against). Moving into, out of or between approval-tier profiles changes
+// the gate, so it waits for a second person.
+type CertificateMove struct {
+	From        ProfileRef `json:"from"`
+	To          ProfileRef `json:"to"`
+	CommonName  string     `json:"common_name"`
+	DNSNames    []string   `json:"dns_names"`
+	IPAddresses []string   `json:"ip_addresses"`
+	// FromPolicy, when both profiles are approval-tier, is the source
+	// profile's approval policy when the move was requested (the request's
+	// own policy is the target's): every voter must be admitted by both,
+	// and the votes must satisfy both, so neither profile's rule is a way
+	// out of the other's (see Approval.Quorum).
+	FromPolicy ApprovalPolicy `json:"from_policy,omitempty"`
 }
 
 // Policy is the request's approval policy: its snapshot, or for a request
@@ -213,9 +328,14 @@ type Approval struct {
 	DecidedBy     string        `json:"decided_by,omitempty"`
 	DecidedType   ActorType     `json:"decided_by_type,omitempty"`
 	Note          string        `json:"note,omitempty"`
-	Reason        string        `json:"reason,omitempty"`
-	Subject       *Subject      `json:"subject,omitempty"`
-	ProfileEdit   *ProfileEdit  `json:"profile_edit,omitempty"`
+	// Reason is why the system decided it (expired, stale edit…).
+	Reason string `json:"reason,omitempty"`
+	// RequestReason is why the requester asked (a ticket, a why).
+	RequestReason string       `json:"request_reason,omitempty"`
+	Subject       *Subject     `json:"subject,omitempty"`
+	ProfileEdit   *ProfileEdit `json:"profile_edit,omitempty"`
+	// Move is what a certificate_move request moves, from where to where.
+	Move *CertificateMove `json:"move,omitempty"`
 	// ApproverPool is the profile's pool when the request was made.
 	ApproverPool *ApproverPool `json:"approver_pool,omitempty"`
 	// ApprovalPolicy is the profile's policy when the request was made
@@ -287,6 +407,18 @@ const (
 	AuditRolesGranted         = "principal.roles_granted"
 	// AuditApprovalReminder, AuditApprovalEscalated and AuditCertExpiring
 	// are in events.go.
+	AuditCertificateRevoked  = "certificate.revoked"
+	AuditCRLPublished        = "crl.published"
+	AuditCRLPruned           = "crl.entries_pruned"
+	AuditCertificateArchived = "certificate.archived"
+	AuditCertificatePurged   = "certificate.records_deleted"
+	AuditCertificateDeleted  = "certificate.deleted"
+	AuditMoveRequested       = "approval_certificate_move_requested"
+	AuditCertificateMoved    = "certificate.moved"
+	AuditDelivered           = "certificate.delivered"
+	AuditDeliveryFailed      = "certificate.delivery_failed"
+	AuditDeliverySuperseded  = "certificate.delivery_superseded"
+	AuditDeliveryDropped     = "certificate.delivery_dropped"
 )
 
 // AuditActions lists every audit action, for validating filters.
@@ -296,7 +428,9 @@ var AuditActions = []string{
 	AuditRenewalJobCompleted, AuditRenewalJobFailed, AuditProfileCreated, AuditProfileUpdated,
 	AuditProfileDeleted, AuditCertificateCreated, AuditCertificateStatus, AuditRenewalRefused, AuditIssuerInitialized,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditRolesGranted,
-	AuditApprovalReminder, AuditApprovalEscalated, AuditCertExpiring,
+	AuditApprovalReminder, AuditApprovalEscalated, AuditCertExpiring, AuditCertificateRevoked, AuditCRLPublished, AuditCRLPruned,
+	AuditCertificateArchived, AuditCertificatePurged, AuditCertificateDeleted, AuditMoveRequested, AuditCertificateMoved,
+	AuditDelivered, AuditDeliveryFailed, AuditDeliverySuperseded, AuditDeliveryDropped,
 }
 
 // PendingAgeBuckets are the upper bounds (seconds) of

@@ -78,6 +78,15 @@ type EventMessage struct {
 	Text string `json:"text"`
 }
 
+// EventMove is what a certificate_move request does: the certificate's
+// profile from and to, and the names it carries.
+type EventMove struct {
+	FromProfileID string   `json:"from_profile_id"`
+	ToProfileID   string   `json:"to_profile_id"`
+	CommonName    string   `json:"common_name"`
+	Names         []string `json:"names"`
+}
+
 // EventApproval is what an approval event says about the request.
 type EventApproval struct {
 	ID            string   `json:"id"`
@@ -91,7 +100,9 @@ type EventApproval struct {
 	Subject       *Subject `json:"subject,omitempty"`
 	// ProfileChange summarises a profile edit: create, update or delete,
 	// and the fields it changes.
-	ProfileChange  *EventProfileChange `json:"profile_change,omitempty"`
+	ProfileChange *EventProfileChange `json:"profile_change,omitempty"`
+	// Move says what a certificate_move request does.
+	Move           *EventMove `json:"move,omitempty"`
 	CreatedAt      time.Time           `json:"created_at"`
 	ExpiresAt      time.Time           `json:"expires_at"`
 	PendingSeconds int64               `json:"pending_seconds"`

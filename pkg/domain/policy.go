@@ -150,8 +150,9 @@ func (p ApprovalPolicy) Validate() error {
 // principals, and each counts once across all factors. Factors that admit
 // a role can always find more people, so they never make a policy
 // impossible. without, if not "", is left out of every pool: the
-// requester, who can never vote on their own request.
-func (p ApprovalPolicy) Satisfiable(without string) error {
+// requester, who can never vote on their own request (and, after it, any
+// principal known not to be able to vote for another reason).
+func (p ApprovalPolicy) Satisfiable(without ...string) error {
 	var bounded ApprovalPolicy
 	var people []string
 	for _, f := range p {
@@ -160,7 +161,7 @@ func (p ApprovalPolicy) Satisfiable(without string) error {
 		}
 		bounded = append(bounded, f)
 		for _, id := range f.Approvers.Principals {
-			if id != without && !slices.Contains(people, id) {
+			if !slices.Contains(without, id) && !slices.Contains(people, id) {
 				people = append(people, id)
 			}
 		}
@@ -192,8 +193,8 @@ func (p ApprovalPolicy) Satisfiable(without string) error {
 		}
 	}
 	sfx := ""
-	if without != "" && slices.ContainsFunc(bounded, func(f ApprovalFactor) bool { return f.Approvers.Allows(Actor{ID: without}) }) {
-		sfx = fmt.Sprintf(" other than the requester %s", without)
+	if len(without) > 0 && without[0] != "" && slices.ContainsFunc(bounded, func(f ApprovalFactor) bool { return f.Approvers.Allows(Actor{ID: without[0]}) }) {
+		sfx = fmt.Sprintf(" other than the requester %s", without[0])
 	}
 	subject := "factor " + names[0] + " needs"
 	if len(names) > 1 {

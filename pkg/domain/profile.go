@@ -3,6 +3,9 @@ package domain
 import (
 	"reflect"
 	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Key algorithm names, as a CSR's public key is classified.
@@ -216,6 +219,7 @@ func ProfileDiff(a, b *Profile) map[string]Change {
 	add("renew_before_seconds", a.RenewBeforeSeconds, b.RenewBeforeSeconds, a.RenewBeforeSeconds == b.RenewBeforeSeconds)
 	add("issuer_id", a.IssuerID, b.IssuerID, a.IssuerID == b.IssuerID)
 	add("approvers", a.Approvers, b.Approvers, reflect.DeepEqual(a.Approvers, b.Approvers))
+	add("delivery", a.Delivery, b.Delivery, reflect.DeepEqual(a.Delivery, b.Delivery))
 	add("required_approvals", int64(a.RequiredApprovals), int64(b.RequiredApprovals), a.RequiredApprovals == b.RequiredApprovals)
 	add("approval_policy", a.ApprovalPolicy, b.ApprovalPolicy, reflect.DeepEqual(a.ApprovalPolicy, b.ApprovalPolicy))
 	add("notify", a.Notify, b.Notify, slices.Equal(a.Notify, b.Notify))
@@ -234,6 +238,83 @@ func validID(id string) bool {
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
 		case i > 0 && (c == '.' || c == '_' || c == '-'):
 		default:
+			return false
+		}
+	}
+	return true
+}
+
+// MaxReasonLen bounds the reason a request carries.
+const MaxReasonLen = 1024
+
+// ValidateReason checks the reason a requester gives (a ticket, why): at
+// most MaxReasonLen bytes of one line of text, with no control or
+// bidirectional-override character, so it shows as written to approvers,
+// in the audit trail and in notifications.
+func ValidateReason(reason string) error {
+	if len(reason) > MaxReasonLen {
+		return Invalidf("reason is %d bytes; at most %d", len(reason), MaxReasonLen)
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f {
+			return Invalidf("reason contains the control character %U: write it on one line of plain text", r)
+		}
+	}
+	if !utf8.ValidString(reason) {
+		return Invalidf("reason is not valid UTF-8")
+	}
+	return nil
+}
+
+// ValidateDelivery checks a profile's delivery targets for the stage: a
+// parameter named under /certctl/<stage>/ and a secret under
+// certctl/<stage>/, the only names the stage's functions may write, in the
+// characters and lengths SSM and Secrets Manager accept (with a
+// certificate id of 63 characters in place of {certificate_id}).
+func (t *DeliveryTargets) Validate(stage string) error {
+	if t.Empty() {
+		return nil
+	}
+	if stage == "" {
+		return Invalidf("delivery: this stack has no stage name to name its targets under")
+	}
+	longest := strings.Repeat("x", 63)
+	if p := t.SSMParameter; p != "" {
+		prefix := "/certctl/" + stage + "/"
+		expanded := strings.ReplaceAll(p, CertificateIDPlaceholder, longest)
+		switch {
+		case !strings.HasPrefix(p, prefix) || len(p) == len(prefix):
+			return Invalidf("delivery.ssm_parameter %q: must be a name under %s (the functions may write nothing else)", p, prefix)
+		case !onlyChars(strings.ReplaceAll(p, CertificateIDPlaceholder, ""), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/"):
+			return Invalidf("delivery.ssm_parameter %q: only letters, digits, _ . - / and %s", p, CertificateIDPlaceholder)
+		case strings.Contains(p, "//") || strings.HasSuffix(p, "/"):
+			return Invalidf("delivery.ssm_parameter %q: no empty path segment", p)
+		case len(expanded) > 1011:
+			return Invalidf("delivery.ssm_parameter %q: at most 1011 characters with a certificate id in place", p)
+		case strings.Count(expanded, "/") > 15:
+			return Invalidf("delivery.ssm_parameter %q: at most 15 levels", p)
+		}
+	}
+	if sec := t.Secret; sec != "" {
+		prefix := "certctl/" + stage + "/"
+		expanded := strings.ReplaceAll(sec, CertificateIDPlaceholder, longest)
+		switch {
+		case !strings.HasPrefix(sec, prefix) || len(sec) == len(prefix):
+			return Invalidf("delivery.secret %q: must be a name under %s (the functions may write nothing else)", sec, prefix)
+		case !onlyChars(strings.ReplaceAll(sec, CertificateIDPlaceholder, ""), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+=.@-"):
+			return Invalidf("delivery.secret %q: only letters, digits, / _ + = . @ - and %s", sec, CertificateIDPlaceholder)
+		case strings.Contains(sec, "//") || strings.HasSuffix(sec, "/"):
+			return Invalidf("delivery.secret %q: no empty path segment", sec)
+		case len(expanded) > 512:
+			return Invalidf("delivery.secret %q: at most 512 characters with a certificate id in place", sec)
+		}
+	}
+	return nil
+}
+
+func onlyChars(s, allowed string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune(allowed, r) {
 			return false
 		}
 	}

@@ -64,3 +64,40 @@ type Issuer struct {
 	KeyID     string    `json:"kms_key_id"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// RevocationEntry is one revoked version as its issuer's CRL lists it,
+// kept until the version expires.
+type RevocationEntry struct {
+	IssuerID      string
+	SerialNumber  string // lower-case hex, as versions store it
+	CertificateID string
+	JobID         string
+	Reason        string // an RFC 5280 reason name
+	RevokedAt     time.Time
+	RevokedBy     string
+	NotAfter      time.Time
+}
+
+// CRL is an issuer's current certificate revocation list and the state
+// that decides when it is made again.
+type CRL struct {
+	IssuerID   string
+	Number     int64  // 0: none published yet
+	DER        []byte // the signed CRL
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	// Entries is how many serials the published CRL lists.
+	Entries int
+	// Revision counts the revocations committed; BuiltRevision is the
+	// revision the published CRL was made at. Revision > BuiltRevision
+	// means a revocation is not on it yet: the CRL is stale.
+	Revision      int64
+	BuiltRevision int64
+	// EntryCount is how many revocation entries are stored (expired ones
+	// until they are pruned); a revocation past the maximum is refused.
+	EntryCount int64
+	UpdatedAt  time.Time
+}
+
+// Stale reports whether a revocation is not on the published CRL yet.
+func (c *CRL) Stale() bool { return c.Number == 0 || c.Revision > c.BuiltRevision }

@@ -15,6 +15,10 @@ const (
 	CertArchived          CertStatus = "Archived"
 )
 
+// Retired reports a status after which nothing is issued for the
+// certificate again: Revoked or Archived.
+func (s CertStatus) Retired() bool { return s == CertRevoked || s == CertArchived }
+
 // JobStatus is a renewal or issuance job's status.
 type JobStatus string
 
@@ -82,14 +86,18 @@ type ApprovalKind string
 
 // Approval kinds.
 const (
-	KindCertIssuance ApprovalKind = "cert_issuance"
-	KindProfileEdit  ApprovalKind = "profile_edit"
+	KindCertIssuance    ApprovalKind = "cert_issuance"
+	KindProfileEdit     ApprovalKind = "profile_edit"
+	KindCertificateMove ApprovalKind = "certificate_move"
 )
+
+// ApprovalKinds lists every kind, for filters and messages.
+var ApprovalKinds = []ApprovalKind{KindCertIssuance, KindProfileEdit, KindCertificateMove}
 
 // ParseApprovalKind validates an approval kind filter.
 func ParseApprovalKind(s string) (ApprovalKind, bool) {
 	switch k := ApprovalKind(s); k {
-	case KindCertIssuance, KindProfileEdit:
+	case KindCertIssuance, KindProfileEdit, KindCertificateMove:
 		return k, true
 	}
 	return "", false

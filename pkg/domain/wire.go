@@ -24,6 +24,8 @@ type ProfileInput struct {
 	// Approvers limits who may approve; principals are API-key principal
 	// ids or IAM ARNs (stored canonical). {} clears the limit.
 	Approvers *ApproverPool `json:"approvers,omitempty"`
+	// Delivery names where each new version is published; {} clears it.
+	Delivery *DeliveryTargets `json:"delivery,omitempty"`
 	// RequiredApprovals is how many distinct actors must approve (default
 	// 1); with an approval policy, its total.
 	RequiredApprovals *int `json:"required_approvals,omitempty"`
@@ -80,6 +82,13 @@ func (in ProfileInput) ApplyTo(p *Profile) {
 			p.Approvers = nil
 		}
 	}
+	if in.Delivery != nil {
+		d := *in.Delivery
+		p.Delivery = &d
+		if d.Empty() {
+			p.Delivery = nil
+		}
+	}
 	if in.RequiredApprovals != nil {
 		p.RequiredApprovals = *in.RequiredApprovals
 	}
@@ -112,6 +121,10 @@ func (p *Profile) Input() ProfileInput {
 	if p.Approvers != nil {
 		in.Approvers = p.Approvers
 	}
+	in.Delivery = &DeliveryTargets{}
+	if p.Delivery != nil {
+		in.Delivery = p.Delivery
+	}
 	if len(p.ApprovalPolicy) > 0 {
 		in.ApprovalPolicy = Ptr(p.ApprovalPolicy.Clone())
 	}
@@ -134,6 +147,23 @@ type CertificateInput struct {
 	SANs       []string `json:"sans,omitempty"`
 	ProfileID  string   `json:"profile_id"`
 	CSR        string   `json:"csr"`
+	// Reason is why (a ticket, a why): at most 1 KB of one line, shown to
+	// approvers and kept on the job, the request and in the audit trail.
+	Reason string `json:"reason,omitempty"`
+}
+
+// RenewInput is the (optional) body of POST /certificates/{id}/renew: a
+// new CSR (a new key; default: the stored one) and why.
+type RenewInput struct {
+	CSR    string `json:"csr,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// MoveInput is the body of PUT /certificates/{id}: the profile to move
+// the certificate to, and why.
+type MoveInput struct {
+	ProfileID string `json:"profile_id"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Started reports the job (and approval request) a create or renew started.
@@ -173,6 +203,40 @@ type Decision struct {
 	// Missing, after a vote that left the request pending, is what it
 	// still needs.
 	Missing *Missing `json:"missing,omitempty"`
+}
+
+// RevokeInput is the body of POST /certificates/{id}/revoke: an RFC 5280
+// reason name and, optionally, the serial of the one version to revoke
+// (without it, every unexpired version not yet revoked).
+type RevokeInput struct {
+	Reason string `json:"reason"`
+	Serial string `json:"serial,omitempty"`
+}
+
+// RevokedVersion is one version a revocation revoked.
+type RevokedVersion struct {
+	SerialNumber string    `json:"serial_number"`
+	JobID        string    `json:"job_id"`
+	NotAfter     time.Time `json:"not_after"`
+}
+
+// Revocation is the answer to a revocation: what was revoked and the
+// certificate as it now stands. The issuer's CRL is regenerated at once,
+// in the background.
+type Revocation struct {
+	Certificate *Certificate     `json:"certificate"`
+	Reason      string           `json:"reason"`
+	RevokedAt   time.Time        `json:"revoked_at"`
+	Revoked     []RevokedVersion `json:"revoked"`
+}
+
+// Deletion is the answer to a DELETE of a certificate whose records did
+// not all fit in one call: the rest are deleted by the next DELETE.
+type Deletion struct {
+	Status    string `json:"status"` // "deleting"
+	Deleted   int    `json:"deleted"`
+	Remaining bool   `json:"remaining"`
+	Message   string `json:"message"`
 }
 
 // IssuerView is a CA: its certificate once created ("active"), or

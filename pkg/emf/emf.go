@@ -21,7 +21,10 @@ const (
 	// ProfileEditDecisionsTotal counts decisions on gated profile changes,
 	// kept apart from certificate decisions as on /metrics.
 	ProfileEditDecisionsTotal = "certctl_profile_edit_decisions_total"
-	PendingAge                = "certctl_approval_pending_age_seconds"
+	// MoveDecisionsTotal counts decisions on gated certificate moves,
+	// likewise apart.
+	MoveDecisionsTotal = "certctl_certificate_move_decisions_total"
+	PendingAge         = "certctl_approval_pending_age_seconds"
 	// The reaper's view of the queues each run: the age of the oldest
 	// pending request, decisions not yet delivered to their execution,
 	// and jobs whose execution start is not confirmed.
@@ -31,6 +34,14 @@ const (
 	// PendingApprovals is the number of pending requests, for the stage
 	// and per profile (with OldestPending per profile beside it).
 	PendingApprovals = "certctl_approvals_pending"
+	// DigestsWritten counts signed audit digests: an alarm fires when
+	// they stop.
+	DigestsWritten = "certctl_audit_digests_written"
+	// Deliveries of issued versions to their profile's targets: each
+	// attempt by outcome, and (after each reaper run) how many wait past
+	// the grace period because their attempts keep failing.
+	Deliveries    = "certctl_deliveries_total"
+	DeliveryQueue = "certctl_delivery_queue_length"
 )
 
 // Emitter writes EMF records to w.
@@ -64,9 +75,9 @@ func (e *Emitter) Decision(kind domain.ApprovalKind, outcome, profileID string, 
 	age = max(age, 0) // clock skew between writers must not yield a negative age
 	metrics := []metric{{Name: DecisionsTotal, Unit: "Count"}, {Name: PendingAge, Unit: "Seconds"}}
 	rec := map[string]any{"stage": e.stage, "outcome": outcome, "profile_id": profileID}
-	if kind == domain.KindProfileEdit {
-		metrics = []metric{{Name: ProfileEditDecisionsTotal, Unit: "Count"}}
-		rec[ProfileEditDecisionsTotal] = 1
+	if other := map[domain.ApprovalKind]string{domain.KindProfileEdit: ProfileEditDecisionsTotal, domain.KindCertificateMove: MoveDecisionsTotal}[kind]; other != "" {
+		metrics = []metric{{Name: other, Unit: "Count"}}
+		rec[other] = 1
 	} else {
 		rec[DecisionsTotal] = 1
 		rec[PendingAge] = age.Seconds()
@@ -150,6 +161,48 @@ func (e *Emitter) Pending(gauges []domain.PendingGauge, at time.Time) {
 		}
 		e.write(rec)
 	}
+}
+
+// Digest records one signed audit digest.
+func (e *Emitter) Digest() {
+	e.write(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace: Namespace, Dimensions: [][]string{{"stage"}},
+				Metrics: []metric{{Name: DigestsWritten, Unit: "Count"}},
+			}},
+		},
+		"stage": e.stage, DigestsWritten: 1,
+	})
+}
+
+// Delivery records one delivery attempt's outcome (delivered, failed).
+func (e *Emitter) Delivery(outcome string) {
+	e.write(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace: Namespace, Dimensions: [][]string{{"stage", "outcome"}},
+				Metrics: []metric{{Name: Deliveries, Unit: "Count"}},
+			}},
+		},
+		"stage": e.stage, "outcome": outcome, Deliveries: 1,
+	})
+}
+
+// DeliveryQueue records how many deliveries wait past the grace period.
+func (e *Emitter) DeliveryQueue(waiting int) {
+	e.write(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": e.now().UnixMilli(),
+			"CloudWatchMetrics": []directive{{
+				Namespace: Namespace, Dimensions: [][]string{{"stage"}},
+				Metrics: []metric{{Name: DeliveryQueue, Unit: "Count"}},
+			}},
+		},
+		"stage": e.stage, DeliveryQueue: waiting,
+	})
 }
 
 func (e *Emitter) write(rec map[string]any) {

@@ -59,18 +59,37 @@ func TestNegativeAgeIsClamped(t *testing.T) {
 // Profile-edit decisions are their own series: they never count as
 // certificate decisions, on /metrics or in CloudWatch.
 func TestProfileEditDecisionsAreTheirOwnSeries(t *testing.T) {
+	for kind, name := range map[domain.ApprovalKind]string{domain.KindProfileEdit: ProfileEditDecisionsTotal, domain.KindCertificateMove: MoveDecisionsTotal} {
+		var buf bytes.Buffer
+		New(&buf, "dev").Decision(kind, "approved", "p", time.Minute)
+		var rec map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := rec[DecisionsTotal]; ok {
+			t.Fatalf("a %s decision counted as a certificate decision: %v", kind, rec)
+		}
+		d := rec["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+		ms := d["Metrics"].([]any)
+		if len(ms) != 1 || ms[0].(map[string]any)["Name"] != name || rec[name].(float64) != 1 {
+			t.Fatalf("%s metrics: %v, record %v", kind, ms, rec)
+		}
+	}
+}
+
+// A digest is one count under the stage, what the alarm on digests that
+// stopped reads.
+func TestDigestWritesOneEMFRecord(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, "dev").Decision(domain.KindProfileEdit, "approved", "p", time.Minute)
+	e := New(&buf, "prod")
+	e.Digest()
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := rec[DecisionsTotal]; ok {
-		t.Fatalf("a profile edit counted as a certificate decision: %v", rec)
+		t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
 	}
 	d := rec["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
-	ms := d["Metrics"].([]any)
-	if len(ms) != 1 || ms[0].(map[string]any)["Name"] != ProfileEditDecisionsTotal || rec[ProfileEditDecisionsTotal].(float64) != 1 {
-		t.Fatalf("metrics: %v, record %v", ms, rec)
+	if rec["stage"] != "prod" || rec[DigestsWritten].(float64) != 1 || len(d["Metrics"].([]any)) != 1 ||
+		d["Metrics"].([]any)[0].(map[string]any)["Name"] != DigestsWritten {
+		t.Fatalf("record: %s", buf.String())
 	}
 }

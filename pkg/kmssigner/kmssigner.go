@@ -9,9 +9,11 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -43,6 +45,21 @@ var _ crypto.Signer = (*Signer)(nil)
 // NewSigner fetches the key's public key once and checks that the key is
 // an ECC_NIST_P256 signing key. ctx is used for this call and kept for Sign.
 func New(ctx context.Context, api KMS, keyID string) (*Signer, error) {
+	pub, err := PublicKeyOf(ctx, api, keyID)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{api: api, keyID: keyID, pub: pub, ctx: ctx}, nil
+}
+
+// PublicKeyAPI is the part of KMS that reads a key's public half.
+type PublicKeyAPI interface {
+	GetPublicKey(ctx context.Context, in *kms.GetPublicKeyInput, optFns ...func(*kms.Options)) (*kms.GetPublicKeyOutput, error)
+}
+
+// PublicKeyOf reads a key's public half and checks that the key is an
+// ECC_NIST_P256 signing key.
+func PublicKeyOf(ctx context.Context, api PublicKeyAPI, keyID string) (*ecdsa.PublicKey, error) {
 	if keyID == "" {
 		return nil, errors.New("kmssigner: signer: no key id")
 	}
@@ -67,7 +84,7 @@ func New(ctx context.Context, api KMS, keyID string) (*Signer, error) {
 	if !ok || pub.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("kmssigner: key %s: public key is %T, want an ECDSA P-256 key", keyID, parsed)
 	}
-	return &Signer{api: api, keyID: keyID, pub: pub, ctx: ctx}, nil
+	return pub, nil
 }
 
 // WithContext returns a copy of s whose Sign uses ctx.
@@ -110,6 +127,50 @@ func (s *Signer) SignContext(ctx context.Context, digest []byte, opts crypto.Sig
 		return nil, fmt.Errorf("kmssigner: sign with key %s: signature does not verify with the key's public key", s.keyID)
 	}
 	return out.Signature, nil
+}
+
+// KeyID is the key the signer signs with, as it was given.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// SignDigest signs a SHA-256 digest (the audit digest key's use; see
+// workflow.DigestSigner).
+func (s *Signer) SignDigest(ctx context.Context, sha256Digest []byte) ([]byte, error) {
+	return s.SignContext(ctx, sha256Digest, crypto.SHA256)
+}
+
+// PublicKeys reads a key's public half on first use and keeps it (a key's
+// public half never changes): the api serves the audit digest key's this
+// way, with kms:GetPublicKey and nothing else on that key.
+type PublicKeys struct {
+	api   PublicKeyAPI
+	keyID string
+
+	mu  sync.Mutex
+	pem string
+}
+
+// NewPublicKeys reads keyID's public half through api.
+func NewPublicKeys(api PublicKeyAPI, keyID string) *PublicKeys {
+	return &PublicKeys{api: api, keyID: keyID}
+}
+
+// PublicKeyPEM is the key's id and its public half as a PEM "PUBLIC KEY"
+// block (SubjectPublicKeyInfo), the form openssl reads.
+func (p *PublicKeys) PublicKeyPEM(ctx context.Context) (keyID, pemText string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pem == "" {
+		pub, err := PublicKeyOf(ctx, p.api, p.keyID)
+		if err != nil {
+			return "", "", err
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return "", "", fmt.Errorf("kmssigner: key %s: %w", p.keyID, err)
+		}
+		p.pem = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	}
+	return p.keyID, p.pem, nil
 }
 
 func hashOf(opts crypto.SignerOpts) any {

@@ -135,8 +135,13 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 	} else {
 		upd = upd.Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
 	}
-	// It leaves its profile's pending partition and count.
-	upd = upd.Remove(nameOf(attrParentPK)).Remove(nameOf(attrParentSK))
+	// It leaves its profile's pending partition and count; a move request
+	// joins its certificate's moves.
+	if pk, sk := decidedParent(a); pk != "" {
+		upd = upd.Set(nameOf(attrParentPK), valueOf(s(pk))).Set(nameOf(attrParentSK), valueOf(s(sk)))
+	} else {
+		upd = upd.Remove(nameOf(attrParentPK)).Remove(nameOf(attrParentSK))
+	}
 	var t txn
 	t.add(st.txUpdate(approvalKey(a.ID), upd, conds...))
 	if a.Gauged {
@@ -145,11 +150,14 @@ func (st *Store) Decide(ctx context.Context, d workflow.Decision) error {
 	if a.JobID != "" {
 		t.add(st.jobTransition(a.JobID, []domain.JobStatus{domain.JobAwaitingApproval}, d.JobStatus, d.JobError, d.At))
 		if d.RestoreCert {
-			t.add(st.restoreCert(a.CertificateID, a.JobID, a.PrevCertStatus, d.At, d.RetryAt))
+			t.add(st.restoreCert(a.CertificateID, a.JobID, d.CertSeen, a.PrevCertStatus, d.At, d.RetryAt))
 		}
 	}
 	if d.Profile != nil {
 		t.addAll(st.profileChange(d.Profile))
+	}
+	if d.Move != nil {
+		t.addAll(st.moveDecisionItems(d.Move))
 	}
 	t.add(st.observeDecision(a.Kind, string(d.State), a.ProfileID, d.At.Sub(a.CreatedAt)))
 	// A person's decision is independent of the requester; the vote that
@@ -324,6 +332,12 @@ func (st *Store) profileChange(c *workflow.ProfileChange) ([]types.TransactWrite
 // jobTransition moves a job from one of from to status. A job that ends
 // leaves the start queue (see workflow.NewJob).
 func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time) (types.TransactWriteItem, error) {
+	return st.jobTransitionWith(jobID, from, to, jobErr, at, nil)
+}
+
+// jobTransitionWith is jobTransition with more for the update to write.
+func (st *Store) jobTransitionWith(jobID string, from []domain.JobStatus, to domain.JobStatus, jobErr string, at time.Time,
+	more func(expression.UpdateBuilder) expression.UpdateBuilder) (types.TransactWriteItem, error) {
 	upd := expression.Set(nameOf(attrStatus), valueOf(s(string(to)))).
 		Set(nameOf(attrUpdatedAt), valueOf(s(stamp(at))))
 	if to.Terminal() {
@@ -335,6 +349,9 @@ func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.
 	if to.Terminal() {
 		upd = upd.Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
 	}
+	if more != nil {
+		upd = more(upd)
+	}
 	was := make([]expression.ConditionBuilder, len(from))
 	for i, f := range from {
 		was[i] = equals(attrStatus, s(string(f)))
@@ -343,14 +360,22 @@ func (st *Store) jobTransition(jobID string, from []domain.JobStatus, to domain.
 }
 
 // restoreCert ends the certificate's in-flight job and puts its status back,
-// only if that job is still the one in flight. Its due time moves to
-// retryAt (it only counts while the certificate is in the due index).
-func (st *Store) restoreCert(certID, jobID string, status domain.CertStatus, at, retryAt time.Time) (types.TransactWriteItem, error) {
+// only if that job is still the one in flight and the status is still the
+// one read (seen). Its due time moves to retryAt (it only counts while the
+// certificate is in the due index). A certificate revoked or archived
+// while the job was in flight keeps that status and stays out of the due
+// index: only the job is released.
+func (st *Store) restoreCert(certID, jobID string, seen, status domain.CertStatus, at, retryAt time.Time) (types.TransactWriteItem, error) {
+	conds := []expression.ConditionBuilder{equals(attrCurrentJobID, s(jobID)), equals(attrStatus, s(string(seen)))}
+	if seen.Retired() {
+		upd := expression.Set(nameOf(attrUpdatedAt), valueOf(s(stamp(at)))).Remove(nameOf(attrCurrentJobID))
+		return st.txUpdate(certKey(certID), upd, conds...)
+	}
 	upd := expression.Set(nameOf(attrStatus), valueOf(s(string(status)))).
 		Set(nameOf(attrUpdatedAt), valueOf(s(stamp(at)))).
 		Set(nameOf(attrDueSK), valueOf(s(dueSK(retryAt, certID)))).
 		Remove(nameOf(attrCurrentJobID))
-	return st.txUpdate(certKey(certID), upd, equals(attrCurrentJobID, s(jobID)))
+	return st.txUpdate(certKey(certID), upd, conds...)
 }
 
 // IsConditionFailed reports whether err is a failed condition.

@@ -46,6 +46,26 @@ const (
 	attrCSR           = "csr"
 	attrKeyAlgorithm  = "key_algorithm"
 
+	// Revocation (versions, certificates, CRL entries) and archiving.
+	attrRevocationReason = "revocation_reason"
+	attrRevokedBy        = "revoked_by"
+	attrArchivedAt       = "archived_at"
+	attrPendingMoveID    = "pending_move_approval_id"
+
+	// The delivery queue.
+	attrAttempts  = "attempts"
+	attrLastError = "last_error"
+
+	// An issuer's CRL.
+	attrNumber        = "number"
+	attrDER           = "der"
+	attrThisUpdate    = "this_update"
+	attrNextUpdate    = "next_update"
+	attrEntries       = "entries"
+	attrRevision      = "revision"
+	attrBuiltRevision = "built_revision"
+	attrEntryCount    = "entry_count"
+
 	// Profiles: the fields an edit writes, and what it does not own.
 	attrName                 = "name"
 	attrRequiresApproval     = "requires_approval"
@@ -55,6 +75,7 @@ const (
 	attrRenewBeforeSeconds   = "renew_before_seconds"
 	attrIssuerID             = "issuer_id"
 	attrApprovers            = "approvers"
+	attrDelivery             = "delivery"
 	attrRequiredApprovals    = "required_approvals"
 	attrApprovalPolicy       = "approval_policy"
 	attrVersion              = "version"
@@ -80,4 +101,12 @@ const (
 	attrActor  = "actor"
 	attrAction = "action"
 	attrDay    = "day"
+
+	// The audit chain: a row's link (the by_chain index's keys among
+	// them), and the shard heads' sequence number. pkg/auditchain names
+	// the same attributes.
+	attrChain    = "chain"
+	attrChainSeq = "chain_seq"
+	attrHeadSeq  = "seq"
+	attrCreated  = "created_at"
 )

@@ -41,7 +41,8 @@ func attrConstants(t testing.TB) map[string]string {
 // the records nested in them, are every stored attribute.
 var itemTypes = []any{
 	profileItem{}, certItem{}, jobItem{}, approvalItem{}, versionItem{}, issuerItem{}, apiKeyItem{}, apiKeyIDItem{},
-	principalItem{}, adminsItem{}, governanceItem{}, markerItem{}, metricItem{}, auditItem{}, pendingCountItem{}, outboxItem{},
+	principalItem{}, adminsItem{}, governanceItem{}, markerItem{}, metricItem{}, auditItem{}, chainHeadItem{}, digestItem{}, pendingCountItem{}, outboxItem{},
+	revocationEntryItem{}, crlItem{}, deliveryItem{},
 }
 
 // storedNames collects the dynamodbav names of t's fields, following

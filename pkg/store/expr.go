@@ -182,6 +182,9 @@ type query struct {
 	key     expression.KeyConditionBuilder
 	filter  []expression.ConditionBuilder
 	forward bool
+	// consistent asks for a strongly consistent read (the table's own
+	// key only: indexes are eventually consistent).
+	consistent bool
 }
 
 func (q query) input() (*dynamodb.QueryInput, error) {
@@ -199,6 +202,9 @@ func (q query) input() (*dynamodb.QueryInput, error) {
 	}
 	if q.index != "" {
 		in.IndexName = aws.String(q.index)
+	}
+	if q.consistent {
+		in.ConsistentRead = aws.Bool(true)
 	}
 	return in, nil
 }

@@ -32,6 +32,7 @@ func fullProfile() *domain.Profile {
 		MaxValiditySeconds:   7776000, RenewBeforeSeconds: 2592000, IssuerID: "default",
 		Approvers: fullPool(), RequiredApprovals: 3, ApprovalPolicy: fullPolicy(), Notify: []string{"ops", "sec"},
 		Version: 3, PendingEditID: "a-edit", CertificateCount: 2,
+		Delivery:  &domain.DeliveryTargets{SSMParameter: "/certctl/test/{certificate_id}/chain", Secret: "certctl/test/web"},
 		CreatedBy: "alice", CreatedAt: at(0), UpdatedAt: at(time.Hour),
 	}
 }
@@ -65,6 +66,7 @@ func otherProfile() *domain.Profile {
 		RequiredApprovals: 2, ApprovalPolicy: domain.ApprovalPolicy{{Name: "team", Count: 2}},
 		Notify:  []string{"team-a"},
 		Version: 4, PendingEditID: "a-other", CertificateCount: 5,
+		Delivery:  &domain.DeliveryTargets{SSMParameter: "/certctl/test/other", Secret: "certctl/test/other/{certificate_id}"},
 		CreatedBy: "dave", CreatedAt: at(-time.Hour), UpdatedAt: at(2 * time.Hour),
 	}
 }
@@ -75,6 +77,7 @@ func fullSubject() *domain.Subject {
 		KeyAlgorithm: domain.KeyECDSAP256, PublicKeySHA256: "3f1a", ValiditySeconds: 86400, IssuerID: "default",
 		KeyUsage: []string{"digitalSignature"}, ExtKeyUsage: []string{"serverAuth", "clientAuth"},
 		ProfileID: "p-full", ProfileVersion: 3, ProfileName: "Full profile",
+		KeyChanged: domain.Ptr(true), PreviousPublicKeySHA256: "9c2e",
 	}
 }
 
@@ -82,8 +85,9 @@ func fullCertificate() *domain.Certificate {
 	return &domain.Certificate{
 		ID: "c-full", CommonName: "www.example.com", SANs: []string{"www.example.com", "example.com"},
 		ProfileID: "p-full", IssuerID: "default", Status: domain.CertRenewalInProgress, CSR: "-----BEGIN CERTIFICATE REQUEST-----",
-		KeyAlgorithm: domain.KeyECDSAP256, CurrentJobID: "j-full", SerialNumber: "0a1b",
+		KeyAlgorithm: domain.KeyECDSAP256, CurrentJobID: "j-full", PendingMoveID: "ar-move", SerialNumber: "0a1b",
 		NotBefore: atPtr(-24 * time.Hour), ExpiresAt: atPtr(48 * time.Hour), RenewAt: atPtr(24 * time.Hour), LastRenewalAt: atPtr(-24 * time.Hour),
+		RevokedAt: atPtr(30 * time.Minute), RevocationReason: "keyCompromise", ArchivedAt: atPtr(40 * time.Minute),
 		CreatedBy: "alice", CreatedAt: at(-48 * time.Hour), UpdatedAt: at(time.Minute),
 	}
 }
@@ -91,9 +95,11 @@ func fullCertificate() *domain.Certificate {
 func fullJob() *domain.Job {
 	return &domain.Job{
 		ID: "j-full", CertificateID: "c-full", ProfileID: "p-full", Type: domain.JobRenewal, Status: domain.JobAwaitingApproval,
-		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", Notify: []string{"ops"}, Subject: fullSubject(),
+		RequiresApproval: true, ApprovalID: "a-full", RequestedBy: "alice", RequestReason: "ticket SEC-1: rotate", Notify: []string{"ops"}, Subject: fullSubject(),
 		ExecutionARN: "arn:aws:states:us-east-1:123456789012:execution:renewal:j-full", Error: "an earlier attempt failed",
 		CSR: "-----BEGIN CERTIFICATE REQUEST-----", PrevCertStatus: domain.CertActive,
+		Delivery: &domain.DeliveryStatus{Status: domain.DeliveryRetrying, SSMParameter: "/certctl/test/c-full/chain", Secret: "certctl/test/web",
+			Attempts: 2, LastError: "put parameter: AccessDeniedException", DeliveredAt: atPtr(3 * time.Minute), UpdatedAt: at(3 * time.Minute)},
 		CreatedAt: at(0), UpdatedAt: at(time.Minute), CompletedAt: atPtr(2 * time.Minute),
 	}
 }
@@ -102,7 +108,13 @@ func fullApproval() *domain.Approval {
 	return &domain.Approval{
 		ID: "a-full", Kind: domain.KindProfileEdit, State: domain.ApprovalPending, JobID: "j-full", CertificateID: "c-full",
 		ProfileID: "p-full", RequestedBy: "alice", RequestedType: domain.ActorUser, DecidedBy: "bob", DecidedType: domain.ActorUser,
-		Note: "looks fine", Reason: "policy", Subject: fullSubject(),
+		Note: "looks fine", Reason: "policy", RequestReason: "ticket SEC-1: rotate", Subject: fullSubject(),
+		Move: &domain.CertificateMove{
+			From:       domain.ProfileRef{ID: "p-old", Name: "Old", Version: 2, RequiresApproval: true},
+			To:         domain.ProfileRef{ID: "p-full", Name: "Full profile", Version: 3, RequiresApproval: true},
+			CommonName: "www.example.com", DNSNames: []string{"www.example.com", "example.com"}, IPAddresses: []string{"192.0.2.10"},
+			FromPolicy: fullPolicy(),
+		},
 		ProfileEdit: &domain.ProfileEdit{
 			BaseVersion: 3, Create: true, Delete: true, Base: fullProfile(), Proposed: otherProfile(),
 			Diff: domain.ProfileDiff(fullProfile(), otherProfile()),
@@ -119,6 +131,7 @@ func fullVersion() *domain.CertificateVersion {
 	return &domain.CertificateVersion{
 		CertificateID: "c-full", JobID: "j-full", SerialNumber: "0a1b", NotBefore: at(-time.Minute), NotAfter: at(48 * time.Hour),
 		FingerprintSHA256: "ab12", PEMChain: "-----BEGIN CERTIFICATE-----", IssuedAt: at(0), GovernanceVersion: &gv,
+		RevokedAt: atPtr(time.Hour), RevocationReason: "superseded", RevokedBy: "bob",
 	}
 }
 

@@ -25,10 +25,39 @@ import (
 // regenerate only for a deliberate, migrated change.
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
-// recordingDB answers every transaction with success and keeps its Puts.
+// recordingDB answers every transaction with success and keeps its Puts;
+// it keeps the audit chain's heads, so each row links after the last.
 type recordingDB struct {
 	DB
-	puts []goldenItem
+	puts  []goldenItem
+	heads map[string]map[string]types.AttributeValue // sk -> head item
+}
+
+func (r *recordingDB) keep(table string, item map[string]types.AttributeValue) {
+	r.puts = append(r.puts, goldenItem{Table: table, Item: avMapJSON(item)})
+	if pk, ok := item[attrPK].(*types.AttributeValueMemberS); ok && pk.Value == "CHAIN" {
+		if r.heads == nil {
+			r.heads = map[string]map[string]types.AttributeValue{}
+		}
+		r.heads[item[attrSK].(*types.AttributeValueMemberS).Value] = item
+	}
+}
+
+func (r *recordingDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{Item: r.heads[in.Key[attrSK].(*types.AttributeValueMemberS).Value]}, nil
+}
+
+func (r *recordingDB) Query(_ context.Context, _ *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out := &dynamodb.QueryOutput{}
+	for _, h := range r.heads {
+		out.Items = append(out.Items, h)
+	}
+	return out, nil
+}
+
+func (r *recordingDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	r.keep(aws.ToString(in.TableName), in.Item)
+	return &dynamodb.PutItemOutput{}, nil
 }
 
 type goldenItem struct {
@@ -39,7 +68,7 @@ type goldenItem struct {
 func (r *recordingDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	for _, it := range in.TransactItems {
 		if it.Put != nil {
-			r.puts = append(r.puts, goldenItem{Table: aws.ToString(it.Put.TableName), Item: avMapJSON(it.Put.Item)})
+			r.keep(aws.ToString(it.Put.TableName), it.Put.Item)
 		}
 	}
 	return &dynamodb.TransactWriteItemsOutput{}, nil
@@ -161,8 +190,17 @@ func TestStoredItemsGolden(t *testing.T) {
 	}))
 
 	// Issued versions, with and without a governance version.
-	must("full version", st.CompleteIssuance(ctx, workflow.Completion{Job: fullJob(), Version: fullVersion(), RenewAt: at(time.Hour), Audit: audit("01JAUDIT5")}))
+	// The full one queues its delivery.
+	must("full version", st.CompleteIssuance(ctx, workflow.Completion{Job: fullJob(), Version: fullVersion(), RenewAt: at(time.Hour), Audit: audit("01JAUDIT5"),
+		Delivery: &workflow.Delivery{JobID: "j-full", CertificateID: "c-full", SerialNumber: "0a1b", CreatedAt: at(0),
+			Targets: domain.DeliveryTargets{SSMParameter: "/certctl/test/c-full/chain", Secret: "certctl/test/web"}}}))
 	must("minimal version", st.CompleteIssuance(ctx, workflow.Completion{Job: &domain.Job{ID: "j-min"}, Version: &domain.CertificateVersion{CertificateID: "c-min", JobID: "j-min"}, Audit: audit("01JAUDIT6")}))
+
+	// A revocation: its CRL entry is the one item it puts.
+	must("revocation", st.Revoke(ctx, workflow.Revocation{Cert: fullCertificate(), Status: domain.CertRevoked, SetCert: true, MaxEntries: 7500, At: at(time.Hour),
+		Entries: []domain.RevocationEntry{{IssuerID: "default", SerialNumber: "0a1b", CertificateID: "c-full", JobID: "j-full", Reason: "keyCompromise",
+			RevokedAt: at(time.Hour), RevokedBy: "bob", NotAfter: at(48 * time.Hour)}},
+		Audit: audit("01JAUDITREV")}))
 
 	// The CA certificate.
 	_, _, err := st.PutIssuerIfAbsent(ctx, fullIssuer(), audit("01JAUDIT7"))
@@ -171,6 +209,10 @@ func TestStoredItemsGolden(t *testing.T) {
 	// API keys (each with its by-id item) and principals.
 	must("full key", st.PutAPIKey(ctx, fullAPIKey(), &apikey.PrincipalChange{Next: fullPrincipal()}, audit("01JAUDIT8")))
 	must("minimal key", st.PutAPIKey(ctx, &apikey.Key{ID: "k-min"}, &apikey.PrincipalChange{Next: &domain.Principal{ID: "p-min"}}, audit("01JAUDIT9")))
+
+	// A signed digest of the chain heads.
+	must("digest", st.PutDigest(ctx, &domain.AuditDigest{Seq: 1, CreatedAt: at(2 * time.Hour), KeyID: "arn:aws:kms:us-east-1:111122223333:key/digest",
+		DigestHash: "dh", Content: "certctl.audit.digest.v1\n…", Signature: "c2ln"}))
 
 	if len(db.puts) == 0 {
 		t.Fatal(errors.New("nothing recorded"))

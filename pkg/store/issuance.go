@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -66,8 +67,30 @@ func (st *Store) CompleteIssuance(ctx context.Context, c workflow.Completion) er
 		Remove(nameOf(attrCurrentJobID))
 	var t txn
 	t.add(st.putNew(verItem))
-	t.add(st.txUpdate(certKey(v.CertificateID), activate, equals(attrCurrentJobID, s(c.Job.ID))))
-	t.add(st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt))
+	// Never for a certificate revoked or archived while the job was in flight.
+	t.add(st.txUpdate(certKey(v.CertificateID), activate, equals(attrCurrentJobID, s(c.Job.ID)),
+		nameOf(attrStatus).NotEqual(valueOf(s(string(domain.CertRevoked)))),
+		nameOf(attrStatus).NotEqual(valueOf(s(string(domain.CertArchived))))))
+	if d := c.Delivery; d != nil {
+		// The version enters the delivery queue with its issuance; the job
+		// says where it goes.
+		item, err := marshalItem(deliveryItemOf(d))
+		if err != nil {
+			return err
+		}
+		t.add(st.putNew(item))
+		status, err := marshalItem(deliveryStatusRecordOf(&domain.DeliveryStatus{Status: domain.DeliveryPending,
+			SSMParameter: d.Targets.SSMParameter, Secret: d.Targets.Secret, UpdatedAt: v.IssuedAt}))
+		if err != nil {
+			return err
+		}
+		t.add(st.jobTransitionWith(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt,
+			func(u expression.UpdateBuilder) expression.UpdateBuilder {
+				return u.Set(nameOf(attrDelivery), valueOf(&types.AttributeValueMemberM{Value: status}))
+			}))
+	} else {
+		t.add(st.jobTransition(c.Job.ID, []domain.JobStatus{domain.JobRunning}, domain.JobCompleted, "", v.IssuedAt))
+	}
 	t.add(st.profileUnchanged(c.Job.ProfileID, c.ProfileVersion))
 	if c.Governance != nil {
 		t.add(st.governanceUnchanged(*c.Governance))
@@ -87,7 +110,7 @@ func (st *Store) FailJob(ctx context.Context, f workflow.Failure) error {
 	from := []domain.JobStatus{domain.JobAwaitingApproval, domain.JobPending, domain.JobRunning}
 	var t txn
 	t.add(st.jobTransition(f.Job.ID, from, f.Status, f.Error, f.At))
-	t.add(st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertStatus, f.At, f.RetryAt))
+	t.add(st.restoreCert(f.Job.CertificateID, f.Job.ID, f.CertSeen, f.CertStatus, f.At, f.RetryAt))
 	if a := f.ExpireApproval; a != nil {
 		expire := expression.Set(nameOf(attrState), valueOf(s(string(domain.ApprovalExpired)))).
 			Set(nameOf(attrDecidedBy), valueOf(s(domain.SystemWorkflow))).

@@ -111,7 +111,23 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("complete j1", st.CompleteIssuance(ctx, workflow.Completion{Job: j1, Approval: "a1", ProfileVersion: 1, RenewAt: issued.Add(12 * time.Hour),
 		CSR: "csr1", KeyAlg: domain.KeyECDSAP256, Audit: ev(domain.AuditRenewalJobCompleted, "j1"),
 		Version: &domain.CertificateVersion{CertificateID: "c1", JobID: "j1", SerialNumber: "01", NotBefore: issued, NotAfter: issued.Add(24 * time.Hour),
-			FingerprintSHA256: "aa", PEMChain: "pem", IssuedAt: issued}}))
+			FingerprintSHA256: "aa", PEMChain: "pem", IssuedAt: issued},
+		Delivery: &workflow.Delivery{JobID: "j1", CertificateID: "c1", SerialNumber: "01", CreatedAt: issued,
+			Targets: domain.DeliveryTargets{SSMParameter: "/certctl/test/c1", Secret: "certctl/test/c1"}}}))
+	// Its delivery fails twice (the queue item keeps the attempts and the
+	// last error; the job shows them) and stays queued.
+	d1, err := st.GetDelivery(ctx, "c1", "j1")
+	must("delivery j1", err)
+	must("delivery j1 failed", st.DeliveryFailed(ctx, d1, "put parameter: AccessDenied", next(), ev(domain.AuditDeliveryFailed, "c1")))
+	if err := st.DeliveryFailed(ctx, d1, "raced", next(), nil); !workflow.IsChanged(err) {
+		t.Errorf("a second attempt recording over the same attempts: %v, want a failed condition", err)
+	}
+	d1, err = st.GetDelivery(ctx, "c1", "j1")
+	must("delivery j1", err)
+	must("delivery j1 failed again", st.DeliveryFailed(ctx, d1, "put secret: AccessDenied", next(), nil))
+	if q, _, err := st.PendingDeliveries(ctx, next(), domain.PageRequest{Limit: 10}); err != nil || len(q) != 1 || q[0].Attempts != 2 || q[0].LastError != "put secret: AccessDenied" {
+		t.Errorf("delivery queue: %+v %v", q, err)
+	}
 	must("c1 expiring", st.SetCertStatus(ctx, "c1", domain.CertActive, domain.CertExpiring, next(), ev(domain.AuditCertificateStatus, "c1")))
 
 	// A renewal rejected (its hand-off stays queued), a deferral, and a
@@ -133,14 +149,14 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("token a2", err)
 	at := next()
 	must("reject a2", st.Decide(ctx, workflow.Decision{Approval: get("a2"), State: domain.ApprovalRejected, DecidedBy: "carol", ActorType: domain.ActorUser,
-		Reason: "no", At: at, JobStatus: domain.JobCancelled, JobError: "approval rejected: no", RestoreCert: true, RetryAt: at.Add(time.Hour),
+		Reason: "no", At: at, JobStatus: domain.JobCancelled, JobError: "approval rejected: no", RestoreCert: true, CertSeen: domain.CertRenewalInProgress, RetryAt: at.Add(time.Hour),
 		Audit: ev(domain.AuditApprovalRejected, "a2")}))
 	must("defer c1", st.DeferRenewal(ctx, "c1", next(), ev(domain.AuditRenewalRefused, "c1")))
 	renew("j3", "a3")
 	j3, err := st.GetJob(ctx, "j3")
 	must("get j3", err)
 	at = next()
-	must("fail j3", st.FailJob(ctx, workflow.Failure{Job: j3, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertExpiring,
+	must("fail j3", st.FailJob(ctx, workflow.Failure{Job: j3, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertExpiring, CertSeen: domain.CertRenewalInProgress,
 		ExpireApproval: get("a3"), At: at, RetryAt: at.Add(time.Hour),
 		Audits: []*domain.AuditEvent{ev(domain.AuditRenewalJobFailed, "j3"), ev(domain.AuditApprovalExpired, "a3")}}))
 
@@ -158,29 +174,142 @@ func TestTableLayoutGolden(t *testing.T) {
 		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c2"), ev(domain.AuditApprovalBypassed, "a4")},
 	}))
 
-	// A request that needs two votes, one from each factor: a vote, then
+	// c1 revoked whole (status, out of the due index, a CRL entry, the CRL
+	// state's revision and count), its CRL published twice, the entry
+	// pruned once the certificate expired.
+	c1now, err := st.GetCertificate(ctx, "c1")
+	must("get c1", err)
+	revokedAt := next()
+	must("revoke c1", st.Revoke(ctx, workflow.Revocation{Cert: c1now, Status: domain.CertRevoked, SetCert: true, MaxEntries: 10, At: revokedAt,
+		Entries: []domain.RevocationEntry{{IssuerID: "default", SerialNumber: "01", CertificateID: "c1", JobID: "j1", Reason: "keyCompromise",
+			RevokedAt: revokedAt, RevokedBy: "bob", NotAfter: issued.Add(24 * time.Hour)}},
+		Audit: ev(domain.AuditCertificateRevoked, "c1")}))
+	published := next()
+	must("publish CRL 1", st.PublishCRL(ctx, workflow.CRLPublication{IssuerID: "default", PrevNumber: 0, Number: 1, DER: []byte{0x30, 0x01},
+		ThisUpdate: published, NextUpdate: published.Add(7 * 24 * time.Hour), Entries: 1, BuiltRevision: 1, Audit: ev(domain.AuditCRLPublished, "default")}))
+	must("prune", st.PruneRevocationEntries(ctx, "default", []string{"01"}, ev(domain.AuditCRLPruned, "default")))
+	published = next()
+	must("publish CRL 2", st.PublishCRL(ctx, workflow.CRLPublication{IssuerID: "default", PrevNumber: 1, Number: 2, DER: []byte{0x30, 0x00},
+		ThisUpdate: published, NextUpdate: published.Add(7 * 24 * time.Hour), Entries: 0, BuiltRevision: 1, Audit: ev(domain.AuditCRLPublished, "default")}))
+	if err := st.PublishCRL(ctx, workflow.CRLPublication{IssuerID: "default", PrevNumber: 1, Number: 2, DER: []byte{0x30, 0x00},
+		ThisUpdate: published, NextUpdate: published, Audit: &domain.AuditEvent{ID: "NEVER", Action: domain.AuditCRLPublished, ResourceID: "default", Timestamp: published}}); !workflow.IsChanged(err) {
+		t.Errorf("a CRL following number 1 again: %v, want a failed condition", err)
+	}
+	if crl, err := st.GetCRL(ctx, "default"); err != nil || crl.Number != 2 || crl.Stale() || crl.EntryCount != 0 || crl.Revision != 1 {
+		t.Errorf("CRL state: %+v %v", crl, err)
+	}
+
+	// c3: created, its job failed, archived, its records and itself deleted.
+	created = next()
+	must("create c3", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c3", CommonName: "c.example.net", SANs: []string{}, ProfileID: "pu", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr3", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j5"},
+		Job: &domain.Job{ID: "j5", CertificateID: "c3", ProfileID: "pu", Type: domain.JobIssuance, Status: domain.JobPending,
+			RequestedBy: "alice", CSR: "csr3", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		ProfileVersion: 1, Governance: &gov, StartInput: `{"job_id":"j5"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c3")},
+	}))
+	j5, err := st.GetJob(ctx, "j5")
+	must("get j5", err)
+	at = next()
+	must("fail j5", st.FailJob(ctx, workflow.Failure{Job: j5, Status: domain.JobFailed, Error: "boom", CertStatus: domain.CertFailed,
+		CertSeen: domain.CertPending, At: at, RetryAt: at.Add(time.Hour), Audits: []*domain.AuditEvent{ev(domain.AuditRenewalJobFailed, "j5")}}))
+	c3, err := st.GetCertificate(ctx, "c3")
+	must("get c3", err)
+	must("archive c3", st.ArchiveCertificate(ctx, c3, next(), ev(domain.AuditCertificateArchived, "c3")))
+	keys, err := st.CertificateRecords(ctx, "c3", 10)
+	must("records of c3", err)
+	if len(keys) != 1 || keys[0] != (workflow.RecordKey{Kind: "job", ID: "j5"}) {
+		t.Errorf("records of c3: %+v", keys)
+	}
+	must("delete records of c3", st.DeleteCertificateRecords(ctx, "c3", keys, ev(domain.AuditCertificatePurged, "c3")))
+	c3, err = st.GetCertificate(ctx, "c3")
+	must("get c3", err)
+	must("delete c3", st.DeleteCertificate(ctx, c3, ev(domain.AuditCertificateDeleted, "c3")))
+
+	// c4 under pu moves to pd2 at once, then asks to move into pg (a
+	// request) twice: one rejected (released), one approved (applied).
+	created = next()
+	must("create c4", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c4", CommonName: "d.example.net", SANs: []string{}, ProfileID: "pu", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr4", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j6"},
+		Job: &domain.Job{ID: "j6", CertificateID: "c4", ProfileID: "pu", Type: domain.JobIssuance, Status: domain.JobRunning,
+			RequestedBy: "alice", RequestReason: "first issuance", CSR: "csr4", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		ProfileVersion: 1, Governance: &gov, Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c4")},
+	}))
+	issued = next()
+	must("complete j6", st.CompleteIssuance(ctx, workflow.Completion{Job: &domain.Job{ID: "j6", ProfileID: "pu"}, ProfileVersion: 1, Governance: &gov,
+		RenewAt: issued.Add(12 * time.Hour), CSR: "csr4", KeyAlg: domain.KeyECDSAP256, Audit: ev(domain.AuditRenewalJobCompleted, "j6"),
+		Version: &domain.CertificateVersion{CertificateID: "c4", JobID: "j6", SerialNumber: "04", NotBefore: issued, NotAfter: issued.Add(24 * time.Hour),
+			FingerprintSHA256: "dd", PEMChain: "pem", IssuedAt: issued},
+		Delivery: &workflow.Delivery{JobID: "j6", CertificateID: "c4", SerialNumber: "04", CreatedAt: issued,
+			Targets: domain.DeliveryTargets{SSMParameter: "/certctl/test/c4"}}}))
+	// Its delivery succeeds: out of the queue, delivered on the job.
+	d6, err := st.GetDelivery(ctx, "c4", "j6")
+	must("delivery j6", err)
+	must("delivered j6", st.EndDelivery(ctx, d6, domain.DeliveryDelivered, next(), ev(domain.AuditDelivered, "c4")))
+	if err := st.EndDelivery(ctx, d6, domain.DeliveryDelivered, next(),
+		&domain.AuditEvent{ID: "NEVER2", Action: domain.AuditDelivered, ResourceID: "c4", Timestamp: next()}); !workflow.IsChanged(err) {
+		t.Errorf("ending a delivery twice: %v, want a failed condition", err)
+	}
+	pd2 := &domain.Profile{ID: "pd2", Name: "Second", AllowedNames: []domain.NamePattern{"*.example.net"}, Version: 1, CreatedAt: next()}
+	must("create pd2", st.CreateProfile(ctx, pd2, nil, ev(domain.AuditProfileCreated, "pd2")))
+	puNow, err := st.GetProfile(ctx, "pu")
+	must("get pu", err)
+	c4, err := st.GetCertificate(ctx, "c4")
+	must("get c4", err)
+	renewAt := issued.Add(20 * time.Hour)
+	at = next()
+	must("move c4", st.MoveCertificate(ctx, workflow.Move{Cert: c4, From: puNow, To: pd2, Governance: &gov, RenewAt: &renewAt, At: at},
+		ev(domain.AuditCertificateMoved, "c4")))
+	moveReq := func(id string) *domain.Approval {
+		t.Helper()
+		c, err := st.GetCertificate(ctx, "c4")
+		must("get c4", err)
+		at := next()
+		a := &domain.Approval{ID: id, Kind: domain.KindCertificateMove, State: domain.ApprovalPending, CertificateID: "c4", ProfileID: "pg",
+			RequestedBy: "alice", RequestedType: domain.ActorUser, RequestReason: "CHG-9", ApproverPool: pg.Approvers, ApprovalPolicy: pg.Policy(),
+			Move:      &domain.CertificateMove{From: domain.RefOf(pd2), To: domain.RefOf(pg), CommonName: "d.example.net", DNSNames: []string{"d.example.net"}, IPAddresses: []string{}},
+			CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		must("request move "+id, st.RequestMove(ctx, c, a, ev(domain.AuditMoveRequested, id)))
+		return get(id)
+	}
+	a8 := moveReq("a8")
+	must("reject move", st.Decide(ctx, workflow.Decision{Approval: a8, State: domain.ApprovalRejected, DecidedBy: "bob", ActorType: domain.ActorUser, At: next(),
+		Move: &workflow.MoveChange{CertID: "c4", ApprovalID: "a8"}, Audit: ev(domain.AuditApprovalRejected, "a8")}))
+	a9 := moveReq("a9")
+	c4, err = st.GetCertificate(ctx, "c4")
+	must("get c4", err)
+	pgNow, err := st.GetProfile(ctx, "pg")
+	must("get pg", err)
+	at = next()
+	must("approve move", st.Decide(ctx, workflow.Decision{Approval: a9, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser, At: at,
+		Move:  &workflow.MoveChange{CertID: "c4", ApprovalID: "a9", Apply: &workflow.Move{Cert: c4, From: pd2, To: pgNow, ApprovalID: "a9", RenewAt: &renewAt, At: at}},
+		Audit: ev(domain.AuditApprovalApproved, "a9"), MoreAudits: []*domain.AuditEvent{ev(domain.AuditCertificateMoved, "c4")}}))
+
+	// c5: a request that needs two votes, one from each factor: a vote, then
 	// the vote that completes the policy and approves.
 	created = next()
 	policy := domain.ApprovalPolicy{{Name: "security", Approvers: &domain.ApproverPool{Principals: []string{"bob"}}, Count: 1}, {Name: "owners", Count: 1}}
-	must("create c3", st.CreateCertificate(ctx, workflow.NewJob{
-		Cert: &domain.Certificate{ID: "c3", CommonName: "c.example.com", SANs: []string{}, ProfileID: "pg", IssuerID: "default", Status: domain.CertPending,
-			CSR: "csr3", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j5"},
-		Job: &domain.Job{ID: "j5", CertificateID: "c3", ProfileID: "pg", Type: domain.JobIssuance, Status: domain.JobAwaitingApproval, RequiresApproval: true,
-			ApprovalID: "a8", RequestedBy: "alice", Subject: subject, CSR: "csr3", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
-		Approval: &domain.Approval{ID: "a8", Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: "j5", CertificateID: "c3", ProfileID: "pg",
+	must("create c5", st.CreateCertificate(ctx, workflow.NewJob{
+		Cert: &domain.Certificate{ID: "c5", CommonName: "e.example.com", SANs: []string{}, ProfileID: "pg", IssuerID: "default", Status: domain.CertPending,
+			CSR: "csr5", CreatedBy: "alice", CreatedAt: created, UpdatedAt: created, CurrentJobID: "j7"},
+		Job: &domain.Job{ID: "j7", CertificateID: "c5", ProfileID: "pg", Type: domain.JobIssuance, Status: domain.JobAwaitingApproval, RequiresApproval: true,
+			ApprovalID: "a10", RequestedBy: "alice", Subject: subject, CSR: "csr5", PrevCertStatus: domain.CertPending, CreatedAt: created, UpdatedAt: created},
+		Approval: &domain.Approval{ID: "a10", Kind: domain.KindCertIssuance, State: domain.ApprovalPending, JobID: "j7", CertificateID: "c5", ProfileID: "pg",
 			RequestedBy: "alice", RequestedType: domain.ActorUser, Subject: subject, ApprovalPolicy: policy, CreatedAt: created,
 			ExpiresAt: created.Add(time.Hour), PrevCertStatus: domain.CertPending},
-		ProfileVersion: 1, StartInput: `{"job_id":"j5"}`,
-		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c3"), ev(domain.AuditApprovalRequested, "a8")},
+		ProfileVersion: 1, StartInput: `{"job_id":"j7"}`,
+		Audits: []*domain.AuditEvent{ev(domain.AuditCertificateCreated, "c5"), ev(domain.AuditApprovalRequested, "a10")},
 	}))
-	must("vote a8", st.Vote(ctx, workflow.Ballot{Approval: get("a8"), Audit: ev(domain.AuditApprovalVote, "a8"),
+	must("vote a10", st.Vote(ctx, workflow.Ballot{Approval: get("a10"), Audit: ev(domain.AuditApprovalVote, "a10"),
 		Vote: domain.Vote{Actor: "carol", ActorType: domain.ActorUser, At: next(), Note: "owner", Eligible: []string{"owners"}}}))
-	a8 := get("a8")
+	a10 := get("a10")
 	at = next()
-	must("approve a8", st.Decide(ctx, workflow.Decision{Approval: a8, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser,
+	must("approve a10", st.Decide(ctx, workflow.Decision{Approval: a10, State: domain.ApprovalApproved, DecidedBy: "bob", ActorType: domain.ActorUser,
 		Note: "security", At: at, JobStatus: domain.JobPending, PinVotes: true,
-		Votes:     append(a8.Votes, domain.Vote{Actor: "bob", ActorType: domain.ActorUser, At: at, Note: "security", Eligible: []string{"security", "owners"}}),
-		VoteAudit: ev(domain.AuditApprovalVote, "a8"), Audit: ev(domain.AuditApprovalApproved, "a8")}))
+		Votes:     append(a10.Votes, domain.Vote{Actor: "bob", ActorType: domain.ActorUser, At: at, Note: "security", Eligible: []string{"security", "owners"}}),
+		VoteAudit: ev(domain.AuditApprovalVote, "a10"), Audit: ev(domain.AuditApprovalApproved, "a10")}))
 
 	// A direct profile update that drops the approver pool.
 	pu2 := *pu
@@ -226,7 +355,7 @@ func TestTableLayoutGolden(t *testing.T) {
 	must("revoke k1", st.RevokeAPIKey(ctx, key, next(), ev(domain.AuditAPIKeyRevoked, "k1")))
 
 	// Every read path, over what was written (reads change nothing).
-	page := domain.PageRequest{Limit: 50}
+	page := domain.PageRequest{Limit: 100}
 	count := func(what string, want, got int, err error) {
 		t.Helper()
 		if err != nil || got != want {
@@ -243,24 +372,26 @@ func TestTableLayoutGolden(t *testing.T) {
 	count("pending older than", 0, len(as), err)
 	js, _, err := st.ListJobs(ctx, domain.JobFilter{CertificateID: "c1", Status: string(domain.JobCancelled)}, page)
 	count("jobs of c1, cancelled", 1, len(js), err)
-	cs, _, err := st.ListCertificates(ctx, domain.CertificateFilter{Status: string(domain.CertExpiring), ProfileID: "pg"}, page)
+	cs, _, err := st.ListCertificates(ctx, domain.CertificateFilter{Status: string(domain.CertRevoked), ProfileID: "pg"}, page)
 	count("certificates by status and profile", 1, len(cs), err)
 	vs, _, err := st.ListVersions(ctx, "c1", page)
 	count("versions", 1, len(vs), err)
 	cs, _, err = st.DueBefore(ctx, next().Add(24*time.Hour), page)
-	count("due", 1, len(cs), err)
+	count("due (c4; c1 was revoked)", 1, len(cs), err)
+	es, _, err := st.ListRevocationEntries(ctx, "default", page)
+	count("revocation entries (pruned)", 0, len(es), err)
 	ss, _, err := st.PendingStarts(ctx, next(), page)
-	count("start queue", 2, len(ss), err) // j4 and j5: j1 was cleared, ended jobs leave it
+	count("start queue", 2, len(ss), err) // j4 and j7: j1 was cleared, ended jobs leave it
 	ks, _, err := st.ListAPIKeys(ctx, ops.ID, page)
 	count("keys of ops", 1, len(ks), err)
 	ps, _, err := st.ListProfiles(ctx, page)
-	count("profiles", 2, len(ps), err)
+	count("profiles", 3, len(ps), err)
 	rows, _, err := st.ListAudit(ctx, domain.AuditFilter{ResourceID: "c1", Action: domain.AuditRenewalTriggered}, page)
 	count("audit of c1, renewals", 2, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Actor: "alice", Action: domain.AuditApprovalApproved, Until: next()}, page)
-	count("audit by actor and action", 4, len(rows), err)
+	count("audit by actor and action", 5, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Action: domain.AuditProfileCreated, Until: next()}, page)
-	count("audit by action", 3, len(rows), err)
+	count("audit by action", 4, len(rows), err)
 	rows, _, err = st.ListAudit(ctx, domain.AuditFilter{Since: t0, Until: next()}, page)
 	count("audit by day", evs, len(rows), err)
 	ms, err := st.ListDecisionMetrics(ctx, domain.KindProfileEdit)

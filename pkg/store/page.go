@@ -80,7 +80,7 @@ func decodeToken(token string, in *dynamodb.QueryInput) (map[string]types.Attrib
 // indexPartition is the partition key attribute of each index.
 var indexPartition = map[string]string{
 	"": attrPK, IndexList: attrListPK, IndexParent: attrParentPK, IndexPending: attrPendingPK, IndexDue: attrDuePK,
-	AuditIndexActor: attrActor, AuditIndexAction: attrAction, AuditIndexDay: attrDay,
+	AuditIndexActor: attrActor, AuditIndexAction: attrAction, AuditIndexDay: attrDay, IndexByChain: attrChain,
 }
 
 // keyEquals finds "#name = :value" in a key condition.
@@ -120,6 +120,7 @@ var indexKeys = map[string][]string{
 	AuditIndexActor:  {attrPK, attrSK, attrActor},
 	AuditIndexAction: {attrPK, attrSK, attrAction},
 	AuditIndexDay:    {attrPK, attrSK, attrDay},
+	IndexByChain:     {attrPK, attrSK, attrChain, attrChainSeq},
 }
 
 // queryPage runs in (a Query with its key condition and optional filter)

@@ -177,7 +177,7 @@ func (st *Store) profileCreate(p *domain.Profile) (types.TransactWriteItem, erro
 // editableFields are the profile attributes an edit owns: the rest (its
 // certificate count, who created it and when) stay as stored.
 var editableFields = []string{attrName, attrRequiresApproval, attrAllowedNames, attrAllowedKeyAlgorithms,
-	attrMaxValiditySeconds, attrRenewBeforeSeconds, attrIssuerID, attrApprovers, attrRequiredApprovals, attrApprovalPolicy,
+	attrMaxValiditySeconds, attrRenewBeforeSeconds, attrIssuerID, attrApprovers, attrDelivery, attrRequiredApprovals, attrApprovalPolicy,
 	attrVersion, attrUpdatedAt}
 
 // profileFields is the update that writes p's editable fields over a

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
@@ -21,435 +20,6 @@ import (
 // layout can change independently. The dynamodbav names are the names
 // stored before these types existed (testdata/*.golden.json pins them);
 // see attrs.go.
-
-// Index names. They are shared with the CDK app and the local harness.
-const (
-	IndexList    = "list"
-	IndexParent  = "by_parent"
-	IndexPending = "pending"
-	IndexDue     = "due"
-
-	AuditIndexActor  = "by_actor"
-	AuditIndexAction = "by_action"
-	AuditIndexDay    = "by_day"
-)
-
-// Entity tags: an entity's key is "<tag>#<id>" / "<tag>", and its list
-// index partition is the tag.
-const (
-	tagProfile   = "PROFILE"
-	tagCert      = "CERT"
-	tagJob       = "JOB"
-	tagApproval  = "APPROVAL"
-	tagIssuer    = "ISSUER"
-	tagAPIKey    = "APIKEY"
-	tagAPIKeyID  = "APIKEYID"
-	tagPrincipal = "PRINCIPAL"
-	tagOutbox    = "OUTBOX"
-)
-
-// Partitions of the sparse pending and due indexes.
-const (
-	pendingPartition = "PENDING"
-	startPartition   = "START"
-	duePartition     = "DUE"
-	// handoffPartition holds decided requests whose decision has not been
-	// confirmed delivered to the waiting execution. Decide puts a request
-	// here; ClearHandoff takes it out after a successful send.
-	handoffPartition = "HANDOFF"
-	// outboxPartition holds the events of committed transitions not yet
-	// confirmed published; the committing function deletes its own after
-	// PutEvents accepts them, the reaper publishes what is left.
-	outboxPartition = "OUTBOX"
-	// expiryPartition holds each issued certificate, by its not_after,
-	// until its expiry warning is sent; a new version moves it.
-	expiryPartition = "EXPIRY"
-)
-
-// pendingOfProfile is the by_parent partition of a profile's pending
-// requests, oldest first: the pending-age gauge reads its first item.
-func pendingOfProfile(profileID string) string { return "PENDING#" + profileID }
-
-// tsLayout is fixed-width so that timestamps sort lexicographically in keys.
-const tsLayout = "2006-01-02T15:04:05.000000000Z"
-
-// SortTime formats t for use inside a sort key.
-func SortTime(t time.Time) string { return t.UTC().Format(tsLayout) }
-
-// sortKey orders an entity by a time, then its id.
-func sortKey(t time.Time, id string) string { return SortTime(t) + "#" + id }
-
-// stamp formats a time an update expression writes: RFC 3339 in UTC, the
-// form the items' time fields are read back from.
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func n(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
-
-// itemKey is the table's primary key.
-type itemKey struct {
-	PK string `dynamodbav:"pk"`
-	SK string `dynamodbav:"sk"`
-}
-
-func (k itemKey) av() map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: s(k.PK), attrSK: s(k.SK)}
-}
-
-func entityKey(tag, id string) itemKey { return itemKey{PK: tag + "#" + id, SK: tag} }
-
-func profileKey(id string) itemKey  { return entityKey(tagProfile, id) }
-func certKey(id string) itemKey     { return entityKey(tagCert, id) }
-func jobKey(id string) itemKey      { return entityKey(tagJob, id) }
-func approvalKey(id string) itemKey { return entityKey(tagApproval, id) }
-func issuerKey(id string) itemKey   { return entityKey(tagIssuer, id) }
-
-// versionKey orders versions by job id (ULIDs sort by time) and makes the
-// job id the idempotency key of issuance: one version per job, ever.
-func versionKey(certID, jobID string) itemKey {
-	return itemKey{PK: certKey(certID).PK, SK: "VERSION#" + jobID}
-}
-
-// jobsOf is the by_parent partition of a certificate's jobs.
-func jobsOf(certID string) string { return certKey(certID).PK + "#" + tagJob }
-
-// auditPartition holds one resource's audit rows.
-func auditPartition(resourceID string) string { return "AUDIT#" + resourceID }
-
-func auditKey(ev *domain.AuditEvent) itemKey {
-	return itemKey{PK: auditPartition(ev.ResourceID), SK: sortKey(ev.Timestamp, ev.ID)}
-}
-
-// listKey places an item in the list index: newest first within its
-// partition.
-type listKey struct {
-	ListPK string `dynamodbav:"list_pk"`
-	ListSK string `dynamodbav:"list_sk"`
-}
-
-func listed(partition string, created time.Time, id string) listKey {
-	return listKey{ListPK: partition, ListSK: sortKey(created, id)}
-}
-
-// marshalItem renders an item type. Nulls from custom marshallers and
-// zero times are omitted where a field says omitempty, as they always
-// were.
-func marshalItem(v any) (map[string]types.AttributeValue, error) {
-	item, err := attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) {
-		o.OmitNullAttributeValues = true
-		o.OmitEmptyTime = true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: marshal %T: %w", v, err)
-	}
-	return item, nil
-}
-
-// marshalValue renders one attribute value the way marshalItem renders
-// an item's.
-func marshalValue(v any) (types.AttributeValue, error) {
-	av, err := attributevalue.MarshalWithOptions(v, func(o *attributevalue.EncoderOptions) {
-		o.OmitNullAttributeValues = true
-		o.OmitEmptyTime = true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: marshal %T: %w", v, err)
-	}
-	return av, nil
-}
-
-func unmarshalItem(item map[string]types.AttributeValue, v any) error {
-	if err := attributevalue.UnmarshalMap(item, v); err != nil {
-		return fmt.Errorf("store: unmarshal %T: %w", v, err)
-	}
-	return nil
-}
-
-// decode reads an item into a new item type T and converts it with conv.
-func decode[T, D any](item map[string]types.AttributeValue, conv func(*T) D) (D, error) {
-	var v T
-	if err := unmarshalItem(item, &v); err != nil {
-		var zero D
-		return zero, err
-	}
-	return conv(&v), nil
-}
-
-// decoder is decode as a function of the item, for query results.
-func decoder[T, D any](conv func(*T) D) func(map[string]types.AttributeValue) (D, error) {
-	return func(item map[string]types.AttributeValue) (D, error) { return decode(item, conv) }
-}
-
-// convert converts between slices of string types, keeping nil apart
-// from empty (one is stored as NULL, the other as an empty list).
-func convert[To, From ~string](in []From) []To {
-	if in == nil {
-		return nil
-	}
-	out := make([]To, len(in))
-	for i, v := range in {
-		out[i] = To(v)
-	}
-	return out
-}
-
-// --- Value objects -------------------------------------------------------
-
-type approverPoolRecord struct {
-	Principals []string `dynamodbav:"principals,omitempty"`
-	Roles      []string `dynamodbav:"roles,omitempty"`
-}
-
-func approverPoolRecordOf(p *domain.ApproverPool) *approverPoolRecord {
-	if p == nil {
-		return nil
-	}
-	return &approverPoolRecord{Principals: p.Principals, Roles: convert[string](p.Roles)}
-}
-
-func (r *approverPoolRecord) toDomain() *domain.ApproverPool {
-	if r == nil {
-		return nil
-	}
-	return &domain.ApproverPool{Principals: r.Principals, Roles: convert[domain.Role](r.Roles)}
-}
-
-// factorRecord is one factor of an approval policy.
-type factorRecord struct {
-	Name      string              `dynamodbav:"name"`
-	Approvers *approverPoolRecord `dynamodbav:"approvers,omitempty"`
-	Count     int                 `dynamodbav:"count"`
-}
-
-func policyRecordOf(p domain.ApprovalPolicy) []factorRecord {
-	if len(p) == 0 {
-		return nil
-	}
-	out := make([]factorRecord, len(p))
-	for i, f := range p {
-		out[i] = factorRecord{Name: f.Name, Approvers: approverPoolRecordOf(f.Approvers), Count: f.Count}
-	}
-	return out
-}
-
-func policyOf(rs []factorRecord) domain.ApprovalPolicy {
-	if len(rs) == 0 {
-		return nil
-	}
-	out := make(domain.ApprovalPolicy, len(rs))
-	for i, r := range rs {
-		out[i] = domain.ApprovalFactor{Name: r.Name, Approvers: r.Approvers.toDomain(), Count: r.Count}
-	}
-	return out
-}
-
-// voteRecord is one vote on a request. Which factor it counts toward is
-// not stored: it follows from the votes and the policy.
-type voteRecord struct {
-	Actor     string    `dynamodbav:"actor"`
-	ActorType string    `dynamodbav:"actor_type"`
-	At        time.Time `dynamodbav:"at"`
-	Note      string    `dynamodbav:"note,omitempty"`
-	Eligible  []string  `dynamodbav:"eligible"`
-}
-
-func votesRecordOf(vs []domain.Vote) []voteRecord {
-	if len(vs) == 0 {
-		return nil
-	}
-	out := make([]voteRecord, len(vs))
-	for i, v := range vs {
-		out[i] = voteRecord{Actor: v.Actor, ActorType: string(v.ActorType), At: v.At, Note: v.Note, Eligible: v.Eligible}
-		if out[i].Eligible == nil {
-			out[i].Eligible = []string{}
-		}
-	}
-	return out
-}
-
-func votesOf(rs []voteRecord) []domain.Vote {
-	if len(rs) == 0 {
-		return nil
-	}
-	out := make([]domain.Vote, len(rs))
-	for i, r := range rs {
-		out[i] = domain.Vote{Actor: r.Actor, ActorType: domain.ActorType(r.ActorType), At: r.At, Note: r.Note, Eligible: r.Eligible}
-	}
-	return out
-}
-
-type subjectRecord struct {
-	CommonName      string   `dynamodbav:"common_name"`
-	DNSNames        []string `dynamodbav:"dns_names"`
-	IPAddresses     []string `dynamodbav:"ip_addresses"`
-	KeyAlgorithm    string   `dynamodbav:"key_algorithm"`
-	PublicKeySHA256 string   `dynamodbav:"public_key_sha256"`
-	ValiditySeconds int64    `dynamodbav:"validity_seconds"`
-	IssuerID        string   `dynamodbav:"issuer_id"`
-	KeyUsage        []string `dynamodbav:"key_usage"`
-	ExtKeyUsage     []string `dynamodbav:"ext_key_usage"`
-	ProfileID       string   `dynamodbav:"profile_id"`
-	ProfileVersion  int64    `dynamodbav:"profile_version"`
-	ProfileName     string   `dynamodbav:"profile_name,omitempty"`
-}
-
-func subjectRecordOf(x *domain.Subject) *subjectRecord {
-	if x == nil {
-		return nil
-	}
-	return &subjectRecord{
-		CommonName: x.CommonName, DNSNames: x.DNSNames, IPAddresses: x.IPAddresses, KeyAlgorithm: x.KeyAlgorithm,
-		PublicKeySHA256: x.PublicKeySHA256, ValiditySeconds: x.ValiditySeconds, IssuerID: x.IssuerID,
-		KeyUsage: x.KeyUsage, ExtKeyUsage: x.ExtKeyUsage, ProfileID: x.ProfileID, ProfileVersion: x.ProfileVersion,
-		ProfileName: x.ProfileName,
-	}
-}
-
-func (r *subjectRecord) toDomain() *domain.Subject {
-	if r == nil {
-		return nil
-	}
-	return &domain.Subject{
-		CommonName: r.CommonName, DNSNames: r.DNSNames, IPAddresses: r.IPAddresses, KeyAlgorithm: r.KeyAlgorithm,
-		PublicKeySHA256: r.PublicKeySHA256, ValiditySeconds: r.ValiditySeconds, IssuerID: r.IssuerID,
-		KeyUsage: r.KeyUsage, ExtKeyUsage: r.ExtKeyUsage, ProfileID: r.ProfileID, ProfileVersion: r.ProfileVersion,
-		ProfileName: r.ProfileName,
-	}
-}
-
-// profileRecord is a profile's attributes: the profile item's own, and
-// the base and proposal of a profile edit.
-type profileRecord struct {
-	ID                   string              `dynamodbav:"id"`
-	Name                 string              `dynamodbav:"name"`
-	RequiresApproval     bool                `dynamodbav:"requires_approval"`
-	AllowedNames         []string            `dynamodbav:"allowed_names"`
-	AllowedKeyAlgorithms []string            `dynamodbav:"allowed_key_algorithms"`
-	MaxValiditySeconds   int64               `dynamodbav:"max_validity_seconds"`
-	RenewBeforeSeconds   int64               `dynamodbav:"renew_before_seconds"`
-	IssuerID             string              `dynamodbav:"issuer_id"`
-	Approvers            *approverPoolRecord `dynamodbav:"approvers,omitempty"`
-	RequiredApprovals    int                 `dynamodbav:"required_approvals,omitempty"`
-	ApprovalPolicy       []factorRecord      `dynamodbav:"approval_policy,omitempty"`
-	Notify               []string            `dynamodbav:"notify,omitempty"`
-	Version              int64               `dynamodbav:"version"`
-	PendingEditID        string              `dynamodbav:"pending_edit_approval_id,omitempty"`
-	CertificateCount     int64               `dynamodbav:"certificate_count"`
-	CreatedBy            string              `dynamodbav:"created_by"`
-	CreatedAt            time.Time           `dynamodbav:"created_at"`
-	UpdatedAt            time.Time           `dynamodbav:"updated_at"`
-}
-
-func profileRecordOf(p *domain.Profile) *profileRecord {
-	if p == nil {
-		return nil
-	}
-	return &profileRecord{
-		ID: p.ID, Name: p.Name, RequiresApproval: p.RequiresApproval, AllowedNames: convert[string](p.AllowedNames),
-		AllowedKeyAlgorithms: p.AllowedKeyAlgorithms, MaxValiditySeconds: p.MaxValiditySeconds,
-		RenewBeforeSeconds: p.RenewBeforeSeconds, IssuerID: p.IssuerID, Approvers: approverPoolRecordOf(p.Approvers),
-		RequiredApprovals: p.RequiredApprovals, ApprovalPolicy: policyRecordOf(p.ApprovalPolicy),
-		Notify: p.Notify, Version: p.Version, PendingEditID: p.PendingEditID, CertificateCount: p.CertificateCount,
-		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
-	}
-}
-
-func (r *profileRecord) toDomain() *domain.Profile {
-	if r == nil {
-		return nil
-	}
-	p := &domain.Profile{
-		ID: r.ID, Name: r.Name, RequiresApproval: r.RequiresApproval, AllowedNames: convert[domain.NamePattern](r.AllowedNames),
-		AllowedKeyAlgorithms: r.AllowedKeyAlgorithms, MaxValiditySeconds: r.MaxValiditySeconds,
-		RenewBeforeSeconds: r.RenewBeforeSeconds, IssuerID: r.IssuerID, Approvers: r.Approvers.toDomain(),
-		RequiredApprovals: r.RequiredApprovals, ApprovalPolicy: policyOf(r.ApprovalPolicy),
-		Notify: r.Notify, Version: r.Version, PendingEditID: r.PendingEditID, CertificateCount: r.CertificateCount,
-		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-	}
-	if p.RequiredApprovals == 0 {
-		p.RequiredApprovals = 1 // stored before required_approvals existed: one approval
-	}
-	return p
-}
-
-// changeRecord is one field of a profile edit's diff. The values are
-// free-form; read back they are what DynamoDB values decode to (string,
-// bool, float64, []any, map[string]any, nil).
-type changeRecord struct {
-	Old any `dynamodbav:"old"`
-	New any `dynamodbav:"new"`
-}
-
-// storedDiffValue is a diff value in a form that marshals by the store's
-// names: domain value objects become their records. It keeps typed nils
-// typed (a nil list is stored as an empty list, a nil pool as NULL).
-func storedDiffValue(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, string, bool, int64, float64, []string, []any, map[string]any:
-		return v, nil
-	case []domain.NamePattern:
-		return convert[string](x), nil
-	case []domain.Role:
-		return convert[string](x), nil
-	case *domain.ApproverPool:
-		return approverPoolRecordOf(x), nil
-	case domain.ApprovalPolicy:
-		return policyRecordOf(x), nil
-	}
-	return nil, fmt.Errorf("store: a profile diff value of type %T has no stored form", v)
-}
-
-type profileEditRecord struct {
-	BaseVersion int64                   `dynamodbav:"base_version"`
-	Create      bool                    `dynamodbav:"create,omitempty"`
-	Delete      bool                    `dynamodbav:"delete,omitempty"`
-	Base        *profileRecord          `dynamodbav:"base,omitempty"`
-	Proposed    *profileRecord          `dynamodbav:"proposed,omitempty"`
-	Diff        map[string]changeRecord `dynamodbav:"diff"`
-}
-
-func profileEditRecordOf(e *domain.ProfileEdit) (*profileEditRecord, error) {
-	if e == nil {
-		return nil, nil
-	}
-	r := &profileEditRecord{
-		BaseVersion: e.BaseVersion, Create: e.Create, Delete: e.Delete,
-		Base: profileRecordOf(e.Base), Proposed: profileRecordOf(e.Proposed),
-	}
-	if e.Diff != nil {
-		r.Diff = make(map[string]changeRecord, len(e.Diff))
-		for field, c := range e.Diff {
-			old, err := storedDiffValue(c.Old)
-			if err != nil {
-				return nil, fmt.Errorf("%w (diff of %s)", err, field)
-			}
-			new, err := storedDiffValue(c.New)
-			if err != nil {
-				return nil, fmt.Errorf("%w (diff of %s)", err, field)
-			}
-			r.Diff[field] = changeRecord{Old: old, New: new}
-		}
-	}
-	return r, nil
-}
-
-func (r *profileEditRecord) toDomain() *domain.ProfileEdit {
-	if r == nil {
-		return nil
-	}
-	e := &domain.ProfileEdit{
-		BaseVersion: r.BaseVersion, Create: r.Create, Delete: r.Delete,
-		Base: r.Base.toDomain(), Proposed: r.Proposed.toDomain(),
-	}
-	if r.Diff != nil {
-		e.Diff = make(map[string]domain.Change, len(r.Diff))
-		for field, c := range r.Diff {
-			e.Diff[field] = domain.Change{Old: c.Old, New: c.New}
-		}
-	}
-	return e
-}
 
 // --- Items of the state table ---------------------------------------------
 
@@ -470,27 +40,31 @@ func (it *profileItem) toDomain() *domain.Profile { return it.profileRecord.toDo
 type certItem struct {
 	itemKey
 	listKey
-	PendingPK     string     `dynamodbav:"pending_pk,omitempty"` // EXPIRY until its expiry warning
-	PendingSK     string     `dynamodbav:"pending_sk,omitempty"`
-	DuePK         string     `dynamodbav:"due_pk,omitempty"`
-	DueSK         string     `dynamodbav:"due_sk,omitempty"`
-	ID            string     `dynamodbav:"id"`
-	CommonName    string     `dynamodbav:"common_name"`
-	SANs          []string   `dynamodbav:"sans"`
-	ProfileID     string     `dynamodbav:"profile_id"`
-	IssuerID      string     `dynamodbav:"issuer_id"`
-	Status        string     `dynamodbav:"status"`
-	CSR           string     `dynamodbav:"csr"`
-	KeyAlgorithm  string     `dynamodbav:"key_algorithm"`
-	CurrentJobID  string     `dynamodbav:"current_job_id,omitempty"`
-	SerialNumber  string     `dynamodbav:"serial_number,omitempty"`
-	NotBefore     *time.Time `dynamodbav:"not_before,omitempty"`
-	ExpiresAt     *time.Time `dynamodbav:"expires_at,omitempty"`
-	RenewAt       *time.Time `dynamodbav:"renew_at,omitempty"`
-	LastRenewalAt *time.Time `dynamodbav:"last_renewal_at,omitempty"`
-	CreatedBy     string     `dynamodbav:"created_by"`
-	CreatedAt     time.Time  `dynamodbav:"created_at"`
-	UpdatedAt     time.Time  `dynamodbav:"updated_at"`
+	PendingPK        string     `dynamodbav:"pending_pk,omitempty"` // EXPIRY until its expiry warning
+	PendingSK        string     `dynamodbav:"pending_sk,omitempty"`
+	DuePK            string     `dynamodbav:"due_pk,omitempty"`
+	DueSK            string     `dynamodbav:"due_sk,omitempty"`
+	ID               string     `dynamodbav:"id"`
+	CommonName       string     `dynamodbav:"common_name"`
+	SANs             []string   `dynamodbav:"sans"`
+	ProfileID        string     `dynamodbav:"profile_id"`
+	IssuerID         string     `dynamodbav:"issuer_id"`
+	Status           string     `dynamodbav:"status"`
+	CSR              string     `dynamodbav:"csr"`
+	KeyAlgorithm     string     `dynamodbav:"key_algorithm"`
+	CurrentJobID     string     `dynamodbav:"current_job_id,omitempty"`
+	PendingMoveID    string     `dynamodbav:"pending_move_approval_id,omitempty"`
+	SerialNumber     string     `dynamodbav:"serial_number,omitempty"`
+	NotBefore        *time.Time `dynamodbav:"not_before,omitempty"`
+	ExpiresAt        *time.Time `dynamodbav:"expires_at,omitempty"`
+	RenewAt          *time.Time `dynamodbav:"renew_at,omitempty"`
+	LastRenewalAt    *time.Time `dynamodbav:"last_renewal_at,omitempty"`
+	RevokedAt        *time.Time `dynamodbav:"revoked_at,omitempty"`
+	RevocationReason string     `dynamodbav:"revocation_reason,omitempty"`
+	ArchivedAt       *time.Time `dynamodbav:"archived_at,omitempty"`
+	CreatedBy        string     `dynamodbav:"created_by"`
+	CreatedAt        time.Time  `dynamodbav:"created_at"`
+	UpdatedAt        time.Time  `dynamodbav:"updated_at"`
 }
 
 // dueSK places a certificate in the due index at t.
@@ -500,11 +74,12 @@ func certItemOf(c *domain.Certificate) *certItem {
 	it := &certItem{
 		itemKey: certKey(c.ID), listKey: listed(tagCert, c.CreatedAt, c.ID),
 		ID: c.ID, CommonName: c.CommonName, SANs: c.SANs, ProfileID: c.ProfileID, IssuerID: c.IssuerID,
-		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID,
+		Status: string(c.Status), CSR: c.CSR, KeyAlgorithm: c.KeyAlgorithm, CurrentJobID: c.CurrentJobID, PendingMoveID: c.PendingMoveID,
 		SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, RenewAt: c.RenewAt,
-		LastRenewalAt: c.LastRenewalAt, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		LastRenewalAt: c.LastRenewalAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, ArchivedAt: c.ArchivedAt,
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
-	if c.RenewAt != nil && c.CurrentJobID == "" {
+	if c.RenewAt != nil && c.CurrentJobID == "" && !c.Retired() {
 		it.DuePK, it.DueSK = duePartition, dueSK(*c.RenewAt, c.ID)
 	}
 	return it
@@ -516,9 +91,10 @@ func expirySK(notAfter time.Time, certID string) string { return sortKey(notAfte
 func (it *certItem) toDomain() *domain.Certificate {
 	return &domain.Certificate{
 		ID: it.ID, CommonName: it.CommonName, SANs: it.SANs, ProfileID: it.ProfileID, IssuerID: it.IssuerID,
-		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID,
+		Status: domain.CertStatus(it.Status), CSR: it.CSR, KeyAlgorithm: it.KeyAlgorithm, CurrentJobID: it.CurrentJobID, PendingMoveID: it.PendingMoveID,
 		SerialNumber: it.SerialNumber, NotBefore: it.NotBefore, ExpiresAt: it.ExpiresAt, RenewAt: it.RenewAt,
-		LastRenewalAt: it.LastRenewalAt, CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		LastRenewalAt: it.LastRenewalAt, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, ArchivedAt: it.ArchivedAt,
+		CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 	}
 }
 
@@ -529,28 +105,30 @@ func (it *certItem) toDomain() *domain.Certificate {
 type jobItem struct {
 	itemKey
 	listKey
-	ParentPK         string         `dynamodbav:"parent_pk"`
-	ParentSK         string         `dynamodbav:"parent_sk"`
-	PendingPK        string         `dynamodbav:"pending_pk,omitempty"`
-	PendingSK        string         `dynamodbav:"pending_sk,omitempty"`
-	StartInput       string         `dynamodbav:"start_input,omitempty"`
-	ID               string         `dynamodbav:"id"`
-	CertificateID    string         `dynamodbav:"certificate_id"`
-	ProfileID        string         `dynamodbav:"profile_id"`
-	Type             string         `dynamodbav:"type"`
-	Status           string         `dynamodbav:"status"`
-	RequiresApproval bool           `dynamodbav:"requires_approval"`
-	ApprovalID       string         `dynamodbav:"approval_id,omitempty"`
-	RequestedBy      string         `dynamodbav:"requested_by"`
-	Notify           []string       `dynamodbav:"notify,omitempty"`
-	Subject          *subjectRecord `dynamodbav:"subject,omitempty"`
-	ExecutionARN     string         `dynamodbav:"execution_arn,omitempty"`
-	Error            string         `dynamodbav:"error,omitempty"`
-	CSR              string         `dynamodbav:"csr_pem"`
-	PrevCertStatus   string         `dynamodbav:"prev_cert_status"`
-	CreatedAt        time.Time      `dynamodbav:"created_at"`
-	UpdatedAt        time.Time      `dynamodbav:"updated_at"`
-	CompletedAt      *time.Time     `dynamodbav:"completed_at,omitempty"`
+	ParentPK         string                `dynamodbav:"parent_pk"`
+	ParentSK         string                `dynamodbav:"parent_sk"`
+	PendingPK        string                `dynamodbav:"pending_pk,omitempty"`
+	PendingSK        string                `dynamodbav:"pending_sk,omitempty"`
+	StartInput       string                `dynamodbav:"start_input,omitempty"`
+	ID               string                `dynamodbav:"id"`
+	CertificateID    string                `dynamodbav:"certificate_id"`
+	ProfileID        string                `dynamodbav:"profile_id"`
+	Type             string                `dynamodbav:"type"`
+	Status           string                `dynamodbav:"status"`
+	RequiresApproval bool                  `dynamodbav:"requires_approval"`
+	ApprovalID       string                `dynamodbav:"approval_id,omitempty"`
+	RequestedBy      string                `dynamodbav:"requested_by"`
+	RequestReason    string                `dynamodbav:"request_reason,omitempty"`
+	Notify           []string              `dynamodbav:"notify,omitempty"`
+	Subject          *subjectRecord        `dynamodbav:"subject,omitempty"`
+	ExecutionARN     string                `dynamodbav:"execution_arn,omitempty"`
+	Error            string                `dynamodbav:"error,omitempty"`
+	Delivery         *deliveryStatusRecord `dynamodbav:"delivery,omitempty"`
+	CSR              string                `dynamodbav:"csr_pem"`
+	PrevCertStatus   string                `dynamodbav:"prev_cert_status"`
+	CreatedAt        time.Time             `dynamodbav:"created_at"`
+	UpdatedAt        time.Time             `dynamodbav:"updated_at"`
+	CompletedAt      *time.Time            `dynamodbav:"completed_at,omitempty"`
 }
 
 func jobItemOf(j *domain.Job, startInput string) *jobItem {
@@ -558,8 +136,8 @@ func jobItemOf(j *domain.Job, startInput string) *jobItem {
 		itemKey: jobKey(j.ID), listKey: listed(tagJob, j.CreatedAt, j.ID),
 		ParentPK: jobsOf(j.CertificateID), ParentSK: sortKey(j.CreatedAt, j.ID),
 		ID: j.ID, CertificateID: j.CertificateID, ProfileID: j.ProfileID, Type: string(j.Type), Status: string(j.Status),
-		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy, Notify: j.Notify,
-		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, CSR: j.CSR,
+		RequiresApproval: j.RequiresApproval, ApprovalID: j.ApprovalID, RequestedBy: j.RequestedBy, RequestReason: j.RequestReason, Notify: j.Notify,
+		Subject: subjectRecordOf(j.Subject), ExecutionARN: j.ExecutionARN, Error: j.Error, Delivery: deliveryStatusRecordOf(j.Delivery), CSR: j.CSR,
 		PrevCertStatus: string(j.PrevCertStatus), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, CompletedAt: j.CompletedAt,
 	}
 	if startInput != "" {
@@ -572,8 +150,9 @@ func (it *jobItem) toDomain() *domain.Job {
 	return &domain.Job{
 		ID: it.ID, CertificateID: it.CertificateID, ProfileID: it.ProfileID, Type: domain.JobType(it.Type),
 		Status: domain.JobStatus(it.Status), RequiresApproval: it.RequiresApproval, ApprovalID: it.ApprovalID,
-		RequestedBy: it.RequestedBy, Notify: it.Notify, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
-		CSR: it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		RequestedBy: it.RequestedBy, RequestReason: it.RequestReason, Notify: it.Notify, Subject: it.Subject.toDomain(), ExecutionARN: it.ExecutionARN, Error: it.Error,
+		Delivery: it.Delivery.toDomain(),
+		CSR:      it.CSR, PrevCertStatus: domain.CertStatus(it.PrevCertStatus), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 		CompletedAt: it.CompletedAt,
 	}
 }
@@ -591,7 +170,7 @@ type approvalItem struct {
 	listKey
 	PendingPK      string              `dynamodbav:"pending_pk,omitempty"`
 	PendingSK      string              `dynamodbav:"pending_sk,omitempty"`
-	ParentPK       string              `dynamodbav:"parent_pk,omitempty"` // PENDING#<profile> while pending
+	ParentPK       string              `dynamodbav:"parent_pk,omitempty"`
 	ParentSK       string              `dynamodbav:"parent_sk,omitempty"`
 	ID             string              `dynamodbav:"id"`
 	Kind           string              `dynamodbav:"kind"`
@@ -605,8 +184,10 @@ type approvalItem struct {
 	DecidedType    string              `dynamodbav:"decided_by_type,omitempty"`
 	Note           string              `dynamodbav:"note,omitempty"`
 	Reason         string              `dynamodbav:"reason,omitempty"`
+	RequestReason  string              `dynamodbav:"request_reason,omitempty"`
 	Subject        *subjectRecord      `dynamodbav:"subject,omitempty"`
 	ProfileEdit    *profileEditRecord  `dynamodbav:"profile_edit,omitempty"`
+	Move           *moveRecord         `dynamodbav:"move,omitempty"`
 	ApproverPool   *approverPoolRecord `dynamodbav:"approver_pool,omitempty"`
 	ApprovalPolicy []factorRecord      `dynamodbav:"approval_policy,omitempty"`
 	Votes          []voteRecord        `dynamodbav:"votes,omitempty"`
@@ -629,17 +210,33 @@ func approvalItemOf(a *domain.Approval) (*approvalItem, error) {
 		itemKey: approvalKey(a.ID), listKey: listed(tagApproval, a.CreatedAt, a.ID),
 		ID: a.ID, Kind: string(a.Kind), State: string(a.State), JobID: a.JobID, CertificateID: a.CertificateID,
 		ProfileID: a.ProfileID, RequestedBy: a.RequestedBy, RequestedType: string(a.RequestedType),
-		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason,
-		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, ApproverPool: approverPoolRecordOf(a.ApproverPool),
+		DecidedBy: a.DecidedBy, DecidedType: string(a.DecidedType), Note: a.Note, Reason: a.Reason, RequestReason: a.RequestReason,
+		Subject: subjectRecordOf(a.Subject), ProfileEdit: edit, Move: moveRecordOf(a.Move), ApproverPool: approverPoolRecordOf(a.ApproverPool),
 		ApprovalPolicy: policyRecordOf(a.ApprovalPolicy), Votes: votesRecordOf(a.Votes),
 		Notify: a.Notify, RemindersSent: a.RemindersSent, EscalatedAt: a.EscalatedAt, CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, TaskToken: a.TaskToken,
 		PrevCertStatus: string(a.PrevCertStatus),
 	}
-	if a.State == domain.ApprovalPending {
+	switch {
+	case a.State == domain.ApprovalPending:
+		// by_parent: its profile's pending requests, oldest first (the
+		// pending-age gauge), until it is decided (decidedParent).
 		it.PendingPK, it.PendingSK = pendingPartition, sortKey(a.CreatedAt, a.ID)
 		it.ParentPK, it.ParentSK = pendingOfProfile(a.ProfileID), sortKey(a.CreatedAt, a.ID)
+	case a.Kind == domain.KindCertificateMove:
+		it.ParentPK, it.ParentSK = decidedParent(a)
 	}
 	return it, nil
+}
+
+// decidedParent is a decided request's by_parent key: a move request's
+// is its certificate's moves, where deleting the certificate finds it (a
+// certificate with a move pending cannot be archived, so every move
+// request is decided by then); other requests leave the index.
+func decidedParent(a *domain.Approval) (pk, sk string) {
+	if a.Kind != domain.KindCertificateMove {
+		return "", ""
+	}
+	return movesOf(a.CertificateID), sortKey(a.CreatedAt, a.ID)
 }
 
 func (it *approvalItem) toDomain() *domain.Approval {
@@ -647,10 +244,11 @@ func (it *approvalItem) toDomain() *domain.Approval {
 		ID: it.ID, Kind: domain.ApprovalKind(it.Kind), State: domain.ApprovalState(it.State), JobID: it.JobID,
 		CertificateID: it.CertificateID, ProfileID: it.ProfileID, RequestedBy: it.RequestedBy,
 		RequestedType: domain.ActorType(it.RequestedType), DecidedBy: it.DecidedBy, DecidedType: domain.ActorType(it.DecidedType),
-		Note: it.Note, Reason: it.Reason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		Note: it.Note, Reason: it.Reason, RequestReason: it.RequestReason, Subject: it.Subject.toDomain(), ProfileEdit: it.ProfileEdit.toDomain(),
+		Move:         it.Move.toDomain(),
 		ApproverPool: it.ApproverPool.toDomain(), ApprovalPolicy: policyOf(it.ApprovalPolicy), Votes: votesOf(it.Votes),
 		Notify: it.Notify, RemindersSent: it.RemindersSent, EscalatedAt: it.EscalatedAt,
-		Gauged: it.ParentPK != "", CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
+		Gauged: strings.HasPrefix(it.ParentPK, pendingOfProfile("")), CreatedAt: it.CreatedAt, ExpiresAt: it.ExpiresAt, DecidedAt: it.DecidedAt,
 		TaskToken: it.TaskToken, PrevCertStatus: domain.CertStatus(it.PrevCertStatus),
 	}
 }
@@ -668,6 +266,10 @@ type versionItem struct {
 	PEMChain          string    `dynamodbav:"pem_chain"`
 	IssuedAt          time.Time `dynamodbav:"issued_at"`
 	GovernanceVersion *int64    `dynamodbav:"governance_version,omitempty"`
+	// Set by a revocation (an update; a new version is never revoked).
+	RevokedAt        *time.Time `dynamodbav:"revoked_at,omitempty"`
+	RevocationReason string     `dynamodbav:"revocation_reason,omitempty"`
+	RevokedBy        string     `dynamodbav:"revoked_by,omitempty"`
 }
 
 func versionItemOf(v *domain.CertificateVersion) *versionItem {
@@ -675,6 +277,7 @@ func versionItemOf(v *domain.CertificateVersion) *versionItem {
 		itemKey: versionKey(v.CertificateID, v.JobID), CertificateID: v.CertificateID, JobID: v.JobID,
 		SerialNumber: v.SerialNumber, NotBefore: v.NotBefore, NotAfter: v.NotAfter, FingerprintSHA256: v.FingerprintSHA256,
 		PEMChain: v.PEMChain, IssuedAt: v.IssuedAt, GovernanceVersion: v.GovernanceVersion,
+		RevokedAt: v.RevokedAt, RevocationReason: v.RevocationReason, RevokedBy: v.RevokedBy,
 	}
 }
 
@@ -682,8 +285,115 @@ func (it *versionItem) toDomain() *domain.CertificateVersion {
 	return &domain.CertificateVersion{
 		CertificateID: it.CertificateID, JobID: it.JobID, SerialNumber: it.SerialNumber, NotBefore: it.NotBefore,
 		NotAfter: it.NotAfter, FingerprintSHA256: it.FingerprintSHA256, PEMChain: it.PEMChain, IssuedAt: it.IssuedAt,
-		GovernanceVersion: it.GovernanceVersion,
+		GovernanceVersion: it.GovernanceVersion, RevokedAt: it.RevokedAt, RevocationReason: it.RevocationReason, RevokedBy: it.RevokedBy,
 	}
+}
+
+// deliveryItem is one version waiting to be published, in the delivery
+// queue (the pending index, partition DELIVERY) until every target holds
+// it; it sits under its certificate's partition, so a deletion finds it.
+type deliveryItem struct {
+	itemKey
+	PendingPK     string    `dynamodbav:"pending_pk,omitempty"`
+	PendingSK     string    `dynamodbav:"pending_sk,omitempty"`
+	JobID         string    `dynamodbav:"job_id"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	SerialNumber  string    `dynamodbav:"serial_number"`
+	SSMParameter  string    `dynamodbav:"ssm_parameter,omitempty"`
+	Secret        string    `dynamodbav:"secret,omitempty"`
+	Attempts      int64     `dynamodbav:"attempts"`
+	LastError     string    `dynamodbav:"last_error,omitempty"`
+	CreatedAt     time.Time `dynamodbav:"created_at"`
+}
+
+func deliveryKey(certID, jobID string) itemKey {
+	return itemKey{PK: certKey(certID).PK, SK: deliveryPrefix + jobID}
+}
+
+const deliveryPrefix = "DELIVERY#"
+
+func deliveryItemOf(d *workflow.Delivery) *deliveryItem {
+	return &deliveryItem{
+		itemKey: deliveryKey(d.CertificateID, d.JobID), PendingPK: deliveryPartition, PendingSK: sortKey(d.CreatedAt, d.JobID),
+		JobID: d.JobID, CertificateID: d.CertificateID, SerialNumber: d.SerialNumber,
+		SSMParameter: d.Targets.SSMParameter, Secret: d.Targets.Secret, Attempts: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt,
+	}
+}
+
+func (it *deliveryItem) toDomain() *workflow.Delivery {
+	return &workflow.Delivery{
+		JobID: it.JobID, CertificateID: it.CertificateID, SerialNumber: it.SerialNumber,
+		Targets:  domain.DeliveryTargets{SSMParameter: it.SSMParameter, Secret: it.Secret},
+		Attempts: it.Attempts, LastError: it.LastError, CreatedAt: it.CreatedAt,
+	}
+}
+
+// revocationEntryItem is one revoked serial of an issuer, listed on its
+// CRL until the certificate expires (then the CRL refresh deletes it). It
+// outlives the certificate's own records.
+type revocationEntryItem struct {
+	itemKey
+	IssuerID      string    `dynamodbav:"issuer_id"`
+	SerialNumber  string    `dynamodbav:"serial_number"`
+	CertificateID string    `dynamodbav:"certificate_id"`
+	JobID         string    `dynamodbav:"job_id"`
+	Reason        string    `dynamodbav:"reason"`
+	RevokedAt     time.Time `dynamodbav:"revoked_at"`
+	RevokedBy     string    `dynamodbav:"revoked_by"`
+	NotAfter      time.Time `dynamodbav:"not_after"`
+}
+
+func revocationEntryItemOf(e *domain.RevocationEntry) *revocationEntryItem {
+	return &revocationEntryItem{
+		itemKey: revocationEntryKey(e.IssuerID, e.SerialNumber), IssuerID: e.IssuerID, SerialNumber: e.SerialNumber,
+		CertificateID: e.CertificateID, JobID: e.JobID, Reason: e.Reason, RevokedAt: e.RevokedAt, RevokedBy: e.RevokedBy, NotAfter: e.NotAfter,
+	}
+}
+
+func (it *revocationEntryItem) toDomain() *domain.RevocationEntry {
+	return &domain.RevocationEntry{
+		IssuerID: it.IssuerID, SerialNumber: it.SerialNumber, CertificateID: it.CertificateID, JobID: it.JobID,
+		Reason: it.Reason, RevokedAt: it.RevokedAt, RevokedBy: it.RevokedBy, NotAfter: it.NotAfter,
+	}
+}
+
+// crlItem is an issuer's CRL: the signed DER of the current one and the
+// counters that say when to make it again. Only updates write it:
+// revocations ADD to revision and entry_count, pruning subtracts from
+// entry_count, and a publication SETs the rest if the number is still the
+// one it followed.
+type crlItem struct {
+	itemKey
+	IssuerID      string     `dynamodbav:"issuer_id"`
+	Number        int64      `dynamodbav:"number"`
+	DER           []byte     `dynamodbav:"der"`
+	ThisUpdate    *time.Time `dynamodbav:"this_update"`
+	NextUpdate    *time.Time `dynamodbav:"next_update"`
+	Entries       int        `dynamodbav:"entries"`
+	Revision      int64      `dynamodbav:"revision"`
+	BuiltRevision int64      `dynamodbav:"built_revision"`
+	EntryCount    int64      `dynamodbav:"entry_count"`
+	UpdatedAt     *time.Time `dynamodbav:"updated_at"`
+}
+
+func (it *crlItem) toDomain() *domain.CRL {
+	c := &domain.CRL{
+		IssuerID: it.IssuerID, Number: it.Number, DER: it.DER, Entries: it.Entries,
+		Revision: it.Revision, BuiltRevision: it.BuiltRevision, EntryCount: it.EntryCount,
+	}
+	if c.IssuerID == "" {
+		c.IssuerID = it.PK[len(tagCRL)+1:]
+	}
+	if it.ThisUpdate != nil {
+		c.ThisUpdate = *it.ThisUpdate
+	}
+	if it.NextUpdate != nil {
+		c.NextUpdate = *it.NextUpdate
+	}
+	if it.UpdatedAt != nil {
+		c.UpdatedAt = *it.UpdatedAt
+	}
+	return c
 }
 
 type issuerItem struct {
@@ -884,7 +594,9 @@ func (it *outboxItem) toDomain() domain.Notice {
 // --- The audit table ------------------------------------------------------
 
 // auditItem is one audit row: the details as JSON text, the time as
-// RFC 3339 and as the day it falls in (the by_day index).
+// RFC 3339 and as the day it falls in (the by_day index), and its link in
+// its shard's hash chain (chain.go; pkg/auditchain defines the hash),
+// set when the row is committed.
 type auditItem struct {
 	itemKey
 	ID           string `dynamodbav:"id"`
@@ -896,6 +608,10 @@ type auditItem struct {
 	Details      string `dynamodbav:"details"`
 	TS           string `dynamodbav:"ts"`
 	Day          string `dynamodbav:"day"`
+	Chain        string `dynamodbav:"chain,omitempty"`
+	ChainSeq     string `dynamodbav:"chain_seq,omitempty"`
+	PrevHash     string `dynamodbav:"prev_hash,omitempty"`
+	RowHash      string `dynamodbav:"row_hash,omitempty"`
 }
 
 const dayLayout = "2006-01-02"

@@ -101,7 +101,7 @@ func decision(a *domain.Approval, by string, state domain.ApprovalState) workflo
 	if state == domain.ApprovalApproved {
 		d.JobStatus = domain.JobPending
 	} else {
-		d.JobStatus, d.JobError, d.RestoreCert = domain.JobCancelled, "approval rejected: no", true
+		d.JobStatus, d.JobError, d.RestoreCert, d.CertSeen = domain.JobCancelled, "approval rejected: no", true, domain.CertPending
 	}
 	return d
 }

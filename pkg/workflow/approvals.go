@@ -58,15 +58,18 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 		}
 		d := s.decision(a, state, actor.ID, actor.Type, note)
 		d.PinVotes = true
+		if err := s.seeCert(ctx, &d); err != nil {
+			return nil, err
+		}
 		if state == domain.ApprovalApproved {
-			policy := a.Policy()
-			if !policy.Counts(a.Votes, eligible) {
-				return nil, wouldNotCount(a, actor, policy)
+			quorum := a.Quorum()
+			if !quorum.Counts(a.Votes, eligible) {
+				return nil, wouldNotCount(a, actor, quorum)
 			}
 			v := domain.Vote{Actor: actor.ID, ActorType: actor.Type, At: d.At, Note: note, Eligible: eligible}
 			votes := append(slices.Clone(a.Votes), v)
-			ballot := Ballot{Approval: a, Vote: v, Audit: voteAudit(a, policy, votes)}
-			if !policy.Tally(votes).Satisfied() {
+			ballot := Ballot{Approval: a, Vote: v, Audit: voteAudit(a, quorum, votes)}
+			if !quorum.Satisfied(votes) {
 				s.noticeVote(&ballot, votes)
 				err := s.Decisions.Vote(ctx, ballot)
 				if IsChanged(err) {
@@ -76,9 +79,20 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 					return nil, err
 				}
 				s.publish(ctx, ballot.Audit)
-				return &domain.Decision{ID: a.ID, Action: domain.ActionVoted, State: domain.ApprovalPending, Missing: policy.Missing(votes)}, nil
+				return &domain.Decision{ID: a.ID, Action: domain.ActionVoted, State: domain.ApprovalPending, Missing: quorum.Missing(votes)}, nil
 			}
 			d.Votes, d.VoteAudit = votes, ballot.Audit
+			// The vote that completes the quorum decides: what it applies
+			// is checked against everything as it is now.
+			if a.Kind == domain.KindCertificateMove {
+				stale, err := s.moveDecision(ctx, &d)
+				if err != nil {
+					return nil, err
+				}
+				if stale != "" {
+					return nil, s.rejectStale(ctx, a, stale)
+				}
+			}
 			if d.Profile != nil {
 				if err := s.stepGovernance(ctx, &d); err != nil {
 					return nil, err
@@ -107,7 +121,7 @@ func (s *Service) decide(ctx context.Context, actor domain.Actor, id string, sta
 }
 
 // decidable says why a request cannot be voted on or decided by actor,
-// if it cannot, and otherwise names the factors of its policy whose pools
+// if it cannot, and otherwise names the factors of its quorum whose pools
 // admit actor.
 func decidable(a *domain.Approval, actor domain.Actor) ([]string, error) {
 	if a.State != domain.ApprovalPending {
@@ -119,16 +133,22 @@ func decidable(a *domain.Approval, actor domain.Actor) ([]string, error) {
 	if voted := a.VoteBy(actor); voted != "" {
 		return nil, domain.Conflictf("%s has already voted on approval %s: one vote per person", voted, a.ID)
 	}
-	policy := a.Policy()
+	quorum := a.Quorum()
 	// Break glass: an admin may vote on any profile edit, whatever the
 	// pools (never their own: the check above comes first), so a pool no
 	// one can satisfy can always be edited or deleted; the vote counts
-	// toward any factor, once. Certificate requests keep their pools.
+	// toward any factor, once. Certificate requests (and moves) keep their
+	// pools.
 	if a.Kind == domain.KindProfileEdit && actor.Has(domain.RoleAdmin) {
-		return policy.Names(), nil
+		return quorum.Names(), nil
 	}
-	eligible := policy.Eligible(actor)
+	eligible := quorum.Eligible(actor)
 	if len(eligible) == 0 {
+		if i := quorum.Refusing(actor); i > 0 && a.Move != nil {
+			return nil, domain.Forbiddenf("%s is in none of the approver pools of profile %s, which the certificate leaves (%s): a move between approval-tier profiles needs voters both admit",
+				actor.ID, a.Move.From.ID, strings.Join(quorum[i].Names(), ", "))
+		}
+		policy := a.Policy()
 		if len(policy) == 1 {
 			return nil, domain.Forbiddenf("%s is not in the approver pool of profile %s", actor.ID, a.ProfileID)
 		}
@@ -137,27 +157,22 @@ func decidable(a *domain.Approval, actor domain.Actor) ([]string, error) {
 	return eligible, nil
 }
 
-// wouldNotCount refuses a vote the policy cannot use: every factor the
+// wouldNotCount refuses a vote the quorum cannot use: every factor the
 // voter may count toward is already filled, whatever the assignment.
-func wouldNotCount(a *domain.Approval, actor domain.Actor, policy domain.ApprovalPolicy) error {
+func wouldNotCount(a *domain.Approval, actor domain.Actor, quorum domain.Quorum) error {
 	return domain.Conflictf("approval %s: a vote by %s would not count: the factors it may count toward (%s) already have their votes; still missing: %s",
-		a.ID, actor.ID, strings.Join(policy.Eligible(actor), ", "), policy.Missing(a.Votes))
+		a.ID, actor.ID, strings.Join(quorum.Eligible(actor), ", "), quorum.Missing(a.Votes))
 }
 
 // voteAudit is the approval_vote row of the last of votes.
-func voteAudit(a *domain.Approval, policy domain.ApprovalPolicy, votes []domain.Vote) *domain.AuditEvent {
+func voteAudit(a *domain.Approval, quorum domain.Quorum, votes []domain.Vote) *domain.AuditEvent {
 	v := votes[len(votes)-1]
-	t := policy.Tally(votes)
-	factor := ""
-	if f := t.Assigned[len(votes)-1]; f >= 0 {
-		factor = policy[f].Name
-	}
 	return &domain.AuditEvent{
 		Actor: v.Actor, ActorType: v.ActorType, Action: domain.AuditApprovalVote, ResourceType: "approval", ResourceID: a.ID, Timestamp: v.At,
 		Details: map[string]any{
 			"kind": string(a.Kind), "job_id": a.JobID, "certificate_id": a.CertificateID, "profile_id": a.ProfileID,
-			"requested_by": a.RequestedBy, "note": v.Note, "eligible": v.Eligible, "factor": factor,
-			"votes": len(votes), "required": policy.Total(), "completes": t.Satisfied(),
+			"requested_by": a.RequestedBy, "note": v.Note, "eligible": v.Eligible, "factor": quorum.Factors(votes)[len(votes)-1],
+			"votes": len(votes), "required": quorum.Total(), "completes": quorum.Satisfied(votes),
 		},
 	}
 }
@@ -191,9 +206,15 @@ func (s *Service) decision(a *domain.Approval, state domain.ApprovalState, by st
 			"pending_age_seconds": int64(now.Sub(a.CreatedAt).Seconds()),
 		},
 	}
-	if a.Kind == domain.KindProfileEdit {
+	switch a.Kind {
+	case domain.KindProfileEdit:
 		d.JobStatus, d.JobError, d.RestoreCert = "", "", false
 		s.profileEditDecision(&d, note)
+	case domain.KindCertificateMove:
+		// Rejected or expired, it only releases the certificate; an
+		// approval is filled in by moveDecision, against what is now.
+		d.JobStatus, d.JobError, d.RestoreCert = "", "", false
+		d.Move = &MoveChange{CertID: a.CertificateID, ApprovalID: a.ID}
 	}
 	return d
 }
@@ -223,6 +244,20 @@ func (s *Service) noticeDecision(d *Decision) {
 		a = &withVote
 	}
 	s.noticeDecided(d.Audit, a, d.State, d.DecidedBy, d.Note, d.Reason, d.At)
+}
+
+// seeCert reads the certificate a decision restores, so the restore is
+// conditioned on its status (and leaves a revoked one revoked).
+func (s *Service) seeCert(ctx context.Context, d *Decision) error {
+	if !d.RestoreCert {
+		return nil
+	}
+	c, err := s.Decisions.GetCertificate(ctx, d.Approval.CertificateID)
+	if err != nil {
+		return err
+	}
+	d.CertSeen = c.Status
+	return nil
 }
 
 // handOff sends a recorded decision to the waiting execution and takes it
@@ -285,21 +320,22 @@ func (s *Service) GetApproval(ctx context.Context, id string) (*domain.ApprovalV
 
 // view is what the API shows of a request: its policy (a request stored
 // before policies existed shows the one it has), its votes with the
-// factor each counts toward, and while it is pending what it still needs.
+// factor each counts toward (for a move between approval-tier profiles,
+// one in each policy), and while it is pending what it still needs.
 func (s *Service) view(a *domain.Approval) *domain.ApprovalView {
 	end := s.now()
 	if a.DecidedAt != nil {
 		end = *a.DecidedAt
 	}
-	policy := a.Policy()
-	a.ApprovalPolicy = policy
+	a.ApprovalPolicy = a.Policy()
+	quorum := a.Quorum()
 	if a.Votes == nil {
 		a.Votes = []domain.Vote{}
 	}
-	policy.Assign(a.Votes)
-	v := &domain.ApprovalView{Approval: a, PendingAgeSeconds: int64(end.Sub(a.CreatedAt).Seconds()), RequiredApprovals: policy.Total()}
+	quorum.Assign(a.Votes)
+	v := &domain.ApprovalView{Approval: a, PendingAgeSeconds: int64(end.Sub(a.CreatedAt).Seconds()), RequiredApprovals: quorum.Total()}
 	if a.State == domain.ApprovalPending {
-		v.Missing = policy.Missing(a.Votes)
+		v.Missing = quorum.Missing(a.Votes)
 	}
 	return v
 }
@@ -311,7 +347,7 @@ func canVote(a *domain.Approval, actor domain.Actor) bool {
 		return false
 	}
 	eligible, err := decidable(a, actor)
-	return err == nil && a.Policy().Counts(a.Votes, eligible)
+	return err == nil && a.Quorum().Counts(a.Votes, eligible)
 }
 
 // ListApprovals lists requests, validating the filters. CanVote keeps the
@@ -332,7 +368,7 @@ func (s *Service) ListApprovals(ctx context.Context, actor domain.Actor, f domai
 	}
 	if f.Kind != "" {
 		if _, ok := domain.ParseApprovalKind(f.Kind); !ok {
-			return nil, "", domain.Invalidf("kind must be cert_issuance or profile_edit")
+			return nil, "", domain.Invalidf("kind must be cert_issuance, profile_edit or certificate_move")
 		}
 	}
 	items, next, err := s.Decisions.ListApprovals(ctx, f, page)

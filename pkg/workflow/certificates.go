@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,9 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 	}
 	if in.CSR == "" {
 		return nil, domain.Invalidf("csr is required (PEM CERTIFICATE REQUEST)")
+	}
+	if err := domain.ValidateReason(in.Reason); err != nil {
+		return nil, err
 	}
 	profile, err := s.Requests.GetProfile(ctx, in.ProfileID)
 	if errors.Is(err, domain.ErrNotFound) {
@@ -52,14 +57,14 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	plan, err := s.planJob(ctx, actor, cert, profile, domain.JobIssuance, in.CSR, checked, domain.CertPending)
+	plan, err := s.planJob(ctx, actor, cert, profile, domain.JobIssuance, in.CSR, checked, domain.CertPending, in.Reason)
 	if err != nil {
 		return nil, err
 	}
 	plan.nj.Audits = append([]*domain.AuditEvent{{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditCertificateCreated,
 		ResourceType: "certificate", ResourceID: cert.ID, Timestamp: now,
-		Details: map[string]any{"common_name": cert.CommonName, "sans": cert.SANs, "profile_id": cert.ProfileID},
+		Details: map[string]any{"common_name": cert.CommonName, "sans": cert.SANs, "profile_id": cert.ProfileID, "reason": in.Reason},
 	}}, plan.nj.Audits...)
 	if err := s.Requests.CreateCertificate(ctx, plan.queued()); err != nil {
 		return nil, err
@@ -74,15 +79,18 @@ func (s *Service) CreateCertificate(ctx context.Context, actor domain.Actor, in 
 	return started, nil
 }
 
-// Renew starts a renewal job for a certificate, optionally with a new CSR.
-// Manual renewals and the scheduled sweep both come through here, so every
-// issuance path passes the same gate.
-func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR string) (*domain.Started, error) {
+// Renew starts a renewal job for a certificate, optionally with a new CSR
+// and a reason. Manual renewals and the scheduled sweep both come through
+// here, so every issuance path passes the same gate.
+func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID string, in domain.RenewInput) (*domain.Started, error) {
+	if err := domain.ValidateReason(in.Reason); err != nil {
+		return nil, err
+	}
 	cert, err := s.Requests.GetCertificate(ctx, certID)
 	if err != nil {
 		return nil, err
 	}
-	return s.renew(ctx, actor, cert, nil, newCSR, false)
+	return s.renew(ctx, actor, cert, nil, in.CSR, in.Reason, false)
 }
 
 // renew starts a renewal of cert as read by the caller. profile may be nil
@@ -90,7 +98,7 @@ func (s *Service) Renew(ctx context.Context, actor domain.Actor, certID, newCSR 
 // effect: the job is written only if the certificate still has the status
 // read and no job in flight, and the profile is still at the version read.
 // fromIndex says cert came from the due index and may lag behind the table.
-func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, newCSR string, fromIndex bool) (*domain.Started, error) {
+func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, newCSR, reason string, fromIndex bool) (*domain.Started, error) {
 	switch {
 	case cert.CurrentJobID != "":
 		return nil, domain.Conflictf("certificate %q already has job %s in flight", cert.ID, cert.CurrentJobID)
@@ -116,9 +124,12 @@ func (s *Service) renew(ctx context.Context, actor domain.Actor, cert *domain.Ce
 	if cert.ExpiresAt == nil {
 		jobType = domain.JobIssuance
 	}
-	plan, err := s.planJob(ctx, actor, cert, profile, jobType, pemCSR, checked, cert.Status)
+	plan, err := s.planJob(ctx, actor, cert, profile, jobType, pemCSR, checked, cert.Status, reason)
 	if err != nil {
 		return nil, err
+	}
+	if jobType == domain.JobRenewal {
+		keyChange(plan.nj.Job.Subject, cert.CSR)
 	}
 	if fromIndex && cert.RenewAt != nil {
 		plan.nj.ExpectRenewAt = cert.RenewAt
@@ -205,7 +216,7 @@ func ungoverned(ctx context.Context, gov governanceReader, subject *domain.Subje
 // planJob builds the job, the approval request when the profile is
 // approval-tier, and their audit rows. A job that needs no approval first
 // checks that none of its names is governed.
-func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, jobType domain.JobType, pemCSR string, checked *csr.Checked, prev domain.CertStatus) (jobPlan, error) {
+func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.Certificate, profile *domain.Profile, jobType domain.JobType, pemCSR string, checked *csr.Checked, prev domain.CertStatus, reason string) (jobPlan, error) {
 	subject := subjectFor(cert, checked, profile)
 	var governance *int64
 	if !profile.RequiresApproval {
@@ -228,6 +239,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		RequiresApproval: profile.RequiresApproval,
 		RequestedBy:      actor.ID,
 		Notify:           profile.Notify,
+		RequestReason:    reason,
 		Subject:          subject,
 		CSR:              pemCSR,
 		PrevCertStatus:   prev,
@@ -239,7 +251,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 	nj.Audits = append(nj.Audits, &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditRenewalTriggered,
 		ResourceType: "job", ResourceID: job.ID, Timestamp: now,
-		Details: map[string]any{"certificate_id": cert.ID, "type": string(jobType), "requires_approval": profile.RequiresApproval},
+		Details: map[string]any{"certificate_id": cert.ID, "type": string(jobType), "requires_approval": profile.RequiresApproval, "reason": reason},
 	})
 	input := ExecutionInput{JobID: job.ID, CertificateID: cert.ID, TimeoutSeconds: int64(s.ApprovalTimeout.Seconds())}
 	if !profile.RequiresApproval {
@@ -254,6 +266,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 		ProfileID:      profile.ID,
 		RequestedBy:    actor.ID,
 		RequestedType:  actor.Type,
+		RequestReason:  reason,
 		Subject:        subject,
 		PrevCertStatus: prev,
 		ApproverPool:   profile.Approvers,
@@ -287,7 +300,7 @@ func (s *Service) planJob(ctx context.Context, actor domain.Actor, cert *domain.
 	requested := &domain.AuditEvent{
 		Actor: actor.ID, ActorType: actor.Type, Action: domain.AuditApprovalRequested,
 		ResourceType: "approval", ResourceID: a.ID, Timestamp: now,
-		Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "subject": a.Subject},
+		Details: map[string]any{"job_id": job.ID, "certificate_id": cert.ID, "profile_id": profile.ID, "subject": a.Subject, "reason": reason},
 	}
 	s.noticeRequested(requested, a)
 	nj.Audits = append(nj.Audits, requested)
@@ -324,11 +337,27 @@ func (s *Service) observeBypass(plan jobPlan) {
 	}
 }
 
-// satisfiableWithout refuses a request whose policy its requester's own
-// approver pools would have to satisfy: it could only ever expire (and a
-// profile edit would hold the profile's one pending edit until then).
+// keyChange records on a renewal's subject whether its key differs from
+// the last version's: the certificate keeps the CSR its last version was
+// issued for.
+func keyChange(subject *domain.Subject, lastCSR string) {
+	req, err := csr.Parse(lastCSR)
+	if err != nil {
+		return // nothing to compare with: leave it unsaid
+	}
+	sum := sha256.Sum256(req.RawSubjectPublicKeyInfo)
+	prev := hex.EncodeToString(sum[:])
+	changed := prev != subject.PublicKeySHA256
+	subject.KeyChanged, subject.PreviousPublicKeySHA256 = &changed, prev
+}
+
+// satisfiableWithout refuses a request whose policy (or, for a move
+// between approval-tier profiles, policies) its requester's own approver
+// pools would have to satisfy: it could only ever expire (and a profile
+// edit would hold the profile's one pending edit until then, a move the
+// certificate's one pending move).
 func satisfiableWithout(a *domain.Approval, requester string) error {
-	if err := a.ApprovalPolicy.Satisfiable(requester); err != nil {
+	if err := a.Quorum().Satisfiable(requester); err != nil {
 		return domain.Conflictf("profile %s: %s", a.ProfileID, domain.PublicMessage(err))
 	}
 	return nil

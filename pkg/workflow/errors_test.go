@@ -64,8 +64,8 @@ func TestRefusalKinds(t *testing.T) {
 		{"certificate whose CSR names another name", cert(domain.CertificateInput{CommonName: "other.example.com", ProfileID: "prod", CSR: goodCSR}), domain.ErrInvalid},
 		{"certificate with a taken id", cert(domain.CertificateInput{ID: "pending", CommonName: "new.example.com", ProfileID: "prod", CSR: goodCSR}), domain.ErrConflict},
 
-		{"renew an unknown certificate", func() error { _, err := e.svc.Renew(ctx, alice, "nope", ""); return err }, domain.ErrNotFound},
-		{"renew with a job in flight", func() error { _, err := e.svc.Renew(ctx, alice, "pending", ""); return err }, domain.ErrConflict},
+		{"renew an unknown certificate", func() error { _, err := e.svc.Renew(ctx, alice, "nope", domain.RenewInput{}); return err }, domain.ErrNotFound},
+		{"renew with a job in flight", func() error { _, err := e.svc.Renew(ctx, alice, "pending", domain.RenewInput{}); return err }, domain.ErrConflict},
 
 		{"update an unknown profile", update("nope", domain.ProfileInput{Name: domain.Ptr("x")}), domain.ErrNotFound},
 		{"update with another id in the body", update("prod", domain.ProfileInput{ID: "other", Name: domain.Ptr("x")}), domain.ErrInvalid},

@@ -108,6 +108,9 @@ func (s *Service) ExpireApproval(ctx context.Context, id, via string) (outcome s
 		d.Audit.Details["via"] = via
 		d.PinVotes = true // its event reports the votes read
 		s.noticeDecision(&d)
+		if err := s.seeCert(ctx, &d); err != nil {
+			return "", err
+		}
 		err = s.Decisions.Decide(ctx, d)
 		if IsChanged(err) {
 			continue
@@ -149,6 +152,11 @@ func (s *Service) failJobAs(ctx context.Context, actor domain.Actor, jobID, msg 
 		if job.PrevCertStatus == domain.CertPending {
 			f.CertStatus = domain.CertFailed // never issued: say so rather than look merely new
 		}
+		cert, err := s.Closing.GetCertificate(ctx, job.CertificateID)
+		if err != nil {
+			return fmt.Errorf("fail job %s: %w", jobID, err)
+		}
+		f.CertSeen = cert.Status
 		if job.ApprovalID != "" {
 			a, err := s.Closing.GetApproval(ctx, job.ApprovalID)
 			if err != nil && !errors.Is(err, domain.ErrNotFound) {

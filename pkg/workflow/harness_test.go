@@ -71,6 +71,7 @@ type env struct {
 	t     *testing.T
 	db    *dynamodb.Client
 	state string
+	trail string // the audit table
 	st    *hooked
 	exec  *fakeExec
 	clock *clock
@@ -96,7 +97,7 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	e := &env{
-		t: t, db: db, state: state,
+		t: t, db: db, state: state, trail: audit,
 		st:    &hooked{Store: store.New(db, state, audit), calls: map[string]int{}},
 		exec:  &fakeExec{status: workflow.ExecutionRunning},
 		clock: &clock{t: epoch},
@@ -145,7 +146,16 @@ type hooked struct {
 	clearHandoff     func(ctx context.Context, id string) error
 	clearStart       func(ctx context.Context, jobID string) error
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
+	getCRL           func(ctx context.Context, issuerID string) (*domain.CRL, error)
 	storeTaskToken   func(ctx context.Context, id, token string) (*domain.Approval, bool, error)
+}
+
+func (h *hooked) GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error) {
+	h.count("GetCRL")
+	if h.getCRL != nil {
+		return h.getCRL(ctx, issuerID)
+	}
+	return h.Store.GetCRL(ctx, issuerID)
 }
 
 func (h *hooked) count(name string) {
@@ -365,12 +375,15 @@ func (o *observer) Queues(time.Duration, int, int) {}
 func (o *observer) Pending([]domain.PendingGauge, time.Time) {}
 
 // Count is how many certificate decisions with this outcome were observed.
-func (o *observer) Count(outcome string) int {
+func (o *observer) Count(outcome string) int { return o.CountKind(domain.KindCertIssuance, outcome) }
+
+// CountKind is how many decisions of this kind and outcome were observed.
+func (o *observer) CountKind(kind domain.ApprovalKind, outcome string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for _, d := range o.decisions {
-		if d.Outcome == outcome && d.Kind == domain.KindCertIssuance {
+		if d.Outcome == outcome && d.Kind == kind {
 			n++
 		}
 	}

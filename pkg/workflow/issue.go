@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
@@ -97,6 +98,9 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	if subject == nil {
 		return nil, domain.Invalidf("issue: job %s has no subject", job.ID)
 	}
+	if err := s.notRetired(ctx, job); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	if err := s.Issuance.MarkJobRunning(ctx, job.ID, now); err != nil {
 		return nil, fmt.Errorf("issue: %w", err)
@@ -133,6 +137,9 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 		KeyUsage:    subject.KeyUsage,
 		ExtKeyUsage: subject.ExtKeyUsage,
 		Now:         now,
+
+		CRLDistributionPoints: s.publicURLs(subject.IssuerID, "crl"),
+		IssuingCertificateURL: s.publicURLs(subject.IssuerID, "ca"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s: sign: %w", job.ID, err)
@@ -168,12 +175,20 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	if job.RequiresApproval {
 		c.Approval = job.ApprovalID
 	}
+	if targets := profile.Delivery.For(job.CertificateID); targets != nil {
+		c.Delivery = &Delivery{JobID: job.ID, CertificateID: job.CertificateID, SerialNumber: leaf.SerialHex, Targets: *targets, CreatedAt: now}
+		c.Audit.Details["delivery"] = targets
+	}
 	s.noticeIssued(c.Audit, job, version)
 	err = s.Issuance.CompleteIssuance(ctx, c)
 	if IsChanged(err) {
 		// A concurrent attempt may have completed the job; if so, its result stands.
 		if again, getErr := s.Issuance.GetJob(ctx, job.ID); getErr == nil && again.Status == domain.JobCompleted {
 			return s.issued(ctx, again)
+		}
+		// Revoked or archived while signing: refuse, never issue.
+		if err := s.notRetired(ctx, job); err != nil {
+			return nil, err
 		}
 		// The profile or name governance changed while signing: check again.
 		return nil, fmt.Errorf("issue: job %s: policy changed during issuance; retrying", job.ID)
@@ -183,7 +198,34 @@ func (s *Service) issue(ctx context.Context, auth Authorities, jobID string) (*I
 	}
 	s.publish(ctx, c.Audit)
 	s.log().InfoContext(ctx, "certificate issued", "job_id", job.ID, "certificate_id", job.CertificateID, "serial_number", leaf.SerialHex)
+	s.DeliverIssued(context.WithoutCancel(ctx), job.CertificateID, job.ID)
 	return &IssueOutput{SerialNumber: leaf.SerialHex}, nil
+}
+
+// notRetired refuses to issue for a certificate that was revoked or
+// archived while its job waited: nothing is issued for it again. The
+// issuance transaction checks the same inside its write.
+func (s *Service) notRetired(ctx context.Context, job *domain.Job) error {
+	cert, err := s.Issuance.GetCertificate(ctx, job.CertificateID)
+	if err != nil {
+		return fmt.Errorf("issue: job %s: %w", job.ID, err)
+	}
+	switch {
+	case cert.Status == domain.CertRevoked && cert.RevokedAt != nil:
+		return &policyRefusal{jobID: job.ID, reason: fmt.Sprintf("certificate %s was revoked (%s) at %s while this job was in flight; nothing was issued", cert.ID, cert.RevocationReason, cert.RevokedAt.Format(time.RFC3339))}
+	case cert.Retired():
+		return &policyRefusal{jobID: job.ID, reason: fmt.Sprintf("certificate %s became %s while this job was in flight; nothing was issued", cert.ID, cert.Status)}
+	}
+	return nil
+}
+
+// publicURLs is the URL of the issuer's CRL or CA certificate under the
+// API's public URL, or none when the stack does not know its URL.
+func (s *Service) publicURLs(issuerID, what string) []string {
+	if s.PublicURL == "" {
+		return nil
+	}
+	return []string{strings.TrimRight(s.PublicURL, "/") + "/api/v1/issuers/" + issuerID + "/" + what}
 }
 
 // withinPolicy checks the job's subject against its CSR and the profile as
@@ -229,5 +271,6 @@ func (s *Service) issued(ctx context.Context, job *domain.Job) (*IssueOutput, er
 	if err != nil {
 		return nil, fmt.Errorf("issue: job %s is completed but its version cannot be read: %w", job.ID, err)
 	}
+	s.DeliverIssued(context.WithoutCancel(ctx), job.CertificateID, job.ID) // the first attempt's answer may have been lost before it delivered
 	return &IssueOutput{SerialNumber: v.SerialNumber}, nil
 }

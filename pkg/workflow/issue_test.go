@@ -12,6 +12,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -364,4 +365,62 @@ func TestIssueRefusesAKeyOtherThanTheApprovedOne(t *testing.T) {
 	if j := e.job(s.JobID); j.Status != domain.JobFailed || !strings.HasPrefix(j.Error, "issuance refused: ") {
 		t.Fatalf("job %s %q", j.Status, j.Error)
 	}
+}
+
+// A request people can judge: the reason given is kept on the job and the
+// request and in the audit trail; the subject holds every name (the
+// common name included), the key's algorithm and fingerprint, and for a
+// renewal whether the key changed since the last version.
+func TestRequestsPeopleCanJudge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gatedProfile("prod", "**.prod.example.com")
+	in := domainCert(t, "web", "prod", "web.prod.example.com", "www.prod.example.com")
+	in.Reason = "CHG-1: new site"
+	s, err := e.svc.CreateCertificate(t.Context(), alice, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.approval(s.ApprovalID)
+	if a.RequestReason != "CHG-1: new site" || e.job(s.JobID).RequestReason != "CHG-1: new site" {
+		t.Fatalf("reason on request %q job %q", a.RequestReason, e.job(s.JobID).RequestReason)
+	}
+	if !slices.Contains(a.Subject.DNSNames, "web.prod.example.com") || !slices.Contains(a.Subject.DNSNames, "www.prod.example.com") ||
+		a.Subject.KeyAlgorithm != domain.KeyECDSAP256 || len(a.Subject.PublicKeySHA256) != 64 || a.Subject.KeyChanged != nil {
+		t.Fatalf("first issuance subject: %+v", a.Subject)
+	}
+	if rows := e.rowsBy(s.ApprovalID, domain.AuditApprovalRequested); len(rows) != 1 || rows[0].Details["reason"] != "CHG-1: new site" {
+		t.Fatalf("approval_requested rows: %+v", rows)
+	}
+	e.approve(bob, s.ApprovalID)
+	e.issued("web", s.JobID)
+
+	// The same key.
+	r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{Reason: "yearly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := e.approval(r.ApprovalID).Subject
+	if same.KeyChanged == nil || *same.KeyChanged || same.PreviousPublicKeySHA256 != same.PublicKeySHA256 || e.approval(r.ApprovalID).RequestReason != "yearly" {
+		t.Fatalf("renewal with the same key: %+v", same)
+	}
+	if _, err := e.svc.Reject(t.Context(), bob, r.ApprovalID, "not yet"); err != nil {
+		t.Fatal(err)
+	}
+	// A new key.
+	r, err = e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{CSR: csrFor(t, newKey(t, elliptic.P384()), "web.prod.example.com", "www.prod.example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := e.approval(r.ApprovalID).Subject
+	if changed.KeyChanged == nil || !*changed.KeyChanged || changed.PreviousPublicKeySHA256 != same.PublicKeySHA256 || changed.KeyAlgorithm != domain.KeyECDSAP384 {
+		t.Fatalf("renewal with a new key: %+v", changed)
+	}
+	// Reasons are one line of at most 1 KB.
+	for _, bad := range []string{strings.Repeat("x", 1025), "two\nlines", "bell\a", "rtl\u202e"} {
+		_, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{Reason: bad})
+		wantKind(t, "reason "+strconv.Quote(bad[:min(len(bad), 10)]), err, domain.ErrInvalid)
+	}
+	_, err = e.svc.CreateCertificate(t.Context(), alice, domain.CertificateInput{ID: "x", CommonName: "x.prod.example.com", ProfileID: "prod", CSR: "pem", Reason: "a\tb"})
+	wantKind(t, "a tab in a create's reason", err, domain.ErrInvalid)
 }

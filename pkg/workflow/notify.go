@@ -164,9 +164,14 @@ func (s *Service) approvalFacts(a *domain.Approval, at time.Time) *domain.EventA
 		PendingSeconds: max(0, int64(at.Sub(a.CreatedAt).Seconds())),
 	}
 	policy := a.Policy()
-	e.RequiredApprovals, e.Votes = policy.Total(), assigned(policy, a.Votes)
+	e.RequiredApprovals, e.Votes = a.Quorum().Total(), assigned(policy, a.Votes)
 	if a.State == domain.ApprovalPending {
-		e.Missing = policy.Missing(a.Votes)
+		e.Missing = a.Quorum().Missing(a.Votes)
+	}
+	if m := a.Move; m != nil {
+		names := slices.Concat([]string{m.CommonName}, m.DNSNames, m.IPAddresses)
+		slices.Sort(names)
+		e.Move = &domain.EventMove{FromProfileID: m.From.ID, ToProfileID: m.To.ID, CommonName: m.CommonName, Names: slices.Compact(names)}
 	}
 	if pe := a.ProfileEdit; pe != nil {
 		op := "update"
@@ -199,7 +204,7 @@ func assigned(policy domain.ApprovalPolicy, votes []domain.Vote) []domain.Vote {
 
 // quorum reports a request whose policy needs more than one vote: its
 // messages say the votes so far and what is still missing.
-func quorum(a *domain.Approval) bool { return a.Policy().Total() > 1 }
+func quorum(a *domain.Approval) bool { return a.Quorum().Total() > 1 }
 
 // writeVotes says, for a quorum, the votes so far (and the factor each
 // counts toward, when the policy has several) and, unless the votes
@@ -214,19 +219,18 @@ func writeVotes(b *strings.Builder, a *domain.Approval, satisfied bool) {
 			who[i] += " for " + v.Factor
 		}
 	}
-	fmt.Fprintf(b, "Votes: %d of %d", len(votes), policy.Total())
+	fmt.Fprintf(b, "Votes: %d of %d", len(votes), a.Quorum().Total())
 	if len(who) > 0 {
 		fmt.Fprintf(b, " (%s)", strings.Join(who, ", "))
 	}
 	b.WriteString(".\n")
 	if !satisfied {
-		fmt.Fprintf(b, "Still missing: %s.\n", policy.Missing(a.Votes))
+		fmt.Fprintf(b, "Still missing: %s.\n", a.Quorum().Missing(a.Votes))
 	}
 }
 
-// requestReason is the requester's own reason for a request. Requests do
-// not carry one yet; the events and messages show it once they do.
-func requestReason(*domain.Approval) string { return "" }
+// requestReason is the requester's own reason for a request.
+func requestReason(a *domain.Approval) string { return a.RequestReason }
 
 // pendingDetail is the event of a request still waiting: requested,
 // reminder, escalation. It says what is asked and how to decide.
@@ -281,6 +285,8 @@ func what(a *domain.Approval) string {
 	switch {
 	case a.Subject != nil:
 		return fmt.Sprintf("certificate %s for %s", a.CertificateID, a.Subject.CommonName)
+	case a.Move != nil:
+		return fmt.Sprintf("move of certificate %s to profile %s", a.CertificateID, a.Move.To.ID)
 	case a.ProfileEdit != nil && a.ProfileEdit.Create:
 		return "creation of profile " + a.ProfileID
 	case a.ProfileEdit != nil && a.ProfileEdit.Delete:
@@ -303,6 +309,14 @@ func writeAsk(b *strings.Builder, a *domain.Approval) {
 		fmt.Fprintf(b, "  Names: %s\n", strings.Join(x.Names(), ", "))
 		fmt.Fprintf(b, "  Key: %s, public key SHA-256 %s\n", x.KeyAlgorithm, x.PublicKeySHA256)
 		fmt.Fprintf(b, "  Validity: %s\n", human(time.Duration(x.ValiditySeconds)*time.Second))
+	}
+	if m := a.Move; m != nil {
+		fmt.Fprintf(b, "%s asks to move certificate %s from profile %s to profile %s:\n", a.RequestedBy, a.CertificateID, m.From.ID, m.To.ID)
+		fmt.Fprintf(b, "  Common name: %s\n", m.CommonName)
+		fmt.Fprintf(b, "  Names: %s\n", strings.Join(slices.Concat(m.DNSNames, m.IPAddresses), ", "))
+		if len(m.FromPolicy) > 0 {
+			b.WriteString("  Both profiles require approval: the votes must satisfy both policies.\n")
+		}
 	}
 	if pe := a.ProfileEdit; pe != nil {
 		fields := make([]string, 0, len(pe.Diff))
@@ -333,7 +347,7 @@ func (s *Service) noticeRequested(ev *domain.AuditEvent, a *domain.Approval) {
 // noticeVoted attaches Approval Vote Recorded to the approval_vote row of
 // a vote that leaves the request pending; a holds the votes with it.
 func (s *Service) noticeVoted(ev *domain.AuditEvent, a *domain.Approval, v domain.Vote) {
-	headline := fmt.Sprintf("%s voted (%d of %d), approval waiting", v.Actor, len(a.Votes), a.Policy().Total())
+	headline := fmt.Sprintf("%s voted (%d of %d), approval waiting", v.Actor, len(a.Votes), a.Quorum().Total())
 	lead := ""
 	if v.Note != "" {
 		lead = fmt.Sprintf("%s's note: %s", v.Actor, v.Note)
@@ -349,7 +363,7 @@ func (s *Service) noticeDecided(ev *domain.AuditEvent, a *domain.Approval, state
 	satisfied := state == domain.ApprovalApproved || state == domain.ApprovalBypassed
 	facts.Missing = nil
 	if !satisfied {
-		facts.Missing = a.Policy().Missing(a.Votes)
+		facts.Missing = a.Quorum().Missing(a.Votes)
 	}
 	d := domain.EventDetail{Notify: s.recipients(a.Notify), Approval: facts}
 	var b strings.Builder

@@ -93,6 +93,9 @@ func (s *Service) checkProfile(ctx context.Context, p *domain.Profile) error {
 	if err := s.checkNotify(p.Notify); err != nil {
 		return err
 	}
+	if err := p.Delivery.Validate(s.Stage); err != nil {
+		return err
+	}
 	if err := s.checkPool(ctx, "approvers", p.Approvers); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
@@ -381,6 +382,25 @@ func TestProfileEditsAreDecidedByTheCurrentPool(t *testing.T) {
 	e.approve(bob, pending.ApprovalID)
 	if p := e.profile("prod"); p.Approvers == nil || len(p.Approvers.Principals) != 1 || p.Approvers.Principals[0] != "carol" {
 		t.Fatalf("pool after the approved edit: %+v", p.Approvers)
+	}
+}
+
+// An approved gated edit changes the fields it edits and nothing else:
+// who created the profile and when stay as they were.
+func TestApprovedEditKeepsWhoCreatedTheProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	created := e.gatedProfile("prod", "a.example.com", "b.example.com")
+	e.clock.Advance(time.Hour)
+	edited := e.editProfile("prod", domain.ProfileInput{Name: domain.Ptr("renamed")})
+	if edited.Name != "renamed" || edited.Version != created.Version+1 {
+		t.Fatalf("edit not applied: %+v", edited)
+	}
+	if edited.CreatedBy != "alice" || !edited.CreatedAt.Equal(created.CreatedAt) {
+		t.Fatalf("created_by %q created_at %v after an approved edit, want alice and %v", edited.CreatedBy, edited.CreatedAt, created.CreatedAt)
+	}
+	if !edited.UpdatedAt.Equal(epoch.Add(time.Hour)) {
+		t.Fatalf("updated_at %v, want %v", edited.UpdatedAt, epoch.Add(time.Hour))
 	}
 }
 

@@ -262,14 +262,6 @@ func TestRejectExpiryAndBypassUnderAQuorum(t *testing.T) {
 func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	// IAM entries of a pool are vetted against the IAM mapping: these
-	// identities may decide.
-	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]},
-		{"arn": "arn:aws:iam::123456789012:user/Dan", "roles": ["approver"]}]`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	e.approverActor("alice")
 	e.approverActor("dana")
 	ctx := t.Context()
@@ -314,7 +306,13 @@ func TestUnsatisfiablePoliciesAreRefused(t *testing.T) {
 		_, _, err := e.svc.CreateProfile(ctx, alice, in)
 		wantKind(t, what, err, domain.ErrInvalid)
 	}
-	// An IAM role admits its people's sessions: any number may count.
+	// An IAM role admits its people's sessions: any number may count (a
+	// pool may name only IAM identities the mapping lets decide).
+	rules, err := identity.ParseRules(`[{"role": "Approvers", "account": "123456789012", "roles": ["approver"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.IAMApprovers = identity.NewResolver(rules, e.st)
 	in := base("role")
 	in.Approvers, in.RequiredApprovals = &domain.ApproverPool{Principals: []string{"arn:aws:iam::123456789012:role/team/Approvers"}}, domain.Ptr(3)
 	if p := e.gatedProfileFrom(in); p.Approvers.Principals[0] != "iam:aws:123456789012:role/approvers" {

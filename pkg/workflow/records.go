@@ -47,14 +47,18 @@ type Decision struct {
 	JobStatus domain.JobStatus
 	JobError  string
 	// RestoreCert puts the certificate back to the request's PrevCertStatus
-	// and clears the in-flight job.
+	// and clears the in-flight job, only if its status is still CertSeen;
+	// a certificate revoked or archived meanwhile keeps that status.
 	RestoreCert bool
+	CertSeen    domain.CertStatus
 	// RetryAt is when the sweep may next renew the certificate, so a
 	// rejected or expired renewal is not re-requested every sweep.
 	RetryAt time.Time
 	Audit   *domain.AuditEvent
 	// Profile is what a profile_edit decision does to the profile.
 	Profile *ProfileChange
+	// Move is what a certificate_move decision does.
+	Move *MoveChange
 	// MoreAudits are appended after Audit (e.g. profile.edit_applied).
 	MoreAudits []*domain.AuditEvent
 	// PinVotes makes the decision apply only while the request's votes
@@ -76,6 +80,30 @@ type Ballot struct {
 	Approval *domain.Approval // as read
 	Vote     domain.Vote
 	Audit    *domain.AuditEvent
+}
+
+// Move moves a certificate from one profile to another: the certificate
+// only if it is still in From, idle and at the status read, and (for an
+// approved request) still waiting for that request; From's count down,
+// To's up only if To is still at the version the names were checked
+// against; governance unchanged when To needs no approval.
+type Move struct {
+	Cert       *domain.Certificate // as read
+	From, To   *domain.Profile     // as read
+	ApprovalID string              // the request it applies; "" for a move that needs none
+	Governance *int64
+	// RenewAt is the certificate's renewal time under To (nil when it
+	// was never issued).
+	RenewAt *time.Time
+	At      time.Time
+}
+
+// MoveChange ends a pending move: approved, it applies Apply; otherwise it
+// only releases the certificate (one pending move per certificate).
+type MoveChange struct {
+	CertID     string
+	ApprovalID string
+	Apply      *Move
 }
 
 // ProfileChange ends a pending profile edit: it creates, applies or
@@ -110,6 +138,9 @@ type Completion struct {
 	// Governance, for a job that needs no approval, is the governance
 	// version its names were found ungoverned at.
 	Governance *int64
+	// Delivery, when the profile names delivery targets, queues the new
+	// version for publication in the same transaction.
+	Delivery *Delivery
 }
 
 // Failure ends a job as Failed (or Cancelled) with everything that goes with it.
@@ -118,6 +149,9 @@ type Failure struct {
 	Status     domain.JobStatus // Failed or Cancelled
 	Error      string
 	CertStatus domain.CertStatus // status to restore on the certificate
+	// CertSeen is the certificate's status as read: the restore is
+	// conditioned on it, and a Revoked or Archived certificate keeps it.
+	CertSeen domain.CertStatus
 	// ExpireApproval, when set, is a still-pending request that can no longer
 	// be decided because its execution is ending. It is counted as an
 	// expired decision; Audits must include its approval_expired row.
@@ -136,6 +170,56 @@ type Reminder struct {
 	Escalate bool
 	At       time.Time
 	Audits   []*domain.AuditEvent
+}
+
+// Revocation revokes some versions of one certificate atomically: each
+// version (only if not revoked yet), its entry for the issuer's CRL (new),
+// the CRL's revision (the stale marker: a CRL made before this commit does
+// not list it) and entry count (refused past MaxEntries), the certificate
+// when its current version goes, and the audit row.
+type Revocation struct {
+	Cert *domain.Certificate // as read: its status is the condition
+	// Status is the certificate's status after the revocation; equal to
+	// Cert.Status when it does not change (an older version, or already
+	// Revoked or Archived).
+	Status     domain.CertStatus
+	SetCert    bool // record revoked_at and the reason on the certificate
+	Entries    []domain.RevocationEntry
+	MaxEntries int64
+	At         time.Time
+	Audit      *domain.AuditEvent
+}
+
+// CRLPublication is one CRL made for an issuer. It is stored only if the
+// stored CRL number is still PrevNumber, so numbers only ever grow.
+type CRLPublication struct {
+	IssuerID      string
+	PrevNumber    int64
+	Number        int64
+	DER           []byte
+	ThisUpdate    time.Time
+	NextUpdate    time.Time
+	Entries       int
+	BuiltRevision int64
+	Audit         *domain.AuditEvent
+}
+
+// RecordKey names one record of a certificate a deletion removes.
+type RecordKey struct {
+	Kind string // "version", "job" or "approval"
+	ID   string // the job id for a version
+}
+
+// Delivery is one issued version queued for publication to its profile's
+// delivery targets (resolved for the certificate at issuance).
+type Delivery struct {
+	JobID         string
+	CertificateID string
+	SerialNumber  string
+	Targets       domain.DeliveryTargets
+	Attempts      int64
+	LastError     string
+	CreatedAt     time.Time
 }
 
 // PendingStart is a job whose execution was not confirmed started.

@@ -23,12 +23,16 @@ type ReapResult struct {
 	Reminded  int `json:"reminded"`
 	Escalated int `json:"escalated"`
 	Published int `json:"published"`
+	// Deliveries of issued versions retried: delivered, failed again.
+	Delivered        int `json:"delivered"`
+	DeliveriesFailed int `json:"deliveries_failed"`
 	// After the run: the oldest request still pending, and what is still
 	// queued for delivery or start (each alarmed on when it grows).
 	OldestPendingSeconds int64 `json:"oldest_pending_seconds"`
 	HandoffsQueued       int   `json:"handoffs_queued"`
 	StartsQueued         int   `json:"starts_queued"`
 	EventsQueued         int   `json:"events_queued"`
+	DeliveriesQueued     int   `json:"deliveries_queued"`
 }
 
 // reapPageSize bounds one query; the reaper pages through every stale request.
@@ -49,6 +53,13 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	res.Restarted, res.Failed = started, res.Failed+failed
 	if err != nil {
 		return res, err
+	}
+	// Deliveries never block the rest: a failing target is recorded and
+	// counted, and alarmed on through the queue's length.
+	delivered, deliveryFailures, waiting, err := s.DrainDeliveries(ctx)
+	res.Delivered, res.DeliveriesFailed, res.DeliveriesQueued = delivered, deliveryFailures, waiting
+	if err != nil {
+		s.log().ErrorContext(ctx, "reaper: could not drain the delivery queue", "error", err)
 	}
 	cutoff := s.now().Add(-s.ApprovalTimeout)
 	token := ""
@@ -90,6 +101,7 @@ func (s *Service) Reap(ctx context.Context) (ReapResult, error) {
 	s.log().InfoContext(ctx, "reaper run", "expired", res.Expired, "already_decided", res.Resolved,
 		"redelivered", res.Redelivered, "restarted", res.Restarted, "reminded", res.Reminded, "escalated", res.Escalated,
 		"published", res.Published, "failed", res.Failed, "events_queued", res.EventsQueued,
+		"delivered", res.Delivered, "deliveries_failed", res.DeliveriesFailed, "deliveries_queued", res.DeliveriesQueued,
 		"oldest_pending_seconds", res.OldestPendingSeconds, "handoffs_queued", res.HandoffsQueued, "starts_queued", res.StartsQueued)
 	if res.Failed > 0 {
 		return res, errors.New("reaper: some requests could not be expired or handed over; they are retried on the next run")

@@ -56,6 +56,20 @@ type Service struct {
 	Issuance  IssuancePort
 	Closing   ClosingPort
 	Queues    QueuePort
+	Digests   DigestPort
+	// Revocations revokes versions; CRLs makes and publishes the CRL
+	// (only the issue function, which holds the CA key, wires it).
+	Revocations RevocationPort
+	CRLs        CRLPort
+	Retirement  RetirementPort
+	Moves       MovePort
+	// Deliveries and Publisher publish issued versions to their
+	// profile's delivery targets (the issue function and the reaper).
+	Deliveries DeliveryPort
+	Publisher  Publisher
+	// CRLTrigger asks for an issuer's CRL to be made again at once, after
+	// a revocation (optional: the scheduled refresh catches up).
+	CRLTrigger CRLTrigger
 
 	Exec     Executions
 	Observer Observer // optional
@@ -73,13 +87,25 @@ type Service struct {
 	// HandoffGrace is how long the reaper leaves a queued decision or
 	// execution start to the request that queued it (default one minute).
 	HandoffGrace time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// CRL settings; zero values take the defaults (crl.go).
+	CRLMaxEntries   int64
+	CRLValidity     time.Duration
+	CRLRefreshAfter time.Duration
+	// DeleteBatch lowers how many records one deletion transaction
+	// removes (tests; 0 is the default, 90).
+	DeleteBatch int
+	// Stage names the stack: delivery targets live under it.
+	Stage string
+	// PublicURL is the API's public base URL (with its stage); when set,
+	// issued certificates name the CRL and the CA certificate under it.
+	PublicURL string
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // New returns a Service whose ports are all st.
 func New(st Store, exec Executions) *Service {
-	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Outbox: st, Exec: exec}
+	return &Service{Profiles: st, Requests: st, Decisions: st, Issuance: st, Closing: st, Queues: st, Revocations: st, CRLs: st, Retirement: st, Moves: st, Deliveries: st, Digests: st, Outbox: st, Exec: exec}
 }
 
 func (s *Service) now() time.Time {

@@ -24,6 +24,16 @@ type jobReader interface {
 	GetJob(ctx context.Context, id string) (*domain.Job, error)
 }
 
+type certificateReader interface {
+	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
+}
+
+type crlReader interface {
+	// GetCRL reads an issuer's CRL state; domain.ErrNotFound before the
+	// first revocation or publication.
+	GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error)
+}
+
 type governanceReader interface {
 	// ReadGovernance reads the governance version, which of patterns are
 	// governed, and for each of wildcardZones (z of a name *.z) one
@@ -47,7 +57,7 @@ type ProfilePort interface {
 type RequestPort interface {
 	profileReader
 	governanceReader
-	GetCertificate(ctx context.Context, id string) (*domain.Certificate, error)
+	certificateReader
 	CreateCertificate(ctx context.Context, in NewJob) error
 	StartRenewal(ctx context.Context, in NewJob) error
 	ClearStart(ctx context.Context, jobID string) error
@@ -67,6 +77,7 @@ type DecisionPort interface {
 	approvalReader
 	profileReader
 	governanceReader
+	certificateReader
 	ListApprovals(ctx context.Context, f domain.ApprovalFilter, page domain.PageRequest) ([]*domain.Approval, string, error)
 	StoreTaskToken(ctx context.Context, id, token string) (*domain.Approval, bool, error)
 	Decide(ctx context.Context, d Decision) error
@@ -80,6 +91,7 @@ type IssuancePort interface {
 	approvalReader
 	profileReader
 	governanceReader
+	certificateReader
 	MarkJobRunning(ctx context.Context, jobID string, at time.Time) error
 	CompleteIssuance(ctx context.Context, c Completion) error
 	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
@@ -89,6 +101,7 @@ type IssuancePort interface {
 type ClosingPort interface {
 	jobReader
 	approvalReader
+	certificateReader
 	FailJob(ctx context.Context, f Failure) error
 }
 
@@ -107,6 +120,65 @@ type QueuePort interface {
 	PendingGauges(ctx context.Context) ([]domain.PendingGauge, error)
 }
 
+// DigestPort is what signing a digest of the audit chain needs.
+type DigestPort interface {
+	// ChainHeads reads every shard's head (strongly consistent).
+	ChainHeads(ctx context.Context) ([]domain.AuditChainHead, error)
+	// LatestDigest is the newest digest, or nil before the first.
+	LatestDigest(ctx context.Context) (*domain.AuditDigest, error)
+	// PutDigest stores a digest at its seq; ErrChanged if one is there.
+	PutDigest(ctx context.Context, d *domain.AuditDigest) error
+}
+
+// RevocationPort is what revoking a certificate's versions needs.
+type RevocationPort interface {
+	certificateReader
+	crlReader
+	versionLister
+	Revoke(ctx context.Context, r Revocation) error
+}
+
+// RetirementPort is what archiving and deleting a certificate needs.
+type RetirementPort interface {
+	certificateReader
+	ArchiveCertificate(ctx context.Context, cert *domain.Certificate, at time.Time, audit *domain.AuditEvent) error
+	// CertificateRecords lists, a page at a time, the keys of a
+	// certificate's records a deletion removes (versions, jobs and their
+	// requests), at most max of them.
+	CertificateRecords(ctx context.Context, certID string, max int) ([]RecordKey, error)
+	DeleteCertificateRecords(ctx context.Context, certID string, keys []RecordKey, audit *domain.AuditEvent) error
+	DeleteCertificate(ctx context.Context, cert *domain.Certificate, audit *domain.AuditEvent) error
+}
+
+// MovePort is what moving a certificate to another profile needs.
+type MovePort interface {
+	certificateReader
+	profileReader
+	governanceReader
+	MoveCertificate(ctx context.Context, m Move, audit *domain.AuditEvent) error
+	RequestMove(ctx context.Context, cert *domain.Certificate, a *domain.Approval, audit *domain.AuditEvent) error
+}
+
+// DeliveryPort is what publishing issued versions needs.
+type DeliveryPort interface {
+	certificateReader
+	versionLister
+	GetVersion(ctx context.Context, certID, jobID string) (*domain.CertificateVersion, error)
+	GetDelivery(ctx context.Context, certID, jobID string) (*Delivery, error)
+	PendingDeliveries(ctx context.Context, cutoff time.Time, page domain.PageRequest) ([]*Delivery, string, error)
+	EndDelivery(ctx context.Context, d *Delivery, status string, at time.Time, audit *domain.AuditEvent) error
+	DeliveryFailed(ctx context.Context, d *Delivery, msg string, at time.Time, audit *domain.AuditEvent) error
+}
+
+// CRLPort is what making an issuer's CRL needs. Entries are read strongly
+// consistent, so a CRL made after a revocation committed lists it.
+type CRLPort interface {
+	crlReader
+	ListRevocationEntries(ctx context.Context, issuerID string, page domain.PageRequest) ([]*domain.RevocationEntry, string, error)
+	PruneRevocationEntries(ctx context.Context, issuerID string, serials []string, audit *domain.AuditEvent) error
+	PublishCRL(ctx context.Context, p CRLPublication) error
+}
+
 // Store is every port at once, for wiring a Service over one adapter.
 type Store interface {
 	ProfilePort
@@ -116,4 +188,10 @@ type Store interface {
 	ClosingPort
 	QueuePort
 	OutboxPort
+	DigestPort
+	RevocationPort
+	CRLPort
+	RetirementPort
+	MovePort
+	DeliveryPort
 }

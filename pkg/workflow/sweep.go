@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 )
@@ -40,7 +41,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			if err == nil {
 				// The index copy of the certificate is enough: the renewal's
 				// conditional write refuses it if it is stale.
-				_, err = s.renew(ctx, scheduler, c, profile, "", true)
+				_, err = s.renew(ctx, scheduler, c, profile, "", scheduledReason(c), true)
 			}
 			var refused *renewalRefused
 			switch {
@@ -117,6 +118,15 @@ func (s *Service) warnExpiring(ctx context.Context, profiles map[string]*domain.
 		}
 		token = next
 	}
+}
+
+// scheduledReason is why the sweep asks: what approvers of a scheduled
+// renewal see.
+func scheduledReason(c *domain.Certificate) string {
+	if c.ExpiresAt == nil {
+		return "scheduled renewal"
+	}
+	return "scheduled renewal: the certificate expires at " + c.ExpiresAt.UTC().Format(time.RFC3339)
 }
 
 func (s *Service) profileFor(ctx context.Context, cache map[string]*domain.Profile, id string) (*domain.Profile, error) {

@@ -160,7 +160,7 @@ func TestSweepDefersRenewalsThePolicyRefuses(t *testing.T) {
 			starts := len(e.exec.Starts())
 			e.clock.Advance(61 * day)
 
-			_, err := e.svc.Renew(t.Context(), alice, "x", "")
+			_, err := e.svc.Renew(t.Context(), alice, "x", domain.RenewInput{})
 			wantKind(t, "manual renewal", err, tc.kind)
 			if res := e.sweep(); res != (workflow.SweepResult{Refused: 1}) {
 				t.Fatalf("sweep: %+v", res)
@@ -207,7 +207,7 @@ func TestAtMostOneRenewalInFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			started[i], errs[i] = e.svc.Renew(context.Background(), who, "a", "")
+			started[i], errs[i] = e.svc.Renew(context.Background(), who, "a", domain.RenewInput{})
 		}()
 	}
 	wg.Wait()

@@ -15,6 +15,9 @@ const AUDIT_ACTIONS = [
   'profile.deleted', 'certificate.created', 'certificate.status_changed', 'certificate.renewal_refused',
   'issuer.initialized', 'apikey.created', 'apikey.revoked', 'principal.roles_granted',
   'approval_reminder_sent', 'approval_escalated', 'certificate.expiring',
+  'certificate.revoked', 'crl.published', 'crl.entries_pruned', 'certificate.archived',
+  'certificate.records_deleted', 'certificate.deleted', 'approval_certificate_move_requested', 'certificate.moved',
+  'certificate.delivered', 'certificate.delivery_failed', 'certificate.delivery_superseded', 'certificate.delivery_dropped',
 ]
 const JOB_STATUSES = ['AwaitingApproval', 'Pending', 'Running', 'Completed', 'Failed', 'Cancelled']
 const PENDING_REFRESH_MS = 5000
@@ -228,6 +231,8 @@ async function approvalPage (mine, id) {
       ['Decided', a.decided_at ? when(a.decided_at) : null],
       ['Note', a.note ? el('span', { class: 'note-text' }, a.note) : null],
       ['Approval policy', policy(a.approval_policy)],
+      // A move between approval-tier profiles is decided under the source's policy too.
+      ['Source profile\'s policy', a.move && a.move.from_policy ? policy(a.move.from_policy.map(f => ({ ...f, name: `from:${f.name}` }))) : null],
       ['Votes', `${votes.length} of ${a.required_approvals || 1}`],
       ['Still needed', pending && a.missing ? missing(a.missing) : null],
       ['Certificate', a.certificate_id ? link(['certificates', a.certificate_id], a.certificate_id) : null],

@@ -415,3 +415,10 @@ func (i *Injector) partialPut(ctx context.Context, in middleware.InitializeInput
 	out.Result = &merged
 	return out, md, nil
 }
+
+// IsDeath reports whether a recovered panic value is an injected death
+// (a caller that runs the workflow without a handler Wrap recovers it).
+func IsDeath(v any) bool {
+	_, ok := v.(died)
+	return ok
+}

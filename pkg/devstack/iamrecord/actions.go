@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // authorization is one (action, resource) IAM checks for a request; a
@@ -108,6 +110,14 @@ func authorizations(params any, serviceID, operation string) []authorization {
 
 	case *lambda.InvokeInput:
 		return []authorization{{"lambda:InvokeFunction", target{kind: targetFunction, name: aws.ToString(in.FunctionName)}}}
+
+	// Delivery targets: checked on the parameter's or the secret's ARN.
+	case *ssm.PutParameterInput:
+		return []authorization{{"ssm:PutParameter", target{kind: targetParameter, name: aws.ToString(in.Name)}}}
+	case *secretsmanager.PutSecretValueInput:
+		return []authorization{{"secretsmanager:PutSecretValue", target{kind: targetSecret, name: aws.ToString(in.SecretId)}}}
+	case *secretsmanager.CreateSecretInput:
+		return []authorization{{"secretsmanager:CreateSecret", target{kind: targetSecret, name: aws.ToString(in.Name)}}}
 	}
 	return []authorization{{iamPrefix(serviceID) + ":" + operation, target{kind: targetAny}}}
 }
@@ -131,7 +141,7 @@ func keys[V any](m map[string]V) []string {
 
 // iamPrefix is the IAM service prefix of an SDK service ID where they differ.
 func iamPrefix(serviceID string) string {
-	if p, ok := map[string]string{"SFN": "states", "EventBridge": "events"}[serviceID]; ok {
+	if p, ok := map[string]string{"SFN": "states", "Secrets Manager": "secretsmanager", "EventBridge": "events"}[serviceID]; ok {
 		return p
 	}
 	return strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))

@@ -51,9 +51,13 @@ type Stack struct {
 	StateTable   string            `json:"state_table"`
 	AuditTable   string            `json:"audit_table"`
 	CAKey        string            `json:"ca_key"`
+	DigestKey    string            `json:"digest_key"`
 	StateMachine string            `json:"state_machine"`
 	EventBus     string            `json:"event_bus"` // the bus's ARN
 	Functions    map[string]string `json:"functions"` // app function name -> ARN
+	// Stage names the stack's delivery targets (parameters under
+	// /certctl/<stage>/, secrets under certctl/<stage>/).
+	Stage string `json:"stage,omitempty"`
 }
 
 // StackCalls is a stack and the calls made on its behalf.
@@ -110,6 +114,8 @@ const (
 	targetTaskToken                   // the state machine whose task the token belongs to
 	targetFunction                    // name is a deployed function name or ARN
 	targetBus                         // name is an event bus name or ARN
+	targetParameter                   // name is an SSM parameter name
+	targetSecret                      // name is a Secrets Manager secret name
 )
 
 type target struct {
@@ -135,6 +141,10 @@ func (t target) String() string {
 		return "event bus " + t.name
 	case targetARN:
 		return t.name
+	case targetParameter:
+		return "parameter " + t.name
+	case targetSecret:
+		return "secret " + t.name
 	}
 	return "*"
 }

@@ -75,10 +75,12 @@ func resourceIn(s Stack, t target) (arn, reason string) {
 		}
 		return "", "table " + t.name + " is not one of the stack's tables"
 	case targetKey:
-		if t.name != "" && (t.name == s.CAKey || strings.HasSuffix(s.CAKey, ":key/"+t.name)) {
-			return s.CAKey, ""
+		for _, key := range []string{s.CAKey, s.DigestKey} {
+			if t.name != "" && key != "" && (t.name == key || strings.HasSuffix(key, ":key/"+t.name)) {
+				return key, ""
+			}
 		}
-		return "", "key " + t.name + " is not the stack's CA key"
+		return "", "key " + t.name + " is neither the stack's CA key nor its digest key"
 	case targetTaskToken:
 		if s.StateMachine == "" {
 			return "", "the stack has no state machine"
@@ -94,6 +96,19 @@ func resourceIn(s Stack, t target) (arn, reason string) {
 			return s.Functions[fn], ""
 		}
 		return "", "function " + t.name + " is not the stack's"
+	case targetParameter, targetSecret:
+		// In the region and account of the stack's tables (the emulator
+		// serving DynamoDB serves these too, in each tier).
+		parts := strings.Split(s.StateTable, ":")
+		if len(parts) < 6 || s.Stage == "" {
+			return "", "the stack's region, account or stage is unknown"
+		}
+		region, account := parts[3], parts[4]
+		if t.kind == targetParameter {
+			return "arn:" + parts[1] + ":ssm:" + region + ":" + account + ":parameter/" + strings.TrimPrefix(t.name, "/"), ""
+		}
+		// A secret's ARN ends with six random characters.
+		return "arn:" + parts[1] + ":secretsmanager:" + region + ":" + account + ":secret:" + t.name + "-AbCdEf", ""
 	}
 	return "", "unknown target"
 }

@@ -23,6 +23,7 @@ func TestFailureLinesCarryTheirRequestIDs(t *testing.T) {
 	cfg := config.Config{
 		Stage: "test", StateTable: "state", AuditTable: "audit",
 		StateMachineARN: "arn:aws:states:us-east-1:123456789012:stateMachine:renewal", EventBus: "bus",
+		DigestKeyID: "arn:aws:kms:us-east-1:123456789012:key/digest",
 	}
 	awsCfg := aws.Config{
 		Region:           "us-east-1",

@@ -1,5 +1,8 @@
 // Package issue builds the issue function: the Issue state signs the job's
-// approved subject with the KMS-held CA key, over DynamoDB and KMS.
+// approved subject with the KMS-held CA key, over DynamoDB and KMS; it also
+// signs each issuer's CRL, the only other use of that key; right after an
+// issuance it publishes the new version to its profile's delivery targets
+// (SSM, Secrets Manager).
 package issue
 
 import (
@@ -10,9 +13,12 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/ca"
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/delivery"
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/publish"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
@@ -26,15 +32,26 @@ import (
 // Name is the function's name.
 const Name = "issue"
 
-// Event is the function's input: a job to issue, or the "ensure_ca" action
-// that creates the CA certificate ahead of first use.
+// Event is the function's input: a job to issue (the Issue state), or an
+// action: "ensure_ca" creates the CA certificate (and its first CRL) ahead
+// of first use; "refresh_crl" makes the issuer's CRL again if it is stale,
+// old or missing (after a revocation, and on a schedule).
 type Event struct {
-	Action string `json:"action"`
+	Action   string `json:"action"`
+	IssuerID string `json:"issuer_id,omitempty"`
+	Force    bool   `json:"force,omitempty"`
 	workflow.IssueInput
 }
 
-// Handler runs one Issue task (or ensure_ca).
-type Handler = func(context.Context, json.RawMessage) (*workflow.IssueOutput, error)
+// Actions.
+const (
+	ActionEnsureCA   = "ensure_ca"
+	ActionRefreshCRL = "refresh_crl"
+)
+
+// Handler runs one Issue task or one action; it answers a
+// *workflow.IssueOutput or a *workflow.CRLResult.
+type Handler = func(context.Context, json.RawMessage) (any, error)
 
 // New builds the issue function. The CA key's public key is read on the
 // first invocation, not at cold start: a KMS error then fails one task,
@@ -52,25 +69,34 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 		return issuer.NewProvider(st, signer, env.Config.CAKeyID), nil
 	}}
 	svc := wire.Service(env)
-	svc.Issuance, svc.Closing = st, st
+	svc.Issuance, svc.Closing, svc.CRLs, svc.Deliveries = st, st, st, st
+	svc.Publisher = &delivery.Publisher{SSM: ssm.NewFromConfig(env.AWS), Secrets: secretsmanager.NewFromConfig(env.AWS)}
+	svc.PublicURL = env.Config.PublicURL
 	if err := publish.Wire(env, svc, st); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, raw json.RawMessage) (*workflow.IssueOutput, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var ev Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, domain.Invalidf("issue: the event is not an issue request: %v", err)
 		}
-		if ev.Action == "ensure_ca" {
-			_, err := authorities.Authority(ctx, domain.DefaultIssuerID)
-			return &workflow.IssueOutput{}, err
+		switch ev.Action {
+		case ActionEnsureCA:
+			if _, err := authorities.Authority(ctx, domain.DefaultIssuerID); err != nil {
+				return nil, err
+			}
+			return svc.RefreshCRL(ctx, authorities, workflow.CRLRequest{IssuerID: domain.DefaultIssuerID})
+		case ActionRefreshCRL:
+			return svc.RefreshCRL(logging.With(ctx, "issuer_id", ev.IssuerID), authorities, workflow.CRLRequest{IssuerID: ev.IssuerID, Force: ev.Force})
+		case "":
+			out, err := svc.Issue(logging.With(ctx, "job_id", ev.JobID), authorities, ev.IssueInput)
+			if refused := (*workflow.IssuanceRefused)(nil); errors.As(err, &refused) {
+				// The job is failed with the reason: end the execution normally.
+				return &workflow.IssueOutput{}, nil
+			}
+			return out, err
 		}
-		out, err := svc.Issue(logging.With(ctx, "job_id", ev.JobID), authorities, ev.IssueInput)
-		if refused := (*workflow.IssuanceRefused)(nil); errors.As(err, &refused) {
-			// The job is failed with the reason: end the execution normally.
-			return &workflow.IssueOutput{}, nil
-		}
-		return out, err
+		return nil, domain.Invalidf("issue: unknown action %q (ensure_ca, refresh_crl, or none to issue a job)", ev.Action)
 	}, nil
 }
 

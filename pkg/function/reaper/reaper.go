@@ -1,6 +1,7 @@
 // Package reaper builds the reaper function: scheduled, it expires stale
-// requests, delivers queued decisions, starts queued executions and reports
-// the queues, over DynamoDB and Step Functions.
+// requests, delivers queued decisions, starts queued executions, retries
+// the publication of issued versions and reports the queues, over
+// DynamoDB, Step Functions, SSM and Secrets Manager.
 package reaper
 
 import (
@@ -8,9 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/config"
+	"github.com/certctl-serverless/certctl-serverless/pkg/delivery"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/publish"
 	"github.com/certctl-serverless/certctl-serverless/pkg/function/internal/wire"
 	"github.com/certctl-serverless/certctl-serverless/pkg/lambdafn"
@@ -32,11 +36,12 @@ func New(_ context.Context, env lambdafn.Env) (Handler, error) {
 	}
 	st := wire.Store(env)
 	svc := wire.Service(env)
-	svc.Decisions, svc.Queues, svc.Closing = st, st, st
+	svc.Decisions, svc.Queues, svc.Closing, svc.Deliveries = st, st, st, st
+	svc.Publisher = &delivery.Publisher{SSM: ssm.NewFromConfig(env.AWS), Secrets: secretsmanager.NewFromConfig(env.AWS)}
+	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	if err := publish.Wire(env, svc, st); err != nil {
 		return nil, err
 	}
-	svc.Exec = stepfn.New(sfn.NewFromConfig(env.AWS), env.Config.StateMachineARN)
 	return func(ctx context.Context, _ json.RawMessage) (workflow.ReapResult, error) {
 		return svc.Reap(ctx)
 	}, nil

@@ -27,6 +27,7 @@ func Service(env lambdafn.Env) *workflow.Service {
 		Bypass:          c.Bypass,
 		ApprovalTimeout: c.ApprovalTimeout,
 		HandoffGrace:    c.HandoffGrace,
+		Stage:           c.Stage,
 		Log:             env.Log,
 		Notify: workflow.NotifySettings{
 			Stage: c.Stage, ConsoleURL: c.ConsoleURL,

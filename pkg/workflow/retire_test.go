@@ -1,0 +1,179 @@
+package workflow_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+)
+
+// Archiving retires a certificate: Archived, out of the due index, never
+// renewed; refused while a job is in flight or when already archived.
+func TestArchive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gatedProfile("prod", "**.prod.example.com")
+	s := e.newCert(alice, "web", "prod", "web.prod.example.com")
+	_, err := e.svc.ArchiveCertificate(t.Context(), olivia, "web")
+	wantKind(t, "archive with its first issuance waiting", err, domain.ErrConflict)
+	e.approve(bob, s.ApprovalID)
+	e.issued("web", s.JobID)
+	renewal, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.ArchiveCertificate(t.Context(), olivia, "web")
+	wantKind(t, "archive with a renewal waiting", err, domain.ErrConflict)
+	if _, err := e.svc.Reject(t.Context(), bob, renewal.ApprovalID, "archive it instead"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.ArchiveCertificate(t.Context(), olivia, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != domain.CertArchived || c.ArchivedAt == nil {
+		t.Fatalf("archived: %+v", c)
+	}
+	if due, _, _ := e.st.DueBefore(t.Context(), e.clock.Now().Add(365*24*time.Hour), domain.PageRequest{Limit: 10}); len(due) != 0 {
+		t.Fatalf("an archived certificate is still due: %+v", due[0])
+	}
+	_, err = e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
+	wantKind(t, "renew an archived certificate", err, domain.ErrConflict)
+	_, err = e.svc.ArchiveCertificate(t.Context(), olivia, "web")
+	wantKind(t, "archive twice", err, domain.ErrConflict)
+	if rows := e.rowsBy("web", domain.AuditCertificateArchived); len(rows) != 1 || rows[0].Actor != "olivia" {
+		t.Fatalf("audit: %+v", rows)
+	}
+	// An archived certificate's versions can still be revoked; it stays Archived.
+	res, err := e.revoke("web", domain.RevokeInput{Reason: "cessationOfOperation"})
+	if err != nil || res.Certificate.Status != domain.CertArchived || res.Certificate.RevokedAt == nil {
+		t.Fatalf("revoke an archived certificate: %+v %v", res, err)
+	}
+}
+
+// Deleting removes an archived certificate's records in bounded batches
+// (versions, jobs, their requests), then the certificate and its count on
+// its profile; the audit trail and the CRL keep what they hold.
+func TestDeleteArchivedCertificate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.DeleteBatch = 2
+	e.gatedProfile("prod", "**.prod.example.com")
+	s := e.newCert(alice, "web", "prod", "web.prod.example.com")
+	e.approve(bob, s.ApprovalID)
+	v := e.issued("web", s.JobID)
+	for range 2 {
+		r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.approve(bob, r.ApprovalID)
+		e.issued("web", r.JobID)
+	}
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "keyCompromise", Serial: v.SerialNumber}); err != nil {
+		t.Fatal(err)
+	}
+	err := deleteAll(e, "web")
+	wantKind(t, "delete an active certificate", err, domain.ErrConflict)
+	if e.profile("prod").CertificateCount != 1 {
+		t.Fatal("count")
+	}
+	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "web"); err != nil {
+		t.Fatal(err)
+	}
+	// Two versions are still valid and unrevoked: deleting them would
+	// leave no way to revoke them.
+	_, err = e.svc.DeleteCertificate(t.Context(), olivia, "web")
+	wantKind(t, "delete with versions still valid", err, domain.ErrConflict)
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
+		t.Fatal(err)
+	}
+	// 3 versions, 3 jobs, 3 requests: 9 records, 2 per transaction, 10
+	// transactions per call at most: one call deletes them all.
+	d, err := e.svc.DeleteCertificate(t.Context(), olivia, "web")
+	if err != nil || d != nil {
+		t.Fatalf("delete: %+v %v", d, err)
+	}
+	if _, err := e.st.Store.GetCertificate(t.Context(), "web"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("the certificate survived: %v", err)
+	}
+	if vs := e.versions("web"); len(vs) != 0 {
+		t.Fatalf("%d versions survived", len(vs))
+	}
+	if _, err := e.st.Store.GetJob(t.Context(), s.JobID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a job survived: %v", err)
+	}
+	if _, err := e.st.Store.GetApproval(t.Context(), s.ApprovalID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a request survived: %v", err)
+	}
+	if p := e.profile("prod"); p.CertificateCount != 0 {
+		t.Fatalf("profile count %d after the delete", p.CertificateCount)
+	}
+	if rows := e.rowsBy("web", domain.AuditCertificatePurged); len(rows) != 5 {
+		t.Fatalf("%d records_deleted rows, want 5 (9 records, 2 at a time)", len(rows))
+	}
+	if rows := e.rowsBy("web", domain.AuditCertificateDeleted); len(rows) != 1 {
+		t.Fatalf("%d certificate.deleted rows", len(rows))
+	}
+	if rows := e.rowsBy("web", domain.AuditCertificateCreated); len(rows) != 1 {
+		t.Fatal("the audit trail lost the certificate's history")
+	}
+	if entries, _, _ := e.st.ListRevocationEntries(t.Context(), "default", domain.PageRequest{Limit: 10}); len(entries) != 3 {
+		t.Fatalf("the CRL lost revoked versions: %d entries, want 3", len(entries))
+	}
+	// The profile in use no more can go.
+	if _, err := e.svc.DeleteProfile(t.Context(), alice, "prod"); err != nil {
+		t.Fatalf("delete the now unused profile: %v", err)
+	}
+	_, err = e.svc.DeleteCertificate(t.Context(), olivia, "web")
+	wantKind(t, "delete twice", err, domain.ErrNotFound)
+}
+
+// A certificate with more records than one call deletes answers what is
+// left; the next call goes on.
+func TestDeleteGoesOnOverCalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.DeleteBatch = 1
+	e.ungatedProfile("dev", "**.dev.example.com")
+	s := e.newCert(alice, "web", "dev", "web.dev.example.com")
+	e.issued("web", s.JobID)
+	for range 5 {
+		r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.issued("web", r.JobID)
+	}
+	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.svc.DeleteCertificate(t.Context(), olivia, "web") // 12 records, 10 per call
+	if err != nil || d == nil || !d.Remaining || d.Deleted != 10 {
+		t.Fatalf("first call: %+v %v", d, err)
+	}
+	if _, err := e.st.Store.GetCertificate(t.Context(), "web"); err != nil {
+		t.Fatalf("the certificate went before its records: %v", err)
+	}
+	if err := deleteAll(e, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.profile("dev"); p.CertificateCount != 0 {
+		t.Fatalf("profile count %d", p.CertificateCount)
+	}
+}
+
+// deleteAll calls DELETE until the certificate is gone.
+func deleteAll(e *env, id string) error {
+	for range 10 {
+		d, err := e.svc.DeleteCertificate(e.t.Context(), olivia, id)
+		if err != nil || d == nil {
+			return err
+		}
+	}
+	return errors.New("still deleting after 10 calls")
+}
