@@ -329,7 +329,7 @@ func (c *checker) checkAudit() {
 var notifiable = map[string]string{
 	"approval_requested": "Approval Requested", "approval_profile_edit_requested": "Approval Requested",
 	"approval_certificate_move_requested": "Approval Requested",
-	"approval_approved": "Approval Decided", "approval_rejected": "Approval Decided", "approval_bypassed": "Approval Decided",
+	"approval_approved":                   "Approval Decided", "approval_rejected": "Approval Decided", "approval_bypassed": "Approval Decided",
 	"approval_expired": "Approval Expired", "approval_reminder_sent": "Approval Reminder", "approval_escalated": "Approval Escalated",
 	"renewal_job_completed": "Certificate Issued", "renewal_job_failed": "Renewal Failed", "certificate.expiring": "Certificate Expiring",
 }

@@ -103,13 +103,13 @@ type EventApproval struct {
 	ProfileChange *EventProfileChange `json:"profile_change,omitempty"`
 	// Move says what a certificate_move request does.
 	Move           *EventMove `json:"move,omitempty"`
-	CreatedAt      time.Time           `json:"created_at"`
-	ExpiresAt      time.Time           `json:"expires_at"`
-	PendingSeconds int64               `json:"pending_seconds"`
-	DecidedBy      string              `json:"decided_by,omitempty"`
-	Note           string              `json:"note,omitempty"`
-	DecisionReason string              `json:"decision_reason,omitempty"`
-	Reminder       int                 `json:"reminder,omitempty"` // which reminder this is (1, 2, …)
+	CreatedAt      time.Time  `json:"created_at"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	PendingSeconds int64      `json:"pending_seconds"`
+	DecidedBy      string     `json:"decided_by,omitempty"`
+	Note           string     `json:"note,omitempty"`
+	DecisionReason string     `json:"decision_reason,omitempty"`
+	Reminder       int        `json:"reminder,omitempty"` // which reminder this is (1, 2, …)
 	// RequiredApprovals is how many votes the request's policy needs;
 	// Votes are the approvals so far, oldest first, each with the factor
 	// it counts toward (after a vote, it is the last); Missing is what a
