@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -347,6 +348,54 @@ func TestNotifications(t *testing.T) {
 			!strings.Contains(m, `certctl_oldest_pending_approval_seconds{profile_id="`+p+`"} `) {
 			t.Fatalf("/metrics lacks the pending gauges of %s:\n%s", p, m)
 		}
+	})
+
+	t.Run("a move between gates is announced and decided like any request", func(t *testing.T) {
+		from := n.profile(t)
+		id, first, job := n.cert(t, from)
+		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+first+"/approve", map[string]string{"note": "ok"})
+		n.waitJob(t, job, "Completed")
+		// Another approval-tier profile over the same names, naming team.
+		gated := uniq("nprof")
+		n.tg.must(t, http.StatusCreated, "alice", "POST", "/api/v1/profiles", map[string]any{"id": gated, "name": "Notify " + gated,
+			"requires_approval": true, "allowed_names": []string{"**." + zone(from)}, "max_validity_seconds": 3600, "renew_before_seconds": 60,
+			"notify": []string{"team"}})
+		cn := id + "." + zone(from)
+		mv := n.tg.must(t, http.StatusAccepted, "alice", "PUT", "/api/v1/certificates/"+id, map[string]any{"profile_id": gated, "reason": "ticket MV-1"})
+		ar := mv.str("approval_id")
+		req := detailOf(t, n.expect(t, domain.EventApprovalRequested, ar, 1))
+		if req.Approval.Kind != string(domain.KindCertificateMove) || req.Approval.Move == nil ||
+			req.Approval.Move.FromProfileID != from || req.Approval.Move.ToProfileID != gated || req.Approval.Reason != "ticket MV-1" {
+			t.Fatalf("move request says too little: %+v", req.Approval)
+		}
+		// The source names none (the default, ops), the target team: both told.
+		if !slices.Equal(req.Notify, []string{"ops", "team"}) {
+			t.Fatalf("move request told %v, want ops and team", req.Notify)
+		}
+		for _, want := range []string{"asks to move certificate " + id, "from profile " + from, "to profile " + gated, cn, "satisfy both policies"} {
+			if !strings.Contains(req.Message.Text, want) {
+				t.Errorf("move request message lacks %q:\n%s", want, req.Message.Text)
+			}
+		}
+		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "ok"})
+		if d := detailOf(t, n.expect(t, domain.EventApprovalDecided, ar, 1)); d.Approval.State != "approved" {
+			t.Fatalf("move decision: %+v", d.Approval)
+		}
+		if got := n.tg.must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil).str("profile_id"); got != gated {
+			t.Fatalf("moved to %s, want %s", got, gated)
+		}
+	})
+
+	t.Run("a revoked certificate is not announced as expiring", func(t *testing.T) {
+		p := n.profile(t)
+		cert, ar, job := n.cert(t, p)
+		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "ok"})
+		n.waitJob(t, job, "Completed")
+		n.tg.must(t, http.StatusOK, "alice", "POST", "/api/v1/certificates/"+cert+"/revoke", map[string]string{"reason": "keyCompromise"})
+		if _, err := n.stack.Invoke(t.Context(), app.FnSweep, map[string]string{}); err != nil {
+			t.Logf("sweep: %v", err)
+		}
+		n.none(t, domain.EventCertificateExpiring, cert)
 	})
 
 	t.Run("reminders and the escalation stop at the decision", func(t *testing.T) {

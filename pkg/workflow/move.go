@@ -171,7 +171,9 @@ func (s *Service) moveRequest(actor domain.Actor, cert *domain.Certificate, from
 		Move:           move,
 		ApproverPool:   pool,
 		ApprovalPolicy: policy,
-		Notify:         mergeNotify(from.Notify, to.Notify), // both profiles' people hear of it
+		// Both profiles' people hear of it: each profile's targets, or the
+		// stage's default for a profile that names none.
+		Notify: mergeNotify(s.recipients(from.Notify), s.recipients(to.Notify)),
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(s.ApprovalTimeout),
 	}
