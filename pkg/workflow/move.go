@@ -173,9 +173,9 @@ func (s *Service) moveRequest(actor domain.Actor, cert *domain.Certificate, from
 		ApprovalPolicy: policy,
 		// Both profiles' people hear of it: each profile's targets, or the
 		// stage's default for a profile that names none.
-		Notify: mergeNotify(s.recipients(from.Notify), s.recipients(to.Notify)),
-		CreatedAt:      now,
-		ExpiresAt:      now.Add(s.ApprovalTimeout),
+		Notify:    mergeNotify(s.recipients(from.Notify), s.recipients(to.Notify)),
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.ApprovalTimeout),
 	}
 }
 
