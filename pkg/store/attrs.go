@@ -76,6 +76,7 @@ const (
 	attrIssuerID             = "issuer_id"
 	attrApprovers            = "approvers"
 	attrDelivery             = "delivery"
+	attrNotify               = "notify"
 	attrRequiredApprovals    = "required_approvals"
 	attrApprovalPolicy       = "approval_policy"
 	attrVersion              = "version"

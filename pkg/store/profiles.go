@@ -178,7 +178,7 @@ func (st *Store) profileCreate(p *domain.Profile) (types.TransactWriteItem, erro
 // certificate count, who created it and when) stay as stored.
 var editableFields = []string{attrName, attrRequiresApproval, attrAllowedNames, attrAllowedKeyAlgorithms,
 	attrMaxValiditySeconds, attrRenewBeforeSeconds, attrIssuerID, attrApprovers, attrDelivery, attrRequiredApprovals, attrApprovalPolicy,
-	attrVersion, attrUpdatedAt}
+	attrNotify, attrVersion, attrUpdatedAt}
 
 // profileFields is the update that writes p's editable fields over a
 // stored profile: a field p stores is SET, one it omits (no approver

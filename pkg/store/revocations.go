@@ -55,7 +55,14 @@ func (st *Store) Revoke(ctx context.Context, r workflow.Revocation) error {
 			upd = upd.Remove(nameOf(attrDuePK)).Remove(nameOf(attrDueSK)).
 				Remove(nameOf(attrPendingPK)).Remove(nameOf(attrPendingSK))
 		}
-		t.add(st.txUpdate(certKey(r.Cert.ID), upd, exists(), equals(attrStatus, s(string(r.Cert.Status)))))
+		// The serial too: a renewal that completed since the certificate
+		// was read has a current version this revocation does not revoke,
+		// so it must not mark the certificate revoked (re-read instead).
+		serial := nameOf(attrSerialNumber).AttributeNotExists()
+		if r.Cert.SerialNumber != "" {
+			serial = equals(attrSerialNumber, s(r.Cert.SerialNumber))
+		}
+		t.add(st.txUpdate(certKey(r.Cert.ID), upd, exists(), equals(attrStatus, s(string(r.Cert.Status))), serial))
 	} else {
 		t.add(st.txCheck(certKey(r.Cert.ID), exists()))
 	}

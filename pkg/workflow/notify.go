@@ -404,6 +404,10 @@ func (s *Service) noticeDecided(ev *domain.AuditEvent, a *domain.Approval, state
 		fmt.Fprintf(&b, "\nThe certificate is issued next: certctl jobs get %s", a.JobID)
 	case a.Kind == domain.KindCertIssuance:
 		fmt.Fprintf(&b, "\nNothing was issued; the certificate keeps its previous version. Ask again: certctl certs renew %s", a.CertificateID)
+	case a.Move != nil && state == domain.ApprovalApproved:
+		fmt.Fprintf(&b, "\nCertificate %s moves to profile %s (unless either profile changed meanwhile).", a.CertificateID, a.Move.To.ID)
+	case a.Move != nil:
+		fmt.Fprintf(&b, "\nCertificate %s stays under profile %s.", a.CertificateID, a.Move.From.ID)
 	case state == domain.ApprovalApproved:
 		fmt.Fprintf(&b, "\nThe change to profile %s is applied.", a.ProfileID)
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +298,52 @@ func TestSingleApprovalEventsCarryThePolicy(t *testing.T) {
 	}
 	if voteActors(dec.Approval.Votes) != "bob" || dec.Approval.Missing != nil || strings.Contains(dec.Message.Text, "Votes:") {
 		t.Fatalf("decided: %+v\n%s", dec.Approval, dec.Message.Text)
+	}
+}
+
+// A request whose certificate was revoked while it waited cannot issue:
+// nobody is reminded of it or escalated to, though it stays pending until
+// it is decided or expires.
+func TestNoReminderForARevokedCertificate(t *testing.T) {
+	e, bus := notifyEnv(t)
+	ctx := t.Context()
+	e.gatedProfile("pr", "**.r.example.com")
+	first := e.newCert(alice, "c1", "pr", "a.r.example.com")
+	e.approve(bob, first.ApprovalID)
+	e.issued("c1", first.JobID)
+	renewal, err := e.svc.Renew(ctx, alice, "c1", domain.RenewInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.revoke("c1", domain.RevokeInput{Reason: "keyCompromise"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(97 * time.Hour)
+	res, err := e.svc.Reap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reminded != 0 || res.Escalated != 0 {
+		t.Fatalf("reminded about a revoked certificate's renewal: %+v", res)
+	}
+	if got := bus.types(renewal.ApprovalID); len(got) != 1 || got[0] != domain.EventApprovalRequested {
+		t.Fatalf("published %v", got)
+	}
+}
+
+// A profile's notify list is edited like its other fields, and read back.
+func TestNotifyIsEdited(t *testing.T) {
+	e, _ := notifyEnv(t)
+	ctx := t.Context()
+	e.gatedProfile("pn", "**.n.example.com")
+	p, pending, err := e.svc.UpdateProfile(ctx, alice, "pn", domain.ProfileInput{Notify: &[]string{"sec"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending != nil {
+		e.approve(bob, pending.ApprovalID)
+	}
+	if p = e.profile("pn"); !slices.Equal(p.Notify, []string{"sec"}) {
+		t.Fatalf("notify %v after the edit, want [sec]", p.Notify)
 	}
 }

@@ -476,3 +476,42 @@ func TestNormalizeSerial(t *testing.T) {
 		}
 	}
 }
+
+// A renewal that completes between the revocation's reads and its write
+// leaves the certificate with a newer serial than the one the revocation
+// read: the revocation must not mark the certificate Revoked while its new
+// current version stays valid and off the CRL. It is re-read, and the new
+// version is revoked too.
+func TestRevokeRacingARenewalThatCompletes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ungatedProfile("dev", "**.dev.example.com")
+	first := e.issuedVersion("web", "dev", "web.dev.example.com")
+	once := sync.Once{}
+	var second *domain.CertificateVersion
+	e.st.getCRL = func(ctx context.Context, issuerID string) (*domain.CRL, error) {
+		once.Do(func() {
+			r, err := e.svc.Renew(ctx, alice, "web", domain.RenewInput{})
+			if err != nil {
+				t.Errorf("renew: %v", err)
+				return
+			}
+			second = e.issued("web", r.JobID)
+		})
+		return e.st.Store.GetCRL(ctx, issuerID)
+	}
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "keyCompromise"}); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if second == nil || second.SerialNumber == first.SerialNumber {
+		t.Fatal("the renewal did not complete in between")
+	}
+	if c := e.cert("web"); c.Status != domain.CertRevoked {
+		t.Fatalf("certificate %s", c.Status)
+	}
+	for _, v := range e.versions("web") {
+		if v.RevokedAt == nil {
+			t.Errorf("version %s (serial %s) is still valid on a Revoked certificate", v.JobID, v.SerialNumber)
+		}
+	}
+}

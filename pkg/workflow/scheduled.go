@@ -225,6 +225,9 @@ func (s *Service) remind(ctx context.Context) (reminded, escalated, failed int, 
 			if r.Number == 0 && !r.Escalate {
 				continue
 			}
+			if s.retiredSince(ctx, a) {
+				continue // revoked or archived while it waited: approving it cannot issue, so nobody is asked again
+			}
 			s.reminderRows(&r)
 			err := s.Queues.RemindPending(ctx, r)
 			switch {
@@ -251,6 +254,17 @@ func (s *Service) remind(ctx context.Context) (reminded, escalated, failed int, 
 }
 
 // reminderRows builds a reminder's audit rows and their events.
+// retiredSince reports whether a certificate request's certificate was
+// revoked or archived while the request waited (a read error counts as
+// not: the reminder is sent, as it would have been).
+func (s *Service) retiredSince(ctx context.Context, a *domain.Approval) bool {
+	if a.Kind != domain.KindCertIssuance || a.CertificateID == "" {
+		return false
+	}
+	c, err := s.Decisions.GetCertificate(ctx, a.CertificateID)
+	return err == nil && c.Retired()
+}
+
 func (s *Service) reminderRows(r *Reminder) {
 	a := r.Approval
 	details := func() map[string]any {
