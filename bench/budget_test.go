@@ -53,8 +53,10 @@ var budgets = map[string]callBudget{
 			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
+	// A rejection also reads the certificate it restores (the restore is
+	// conditioned on the status read, so it never un-revokes one).
 	opReject: {
-		exact: map[string]int{"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1,
+		exact: map[string]int{"DynamoDB.GetItem": 3, "DynamoDB.TransactWriteItems": 1,
 			"EventBridge.PutEvents": 1, "DynamoDB.DeleteItem": 1},
 		atMost: map[string]int{"SFN.SendTaskSuccess": 1, "DynamoDB.UpdateItem": 1},
 	},
@@ -85,7 +87,7 @@ var budgets = map[string]callBudget{
 	// the api holds no kms:Sign.
 	opRevoke: {
 		exact:  map[string]int{"DynamoDB.Query": 1, "DynamoDB.TransactWriteItems": 1, "Lambda.Invoke": 1},
-		atMost: map[string]int{"DynamoDB.GetItem": 3},
+		atMost: map[string]int{"DynamoDB.GetItem": 4}, // the certificate, the CRL state, the chain head, the certificate again
 	},
 }
 

@@ -266,6 +266,7 @@ func lambdaEnv(name, runtimeAddr, awsURL, dir string) []string {
 		config.EnvStateMachineARN + "=arn:aws:states:us-east-1:123456789012:stateMachine:certctl-bench-renewal",
 		config.EnvCAKeyID + "=" + benchKeyID,
 		config.EnvDigestKeyID + "=" + benchKeyID,
+		config.EnvEventBus + "=certctl-bench-events",
 		config.EnvStage + "=bench",
 	}
 }
