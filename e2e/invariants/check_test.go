@@ -298,6 +298,7 @@ func TestEachRuleFires(t *testing.T) {
 			item("action", "certificate.moved", "resource_id", "c", "actor", "alice", "details", `{"from_gated":true,"approval_id":"m"}`))
 	}
 	cases["one-pending-move"] = func(s *Snapshot) { s.Certs["c"]["pending_move_approval_id"] = item("x", "a")["x"] }
+	cases["move-requests-counted"] = func(s *Snapshot) { s.Certs["c"]["move_requests"] = item("x", 1)["x"] }
 	delivery := func(status string) *types.AttributeValueMemberM {
 		return &types.AttributeValueMemberM{Value: item("status", status, "attempts", 1)}
 	}

@@ -8,7 +8,10 @@ package invariants
 //     no approval names no request;
 //   - one-pending-move: a certificate names a pending move request only
 //     while that request is pending, and a pending request's certificate
-//     names it.
+//     names it;
+//   - move-requests-counted: a certificate's move_requests is the number of
+//     its move requests stored (its deletion waits for that many, whatever
+//     the index lists), and no move request outlives its certificate.
 func (c *checker) checkMoves() {
 	approvedBy := map[string]string{} // approval id -> decider, from the audit trail
 	requested := map[string]string{}  // approval id -> requester
@@ -48,6 +51,29 @@ func (c *checker) checkMoves() {
 			if !ok || a.S("state") != "pending" || a.S("certificate_id") != id {
 				c.fail("one-pending-move", "certificate %s names move request %s, which is not its pending request (state %q)", id, m, a.S("state"))
 			}
+		}
+	}
+	moves := map[string]int{}
+	for _, a := range c.s.Approvals {
+		if a.S("kind") == "certificate_move" {
+			moves[a.S("certificate_id")]++
+		}
+	}
+	for id, n := range moves {
+		if !c.sc.cert(id) {
+			continue
+		}
+		cert, ok := c.s.Certs[id]
+		switch {
+		case !ok:
+			c.fail("move-requests-counted", "%d move requests of certificate %s outlive it", n, id)
+		case int(cert.N("move_requests")) != n:
+			c.fail("move-requests-counted", "certificate %s counts %d move requests, %d are stored", id, int(cert.N("move_requests")), n)
+		}
+	}
+	for id, cert := range c.s.Certs {
+		if c.sc.cert(id) && moves[id] == 0 && cert.N("move_requests") != 0 {
+			c.fail("move-requests-counted", "certificate %s counts %v move requests, none is stored", id, cert.N("move_requests"))
 		}
 	}
 	for id, a := range c.approvals {

@@ -51,6 +51,7 @@ const (
 	attrRevokedBy        = "revoked_by"
 	attrArchivedAt       = "archived_at"
 	attrPendingMoveID    = "pending_move_approval_id"
+	attrMoveRequests     = "move_requests"
 
 	// The delivery queue.
 	attrAttempts  = "attempts"

@@ -73,7 +73,8 @@ func (st *Store) RequestMove(ctx context.Context, cert *domain.Certificate, a *d
 	}
 	var t txn
 	t.add(st.putNew(item))
-	t.add(st.txUpdate(certKey(cert.ID), expression.Set(nameOf(attrPendingMoveID), valueOf(s(a.ID))),
+	t.add(st.txUpdate(certKey(cert.ID), expression.Set(nameOf(attrPendingMoveID), valueOf(s(a.ID))).
+		Add(nameOf(attrMoveRequests), valueOf(n(1))),
 		exists(), equals(attrProfileID, s(a.Move.From.ID)), equals(attrStatus, s(string(cert.Status))),
 		nameOf(attrCurrentJobID).AttributeNotExists(), nameOf(attrPendingMoveID).AttributeNotExists()))
 	t.add(st.pendingCount(a.ProfileID, 1))

@@ -40,20 +40,24 @@ func (it *profileItem) toDomain() *domain.Profile { return it.profileRecord.toDo
 type certItem struct {
 	itemKey
 	listKey
-	PendingPK        string     `dynamodbav:"pending_pk,omitempty"` // EXPIRY until its expiry warning
-	PendingSK        string     `dynamodbav:"pending_sk,omitempty"`
-	DuePK            string     `dynamodbav:"due_pk,omitempty"`
-	DueSK            string     `dynamodbav:"due_sk,omitempty"`
-	ID               string     `dynamodbav:"id"`
-	CommonName       string     `dynamodbav:"common_name"`
-	SANs             []string   `dynamodbav:"sans"`
-	ProfileID        string     `dynamodbav:"profile_id"`
-	IssuerID         string     `dynamodbav:"issuer_id"`
-	Status           string     `dynamodbav:"status"`
-	CSR              string     `dynamodbav:"csr"`
-	KeyAlgorithm     string     `dynamodbav:"key_algorithm"`
-	CurrentJobID     string     `dynamodbav:"current_job_id,omitempty"`
-	PendingMoveID    string     `dynamodbav:"pending_move_approval_id,omitempty"`
+	PendingPK     string   `dynamodbav:"pending_pk,omitempty"` // EXPIRY until its expiry warning
+	PendingSK     string   `dynamodbav:"pending_sk,omitempty"`
+	DuePK         string   `dynamodbav:"due_pk,omitempty"`
+	DueSK         string   `dynamodbav:"due_sk,omitempty"`
+	ID            string   `dynamodbav:"id"`
+	CommonName    string   `dynamodbav:"common_name"`
+	SANs          []string `dynamodbav:"sans"`
+	ProfileID     string   `dynamodbav:"profile_id"`
+	IssuerID      string   `dynamodbav:"issuer_id"`
+	Status        string   `dynamodbav:"status"`
+	CSR           string   `dynamodbav:"csr"`
+	KeyAlgorithm  string   `dynamodbav:"key_algorithm"`
+	CurrentJobID  string   `dynamodbav:"current_job_id,omitempty"`
+	PendingMoveID string   `dynamodbav:"pending_move_approval_id,omitempty"`
+	// MoveRequests counts the move requests made for the certificate and
+	// not yet deleted with it: its deletion waits until every one is
+	// found, whatever the by_parent index lags behind.
+	MoveRequests     int64      `dynamodbav:"move_requests,omitempty"`
 	SerialNumber     string     `dynamodbav:"serial_number,omitempty"`
 	NotBefore        *time.Time `dynamodbav:"not_before,omitempty"`
 	ExpiresAt        *time.Time `dynamodbav:"expires_at,omitempty"`

@@ -18,6 +18,10 @@ const (
 	recordJob      = "job"
 	recordApproval = "approval"
 	recordDelivery = "delivery"
+	// recordMove is a move request: found through by_parent, and counted
+	// on the certificate (move_requests) so that its deletion cannot miss
+	// one the index does not list yet.
+	recordMove = "move_request"
 )
 
 // ArchiveCertificate archives an idle certificate (no job in flight, no
@@ -92,7 +96,7 @@ func (st *Store) CertificateRecords(ctx context.Context, certID string, max int)
 		return nil, err
 	}
 	for _, a := range moves {
-		out = append(out, workflow.RecordKey{Kind: recordApproval, ID: a.ID})
+		out = append(out, workflow.RecordKey{Kind: recordMove, ID: a.ID})
 	}
 	return out, nil
 }
@@ -107,7 +111,12 @@ func (st *Store) DeleteCertificateRecords(ctx context.Context, certID string, ke
 	}
 	gone := nameOf(attrPK).AttributeNotExists()
 	var t txn
-	t.add(st.txCheck(certKey(certID), equals(attrStatus, s(string(domain.CertArchived)))))
+	archived := equals(attrStatus, s(string(domain.CertArchived)))
+	if moves := int64(countKind(keys, recordMove)); moves > 0 {
+		t.add(st.txUpdate(certKey(certID), expression.Add(nameOf(attrMoveRequests), valueOf(n(-moves))), archived))
+	} else {
+		t.add(st.txCheck(certKey(certID), archived))
+	}
 	for _, k := range keys {
 		switch k.Kind {
 		case recordVersion:
@@ -122,6 +131,10 @@ func (st *Store) DeleteCertificateRecords(ctx context.Context, certID string, ke
 		case recordApproval:
 			t.add(st.txDelete(approvalKey(k.ID), or(gone, and(equals(attrCertificateID, s(certID)),
 				nameOf(attrState).NotEqual(valueOf(s(string(domain.ApprovalPending))))))))
+		case recordMove:
+			// Not "or gone": the count goes down once per request deleted.
+			t.add(st.txDelete(approvalKey(k.ID), and(equals(attrCertificateID, s(certID)),
+				nameOf(attrState).NotEqual(valueOf(s(string(domain.ApprovalPending)))))))
 		default:
 			return fmt.Errorf("store: delete records: unknown kind %q", k.Kind)
 		}
@@ -133,7 +146,9 @@ func (st *Store) DeleteCertificateRecords(ctx context.Context, certID string, ke
 // and takes it off its profile's count, with its audit row.
 func (st *Store) DeleteCertificate(ctx context.Context, cert *domain.Certificate, audit *domain.AuditEvent) error {
 	var t txn
-	t.add(st.txDelete(certKey(cert.ID), equals(attrStatus, s(string(domain.CertArchived))), nameOf(attrCurrentJobID).AttributeNotExists()))
+	t.add(st.txDelete(certKey(cert.ID), equals(attrStatus, s(string(domain.CertArchived))), nameOf(attrCurrentJobID).AttributeNotExists(),
+		// Every move request made for it already deleted (see recordMove).
+		or(nameOf(attrMoveRequests).AttributeNotExists(), nameOf(attrMoveRequests).LessThanEqual(valueOf(n(0))))))
 	t.add(st.txUpdate(profileKey(cert.ProfileID), expression.Add(nameOf(attrCertificateCount), valueOf(n(-1))), exists()))
 	err := st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {
@@ -142,4 +157,15 @@ func (st *Store) DeleteCertificate(ctx context.Context, cert *domain.Certificate
 		}
 	}
 	return err
+}
+
+// countKind counts the keys of one kind.
+func countKind(keys []workflow.RecordKey, kind string) int {
+	n := 0
+	for _, k := range keys {
+		if k.Kind == kind {
+			n++
+		}
+	}
+	return n
 }

@@ -147,7 +147,16 @@ type hooked struct {
 	clearStart       func(ctx context.Context, jobID string) error
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
 	getCRL           func(ctx context.Context, issuerID string) (*domain.CRL, error)
+	certRecords      func(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error)
 	storeTaskToken   func(ctx context.Context, id, token string) (*domain.Approval, bool, error)
+}
+
+func (h *hooked) CertificateRecords(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error) {
+	h.count("CertificateRecords")
+	if h.certRecords != nil {
+		return h.certRecords(ctx, certID, max)
+	}
+	return h.Store.CertificateRecords(ctx, certID, max)
 }
 
 func (h *hooked) GetCRL(ctx context.Context, issuerID string) (*domain.CRL, error) {

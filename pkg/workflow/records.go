@@ -206,7 +206,7 @@ type CRLPublication struct {
 
 // RecordKey names one record of a certificate a deletion removes.
 type RecordKey struct {
-	Kind string // "version", "job" or "approval"
+	Kind string // the adapter's: a version, delivery, job, request or move request
 	ID   string // the job id for a version
 }
 

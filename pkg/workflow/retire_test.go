@@ -1,11 +1,13 @@
 package workflow_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
 // Archiving retires a certificate: Archived, out of the due index, never
@@ -176,4 +178,66 @@ func deleteAll(e *env, id string) error {
 		}
 	}
 	return errors.New("still deleting after 10 calls")
+}
+
+// A move request is found through an index that may lag behind its
+// decision: a deletion that does not see it yet must not delete the
+// certificate and leave the request behind. It answers a conflict; once
+// the request is listed, the deletion removes both.
+func TestDeleteWaitsForMoveRequestsTheIndexMisses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ungatedProfile("open", "**.app.example.com")
+	e.issuedVersion("app", "open", "x.app.example.com")
+	e.gatedProfile("gated", "**.app.example.com")
+	_, pending, err := e.move(olivia, "app", "gated")
+	if err != nil || pending == nil {
+		t.Fatalf("move: %+v %v", pending, err)
+	}
+	if _, err := e.svc.Reject(t.Context(), bob, pending.ApprovalID, "stay"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.revoke("app", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "app"); err != nil {
+		t.Fatal(err)
+	}
+	// The index does not list the decided request yet.
+	e.st.certRecords = func(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error) {
+		keys, err := e.st.Store.CertificateRecords(ctx, certID, max)
+		out := keys[:0]
+		for _, k := range keys {
+			if k.ID != pending.ApprovalID {
+				out = append(out, k)
+			}
+		}
+		return out, err
+	}
+	for range 3 {
+		if d, err := e.svc.DeleteCertificate(t.Context(), admin, "app"); err == nil && d == nil {
+			t.Fatal("the certificate was deleted while its move request was not found")
+		} else if err != nil {
+			wantKind(t, "delete with a move request unlisted", err, domain.ErrConflict)
+		}
+	}
+	if _, err := e.st.Store.GetApproval(t.Context(), pending.ApprovalID); err != nil {
+		t.Fatalf("the move request: %v", err)
+	}
+	e.st.certRecords = nil
+	for range 3 {
+		d, err := e.svc.DeleteCertificate(t.Context(), admin, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			break
+		}
+	}
+	if _, err := e.st.Store.GetCertificate(t.Context(), "app"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("certificate after deletion: %v", err)
+	}
+	if _, err := e.st.Store.GetApproval(t.Context(), pending.ApprovalID); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("move request after deletion: %v", err)
+	}
 }
