@@ -336,14 +336,14 @@ func TestNotifyIsEdited(t *testing.T) {
 	e, _ := notifyEnv(t)
 	ctx := t.Context()
 	e.gatedProfile("pn", "**.n.example.com")
-	p, pending, err := e.svc.UpdateProfile(ctx, alice, "pn", domain.ProfileInput{Notify: &[]string{"sec"}})
+	_, pending, err := e.svc.UpdateProfile(ctx, alice, "pn", domain.ProfileInput{Notify: &[]string{"sec"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pending != nil {
 		e.approve(bob, pending.ApprovalID)
 	}
-	if p = e.profile("pn"); !slices.Equal(p.Notify, []string{"sec"}) {
+	if p := e.profile("pn"); !slices.Equal(p.Notify, []string{"sec"}) {
 		t.Fatalf("notify %v after the edit, want [sec]", p.Notify)
 	}
 }
