@@ -379,7 +379,7 @@ func TestNotifications(t *testing.T) {
 		}
 		n.tg.must(t, http.StatusOK, "bob", "POST", "/api/v1/approvals/"+ar+"/approve", map[string]string{"note": "ok"})
 		if d := detailOf(t, n.expect(t, domain.EventApprovalDecided, ar, 1)); d.Approval.State != "approved" ||
-			!strings.Contains(d.Message.Text, "Certificate "+id+" moves to profile "+gated) {
+			!strings.Contains(d.Message.Text, "Certificate "+id+" moved to profile "+gated) {
 			t.Fatalf("move decision: %+v\n%s", d.Approval, d.Message.Text)
 		}
 		if got := n.tg.must(t, http.StatusOK, "carol", "GET", "/api/v1/certificates/"+id, nil).str("profile_id"); got != gated {

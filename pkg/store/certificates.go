@@ -113,7 +113,9 @@ func (st *Store) ListCertificates(ctx context.Context, f domain.CertificateFilte
 // ListVersions lists a certificate's issued versions, newest first.
 func (st *Store) ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
 	k := versionKey(certID, "")
-	q := query{table: st.stateTable, key: keyOf(attrPK).Equal(valueOf(s(k.PK))).And(keyOf(attrSK).BeginsWith(k.SK))}
+	// Strongly consistent: a revocation or a deletion decides from this
+	// list, and a version issued a moment ago must be on it.
+	q := query{table: st.stateTable, consistent: true, key: keyOf(attrPK).Equal(valueOf(s(k.PK))).And(keyOf(attrSK).BeginsWith(k.SK))}
 	return queryAs(ctx, st, q, page, decoder((*versionItem).toDomain))
 }
 

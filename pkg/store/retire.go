@@ -43,9 +43,11 @@ func (st *Store) ArchiveCertificate(ctx context.Context, cert *domain.Certificat
 
 // CertificateRecords lists up to max records a deletion of the
 // certificate removes: its versions (strongly consistent), then its jobs
-// and each job's request, then its move requests (from the by_parent
-// index, which may lag a moment behind: a record already deleted may still
-// be listed; deleting it again changes nothing).
+// and each job's request (from the by_parent index, which may lag a moment
+// behind: a record already deleted may still be listed, and deleting it
+// again changes nothing), then its move requests (from the same index,
+// each read again strongly consistent: their deletions are counted, so
+// one already gone is left out).
 func (st *Store) CertificateRecords(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error) {
 	var out []workflow.RecordKey
 	vk := versionKey(certID, "")
@@ -96,6 +98,13 @@ func (st *Store) CertificateRecords(ctx context.Context, certID string, max int)
 		return nil, err
 	}
 	for _, a := range moves {
+		// The index may still list a request deleted a moment ago; its
+		// deletion (counted, so not "or gone") would then fail: read it.
+		if _, err := st.GetApproval(ctx, a.ID); errors.Is(err, domain.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
 		out = append(out, workflow.RecordKey{Kind: recordMove, ID: a.ID})
 	}
 	return out, nil
@@ -148,7 +157,7 @@ func (st *Store) DeleteCertificate(ctx context.Context, cert *domain.Certificate
 	var t txn
 	t.add(st.txDelete(certKey(cert.ID), equals(attrStatus, s(string(domain.CertArchived))), nameOf(attrCurrentJobID).AttributeNotExists(),
 		// Every move request made for it already deleted (see recordMove).
-		or(nameOf(attrMoveRequests).AttributeNotExists(), nameOf(attrMoveRequests).LessThanEqual(valueOf(n(0))))))
+		or(nameOf(attrMoveRequests).AttributeNotExists(), equals(attrMoveRequests, n(0)))))
 	t.add(st.txUpdate(profileKey(cert.ProfileID), expression.Add(nameOf(attrCertificateCount), valueOf(n(-1))), exists()))
 	err := st.commitTxn(ctx, &t, audit)
 	if errors.Is(err, workflow.ErrChanged) {

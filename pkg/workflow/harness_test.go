@@ -148,7 +148,16 @@ type hooked struct {
 	getCertificate   func(ctx context.Context, id string) (*domain.Certificate, error)
 	getCRL           func(ctx context.Context, issuerID string) (*domain.CRL, error)
 	certRecords      func(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error)
+	listVersions     func(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error)
 	storeTaskToken   func(ctx context.Context, id, token string) (*domain.Approval, bool, error)
+}
+
+func (h *hooked) ListVersions(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
+	h.count("ListVersions")
+	if h.listVersions != nil {
+		return h.listVersions(ctx, certID, page)
+	}
+	return h.Store.ListVersions(ctx, certID, page)
 }
 
 func (h *hooked) CertificateRecords(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error) {

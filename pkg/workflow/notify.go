@@ -405,7 +405,7 @@ func (s *Service) noticeDecided(ev *domain.AuditEvent, a *domain.Approval, state
 	case a.Kind == domain.KindCertIssuance:
 		fmt.Fprintf(&b, "\nNothing was issued; the certificate keeps its previous version. Ask again: certctl certs renew %s", a.CertificateID)
 	case a.Move != nil && state == domain.ApprovalApproved:
-		fmt.Fprintf(&b, "\nCertificate %s moves to profile %s (unless either profile changed meanwhile).", a.CertificateID, a.Move.To.ID)
+		fmt.Fprintf(&b, "\nCertificate %s moved to profile %s.", a.CertificateID, a.Move.To.ID)
 	case a.Move != nil:
 		fmt.Fprintf(&b, "\nCertificate %s stays under profile %s.", a.CertificateID, a.Move.From.ID)
 	case state == domain.ApprovalApproved:

@@ -3,10 +3,15 @@ package workflow_test
 import (
 	"context"
 	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"testing"
 	"time"
 
 	"github.com/certctl-serverless/certctl-serverless/pkg/domain"
+	"github.com/certctl-serverless/certctl-serverless/pkg/store"
 	"github.com/certctl-serverless/certctl-serverless/pkg/workflow"
 )
 
@@ -239,5 +244,99 @@ func TestDeleteWaitsForMoveRequestsTheIndexMisses(t *testing.T) {
 	}
 	if _, err := e.st.Store.GetApproval(t.Context(), pending.ApprovalID); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("move request after deletion: %v", err)
+	}
+}
+
+// staleMovesDB answers by_parent queries as an index that lags would:
+// it still lists item (a move request deleted a moment ago).
+type staleMovesDB struct {
+	*dynamodb.Client
+	partition string
+	item      map[string]types.AttributeValue
+}
+
+func (d *staleMovesDB) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := d.Client.Query(ctx, in, optFns...)
+	if err != nil || aws.ToString(in.IndexName) != store.IndexParent || d.item == nil {
+		return out, err
+	}
+	ours := false
+	for _, v := range in.ExpressionAttributeValues {
+		if sv, ok := v.(*types.AttributeValueMemberS); ok && sv.Value == d.partition {
+			ours = true
+		}
+	}
+	if !ours {
+		return out, err
+	}
+	for _, it := range out.Items {
+		if it["pk"].(*types.AttributeValueMemberS).Value == d.item["pk"].(*types.AttributeValueMemberS).Value {
+			return out, err
+		}
+	}
+	out.Items = append(out.Items, d.item)
+	out.Count++
+	return out, err
+}
+
+// The index may still list a move request a previous call deleted: the
+// next call skips it (a consistent read says it is gone) instead of
+// failing its whole batch.
+func TestDeleteSkipsAMoveRequestTheIndexStillLists(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ungatedProfile("open", "**.app.example.com")
+	e.issuedVersion("app", "open", "x.app.example.com")
+	e.gatedProfile("gated", "**.app.example.com")
+	_, pending, err := e.move(olivia, "app", "gated")
+	if err != nil || pending == nil {
+		t.Fatalf("move: %+v %v", pending, err)
+	}
+	if _, err := e.svc.Reject(t.Context(), bob, pending.ApprovalID, "stay"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.revoke("app", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "app"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.db.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(e.state), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "APPROVAL#" + pending.ApprovalID}, "sk": &types.AttributeValueMemberS{Value: "APPROVAL"}}})
+	if err != nil || got.Item == nil {
+		t.Fatalf("the move request's item: %v", err)
+	}
+	// Delete the request's records first (as an earlier call would), then
+	// let the index keep listing it.
+	keys, err := e.st.Store.CertificateRecords(t.Context(), "app", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var move []workflow.RecordKey
+	for _, k := range keys {
+		if k.ID == pending.ApprovalID {
+			move = append(move, k)
+		}
+	}
+	if len(move) != 1 {
+		t.Fatalf("records %+v: the move request is not among them", keys)
+	}
+	audit := &domain.AuditEvent{Actor: "root-admin", ActorType: domain.ActorUser, Action: domain.AuditCertificatePurged,
+		ResourceType: "certificate", ResourceID: "app", Timestamp: e.clock.Now(), Details: map[string]any{}}
+	if err := e.st.Store.DeleteCertificateRecords(t.Context(), "app", move, audit); err != nil {
+		t.Fatal(err)
+	}
+	e.st.Store = store.New(&staleMovesDB{Client: e.db, partition: "CERT#app#MOVE", item: got.Item}, e.state, e.trail)
+	for range 5 {
+		d, err := e.svc.DeleteCertificate(t.Context(), admin, "app")
+		if err != nil {
+			t.Fatalf("delete with a stale index entry: %v", err)
+		}
+		if d == nil {
+			break
+		}
+	}
+	if _, err := e.st.Store.GetCertificate(t.Context(), "app"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("certificate after deletion: %v", err)
 	}
 }

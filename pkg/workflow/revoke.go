@@ -59,6 +59,9 @@ func (s *Service) Revoke(ctx context.Context, actor domain.Actor, certID string,
 		if err != nil {
 			return nil, err
 		}
+		if cert.SerialNumber != "" && !slices.ContainsFunc(versions, func(v *domain.CertificateVersion) bool { return v.SerialNumber == cert.SerialNumber }) {
+			continue // the certificate's current version is not listed yet: read both again
+		}
 		at = s.now()
 		targets, err := revocable(cert, versions, serial, at)
 		if err != nil {

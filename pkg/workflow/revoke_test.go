@@ -515,3 +515,48 @@ func TestRevokeRacingARenewalThatCompletes(t *testing.T) {
 		}
 	}
 }
+
+// A version list that does not show the certificate's current version yet
+// (as an eventually consistent read would not, a moment after an issuance)
+// must not lead to revoking the certificate while that version stays valid:
+// the revocation reads both again.
+func TestRevokeWaitsForTheCurrentVersionToBeListed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ungatedProfile("dev", "**.dev.example.com")
+	e.issuedVersion("web", "dev", "web.dev.example.com")
+	r, err := e.svc.Renew(t.Context(), alice, "web", domain.RenewInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := e.issued("web", r.JobID)
+	hidden := 0
+	e.st.listVersions = func(ctx context.Context, certID string, page domain.PageRequest) ([]*domain.CertificateVersion, string, error) {
+		vs, next, err := e.st.Store.ListVersions(ctx, certID, page)
+		if hidden == 0 {
+			hidden++
+			vs = slices.DeleteFunc(vs, func(v *domain.CertificateVersion) bool { return v.SerialNumber == second.SerialNumber })
+		}
+		return vs, next, err
+	}
+	if _, err := e.revoke("web", domain.RevokeInput{Reason: "keyCompromise"}); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	for _, v := range e.versions("web") {
+		if v.RevokedAt == nil {
+			t.Errorf("version %s (serial %s) is still valid on a %s certificate", v.JobID, v.SerialNumber, e.cert("web").Status)
+		}
+	}
+	// The current serial, asked for by name while the list lags: found.
+	e.issuedVersion("api", "dev", "api.dev.example.com")
+	r, err = e.svc.Renew(t.Context(), alice, "api", domain.RenewInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := e.issued("api", r.JobID)
+	hidden = 0
+	second = cur
+	if _, err := e.revoke("api", domain.RevokeInput{Reason: "superseded", Serial: cur.SerialNumber}); err != nil {
+		t.Fatalf("revoke the current serial while the list lags: %v", err)
+	}
+}

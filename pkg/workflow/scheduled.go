@@ -253,7 +253,6 @@ func (s *Service) remind(ctx context.Context) (reminded, escalated, failed int, 
 	}
 }
 
-// reminderRows builds a reminder's audit rows and their events.
 // retiredSince reports whether a certificate request's certificate was
 // revoked or archived while the request waited (a read error counts as
 // not: the reminder is sent, as it would have been).
@@ -265,6 +264,7 @@ func (s *Service) retiredSince(ctx context.Context, a *domain.Approval) bool {
 	return err == nil && c.Retired()
 }
 
+// reminderRows builds a reminder's audit rows and their events.
 func (s *Service) reminderRows(r *Reminder) {
 	a := r.Approval
 	details := func() map[string]any {
