@@ -234,7 +234,7 @@ func printBanner(out io.Writer, stack *devstack.Stack, s settings, keys map[stri
 		fmt.Fprintf(tw, "  Notifications\tin the log (set %s to post them to a webhook)\n", config.EnvNotifyWebhookURL)
 	}
 	fmt.Fprintf(tw, "  Reaper / sweep / CRL / audit digest\tevery %s / every %s / every %s / every %s\n", s.reaper, s.sweep, s.crl, s.digest)
-	fmt.Fprintf(tw, "  Audit digest now\tAWS_ENDPOINT_URL=%s certctl audit digest --function %s\n", stack.EmulatorURL, stack.FunctionName(app.FnDigest))
+	fmt.Fprintf(tw, "  Audit digest now\tAWS_ENDPOINT_URL=%s AWS_REGION=%s AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test certctl audit digest --function %s\n", stack.EmulatorURL, devstack.Region, stack.FunctionName(app.FnDigest))
 	_ = tw.Flush()
 	fmt.Fprintf(out, "\nAPI keys (new on every start; also in %s):\n", credPath)
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

@@ -195,7 +195,7 @@ func printReport(w io.Writer, rep *auditchain.Report, took time.Duration) {
 	if rep.Latest != nil {
 		fmt.Fprintf(w, "latest digest: %s (signed %s); keep it and pass --anchor to catch deleted digests later\n", rep.Latest, rep.Latest.CreatedAt)
 	} else {
-		fmt.Fprintln(w, "no digest yet: nothing signed vouches for the rows (POST /audit/digests, or wait for the schedule)")
+		fmt.Fprintln(w, "no digest yet: nothing signed vouches for the rows yet (wait for the schedule, or: certctl audit digest --function <the stack's digest function>, with AWS credentials)")
 	}
 	if rep.OK() {
 		fmt.Fprintln(w, "OK: no row edited, missing, inserted, reordered or truncated")
