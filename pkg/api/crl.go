@@ -15,18 +15,29 @@ const (
 	MediaTypeCert = "application/pkix-cert"
 )
 
+// publicIssuer is the issuer a public route names, once the request is
+// checked (no query parameters; an issuer that exists); otherwise it has
+// answered the error.
+func (a *API) publicIssuer(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	err := query(r)
+	if err == nil && id != domain.DefaultIssuerID {
+		err = domain.NotFoundf("issuer %s", id)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return "", false
+	}
+	return id, true
+}
+
 // getCRL serves an issuer's current CRL, DER, to anyone: relying parties
 // fetch it without credentials, from the URL each certificate names. API
 // Gateway returns it as bytes when the request's Accept header matches the
 // stack's binary media types (*/*), which curl's default does.
 func (a *API) getCRL(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := query(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if id != domain.DefaultIssuerID {
-		a.fail(w, r, domain.NotFoundf("issuer %s", id))
+	id, ok := a.publicIssuer(w, r)
+	if !ok {
 		return
 	}
 	c, err := a.reads.GetCRL(r.Context(), id)
@@ -54,13 +65,8 @@ func (a *API) getCRL(w http.ResponseWriter, r *http.Request) {
 // getCACertificate serves the issuer's CA certificate, DER, to anyone: the
 // caIssuers URL of every certificate names it.
 func (a *API) getCACertificate(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := query(r); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if id != domain.DefaultIssuerID {
-		a.fail(w, r, domain.NotFoundf("issuer %s", id))
+	id, ok := a.publicIssuer(w, r)
+	if !ok {
 		return
 	}
 	is, err := a.reads.GetIssuer(r.Context(), id)

@@ -185,6 +185,32 @@ func deleteAll(e *env, id string) error {
 	return errors.New("still deleting after 10 calls")
 }
 
+// archivedAfterARejectedMove issues certificate id (x.app.example.com)
+// under an ungated profile, has a move of it into a gated one rejected,
+// then revokes and archives it: ready to delete, with one decided move
+// request. It returns the request.
+func (e *env) archivedAfterARejectedMove(id string) *domain.PendingEdit {
+	t := e.t
+	t.Helper()
+	e.ungatedProfile("open", "**.app.example.com")
+	e.issuedVersion(id, "open", "x.app.example.com")
+	e.gatedProfile("gated", "**.app.example.com")
+	_, pending, err := e.move(olivia, id, "gated")
+	if err != nil || pending == nil {
+		t.Fatalf("move: %+v %v", pending, err)
+	}
+	if _, err := e.svc.Reject(t.Context(), bob, pending.ApprovalID, "stay"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.revoke(id, domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, id); err != nil {
+		t.Fatal(err)
+	}
+	return pending
+}
+
 // A move request is found through an index that may lag behind its
 // decision: a deletion that does not see it yet must not delete the
 // certificate and leave the request behind. It answers a conflict; once
@@ -192,22 +218,7 @@ func deleteAll(e *env, id string) error {
 func TestDeleteWaitsForMoveRequestsTheIndexMisses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ungatedProfile("open", "**.app.example.com")
-	e.issuedVersion("app", "open", "x.app.example.com")
-	e.gatedProfile("gated", "**.app.example.com")
-	_, pending, err := e.move(olivia, "app", "gated")
-	if err != nil || pending == nil {
-		t.Fatalf("move: %+v %v", pending, err)
-	}
-	if _, err := e.svc.Reject(t.Context(), bob, pending.ApprovalID, "stay"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.revoke("app", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "app"); err != nil {
-		t.Fatal(err)
-	}
+	pending := e.archivedAfterARejectedMove("app")
 	// The index does not list the decided request yet.
 	e.st.certRecords = func(ctx context.Context, certID string, max int) ([]workflow.RecordKey, error) {
 		keys, err := e.st.Store.CertificateRecords(ctx, certID, max)
@@ -285,22 +296,7 @@ func (d *staleMovesDB) Query(ctx context.Context, in *dynamodb.QueryInput, optFn
 func TestDeleteSkipsAMoveRequestTheIndexStillLists(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ungatedProfile("open", "**.app.example.com")
-	e.issuedVersion("app", "open", "x.app.example.com")
-	e.gatedProfile("gated", "**.app.example.com")
-	_, pending, err := e.move(olivia, "app", "gated")
-	if err != nil || pending == nil {
-		t.Fatalf("move: %+v %v", pending, err)
-	}
-	if _, err := e.svc.Reject(t.Context(), bob, pending.ApprovalID, "stay"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.revoke("app", domain.RevokeInput{Reason: "cessationOfOperation"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.ArchiveCertificate(t.Context(), olivia, "app"); err != nil {
-		t.Fatal(err)
-	}
+	pending := e.archivedAfterARejectedMove("app")
 	got, err := e.db.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(e.state), ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "APPROVAL#" + pending.ApprovalID}, "sk": &types.AttributeValueMemberS{Value: "APPROVAL"}}})
 	if err != nil || got.Item == nil {
